@@ -1,0 +1,222 @@
+//! The parsed document: a JSON-data-model tree where every value keeps the
+//! line and column it was written at.
+//!
+//! YAML and JSON both parse into [`Node`]; validation, the linter and digests
+//! work on this tree so that every message can point at the source.
+
+use std::fmt;
+
+/// A 1-based line and column (columns count characters, not bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Location {
+    pub line: u32,
+    pub column: u32,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+/// A value of the JSON data model with its source location.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub value: NodeValue,
+    pub location: Location,
+}
+
+/// The kinds of value a document holds. Integers and floats stay apart so
+/// that digests and legacy signatures can reproduce the text's number forms.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    String(String),
+    Seq(Vec<Node>),
+    /// Entries in document order; keys are unique (the parsers refuse duplicates).
+    Map(Vec<(Key, Node)>),
+}
+
+/// A mapping key with its own location.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Key {
+    pub name: String,
+    pub location: Location,
+}
+
+/// The largest integer magnitude accepted (2^53), so every number survives a
+/// round trip through an IEEE double.
+pub const MAX_SAFE_INTEGER: i64 = 1 << 53;
+
+/// How deeply collections may nest before a document is refused.
+pub const MAX_DEPTH: usize = 128;
+
+impl Node {
+    pub fn new(value: NodeValue, location: Location) -> Self {
+        Node { value, location }
+    }
+
+    /// The name of this value's type, as messages print it.
+    pub fn type_name(&self) -> &'static str {
+        match self.value {
+            NodeValue::Null => "null",
+            NodeValue::Bool(_) => "boolean",
+            NodeValue::Int(_) | NodeValue::Float(_) => "number",
+            NodeValue::String(_) => "string",
+            NodeValue::Seq(_) => "list",
+            NodeValue::Map(_) => "object",
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            NodeValue::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_f64(&self) -> Option<f64> {
+        match self.value {
+            NodeValue::Int(i) => Some(i as f64),
+            NodeValue::Float(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    pub fn as_seq(&self) -> Option<&[Node]> {
+        match &self.value {
+            NodeValue::Seq(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    pub fn as_map(&self) -> Option<&[(Key, Node)]> {
+        match &self.value {
+            NodeValue::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    /// The value under `key` when this node is a mapping.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.name == key)
+            .map(|(_, v)| v)
+    }
+
+    /// The key entry (with its location) under `key` when this node is a mapping.
+    pub fn get_key(&self, key: &str) -> Option<&Key> {
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.name == key)
+            .map(|(k, _)| k)
+    }
+
+    /// Follows an RFC 6901 JSON pointer (`/rules/0/priority`).
+    pub fn pointer(&self, pointer: &str) -> Option<&Node> {
+        let mut node = self;
+        for token in pointer.split('/').skip(1) {
+            let token = token.replace("~1", "/").replace("~0", "~");
+            node = match &node.value {
+                NodeValue::Map(_) => node.get(&token)?,
+                NodeValue::Seq(items) => items.get(token.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+        Some(node)
+    }
+
+    /// The location of the value at `pointer`, or of the nearest ancestor that
+    /// exists (a missing field is reported where its parent is).
+    pub fn locate(&self, pointer: &str) -> Location {
+        let mut node = self;
+        for token in pointer.split('/').skip(1) {
+            let token = token.replace("~1", "/").replace("~0", "~");
+            let next = match &node.value {
+                NodeValue::Map(_) => node.get(&token),
+                NodeValue::Seq(items) => token.parse::<usize>().ok().and_then(|i| items.get(i)),
+                _ => None,
+            };
+            match next {
+                Some(n) => node = n,
+                None => break,
+            }
+        }
+        node.location
+    }
+
+    /// Converts to `serde_json::Value` (the JSON data model, for schema
+    /// validation and canonical forms). Integers stay integers.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match &self.value {
+            NodeValue::Null => Value::Null,
+            NodeValue::Bool(b) => Value::Bool(*b),
+            NodeValue::Int(i) => Value::from(*i),
+            NodeValue::Float(f) => serde_json::Number::from_f64(*f)
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
+            NodeValue::String(s) => Value::String(s.clone()),
+            NodeValue::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
+            NodeValue::Map(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.name.clone(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Escapes one reference token of a JSON pointer.
+pub fn pointer_token(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+/// Maps byte offsets of a text to 1-based lines and character columns.
+#[derive(Debug)]
+pub(crate) struct LineIndex<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { text, starts }
+    }
+
+    pub(crate) fn location(&self, offset: usize) -> Location {
+        let line = self.starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.starts.get(line - 1).copied().unwrap_or(0);
+        let end = offset.min(self.text.len());
+        let column = self
+            .text
+            .get(start..end)
+            .map(|s| s.chars().count())
+            .unwrap_or(0);
+        Location {
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            column: u32::try_from(column + 1).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_index_counts_characters_not_bytes() {
+        let idx = LineIndex::new("ab\né: x\n");
+        assert_eq!(idx.location(0), Location { line: 1, column: 1 });
+        assert_eq!(idx.location(3), Location { line: 2, column: 1 });
+        // `:` sits after a two-byte `é`.
+        assert_eq!(idx.location(5), Location { line: 2, column: 2 });
+    }
+}

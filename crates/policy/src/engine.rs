@@ -1,0 +1,491 @@
+//! The compiled engine: a bundle indexed by agent and action, with operands
+//! and regexes prepared once, deciding without allocating.
+//!
+//! Rules are stored in decision order (priority descending, file order for
+//! ties), so a rule's position is its rank. Each (agent pattern, action
+//! pattern) group keeps the ranks of its rules; a request touches at most six
+//! groups (exact, namespace and `*` agents, each with the exact and `*`
+//! action) and walks them merged by rank, stopping at the first match.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+use serde::ser::SerializeStruct;
+
+use crate::error::LoadError;
+use crate::model::{
+    ActionPattern, AgentPattern, Budget, Bundle, Condition, Effect, Field, Op, Operand,
+};
+use crate::validate::{Format, parse_bundle};
+use crate::value::{Request, Value};
+
+/// A rule as the engine holds it.
+#[derive(Debug, Clone)]
+pub struct CompiledRule {
+    id: Box<str>,
+    effect: Effect,
+    reason: Box<str>,
+    budget: Option<Budget>,
+    approvals_required: u32,
+    priority: u8,
+    index: usize,
+    conditions: Box<[Condition]>,
+}
+
+impl CompiledRule {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+    pub fn effect(&self) -> Effect {
+        self.effect
+    }
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+    pub fn budget(&self) -> Option<&Budget> {
+        self.budget.as_ref()
+    }
+    pub fn approvals_required(&self) -> u32 {
+        self.approvals_required
+    }
+    pub fn priority(&self) -> u8 {
+        self.priority
+    }
+    /// The rule's 0-based position in its bundle file.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+}
+
+/// A compiled bundle. Cheap to share behind an `Arc`; see [`SharedEngine`]
+/// for swapping bundles while other threads decide.
+#[derive(Debug)]
+pub struct Engine {
+    rules: Box<[CompiledRule]>,
+    agents: FxHashMap<Box<str>, u32>,
+    agent_namespace: Vec<u32>,
+    namespaces: FxHashMap<Box<str>, u32>,
+    actions: FxHashMap<Box<str>, u32>,
+    groups: FxHashMap<u64, Box<[u32]>>,
+    default_effect: Effect,
+    timezone: jiff::tz::TimeZone,
+}
+
+/// Agent keys: 0 is `*`, then exact agents, then namespaces.
+const ANY: u32 = 0;
+
+fn group_key(agent: u32, action: u32) -> u64 {
+    (u64::from(agent) << 32) | u64::from(action)
+}
+
+fn namespace_of(agent: &str) -> Option<&str> {
+    agent.split_once('.').map(|(ns, _)| ns)
+}
+
+impl Engine {
+    /// Starts a builder (bundle from a value or from text; no files).
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// Compiles a validated bundle.
+    pub fn compile(bundle: &Bundle) -> Engine {
+        let mut order: Vec<&crate::model::Rule> =
+            bundle.rules.iter().filter(|r| r.enabled).collect();
+        // Stable: ties keep file order.
+        order.sort_by_key(|r| std::cmp::Reverse(r.priority));
+
+        let mut agents: FxHashMap<Box<str>, u32> = FxHashMap::default();
+        let mut namespaces: FxHashMap<Box<str>, u32> = FxHashMap::default();
+        let mut actions: FxHashMap<Box<str>, u32> = FxHashMap::default();
+        for r in &order {
+            if let AgentPattern::Exact(a) = &r.agent {
+                let next = agents.len() as u32 + 1;
+                agents.entry(a.as_str().into()).or_insert(next);
+            }
+            if let ActionPattern::Exact(a) = &r.action {
+                let next = actions.len() as u32 + 1;
+                actions.entry(a.as_str().into()).or_insert(next);
+            }
+        }
+        let first_ns = agents.len() as u32 + 1;
+        for r in &order {
+            if let AgentPattern::Namespace(ns) = &r.agent {
+                let next = first_ns + namespaces.len() as u32;
+                namespaces.entry(ns.as_str().into()).or_insert(next);
+            }
+        }
+        let mut agent_namespace = vec![ANY; agents.len() + 1];
+        for (name, &id) in &agents {
+            let ns = namespace_of(name)
+                .and_then(|ns| namespaces.get(ns))
+                .copied();
+            if let Some(slot) = agent_namespace.get_mut(id as usize) {
+                *slot = ns.unwrap_or(ANY);
+            }
+        }
+
+        let mut groups: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
+        let mut rules = Vec::with_capacity(order.len());
+        for (rank, r) in order.iter().enumerate() {
+            let agent = match &r.agent {
+                AgentPattern::Any => ANY,
+                AgentPattern::Exact(a) => agents.get(a.as_str()).copied().unwrap_or(ANY),
+                AgentPattern::Namespace(ns) => namespaces.get(ns.as_str()).copied().unwrap_or(ANY),
+            };
+            let action = match &r.action {
+                ActionPattern::Any => ANY,
+                ActionPattern::Exact(a) => actions.get(a.as_str()).copied().unwrap_or(ANY),
+            };
+            groups
+                .entry(group_key(agent, action))
+                .or_default()
+                .push(rank as u32);
+            rules.push(CompiledRule {
+                id: r.id.as_str().into(),
+                effect: r.effect,
+                reason: r.reason.as_str().into(),
+                budget: r.budget,
+                approvals_required: r.approvals_required,
+                priority: r.priority,
+                index: r.index,
+                conditions: r.conditions.clone().into_boxed_slice(),
+            });
+        }
+        Engine {
+            rules: rules.into_boxed_slice(),
+            agents,
+            agent_namespace,
+            namespaces,
+            actions,
+            groups: groups
+                .into_iter()
+                .map(|(k, v)| (k, v.into_boxed_slice()))
+                .collect(),
+            default_effect: bundle.metadata.default_effect,
+            timezone: bundle.timezone.clone(),
+        }
+    }
+
+    /// The enabled rules in decision order.
+    pub fn rules(&self) -> &[CompiledRule] {
+        &self.rules
+    }
+
+    pub fn default_effect(&self) -> Effect {
+        self.default_effect
+    }
+
+    /// Decides a request. Allocates nothing unless an evaluation error is met.
+    pub fn decide<'e>(&'e self, request: &Request<'_>) -> Decision<'e> {
+        let agent_id = self.agents.get(request.agent.as_ref()).copied();
+        let ns_id = match agent_id {
+            Some(id) => self
+                .agent_namespace
+                .get(id as usize)
+                .copied()
+                .filter(|&n| n != ANY),
+            None => namespace_of(&request.agent).and_then(|ns| self.namespaces.get(ns).copied()),
+        };
+        let action_id = self.actions.get(request.action.as_ref()).copied();
+
+        let mut lists: [&[u32]; 6] = [&[]; 6];
+        let mut n = 0;
+        for agent in [agent_id, ns_id, Some(ANY)].into_iter().flatten() {
+            for action in [action_id, Some(ANY)].into_iter().flatten() {
+                if let (Some(list), Some(slot)) =
+                    (self.groups.get(&group_key(agent, action)), lists.get_mut(n))
+                {
+                    *slot = list;
+                    n += 1;
+                }
+            }
+        }
+
+        let mut clock = Clock::new(request.timestamp, &self.timezone);
+        let mut errors = Vec::new();
+        loop {
+            // Merge the sorted lists: the smallest head is the next rule in
+            // decision order.
+            let mut best: Option<(usize, u32)> = None;
+            for (i, list) in lists.iter().take(n).enumerate() {
+                if let Some(&rank) = list.first() {
+                    if best.is_none_or(|(_, b)| rank < b) {
+                        best = Some((i, rank));
+                    }
+                }
+            }
+            let Some((i, rank)) = best else { break };
+            if let Some(list) = lists.get_mut(i) {
+                *list = list.get(1..).unwrap_or_default();
+            }
+            let Some(rule) = self.rules.get(rank as usize) else {
+                break;
+            };
+            if rule
+                .conditions
+                .iter()
+                .all(|c| holds(c, rule, &request.context, &mut clock, &mut errors))
+            {
+                return Decision {
+                    effect: rule.effect,
+                    rule: Some(rule),
+                    errors,
+                };
+            }
+        }
+        Decision {
+            effect: self.default_effect,
+            rule: None,
+            errors,
+        }
+    }
+}
+
+/// The request's time in the bundle's zone, computed once when a condition
+/// first needs it.
+struct Clock<'t> {
+    timestamp: Option<jiff::Timestamp>,
+    timezone: &'t jiff::tz::TimeZone,
+    civil: Option<Option<jiff::civil::DateTime>>,
+}
+
+impl<'t> Clock<'t> {
+    fn new(timestamp: Option<jiff::Timestamp>, timezone: &'t jiff::tz::TimeZone) -> Self {
+        Clock {
+            timestamp,
+            timezone,
+            civil: None,
+        }
+    }
+
+    fn civil(&mut self) -> Option<jiff::civil::DateTime> {
+        *self
+            .civil
+            .get_or_insert_with(|| self.timestamp.map(|ts| self.timezone.to_datetime(ts)))
+    }
+}
+
+const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// Evaluates one condition; records an evaluation error where the spec asks.
+fn holds<'e>(
+    cond: &'e Condition,
+    rule: &'e CompiledRule,
+    context: &Value<'_>,
+    clock: &mut Clock<'_>,
+    errors: &mut Vec<EvalError<'e>>,
+) -> bool {
+    let derived;
+    let value: Option<&Value<'_>> = match &cond.field {
+        Field::Path(path) => lookup(context, path),
+        Field::Hour => {
+            derived = clock.civil().map(|dt| Value::Number(f64::from(dt.hour())));
+            derived.as_ref()
+        }
+        Field::Weekday => {
+            derived = clock.civil().map(|dt| {
+                let day = dt.weekday().to_monday_zero_offset() as usize;
+                Value::String(Cow::Borrowed(WEEKDAYS.get(day).copied().unwrap_or("mon")))
+            });
+            derived.as_ref()
+        }
+    };
+    let Some(value) = value else {
+        return matches!(cond.operand, Operand::Exists(false));
+    };
+    match (&cond.operand, cond.op) {
+        (Operand::Exists(want), _) => *want,
+        (Operand::Number(limit), op) => match value {
+            Value::Number(v) => match op {
+                Op::Ge => *v >= *limit,
+                Op::Le => *v <= *limit,
+                Op::Gt => *v > *limit,
+                Op::Lt => *v < *limit,
+                _ => false,
+            },
+            other => {
+                errors.push(EvalError {
+                    rule_id: &rule.id,
+                    condition: &cond.key,
+                    found: other.type_name(),
+                });
+                false
+            }
+        },
+        (Operand::List(items), Op::In) => items.iter().any(|i| equal(value, i)),
+        (Operand::List(items), _) => !items.iter().any(|i| equal(value, i)),
+        (Operand::Regex(re), _) => value.as_str().is_some_and(|s| re.is_match(s)),
+        (Operand::Value(operand), Op::Contains) => match value {
+            Value::String(s) => operand.as_str().is_some_and(|needle| s.contains(needle)),
+            Value::Array(items) => items.iter().any(|i| equal(i, operand)),
+            _ => false,
+        },
+        (Operand::Value(operand), Op::Ne) => !equal(value, operand),
+        (Operand::Value(operand), _) => equal(value, operand),
+    }
+}
+
+fn lookup<'v, 'a>(context: &'v Value<'a>, path: &[String]) -> Option<&'v Value<'a>> {
+    let mut node = context;
+    for segment in path {
+        node = node.get(segment)?;
+    }
+    Some(node)
+}
+
+/// JSON equality with numbers compared numerically; strings never equal numbers.
+pub(crate) fn equal(a: &Value<'_>, b: &Value<'_>) -> bool {
+    match (a, b) {
+        (Value::Null, Value::Null) => true,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Number(x), Value::Number(y)) => x == y,
+        (Value::String(x), Value::String(y)) => x == y,
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| equal(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| b.get(k).is_some_and(|w| equal(v, w)))
+        }
+        _ => false,
+    }
+}
+
+/// An error met while evaluating: an ordering operator on a value that is
+/// not a number. The condition counts as false.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvalError<'e> {
+    pub rule_id: &'e str,
+    pub condition: &'e str,
+    pub found: &'static str,
+}
+
+impl fmt::Display for EvalError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}` compares numbers, but the request has a {}",
+            self.condition, self.found
+        )
+    }
+}
+
+impl Serialize for EvalError<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("EvalError", 3)?;
+        st.serialize_field("rule_id", self.rule_id)?;
+        st.serialize_field("condition", self.condition)?;
+        st.serialize_field("message", &self.to_string())?;
+        st.end()
+    }
+}
+
+/// A decision: the effect, the deciding rule (none when nothing matched)
+/// and the evaluation errors met on the way.
+#[derive(Debug, Clone)]
+pub struct Decision<'e> {
+    pub effect: Effect,
+    pub rule: Option<&'e CompiledRule>,
+    pub errors: Vec<EvalError<'e>>,
+}
+
+/// The reason given when no rule matched.
+pub const NO_MATCH_REASON: &str = "no rule matched";
+
+impl Decision<'_> {
+    pub fn no_match(&self) -> bool {
+        self.rule.is_none()
+    }
+    pub fn rule_id(&self) -> Option<&str> {
+        self.rule.map(CompiledRule::id)
+    }
+    pub fn reason(&self) -> &str {
+        self.rule.map_or(NO_MATCH_REASON, CompiledRule::reason)
+    }
+    pub fn budget(&self) -> Option<&Budget> {
+        self.rule.and_then(CompiledRule::budget)
+    }
+    /// How many approvers a `needs_approval` decision needs.
+    pub fn approvals_required(&self) -> Option<u32> {
+        (self.effect == Effect::NeedsApproval)
+            .then(|| self.rule.map_or(1, CompiledRule::approvals_required))
+    }
+}
+
+impl Serialize for Decision<'_> {
+    /// `{effect, rule_id, reason, no_match, errors, budget, approvals_required?}`.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let approvals = self.approvals_required();
+        let mut st = s.serialize_struct("Decision", 7)?;
+        st.serialize_field("effect", &self.effect)?;
+        st.serialize_field("rule_id", &self.rule_id())?;
+        st.serialize_field("reason", self.reason())?;
+        st.serialize_field("no_match", &self.no_match())?;
+        st.serialize_field("errors", &self.errors)?;
+        st.serialize_field("budget", &self.budget())?;
+        if let Some(a) = approvals {
+            st.serialize_field("approvals_required", &a)?;
+        } else {
+            st.skip_field("approvals_required")?;
+        }
+        st.end()
+    }
+}
+
+/// Builds an [`Engine`] from a bundle value or bundle text. Reading files,
+/// caches and reloading live outside this crate.
+#[derive(Debug, Default)]
+pub struct EngineBuilder {
+    source: Option<Result<Bundle, LoadError>>,
+}
+
+impl EngineBuilder {
+    pub fn with_bundle(mut self, bundle: Bundle) -> Self {
+        self.source = Some(Ok(bundle));
+        self
+    }
+
+    /// Parses and validates bundle text (JSON or YAML).
+    pub fn with_source(mut self, text: &str, format: Format) -> Self {
+        self.source = Some(parse_bundle(text, format));
+        self
+    }
+
+    pub fn build(self) -> Result<Engine, LoadError> {
+        match self.source {
+            Some(Ok(bundle)) => Ok(Engine::compile(&bundle)),
+            Some(Err(e)) => Err(e),
+            None => Err(LoadError::Empty),
+        }
+    }
+}
+
+/// An engine that can be replaced while other threads decide: readers take a
+/// snapshot (`load`) and keep deciding on it; `swap` publishes a new one.
+#[derive(Debug)]
+pub struct SharedEngine {
+    current: ArcSwap<Engine>,
+}
+
+impl SharedEngine {
+    pub fn new(engine: Engine) -> Self {
+        SharedEngine {
+            current: ArcSwap::from_pointee(engine),
+        }
+    }
+
+    /// The current engine. Cheap (no allocation, no lock); hold the guard
+    /// only for the decision.
+    pub fn load(&self) -> arc_swap::Guard<Arc<Engine>> {
+        self.current.load()
+    }
+
+    /// Publishes a new engine and returns the one it replaced.
+    pub fn swap(&self, engine: Engine) -> Arc<Engine> {
+        self.current.swap(Arc::new(engine))
+    }
+}

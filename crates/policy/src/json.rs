@@ -1,0 +1,380 @@
+//! A small JSON parser that keeps the location of every value and refuses
+//! duplicate keys, out-of-range integers and excessive nesting.
+//!
+//! `serde_json` cannot report where a value sat, and bundle diagnostics need
+//! that, so bundles are read here; requests on the hot path use serde.
+
+use crate::doc::{Key, LineIndex, Location, MAX_DEPTH, MAX_SAFE_INTEGER, Node, NodeValue};
+use crate::error::Diagnostic;
+
+/// Parses one JSON document.
+pub fn parse(text: &str) -> Result<Node, Diagnostic> {
+    let mut p = Parser {
+        bytes: text.as_bytes(),
+        text,
+        pos: 0,
+        lines: LineIndex::new(text),
+    };
+    p.skip_ws();
+    let node = p.value(0)?;
+    p.skip_ws();
+    if p.pos < p.bytes.len() {
+        return Err(p.error("unexpected text after the JSON document ends"));
+    }
+    Ok(node)
+}
+
+struct Parser<'a> {
+    bytes: &'a [u8],
+    text: &'a str,
+    pos: usize,
+    lines: LineIndex<'a>,
+}
+
+impl Parser<'_> {
+    fn loc(&self) -> Location {
+        self.lines.location(self.pos)
+    }
+
+    fn error(&self, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::at(self.loc(), message)
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn found(&self) -> String {
+        match self.text.get(self.pos..).and_then(|s| s.chars().next()) {
+            Some(c) => format!("`{c}`"),
+            None => "the end of the file".to_string(),
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Node, Diagnostic> {
+        if depth > MAX_DEPTH {
+            return Err(self.error(format!(
+                "nesting deeper than {MAX_DEPTH} levels; flatten the document"
+            )));
+        }
+        let loc = self.loc();
+        let value = match self.peek() {
+            Some(b'{') => self.object(depth)?,
+            Some(b'[') => self.array(depth)?,
+            Some(b'"') => NodeValue::String(self.string()?),
+            Some(b't') => self.literal("true", NodeValue::Bool(true))?,
+            Some(b'f') => self.literal("false", NodeValue::Bool(false))?,
+            Some(b'n') => self.literal("null", NodeValue::Null)?,
+            Some(b'-' | b'0'..=b'9') => self.number()?,
+            _ => return Err(self.error(format!("expected a JSON value, found {}", self.found()))),
+        };
+        Ok(Node::new(value, loc))
+    }
+
+    fn literal(&mut self, word: &str, value: NodeValue) -> Result<NodeValue, Diagnostic> {
+        if self.bytes.get(self.pos..self.pos + word.len()) == Some(word.as_bytes()) {
+            self.pos += word.len();
+            Ok(value)
+        } else {
+            Err(self.error(format!("expected a JSON value, found {}", self.found())))
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<NodeValue, Diagnostic> {
+        self.pos += 1;
+        let mut entries: Vec<(Key, Node)> = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(NodeValue::Map(entries));
+        }
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.error(format!(
+                    "expected a string key in double quotes, found {}",
+                    self.found()
+                )));
+            }
+            let key_loc = self.loc();
+            let name = self.string()?;
+            if let Some((first, _)) = entries.iter().find(|(k, _)| k.name == name) {
+                return Err(Diagnostic::at(
+                    key_loc,
+                    format!(
+                        "duplicate key `{name}` (first at line {}); remove one of them",
+                        first.location.line
+                    ),
+                ));
+            }
+            self.skip_ws();
+            if self.peek() != Some(b':') {
+                return Err(self.error(format!("expected `:` after a key, found {}", self.found())));
+            }
+            self.pos += 1;
+            self.skip_ws();
+            let value = self.value(depth + 1)?;
+            entries.push((
+                Key {
+                    name,
+                    location: key_loc,
+                },
+                value,
+            ));
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(NodeValue::Map(entries));
+                }
+                _ => {
+                    return Err(self.error(format!(
+                        "expected `,` or `}}` in an object, found {}",
+                        self.found()
+                    )));
+                }
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<NodeValue, Diagnostic> {
+        self.pos += 1;
+        let mut items = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(NodeValue::Seq(items));
+        }
+        loop {
+            self.skip_ws();
+            items.push(self.value(depth + 1)?);
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(NodeValue::Seq(items));
+                }
+                _ => {
+                    return Err(self.error(format!(
+                        "expected `,` or `]` in a list, found {}",
+                        self.found()
+                    )));
+                }
+            }
+        }
+    }
+
+    fn string(&mut self) -> Result<String, Diagnostic> {
+        let start_loc = self.loc();
+        self.pos += 1;
+        let mut out = String::new();
+        loop {
+            let run_start = self.pos;
+            while let Some(b) = self.peek() {
+                if b == b'"' || b == b'\\' || b < 0x20 {
+                    break;
+                }
+                self.pos += 1;
+            }
+            out.push_str(self.text.get(run_start..self.pos).unwrap_or_default());
+            match self.peek() {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    self.escape(&mut out)?;
+                }
+                Some(_) => {
+                    return Err(self.error(
+                        "control character inside a string; escape it (`\\n`, `\\t`, `\\u0001`)",
+                    ));
+                }
+                None => {
+                    return Err(Diagnostic::at(
+                        start_loc,
+                        "string is not closed: add the closing `\"`",
+                    ));
+                }
+            }
+        }
+    }
+
+    fn escape(&mut self, out: &mut String) -> Result<(), Diagnostic> {
+        let c = self.peek();
+        self.pos += 1;
+        let ch = match c {
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'/') => '/',
+            Some(b'b') => '\u{8}',
+            Some(b'f') => '\u{c}',
+            Some(b'n') => '\n',
+            Some(b'r') => '\r',
+            Some(b't') => '\t',
+            Some(b'u') => {
+                let hi = self.hex4()?;
+                if (0xD800..0xDC00).contains(&hi) {
+                    if self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
+                        return Err(self.error("unpaired surrogate in a `\\u` escape"));
+                    }
+                    self.pos += 2;
+                    let lo = self.hex4()?;
+                    if !(0xDC00..0xE000).contains(&lo) {
+                        return Err(self.error("unpaired surrogate in a `\\u` escape"));
+                    }
+                    let code = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+                    char::from_u32(code).ok_or_else(|| self.error("invalid `\\u` escape"))?
+                } else {
+                    char::from_u32(hi)
+                        .ok_or_else(|| self.error("unpaired surrogate in a `\\u` escape"))?
+                }
+            }
+            _ => {
+                self.pos -= 1;
+                return Err(self.error(format!(
+                    "unknown escape `\\{}`",
+                    self.found().trim_matches('`')
+                )));
+            }
+        };
+        out.push(ch);
+        Ok(())
+    }
+
+    fn hex4(&mut self) -> Result<u32, Diagnostic> {
+        let digits = self
+            .text
+            .get(self.pos..self.pos + 4)
+            .ok_or_else(|| self.error("`\\u` needs four hex digits"))?;
+        let v = u32::from_str_radix(digits, 16)
+            .map_err(|_| self.error("`\\u` needs four hex digits"))?;
+        self.pos += 4;
+        Ok(v)
+    }
+
+    fn number(&mut self) -> Result<NodeValue, Diagnostic> {
+        let start = self.pos;
+        let loc = self.loc();
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        let int_start = self.pos;
+        self.digits();
+        let int_len = self.pos - int_start;
+        if int_len == 0 {
+            return Err(self.error("a number needs digits"));
+        }
+        if int_len > 1 && self.bytes.get(int_start) == Some(&b'0') {
+            return Err(Diagnostic::at(loc, "numbers cannot have leading zeros"));
+        }
+        let mut is_float = false;
+        if self.peek() == Some(b'.') {
+            is_float = true;
+            self.pos += 1;
+            if self.digits() == 0 {
+                return Err(self.error("a decimal point must be followed by digits"));
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            is_float = true;
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if self.digits() == 0 {
+                return Err(self.error("an exponent must have digits"));
+            }
+        }
+        let text = self.text.get(start..self.pos).unwrap_or_default();
+        number_value(text, is_float).map_err(|m| Diagnostic::at(loc, m))
+    }
+
+    fn digits(&mut self) -> usize {
+        let s = self.pos;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+        self.pos - s
+    }
+}
+
+/// Turns number text into a value, enforcing the ±2^53 integer range and
+/// refusing infinities.
+pub(crate) fn number_value(text: &str, is_float: bool) -> Result<NodeValue, String> {
+    if !is_float {
+        return match text.parse::<i64>() {
+            Ok(i) if i.abs() <= MAX_SAFE_INTEGER => Ok(NodeValue::Int(i)),
+            _ => Err(format!(
+                "integer `{text}` is outside ±2^53; use a smaller number"
+            )),
+        };
+    }
+    match text.parse::<f64>() {
+        Ok(f) if f.is_finite() => Ok(NodeValue::Float(f)),
+        _ => Err(format!("number `{text}` is out of range")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> Diagnostic {
+        match parse(text) {
+            Ok(n) => panic!("expected an error for {text:?}, got {n:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn values_keep_locations() {
+        let doc = parse("{\n  \"a\": [1, 2.5, \"x\"],\n  \"b\": null\n}").unwrap();
+        let a = doc.get("a").unwrap();
+        assert_eq!(a.location, Location { line: 2, column: 8 });
+        let items = a.as_seq().unwrap();
+        assert_eq!(items[0].value, NodeValue::Int(1));
+        assert_eq!(items[1].value, NodeValue::Float(2.5));
+        assert_eq!(
+            items[2].location,
+            Location {
+                line: 2,
+                column: 17
+            }
+        );
+        assert_eq!(doc.get_key("b").unwrap().location.line, 3);
+    }
+
+    #[test]
+    fn escapes_and_surrogates() {
+        let doc = parse(r#""a\n\u00e9\ud83d\ude00""#).unwrap();
+        assert_eq!(doc.as_str(), Some("a\né😀"));
+        assert!(err(r#""\ud83d""#).message.contains("surrogate"));
+    }
+
+    #[test]
+    fn refuses_bad_input_with_locations() {
+        let e = err("{\"a\": 1, \"a\": 2}");
+        assert!(e.message.contains("duplicate key `a`"), "{e}");
+        assert_eq!(e.column, Some(10));
+        let e = err("{\"a\": 1,\n \"b\" 2}");
+        assert_eq!((e.line, e.column), (Some(2), Some(6)));
+        assert!(err("[1, 2").message.contains("expected `,` or `]`"));
+        assert!(err("9007199254740993").message.contains("2^53"));
+        assert!(err("1e400").message.contains("out of range"));
+        assert!(err("01").message.contains("leading zeros"));
+        assert!(err("[1] x").message.contains("after the JSON document"));
+        assert!(err("\"abc").message.contains("not closed"));
+        let deep = "[".repeat(200) + &"]".repeat(200);
+        assert!(err(&deep).message.contains("nesting"));
+    }
+}

@@ -1,0 +1,734 @@
+//! From text to a validated [`Bundle`]: parse, check against the JSON Schema
+//! files in `schema/`, then the checks a schema cannot express (unique ids,
+//! the action vocabulary, condition keys, regexes, time zones).
+//!
+//! Every problem is collected, located (line, column, JSON pointer) and
+//! returned together, so one run shows everything to fix.
+
+use std::sync::OnceLock;
+
+use crate::doc::{Key, Location, Node, NodeValue, pointer_token};
+use crate::error::{Diagnostic, LoadError, MAX_FILE_BYTES};
+use crate::model::{
+    ActionPattern, AgentPattern, Budget, Bundle, Condition, ConditionKey, Effect, Field, Metadata,
+    Op, Operand, Risk, Rule, STANDARD_ACTIONS, parse_condition_key,
+};
+use crate::value::Value;
+use crate::{json, yaml};
+
+/// The bundle schema (draft 7), as published for editors.
+pub const BUNDLE_SCHEMA: &str = include_str!("../schema/bundle.schema.json");
+/// The rule schema (draft 7), referenced by the bundle schema.
+pub const RULE_SCHEMA: &str = include_str!("../schema/rule.schema.json");
+
+const BUNDLE_SCHEMA_ID: &str = "https://gavel.dev/schema/bundle.schema.json";
+const RULE_SCHEMA_ID: &str = "https://gavel.dev/schema/rule.schema.json";
+
+/// The fields a rule may have, for "did you mean" suggestions.
+const RULE_FIELDS: [&str; 13] = [
+    "id",
+    "agent",
+    "action",
+    "effect",
+    "conditions",
+    "reason",
+    "priority",
+    "budget",
+    "approvals_required",
+    "enabled",
+    "tags",
+    "metadata",
+    "description",
+];
+
+/// The largest compiled size of a `matches:` pattern.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// The syntax a text is read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Yaml,
+}
+
+impl Format {
+    /// Chooses by file name: `.json` is JSON, `.yaml`/`.yml` YAML; otherwise
+    /// text that starts with `{` or `[` is read as JSON, anything else as YAML.
+    pub fn detect(name: &str, text: &str) -> Format {
+        let lower = name.to_ascii_lowercase();
+        if lower.ends_with(".json") || lower.ends_with(".jsonl") {
+            Format::Json
+        } else if lower.ends_with(".yaml") || lower.ends_with(".yml") {
+            Format::Yaml
+        } else if text.trim_start().starts_with(['{', '[']) {
+            Format::Json
+        } else {
+            Format::Yaml
+        }
+    }
+}
+
+/// Parses a document (no validation) with the size and emptiness limits.
+pub fn parse_document(text: &str, format: Format) -> Result<Node, LoadError> {
+    let bytes = text.len() as u64;
+    if bytes > MAX_FILE_BYTES {
+        return Err(LoadError::TooLarge { bytes });
+    }
+    if text.trim().is_empty() {
+        return Err(LoadError::Empty);
+    }
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    match format {
+        Format::Json => json::parse(text).map_err(LoadError::Syntax),
+        Format::Yaml => yaml::parse(text)
+            .map_err(LoadError::Syntax)?
+            .ok_or(LoadError::Empty),
+    }
+}
+
+/// Parses and validates a bundle.
+pub fn parse_bundle(text: &str, format: Format) -> Result<Bundle, LoadError> {
+    Bundle::from_document(parse_document(text, format)?)
+}
+
+impl Bundle {
+    /// Validates a parsed document and builds the bundle.
+    pub fn from_document(document: Node) -> Result<Bundle, LoadError> {
+        let mut diags = schema_diagnostics(&document);
+        let bundle = build(document, &mut diags);
+        if diags.is_empty() {
+            Ok(bundle)
+        } else {
+            diags.sort_by_key(|d| (d.line, d.column));
+            diags.dedup();
+            Err(LoadError::Invalid(diags))
+        }
+    }
+}
+
+struct Schemas {
+    document: jsonschema::Validator,
+    rules: jsonschema::Validator,
+}
+
+fn schemas() -> Result<&'static Schemas, String> {
+    static SCHEMAS: OnceLock<Result<Schemas, String>> = OnceLock::new();
+    SCHEMAS
+        .get_or_init(|| {
+            let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s).map_err(|e| e.to_string());
+            let registry = jsonschema::Registry::new()
+                .add(BUNDLE_SCHEMA_ID, parse(BUNDLE_SCHEMA)?)
+                .map_err(|e| e.to_string())?
+                .add(RULE_SCHEMA_ID, parse(RULE_SCHEMA)?)
+                .map_err(|e| e.to_string())?
+                .prepare()
+                .map_err(|e| e.to_string())?;
+            let build = |def: &str| {
+                jsonschema::draft7::options()
+                    .offline()
+                    .with_registry(&registry)
+                    .build(&serde_json::json!({ "$ref": format!("{BUNDLE_SCHEMA_ID}#/definitions/{def}") }))
+                    .map_err(|e| e.to_string())
+            };
+            Ok(Schemas {
+                document: build("document")?,
+                rules: build("rules")?,
+            })
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// Runs the JSON Schema over the document and locates each error.
+fn schema_diagnostics(document: &Node) -> Vec<Diagnostic> {
+    let schemas = match schemas() {
+        Ok(s) => s,
+        Err(e) => {
+            return vec![Diagnostic::at(
+                document.location,
+                format!("internal error: the bundle schema does not compile: {e}"),
+            )];
+        }
+    };
+    let validator =
+        match document.value {
+            NodeValue::Seq(_) => &schemas.rules,
+            NodeValue::Map(_) => &schemas.document,
+            _ => {
+                return vec![Diagnostic::at(
+                document.location,
+                format!(
+                    "expected a bundle (an object with `rules`) or a list of rules, found {}",
+                    document.type_name()
+                ),
+            )
+            .with_pointer("")];
+            }
+        };
+    let instance = document.to_json();
+    validator
+        .iter_errors(&instance)
+        .flat_map(|e| describe_schema_error(document, &e))
+        .collect()
+}
+
+fn describe_schema_error(document: &Node, e: &jsonschema::ValidationError<'_>) -> Vec<Diagnostic> {
+    use jsonschema::error::{TypeKind, ValidationErrorKind as K};
+    let pointer = e.instance_path().as_str().to_string();
+    let field = last_field(&pointer);
+    let node = document.pointer(&pointer);
+    let located = |message: String, pointer: String| {
+        Diagnostic::at(document.locate(&pointer), message).with_pointer(pointer)
+    };
+    let message = match e.kind() {
+        K::AdditionalProperties { unexpected } => {
+            let in_rule = is_rule_pointer(&pointer);
+            return unexpected
+                .iter()
+                .map(|name| {
+                    let p = format!("{pointer}/{}", pointer_token(name));
+                    let key_loc = node
+                        .and_then(|n| n.get_key(name))
+                        .map(|k| k.location)
+                        .unwrap_or_else(|| document.locate(&pointer));
+                    let mut m = format!("unknown field `{name}`");
+                    let known: &[&str] = if in_rule {
+                        &RULE_FIELDS[..12]
+                    } else if pointer.ends_with("/budget") {
+                        &["cost", "compute", "risk"]
+                    } else if pointer == "/metadata" {
+                        &[
+                            "name",
+                            "version",
+                            "notes",
+                            "description",
+                            "owner",
+                            "default_effect",
+                            "actions",
+                            "timezone",
+                            "labels",
+                        ]
+                    } else {
+                        &["apiVersion", "kind", "metadata", "rules"]
+                    };
+                    if let Some(s) = did_you_mean(name, known) {
+                        m.push_str(&format!("; did you mean `{s}`?"));
+                    } else if in_rule {
+                        m.push_str("; free-form data goes in the rule's `metadata`");
+                    }
+                    Diagnostic::at(key_loc, m).with_pointer(p)
+                })
+                .collect();
+        }
+        K::Required { property } => {
+            let name = property.as_str().unwrap_or_default();
+            let what = if is_rule_pointer(&pointer) {
+                "rule"
+            } else {
+                "object"
+            };
+            format!("{what} is missing required field `{name}`")
+        }
+        K::Type { kind } => {
+            let expected = match kind {
+                TypeKind::Single(t) => type_word(&format!("{t:?}")),
+                TypeKind::Multiple(ts) => ts
+                    .into_iter()
+                    .map(|t| type_word(&format!("{t:?}")))
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+            };
+            let found = node.map(describe_value).unwrap_or_default();
+            if pointer.contains("/conditions/") {
+                format!("condition `{field}` needs {expected} operand, found {found}")
+            } else {
+                format!("`{field}` must be {expected}, found {found}")
+            }
+        }
+        K::Pattern { pattern } => {
+            let found = node.map(describe_value).unwrap_or_default();
+            match (field.as_str(), is_rule_pointer(parent(&pointer))) {
+                ("id", true) => format!(
+                    "rule id {found} must be 3-64 characters of lowercase letters, digits, `_` or `-`"
+                ),
+                ("agent", true) => {
+                    format!("agent {found} must look like `inbox.triage`, `inbox.*` or `*`")
+                }
+                ("version", _) => format!(
+                    "version {found} is not a semantic version MAJOR.MINOR.PATCH such as `1.4.0`"
+                ),
+                _ => format!("`{field}` {found} does not match `{pattern}`"),
+            }
+        }
+        K::Enum { options } => {
+            let found = node.map(describe_value).unwrap_or_default();
+            let opts = options
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|o| format!("`{}`", o.as_str().unwrap_or_default()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            format!("`{field}` must be one of {opts}, found {found}")
+        }
+        K::Constant { expected_value } => {
+            let found = node.map(describe_value).unwrap_or_default();
+            format!(
+                "`{field}` must be `{}`, found {found}",
+                expected_value.as_str().unwrap_or_default()
+            )
+        }
+        _ => format!("`{field}`: {e}"),
+    };
+    vec![located(message, pointer)]
+}
+
+fn type_word(t: &str) -> String {
+    match t.to_ascii_lowercase().as_str() {
+        "array" => "a list".to_string(),
+        "object" => "an object".to_string(),
+        "integer" => "an integer".to_string(),
+        "number" => "a number".to_string(),
+        "string" => "a string".to_string(),
+        "boolean" => "a boolean".to_string(),
+        "null" => "null".to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn describe_value(node: &Node) -> String {
+    match &node.value {
+        NodeValue::String(s) => format!("string `{s}`"),
+        NodeValue::Int(i) => format!("number `{i}`"),
+        NodeValue::Float(f) => format!("number `{f}`"),
+        NodeValue::Bool(b) => format!("boolean `{b}`"),
+        NodeValue::Null => "null".to_string(),
+        NodeValue::Seq(_) => "a list".to_string(),
+        NodeValue::Map(_) => "an object".to_string(),
+    }
+}
+
+fn last_field(pointer: &str) -> String {
+    pointer
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .replace("~1", "/")
+        .replace("~0", "~")
+}
+
+fn parent(pointer: &str) -> &str {
+    pointer.rsplit_once('/').map_or("", |(p, _)| p)
+}
+
+/// `/rules/3` or `/3` (a bare list).
+fn is_rule_pointer(pointer: &str) -> bool {
+    let p = pointer.strip_prefix("/rules").unwrap_or(pointer);
+    p.strip_prefix('/')
+        .is_some_and(|i| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The known name closest to `name`, when it is close enough to be a typo.
+pub fn did_you_mean<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (levenshtein(name, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4) && *d < k.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev.last().copied().unwrap_or(0)
+}
+
+/// Builds the bundle, adding the problems only code can find. The result is
+/// meaningful only when no diagnostics were produced.
+fn build(document: Node, diags: &mut Vec<Diagnostic>) -> Bundle {
+    let (bare_list, rules_node, rules_pointer) = match &document.value {
+        NodeValue::Seq(_) => (true, Some(&document), String::new()),
+        _ => (false, document.get("rules"), "/rules".to_string()),
+    };
+    let metadata = document
+        .get("metadata")
+        .map(|m| metadata(m, diags))
+        .unwrap_or_default();
+    let timezone = match &metadata.timezone {
+        None => jiff::tz::TimeZone::UTC,
+        Some(name) => match jiff::tz::TimeZone::get(name) {
+            Ok(tz) => tz,
+            Err(_) => {
+                let loc = document.locate("/metadata/timezone");
+                diags.push(
+                    Diagnostic::at(
+                        loc,
+                        format!("unknown time zone `{name}`; use an IANA name such as `Europe/Berlin` or `UTC`"),
+                    )
+                    .with_pointer("/metadata/timezone"),
+                );
+                jiff::tz::TimeZone::UTC
+            }
+        },
+    };
+    let mut rules: Vec<Rule> = Vec::new();
+    for (index, node) in rules_node
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let pointer = format!("{rules_pointer}/{index}");
+        if let Some(rule) = rule(node, index, &pointer, &metadata, diags) {
+            if let Some(first) = rules.iter().find(|r| r.id == rule.id) {
+                let loc = node.get("id").map_or(node.location, |n| n.location);
+                diags.push(
+                    Diagnostic::at(
+                        loc,
+                        format!(
+                            "duplicate rule id `{}` (first used by rule {} at line {}); ids must be unique",
+                            rule.id, first.index, first.location.line
+                        ),
+                    )
+                    .with_pointer(format!("{pointer}/id")),
+                );
+            }
+            rules.push(rule);
+        }
+    }
+    Bundle {
+        metadata,
+        rules,
+        bare_list,
+        document,
+        timezone,
+    }
+}
+
+fn metadata(node: &Node, diags: &mut Vec<Diagnostic>) -> Metadata {
+    let text = |k: &str| node.get(k).and_then(Node::as_str).map(str::to_string);
+    let actions: Vec<String> = node
+        .get("actions")
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|n| n.as_str().map(str::to_string))
+        .collect();
+    for (i, a) in actions.iter().enumerate() {
+        if STANDARD_ACTIONS.contains(&a.as_str()) {
+            let p = format!("/metadata/actions/{i}");
+            let loc = node
+                .get("actions")
+                .and_then(Node::as_seq)
+                .and_then(|s| s.get(i))
+                .map_or(node.location, |n| n.location);
+            diags.push(
+                Diagnostic::at(
+                    loc,
+                    format!("action `{a}` is already standard; remove it from `metadata.actions`"),
+                )
+                .with_pointer(p),
+            );
+        }
+    }
+    Metadata {
+        name: text("name"),
+        version: text("version"),
+        notes: text("notes"),
+        default_effect: node
+            .get("default_effect")
+            .and_then(Node::as_str)
+            .and_then(Effect::parse)
+            .unwrap_or_default(),
+        actions,
+        timezone: text("timezone"),
+    }
+}
+
+fn rule(
+    node: &Node,
+    index: usize,
+    pointer: &str,
+    metadata: &Metadata,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Rule> {
+    // Shape problems were reported by the schema; build what can be built
+    // so that the code-only checks still run on the rest.
+    node.as_map()?;
+    let text = |k: &str| node.get(k).and_then(Node::as_str);
+    let action = text("action").unwrap_or_default();
+    if !action.is_empty()
+        && action != "*"
+        && !STANDARD_ACTIONS.contains(&action)
+        && !metadata.actions.iter().any(|a| a == action)
+    {
+        let mut m = format!("unknown action `{action}`");
+        if let Some(s) = did_you_mean(action, &STANDARD_ACTIONS) {
+            m.push_str(&format!("; did you mean `{s}`?"));
+        }
+        m.push_str(" (declare extra actions in `metadata.actions`)");
+        diags.push(
+            Diagnostic::at(node.get("action").map_or(node.location, |n| n.location), m)
+                .with_pointer(format!("{pointer}/action")),
+        );
+    }
+    let conditions = match node.get("conditions").and_then(Node::as_map) {
+        Some(entries) => entries
+            .iter()
+            .filter_map(|(k, v)| condition(k, v, &format!("{pointer}/conditions"), diags))
+            .collect(),
+        None => Vec::new(),
+    };
+    let budget = node.get("budget").map(|b| Budget {
+        cost: b.get("cost").and_then(Node::as_f64),
+        compute: b.get("compute").and_then(|c| match c.value {
+            NodeValue::Int(i) => u64::try_from(i).ok(),
+            _ => None,
+        }),
+        risk: match b.get("risk").and_then(Node::as_str) {
+            Some("low") => Some(Risk::Low),
+            Some("medium") => Some(Risk::Medium),
+            Some("high") => Some(Risk::High),
+            _ => None,
+        },
+    });
+    let int = |k: &str| match node.get(k).map(|n| &n.value) {
+        Some(NodeValue::Int(i)) => Some(*i),
+        _ => None,
+    };
+    Some(Rule {
+        id: text("id").unwrap_or_default().to_string(),
+        agent: AgentPattern::parse(text("agent").unwrap_or_default()),
+        action: ActionPattern::parse(action),
+        effect: text("effect").and_then(Effect::parse).unwrap_or_default(),
+        conditions,
+        reason: text("reason").unwrap_or_default().to_string(),
+        priority: int("priority")
+            .and_then(|p| u8::try_from(p).ok())
+            .unwrap_or(50),
+        budget,
+        approvals_required: int("approvals_required")
+            .and_then(|a| u32::try_from(a).ok())
+            .unwrap_or(1),
+        enabled: !matches!(
+            node.get("enabled").map(|n| &n.value),
+            Some(NodeValue::Bool(false))
+        ),
+        tags: node
+            .get("tags")
+            .and_then(Node::as_seq)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect(),
+        index,
+        location: node.location,
+    })
+}
+
+fn condition(
+    key: &Key,
+    value: &Node,
+    pointer: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Condition> {
+    let pointer = format!("{pointer}/{}", pointer_token(&key.name));
+    let mut fail = |loc: Location, m: String| {
+        diags.push(Diagnostic::at(loc, m).with_pointer(pointer.clone()));
+        None
+    };
+    let (op, field, well_formed) = match parse_condition_key(&key.name) {
+        ConditionKey::Valid(op, field) => (op, field, true),
+        ConditionKey::Plain(name) => (Op::Eq, Field::Path(vec![name]), false),
+        ConditionKey::UnknownWord(word) => {
+            return fail(
+                key.location,
+                format!(
+                    "unknown operator `{word}:` in condition `{}`; use `in:`, `not_in:`, `contains:`, `matches:` or `exists:`",
+                    key.name
+                ),
+            );
+        }
+        ConditionKey::BadPath(_, path) => {
+            return fail(
+                key.location,
+                format!(
+                    "invalid field path `{path}` in condition `{}`; a path is names of letters, digits, `_`, `$` or `-` joined by `.`",
+                    key.name
+                ),
+            );
+        }
+    };
+    let operand = match op {
+        Op::Ge | Op::Le | Op::Gt | Op::Lt => match value.as_f64() {
+            Some(n) => Operand::Number(n),
+            None => return None, // the schema reported the operand type
+        },
+        Op::In | Op::NotIn => match value.as_seq() {
+            Some(items) => Operand::List(items.iter().map(Value::from_node).collect()),
+            None => return None,
+        },
+        Op::Exists => match value.value {
+            NodeValue::Bool(b) => Operand::Exists(b),
+            _ => return None,
+        },
+        Op::Matches => {
+            let pattern = value.as_str()?;
+            match regex::RegexBuilder::new(pattern)
+                .size_limit(REGEX_SIZE_LIMIT)
+                .dfa_size_limit(REGEX_SIZE_LIMIT)
+                .build()
+            {
+                Ok(re) => Operand::Regex(re),
+                Err(e) => {
+                    let detail = e
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string();
+                    return fail(
+                        value.location,
+                        format!(
+                            "invalid regular expression `{pattern}` in condition `{}`: {detail}",
+                            key.name
+                        ),
+                    );
+                }
+            }
+        }
+        Op::Eq | Op::Ne | Op::Contains => Operand::Value(Value::from_node(value)),
+    };
+    Some(Condition {
+        key: key.name.clone(),
+        op,
+        field,
+        operand,
+        well_formed,
+        location: key.location,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invalid(text: &str) -> Vec<Diagnostic> {
+        match parse_bundle(text, Format::Yaml) {
+            Ok(_) => panic!("expected {text:?} to be invalid"),
+            Err(LoadError::Invalid(d)) => d,
+            Err(e) => panic!("expected validation errors, got {e}"),
+        }
+    }
+
+    const RULE: &str = "id: abc\n    agent: inbox.triage\n    action: quarantine\n    effect: allow\n    reason: A good reason here\n";
+
+    #[test]
+    fn a_minimal_bundle_validates() {
+        let b = parse_bundle(&format!("rules:\n  - {RULE}"), Format::Yaml).unwrap();
+        assert_eq!(b.rules.len(), 1);
+        assert_eq!(b.rules[0].priority, 50);
+        assert_eq!(b.metadata.default_effect, Effect::Deny);
+        assert!(!b.bare_list);
+        let b = parse_bundle(
+            &format!("- {}", RULE.replace("\n    ", "\n  ")),
+            Format::Yaml,
+        )
+        .unwrap();
+        assert!(b.bare_list);
+    }
+
+    #[test]
+    fn unknown_field_suggests_the_nearest() {
+        let d = invalid(&format!("rules:\n  - {RULE}    priorty: 3\n"));
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(
+            d[0].message,
+            "unknown field `priorty`; did you mean `priority`?"
+        );
+        assert_eq!(d[0].pointer.as_deref(), Some("/rules/0/priorty"));
+        assert_eq!((d[0].line, d[0].column), (Some(7), Some(5)));
+    }
+
+    #[test]
+    fn wrong_types_are_located() {
+        let d = invalid(&format!("rules:\n  - {RULE}    priority: high\n"));
+        assert_eq!(
+            d[0].message,
+            "`priority` must be an integer, found string `high`"
+        );
+        assert_eq!((d[0].line, d[0].column), (Some(7), Some(15)));
+        let d = invalid(&format!(
+            "rules:\n  - {RULE}    conditions: {{\">=risk\": \"90\"}}\n"
+        ));
+        assert!(
+            d[0].message
+                .contains("needs a number operand, found string `90`"),
+            "{d:?}"
+        );
+        assert_eq!(d[0].pointer.as_deref(), Some("/rules/0/conditions/>=risk"));
+    }
+
+    #[test]
+    fn code_only_checks() {
+        let d = invalid(&format!(
+            "rules:\n  - {RULE}    conditions: {{\"between:x\": 1}}\n"
+        ));
+        assert!(
+            d[0].message.starts_with("unknown operator `between:`"),
+            "{d:?}"
+        );
+        let d = invalid(&format!(
+            "rules:\n  - {RULE}    conditions: {{\"matches:x\": \"(\"}}\n"
+        ));
+        assert!(
+            d[0].message.starts_with("invalid regular expression `(`"),
+            "{d:?}"
+        );
+        let d = invalid(&format!("rules:\n  - {RULE}  - {RULE}"));
+        assert!(
+            d[0].message
+                .contains("duplicate rule id `abc` (first used by rule 0 at line 2)"),
+            "{d:?}"
+        );
+        let d = invalid(&format!(
+            "rules:\n  - {}",
+            RULE.replace("quarantine", "archive")
+        ));
+        assert!(
+            d[0].message.starts_with("unknown action `archive`"),
+            "{d:?}"
+        );
+        let ok = format!(
+            "metadata: {{actions: [archive]}}\nrules:\n  - {}",
+            RULE.replace("quarantine", "archive")
+        );
+        assert!(parse_bundle(&ok, Format::Yaml).is_ok());
+        let d = invalid(&format!(
+            "metadata: {{timezone: Mars/Base}}\nrules:\n  - {RULE}"
+        ));
+        assert!(
+            d[0].message.starts_with("unknown time zone `Mars/Base`"),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn did_you_mean_is_conservative() {
+        assert_eq!(did_you_mean("priorty", &RULE_FIELDS), Some("priority"));
+        assert_eq!(did_you_mean("condition", &RULE_FIELDS), Some("conditions"));
+        assert_eq!(did_you_mean("zzz", &RULE_FIELDS), None);
+    }
+}

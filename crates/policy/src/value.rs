@@ -1,0 +1,337 @@
+//! Request values and requests.
+//!
+//! Requests are decoded straight into [`Request`] (borrowing strings from the
+//! input where it can), never into a generic JSON value first: on the hot path
+//! decoding costs more than deciding.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+use crate::doc::{Node, NodeValue};
+
+/// A JSON value that borrows its strings from the input where it can.
+/// Numbers are doubles: equality is numeric (`1 == 1.0`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Value<'a> {
+    #[default]
+    Null,
+    Bool(bool),
+    Number(f64),
+    String(Cow<'a, str>),
+    Array(Vec<Value<'a>>),
+    /// Entries in input order; keys are unique (decoding refuses duplicates).
+    Object(Vec<(Cow<'a, str>, Value<'a>)>),
+}
+
+impl<'a> Value<'a> {
+    /// The type name messages print.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "list",
+            Value::Object(_) => "object",
+        }
+    }
+
+    /// The value under `key` when this is an object.
+    pub fn get(&self, key: &str) -> Option<&Value<'a>> {
+        match self {
+            Value::Object(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Copies every borrowed string so the value outlives its input.
+    pub fn into_owned(self) -> Value<'static> {
+        match self {
+            Value::Null => Value::Null,
+            Value::Bool(b) => Value::Bool(b),
+            Value::Number(n) => Value::Number(n),
+            Value::String(s) => Value::String(Cow::Owned(s.into_owned())),
+            Value::Array(items) => Value::Array(items.into_iter().map(Value::into_owned).collect()),
+            Value::Object(entries) => Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Converts a document node (bundle operands) into a value.
+    pub fn from_node(node: &Node) -> Value<'static> {
+        match &node.value {
+            NodeValue::Null => Value::Null,
+            NodeValue::Bool(b) => Value::Bool(*b),
+            NodeValue::Int(i) => Value::Number(*i as f64),
+            NodeValue::Float(f) => Value::Number(*f),
+            NodeValue::String(s) => Value::String(Cow::Owned(s.clone())),
+            NodeValue::Seq(items) => Value::Array(items.iter().map(Value::from_node).collect()),
+            NodeValue::Map(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (Cow::Owned(k.name.clone()), Value::from_node(v)))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl Serialize for Value<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self {
+            Value::Null => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Number(n) => {
+                if n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_992.0 {
+                    s.serialize_i64(*n as i64)
+                } else {
+                    s.serialize_f64(*n)
+                }
+            }
+            Value::String(v) => s.serialize_str(v),
+            Value::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Value::Object(entries) => {
+                let mut map = s.serialize_map(Some(entries.len()))?;
+                for (k, v) in entries {
+                    map.serialize_entry(k.as_ref(), v)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+/// A string that borrows from the input when the input allows it.
+struct CowStr<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for CowStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = CowStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(CowStr(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Value<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Value::Number(v as f64))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Value::Number(v as f64))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        if v.is_finite() {
+            Ok(Value::Number(v))
+        } else {
+            Err(E::custom("numbers must be finite"))
+        }
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Value::String(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Value::String(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Value::String(Cow::Owned(v)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut entries: Vec<(Cow<'de, str>, Value<'de>)> =
+            Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
+        while let Some(CowStr(key)) = map.next_key()? {
+            if entries.iter().any(|(k, _)| *k == key) {
+                return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
+            }
+            let value = map.next_value()?;
+            entries.push((key, value));
+        }
+        Ok(Value::Object(entries))
+    }
+}
+
+/// A request for a decision: `{agent, action, context, timestamp?,
+/// request_id?, subject?}`. Unknown top-level fields are refused.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request<'a> {
+    #[serde(borrow, deserialize_with = "cow_str")]
+    pub agent: Cow<'a, str>,
+    #[serde(borrow, deserialize_with = "cow_str")]
+    pub action: Cow<'a, str>,
+    #[serde(borrow, default = "empty_object", deserialize_with = "context_object")]
+    pub context: Value<'a>,
+    #[serde(default, deserialize_with = "timestamp")]
+    pub timestamp: Option<jiff::Timestamp>,
+    #[serde(borrow, default, deserialize_with = "opt_cow_str")]
+    pub request_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "opt_cow_str")]
+    pub subject: Option<Cow<'a, str>>,
+}
+
+impl<'a> Request<'a> {
+    /// A request with an empty context.
+    pub fn new(agent: impl Into<Cow<'a, str>>, action: impl Into<Cow<'a, str>>) -> Self {
+        Request {
+            agent: agent.into(),
+            action: action.into(),
+            context: empty_object(),
+            timestamp: None,
+            request_id: None,
+            subject: None,
+        }
+    }
+
+    pub fn with_context(mut self, context: Value<'a>) -> Self {
+        self.context = context;
+        self
+    }
+
+    pub fn with_timestamp(mut self, timestamp: jiff::Timestamp) -> Self {
+        self.timestamp = Some(timestamp);
+        self
+    }
+}
+
+fn empty_object<'a>() -> Value<'a> {
+    Value::Object(Vec::new())
+}
+
+fn cow_str<'de, D: Deserializer<'de>>(d: D) -> Result<Cow<'de, str>, D::Error> {
+    CowStr::deserialize(d).map(|c| c.0)
+}
+
+fn opt_cow_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    Option::<CowStr<'de>>::deserialize(d).map(|c| c.map(|c| c.0))
+}
+
+fn context_object<'de, D: Deserializer<'de>>(d: D) -> Result<Value<'de>, D::Error> {
+    match Value::deserialize(d)? {
+        v @ Value::Object(_) => Ok(v),
+        other => Err(de::Error::custom(format_args!(
+            "`context` must be an object, found {}",
+            other.type_name()
+        ))),
+    }
+}
+
+fn timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<Option<jiff::Timestamp>, D::Error> {
+    let Some(CowStr(text)) = Option::<CowStr<'de>>::deserialize(d)? else {
+        return Ok(None);
+    };
+    parse_timestamp(&text).map(Some).map_err(de::Error::custom)
+}
+
+/// Parses an RFC 3339 timestamp, which must carry an offset (`Z` or `+01:00`).
+pub fn parse_timestamp(text: &str) -> Result<jiff::Timestamp, String> {
+    text.parse::<jiff::Timestamp>().map_err(|_| {
+        format!("`timestamp` `{text}` is not RFC 3339 with an offset, e.g. `2026-11-23T15:04:05Z`")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_borrowing_and_refuses_unknown_fields() {
+        let text = r#"{"agent":"inbox.triage","action":"quarantine","context":{"a":{"b":[1,"x"]}},"timestamp":"2026-11-23T10:00:00+01:00"}"#;
+        let r: Request<'_> = serde_json::from_str(text).unwrap();
+        assert!(matches!(r.agent, Cow::Borrowed(_)));
+        assert_eq!(
+            r.context.get("a").and_then(|a| a.get("b")),
+            Some(&Value::Array(vec![
+                Value::Number(1.0),
+                Value::String("x".into())
+            ]))
+        );
+        assert_eq!(r.timestamp.unwrap().as_second(), 1_795_424_400);
+
+        let e = serde_json::from_str::<Request<'_>>(r#"{"agent":"a.b","action":"x","extra":1}"#)
+            .unwrap_err();
+        assert!(e.to_string().contains("unknown field `extra`"), "{e}");
+        let e = serde_json::from_str::<Request<'_>>(
+            r#"{"agent":"a.b","action":"x","context":{"k":1,"k":2}}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("duplicate key `k`"), "{e}");
+        let e = serde_json::from_str::<Request<'_>>(r#"{"agent":"a.b","action":"x","context":[]}"#)
+            .unwrap_err();
+        assert!(e.to_string().contains("must be an object"), "{e}");
+        let e = serde_json::from_str::<Request<'_>>(
+            r#"{"agent":"a.b","action":"x","timestamp":"2026-11-23 10:00"}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("RFC 3339"), "{e}");
+    }
+}
