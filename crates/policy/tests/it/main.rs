@@ -1,0 +1,12 @@
+//! Integration tests of `gavel-policy` through its public API.
+
+mod bad_input;
+mod examples;
+mod reference;
+
+use std::path::PathBuf;
+
+/// The repository's `fixtures/` folder.
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
