@@ -1,0 +1,313 @@
+//! The `gavel` binary end to end: exit codes, JSON contracts, and bad input
+//! that must give a located error with exit 2, never a panic.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn gavel(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gavel"))
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        pipe.write_all(s.as_bytes()).unwrap();
+    }
+    drop(pipe);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "gavel panicked:\n{stderr}");
+    out
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// Runs `validate --format json` on `text` and returns the error object.
+fn validate_error(dir: &Path, name: &str, text: &[u8]) -> Value {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    let out = gavel(
+        &["validate", path.to_str().unwrap(), "--format", "json"],
+        None,
+    );
+    assert_eq!(
+        code(&out),
+        2,
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !out.stderr.is_empty(),
+        "{name}: the message also goes to stderr"
+    );
+    json(&out)["error"].clone()
+}
+
+#[test]
+fn every_example_bundle_validates() {
+    let mut n = 0;
+    for entry in std::fs::read_dir(root().join("fixtures/bundles")).unwrap() {
+        let path = entry.unwrap().path();
+        let out = gavel(
+            &["validate", path.to_str().unwrap(), "--format", "json"],
+            None,
+        );
+        assert_eq!(
+            code(&out),
+            0,
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(json(&out)["valid"], true);
+        n += 1;
+    }
+    assert!(n >= 8);
+    let out = gavel(&["validate", "fixtures/sim/bundle.yaml"], None);
+    assert_eq!(code(&out), 0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("valid bundle"));
+}
+
+#[test]
+fn bad_input_is_exit_2_with_a_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = "- id: abc\n  agent: inbox.triage\n  action: quarantine\n  effect: allow\n  reason: A good reason here\n";
+    let cases: Vec<(&str, Vec<u8>, &str, Option<(u64, u64)>)> = vec![
+        (
+            "malformed.yaml",
+            b"rules:\n  - id: [abc\n".to_vec(),
+            "syntax_error",
+            Some((3, 1)),
+        ),
+        (
+            "malformed.json",
+            b"{\"rules\": [}".to_vec(),
+            "syntax_error",
+            Some((1, 12)),
+        ),
+        (
+            "wrong-type.yaml",
+            format!("{rule}  priority: high\n").into_bytes(),
+            "invalid_bundle",
+            Some((6, 13)),
+        ),
+        (
+            "unknown-op.yaml",
+            format!("{rule}  conditions: {{\"near:x\": 1}}\n").into_bytes(),
+            "invalid_bundle",
+            Some((6, 16)),
+        ),
+        (
+            "bad-regex.yaml",
+            format!("{rule}  conditions: {{\"matches:x\": \"(\"}}\n").into_bytes(),
+            "invalid_bundle",
+            Some((6, 29)),
+        ),
+        (
+            "dup-key.yaml",
+            format!("{rule}  id: again\n").into_bytes(),
+            "syntax_error",
+            Some((6, 3)),
+        ),
+        (
+            "dup-key.json",
+            b"{\"rules\": [], \"rules\": []}".to_vec(),
+            "syntax_error",
+            Some((1, 15)),
+        ),
+        ("empty.yaml", Vec::new(), "empty_file", None),
+    ];
+    for (name, text, want_code, at) in cases {
+        let e = validate_error(dir.path(), name, &text);
+        assert_eq!(e["code"], want_code, "{name}: {e}");
+        assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert_eq!(
+            e["file"].as_str().unwrap(),
+            dir.path().join(name).to_str().unwrap()
+        );
+        if let Some((line, column)) = at {
+            assert_eq!(
+                (e["line"].as_u64(), e["column"].as_u64()),
+                (Some(line), Some(column)),
+                "{name}: {e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn fifty_megabyte_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = vec![b'#'; 50 * 1024 * 1024];
+    let e = validate_error(dir.path(), "big.yaml", &big);
+    assert_eq!(e["code"], "file_too_large");
+    assert_eq!(e["message"], "file too large: 52428800 bytes, limit 16 MiB");
+}
+
+#[test]
+fn text_errors_look_like_compiler_diagnostics() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("typo.yaml");
+    std::fs::write(&path, "- id: abc\n  agent: inbox.triage\n  action: quarantine\n  effect: allow\n  reason: A good reason here\n  priorty: 3\n").unwrap();
+    let out = gavel(&["validate", path.to_str().unwrap()], None);
+    assert_eq!(code(&out), 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("error: unknown field `priorty`; did you mean `priority`?"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("--> {}:6:3", path.display())),
+        "{err}"
+    );
+    assert!(err.contains("6 |   priorty: 3\n  |   ^"), "{err}");
+}
+
+#[test]
+fn decide_prints_the_decision_contract() {
+    let request = r#"{"agent":"inbox.triage","action":"quarantine","context":{"risk_score":95,"category":"phishing"}}"#;
+    let out = gavel(
+        &[
+            "decide",
+            "--bundle",
+            "fixtures/bundles/inbox-triage.yaml",
+            "--request",
+            "-",
+            "--format",
+            "json",
+        ],
+        Some(request),
+    );
+    assert_eq!(code(&out), 0);
+    let d = json(&out);
+    let keys: Vec<&str> = d.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "budget", "effect", "errors", "no_match", "reason", "rule_id"
+        ]
+    );
+    assert_eq!(d["effect"], "allow");
+    assert_eq!(d["rule_id"], "quarantine-high-risk");
+    assert_eq!(d["no_match"], false);
+}
+
+#[test]
+fn decide_deny_and_no_match_are_success() {
+    let request =
+        r#"{"agent":"inbox.triage","action":"quarantine","context":{"risk_score":"high"}}"#;
+    let out = gavel(
+        &[
+            "decide",
+            "--bundle",
+            "fixtures/bundles/inbox-triage.yaml",
+            "--request",
+            "-",
+            "--format",
+            "json",
+        ],
+        Some(request),
+    );
+    assert_eq!(code(&out), 0);
+    let d = json(&out);
+    assert_eq!(d["effect"], "deny");
+    assert_eq!(d["rule_id"], Value::Null);
+    assert_eq!(d["no_match"], true);
+    assert_eq!(d["reason"], "no rule matched");
+    assert_eq!(d["errors"][0]["rule_id"], "quarantine-high-risk");
+    assert_eq!(d["errors"][0]["condition"], ">=risk_score");
+}
+
+#[test]
+fn decide_needs_approval_reports_approvers() {
+    let request = r#"{"agent":"ops.admin","action":"delete","context":{"risk_score":90}}"#;
+    let out = gavel(
+        &[
+            "decide",
+            "--bundle",
+            "fixtures/bundles/two-approver.yaml",
+            "--request",
+            "-",
+            "--format",
+            "json",
+        ],
+        Some(request),
+    );
+    assert_eq!(code(&out), 0);
+    let d = json(&out);
+    assert_eq!(d["effect"], "needs_approval", "{d}");
+    assert_eq!(d["rule_id"], "high-risk-two-approvers");
+    assert_eq!(d["approvals_required"], 2);
+    assert_eq!(
+        d["budget"],
+        serde_json::json!({"cost": 25.0, "compute": 2, "risk": "high"})
+    );
+}
+
+#[test]
+fn decide_bad_request_is_exit_2() {
+    for (request, want) in [
+        ("{\"agent\": \"a.b\"", "syntax_error"),
+        (
+            r#"{"agent":"a.b","action":"x","extra":1}"#,
+            "invalid_request",
+        ),
+        (
+            r#"{"agent":"a.b","action":"x","timestamp":"yesterday"}"#,
+            "invalid_request",
+        ),
+        ("", "syntax_error"),
+    ] {
+        let out = gavel(
+            &[
+                "decide",
+                "--bundle",
+                "fixtures/bundles/inbox-triage.yaml",
+                "--request",
+                "-",
+                "--format",
+                "json",
+            ],
+            Some(request),
+        );
+        assert_eq!(code(&out), 2, "{request}");
+        assert_eq!(json(&out)["error"]["code"], want, "{request}");
+    }
+    let out = gavel(
+        &["decide", "--bundle", "missing.yaml", "--request", "-"],
+        Some("{}"),
+    );
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read `missing.yaml`"));
+}
+
+#[test]
+fn bad_usage_is_exit_2() {
+    let out = gavel(&["validate"], None);
+    assert_eq!(code(&out), 2);
+    let out = gavel(&["frobnicate", "--format", "json"], None);
+    assert_eq!(code(&out), 2);
+    assert_eq!(json(&out)["error"]["code"], "usage");
+}
