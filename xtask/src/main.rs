@@ -1,1 +1,217 @@
-fn main() {}
+//! Gavel's automation, run as `cargo xtask <task>`:
+//!
+//! - `run`: set up what is missing, build `gavel` and run it over the example
+//!   bundles and the curated cases (the README's first command);
+//! - `test`: set up what is missing, then formatting, clippy and the whole
+//!   test suite (the README's second command, and what CI runs).
+//!
+//! Kept in Rust rather than shell scripts so it runs the same everywhere and
+//! does not drift from the workspace it drives.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+mod tidy;
+
+/// The oldest Rust this workspace builds with (`rust-version` in Cargo.toml).
+const MIN_RUST: (u32, u32) = (1, 85);
+
+fn main() -> Result<()> {
+    let task = std::env::args().nth(1).unwrap_or_default();
+    let root = root();
+    std::env::set_current_dir(&root).context("cannot enter the workspace root")?;
+    match task.as_str() {
+        "run" => run(&root),
+        "test" => test(),
+        "setup" => setup(),
+        _ => {
+            eprintln!("usage: cargo xtask <run|test|setup>\n");
+            eprintln!("  run    build gavel and run it over the example bundles and curated cases");
+            eprintln!("  test   formatting, clippy with warnings denied, and the whole test suite");
+            eprintln!("  setup  check the toolchain and install the cargo tools the tests need");
+            bail!("unknown task `{task}`")
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Runs a command, echoing it, and fails when it fails.
+fn sh(program: &str, args: &[&str]) -> Result<()> {
+    sh_env(program, args, &[])
+}
+
+fn sh_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> Result<()> {
+    eprintln!("$ {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .status()
+        .with_context(|| format!("cannot start `{program}`; is it installed?"))?;
+    if !status.success() {
+        bail!("`{program} {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+fn output(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program).args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Checks the toolchain and installs missing cargo tools.
+fn setup() -> Result<()> {
+    let version = output("rustc", &["--version"]).context(
+        "rustc is missing: install Rust with rustup (https://rustup.rs), then run this again",
+    )?;
+    let numbers: Vec<u32> = version
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .split('.')
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    if let [major, minor, ..] = numbers[..] {
+        if (major, minor) < MIN_RUST {
+            bail!(
+                "{} is too old: Gavel needs Rust {}.{} or newer (`rustup update stable`)",
+                version.trim(),
+                MIN_RUST.0,
+                MIN_RUST.1
+            );
+        }
+    }
+    for component in ["rustfmt", "clippy"] {
+        let probe = if component == "rustfmt" {
+            "fmt"
+        } else {
+            "clippy"
+        };
+        if output("cargo", &[probe, "--version"]).is_none() {
+            sh("rustup", &["component", "add", component])?;
+        }
+    }
+    if output("cargo", &["nextest", "--version"]).is_none() {
+        sh("cargo", &["install", "cargo-nextest", "--locked"])?;
+    }
+    Ok(())
+}
+
+/// The README's test command: everything CI checks.
+fn test() -> Result<()> {
+    setup()?;
+    sh("cargo", &["fmt", "--all", "--", "--check"])?;
+    sh(
+        "cargo",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    sh(
+        "cargo",
+        &[
+            "nextest",
+            "run",
+            "--locked",
+            "--no-fail-fast",
+            "--profile",
+            "ci",
+        ],
+    )?;
+    // nextest does not run doctests.
+    sh("cargo", &["test", "--locked", "--doc", "--quiet"])?;
+    Ok(())
+}
+
+/// The README's run command: Gavel's main job on its sample data.
+fn run(root: &Path) -> Result<()> {
+    setup()?;
+    sh(
+        "cargo",
+        &["build", "--release", "--locked", "--bin", "gavel"],
+    )?;
+    let gavel = root.join("target/release/gavel");
+    let gavel = gavel.to_str().context("the workspace path is not UTF-8")?;
+
+    println!("\n== Validating the example bundles ==");
+    let mut bundles: Vec<PathBuf> = std::fs::read_dir(root.join("fixtures/bundles"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    bundles.sort();
+    for b in &bundles {
+        sh(
+            gavel,
+            &["validate", b.to_str().context("path is not UTF-8")?],
+        )?;
+    }
+
+    println!("\n== Deciding the nine curated cases against fixtures/sim/bundle.yaml ==");
+    let path = root.join("fixtures/sim/cases.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let cases: Vec<serde_json::Map<String, serde_json::Value>> = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a list of cases", path.display()))?;
+    let mut agree = 0;
+    for mut case in cases.clone() {
+        let field = |case: &mut serde_json::Map<String, serde_json::Value>, name: &str| {
+            case.remove(name)
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        };
+        let id = field(&mut case, "case_id");
+        let expected = field(&mut case, "expected_effect");
+        let request = serde_json::Value::Object(case).to_string();
+        let out = Command::new(gavel)
+            .args([
+                "decide",
+                "--bundle",
+                "fixtures/sim/bundle.yaml",
+                "--request",
+                "-",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                if let Some(mut stdin) = child.stdin.take() {
+                    stdin.write_all(request.as_bytes())?;
+                }
+                child.wait_with_output()
+            })
+            .context("cannot run gavel decide")?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let first = text.lines().next().unwrap_or_default();
+        let effect = first.split_whitespace().next().unwrap_or_default();
+        let mark = if effect == expected {
+            agree += 1;
+            "ok      "
+        } else {
+            "MISMATCH"
+        };
+        println!("{mark} {id:<36} expected {expected:<15} got {first}");
+    }
+    println!(
+        "\n{agree} of {} curated cases decided as expected",
+        cases.len()
+    );
+    if agree != cases.len() {
+        bail!("some curated cases were not decided as expected");
+    }
+    Ok(())
+}

@@ -334,7 +334,12 @@ fn is_core_float(s: &str) -> bool {
     let mut frac_digits = 0;
     if b.get(i) == Some(&b'.') {
         i += 1;
-        frac_digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        frac_digits = b
+            .get(i..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
         i += frac_digits;
     }
     if int_digits == 0 && frac_digits == 0 {
@@ -345,7 +350,12 @@ fn is_core_float(s: &str) -> bool {
         if let Some(b'+' | b'-') = b.get(i) {
             i += 1;
         }
-        let exp = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let exp = b
+            .get(i..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
         if exp == 0 {
             return false;
         }

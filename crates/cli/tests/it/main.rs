@@ -94,7 +94,9 @@ fn every_example_bundle_validates() {
 fn bad_input_is_exit_2_with_a_location() {
     let dir = tempfile::tempdir().unwrap();
     let rule = "- id: abc\n  agent: inbox.triage\n  action: quarantine\n  effect: allow\n  reason: A good reason here\n";
-    let cases: Vec<(&str, Vec<u8>, &str, Option<(u64, u64)>)> = vec![
+    // (file name, contents, error code, expected line and column)
+    type Case = (&'static str, Vec<u8>, &'static str, Option<(u64, u64)>);
+    let cases: Vec<Case> = vec![
         (
             "malformed.yaml",
             b"rules:\n  - id: [abc\n".to_vec(),

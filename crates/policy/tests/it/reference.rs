@@ -99,13 +99,20 @@ fn rule() -> impl Strategy<Value = RuleSpec> {
         prop::collection::vec(condition(), 0..3),
     )
         .prop_map(
-            |(agent, action, effect, priority, enabled, conditions)| RuleSpec {
-                agent,
-                action,
-                effect,
-                priority,
-                enabled,
-                conditions,
+            |(agent, action, effect, priority, enabled, mut conditions)| {
+                // A bundle's conditions are an object: a repeated key keeps its
+                // last value, as the JSON written from this spec will.
+                let mut seen = std::collections::HashSet::new();
+                conditions.reverse();
+                conditions.retain(|(k, _)| seen.insert(k.clone()));
+                RuleSpec {
+                    agent,
+                    action,
+                    effect,
+                    priority,
+                    enabled,
+                    conditions,
+                }
             },
         )
 }
