@@ -1,0 +1,143 @@
+//! The engine's promises as a library: the builder, deciding without
+//! allocating, and swapping bundles while other threads decide.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use gavel_policy::{Effect, Engine, Format, Request, SharedEngine, parse_bundle};
+
+/// Counts allocations made by the current thread.
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+#[allow(unsafe_code, reason = "a counting wrapper around the system allocator")]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: forwards the caller's layout to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `alloc` above with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(crate::fixtures().join("bundles").join(name)).unwrap()
+}
+
+#[test]
+fn builder_compiles_from_text() {
+    let text = fixture("knowledge-management.yaml");
+    let engine = Engine::builder()
+        .with_source(&text, Format::Yaml)
+        .build()
+        .unwrap();
+    assert!(!engine.rules().is_empty());
+    let err = Engine::builder()
+        .with_source("rules: [", Format::Yaml)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.code(), "syntax_error");
+    let bundle = parse_bundle(&text, Format::Yaml).unwrap();
+    assert_eq!(
+        Engine::builder()
+            .with_bundle(bundle)
+            .build()
+            .unwrap()
+            .rules()
+            .len(),
+        engine.rules().len()
+    );
+}
+
+#[test]
+fn deciding_does_not_allocate() {
+    let engine =
+        Engine::compile(&parse_bundle(&fixture("deployment-safety.yaml"), Format::Yaml).unwrap());
+    let texts = [
+        r#"{"agent":"planner.deploy","action":"deploy","context":{"env":"prod","canary":{"status":"passed","error_rate":0.001},"tag":"v1.2.3"},"timestamp":"2026-11-23T10:00:00Z"}"#,
+        r#"{"agent":"planner.deploy","action":"rollback","context":{"emergency":true},"timestamp":"2026-11-23T23:30:00Z"}"#,
+        r#"{"agent":"nobody.here","action":"deploy","context":{}}"#,
+    ];
+    let requests: Vec<Request<'_>> = texts
+        .iter()
+        .map(|t| serde_json::from_str(t).unwrap())
+        .collect();
+    let mut effects = Vec::with_capacity(3_000);
+    let before = allocations();
+    for _ in 0..1_000 {
+        for r in &requests {
+            let d = engine.decide(r);
+            assert!(d.errors.is_empty());
+            effects.push(d.effect);
+        }
+    }
+    assert_eq!(allocations() - before, 0, "decide allocated");
+    assert!(effects.contains(&Effect::Allow) && effects.contains(&Effect::Deny));
+    // The counter is live: a decision that reports an evaluation error does allocate.
+    let bad: Request<'_> = serde_json::from_str(
+        r#"{"agent":"planner.deploy","action":"deploy","context":{"env":"prod","canary":{"status":"passed","error_rate":"low"}},"timestamp":"2026-11-23T10:00:00Z"}"#,
+    )
+    .unwrap();
+    let before = allocations();
+    let d = engine.decide(&bad);
+    assert!(!d.errors.is_empty() && allocations() > before);
+}
+
+#[test]
+fn swapping_while_other_threads_decide() {
+    let allow = r#"[{"id": "all", "agent": "*", "action": "*", "effect": "allow", "reason": "everything is allowed"}]"#;
+    let deny = r#"[{"id": "none", "agent": "*", "action": "*", "effect": "deny", "reason": "nothing is allowed"}]"#;
+    let compile = |t: &str| Engine::compile(&parse_bundle(t, Format::Json).unwrap());
+    let shared = Arc::new(SharedEngine::new(compile(allow)));
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let shared = Arc::clone(&shared);
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let request = Request::new("inbox.triage", "delete");
+                let mut seen = [0u64; 2];
+                while !stop.load(Ordering::Relaxed) {
+                    let engine = shared.load();
+                    let d = engine.decide(&request);
+                    // Effect and rule always come from the same bundle.
+                    match (d.effect, d.rule_id()) {
+                        (Effect::Allow, Some("all")) => seen[0] += 1,
+                        (Effect::Deny, Some("none")) => seen[1] += 1,
+                        other => panic!("torn decision {other:?}"),
+                    }
+                }
+                seen
+            })
+        })
+        .collect();
+    for i in 0..2_000 {
+        shared.swap(compile(if i % 2 == 0 { deny } else { allow }));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let total: u64 = readers
+        .into_iter()
+        .map(|r| r.join().unwrap().iter().sum::<u64>())
+        .sum();
+    assert!(total > 0);
+    // The last swap published `allow`; every new snapshot sees it.
+    assert_eq!(
+        shared.load().decide(&Request::new("a.b", "x")).effect,
+        Effect::Allow
+    );
+}
