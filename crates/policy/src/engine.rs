@@ -229,7 +229,7 @@ impl Engine {
             if rule
                 .conditions
                 .iter()
-                .all(|c| holds(c, rule, &request.context, &mut clock, &mut errors))
+                .all(|c| holds(c, &rule.id, &request.context, &mut clock, &mut errors))
             {
                 return Decision {
                     effect: rule.effect,
@@ -243,6 +243,21 @@ impl Engine {
             rule: None,
             errors,
         }
+    }
+}
+
+impl Bundle {
+    /// Whether `rule` (one of this bundle's) matches `request` on its own,
+    /// whatever the other rules and whether it is enabled.
+    pub fn rule_matches(&self, rule: &crate::model::Rule, request: &Request<'_>) -> bool {
+        let mut clock = Clock::new(request.timestamp, &self.timezone);
+        let mut errors = Vec::new();
+        rule.agent.matches(&request.agent)
+            && rule.action.matches(&request.action)
+            && rule
+                .conditions
+                .iter()
+                .all(|c| holds(c, &rule.id, &request.context, &mut clock, &mut errors))
     }
 }
 
@@ -275,7 +290,7 @@ const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 /// Evaluates one condition; records an evaluation error where the spec asks.
 fn holds<'e>(
     cond: &'e Condition,
-    rule: &'e CompiledRule,
+    rule_id: &'e str,
     context: &Value<'_>,
     clock: &mut Clock<'_>,
     errors: &mut Vec<EvalError<'e>>,
@@ -310,7 +325,7 @@ fn holds<'e>(
             },
             other => {
                 errors.push(EvalError {
-                    rule_id: &rule.id,
+                    rule_id,
                     condition: &cond.key,
                     found: other.type_name(),
                 });

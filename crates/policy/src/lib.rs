@@ -45,6 +45,8 @@ pub mod doc;
 mod engine;
 mod error;
 mod json;
+mod lint;
+mod region;
 mod model;
 mod validate;
 mod value;
@@ -54,6 +56,7 @@ pub use doc::{Location, Node, NodeValue};
 pub use engine::{
     CompiledRule, Decision, Engine, EngineBuilder, EvalError, NO_MATCH_REASON, SharedEngine,
 };
+pub use lint::{CHECKS, Finding, HIGH_COST, LintConfig, LintReport, SHORT_REASON, Severity, Summary, actions_overlap, agents_overlap, lint};
 pub use error::{Diagnostic, LoadError, MAX_FILE_BYTES};
 pub use model::{
     ActionPattern, AgentPattern, Budget, Bundle, Condition, ConditionKey, Effect, Field, Metadata,

@@ -94,16 +94,61 @@ pub fn parse_bundle(text: &str, format: Format) -> Result<Bundle, LoadError> {
 impl Bundle {
     /// Validates a parsed document and builds the bundle.
     pub fn from_document(document: Node) -> Result<Bundle, LoadError> {
-        let mut diags = schema_diagnostics(&document);
-        let bundle = build(document, &mut diags);
-        if diags.is_empty() {
+        let (bundle, problems) = check_document(document);
+        if problems.is_empty() {
             Ok(bundle)
         } else {
+            let mut diags: Vec<Diagnostic> = problems.into_iter().map(|p| p.diagnostic).collect();
             diags.sort_by_key(|d| (d.line, d.column));
             diags.dedup();
             Err(LoadError::Invalid(diags))
         }
     }
+}
+
+/// The lint check a validation problem belongs to (DESIGN §3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Check {
+    /// A schema violation of a rule, or of the bundle around the rules.
+    InvalidRule,
+    MissingId,
+    DuplicateId,
+    MissingReason,
+    InvalidConditions,
+    UnknownAction,
+}
+
+/// One validation problem, with the rule it concerns.
+#[derive(Debug, Clone)]
+pub(crate) struct Problem {
+    pub check: Check,
+    pub index: Option<usize>,
+    pub diagnostic: Diagnostic,
+    /// Other rules involved (the first use of a duplicated id).
+    pub related: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn push(&mut self, check: Check, index: Option<usize>, diagnostic: Diagnostic) {
+        self.0.push(Problem {
+            check,
+            index,
+            diagnostic,
+            related: Vec::new(),
+        });
+    }
+}
+
+/// Validates a document, returning the bundle as far as it can be built and
+/// every problem found. The bundle is meaningful for the rules without
+/// problems.
+pub(crate) fn check_document(document: Node) -> (Bundle, Vec<Problem>) {
+    let mut problems = Problems(schema_problems(&document));
+    let bundle = build(document, &mut problems);
+    (bundle, problems.0)
 }
 
 struct Schemas {
@@ -140,13 +185,23 @@ fn schemas() -> Result<&'static Schemas, String> {
 }
 
 /// Runs the JSON Schema over the document and locates each error.
-fn schema_diagnostics(document: &Node) -> Vec<Diagnostic> {
+fn schema_problems(document: &Node) -> Vec<Problem> {
+    let problem = |check, index, diagnostic| Problem {
+        check,
+        index,
+        diagnostic,
+        related: Vec::new(),
+    };
     let schemas = match schemas() {
         Ok(s) => s,
         Err(e) => {
-            return vec![Diagnostic::at(
-                document.location,
-                format!("internal error: the bundle schema does not compile: {e}"),
+            return vec![problem(
+                Check::InvalidRule,
+                None,
+                Diagnostic::at(
+                    document.location,
+                    format!("internal error: the bundle schema does not compile: {e}"),
+                ),
             )];
         }
     };
@@ -155,21 +210,52 @@ fn schema_diagnostics(document: &Node) -> Vec<Diagnostic> {
             NodeValue::Seq(_) => &schemas.rules,
             NodeValue::Map(_) => &schemas.document,
             _ => {
-                return vec![Diagnostic::at(
-                document.location,
-                format!(
-                    "expected a bundle (an object with `rules`) or a list of rules, found {}",
-                    document.type_name()
-                ),
-            )
-            .with_pointer("")];
+                return vec![problem(
+                Check::InvalidRule,
+                None,
+                Diagnostic::at(
+                    document.location,
+                    format!(
+                        "expected a bundle (an object with `rules`) or a list of rules, found {}",
+                        document.type_name()
+                    ),
+                )
+                .with_pointer(""),
+            )];
             }
         };
     let instance = document.to_json();
     validator
         .iter_errors(&instance)
-        .flat_map(|e| describe_schema_error(document, &e))
+        .flat_map(|e| {
+            let pointer = e.instance_path().as_str().to_string();
+            let (check, index) = classify(&pointer, e.kind());
+            describe_schema_error(document, &e)
+                .into_iter()
+                .map(move |d| problem(check, index, d))
+        })
         .collect()
+}
+
+/// Which check a schema error at `pointer` belongs to, and which rule.
+fn classify(pointer: &str, kind: &jsonschema::error::ValidationErrorKind) -> (Check, Option<usize>) {
+    use jsonschema::error::ValidationErrorKind as K;
+    let in_rules = pointer.strip_prefix("/rules").unwrap_or(pointer);
+    let Some(rest) = in_rules.strip_prefix('/') else {
+        return (Check::InvalidRule, None);
+    };
+    let (index, field) = rest.split_once('/').map_or((rest, ""), |(i, f)| (i, f));
+    let Ok(index) = index.parse::<usize>() else {
+        return (Check::InvalidRule, None);
+    };
+    let check = match (field, kind) {
+        ("", K::Required { property }) if property.as_str() == Some("id") => Check::MissingId,
+        ("", K::Required { property }) if property.as_str() == Some("reason") => Check::MissingReason,
+        ("reason", K::MinLength { .. }) => Check::MissingReason,
+        (f, _) if f == "conditions" || f.starts_with("conditions/") => Check::InvalidConditions,
+        _ => Check::InvalidRule,
+    };
+    (check, Some(index))
 }
 
 fn describe_schema_error(document: &Node, e: &jsonschema::ValidationError<'_>) -> Vec<Diagnostic> {
@@ -359,7 +445,7 @@ fn levenshtein(a: &str, b: &str) -> usize {
 
 /// Builds the bundle, adding the problems only code can find. The result is
 /// meaningful only when no diagnostics were produced.
-fn build(document: Node, diags: &mut Vec<Diagnostic>) -> Bundle {
+fn build(document: Node, diags: &mut Problems) -> Bundle {
     let (bare_list, rules_node, rules_pointer) = match &document.value {
         NodeValue::Seq(_) => (true, Some(&document), String::new()),
         _ => (false, document.get("rules"), "/rules".to_string()),
@@ -375,6 +461,8 @@ fn build(document: Node, diags: &mut Vec<Diagnostic>) -> Bundle {
             Err(_) => {
                 let loc = document.locate("/metadata/timezone");
                 diags.push(
+                    Check::InvalidRule,
+                    None,
                     Diagnostic::at(
                         loc,
                         format!("unknown time zone `{name}`; use an IANA name such as `Europe/Berlin` or `UTC`"),
@@ -396,8 +484,10 @@ fn build(document: Node, diags: &mut Vec<Diagnostic>) -> Bundle {
         if let Some(rule) = rule(node, index, &pointer, &metadata, diags) {
             if let Some(first) = rules.iter().find(|r| r.id == rule.id) {
                 let loc = node.get("id").map_or(node.location, |n| n.location);
-                diags.push(
-                    Diagnostic::at(
+                diags.0.push(Problem {
+                    check: Check::DuplicateId,
+                    index: Some(index),
+                    diagnostic: Diagnostic::at(
                         loc,
                         format!(
                             "duplicate rule id `{}` (first used by rule {} at line {}); ids must be unique",
@@ -405,7 +495,8 @@ fn build(document: Node, diags: &mut Vec<Diagnostic>) -> Bundle {
                         ),
                     )
                     .with_pointer(format!("{pointer}/id")),
-                );
+                    related: vec![first.id.clone()],
+                });
             }
             rules.push(rule);
         }
@@ -419,7 +510,7 @@ fn build(document: Node, diags: &mut Vec<Diagnostic>) -> Bundle {
     }
 }
 
-fn metadata(node: &Node, diags: &mut Vec<Diagnostic>) -> Metadata {
+fn metadata(node: &Node, diags: &mut Problems) -> Metadata {
     let text = |k: &str| node.get(k).and_then(Node::as_str).map(str::to_string);
     let actions: Vec<String> = node
         .get("actions")
@@ -437,6 +528,8 @@ fn metadata(node: &Node, diags: &mut Vec<Diagnostic>) -> Metadata {
                 .and_then(|s| s.get(i))
                 .map_or(node.location, |n| n.location);
             diags.push(
+                Check::InvalidRule,
+                None,
                 Diagnostic::at(
                     loc,
                     format!("action `{a}` is already standard; remove it from `metadata.actions`"),
@@ -464,7 +557,7 @@ fn rule(
     index: usize,
     pointer: &str,
     metadata: &Metadata,
-    diags: &mut Vec<Diagnostic>,
+    diags: &mut Problems,
 ) -> Option<Rule> {
     // Shape problems were reported by the schema; build what can be built
     // so that the code-only checks still run on the rest.
@@ -482,14 +575,27 @@ fn rule(
         }
         m.push_str(" (declare extra actions in `metadata.actions`)");
         diags.push(
+            Check::UnknownAction,
+            Some(index),
             Diagnostic::at(node.get("action").map_or(node.location, |n| n.location), m)
                 .with_pointer(format!("{pointer}/action")),
+        );
+    }
+    if let Some(reason) = node
+        .get("reason")
+        .filter(|r| r.as_str().is_some_and(|s| !s.is_empty() && s.trim().is_empty()))
+    {
+        diags.push(
+            Check::MissingReason,
+            Some(index),
+            Diagnostic::at(reason.location, "`reason` is blank; say why the rule exists")
+                .with_pointer(format!("{pointer}/reason")),
         );
     }
     let conditions = match node.get("conditions").and_then(Node::as_map) {
         Some(entries) => entries
             .iter()
-            .filter_map(|(k, v)| condition(k, v, &format!("{pointer}/conditions"), diags))
+            .filter_map(|(k, v)| condition(k, v, index, &format!("{pointer}/conditions"), diags))
             .collect(),
         None => Vec::new(),
     };
@@ -543,12 +649,17 @@ fn rule(
 fn condition(
     key: &Key,
     value: &Node,
+    index: usize,
     pointer: &str,
-    diags: &mut Vec<Diagnostic>,
+    diags: &mut Problems,
 ) -> Option<Condition> {
     let pointer = format!("{pointer}/{}", pointer_token(&key.name));
     let mut fail = |loc: Location, m: String| {
-        diags.push(Diagnostic::at(loc, m).with_pointer(pointer.clone()));
+        diags.push(
+            Check::InvalidConditions,
+            Some(index),
+            Diagnostic::at(loc, m).with_pointer(pointer.clone()),
+        );
         None
     };
     let (op, field, well_formed) = match parse_condition_key(&key.name) {

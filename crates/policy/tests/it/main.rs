@@ -3,6 +3,7 @@
 mod bad_input;
 mod engine;
 mod examples;
+mod lint;
 mod reference;
 
 use std::path::PathBuf;

@@ -1,0 +1,1084 @@
+//! Exact reasoning about the set of requests a rule matches (its region).
+//!
+//! A region is a product: a set of agents, a set of actions, and for each
+//! field a set of values (numeric intervals with open and closed ends,
+//! finite or co-finite string sets, booleans, null, "missing"). A rule's
+//! conditions are per-field constraints, so its region is one such box.
+//! The linter asks whether boxes are empty, overlap, or are covered by a
+//! union of other boxes; the diff asks whether one contains another.
+//!
+//! Conditions that cannot be reasoned about exactly (`contains:` and
+//! `matches:` on context fields, operands that are lists or objects, a path
+//! that is a prefix of another path) make a region *inexact*: it is then an
+//! over-approximation, and callers only draw conclusions that stay true.
+
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
+use serde_json::{Value as Json, json};
+
+use crate::model::{ActionPattern, AgentPattern, Bundle, Condition, Field, Op, Operand, Rule};
+use crate::value::Value;
+
+// ---------------------------------------------------------------- numbers --
+
+/// An interval of the real line; infinite ends are always open.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Iv {
+    lo: f64,
+    lo_in: bool,
+    hi: f64,
+    hi_in: bool,
+}
+
+impl Iv {
+    fn nonempty(self) -> bool {
+        self.lo < self.hi || (self.lo == self.hi && self.lo_in && self.hi_in)
+    }
+
+    fn intersect(self, o: Iv) -> Iv {
+        let (lo, lo_in) = if self.lo > o.lo {
+            (self.lo, self.lo_in)
+        } else if o.lo > self.lo {
+            (o.lo, o.lo_in)
+        } else {
+            (self.lo, self.lo_in && o.lo_in)
+        };
+        let (hi, hi_in) = if self.hi < o.hi {
+            (self.hi, self.hi_in)
+        } else if o.hi < self.hi {
+            (o.hi, o.hi_in)
+        } else {
+            (self.hi, self.hi_in && o.hi_in)
+        };
+        Iv { lo, lo_in, hi, hi_in }
+    }
+
+    #[cfg(test)]
+    fn contains(self, x: f64) -> bool {
+        (self.lo < x || (self.lo == x && self.lo_in)) && (x < self.hi || (x == self.hi && self.hi_in))
+    }
+
+    /// A value inside, preferring the ends and whole numbers.
+    fn pick(self) -> f64 {
+        if self.lo_in {
+            return self.lo;
+        }
+        if self.hi_in {
+            return self.hi;
+        }
+        match (self.lo.is_finite(), self.hi.is_finite()) {
+            (false, false) => 0.0,
+            (true, false) => self.lo.floor() + 1.0,
+            (false, true) => self.hi.ceil() - 1.0,
+            (true, true) => {
+                let whole = self.lo.floor() + 1.0;
+                if whole < self.hi { whole } else { (self.lo + self.hi) / 2.0 }
+            }
+        }
+    }
+}
+
+/// A union of disjoint intervals, sorted.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Numbers(Vec<Iv>);
+
+impl Numbers {
+    fn all() -> Self {
+        Numbers(vec![Iv {
+            lo: f64::NEG_INFINITY,
+            lo_in: false,
+            hi: f64::INFINITY,
+            hi_in: false,
+        }])
+    }
+
+    fn point(x: f64) -> Self {
+        Numbers(vec![Iv {
+            lo: x,
+            lo_in: true,
+            hi: x,
+            hi_in: true,
+        }])
+    }
+
+    fn points(mut xs: Vec<f64>) -> Self {
+        xs.sort_by(f64::total_cmp);
+        xs.dedup();
+        Numbers(xs.into_iter().map(|x| Numbers::point(x).0).flatten().collect())
+    }
+
+    fn ordering(op: Op, x: f64) -> Self {
+        let (inf, ninf) = (f64::INFINITY, f64::NEG_INFINITY);
+        let iv = match op {
+            Op::Ge => Iv { lo: x, lo_in: true, hi: inf, hi_in: false },
+            Op::Gt => Iv { lo: x, lo_in: false, hi: inf, hi_in: false },
+            Op::Le => Iv { lo: ninf, lo_in: false, hi: x, hi_in: true },
+            _ => Iv { lo: ninf, lo_in: false, hi: x, hi_in: false },
+        };
+        Numbers(vec![iv])
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn intersect(&self, o: &Numbers) -> Numbers {
+        let mut out = Vec::new();
+        for a in &self.0 {
+            for b in &o.0 {
+                let c = a.intersect(*b);
+                if c.nonempty() {
+                    out.push(c);
+                }
+            }
+        }
+        Numbers(out)
+    }
+
+    fn intersects(&self, o: &Numbers) -> bool {
+        self.0.iter().any(|a| o.0.iter().any(|b| a.intersect(*b).nonempty()))
+    }
+
+    fn complement(&self) -> Numbers {
+        let mut out = Vec::new();
+        let (mut lo, mut lo_in) = (f64::NEG_INFINITY, false);
+        for iv in &self.0 {
+            let gap = Iv { lo, lo_in, hi: iv.lo, hi_in: !iv.lo_in };
+            if gap.nonempty() {
+                out.push(gap);
+            }
+            lo = iv.hi;
+            lo_in = !iv.hi_in;
+        }
+        let last = Iv { lo, lo_in, hi: f64::INFINITY, hi_in: false };
+        if last.nonempty() {
+            out.push(last);
+        }
+        Numbers(out)
+    }
+
+    #[cfg(test)]
+    fn contains(&self, x: f64) -> bool {
+        self.0.iter().any(|iv| iv.contains(x))
+    }
+
+    fn pick(&self) -> Option<f64> {
+        self.0.first().map(|iv| iv.pick())
+    }
+}
+
+// ---------------------------------------------------------------- strings --
+
+/// A finite set of strings, or all strings but a finite set. Strings are
+/// interned ids.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Strings {
+    In(Vec<u32>),
+    NotIn(Vec<u32>),
+}
+
+fn sorted_inter(a: &[u32], b: &[u32]) -> Vec<u32> {
+    a.iter().filter(|x| b.binary_search(x).is_ok()).copied().collect()
+}
+
+fn sorted_minus(a: &[u32], b: &[u32]) -> Vec<u32> {
+    a.iter().filter(|x| b.binary_search(x).is_err()).copied().collect()
+}
+
+fn sorted_union(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let mut v: Vec<u32> = a.iter().chain(b).copied().collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+impl Strings {
+    fn is_empty(&self) -> bool {
+        matches!(self, Strings::In(v) if v.is_empty())
+    }
+
+    fn intersect(&self, o: &Strings) -> Strings {
+        match (self, o) {
+            (Strings::In(a), Strings::In(b)) => Strings::In(sorted_inter(a, b)),
+            (Strings::In(a), Strings::NotIn(b)) | (Strings::NotIn(b), Strings::In(a)) => {
+                Strings::In(sorted_minus(a, b))
+            }
+            (Strings::NotIn(a), Strings::NotIn(b)) => Strings::NotIn(sorted_union(a, b)),
+        }
+    }
+
+    fn intersects(&self, o: &Strings) -> bool {
+        match (self, o) {
+            (Strings::In(a), Strings::In(b)) => a.iter().any(|x| b.binary_search(x).is_ok()),
+            (Strings::In(a), Strings::NotIn(b)) | (Strings::NotIn(b), Strings::In(a)) => {
+                a.iter().any(|x| b.binary_search(x).is_err())
+            }
+            (Strings::NotIn(_), Strings::NotIn(_)) => true,
+        }
+    }
+
+    fn complement(&self) -> Strings {
+        match self {
+            Strings::In(a) => Strings::NotIn(a.clone()),
+            Strings::NotIn(a) => Strings::In(a.clone()),
+        }
+    }
+}
+
+// ----------------------------------------------------------------- values --
+
+/// The values a context field may take: each kind of JSON value, plus
+/// "missing". Lists and objects are all-or-nothing (no exact condition
+/// singles one out).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Values {
+    missing: bool,
+    null: bool,
+    falsy: bool,
+    truthy: bool,
+    numbers: Numbers,
+    strings: Strings,
+    compound: bool,
+}
+
+impl Values {
+    fn all() -> Self {
+        Values {
+            missing: true,
+            null: true,
+            falsy: true,
+            truthy: true,
+            numbers: Numbers::all(),
+            strings: Strings::NotIn(Vec::new()),
+            compound: true,
+        }
+    }
+
+    fn none() -> Self {
+        Values {
+            missing: false,
+            null: false,
+            falsy: false,
+            truthy: false,
+            numbers: Numbers::default(),
+            strings: Strings::In(Vec::new()),
+            compound: false,
+        }
+    }
+
+    fn present() -> Self {
+        Values { missing: false, ..Values::all() }
+    }
+
+    fn is_empty(&self) -> bool {
+        !self.missing
+            && !self.null
+            && !self.falsy
+            && !self.truthy
+            && !self.compound
+            && self.numbers.is_empty()
+            && self.strings.is_empty()
+    }
+
+    fn intersect(&self, o: &Values) -> Values {
+        Values {
+            missing: self.missing && o.missing,
+            null: self.null && o.null,
+            falsy: self.falsy && o.falsy,
+            truthy: self.truthy && o.truthy,
+            numbers: self.numbers.intersect(&o.numbers),
+            strings: self.strings.intersect(&o.strings),
+            compound: self.compound && o.compound,
+        }
+    }
+
+    fn intersects(&self, o: &Values) -> bool {
+        (self.missing && o.missing)
+            || (self.null && o.null)
+            || (self.falsy && o.falsy)
+            || (self.truthy && o.truthy)
+            || (self.compound && o.compound)
+            || self.numbers.intersects(&o.numbers)
+            || self.strings.intersects(&o.strings)
+    }
+
+    fn complement(&self) -> Values {
+        Values {
+            missing: !self.missing,
+            null: !self.null,
+            falsy: !self.falsy,
+            truthy: !self.truthy,
+            numbers: self.numbers.complement(),
+            strings: self.strings.complement(),
+            compound: !self.compound,
+        }
+    }
+}
+
+// ----------------------------------------------------------------- fields --
+
+/// What a region dimension is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum FieldKey {
+    Path(Vec<String>),
+    /// Whether the request has a timestamp (bit 0: missing, bit 1: present).
+    Time,
+    /// `$hour` when the timestamp is present: 24 bits.
+    Hour,
+    /// `$weekday` when the timestamp is present: 7 bits, Monday first.
+    Weekday,
+}
+
+const TIME_MISSING: u32 = 1;
+const TIME_PRESENT: u32 = 2;
+const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// A set of values of one dimension.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Dim {
+    Values(Values),
+    /// A subset of a small finite universe, as bits.
+    Mask(u32),
+}
+
+fn full_mask(key: &FieldKey) -> u32 {
+    match key {
+        FieldKey::Time => 0b11,
+        FieldKey::Hour => (1 << 24) - 1,
+        FieldKey::Weekday => (1 << 7) - 1,
+        FieldKey::Path(_) => 0,
+    }
+}
+
+impl Dim {
+    fn is_empty(&self) -> bool {
+        match self {
+            Dim::Values(v) => v.is_empty(),
+            Dim::Mask(m) => *m == 0,
+        }
+    }
+
+    fn intersect(&self, o: &Dim) -> Dim {
+        match (self, o) {
+            (Dim::Values(a), Dim::Values(b)) => Dim::Values(a.intersect(b)),
+            (Dim::Mask(a), Dim::Mask(b)) => Dim::Mask(a & b),
+            // Never mixed: a key always has the same kind.
+            (a, _) => a.clone(),
+        }
+    }
+
+    fn intersects(&self, o: &Dim) -> bool {
+        match (self, o) {
+            (Dim::Values(a), Dim::Values(b)) => a.intersects(b),
+            (Dim::Mask(a), Dim::Mask(b)) => a & b != 0,
+            _ => true,
+        }
+    }
+
+    fn minus(&self, o: &Dim, key: &FieldKey) -> Dim {
+        match (self, o) {
+            (Dim::Values(a), Dim::Values(b)) => Dim::Values(a.intersect(&b.complement())),
+            (Dim::Mask(a), Dim::Mask(b)) => Dim::Mask(a & !b & full_mask(key)),
+            (a, _) => a.clone(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- regions --
+
+/// A set of bits over the atoms of the agent or action universe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Bits(Vec<u64>);
+
+impl Bits {
+    fn empty(n: usize) -> Bits {
+        Bits(vec![0; n.div_ceil(64).max(1)])
+    }
+
+    fn set(&mut self, i: usize) {
+        if let Some(w) = self.0.get_mut(i / 64) {
+            *w |= 1 << (i % 64);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(|w| *w == 0)
+    }
+
+    fn intersect(&self, o: &Bits) -> Bits {
+        Bits(self.0.iter().zip(&o.0).map(|(a, b)| a & b).collect())
+    }
+
+    fn intersects(&self, o: &Bits) -> bool {
+        self.0.iter().zip(&o.0).any(|(a, b)| a & b != 0)
+    }
+
+    fn minus(&self, o: &Bits) -> Bits {
+        Bits(self.0.iter().zip(&o.0).map(|(a, b)| a & !b).collect())
+    }
+
+    fn first(&self) -> Option<usize> {
+        self.0
+            .iter()
+            .enumerate()
+            .find(|(_, w)| **w != 0)
+            .map(|(i, w)| i * 64 + w.trailing_zeros() as usize)
+    }
+}
+
+/// A box of requests: agents × actions × one set per constrained field
+/// (fields not listed are unconstrained).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Region {
+    agents: Bits,
+    actions: Bits,
+    fields: Vec<(u32, Dim)>,
+}
+
+impl Region {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.agents.is_empty() || self.actions.is_empty() || self.fields.iter().any(|(_, d)| d.is_empty())
+    }
+
+    fn dim(&self, id: u32) -> Option<&Dim> {
+        self.fields
+            .binary_search_by_key(&id, |(k, _)| *k)
+            .ok()
+            .and_then(|i| self.fields.get(i))
+            .map(|(_, d)| d)
+    }
+
+    /// Whether some request lies in both.
+    pub(crate) fn intersects(&self, o: &Region) -> bool {
+        if !self.agents.intersects(&o.agents) || !self.actions.intersects(&o.actions) {
+            return false;
+        }
+        // Walk both sorted field lists.
+        let (mut i, mut j) = (0, 0);
+        loop {
+            match (self.fields.get(i), o.fields.get(j)) {
+                (Some((a, da)), Some((b, db))) if a == b => {
+                    if !da.intersects(db) {
+                        return false;
+                    }
+                    i += 1;
+                    j += 1;
+                }
+                (Some((a, da)), Some((b, _))) if a < b => {
+                    if da.is_empty() {
+                        return false;
+                    }
+                    i += 1;
+                }
+                (Some(_), Some((_, db))) | (None, Some((_, db))) => {
+                    if db.is_empty() {
+                        return false;
+                    }
+                    j += 1;
+                }
+                (Some((_, da)), None) => {
+                    if da.is_empty() {
+                        return false;
+                    }
+                    i += 1;
+                }
+                (None, None) => return true,
+            }
+        }
+    }
+
+    pub(crate) fn intersect(&self, o: &Region) -> Region {
+        let mut fields: Vec<(u32, Dim)> = Vec::with_capacity(self.fields.len() + o.fields.len());
+        let (mut i, mut j) = (0, 0);
+        loop {
+            match (self.fields.get(i), o.fields.get(j)) {
+                (Some((a, da)), Some((b, db))) if a == b => {
+                    fields.push((*a, da.intersect(db)));
+                    i += 1;
+                    j += 1;
+                }
+                (Some((a, da)), Some((b, _))) if a < b => {
+                    fields.push((*a, da.clone()));
+                    i += 1;
+                }
+                (Some(_), Some((b, db))) | (None, Some((b, db))) => {
+                    fields.push((*b, db.clone()));
+                    j += 1;
+                }
+                (Some((a, da)), None) => {
+                    fields.push((*a, da.clone()));
+                    i += 1;
+                }
+                (None, None) => break,
+            }
+        }
+        Region {
+            agents: self.agents.intersect(&o.agents),
+            actions: self.actions.intersect(&o.actions),
+            fields,
+        }
+    }
+}
+
+// -------------------------------------------------------------- universe --
+
+/// A rule's region, and whether it is exact.
+#[derive(Debug, Clone)]
+pub(crate) struct RuleRegion {
+    pub region: Region,
+    /// False when some condition could not be reasoned about: the region is
+    /// then a superset of the requests the rule matches.
+    pub exact: bool,
+}
+
+/// The names a bundle (or two) mention, as atoms and interned ids, so that
+/// regions of their rules can be compared.
+#[derive(Debug, Default)]
+pub(crate) struct Universe {
+    /// Agent atoms: exact names, then "other agent in namespace N", then
+    /// "any other agent".
+    agent_names: Vec<String>,
+    namespaces: Vec<String>,
+    actions: Vec<String>,
+    strings: FxHashMap<String, u32>,
+    string_names: Vec<String>,
+    fields: FxHashMap<FieldKey, u32>,
+    field_keys: Vec<FieldKey>,
+    /// Paths that are a prefix of another path: not reasoned about.
+    overlapping_paths: Vec<Vec<String>>,
+    timezone: Option<jiff::tz::TimeZone>,
+}
+
+impl Universe {
+    /// Collects the names of every rule of the given bundles.
+    pub(crate) fn new(bundles: &[&Bundle]) -> Universe {
+        let mut u = Universe::default();
+        let mut paths: Vec<Vec<String>> = Vec::new();
+        for b in bundles {
+            if u.timezone.is_none() {
+                u.timezone = Some(b.timezone.clone());
+            }
+            for r in &b.rules {
+                match &r.agent {
+                    AgentPattern::Exact(a) if !u.agent_names.contains(a) => u.agent_names.push(a.clone()),
+                    AgentPattern::Namespace(ns) if !u.namespaces.contains(ns) => u.namespaces.push(ns.clone()),
+                    _ => {}
+                }
+                if let ActionPattern::Exact(a) = &r.action {
+                    if !u.actions.contains(a) {
+                        u.actions.push(a.clone());
+                    }
+                }
+                for c in &r.conditions {
+                    if let Field::Path(p) = &c.field {
+                        if !paths.contains(p) {
+                            paths.push(p.clone());
+                        }
+                    }
+                }
+            }
+        }
+        for p in &paths {
+            if paths.iter().any(|q| q.len() > p.len() && q.starts_with(p)) {
+                u.overlapping_paths.push(p.clone());
+                for q in paths.iter().filter(|q| q.len() > p.len() && q.starts_with(p)) {
+                    if !u.overlapping_paths.contains(q) {
+                        u.overlapping_paths.push(q.clone());
+                    }
+                }
+            }
+        }
+        u
+    }
+
+    fn agent_atoms(&self) -> usize {
+        self.agent_names.len() + self.namespaces.len() + 1
+    }
+
+    fn action_atoms(&self) -> usize {
+        self.actions.len() + 1
+    }
+
+    fn agents_of(&self, p: &AgentPattern) -> Bits {
+        let mut bits = Bits::empty(self.agent_atoms());
+        let n = self.agent_names.len();
+        match p {
+            AgentPattern::Any => {
+                for i in 0..self.agent_atoms() {
+                    bits.set(i);
+                }
+            }
+            AgentPattern::Exact(a) => {
+                if let Some(i) = self.agent_names.iter().position(|x| x == a) {
+                    bits.set(i);
+                }
+            }
+            AgentPattern::Namespace(ns) => {
+                for (i, a) in self.agent_names.iter().enumerate() {
+                    if p.matches(a) {
+                        bits.set(i);
+                    }
+                }
+                if let Some(j) = self.namespaces.iter().position(|x| x == ns) {
+                    bits.set(n + j);
+                }
+            }
+        }
+        bits
+    }
+
+    fn actions_of(&self, p: &ActionPattern) -> Bits {
+        let mut bits = Bits::empty(self.action_atoms());
+        match p {
+            ActionPattern::Any => {
+                for i in 0..self.action_atoms() {
+                    bits.set(i);
+                }
+            }
+            ActionPattern::Exact(a) => {
+                if let Some(i) = self.actions.iter().position(|x| x == a) {
+                    bits.set(i);
+                }
+            }
+        }
+        bits
+    }
+
+    fn field(&mut self, key: FieldKey) -> u32 {
+        if let Some(&id) = self.fields.get(&key) {
+            return id;
+        }
+        let id = self.field_keys.len() as u32;
+        self.field_keys.push(key.clone());
+        self.fields.insert(key, id);
+        id
+    }
+
+    fn string(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.strings.get(s) {
+            return id;
+        }
+        let id = self.string_names.len() as u32;
+        self.string_names.push(s.to_string());
+        self.strings.insert(s.to_string(), id);
+        id
+    }
+
+    /// The region of a rule (its agent, action and conditions; whether it is
+    /// enabled is the caller's business).
+    pub(crate) fn region(&mut self, rule: &Rule) -> RuleRegion {
+        let mut exact = true;
+        let mut dims: BTreeMap<u32, Dim> = BTreeMap::new();
+        for c in &rule.conditions {
+            for (key, dim) in self.constraints(c, &mut exact) {
+                let id = self.field(key);
+                let merged = match dims.get(&id) {
+                    Some(d) => d.intersect(&dim),
+                    None => dim,
+                };
+                dims.insert(id, merged);
+            }
+        }
+        RuleRegion {
+            region: Region {
+                agents: self.agents_of(&rule.agent),
+                actions: self.actions_of(&rule.action),
+                fields: dims.into_iter().collect(),
+            },
+            exact,
+        }
+    }
+
+    /// The constraints one condition puts on the dimensions.
+    fn constraints(&mut self, c: &Condition, exact: &mut bool) -> Vec<(FieldKey, Dim)> {
+        match &c.field {
+            Field::Path(path) => {
+                if self.overlapping_paths.contains(path) {
+                    *exact = false;
+                    return Vec::new();
+                }
+                match self.values(c) {
+                    Some(v) => vec![(FieldKey::Path(path.clone()), Dim::Values(v))],
+                    None => {
+                        *exact = false;
+                        Vec::new()
+                    }
+                }
+            }
+            Field::Hour | Field::Weekday => {
+                let (key, universe): (FieldKey, Vec<Value<'static>>) = if c.field == Field::Hour {
+                    (FieldKey::Hour, (0..24).map(|h| Value::Number(f64::from(h))).collect())
+                } else {
+                    (
+                        FieldKey::Weekday,
+                        WEEKDAYS.iter().map(|d| Value::String((*d).into())).collect(),
+                    )
+                };
+                if let Operand::Exists(want) = c.operand {
+                    let time = if want { TIME_PRESENT } else { TIME_MISSING };
+                    return vec![(FieldKey::Time, Dim::Mask(time))];
+                }
+                // Every other operator needs the timestamp; over the small
+                // universe each one can be decided value by value, exactly.
+                let mut mask = 0u32;
+                for (i, v) in universe.iter().enumerate() {
+                    if condition_holds(c, v) {
+                        mask |= 1 << i;
+                    }
+                }
+                vec![(FieldKey::Time, Dim::Mask(TIME_PRESENT)), (key, Dim::Mask(mask))]
+            }
+        }
+    }
+
+    /// The values of a context field that satisfy `c`; `None` when that set
+    /// cannot be described exactly.
+    fn values(&mut self, c: &Condition) -> Option<Values> {
+        let single = |u: &mut Universe, v: &Value<'_>| -> Option<Values> {
+            let mut s = Values::none();
+            match v {
+                Value::Null => s.null = true,
+                Value::Bool(true) => s.truthy = true,
+                Value::Bool(false) => s.falsy = true,
+                Value::Number(n) => s.numbers = Numbers::point(*n),
+                Value::String(t) => s.strings = Strings::In(vec![u.string(t)]),
+                Value::Array(_) | Value::Object(_) => return None,
+            }
+            Some(s)
+        };
+        let set_of = |u: &mut Universe, items: &[Value<'_>]| -> Option<Values> {
+            let mut s = Values::none();
+            let mut nums = Vec::new();
+            let mut strs = Vec::new();
+            for v in items {
+                match v {
+                    Value::Null => s.null = true,
+                    Value::Bool(true) => s.truthy = true,
+                    Value::Bool(false) => s.falsy = true,
+                    Value::Number(n) => nums.push(*n),
+                    Value::String(t) => strs.push(u.string(t)),
+                    Value::Array(_) | Value::Object(_) => return None,
+                }
+            }
+            strs.sort_unstable();
+            strs.dedup();
+            s.numbers = Numbers::points(nums);
+            s.strings = Strings::In(strs);
+            Some(s)
+        };
+        let present = Values::present();
+        match (&c.operand, c.op) {
+            (Operand::Exists(true), _) => Some(present),
+            (Operand::Exists(false), _) => Some(Values { missing: true, ..Values::none() }),
+            (Operand::Number(n), op) => Some(Values { numbers: Numbers::ordering(op, *n), ..Values::none() }),
+            (Operand::List(items), Op::In) => set_of(self, items),
+            (Operand::List(items), _) => Some(present.intersect(&set_of(self, items)?.complement())),
+            (Operand::Value(v), Op::Eq) => single(self, v),
+            (Operand::Value(v), Op::Ne) => Some(present.intersect(&single(self, v)?.complement())),
+            _ => None,
+        }
+    }
+
+    /// A request in `region` (which must not be empty), as JSON.
+    pub(crate) fn witness(&self, region: &Region) -> Json {
+        let agent = region.agents.first().map(|i| self.agent_atom_name(i)).unwrap_or_default();
+        let action = region.actions.first().map(|i| self.action_atom_name(i)).unwrap_or_default();
+        let mut context = serde_json::Map::new();
+        let mut hour = 12u32;
+        let mut weekday = 0u32;
+        let mut time = TIME_MISSING;
+        for (id, dim) in &region.fields {
+            let Some(key) = self.field_keys.get(*id as usize) else { continue };
+            match (key, dim) {
+                (FieldKey::Path(path), Dim::Values(v)) => {
+                    if let Some(value) = self.pick_value(v) {
+                        insert_path(&mut context, path, value);
+                    }
+                }
+                (FieldKey::Time, Dim::Mask(m)) => time = if m & TIME_MISSING != 0 { TIME_MISSING } else { TIME_PRESENT },
+                (FieldKey::Hour, Dim::Mask(m)) => hour = m.trailing_zeros().min(23),
+                (FieldKey::Weekday, Dim::Mask(m)) => weekday = m.trailing_zeros().min(6),
+                _ => {}
+            }
+        }
+        let mut request = json!({"agent": agent, "action": action, "context": context});
+        let uses_time = region
+            .fields
+            .iter()
+            .any(|(id, _)| matches!(self.field_keys.get(*id as usize), Some(FieldKey::Time)));
+        if uses_time && time == TIME_PRESENT {
+            if let Some(ts) = self.timestamp(hour, weekday) {
+                request["timestamp"] = Json::String(ts);
+            }
+        }
+        request
+    }
+
+    /// A timestamp whose local hour and weekday in the bundle's zone are
+    /// the given ones (a January week, clear of daylight-saving changes).
+    fn timestamp(&self, hour: u32, weekday: u32) -> Option<String> {
+        let tz = self.timezone.clone().unwrap_or(jiff::tz::TimeZone::UTC);
+        // 2026-01-05 is a Monday.
+        let day = i8::try_from(5 + weekday).ok()?;
+        let dt = jiff::civil::date(2026, 1, day).at(i8::try_from(hour).ok()?, 30, 0, 0);
+        let ts = tz.to_timestamp(dt).ok()?;
+        Some(ts.to_string())
+    }
+
+    /// The field whose set is empty in `region`, if one is.
+    pub(crate) fn empty_field(&self, region: &Region) -> Option<FieldKey> {
+        region
+            .fields
+            .iter()
+            .find(|(_, d)| d.is_empty())
+            .and_then(|(id, _)| self.field_keys.get(*id as usize).cloned())
+    }
+
+    /// Whether condition `c` constrains the dimension `key`.
+    pub(crate) fn condition_is_on(&self, c: &Condition, key: &FieldKey) -> bool {
+        match (&c.field, key) {
+            (Field::Path(p), FieldKey::Path(q)) => p == q,
+            (Field::Hour | Field::Weekday, FieldKey::Time) => true,
+            (Field::Hour, FieldKey::Hour) | (Field::Weekday, FieldKey::Weekday) => true,
+            _ => false,
+        }
+    }
+
+    fn agent_atom_name(&self, i: usize) -> String {
+        let n = self.agent_names.len();
+        if let Some(a) = self.agent_names.get(i) {
+            return a.clone();
+        }
+        // "Another agent of namespace N", or "an agent outside every
+        // namespace named": a name no pattern singles out.
+        let (mut ns, agent) = match self.namespaces.get(i - n) {
+            Some(ns) => (ns.clone(), "other".to_string()),
+            None => ("other".to_string(), "agent".to_string()),
+        };
+        let outside = i >= n + self.namespaces.len();
+        loop {
+            let name = format!("{ns}.{agent}");
+            let clash = self.agent_names.contains(&name) || (outside && self.namespaces.contains(&ns));
+            if !clash {
+                return name;
+            }
+            if outside {
+                ns.push('x');
+            } else {
+                return format!("{ns}.{agent}{}", "x".repeat(self.agent_names.len() + 1));
+            }
+        }
+    }
+
+    fn action_atom_name(&self, i: usize) -> String {
+        if let Some(a) = self.actions.get(i) {
+            return a.clone();
+        }
+        let mut name = "other_action".to_string();
+        while self.actions.contains(&name) {
+            name.push('x');
+        }
+        name
+    }
+
+    fn pick_value(&self, v: &Values) -> Option<Json> {
+        if v.missing {
+            return None;
+        }
+        if let Some(n) = v.numbers.pick() {
+            return Some(number_json(n));
+        }
+        match &v.strings {
+            Strings::In(ids) if !ids.is_empty() => {
+                return ids.first().and_then(|id| self.string_names.get(*id as usize)).map(|s| json!(s));
+            }
+            Strings::NotIn(ids) => {
+                let mut s = "value".to_string();
+                let mut k = 0;
+                while ids.iter().any(|id| self.string_names.get(*id as usize) == Some(&s)) {
+                    k += 1;
+                    s = format!("value{k}");
+                }
+                return Some(json!(s));
+            }
+            _ => {}
+        }
+        if v.truthy {
+            return Some(json!(true));
+        }
+        if v.falsy {
+            return Some(json!(false));
+        }
+        if v.null {
+            return Some(Json::Null);
+        }
+        if v.compound {
+            return Some(json!({}));
+        }
+        None
+    }
+}
+
+fn number_json(n: f64) -> Json {
+    if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
+        json!(n as i64)
+    } else {
+        json!(n)
+    }
+}
+
+fn insert_path(map: &mut serde_json::Map<String, Json>, path: &[String], value: Json) {
+    match path {
+        [] => {}
+        [last] => {
+            map.insert(last.clone(), value);
+        }
+        [first, rest @ ..] => {
+            let entry = map.entry(first.clone()).or_insert_with(|| json!({}));
+            if let Json::Object(inner) = entry {
+                insert_path(inner, rest, value);
+            }
+        }
+    }
+}
+
+/// Whether `c` holds for the value `v` (used over small finite universes).
+fn condition_holds(c: &Condition, v: &Value<'_>) -> bool {
+    use crate::engine::equal;
+    match (&c.operand, c.op) {
+        (Operand::Exists(want), _) => *want,
+        (Operand::Number(limit), op) => match v.as_f64() {
+            Some(x) => match op {
+                Op::Ge => x >= *limit,
+                Op::Le => x <= *limit,
+                Op::Gt => x > *limit,
+                _ => x < *limit,
+            },
+            None => false,
+        },
+        (Operand::List(items), Op::In) => items.iter().any(|i| equal(v, i)),
+        (Operand::List(items), _) => !items.iter().any(|i| equal(v, i)),
+        (Operand::Regex(re), _) => v.as_str().is_some_and(|s| re.is_match(s)),
+        (Operand::Value(o), Op::Contains) => match v {
+            Value::String(s) => o.as_str().is_some_and(|n| s.contains(n)),
+            _ => false,
+        },
+        (Operand::Value(o), Op::Ne) => !equal(v, o),
+        (Operand::Value(o), _) => equal(v, o),
+    }
+}
+
+// ------------------------------------------------------------------ cover --
+
+/// The outcome of a bounded search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cover {
+    Covered,
+    NotCovered,
+    /// The work budget ran out.
+    Unknown,
+}
+
+/// Whether `r` lies inside the union of `others`: subtract them one by one
+/// (a box minus a box is at most one disjoint box per dimension) and look
+/// for a piece that survives. `work` is decremented per box operation.
+pub(crate) fn covered(r: &Region, others: &[&Region], work: &mut u64, universe: &Universe) -> Cover {
+    if r.is_empty() {
+        return Cover::Covered;
+    }
+    let Some((first, rest)) = others.split_first() else {
+        return Cover::NotCovered;
+    };
+    if *work == 0 {
+        return Cover::Unknown;
+    }
+    *work -= 1;
+    if !r.intersects(first) {
+        return covered(r, rest, work, universe);
+    }
+    let mut unknown = false;
+    for piece in minus(r, first, universe) {
+        match covered(&piece, rest, work, universe) {
+            Cover::NotCovered => return Cover::NotCovered,
+            Cover::Unknown => unknown = true,
+            Cover::Covered => {}
+        }
+    }
+    if unknown { Cover::Unknown } else { Cover::Covered }
+}
+
+/// `r` minus `s` as disjoint boxes.
+pub(crate) fn minus(r: &Region, s: &Region, universe: &Universe) -> Vec<Region> {
+    let mut out = Vec::new();
+    let mut prefix = r.clone();
+    // Agents.
+    let rest = prefix.agents.minus(&s.agents);
+    if !rest.is_empty() {
+        out.push(Region { agents: rest, ..prefix.clone() });
+    }
+    prefix.agents = prefix.agents.intersect(&s.agents);
+    let rest = prefix.actions.minus(&s.actions);
+    if !rest.is_empty() {
+        out.push(Region { actions: rest, ..prefix.clone() });
+    }
+    prefix.actions = prefix.actions.intersect(&s.actions);
+    for (id, sd) in &s.fields {
+        let key = universe.field_keys.get(*id as usize).cloned().unwrap_or(FieldKey::Time);
+        let rd = prefix.dim(*id).cloned().unwrap_or_else(|| full_dim(&key));
+        let rest = rd.minus(sd, &key);
+        if !rest.is_empty() {
+            let mut piece = prefix.clone();
+            set_dim(&mut piece, *id, rest);
+            out.push(piece);
+        }
+        let inter = rd.intersect(sd);
+        set_dim(&mut prefix, *id, inter);
+    }
+    out
+}
+
+fn full_dim(key: &FieldKey) -> Dim {
+    match key {
+        FieldKey::Path(_) => Dim::Values(Values::all()),
+        k => Dim::Mask(full_mask(k)),
+    }
+}
+
+fn set_dim(r: &mut Region, id: u32, d: Dim) {
+    match r.fields.binary_search_by_key(&id, |(k, _)| *k) {
+        Ok(i) => {
+            if let Some(slot) = r.fields.get_mut(i) {
+                slot.1 = d;
+            }
+        }
+        Err(i) => r.fields.insert(i, (id, d)),
+    }
+}
+
+/// Whether `a` is a subset of `b`.
+pub(crate) fn subset(a: &Region, b: &Region, universe: &Universe) -> bool {
+    minus(a, b, universe).iter().all(Region::is_empty)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interval_algebra() {
+        let ge90 = Numbers::ordering(Op::Ge, 90.0);
+        let lt50 = Numbers::ordering(Op::Lt, 50.0);
+        assert!(ge90.intersect(&lt50).is_empty());
+        let c = ge90.complement();
+        assert!(c.contains(89.999) && !c.contains(90.0));
+        assert_eq!(c.complement(), ge90);
+        let p = Numbers::points(vec![3.0, 1.0, 3.0]);
+        assert!(p.contains(1.0) && p.contains(3.0) && !p.contains(2.0));
+        assert!(p.complement().contains(2.0) && !p.complement().contains(3.0));
+        assert_eq!(Numbers::ordering(Op::Gt, 5.0).pick(), Some(6.0));
+        assert_eq!(Numbers::ordering(Op::Ge, 5.0).intersect(&Numbers::ordering(Op::Lt, 5.5)).pick(), Some(5.0));
+        let open = Numbers::ordering(Op::Gt, 5.0).intersect(&Numbers::ordering(Op::Lt, 5.5));
+        assert_eq!(open.pick(), Some(5.25));
+    }
+}
