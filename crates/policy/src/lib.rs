@@ -46,8 +46,8 @@ mod engine;
 mod error;
 mod json;
 mod lint;
-mod region;
 mod model;
+mod region;
 mod validate;
 mod value;
 mod yaml;
@@ -56,8 +56,11 @@ pub use doc::{Location, Node, NodeValue};
 pub use engine::{
     CompiledRule, Decision, Engine, EngineBuilder, EvalError, NO_MATCH_REASON, SharedEngine,
 };
-pub use lint::{CHECKS, Finding, HIGH_COST, LintConfig, LintReport, SHORT_REASON, Severity, Summary, actions_overlap, agents_overlap, lint};
 pub use error::{Diagnostic, LoadError, MAX_FILE_BYTES};
+pub use lint::{
+    CHECKS, Finding, HIGH_COST, LintConfig, LintReport, SHORT_REASON, Severity, Summary,
+    actions_overlap, agents_overlap, lint,
+};
 pub use model::{
     ActionPattern, AgentPattern, Budget, Bundle, Condition, ConditionKey, Effect, Field, Metadata,
     Op, Operand, Risk, Rule, STANDARD_ACTIONS, is_path, parse_condition_key,

@@ -119,7 +119,9 @@ pub struct LintConfig {
 
 impl Default for LintConfig {
     fn default() -> Self {
-        LintConfig { work_budget: 20_000 }
+        LintConfig {
+            work_budget: 20_000,
+        }
     }
 }
 
@@ -154,14 +156,28 @@ pub fn lint(document: &Node, config: &LintConfig) -> LintReport {
             broken.insert(i);
         }
         let suggestion = match p.check {
-            Check::MissingId => "add an `id`: 3-64 characters of a-z, 0-9, `_` or `-`, unique in the bundle",
-            Check::DuplicateId => "rename one of the rules; ids identify rules in diffs, approvals and decision logs",
-            Check::MissingReason => "add a `reason` saying why the rule exists; it is shown with every decision",
-            Check::InvalidConditions => "write conditions as an object of `[op]field: operand`, ops `>=`, `<=`, `>`, `<`, `==`, `!=`, `in:`, `not_in:`, `contains:`, `matches:`, `exists:`",
+            Check::MissingId => {
+                "add an `id`: 3-64 characters of a-z, 0-9, `_` or `-`, unique in the bundle"
+            }
+            Check::DuplicateId => {
+                "rename one of the rules; ids identify rules in diffs, approvals and decision logs"
+            }
+            Check::MissingReason => {
+                "add a `reason` saying why the rule exists; it is shown with every decision"
+            }
+            Check::InvalidConditions => {
+                "write conditions as an object of `[op]field: operand`, ops `>=`, `<=`, `>`, `<`, `==`, `!=`, `in:`, `not_in:`, `contains:`, `matches:`, `exists:`"
+            }
             Check::UnknownAction => "use a standard action or declare it in `metadata.actions`",
             Check::InvalidRule => "fix the field as the message says (see the bundle schema)",
         };
-        let mut f = out.finding(code, Severity::Error, p.index, p.diagnostic.message.clone(), suggestion);
+        let mut f = out.finding(
+            code,
+            Severity::Error,
+            p.index,
+            p.diagnostic.message.clone(),
+            suggestion,
+        );
         if p.index.is_none() {
             f.line = p.diagnostic.line;
         }
@@ -202,7 +218,10 @@ pub fn lint(document: &Node, config: &LintConfig) -> LintReport {
                 "high-cost",
                 Severity::Warning,
                 Some(r.index),
-                format!("rule `{}` costs ${cost:.2} a match, over ${HIGH_COST:.0}", r.id),
+                format!(
+                    "rule `{}` costs ${cost:.2} a match, over ${HIGH_COST:.0}",
+                    r.id
+                ),
                 "check the unit (USD per match) or split the action into cheaper steps",
             );
             out.findings.push(f);
@@ -237,7 +256,12 @@ pub fn lint(document: &Node, config: &LintConfig) -> LintReport {
     }
 
     let mut findings = out.findings;
-    let order = |code: &str| CHECKS.iter().position(|c| *c == code).unwrap_or(CHECKS.len());
+    let order = |code: &str| {
+        CHECKS
+            .iter()
+            .position(|c| *c == code)
+            .unwrap_or(CHECKS.len())
+    };
     findings.sort_by_key(|f| (f.severity, order(f.code), f.index.map_or(0, |i| i + 1)));
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
     let summary = Summary {
@@ -269,7 +293,10 @@ impl Findings<'_> {
         Finding {
             code,
             severity,
-            rule_id: node.and_then(|n| n.get("id")).and_then(Node::as_str).map(str::to_string),
+            rule_id: node
+                .and_then(|n| n.get("id"))
+                .and_then(Node::as_str)
+                .map(str::to_string),
             index,
             line: node.map(|n| n.location.line),
             message,
@@ -299,10 +326,14 @@ fn suspicious(r: &Rule, out: &mut Findings<'_>) {
         } else if let Some(op) = OPS.iter().find(|op| plain && key.ends_with(*op)) {
             let field = key.trim_end_matches(['<', '>', '=', '!']);
             Some((
-                format!("condition key `{key}` puts the operator after the field, so it never matches"),
+                format!(
+                    "condition key `{key}` puts the operator after the field, so it never matches"
+                ),
                 format!("write `{op}{field}`"),
             ))
-        } else if let (Some(text), crate::model::Op::Eq | crate::model::Op::Ne) = (operand_text(c), c.op) {
+        } else if let (Some(text), crate::model::Op::Eq | crate::model::Op::Ne) =
+            (operand_text(c), c.op)
+        {
             looks_like_expression(text).map(|(op, rest)| {
                 let field = key.trim_start_matches(['=', '!']);
                 (
@@ -314,7 +345,13 @@ fn suspicious(r: &Rule, out: &mut Findings<'_>) {
             None
         };
         if let Some((message, suggestion)) = problem {
-            let f = out.finding("suspicious-operator", Severity::Warning, Some(r.index), message, &suggestion);
+            let f = out.finding(
+                "suspicious-operator",
+                Severity::Warning,
+                Some(r.index),
+                message,
+                &suggestion,
+            );
             out.findings.push(f);
         }
     }
@@ -342,7 +379,14 @@ fn looks_like_expression(text: &str) -> Option<(&'static str, &str)> {
 }
 
 fn suggest_prefix(key: &str) -> Option<String> {
-    let fixes = [("=>", ">="), ("=<", "<="), (">>", ">"), ("<<", "<"), ("=", "=="), ("!", "!=")];
+    let fixes = [
+        ("=>", ">="),
+        ("=<", "<="),
+        (">>", ">"),
+        ("<<", "<"),
+        ("=", "=="),
+        ("!", "!="),
+    ];
     fixes.iter().find_map(|(bad, good)| {
         let rest = key.strip_prefix(bad)?;
         crate::model::is_path(rest).then(|| format!("{good}{rest}"))
@@ -403,7 +447,11 @@ fn exact_checks(
                     "unsatisfiable",
                     Severity::Warning,
                     Some(r.index),
-                    format!("the conditions of rule `{}` can never hold together{}", r.id, clash(r, &universe, rr)),
+                    format!(
+                        "the conditions of rule `{}` can never hold together{}",
+                        r.id,
+                        clash(r, &universe, rr)
+                    ),
                     "fix the thresholds, or remove the rule: it matches no request",
                 );
                 out.findings.push(f);
@@ -413,16 +461,25 @@ fn exact_checks(
 
     // Conflicts: an allow and a deny rule that can match the same request.
     for (pos, r) in order.iter().enumerate() {
-        let (Some(rr), false) = (regions.get(pos), empty.get(pos).copied().unwrap_or(true)) else { continue };
+        let (Some(rr), false) = (regions.get(pos), empty.get(pos).copied().unwrap_or(true)) else {
+            continue;
+        };
         if !rr.exact || !matches!(r.effect, Effect::Allow | Effect::Deny) {
             continue;
         }
         let g = group_of.get(pos).copied().unwrap_or(0);
         for &h in overlapping.get(g).into_iter().flatten() {
-            let Some((_, _, members)) = groups.get(h) else { continue };
+            let Some((_, _, members)) = groups.get(h) else {
+                continue;
+            };
             for &other in members.iter().filter(|&&o| o > pos) {
-                let (Some(o), Some(or)) = (order.get(other), regions.get(other)) else { continue };
-                let opposite = matches!((r.effect, o.effect), (Effect::Allow, Effect::Deny) | (Effect::Deny, Effect::Allow));
+                let (Some(o), Some(or)) = (order.get(other), regions.get(other)) else {
+                    continue;
+                };
+                let opposite = matches!(
+                    (r.effect, o.effect),
+                    (Effect::Allow, Effect::Deny) | (Effect::Deny, Effect::Allow)
+                );
                 if !opposite || !or.exact || empty.get(other).copied().unwrap_or(true) {
                     continue;
                 }
@@ -465,7 +522,9 @@ fn exact_checks(
             .filter_map(|h| groups.get(*h))
             .flat_map(|(_, _, members)| members.iter().copied().filter(|&o| o < pos))
             .filter(|&o| {
-                regions.get(o).is_some_and(|or| or.exact && rr.region.intersects(&or.region))
+                regions
+                    .get(o)
+                    .is_some_and(|or| or.exact && rr.region.intersects(&or.region))
                     && !empty.get(o).copied().unwrap_or(true)
             })
             .collect();
@@ -473,19 +532,32 @@ fn exact_checks(
             continue;
         }
         earlier.sort_unstable();
-        let Some(work) = budget.get_mut(g) else { continue };
+        let Some(work) = budget.get_mut(g) else {
+            continue;
+        };
         if *work == 0 {
             incomplete += 1;
             continue;
         }
-        let boxes: Vec<&Region> = earlier.iter().filter_map(|&o| regions.get(o).map(|x| &x.region)).collect();
+        let boxes: Vec<&Region> = earlier
+            .iter()
+            .filter_map(|&o| regions.get(o).map(|x| &x.region))
+            .collect();
         match covered(&rr.region, &boxes, work, &universe) {
             Cover::NotCovered => {}
             Cover::Unknown => incomplete += 1,
             Cover::Covered => {
                 let shadows = minimal_cover(&rr.region, &earlier, &regions, work, &universe);
-                let names: Vec<String> = shadows.iter().filter_map(|&o| order.get(o)).map(|o| o.id.clone()).collect();
-                let list = names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+                let names: Vec<String> = shadows
+                    .iter()
+                    .filter_map(|&o| order.get(o))
+                    .map(|o| o.id.clone())
+                    .collect();
+                let list = names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 let mut f = out.finding(
                     "unreachable",
                     Severity::Warning,
@@ -523,8 +595,16 @@ fn minimal_cover(
     let mut i = keep.len();
     while i > 0 {
         i -= 1;
-        let trial: Vec<usize> = keep.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, o)| *o).collect();
-        let boxes: Vec<&Region> = trial.iter().filter_map(|&o| regions.get(o).map(|x| &x.region)).collect();
+        let trial: Vec<usize> = keep
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, o)| *o)
+            .collect();
+        let boxes: Vec<&Region> = trial
+            .iter()
+            .filter_map(|&o| regions.get(o).map(|x| &x.region))
+            .collect();
         if !boxes.is_empty() && covered(region, &boxes, work, universe) == Cover::Covered {
             keep = trial;
         }

@@ -51,12 +51,18 @@ impl Iv {
         } else {
             (self.hi, self.hi_in && o.hi_in)
         };
-        Iv { lo, lo_in, hi, hi_in }
+        Iv {
+            lo,
+            lo_in,
+            hi,
+            hi_in,
+        }
     }
 
     #[cfg(test)]
     fn contains(self, x: f64) -> bool {
-        (self.lo < x || (self.lo == x && self.lo_in)) && (x < self.hi || (x == self.hi && self.hi_in))
+        (self.lo < x || (self.lo == x && self.lo_in))
+            && (x < self.hi || (x == self.hi && self.hi_in))
     }
 
     /// A value inside, preferring the ends and whole numbers.
@@ -73,7 +79,11 @@ impl Iv {
             (false, true) => self.hi.ceil() - 1.0,
             (true, true) => {
                 let whole = self.lo.floor() + 1.0;
-                if whole < self.hi { whole } else { (self.lo + self.hi) / 2.0 }
+                if whole < self.hi {
+                    whole
+                } else {
+                    (self.lo + self.hi) / 2.0
+                }
             }
         }
     }
@@ -105,16 +115,41 @@ impl Numbers {
     fn points(mut xs: Vec<f64>) -> Self {
         xs.sort_by(f64::total_cmp);
         xs.dedup();
-        Numbers(xs.into_iter().map(|x| Numbers::point(x).0).flatten().collect())
+        Numbers(
+            xs.into_iter()
+                .map(|x| Numbers::point(x).0)
+                .flatten()
+                .collect(),
+        )
     }
 
     fn ordering(op: Op, x: f64) -> Self {
         let (inf, ninf) = (f64::INFINITY, f64::NEG_INFINITY);
         let iv = match op {
-            Op::Ge => Iv { lo: x, lo_in: true, hi: inf, hi_in: false },
-            Op::Gt => Iv { lo: x, lo_in: false, hi: inf, hi_in: false },
-            Op::Le => Iv { lo: ninf, lo_in: false, hi: x, hi_in: true },
-            _ => Iv { lo: ninf, lo_in: false, hi: x, hi_in: false },
+            Op::Ge => Iv {
+                lo: x,
+                lo_in: true,
+                hi: inf,
+                hi_in: false,
+            },
+            Op::Gt => Iv {
+                lo: x,
+                lo_in: false,
+                hi: inf,
+                hi_in: false,
+            },
+            Op::Le => Iv {
+                lo: ninf,
+                lo_in: false,
+                hi: x,
+                hi_in: true,
+            },
+            _ => Iv {
+                lo: ninf,
+                lo_in: false,
+                hi: x,
+                hi_in: false,
+            },
         };
         Numbers(vec![iv])
     }
@@ -137,21 +172,33 @@ impl Numbers {
     }
 
     fn intersects(&self, o: &Numbers) -> bool {
-        self.0.iter().any(|a| o.0.iter().any(|b| a.intersect(*b).nonempty()))
+        self.0
+            .iter()
+            .any(|a| o.0.iter().any(|b| a.intersect(*b).nonempty()))
     }
 
     fn complement(&self) -> Numbers {
         let mut out = Vec::new();
         let (mut lo, mut lo_in) = (f64::NEG_INFINITY, false);
         for iv in &self.0 {
-            let gap = Iv { lo, lo_in, hi: iv.lo, hi_in: !iv.lo_in };
+            let gap = Iv {
+                lo,
+                lo_in,
+                hi: iv.lo,
+                hi_in: !iv.lo_in,
+            };
             if gap.nonempty() {
                 out.push(gap);
             }
             lo = iv.hi;
             lo_in = !iv.hi_in;
         }
-        let last = Iv { lo, lo_in, hi: f64::INFINITY, hi_in: false };
+        let last = Iv {
+            lo,
+            lo_in,
+            hi: f64::INFINITY,
+            hi_in: false,
+        };
         if last.nonempty() {
             out.push(last);
         }
@@ -179,11 +226,17 @@ pub(crate) enum Strings {
 }
 
 fn sorted_inter(a: &[u32], b: &[u32]) -> Vec<u32> {
-    a.iter().filter(|x| b.binary_search(x).is_ok()).copied().collect()
+    a.iter()
+        .filter(|x| b.binary_search(x).is_ok())
+        .copied()
+        .collect()
 }
 
 fn sorted_minus(a: &[u32], b: &[u32]) -> Vec<u32> {
-    a.iter().filter(|x| b.binary_search(x).is_err()).copied().collect()
+    a.iter()
+        .filter(|x| b.binary_search(x).is_err())
+        .copied()
+        .collect()
 }
 
 fn sorted_union(a: &[u32], b: &[u32]) -> Vec<u32> {
@@ -268,7 +321,10 @@ impl Values {
     }
 
     fn present() -> Self {
-        Values { missing: false, ..Values::all() }
+        Values {
+            missing: false,
+            ..Values::all()
+        }
     }
 
     fn is_empty(&self) -> bool {
@@ -438,7 +494,9 @@ pub(crate) struct Region {
 
 impl Region {
     pub(crate) fn is_empty(&self) -> bool {
-        self.agents.is_empty() || self.actions.is_empty() || self.fields.iter().any(|(_, d)| d.is_empty())
+        self.agents.is_empty()
+            || self.actions.is_empty()
+            || self.fields.iter().any(|(_, d)| d.is_empty())
     }
 
     fn dim(&self, id: u32) -> Option<&Dim> {
@@ -561,8 +619,12 @@ impl Universe {
             }
             for r in &b.rules {
                 match &r.agent {
-                    AgentPattern::Exact(a) if !u.agent_names.contains(a) => u.agent_names.push(a.clone()),
-                    AgentPattern::Namespace(ns) if !u.namespaces.contains(ns) => u.namespaces.push(ns.clone()),
+                    AgentPattern::Exact(a) if !u.agent_names.contains(a) => {
+                        u.agent_names.push(a.clone())
+                    }
+                    AgentPattern::Namespace(ns) if !u.namespaces.contains(ns) => {
+                        u.namespaces.push(ns.clone())
+                    }
                     _ => {}
                 }
                 if let ActionPattern::Exact(a) = &r.action {
@@ -582,7 +644,10 @@ impl Universe {
         for p in &paths {
             if paths.iter().any(|q| q.len() > p.len() && q.starts_with(p)) {
                 u.overlapping_paths.push(p.clone());
-                for q in paths.iter().filter(|q| q.len() > p.len() && q.starts_with(p)) {
+                for q in paths
+                    .iter()
+                    .filter(|q| q.len() > p.len() && q.starts_with(p))
+                {
                     if !u.overlapping_paths.contains(q) {
                         u.overlapping_paths.push(q.clone());
                     }
@@ -708,11 +773,17 @@ impl Universe {
             }
             Field::Hour | Field::Weekday => {
                 let (key, universe): (FieldKey, Vec<Value<'static>>) = if c.field == Field::Hour {
-                    (FieldKey::Hour, (0..24).map(|h| Value::Number(f64::from(h))).collect())
+                    (
+                        FieldKey::Hour,
+                        (0..24).map(|h| Value::Number(f64::from(h))).collect(),
+                    )
                 } else {
                     (
                         FieldKey::Weekday,
-                        WEEKDAYS.iter().map(|d| Value::String((*d).into())).collect(),
+                        WEEKDAYS
+                            .iter()
+                            .map(|d| Value::String((*d).into()))
+                            .collect(),
                     )
                 };
                 if let Operand::Exists(want) = c.operand {
@@ -727,7 +798,10 @@ impl Universe {
                         mask |= 1 << i;
                     }
                 }
-                vec![(FieldKey::Time, Dim::Mask(TIME_PRESENT)), (key, Dim::Mask(mask))]
+                vec![
+                    (FieldKey::Time, Dim::Mask(TIME_PRESENT)),
+                    (key, Dim::Mask(mask)),
+                ]
             }
         }
     }
@@ -770,10 +844,18 @@ impl Universe {
         let present = Values::present();
         match (&c.operand, c.op) {
             (Operand::Exists(true), _) => Some(present),
-            (Operand::Exists(false), _) => Some(Values { missing: true, ..Values::none() }),
-            (Operand::Number(n), op) => Some(Values { numbers: Numbers::ordering(op, *n), ..Values::none() }),
+            (Operand::Exists(false), _) => Some(Values {
+                missing: true,
+                ..Values::none()
+            }),
+            (Operand::Number(n), op) => Some(Values {
+                numbers: Numbers::ordering(op, *n),
+                ..Values::none()
+            }),
             (Operand::List(items), Op::In) => set_of(self, items),
-            (Operand::List(items), _) => Some(present.intersect(&set_of(self, items)?.complement())),
+            (Operand::List(items), _) => {
+                Some(present.intersect(&set_of(self, items)?.complement()))
+            }
             (Operand::Value(v), Op::Eq) => single(self, v),
             (Operand::Value(v), Op::Ne) => Some(present.intersect(&single(self, v)?.complement())),
             _ => None,
@@ -782,21 +864,37 @@ impl Universe {
 
     /// A request in `region` (which must not be empty), as JSON.
     pub(crate) fn witness(&self, region: &Region) -> Json {
-        let agent = region.agents.first().map(|i| self.agent_atom_name(i)).unwrap_or_default();
-        let action = region.actions.first().map(|i| self.action_atom_name(i)).unwrap_or_default();
+        let agent = region
+            .agents
+            .first()
+            .map(|i| self.agent_atom_name(i))
+            .unwrap_or_default();
+        let action = region
+            .actions
+            .first()
+            .map(|i| self.action_atom_name(i))
+            .unwrap_or_default();
         let mut context = serde_json::Map::new();
         let mut hour = 12u32;
         let mut weekday = 0u32;
         let mut time = TIME_MISSING;
         for (id, dim) in &region.fields {
-            let Some(key) = self.field_keys.get(*id as usize) else { continue };
+            let Some(key) = self.field_keys.get(*id as usize) else {
+                continue;
+            };
             match (key, dim) {
                 (FieldKey::Path(path), Dim::Values(v)) => {
                     if let Some(value) = self.pick_value(v) {
                         insert_path(&mut context, path, value);
                     }
                 }
-                (FieldKey::Time, Dim::Mask(m)) => time = if m & TIME_MISSING != 0 { TIME_MISSING } else { TIME_PRESENT },
+                (FieldKey::Time, Dim::Mask(m)) => {
+                    time = if m & TIME_MISSING != 0 {
+                        TIME_MISSING
+                    } else {
+                        TIME_PRESENT
+                    }
+                }
                 (FieldKey::Hour, Dim::Mask(m)) => hour = m.trailing_zeros().min(23),
                 (FieldKey::Weekday, Dim::Mask(m)) => weekday = m.trailing_zeros().min(6),
                 _ => {}
@@ -859,7 +957,8 @@ impl Universe {
         let outside = i >= n + self.namespaces.len();
         loop {
             let name = format!("{ns}.{agent}");
-            let clash = self.agent_names.contains(&name) || (outside && self.namespaces.contains(&ns));
+            let clash =
+                self.agent_names.contains(&name) || (outside && self.namespaces.contains(&ns));
             if !clash {
                 return name;
             }
@@ -891,12 +990,18 @@ impl Universe {
         }
         match &v.strings {
             Strings::In(ids) if !ids.is_empty() => {
-                return ids.first().and_then(|id| self.string_names.get(*id as usize)).map(|s| json!(s));
+                return ids
+                    .first()
+                    .and_then(|id| self.string_names.get(*id as usize))
+                    .map(|s| json!(s));
             }
             Strings::NotIn(ids) => {
                 let mut s = "value".to_string();
                 let mut k = 0;
-                while ids.iter().any(|id| self.string_names.get(*id as usize) == Some(&s)) {
+                while ids
+                    .iter()
+                    .any(|id| self.string_names.get(*id as usize) == Some(&s))
+                {
                     k += 1;
                     s = format!("value{k}");
                 }
@@ -983,7 +1088,12 @@ pub(crate) enum Cover {
 /// Whether `r` lies inside the union of `others`: subtract them one by one
 /// (a box minus a box is at most one disjoint box per dimension) and look
 /// for a piece that survives. `work` is decremented per box operation.
-pub(crate) fn covered(r: &Region, others: &[&Region], work: &mut u64, universe: &Universe) -> Cover {
+pub(crate) fn covered(
+    r: &Region,
+    others: &[&Region],
+    work: &mut u64,
+    universe: &Universe,
+) -> Cover {
     if r.is_empty() {
         return Cover::Covered;
     }
@@ -1005,7 +1115,11 @@ pub(crate) fn covered(r: &Region, others: &[&Region], work: &mut u64, universe: 
             Cover::Covered => {}
         }
     }
-    if unknown { Cover::Unknown } else { Cover::Covered }
+    if unknown {
+        Cover::Unknown
+    } else {
+        Cover::Covered
+    }
 }
 
 /// `r` minus `s` as disjoint boxes.
@@ -1015,16 +1129,26 @@ pub(crate) fn minus(r: &Region, s: &Region, universe: &Universe) -> Vec<Region> 
     // Agents.
     let rest = prefix.agents.minus(&s.agents);
     if !rest.is_empty() {
-        out.push(Region { agents: rest, ..prefix.clone() });
+        out.push(Region {
+            agents: rest,
+            ..prefix.clone()
+        });
     }
     prefix.agents = prefix.agents.intersect(&s.agents);
     let rest = prefix.actions.minus(&s.actions);
     if !rest.is_empty() {
-        out.push(Region { actions: rest, ..prefix.clone() });
+        out.push(Region {
+            actions: rest,
+            ..prefix.clone()
+        });
     }
     prefix.actions = prefix.actions.intersect(&s.actions);
     for (id, sd) in &s.fields {
-        let key = universe.field_keys.get(*id as usize).cloned().unwrap_or(FieldKey::Time);
+        let key = universe
+            .field_keys
+            .get(*id as usize)
+            .cloned()
+            .unwrap_or(FieldKey::Time);
         let rd = prefix.dim(*id).cloned().unwrap_or_else(|| full_dim(&key));
         let rest = rd.minus(sd, &key);
         if !rest.is_empty() {
@@ -1077,7 +1201,12 @@ mod tests {
         assert!(p.contains(1.0) && p.contains(3.0) && !p.contains(2.0));
         assert!(p.complement().contains(2.0) && !p.complement().contains(3.0));
         assert_eq!(Numbers::ordering(Op::Gt, 5.0).pick(), Some(6.0));
-        assert_eq!(Numbers::ordering(Op::Ge, 5.0).intersect(&Numbers::ordering(Op::Lt, 5.5)).pick(), Some(5.0));
+        assert_eq!(
+            Numbers::ordering(Op::Ge, 5.0)
+                .intersect(&Numbers::ordering(Op::Lt, 5.5))
+                .pick(),
+            Some(5.0)
+        );
         let open = Numbers::ordering(Op::Gt, 5.0).intersect(&Numbers::ordering(Op::Lt, 5.5));
         assert_eq!(open.pick(), Some(5.25));
     }

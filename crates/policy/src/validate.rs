@@ -205,12 +205,11 @@ fn schema_problems(document: &Node) -> Vec<Problem> {
             )];
         }
     };
-    let validator =
-        match document.value {
-            NodeValue::Seq(_) => &schemas.rules,
-            NodeValue::Map(_) => &schemas.document,
-            _ => {
-                return vec![problem(
+    let validator = match document.value {
+        NodeValue::Seq(_) => &schemas.rules,
+        NodeValue::Map(_) => &schemas.document,
+        _ => {
+            return vec![problem(
                 Check::InvalidRule,
                 None,
                 Diagnostic::at(
@@ -222,8 +221,8 @@ fn schema_problems(document: &Node) -> Vec<Problem> {
                 )
                 .with_pointer(""),
             )];
-            }
-        };
+        }
+    };
     let instance = document.to_json();
     validator
         .iter_errors(&instance)
@@ -238,7 +237,10 @@ fn schema_problems(document: &Node) -> Vec<Problem> {
 }
 
 /// Which check a schema error at `pointer` belongs to, and which rule.
-fn classify(pointer: &str, kind: &jsonschema::error::ValidationErrorKind) -> (Check, Option<usize>) {
+fn classify(
+    pointer: &str,
+    kind: &jsonschema::error::ValidationErrorKind,
+) -> (Check, Option<usize>) {
     use jsonschema::error::ValidationErrorKind as K;
     let in_rules = pointer.strip_prefix("/rules").unwrap_or(pointer);
     let Some(rest) = in_rules.strip_prefix('/') else {
@@ -250,7 +252,9 @@ fn classify(pointer: &str, kind: &jsonschema::error::ValidationErrorKind) -> (Ch
     };
     let check = match (field, kind) {
         ("", K::Required { property }) if property.as_str() == Some("id") => Check::MissingId,
-        ("", K::Required { property }) if property.as_str() == Some("reason") => Check::MissingReason,
+        ("", K::Required { property }) if property.as_str() == Some("reason") => {
+            Check::MissingReason
+        }
         ("reason", K::MinLength { .. }) => Check::MissingReason,
         (f, _) if f == "conditions" || f.starts_with("conditions/") => Check::InvalidConditions,
         _ => Check::InvalidRule,
@@ -581,15 +585,18 @@ fn rule(
                 .with_pointer(format!("{pointer}/action")),
         );
     }
-    if let Some(reason) = node
-        .get("reason")
-        .filter(|r| r.as_str().is_some_and(|s| !s.is_empty() && s.trim().is_empty()))
-    {
+    if let Some(reason) = node.get("reason").filter(|r| {
+        r.as_str()
+            .is_some_and(|s| !s.is_empty() && s.trim().is_empty())
+    }) {
         diags.push(
             Check::MissingReason,
             Some(index),
-            Diagnostic::at(reason.location, "`reason` is blank; say why the rule exists")
-                .with_pointer(format!("{pointer}/reason")),
+            Diagnostic::at(
+                reason.location,
+                "`reason` is blank; say why the rule exists",
+            )
+            .with_pointer(format!("{pointer}/reason")),
         );
     }
     let conditions = match node.get("conditions").and_then(Node::as_map) {

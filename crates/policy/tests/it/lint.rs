@@ -4,12 +4,19 @@
 use gavel_policy::{Finding, Format, LintConfig, LintReport, Severity, lint, parse_document};
 
 fn report(yaml: &str) -> LintReport {
-    lint(&parse_document(yaml, Format::Yaml).unwrap(), &LintConfig::default())
+    lint(
+        &parse_document(yaml, Format::Yaml).unwrap(),
+        &LintConfig::default(),
+    )
 }
 
 /// The findings as `(code, rule_id)`, in report order.
 fn codes(yaml: &str) -> Vec<(&'static str, Option<String>)> {
-    report(yaml).findings.into_iter().map(|f| (f.code, f.rule_id)).collect()
+    report(yaml)
+        .findings
+        .into_iter()
+        .map(|f| (f.code, f.rule_id))
+        .collect()
 }
 
 fn find<'a>(r: &'a LintReport, code: &str) -> &'a Finding {
@@ -85,7 +92,10 @@ fn missing_id_duplicate_id_missing_reason() {
     let dup = bundle(&[rule("same", ""), rule("other", ""), rule("same", "")]);
     let r = report(&dup);
     let f = find(&r, "duplicate-id");
-    assert_eq!((f.index, f.related_rules.clone()), (Some(2), vec!["same".to_string()]));
+    assert_eq!(
+        (f.index, f.related_rules.clone()),
+        (Some(2), vec!["same".to_string()])
+    );
     assert!(f.message.contains("first used by rule 0"), "{}", f.message);
     let no_reason = "rules:\n  - id: quiet\n    agent: inbox.triage\n    action: quarantine\n    effect: allow\n";
     assert_eq!(codes(no_reason), [("missing-reason", some("quiet"))]);
@@ -100,7 +110,8 @@ fn invalid_rule_names_the_field() {
     assert!(f.message.contains("priority"), "{}", f.message);
     assert_eq!((f.index, f.line), (Some(0), Some(2)));
     // Each problem once: an unknown action is `unknown-action`, not also `invalid-rule`.
-    let unknown = bundle(&[rule("odd-action", "").replace("action: quarantine", "action: archive")]);
+    let unknown =
+        bundle(&[rule("odd-action", "").replace("action: quarantine", "action: archive")]);
     assert_eq!(codes(&unknown), [("unknown-action", some("odd-action"))]);
 }
 
@@ -115,7 +126,10 @@ fn invalid_conditions() {
         [("invalid-conditions", some("word-op"))]
     );
     assert_eq!(
-        codes(&bundle(&[rule("bad-regex", "conditions: {\"matches:x\": \"(\"}")])),
+        codes(&bundle(&[rule(
+            "bad-regex",
+            "conditions: {\"matches:x\": \"(\"}"
+        )])),
         [("invalid-conditions", some("bad-regex"))]
     );
     assert_eq!(
@@ -133,7 +147,11 @@ fn suspicious_operators() {
         ("\"risk_score>=\": 30", "`>=risk_score`"),
         ("{risk: \">30\"}", "`\">risk\": 30`"),
     ] {
-        let c = if cond.starts_with('{') { format!("conditions: {cond}") } else { format!("conditions: {{{cond}}}") };
+        let c = if cond.starts_with('{') {
+            format!("conditions: {cond}")
+        } else {
+            format!("conditions: {{{cond}}}")
+        };
         let r = report(&bundle(&[rule("sus", &c)]));
         let f = find(&r, "suspicious-operator");
         assert!(f.suggestion.contains(hint), "{cond}: {}", f.suggestion);
@@ -148,26 +166,62 @@ fn missing_budget_and_disabled() {
         rule("off", "enabled: false"),
     ]));
     let got: Vec<_> = r.findings.iter().map(|f| (f.code, f.severity)).collect();
-    assert_eq!(got, [("missing-budget", Severity::Warning), ("disabled", Severity::Info)]);
+    assert_eq!(
+        got,
+        [
+            ("missing-budget", Severity::Warning),
+            ("disabled", Severity::Info)
+        ]
+    );
     assert!(r.passed());
 }
 
 #[test]
 fn unsatisfiable_names_the_clashing_conditions() {
-    let r = report(&bundle(&[rule("never", "conditions: {\">=x\": 90, \"<x\": 50}")]));
+    let r = report(&bundle(&[rule(
+        "never",
+        "conditions: {\">=x\": 90, \"<x\": 50}",
+    )]));
     let f = find(&r, "unsatisfiable");
     assert!(f.message.contains("`>=x` and `<x`"), "{}", f.message);
     // Touching ends: >=50 and <=50 holds at exactly 50.
-    assert!(codes(&bundle(&[rule("edge", "conditions: {\">=x\": 50, \"<=x\": 50}")])).is_empty());
+    assert!(
+        codes(&bundle(&[rule(
+            "edge",
+            "conditions: {\">=x\": 50, \"<=x\": 50}"
+        )]))
+        .is_empty()
+    );
     // >50 and <=50 cannot.
-    assert_eq!(codes(&bundle(&[rule("open", "conditions: {\">x\": 50, \"<=x\": 50}")])), [("unsatisfiable", some("open"))]);
+    assert_eq!(
+        codes(&bundle(&[rule(
+            "open",
+            "conditions: {\">x\": 50, \"<=x\": 50}"
+        )])),
+        [("unsatisfiable", some("open"))]
+    );
     // A number and a string for one field.
-    assert_eq!(codes(&bundle(&[rule("types", "conditions: {\">x\": 5, \"in:x\": [a, b]}")])), [("unsatisfiable", some("types"))]);
+    assert_eq!(
+        codes(&bundle(&[rule(
+            "types",
+            "conditions: {\">x\": 5, \"in:x\": [a, b]}"
+        )])),
+        [("unsatisfiable", some("types"))]
+    );
     // exists false and a value.
-    assert_eq!(codes(&bundle(&[rule("gone", "conditions: {\"exists:x\": false, \"x\": 1}")])), [("unsatisfiable", some("gone"))]);
+    assert_eq!(
+        codes(&bundle(&[rule(
+            "gone",
+            "conditions: {\"exists:x\": false, \"x\": 1}"
+        )])),
+        [("unsatisfiable", some("gone"))]
+    );
     // Time: a weekday nobody has.
     assert_eq!(
-        codes(&bundle(&[rule("no-day", "conditions: {\"in:$weekday\": [mon], \"not_in:$weekday\": [mon, tue]}")])),
+        codes(&bundle(&[rule(
+            "no-day",
+            "conditions: {\"in:$weekday\": [mon], \"not_in:$weekday\": [mon, tue]}"
+        )])),
         [("unsatisfiable", some("no-day"))]
     );
 }
@@ -178,8 +232,18 @@ fn deny_catch_all_above_an_allow_is_two_findings() {
         rule("deny-all", "priority: 90").replace("effect: allow", "effect: deny"),
         rule("allow-some", "conditions: {\">=risk\": 10}"),
     ]));
-    let got: Vec<_> = r.findings.iter().map(|f| (f.code, f.rule_id.clone().unwrap())).collect();
-    assert_eq!(got, [("conflict", "deny-all".to_string()), ("unreachable", "allow-some".to_string())]);
+    let got: Vec<_> = r
+        .findings
+        .iter()
+        .map(|f| (f.code, f.rule_id.clone().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("conflict", "deny-all".to_string()),
+            ("unreachable", "allow-some".to_string())
+        ]
+    );
     let conflict = find(&r, "conflict");
     assert_eq!(conflict.related_rules, ["allow-some"]);
     let w = conflict.witness.as_ref().unwrap();
@@ -190,15 +254,31 @@ fn deny_catch_all_above_an_allow_is_two_findings() {
 
 #[test]
 fn equal_priorities_keep_file_order_for_shadowing() {
-    let first_wide = report(&bundle(&[rule("wide", ""), rule("narrow", "conditions: {x: 1}")]));
-    assert_eq!(find(&first_wide, "unreachable").rule_id.as_deref(), Some("narrow"));
-    let first_narrow = report(&bundle(&[rule("narrow", "conditions: {x: 1}"), rule("wide", "")]));
-    assert!(first_narrow.findings.is_empty(), "{:#?}", first_narrow.findings);
+    let first_wide = report(&bundle(&[
+        rule("wide", ""),
+        rule("narrow", "conditions: {x: 1}"),
+    ]));
+    assert_eq!(
+        find(&first_wide, "unreachable").rule_id.as_deref(),
+        Some("narrow")
+    );
+    let first_narrow = report(&bundle(&[
+        rule("narrow", "conditions: {x: 1}"),
+        rule("wide", ""),
+    ]));
+    assert!(
+        first_narrow.findings.is_empty(),
+        "{:#?}",
+        first_narrow.findings
+    );
 }
 
 #[test]
 fn a_disabled_catch_all_shadows_nothing() {
-    let r = report(&bundle(&[rule("all", "priority: 100\nenabled: false"), rule("some", "conditions: {x: 1}")]));
+    let r = report(&bundle(&[
+        rule("all", "priority: 100\nenabled: false"),
+        rule("some", "conditions: {x: 1}"),
+    ]));
     let got: Vec<_> = r.findings.iter().map(|f| f.code).collect();
     assert_eq!(got, ["disabled"]);
 }
@@ -207,12 +287,19 @@ fn a_disabled_catch_all_shadows_nothing() {
 fn union_of_rules_shadows_exactly() {
     let rules = [
         rule("high", "priority: 60\nconditions: {\">=x\": 50}"),
-        rule("low", "priority: 60\nconditions: {\"<x\": 50}").replace("effect: allow", "effect: needs_approval\n    budget: {cost: 1}"),
+        rule("low", "priority: 60\nconditions: {\"<x\": 50}").replace(
+            "effect: allow",
+            "effect: needs_approval\n    budget: {cost: 1}",
+        ),
         rule("any-number", "conditions: {\">=x\": -1000}"),
         rule("anything-present", "conditions: {\"exists:x\": true}"),
     ];
     let r = report(&bundle(&rules));
-    let unreachable: Vec<_> = r.findings.iter().filter(|f| f.code == "unreachable").collect();
+    let unreachable: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.code == "unreachable")
+        .collect();
     assert_eq!(unreachable.len(), 1, "{:#?}", r.findings);
     assert_eq!(unreachable[0].rule_id.as_deref(), Some("any-number"));
     assert_eq!(unreachable[0].related_rules, ["high", "low"]);
@@ -227,19 +314,30 @@ fn wildcards_shadow_by_pattern() {
         rule("other-ns", "").replace("agent: inbox.triage", "agent: ops.deploy"),
     ];
     let r = report(&bundle(&rules));
-    let got: Vec<_> = r.findings.iter().map(|f| (f.code, f.rule_id.clone().unwrap())).collect();
+    let got: Vec<_> = r
+        .findings
+        .iter()
+        .map(|f| (f.code, f.rule_id.clone().unwrap()))
+        .collect();
     assert_eq!(got, [("unreachable", "exact".to_string())]);
 }
 
 #[test]
 fn inexact_conditions_stay_silent() {
     let rules = [
-        rule("regex", "priority: 90\nconditions: {\"matches:subject\": \"^a\"}").replace("effect: allow", "effect: deny"),
+        rule(
+            "regex",
+            "priority: 90\nconditions: {\"matches:subject\": \"^a\"}",
+        )
+        .replace("effect: allow", "effect: deny"),
         rule("plain", "conditions: {\"matches:subject\": \"^a\"}"),
     ];
     assert!(codes(&bundle(&rules)).is_empty());
     // But a regex rule below a catch-all is still unreachable: the catch-all is exact.
-    let rules = [rule("all", "priority: 90"), rule("regex", "conditions: {\"contains:tags\": x}")];
+    let rules = [
+        rule("all", "priority: 90"),
+        rule("regex", "conditions: {\"contains:tags\": x}"),
+    ];
     assert_eq!(codes(&bundle(&rules)), [("unreachable", some("regex"))]);
 }
 
@@ -253,9 +351,15 @@ fn bad_shapes_are_findings_not_crashes() {
     let got: Vec<_> = r.findings.iter().map(|f| (f.code, f.index)).collect();
     assert_eq!(got, [("invalid-rule", Some(0)), ("invalid-rule", Some(1))]);
     assert_eq!(r.summary.total_rules, 2);
-    let r = report("rules:\n  - id: 42\n    agent: inbox.triage\n    action: quarantine\n    effect: allow\n    reason: Reason long enough\n");
+    let r = report(
+        "rules:\n  - id: 42\n    agent: inbox.triage\n    action: quarantine\n    effect: allow\n    reason: Reason long enough\n",
+    );
     assert_eq!(r.findings[0].code, "invalid-rule");
-    assert!(r.findings[0].message.contains("`id` must be a string"), "{}", r.findings[0].message);
+    assert!(
+        r.findings[0].message.contains("`id` must be a string"),
+        "{}",
+        r.findings[0].message
+    );
     let r = report("- [nested, list]\n- {}\n");
     assert!(r.findings.iter().all(|f| f.severity == Severity::Error));
 }
@@ -269,26 +373,55 @@ fn findings_are_ordered_by_severity_then_check_then_index() {
         rule("d-dup", "conditions: {x: 3}").replace("Reason long enough to pass", "tiny"),
     ];
     let r = report(&bundle(&rules));
-    let got: Vec<_> = r.findings.iter().map(|f| (f.code, f.index.unwrap())).collect();
+    let got: Vec<_> = r
+        .findings
+        .iter()
+        .map(|f| (f.code, f.index.unwrap()))
+        .collect();
     assert_eq!(
         got,
-        [("duplicate-id", 3), ("short-reason", 1), ("short-reason", 3), ("disabled", 0)]
+        [
+            ("duplicate-id", 3),
+            ("short-reason", 1),
+            ("short-reason", 3),
+            ("disabled", 0)
+        ]
     );
-    assert_eq!((r.summary.errors, r.summary.warnings, r.summary.info), (1, 2, 1));
+    assert_eq!(
+        (r.summary.errors, r.summary.warnings, r.summary.info),
+        (1, 2, 1)
+    );
 }
 
 #[test]
 fn work_budget_runs_out_into_an_info_finding() {
     // Twelve disjoint slices of x cover [0, 12); the last rule needs all of them.
     let mut rules: Vec<String> = (0..12)
-        .map(|i| rule(&format!("slice-{i:02}"), &format!("priority: 90\nconditions: {{\">=x\": {i}, \"<x\": {}, \"in:y\": [a, b]}}", i + 1)))
+        .map(|i| {
+            rule(
+                &format!("slice-{i:02}"),
+                &format!(
+                    "priority: 90\nconditions: {{\">=x\": {i}, \"<x\": {}, \"in:y\": [a, b]}}",
+                    i + 1
+                ),
+            )
+        })
         .collect();
-    rules.push(rule("covered", "conditions: {\">=x\": 0, \"<x\": 12, \"in:y\": [a, b]}"));
+    rules.push(rule(
+        "covered",
+        "conditions: {\">=x\": 0, \"<x\": 12, \"in:y\": [a, b]}",
+    ));
     let doc = parse_document(&bundle(&rules), Format::Yaml).unwrap();
     let full = lint(&doc, &LintConfig::default());
-    assert_eq!(find(&full, "unreachable").rule_id.as_deref(), Some("covered"));
+    assert_eq!(
+        find(&full, "unreachable").rule_id.as_deref(),
+        Some("covered")
+    );
     let starved = lint(&doc, &LintConfig { work_budget: 3 });
     assert_eq!(starved.summary.analysis_incomplete, 1);
-    assert_eq!(find(&starved, "analysis-incomplete").severity, Severity::Info);
+    assert_eq!(
+        find(&starved, "analysis-incomplete").severity,
+        Severity::Info
+    );
     assert!(starved.findings.iter().all(|f| f.code != "unreachable"));
 }

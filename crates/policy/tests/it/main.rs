@@ -4,6 +4,7 @@ mod bad_input;
 mod engine;
 mod examples;
 mod lint;
+mod lint_prop;
 mod reference;
 
 use std::path::PathBuf;

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 #[derive(Debug, Clone)]
-struct RuleSpec {
+pub(crate) struct RuleSpec {
     agent: &'static str,
     action: &'static str,
     effect: &'static str,
@@ -28,7 +28,7 @@ const AGENTS: [&str; 6] = [
 ];
 const ACTIONS: [&str; 4] = ["deploy", "delete", "quarantine", "*"];
 const FIELDS: [&str; 4] = ["score", "kind", "sender.domain", "tags"];
-const REQ_AGENTS: [&str; 6] = [
+pub(crate) const REQ_AGENTS: [&str; 6] = [
     "inbox.triage",
     "inbox.sort",
     "ops.deploy",
@@ -36,7 +36,7 @@ const REQ_AGENTS: [&str; 6] = [
     "misc.x",
     "inboxes.triage",
 ];
-const REQ_ACTIONS: [&str; 4] = ["deploy", "delete", "quarantine", "rollback"];
+pub(crate) const REQ_ACTIONS: [&str; 4] = ["deploy", "delete", "quarantine", "rollback"];
 
 fn scalar() -> impl Strategy<Value = Value> {
     prop_oneof![
@@ -89,7 +89,7 @@ fn condition() -> impl Strategy<Value = (String, Value)> {
         })
 }
 
-fn rule() -> impl Strategy<Value = RuleSpec> {
+pub(crate) fn rule() -> impl Strategy<Value = RuleSpec> {
     (
         prop::sample::select(AGENTS.to_vec()),
         prop::sample::select(ACTIONS.to_vec()),
@@ -144,7 +144,7 @@ fn request() -> impl Strategy<Value = (String, String, Value, Option<u32>)> {
     )
 }
 
-fn bundle_json(rules: &[RuleSpec], default_effect: &str) -> String {
+pub(crate) fn bundle_json(rules: &[RuleSpec], default_effect: &str) -> String {
     let rules: Vec<Value> = rules
         .iter()
         .enumerate()
