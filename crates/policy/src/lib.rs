@@ -41,6 +41,7 @@
     )
 )]
 
+mod diff;
 pub mod doc;
 mod engine;
 mod error;
@@ -52,6 +53,9 @@ mod validate;
 mod value;
 mod yaml;
 
+pub use diff::{
+    Bump, Class, Diff, FieldChange, MetadataChange, RuleChange, RuleEntry, diff, next_version,
+};
 pub use doc::{Location, Node, NodeValue};
 pub use engine::{
     CompiledRule, Decision, Engine, EngineBuilder, EvalError, NO_MATCH_REASON, SharedEngine,

@@ -1,6 +1,7 @@
 //! Integration tests of `gavel-policy` through its public API.
 
 mod bad_input;
+mod diff;
 mod engine;
 mod examples;
 mod lint;
