@@ -24,7 +24,7 @@ pub fn validate(file: &str, format: OutputFormat) -> Result<ExitCode, Failure> {
             });
             println!("{out}");
         }
-        OutputFormat::Text => {
+        OutputFormat::Text | OutputFormat::Sarif => {
             let name = match (&bundle.metadata.name, &bundle.metadata.version) {
                 (Some(n), Some(v)) => format!("bundle `{n}` {v}"),
                 (Some(n), None) => format!("bundle `{n}`"),
@@ -55,7 +55,7 @@ pub fn decide(bundle: &str, request: &str, format: OutputFormat) -> Result<ExitC
     let decision = engine.decide(&req);
     match format {
         OutputFormat::Json => println!("{}", serde_json::to_string(&decision).unwrap_or_default()),
-        OutputFormat::Text => print!("{}", render_decision(&decision)),
+        OutputFormat::Text | OutputFormat::Sarif => print!("{}", render_decision(&decision)),
     }
     Ok(ExitCode::SUCCESS)
 }

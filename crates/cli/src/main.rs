@@ -3,8 +3,10 @@
 //! 1 a check failed, 2 the input could not be used.
 
 mod commands;
+mod diff;
 mod failure;
 mod input;
+mod lint;
 
 use std::process::ExitCode;
 
@@ -30,6 +32,8 @@ struct Cli {
 pub enum OutputFormat {
     Text,
     Json,
+    /// SARIF 2.1.0 (`gavel lint` only).
+    Sarif,
 }
 
 #[derive(Debug, Subcommand)]
@@ -48,6 +52,30 @@ enum Command {
         #[arg(long)]
         request: String,
     },
+    /// Lint bundles: schema problems, conflicts, unreachable and unsatisfiable rules, and more.
+    Lint {
+        /// Bundle files; one report covers them all.
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
+    /// Compare two versions of a bundle and suggest the next version.
+    Diff {
+        /// The older version.
+        old: String,
+        /// The newer version.
+        new: String,
+    },
+    /// Version helpers.
+    Version {
+        #[command(subcommand)]
+        command: VersionCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum VersionCommand {
+    /// Print the version NEW should have, from its diff against OLD.
+    Suggest { old: String, new: String },
 }
 
 fn main() -> ExitCode {
@@ -74,9 +102,18 @@ fn main() -> ExitCode {
             });
         }
     };
+    if cli.format == OutputFormat::Sarif && !matches!(cli.command, Command::Lint { .. }) {
+        return Failure::usage("`--format sarif` is only for `gavel lint`; use text or json")
+            .report(OutputFormat::Text);
+    }
     let result = match &cli.command {
         Command::Validate { file } => commands::validate(file, cli.format),
         Command::Decide { bundle, request } => commands::decide(bundle, request, cli.format),
+        Command::Lint { files } => lint::run(files, cli.format),
+        Command::Diff { old, new } => diff::run(old, new, cli.format),
+        Command::Version {
+            command: VersionCommand::Suggest { old, new },
+        } => diff::suggest(old, new),
     };
     match result {
         Ok(code) => code,

@@ -63,7 +63,7 @@ pub use engine::{
 pub use error::{Diagnostic, LoadError, MAX_FILE_BYTES};
 pub use lint::{
     CHECKS, Finding, HIGH_COST, LintConfig, LintReport, SHORT_REASON, Severity, Summary,
-    actions_overlap, agents_overlap, lint,
+    actions_overlap, agents_overlap, describe_check, lint,
 };
 pub use model::{
     ActionPattern, AgentPattern, Budget, Bundle, Condition, ConditionKey, Effect, Field, Metadata,

@@ -43,6 +43,28 @@ pub const CHECKS: [&str; 15] = [
     "analysis-incomplete",
 ];
 
+/// What each check looks for, for tools that list them (SARIF).
+pub fn describe_check(code: &str) -> &'static str {
+    match code {
+        "invalid-rule" => "The rule breaks the bundle schema",
+        "missing-id" => "The rule has no id",
+        "duplicate-id" => "Another rule already uses this id",
+        "missing-reason" => "The rule has no reason",
+        "short-reason" => "The reason is under 10 characters",
+        "invalid-conditions" => "The conditions are not an object of valid operators and operands",
+        "suspicious-operator" => "A condition key or value looks like a mistyped operator",
+        "unsatisfiable" => "The rule's conditions can never hold together",
+        "conflict" => "An allow and a deny rule can match the same request",
+        "unreachable" => "Rules decided earlier match every request this rule matches",
+        "missing-budget" => "A needs_approval rule has no budget",
+        "high-cost" => "The budget's cost is over $1000",
+        "unknown-action" => "The action is not in the vocabulary",
+        "disabled" => "The rule is disabled",
+        "analysis-incomplete" => "The exact checks ran out of their work budget",
+        _ => "",
+    }
+}
+
 /// A reason shorter than this many characters is a warning.
 pub const SHORT_REASON: usize = 10;
 /// A `budget.cost` over this many USD is a warning.
@@ -493,10 +515,7 @@ fn exact_checks(
                             "{} rule `{}` and {} rule `{}` can both match one request; `{}` decides it",
                             r.effect, r.id, o.effect, o.id, r.id
                         ),
-                        &format!(
-                            "make the rules exclusive (narrow one's conditions) or keep the order deliberately; both match {}",
-                            compact(&witness)
-                        ),
+                        "make the rules exclusive (narrow one's conditions), or keep the priority order deliberately: the witness request shows an overlap",
                     );
                     f.related_rules = vec![o.id.clone()];
                     f.witness = Some(witness);
@@ -628,10 +647,6 @@ fn clash(rule: &Rule, universe: &Universe, rr: &RuleRegion) -> String {
     } else {
         format!(" ({})", keys.join(" and "))
     }
-}
-
-fn compact(v: &serde_json::Value) -> String {
-    serde_json::to_string(v).unwrap_or_default()
 }
 
 /// Some agent name matches both patterns.
