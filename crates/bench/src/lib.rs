@@ -76,6 +76,16 @@ fn group(g: u64) -> (String, &'static str) {
 /// agent/action rules with two or three conditions; one in fifty is a
 /// wildcard rule at low priority.
 pub fn bundle_json(rules: usize, seed: u64) -> String {
+    generate(rules, seed, true)
+}
+
+/// Like [`bundle_json`], with every rule in one of the agent/action groups
+/// (no `*` rules): the shape the lint and diff benchmarks use.
+pub fn grouped_bundle_json(rules: usize, seed: u64) -> String {
+    generate(rules, seed, false)
+}
+
+fn generate(rules: usize, seed: u64, wildcards: bool) -> String {
     let mut rng = Rng::new(seed);
     let groups = groups(rules) as u64;
     let effects = ["allow", "deny", "needs_approval"];
@@ -83,7 +93,7 @@ pub fn bundle_json(rules: usize, seed: u64) -> String {
         .map(|i| {
             let (agent, action) = group(i as u64 % groups);
             let effect = effects[rng.below(3) as usize];
-            let wildcard = i % 50 == 49;
+            let wildcard = wildcards && i % 50 == 49;
             let mut conditions = serde_json::Map::new();
             conditions.insert(">=risk_score".into(), json!(rng.below(100)));
             conditions.insert(
@@ -143,4 +153,78 @@ pub fn requests_json(rules: usize, count: usize, seed: u64) -> Vec<String> {
             .to_string()
         })
         .collect()
+}
+
+/// A new version of a generated bundle: every hundredth rule's threshold
+/// moves, and one rule in five hundred is removed and replaced by a new one.
+pub fn edited_json(bundle: &str) -> String {
+    let mut doc: Value = serde_json::from_str(bundle).unwrap_or(Value::Null);
+    if let Some(rules) = doc["rules"].as_array_mut() {
+        for (i, rule) in rules.iter_mut().enumerate() {
+            if i % 100 == 7 {
+                if let Some(t) = rule["conditions"][">=risk_score"].as_u64() {
+                    rule["conditions"][">=risk_score"] = json!(t + 1);
+                }
+            }
+            if i % 500 == 3 {
+                rule["id"] = json!(format!("replacement-{i:05}"));
+            }
+        }
+    }
+    doc["metadata"]["version"] = json!("1.0.1");
+    doc.to_string()
+}
+
+/// A bundle shaped like a maintained policy: `rules` rules in 100
+/// agent/action groups; in each group, twenty categories each get a ladder
+/// of five risk bands (allow, allow, approval, approval, deny) that do not
+/// overlap, and one rule in twenty-five is a higher-priority exception for
+/// VIP senders (which conflicts with the deny band of its category).
+pub fn structured_bundle_json(rules: usize) -> String {
+    let groups = groups(rules) as u64;
+    let per_group = (rules as u64).div_ceil(groups);
+    let list: Vec<Value> = (0..rules as u64)
+        .map(|i| {
+            let (agent, action) = group(i / per_group);
+            let k = i % per_group;
+            let category = format!("category-{}", k % 20);
+            let band = (k / 20) % 5;
+            let mut conditions = serde_json::Map::new();
+            conditions.insert("category".into(), json!(category));
+            let (effect, priority) = if k % 25 == 24 {
+                conditions.insert("exists:sender.vip".into(), json!(true));
+                ("allow", 80)
+            } else {
+                conditions.insert(">=risk_score".into(), json!(band * 20));
+                conditions.insert("<risk_score".into(), json!(band * 20 + 20));
+                if k % 10 == 3 {
+                    conditions.insert("in:sender.region".into(), json!(["eu", "us"]));
+                }
+                (
+                    ["allow", "allow", "needs_approval", "needs_approval", "deny"][band as usize],
+                    50,
+                )
+            };
+            let mut rule = json!({
+                "id": format!("rule-{i:05}"),
+                "agent": agent,
+                "action": action,
+                "effect": effect,
+                "conditions": conditions,
+                "reason": "Generated rule for benchmarks",
+                "priority": priority,
+            });
+            if effect == "needs_approval" {
+                rule["budget"] = json!({"cost": 2.5, "compute": 1, "risk": "medium"});
+            }
+            rule
+        })
+        .collect();
+    json!({
+        "apiVersion": "gavel/v1",
+        "kind": "PolicyBundle",
+        "metadata": {"name": "structured", "version": "1.0.0", "default_effect": "deny"},
+        "rules": list,
+    })
+    .to_string()
 }

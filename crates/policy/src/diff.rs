@@ -247,6 +247,12 @@ pub fn diff(old: &Bundle, new: &Bundle) -> Diff {
             old_nodes.get(before.index).copied(),
             new_nodes.get(r.index).copied(),
         );
+        if let (Some(b), Some(a)) = (bn, an) {
+            if b.same_value(a) {
+                unchanged += 1;
+                continue;
+            }
+        }
         let changes: Vec<FieldChange> = RULE_FIELDS
             .iter()
             .filter_map(|(name, default)| {

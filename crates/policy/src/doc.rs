@@ -172,34 +172,75 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Whether two values are the same JSON, wherever they were written:
+    /// numbers compare numerically (`1 == 1.0`), object keys in any order.
+    pub fn same_value(&self, other: &Node) -> bool {
+        match (&self.value, &other.value) {
+            (NodeValue::Null, NodeValue::Null) => true,
+            (NodeValue::Bool(a), NodeValue::Bool(b)) => a == b,
+            (NodeValue::String(a), NodeValue::String(b)) => a == b,
+            (NodeValue::Seq(a), NodeValue::Seq(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_value(y))
+            }
+            (NodeValue::Map(a), NodeValue::Map(b)) => {
+                a.len() == b.len()
+                    && a.iter()
+                        .all(|(k, v)| other.get(&k.name).is_some_and(|w| v.same_value(w)))
+            }
+            _ => match (self.as_f64(), other.as_f64()) {
+                (Some(x), Some(y)) => x == y,
+                _ => false,
+            },
+        }
+    }
+}
+
 /// Escapes one reference token of a JSON pointer.
 pub fn pointer_token(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")
 }
 
 /// Maps byte offsets of a text to 1-based lines and character columns.
+/// Parsers ask in increasing order, so the last answer is kept and the next
+/// one counts characters from there: linear over a whole file, even when
+/// the file is one long line.
 #[derive(Debug)]
 pub(crate) struct LineIndex<'a> {
     text: &'a str,
     starts: Vec<usize>,
+    /// The last offset asked for, its line and its 0-based column.
+    last: std::cell::Cell<(usize, usize, usize)>,
 }
 
 impl<'a> LineIndex<'a> {
     pub(crate) fn new(text: &'a str) -> Self {
         let mut starts = vec![0];
         starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex { text, starts }
+        LineIndex {
+            text,
+            starts,
+            last: std::cell::Cell::new((0, 1, 0)),
+        }
     }
 
     pub(crate) fn location(&self, offset: usize) -> Location {
+        let offset = offset.min(self.text.len());
         let line = self.starts.partition_point(|&s| s <= offset).max(1);
         let start = self.starts.get(line - 1).copied().unwrap_or(0);
-        let end = offset.min(self.text.len());
-        let column = self
-            .text
-            .get(start..end)
-            .map(|s| s.chars().count())
-            .unwrap_or(0);
+        let (last_offset, last_line, last_col) = self.last.get();
+        let column = if last_line == line && last_offset <= offset && last_offset >= start {
+            last_col
+                + self
+                    .text
+                    .get(last_offset..offset)
+                    .map_or(0, |s| s.chars().count())
+        } else {
+            self.text
+                .get(start..offset)
+                .map_or(0, |s| s.chars().count())
+        };
+        self.last.set((offset, line, column));
         Location {
             line: u32::try_from(line).unwrap_or(u32::MAX),
             column: u32::try_from(column + 1).unwrap_or(u32::MAX),

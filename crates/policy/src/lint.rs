@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::doc::{Node, NodeValue};
 use crate::model::{ActionPattern, AgentPattern, ConditionKey, Effect, Rule, parse_condition_key};
-use crate::region::{Cover, Region, RuleRegion, Universe, covered};
+use crate::region::{Cover, Region, RuleRegion, Universe, covered, escapes};
 use crate::validate::{Check, check_document};
 
 /// How bad a finding is; only errors fail a lint.
@@ -149,7 +149,7 @@ impl Default for LintConfig {
 
 /// Lints a parsed document (which need not be a valid bundle).
 pub fn lint(document: &Node, config: &LintConfig) -> LintReport {
-    let (bundle, problems) = check_document(document.clone());
+    let (bundle, problems) = check_document(document);
     let rule_nodes: Vec<&Node> = match &document.value {
         NodeValue::Seq(items) => items.iter().collect(),
         _ => document
@@ -463,7 +463,9 @@ fn exact_checks(
     let mut empty = vec![false; order.len()];
     for (pos, rr) in regions.iter().enumerate() {
         if rr.region.is_empty() {
-            empty[pos] = true;
+            if let Some(e) = empty.get_mut(pos) {
+                *e = true;
+            }
             if let Some(r) = order.get(pos) {
                 let f = out.finding(
                     "unsatisfiable",
@@ -562,11 +564,31 @@ fn exact_checks(
             .iter()
             .filter_map(|&o| regions.get(o).map(|x| &x.region))
             .collect();
-        match covered(&rr.region, &boxes, work, &universe) {
+        // The common shadowing: one earlier rule matches everything this
+        // one does. Then that rule alone is named.
+        let single = earlier.iter().find(|&&o| {
+            regions
+                .get(o)
+                .is_some_and(|or| rr.region.is_subset_of(&or.region, &universe))
+        });
+        let outcome = if single.is_some() {
+            Cover::Covered
+        } else if escapes(&rr.region, &boxes, &universe) {
+            Cover::NotCovered
+        } else {
+            // Larger boxes first: the search splits less.
+            let mut sorted = boxes.clone();
+            sorted.sort_by_key(|b| b.constraints());
+            covered(&rr.region, &sorted, work, &universe)
+        };
+        match outcome {
             Cover::NotCovered => {}
             Cover::Unknown => incomplete += 1,
             Cover::Covered => {
-                let shadows = minimal_cover(&rr.region, &earlier, &regions, work, &universe);
+                let shadows = match single {
+                    Some(&o) => vec![o],
+                    None => minimal_cover(&rr.region, &earlier, &regions, work, &universe),
+                };
                 let names: Vec<String> = shadows
                     .iter()
                     .filter_map(|&o| order.get(o))

@@ -12,10 +12,9 @@
 //! that is a prefix of another path) make a region *inexact*: it is then an
 //! over-approximation, and callers only draw conclusions that stay true.
 
-use std::collections::BTreeMap;
-
 use rustc_hash::FxHashMap;
 use serde_json::{Value as Json, json};
+use smallvec::SmallVec;
 
 use crate::model::{ActionPattern, AgentPattern, Bundle, Condition, Field, Op, Operand, Rule};
 use crate::value::Value;
@@ -59,7 +58,6 @@ impl Iv {
         }
     }
 
-    #[cfg(test)]
     fn contains(self, x: f64) -> bool {
         (self.lo < x || (self.lo == x && self.lo_in))
             && (x < self.hi || (x == self.hi && self.hi_in))
@@ -91,11 +89,11 @@ impl Iv {
 
 /// A union of disjoint intervals, sorted.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub(crate) struct Numbers(Vec<Iv>);
+pub(crate) struct Numbers(SmallVec<[Iv; 2]>);
 
 impl Numbers {
     fn all() -> Self {
-        Numbers(vec![Iv {
+        Numbers(smallvec::smallvec![Iv {
             lo: f64::NEG_INFINITY,
             lo_in: false,
             hi: f64::INFINITY,
@@ -104,7 +102,7 @@ impl Numbers {
     }
 
     fn point(x: f64) -> Self {
-        Numbers(vec![Iv {
+        Numbers(smallvec::smallvec![Iv {
             lo: x,
             lo_in: true,
             hi: x,
@@ -115,12 +113,7 @@ impl Numbers {
     fn points(mut xs: Vec<f64>) -> Self {
         xs.sort_by(f64::total_cmp);
         xs.dedup();
-        Numbers(
-            xs.into_iter()
-                .map(|x| Numbers::point(x).0)
-                .flatten()
-                .collect(),
-        )
+        Numbers(xs.into_iter().flat_map(|x| Numbers::point(x).0).collect())
     }
 
     fn ordering(op: Op, x: f64) -> Self {
@@ -151,7 +144,7 @@ impl Numbers {
                 hi_in: false,
             },
         };
-        Numbers(vec![iv])
+        Numbers(smallvec::smallvec![iv])
     }
 
     fn is_empty(&self) -> bool {
@@ -159,7 +152,7 @@ impl Numbers {
     }
 
     fn intersect(&self, o: &Numbers) -> Numbers {
-        let mut out = Vec::new();
+        let mut out = SmallVec::new();
         for a in &self.0 {
             for b in &o.0 {
                 let c = a.intersect(*b);
@@ -178,7 +171,7 @@ impl Numbers {
     }
 
     fn complement(&self) -> Numbers {
-        let mut out = Vec::new();
+        let mut out = SmallVec::new();
         let (mut lo, mut lo_in) = (f64::NEG_INFINITY, false);
         for iv in &self.0 {
             let gap = Iv {
@@ -205,7 +198,6 @@ impl Numbers {
         Numbers(out)
     }
 
-    #[cfg(test)]
     fn contains(&self, x: f64) -> bool {
         self.0.iter().any(|iv| iv.contains(x))
     }
@@ -221,26 +213,28 @@ impl Numbers {
 /// interned ids.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Strings {
-    In(Vec<u32>),
-    NotIn(Vec<u32>),
+    In(Ids),
+    NotIn(Ids),
 }
 
-fn sorted_inter(a: &[u32], b: &[u32]) -> Vec<u32> {
+type Ids = SmallVec<[u32; 4]>;
+
+fn sorted_inter(a: &[u32], b: &[u32]) -> Ids {
     a.iter()
         .filter(|x| b.binary_search(x).is_ok())
         .copied()
         .collect()
 }
 
-fn sorted_minus(a: &[u32], b: &[u32]) -> Vec<u32> {
+fn sorted_minus(a: &[u32], b: &[u32]) -> Ids {
     a.iter()
         .filter(|x| b.binary_search(x).is_err())
         .copied()
         .collect()
 }
 
-fn sorted_union(a: &[u32], b: &[u32]) -> Vec<u32> {
-    let mut v: Vec<u32> = a.iter().chain(b).copied().collect();
+fn sorted_union(a: &[u32], b: &[u32]) -> Ids {
+    let mut v: Ids = a.iter().chain(b).copied().collect();
     v.sort_unstable();
     v.dedup();
     v
@@ -303,7 +297,7 @@ impl Values {
             falsy: true,
             truthy: true,
             numbers: Numbers::all(),
-            strings: Strings::NotIn(Vec::new()),
+            strings: Strings::NotIn(Ids::new()),
             compound: true,
         }
     }
@@ -315,7 +309,7 @@ impl Values {
             falsy: false,
             truthy: false,
             numbers: Numbers::default(),
-            strings: Strings::In(Vec::new()),
+            strings: Strings::In(Ids::new()),
             compound: false,
         }
     }
@@ -445,11 +439,15 @@ impl Dim {
 
 /// A set of bits over the atoms of the agent or action universe.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Bits(Vec<u64>);
+pub(crate) struct Bits(SmallVec<[u64; 2]>);
 
 impl Bits {
     fn empty(n: usize) -> Bits {
-        Bits(vec![0; n.div_ceil(64).max(1)])
+        Bits(smallvec::smallvec![0; n.div_ceil(64).max(1)])
+    }
+
+    fn contains(&self, i: usize) -> bool {
+        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 
     fn set(&mut self, i: usize) {
@@ -489,7 +487,7 @@ impl Bits {
 pub(crate) struct Region {
     agents: Bits,
     actions: Bits,
-    fields: Vec<(u32, Dim)>,
+    fields: SmallVec<[(u32, Dim); 4]>,
 }
 
 impl Region {
@@ -547,7 +545,8 @@ impl Region {
     }
 
     pub(crate) fn intersect(&self, o: &Region) -> Region {
-        let mut fields: Vec<(u32, Dim)> = Vec::with_capacity(self.fields.len() + o.fields.len());
+        let mut fields: SmallVec<[(u32, Dim); 4]> =
+            SmallVec::with_capacity(self.fields.len() + o.fields.len());
         let (mut i, mut j) = (0, 0);
         loop {
             match (self.fields.get(i), o.fields.get(j)) {
@@ -602,6 +601,7 @@ pub(crate) struct Universe {
     strings: FxHashMap<String, u32>,
     string_names: Vec<String>,
     fields: FxHashMap<FieldKey, u32>,
+    paths: FxHashMap<Vec<String>, u32>,
     field_keys: Vec<FieldKey>,
     /// Paths that are a prefix of another path: not reasoned about.
     overlapping_paths: Vec<Vec<String>>,
@@ -710,6 +710,15 @@ impl Universe {
         bits
     }
 
+    fn path_field(&mut self, path: &[String]) -> u32 {
+        if let Some(&id) = self.paths.get(path) {
+            return id;
+        }
+        let id = self.field(FieldKey::Path(path.to_vec()));
+        self.paths.insert(path.to_vec(), id);
+        id
+    }
+
     fn field(&mut self, key: FieldKey) -> u32 {
         if let Some(&id) = self.fields.get(&key) {
             return id;
@@ -734,40 +743,42 @@ impl Universe {
     /// enabled is the caller's business).
     pub(crate) fn region(&mut self, rule: &Rule) -> RuleRegion {
         let mut exact = true;
-        let mut dims: BTreeMap<u32, Dim> = BTreeMap::new();
+        let mut fields: SmallVec<[(u32, Dim); 4]> = SmallVec::new();
         for c in &rule.conditions {
-            for (key, dim) in self.constraints(c, &mut exact) {
-                let id = self.field(key);
-                let merged = match dims.get(&id) {
-                    Some(d) => d.intersect(&dim),
-                    None => dim,
-                };
-                dims.insert(id, merged);
+            for (id, dim) in self.constraints(c, &mut exact) {
+                match fields.binary_search_by_key(&id, |(k, _)| *k) {
+                    Ok(i) => {
+                        if let Some(slot) = fields.get_mut(i) {
+                            slot.1 = slot.1.intersect(&dim);
+                        }
+                    }
+                    Err(i) => fields.insert(i, (id, dim)),
+                }
             }
         }
         RuleRegion {
             region: Region {
                 agents: self.agents_of(&rule.agent),
                 actions: self.actions_of(&rule.action),
-                fields: dims.into_iter().collect(),
+                fields,
             },
             exact,
         }
     }
 
     /// The constraints one condition puts on the dimensions.
-    fn constraints(&mut self, c: &Condition, exact: &mut bool) -> Vec<(FieldKey, Dim)> {
+    fn constraints(&mut self, c: &Condition, exact: &mut bool) -> SmallVec<[(u32, Dim); 2]> {
         match &c.field {
             Field::Path(path) => {
                 if self.overlapping_paths.contains(path) {
                     *exact = false;
-                    return Vec::new();
+                    return SmallVec::new();
                 }
                 match self.values(c) {
-                    Some(v) => vec![(FieldKey::Path(path.clone()), Dim::Values(v))],
+                    Some(v) => smallvec::smallvec![(self.path_field(path), Dim::Values(v))],
                     None => {
                         *exact = false;
-                        Vec::new()
+                        SmallVec::new()
                     }
                 }
             }
@@ -786,9 +797,10 @@ impl Universe {
                             .collect(),
                     )
                 };
+                let time = self.field(FieldKey::Time);
                 if let Operand::Exists(want) = c.operand {
-                    let time = if want { TIME_PRESENT } else { TIME_MISSING };
-                    return vec![(FieldKey::Time, Dim::Mask(time))];
+                    let mask = if want { TIME_PRESENT } else { TIME_MISSING };
+                    return smallvec::smallvec![(time, Dim::Mask(mask))];
                 }
                 // Every other operator needs the timestamp; over the small
                 // universe each one can be decided value by value, exactly.
@@ -798,10 +810,8 @@ impl Universe {
                         mask |= 1 << i;
                     }
                 }
-                vec![
-                    (FieldKey::Time, Dim::Mask(TIME_PRESENT)),
-                    (key, Dim::Mask(mask)),
-                ]
+                let id = self.field(key);
+                smallvec::smallvec![(time, Dim::Mask(TIME_PRESENT)), (id, Dim::Mask(mask))]
             }
         }
     }
@@ -816,7 +826,7 @@ impl Universe {
                 Value::Bool(true) => s.truthy = true,
                 Value::Bool(false) => s.falsy = true,
                 Value::Number(n) => s.numbers = Numbers::point(*n),
-                Value::String(t) => s.strings = Strings::In(vec![u.string(t)]),
+                Value::String(t) => s.strings = Strings::In(smallvec::smallvec![u.string(t)]),
                 Value::Array(_) | Value::Object(_) => return None,
             }
             Some(s)
@@ -824,7 +834,7 @@ impl Universe {
         let set_of = |u: &mut Universe, items: &[Value<'_>]| -> Option<Values> {
             let mut s = Values::none();
             let mut nums = Vec::new();
-            let mut strs = Vec::new();
+            let mut strs = Ids::new();
             for v in items {
                 match v {
                     Value::Null => s.null = true,
@@ -907,7 +917,9 @@ impl Universe {
             .any(|(id, _)| matches!(self.field_keys.get(*id as usize), Some(FieldKey::Time)));
         if uses_time && time == TIME_PRESENT {
             if let Some(ts) = self.timestamp(hour, weekday) {
-                request["timestamp"] = Json::String(ts);
+                if let Some(obj) = request.as_object_mut() {
+                    obj.insert("timestamp".to_string(), Json::String(ts));
+                }
             }
         }
         request
@@ -1074,6 +1086,186 @@ fn condition_holds(c: &Condition, v: &Value<'_>) -> bool {
     }
 }
 
+// ----------------------------------------------------------------- points --
+
+/// One value of one dimension: a single request, for cheap membership tests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum PointValue {
+    Missing,
+    Null,
+    Bool(bool),
+    Num(f64),
+    /// An interned string, or (`None`) a string no rule mentions.
+    Str(Option<u32>),
+    Compound,
+    Bit(u32),
+}
+
+impl Dim {
+    fn contains(&self, v: PointValue) -> bool {
+        match (self, v) {
+            (Dim::Mask(m), PointValue::Bit(b)) => m & (1 << b) != 0,
+            (Dim::Values(s), v) => match v {
+                PointValue::Missing => s.missing,
+                PointValue::Null => s.null,
+                PointValue::Bool(true) => s.truthy,
+                PointValue::Bool(false) => s.falsy,
+                PointValue::Num(x) => s.numbers.contains(x),
+                PointValue::Str(id) => match (&s.strings, id) {
+                    (Strings::In(ids), Some(id)) => ids.binary_search(&id).is_ok(),
+                    (Strings::NotIn(ids), Some(id)) => ids.binary_search(&id).is_err(),
+                    (Strings::In(_), None) => false,
+                    (Strings::NotIn(_), None) => true,
+                },
+                PointValue::Compound => s.compound,
+                PointValue::Bit(_) => false,
+            },
+            _ => false,
+        }
+    }
+
+    /// A value of this (non-empty) set, preferring "missing": most
+    /// conditions need a field present, so it escapes the most boxes.
+    fn pick(&self) -> Option<PointValue> {
+        match self {
+            Dim::Mask(m) => (*m != 0).then(|| PointValue::Bit(m.trailing_zeros())),
+            Dim::Values(s) => {
+                if s.missing {
+                    return Some(PointValue::Missing);
+                }
+                if let Some(x) = s.numbers.pick() {
+                    return Some(PointValue::Num(x));
+                }
+                match &s.strings {
+                    Strings::In(ids) if !ids.is_empty() => {
+                        return ids.first().map(|i| PointValue::Str(Some(*i)));
+                    }
+                    Strings::NotIn(_) => return Some(PointValue::Str(None)),
+                    Strings::In(_) => {}
+                }
+                [
+                    (s.truthy, PointValue::Bool(true)),
+                    (s.falsy, PointValue::Bool(false)),
+                    (s.null, PointValue::Null),
+                    (s.compound, PointValue::Compound),
+                ]
+                .into_iter()
+                .find(|(ok, _)| *ok)
+                .map(|(_, v)| v)
+            }
+        }
+    }
+}
+
+/// A single request, dimension by dimension.
+#[derive(Debug, Clone)]
+struct Point {
+    agent: usize,
+    action: usize,
+    fields: SmallVec<[(u32, PointValue); 8]>,
+}
+
+impl Point {
+    fn value(&self, id: u32) -> Option<PointValue> {
+        self.fields.iter().find(|(k, _)| *k == id).map(|(_, v)| *v)
+    }
+}
+
+impl Region {
+    fn contains(&self, p: &Point) -> bool {
+        self.agents.contains(p.agent)
+            && self.actions.contains(p.action)
+            && self
+                .fields
+                .iter()
+                .all(|(id, d)| p.value(*id).is_some_and(|v| d.contains(v)))
+    }
+}
+
+/// Looks for a request in `r` outside every region of `others` by walking:
+/// start at a corner of `r`; while some box contains the point, move one
+/// coordinate out of that box (staying in `r`). Finding one proves `r` is
+/// not covered; not finding one proves nothing (the exact search decides).
+pub(crate) fn escapes(r: &Region, others: &[&Region], universe: &Universe) -> bool {
+    let full = |id: u32| {
+        let key = universe
+            .field_keys
+            .get(id as usize)
+            .cloned()
+            .unwrap_or(FieldKey::Time);
+        full_dim(&key)
+    };
+    let own = |id: u32| r.dim(id).cloned().unwrap_or_else(|| full(id));
+    let (Some(agent), Some(action)) = (r.agents.first(), r.actions.first()) else {
+        return false;
+    };
+    let mut point = Point {
+        agent,
+        action,
+        fields: SmallVec::new(),
+    };
+    let mut ids: SmallVec<[u32; 8]> = r.fields.iter().map(|(k, _)| *k).collect();
+    for o in others {
+        ids.extend(o.fields.iter().map(|(k, _)| *k));
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    for id in ids {
+        match own(id).pick() {
+            Some(v) => point.fields.push((id, v)),
+            None => return false,
+        }
+    }
+    for step in 0..(2 * others.len() + 4) {
+        let Some(inside) = others.iter().find(|o| o.contains(&point)) else {
+            return true;
+        };
+        // Move out of `inside` along one of its dimensions, rotating the
+        // starting dimension so the walk does not bounce between two boxes.
+        let n = inside.fields.len() + 2;
+        let mut moved = false;
+        for k in 0..n {
+            match (k + step) % n {
+                0 => {
+                    if let Some(a) = r.agents.minus(&inside.agents).first() {
+                        point.agent = a;
+                        moved = true;
+                    }
+                }
+                1 => {
+                    if let Some(a) = r.actions.minus(&inside.actions).first() {
+                        point.action = a;
+                        moved = true;
+                    }
+                }
+                f => {
+                    let Some((id, sd)) = inside.fields.get(f - 2) else {
+                        continue;
+                    };
+                    let key = universe
+                        .field_keys
+                        .get(*id as usize)
+                        .cloned()
+                        .unwrap_or(FieldKey::Time);
+                    if let Some(v) = own(*id).minus(sd, &key).pick() {
+                        if let Some(slot) = point.fields.iter_mut().find(|(k, _)| k == id) {
+                            slot.1 = v;
+                            moved = true;
+                        }
+                    }
+                }
+            }
+            if moved {
+                break;
+            }
+        }
+        if !moved {
+            return false;
+        }
+    }
+    false
+}
+
 // ------------------------------------------------------------------ cover --
 
 /// The outcome of a bounded search.
@@ -1177,6 +1369,31 @@ fn set_dim(r: &mut Region, id: u32, d: Dim) {
             }
         }
         Err(i) => r.fields.insert(i, (id, d)),
+    }
+}
+
+impl Region {
+    /// Whether every request in `self` is in `o` (without building pieces).
+    pub(crate) fn is_subset_of(&self, o: &Region, universe: &Universe) -> bool {
+        if !self.agents.minus(&o.agents).is_empty() || !self.actions.minus(&o.actions).is_empty() {
+            return false;
+        }
+        o.fields.iter().all(|(id, od)| {
+            let key = universe
+                .field_keys
+                .get(*id as usize)
+                .cloned()
+                .unwrap_or(FieldKey::Time);
+            match self.dim(*id) {
+                Some(sd) => sd.minus(od, &key).is_empty(),
+                None => full_dim(&key).minus(od, &key).is_empty(),
+            }
+        })
+    }
+
+    /// How many fields it constrains: fewer usually means a larger box.
+    pub(crate) fn constraints(&self) -> usize {
+        self.fields.len()
     }
 }
 

@@ -97,12 +97,13 @@ fn exact(doc: &Value, index: usize) -> bool {
         .unwrap()
         .iter()
         .all(|(k, v)| {
-            !k.starts_with("matches:")
-                && !k.starts_with("contains:")
-                && !(v.is_array() && !k.starts_with("in:") && !k.starts_with("not_in:"))
-                && !v
-                    .as_array()
-                    .is_some_and(|items| items.iter().any(|i| i.is_array() || i.is_object()))
+            let inexact_op = k.starts_with("matches:") || k.starts_with("contains:");
+            let set_op = k.starts_with("in:") || k.starts_with("not_in:");
+            let list_for_equality = v.is_array() && !set_op;
+            let nested = v
+                .as_array()
+                .is_some_and(|items| items.iter().any(|i| i.is_array() || i.is_object()));
+            !(inexact_op || list_for_equality || nested)
         })
 }
 
