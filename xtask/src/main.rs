@@ -160,6 +160,15 @@ fn run(root: &Path) -> Result<()> {
         )?;
     }
 
+    println!("\n== Linting the example bundles ==");
+    let mut args = vec!["lint"];
+    let names: Vec<String> = bundles
+        .iter()
+        .filter_map(|b| b.to_str().map(str::to_string))
+        .collect();
+    args.extend(names.iter().map(String::as_str));
+    sh(gavel, &args)?;
+
     println!("\n== Deciding the nine curated cases against fixtures/sim/bundle.yaml ==");
     let path = root.join("fixtures/sim/cases.json");
     let text = std::fs::read_to_string(&path)

@@ -228,3 +228,21 @@ pub fn structured_bundle_json(rules: usize) -> String {
     })
     .to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn generated_bundles_validate() {
+        for text in [
+            super::structured_bundle_json(10_000),
+            super::grouped_bundle_json(1_000, 1),
+            super::bundle_json(1_000, 2),
+        ] {
+            let b = gavel_policy::parse_bundle(&text, gavel_policy::Format::Json).unwrap();
+            assert!(!b.rules.is_empty());
+            eprintln!("{} rules, {} bytes", b.rules.len(), text.len());
+        }
+        let edited = super::edited_json(&super::grouped_bundle_json(1_000, 1));
+        assert!(gavel_policy::parse_bundle(&edited, gavel_policy::Format::Json).is_ok());
+    }
+}
