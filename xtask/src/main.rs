@@ -122,16 +122,21 @@ fn test() -> Result<()> {
             "warnings",
         ],
     )?;
-    sh(
+    // Property tests explore new inputs on every local `cargo test`; the
+    // suite uses one fixed seed (unless one is given) so a run is repeatable.
+    let seed = std::env::var("PROPTEST_RNG_SEED").unwrap_or_else(|_| "20261123".to_string());
+    sh_env(
         "cargo",
         &[
             "nextest",
             "run",
+            "--workspace",
             "--locked",
             "--no-fail-fast",
             "--profile",
             "ci",
         ],
+        &[("PROPTEST_RNG_SEED", &seed)],
     )?;
     // nextest does not run doctests.
     sh("cargo", &["test", "--locked", "--doc", "--quiet"])?;
