@@ -185,22 +185,7 @@ fn field_value(node: Option<&Node>, name: &str, default: Option<&str>) -> Json {
 }
 
 fn same(a: &Json, b: &Json) -> bool {
-    equal(&from_json(a), &from_json(b))
-}
-
-fn from_json(j: &Json) -> Value<'static> {
-    match j {
-        Json::Null => Value::Null,
-        Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
-        Json::String(s) => Value::String(s.clone().into()),
-        Json::Array(items) => Value::Array(items.iter().map(from_json).collect()),
-        Json::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, v)| (k.clone().into(), from_json(v)))
-                .collect(),
-        ),
-    }
+    equal(&Value::from_json(a), &Value::from_json(b))
 }
 
 fn rule_nodes(b: &Bundle) -> Vec<&Node> {

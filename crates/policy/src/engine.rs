@@ -33,6 +33,7 @@ pub struct CompiledRule {
     approvals_required: u32,
     priority: u8,
     index: usize,
+    rank: usize,
     conditions: Box<[Condition]>,
 }
 
@@ -58,6 +59,10 @@ impl CompiledRule {
     /// The rule's 0-based position in its bundle file.
     pub fn index(&self) -> usize {
         self.index
+    }
+    /// The rule's position in decision order (in [`Engine::rules`]).
+    pub fn rank(&self) -> usize {
+        self.rank
     }
 }
 
@@ -153,6 +158,7 @@ impl Engine {
                 approvals_required: r.approvals_required,
                 priority: r.priority,
                 index: r.index,
+                rank,
                 conditions: r.conditions.clone().into_boxed_slice(),
             });
         }
@@ -182,16 +188,32 @@ impl Engine {
 
     /// Decides a request. Allocates nothing unless an evaluation error is met.
     pub fn decide<'e>(&'e self, request: &Request<'_>) -> Decision<'e> {
-        let agent_id = self.agents.get(request.agent.as_ref()).copied();
+        self.decide_parts(
+            &request.agent,
+            &request.action,
+            &request.context,
+            request.timestamp,
+        )
+    }
+
+    /// Decides a request given by its parts (no request value needed).
+    pub fn decide_parts<'e>(
+        &'e self,
+        agent: &str,
+        action: &str,
+        context: &Value<'_>,
+        timestamp: Option<jiff::Timestamp>,
+    ) -> Decision<'e> {
+        let agent_id = self.agents.get(agent).copied();
         let ns_id = match agent_id {
             Some(id) => self
                 .agent_namespace
                 .get(id as usize)
                 .copied()
                 .filter(|&n| n != ANY),
-            None => namespace_of(&request.agent).and_then(|ns| self.namespaces.get(ns).copied()),
+            None => namespace_of(agent).and_then(|ns| self.namespaces.get(ns).copied()),
         };
-        let action_id = self.actions.get(request.action.as_ref()).copied();
+        let action_id = self.actions.get(action).copied();
 
         let mut lists: [&[u32]; 6] = [&[]; 6];
         let mut n = 0;
@@ -206,7 +228,7 @@ impl Engine {
             }
         }
 
-        let mut clock = Clock::new(request.timestamp, &self.timezone);
+        let mut clock = Clock::new(timestamp, &self.timezone);
         let mut errors = Vec::new();
         loop {
             // Merge the sorted lists: the smallest head is the next rule in
@@ -229,7 +251,7 @@ impl Engine {
             if rule
                 .conditions
                 .iter()
-                .all(|c| holds(c, &rule.id, &request.context, &mut clock, &mut errors))
+                .all(|c| holds(c, &rule.id, context, &mut clock, &mut errors))
             {
                 return Decision {
                     effect: rule.effect,

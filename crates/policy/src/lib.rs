@@ -49,6 +49,7 @@ mod json;
 mod lint;
 mod model;
 mod region;
+pub mod sim;
 mod validate;
 mod value;
 mod yaml;

@@ -1061,7 +1061,7 @@ fn insert_path(map: &mut serde_json::Map<String, Json>, path: &[String], value: 
 }
 
 /// Whether `c` holds for the value `v` (used over small finite universes).
-fn condition_holds(c: &Condition, v: &Value<'_>) -> bool {
+pub(crate) fn condition_holds(c: &Condition, v: &Value<'_>) -> bool {
     use crate::engine::equal;
     match (&c.operand, c.op) {
         (Operand::Exists(want), _) => *want,

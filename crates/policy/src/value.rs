@@ -78,6 +78,23 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// Converts a `serde_json` value.
+    pub fn from_json(j: &serde_json::Value) -> Value<'static> {
+        use serde_json::Value as J;
+        match j {
+            J::Null => Value::Null,
+            J::Bool(b) => Value::Bool(*b),
+            J::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
+            J::String(s) => Value::String(Cow::Owned(s.clone())),
+            J::Array(items) => Value::Array(items.iter().map(Value::from_json).collect()),
+            J::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, v)| (Cow::Owned(k.clone()), Value::from_json(v)))
+                    .collect(),
+            ),
+        }
+    }
+
     /// Converts a document node (bundle operands) into a value.
     pub fn from_node(node: &Node) -> Value<'static> {
         match &node.value {
