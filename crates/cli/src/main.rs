@@ -7,10 +7,11 @@ mod diff;
 mod failure;
 mod input;
 mod lint;
+mod sim;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::failure::Failure;
 
@@ -65,10 +66,51 @@ enum Command {
         /// The newer version.
         new: String,
     },
+    /// Simulate a bundle over a dataset (or compare two bundles, or replay a decision log).
+    Sim(SimArgs),
+    /// Run a bundle's test cases (cases with `expected_effect`); exit 1 on any mismatch.
+    Test {
+        /// Bundle file.
+        bundle: String,
+        /// Case files (JSON array, JSONL or CSV).
+        #[arg(required = true)]
+        cases: Vec<String>,
+    },
     /// Version helpers.
     Version {
         #[command(subcommand)]
         command: VersionCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+struct SimArgs {
+    #[command(subcommand)]
+    command: Option<SimCommand>,
+    /// Bundle file.
+    #[arg(required = true)]
+    bundle: Option<String>,
+    #[command(flatten)]
+    dataset: sim::DatasetArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum SimCommand {
+    /// Run two bundles over the same dataset and list every case that changed.
+    Compare {
+        old: String,
+        new: String,
+        #[command(flatten)]
+        dataset: sim::DatasetArgs,
+    },
+    /// Run a bundle over a decision log (JSONL) and report what would change.
+    Replay {
+        bundle: String,
+        log: String,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
     },
 }
 
@@ -114,6 +156,24 @@ fn main() -> ExitCode {
         Command::Version {
             command: VersionCommand::Suggest { old, new },
         } => diff::suggest(old, new),
+        Command::Sim(args) => match (&args.command, &args.bundle) {
+            (Some(SimCommand::Compare { old, new, dataset }), _) => {
+                sim::compare(old, new, dataset, cli.format)
+            }
+            (
+                Some(SimCommand::Replay {
+                    bundle,
+                    log,
+                    threads,
+                }),
+                _,
+            ) => sim::replay(bundle, log, *threads, cli.format),
+            (None, Some(bundle)) => sim::run(bundle, &args.dataset, cli.format),
+            (None, None) => Err(Failure::usage(
+                "`gavel sim` needs a bundle file (or `compare`/`replay`)",
+            )),
+        },
+        Command::Test { bundle, cases } => sim::test(bundle, cases, cli.format),
     };
     match result {
         Ok(code) => code,
