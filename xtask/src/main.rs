@@ -174,6 +174,39 @@ fn run(root: &Path) -> Result<()> {
     args.extend(names.iter().map(String::as_str));
     sh(gavel, &args)?;
 
+    println!("\n== Running each example bundle's policy tests ==");
+    for b in &bundles {
+        let stem = b
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let cases = root
+            .join("fixtures/tests")
+            .join(format!("{stem}.cases.json"));
+        sh(
+            gavel,
+            &[
+                "test",
+                b.to_str().context("path is not UTF-8")?,
+                cases.to_str().context("path is not UTF-8")?,
+            ],
+        )?;
+    }
+
+    println!("\n== Simulating 100,000 synthetic cases over fixtures/bundles/inbox-triage.yaml ==");
+    sh(
+        gavel,
+        &[
+            "sim",
+            "fixtures/bundles/inbox-triage.yaml",
+            "--dataset",
+            "synthetic",
+            "--count",
+            "100000",
+        ],
+    )?;
+
     println!("\n== Deciding the nine curated cases against fixtures/sim/bundle.yaml ==");
     let path = root.join("fixtures/sim/cases.json");
     let text = std::fs::read_to_string(&path)
