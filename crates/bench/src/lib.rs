@@ -27,17 +27,8 @@ impl Rng {
     }
 }
 
-const ACTIONS: [&str; 9] = [
-    "allow",
-    "quarantine",
-    "escalate",
-    "apply",
-    "update",
-    "delete",
-    "reindex",
-    "deploy",
-    "rollback",
-];
+/// The standard vocabulary: every group is an (agent, action) pair.
+const ACTIONS: [&str; 9] = gavel_policy::STANDARD_ACTIONS;
 const CATEGORIES: [&str; 6] = [
     "phishing",
     "spam",
