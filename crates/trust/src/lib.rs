@@ -46,3 +46,6 @@ pub use envelope::{
 };
 pub use keys::{Digest, KeyId, PublicKey, PublicKeyError, Role, bundle_digest, hex};
 pub use sensitive::Sensitive;
+
+/// The Ed25519 implementation keys are made with.
+pub use ed25519_dalek as ed25519;

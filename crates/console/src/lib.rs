@@ -1,0 +1,480 @@
+//! Gavel's application layer: every user action is one function here, used
+//! by the CLI now and by the desktop app later. For now: identities and
+//! keys (private halves only in the OS keychain), signing and verifying.
+//!
+//! This crate does IO (the store, the keychain, randomness, the clock); the
+//! rules it applies come from the pure crates.
+
+mod keychain;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use gavel_store::{Identity, Store, StoreError};
+use gavel_trust::ed25519::SigningKey;
+use gavel_trust::{KeyId, PublicKey, Role, Sensitive, VerifyOptions};
+use serde::Serialize;
+
+pub use keychain::{Keychain, KeychainError, MemoryKeychain, OsKeychain};
+
+/// Why a use case could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Keychain(#[from] KeychainError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl ConsoleError {
+    /// Refusals are exit 1; bad input and missing things are exit 2.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, ConsoleError::Refused(_))
+    }
+}
+
+/// Where Gavel keeps its data: `GAVEL_HOME`, else the platform data
+/// directory (`$XDG_DATA_HOME/gavel` or `~/.local/share/gavel`).
+pub fn gavel_home() -> PathBuf {
+    if let Some(h) = std::env::var_os("GAVEL_HOME").filter(|h| !h.is_empty()) {
+        return PathBuf::from(h);
+    }
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|h| !h.is_empty()) {
+        return PathBuf::from(x).join("gavel");
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    home.join(".local/share/gavel")
+}
+
+/// The keychain service name: `GAVEL_KEYCHAIN_SERVICE`, else `gavel`.
+pub fn keychain_service() -> String {
+    std::env::var("GAVEL_KEYCHAIN_SERVICE")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "gavel".to_string())
+}
+
+fn key_account(keyid: &KeyId) -> String {
+    format!("ed25519:{keyid}")
+}
+
+fn secret_account(name: &str) -> String {
+    format!("hmac:{name}")
+}
+
+/// A key as `keys list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyInfo {
+    pub keyid: String,
+    pub name: String,
+    pub email: String,
+    pub roles: Vec<Role>,
+    /// An identity of this store (its private key is in the keychain).
+    pub identity: bool,
+    pub retired: bool,
+    pub added_at: String,
+}
+
+/// The result of creating an identity.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewIdentity {
+    pub public_key: PublicKey,
+    /// The first identity of a new store gets every person role.
+    pub bootstrap: bool,
+}
+
+/// The console: a store and a keychain.
+#[derive(Debug, Clone)]
+pub struct Console {
+    store: Store,
+    keychain: Arc<dyn Keychain>,
+    home: PathBuf,
+}
+
+impl Console {
+    /// Opens the store in `home` (creating it) with the given keychain.
+    pub async fn open(home: &Path, keychain: Arc<dyn Keychain>) -> Result<Console, ConsoleError> {
+        std::fs::create_dir_all(home).map_err(|e| {
+            ConsoleError::Invalid(format!("cannot create `{}`: {e}", home.display()))
+        })?;
+        let store = Store::open(&home.join("gavel.db")).await?;
+        Ok(Console {
+            store,
+            keychain,
+            home: home.to_path_buf(),
+        })
+    }
+
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// The acting identity: `requested` (a name or key id), else the
+    /// store's only identity (DESIGN §11.9).
+    pub async fn acting_identity(&self, requested: Option<&str>) -> Result<Identity, ConsoleError> {
+        let ids = self.store.identities().await?;
+        match requested {
+            Some(who) => ids
+                .into_iter()
+                .find(|i| i.name == who || i.keyid.0 == who)
+                .ok_or_else(|| ConsoleError::NotFound(format!("no identity `{who}` in this store; see `gavel keys list`"))),
+            None => match ids.len() {
+                1 => ids.into_iter().next().ok_or_else(|| ConsoleError::NotFound("no identity".into())),
+                0 => Err(ConsoleError::NotFound(
+                    "this store has no identity yet: create one with `gavel keys gen --name NAME --email EMAIL`".into(),
+                )),
+                _ => Err(ConsoleError::Invalid(format!(
+                    "several identities ({}): choose one with --as NAME or GAVEL_IDENTITY",
+                    ids.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
+                ))),
+            },
+        }
+    }
+
+    async fn roles_of(&self, keyid: &KeyId) -> Result<Vec<Role>, ConsoleError> {
+        Ok(self
+            .store
+            .key(&keyid.0)
+            .await?
+            .map(|k| k.key.roles)
+            .unwrap_or_default())
+    }
+
+    /// Roles may be granted only by a `security` identity, except for the
+    /// very first identity of a store (the bootstrap).
+    async fn require_security(&self, actor: Option<&str>, what: &str) -> Result<(), ConsoleError> {
+        let me = self.acting_identity(actor).await?;
+        if self.roles_of(&me.keyid).await?.contains(&Role::Security) {
+            Ok(())
+        } else {
+            Err(ConsoleError::Refused(format!(
+                "only an identity with the security role can {what}; `{}` has not got it",
+                me.name
+            )))
+        }
+    }
+
+    /// Creates an identity with a new Ed25519 key: the private half goes to
+    /// the keychain, the public half and the roles to the trust store.
+    pub async fn generate_identity(
+        &self,
+        name: &str,
+        email: &str,
+        roles: Option<Vec<Role>>,
+        actor: Option<&str>,
+    ) -> Result<NewIdentity, ConsoleError> {
+        if name.trim().is_empty() {
+            return Err(ConsoleError::Invalid(
+                "an identity needs a name (--name)".into(),
+            ));
+        }
+        let existing = self.store.identities().await?;
+        if existing.iter().any(|i| i.name == name) {
+            return Err(ConsoleError::Invalid(format!(
+                "identity `{name}` already exists; use `gavel keys rotate {name}` for a new key"
+            )));
+        }
+        let bootstrap = existing.is_empty() && self.store.keys().await?.is_empty();
+        let roles = match (bootstrap, roles) {
+            (true, Some(r)) => r,
+            (true, None) => Role::PEOPLE.to_vec(),
+            (false, Some(r)) if !r.is_empty() => {
+                self.require_security(actor, "grant roles").await?;
+                r
+            }
+            (false, _) => Vec::new(),
+        };
+        let signing = new_signing_key()?;
+        let public = PublicKey::new(&signing.verifying_key(), name, email, roles);
+        let account = key_account(&public.keyid);
+        self.keychain
+            .set(&account, &Sensitive::new(signing.to_bytes().to_vec()))?;
+        if let Err(e) = self.store.add_identity(&public).await {
+            // Nothing half-made: the private key goes again.
+            let _ = self.keychain.delete(&account);
+            return Err(e.into());
+        }
+        Ok(NewIdentity {
+            public_key: public,
+            bootstrap,
+        })
+    }
+
+    /// Every trusted key, identities first.
+    pub async fn list_keys(&self) -> Result<Vec<KeyInfo>, ConsoleError> {
+        let ids = self.store.identities().await?;
+        let mut out: Vec<KeyInfo> = self
+            .store
+            .keys()
+            .await?
+            .into_iter()
+            .map(|k| KeyInfo {
+                identity: ids.iter().any(|i| i.keyid == k.key.keyid),
+                retired: k.retired_at.is_some(),
+                keyid: k.key.keyid.0,
+                name: k.key.name,
+                email: k.key.email,
+                roles: k.key.roles,
+                added_at: k.added_at,
+            })
+            .collect();
+        out.sort_by_key(|k| (!k.identity, k.retired, k.added_at.clone()));
+        Ok(out)
+    }
+
+    /// The public key of an identity or trusted key (by name or key id).
+    pub async fn export_key(&self, who: &str) -> Result<PublicKey, ConsoleError> {
+        let keys = self.store.keys().await?;
+        keys.iter()
+            .filter(|k| k.retired_at.is_none())
+            .find(|k| k.key.keyid.0 == who || k.key.name == who)
+            .or_else(|| keys.iter().find(|k| k.key.keyid.0 == who))
+            .map(|k| k.key.clone())
+            .ok_or_else(|| {
+                ConsoleError::NotFound(format!(
+                    "no key `{who}` in the trust store; see `gavel keys list`"
+                ))
+            })
+    }
+
+    /// Trusts a public key with roles (those it names, unless given).
+    pub async fn trust_key(
+        &self,
+        mut key: PublicKey,
+        roles: Option<Vec<Role>>,
+        actor: Option<&str>,
+    ) -> Result<PublicKey, ConsoleError> {
+        key.verifying_key()
+            .map_err(|e| ConsoleError::Invalid(format!("cannot trust this key: {e}")))?;
+        if let Some(r) = roles {
+            key.roles = r;
+        }
+        let empty = self.store.keys().await?.is_empty();
+        if !empty {
+            self.require_security(actor, "trust keys").await?;
+        }
+        let by = match actor {
+            Some(a) => Some(a.to_string()),
+            None => self.acting_identity(None).await.ok().map(|i| i.name),
+        };
+        self.store.trust(&key, by.as_deref()).await?;
+        Ok(key)
+    }
+
+    pub async fn untrust_key(&self, keyid: &str, actor: Option<&str>) -> Result<(), ConsoleError> {
+        self.require_security(actor, "remove trusted keys").await?;
+        if self.store.key(keyid).await?.is_none() {
+            return Err(ConsoleError::NotFound(format!(
+                "no key `{keyid}` in the trust store"
+            )));
+        }
+        if !self.store.untrust(keyid).await? {
+            return Err(ConsoleError::Refused(format!(
+                "key `{keyid}` belongs to an identity of this store; rotate it instead"
+            )));
+        }
+        Ok(())
+    }
+
+    /// A new key for an identity; the old one is retired (it still verifies
+    /// what it signed) and its private half leaves the keychain.
+    pub async fn rotate(&self, name: &str) -> Result<(KeyId, PublicKey), ConsoleError> {
+        let me = self.acting_identity(Some(name)).await?;
+        let roles = self.roles_of(&me.keyid).await?;
+        let signing = new_signing_key()?;
+        let public = PublicKey::new(&signing.verifying_key(), &me.name, &me.email, roles);
+        let account = key_account(&public.keyid);
+        self.keychain
+            .set(&account, &Sensitive::new(signing.to_bytes().to_vec()))?;
+        let old = match self.store.rotate(name, &public).await {
+            Ok(Some(old)) => old,
+            Ok(None) => {
+                let _ = self.keychain.delete(&account);
+                return Err(ConsoleError::NotFound(format!("no identity `{name}`")));
+            }
+            Err(e) => {
+                let _ = self.keychain.delete(&account);
+                return Err(e.into());
+            }
+        };
+        self.keychain.delete(&key_account(&old))?;
+        Ok((old, public))
+    }
+
+    /// The signing key of an identity, read from the keychain.
+    pub async fn signing_key(
+        &self,
+        who: Option<&str>,
+    ) -> Result<(Identity, SigningKey), ConsoleError> {
+        let me = self.acting_identity(who).await?;
+        let secret = self.keychain.get(&key_account(&me.keyid))?.ok_or_else(|| {
+            ConsoleError::NotFound(format!(
+                "the private key of `{}` ({}) is not in the keychain; restore it or rotate the identity",
+                me.name, me.keyid
+            ))
+        })?;
+        let bytes: [u8; 32] = secret.expose().as_slice().try_into().map_err(|_| {
+            ConsoleError::Invalid(format!(
+                "the keychain entry of `{}` is not an Ed25519 key",
+                me.name
+            ))
+        })?;
+        Ok((me, SigningKey::from_bytes(&bytes)))
+    }
+
+    /// Stores a shared HMAC secret in the keychain.
+    pub fn set_secret(&self, name: &str, secret: &Sensitive<Vec<u8>>) -> Result<(), ConsoleError> {
+        if secret.expose().is_empty() {
+            return Err(ConsoleError::Invalid("the secret is empty".into()));
+        }
+        Ok(self.keychain.set(&secret_account(name), secret)?)
+    }
+
+    /// A shared HMAC secret from the keychain.
+    pub fn secret(&self, name: &str) -> Result<Sensitive<Vec<u8>>, ConsoleError> {
+        self.keychain.get(&secret_account(name))?.ok_or_else(|| {
+            ConsoleError::NotFound(format!(
+                "no secret `{name}` in the keychain; add it with `gavel keys secret {name}`"
+            ))
+        })
+    }
+
+    /// Every key of the trust store (retired ones verify what they signed).
+    pub async fn trusted_keys(&self) -> Result<Vec<PublicKey>, ConsoleError> {
+        Ok(self
+            .store
+            .keys()
+            .await?
+            .into_iter()
+            .map(|k| k.key)
+            .collect())
+    }
+
+    /// Signs a payload as the acting identity.
+    pub async fn sign(
+        &self,
+        payload_type: &str,
+        payload: &serde_json::Value,
+        who: Option<&str>,
+    ) -> Result<serde_json::Value, ConsoleError> {
+        let (_, key) = self.signing_key(who).await?;
+        gavel_trust::sign_dsse(payload_type, payload, &[&key])
+            .map_err(|e| ConsoleError::Invalid(e.to_string()))
+    }
+
+    /// Verifies a signed document against the trust store.
+    pub async fn verify(
+        &self,
+        doc: &serde_json::Value,
+        secret: Option<&Sensitive<Vec<u8>>>,
+        now: jiff::Timestamp,
+    ) -> Result<gavel_trust::Verification, ConsoleError> {
+        let trusted = self.trusted_keys().await?;
+        Ok(gavel_trust::verify(
+            doc,
+            &VerifyOptions {
+                now,
+                trusted: &trusted,
+                secret,
+                expected_type: None,
+            },
+        ))
+    }
+}
+
+fn new_signing_key() -> Result<SigningKey, ConsoleError> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed)
+        .map_err(|e| ConsoleError::Invalid(format!("no randomness from the OS: {e}")))?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn console() -> (tempfile::TempDir, Console, Arc<MemoryKeychain>) {
+        let dir = tempfile::tempdir().unwrap();
+        let kc = Arc::new(MemoryKeychain::default());
+        let c = Console::open(dir.path(), kc.clone()).await.unwrap();
+        (dir, c, kc)
+    }
+
+    #[tokio::test]
+    async fn bootstrap_then_security_grants_roles() {
+        let (_dir, c, _) = console().await;
+        let first = c
+            .generate_identity("alice", "alice@example.com", None, None)
+            .await
+            .unwrap();
+        assert!(first.bootstrap);
+        assert_eq!(first.public_key.roles, Role::PEOPLE.to_vec());
+        // A second identity gets roles only from a security identity.
+        let bob = c
+            .generate_identity("bob", "bob@example.com", None, Some("alice"))
+            .await
+            .unwrap();
+        assert!(!bob.bootstrap && bob.public_key.roles.is_empty());
+        let err = c
+            .generate_identity(
+                "carol",
+                "c@example.com",
+                Some(vec![Role::Approver]),
+                Some("bob"),
+            )
+            .await
+            .unwrap_err();
+        assert!(err.is_refusal(), "{err}");
+        let carol = c
+            .generate_identity(
+                "carol",
+                "c@example.com",
+                Some(vec![Role::Approver]),
+                Some("alice"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(carol.public_key.roles, vec![Role::Approver]);
+        assert!(
+            c.acting_identity(None).await.is_err(),
+            "several identities need --as"
+        );
+    }
+
+    #[tokio::test]
+    async fn sign_verify_rotate() {
+        let (_dir, c, kc) = console().await;
+        let alice = c
+            .generate_identity("alice", "a@example.com", None, None)
+            .await
+            .unwrap()
+            .public_key;
+        let payload = serde_json::json!({"issued_at": "2026-11-23T00:00:00Z", "expires_at": "2026-12-23T00:00:00Z"});
+        let env = c
+            .sign("application/vnd.gavel.review.v1+json", &payload, None)
+            .await
+            .unwrap();
+        let now: jiff::Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
+        assert!(c.verify(&env, None, now).await.unwrap().valid);
+        let (old, new) = c.rotate("alice").await.unwrap();
+        assert_eq!(old, alice.keyid);
+        assert_ne!(new.keyid, alice.keyid);
+        assert!(
+            kc.get(&key_account(&old)).unwrap().is_none(),
+            "the old private key left the keychain"
+        );
+        // The retired key still verifies what it signed.
+        assert!(c.verify(&env, None, now).await.unwrap().valid);
+        let listed = c.list_keys().await.unwrap();
+        assert!(listed.iter().any(|k| k.keyid == old.0 && k.retired));
+        assert_eq!(c.export_key("alice").await.unwrap().keyid, new.keyid);
+    }
+}

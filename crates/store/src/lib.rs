@@ -1,0 +1,346 @@
+//! Gavel's SQLite store through sqlx, with migrations embedded at build
+//! time. For now it holds the trust store (public keys and their roles,
+//! identities) and the consumed-override ledger; the store issue extends it.
+//!
+//! Queries are checked at run time (`sqlx::query`), so building never
+//! needs a live database. Private keys never reach this crate.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use gavel_trust::{KeyId, PublicKey, Role};
+use sqlx::Row;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store at `{path}`: {source}")]
+    Open { path: String, source: sqlx::Error },
+    #[error("cannot migrate the store: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("store query failed: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("a stored row is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// A trusted key as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    pub key: PublicKey,
+    pub added_at: String,
+    pub added_by: Option<String>,
+    pub retired_at: Option<String>,
+}
+
+/// An identity: a name with the key it signs with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub name: String,
+    pub email: String,
+    pub keyid: KeyId,
+    pub created_at: String,
+}
+
+/// The store. Cheap to clone (a connection pool).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+fn now() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file and brings it to the
+    /// latest schema. WAL mode; foreign keys on.
+    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        };
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+            .map_err(open_err)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(open_err)?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    /// Trusted keys, retired ones included (they still verify old signatures).
+    pub async fn keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT keyid, algorithm, public_key, name, email, roles, added_at, added_by, retired_at \
+             FROM trusted_keys ORDER BY added_at, keyid",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(stored_key).collect()
+    }
+
+    pub async fn key(&self, keyid: &str) -> Result<Option<StoredKey>, StoreError> {
+        let row = sqlx::query(
+            "SELECT keyid, algorithm, public_key, name, email, roles, added_at, added_by, retired_at \
+             FROM trusted_keys WHERE keyid = ?",
+        )
+        .bind(keyid)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(stored_key).transpose()
+    }
+
+    /// Adds a key (or replaces its name, email and roles if already there).
+    pub async fn trust(&self, key: &PublicKey, added_by: Option<&str>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO trusted_keys (keyid, algorithm, public_key, name, email, roles, added_at, added_by) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT(keyid) DO UPDATE SET name = excluded.name, email = excluded.email, roles = excluded.roles",
+        )
+        .bind(&key.keyid.0)
+        .bind(&key.algorithm)
+        .bind(&key.public_key)
+        .bind(&key.name)
+        .bind(&key.email)
+        .bind(roles_json(&key.roles))
+        .bind(now())
+        .bind(added_by)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Removes a key; refused (false) while an identity still uses it.
+    pub async fn untrust(&self, keyid: &str) -> Result<bool, StoreError> {
+        let used: i64 = sqlx::query("SELECT COUNT(*) FROM identities WHERE keyid = ?")
+            .bind(keyid)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        if used > 0 {
+            return Ok(false);
+        }
+        let done = sqlx::query("DELETE FROM trusted_keys WHERE keyid = ?")
+            .bind(keyid)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Creates an identity and trusts its key, in one transaction.
+    pub async fn add_identity(&self, key: &PublicKey) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO trusted_keys (keyid, algorithm, public_key, name, email, roles, added_at, added_by) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&key.keyid.0)
+        .bind(&key.algorithm)
+        .bind(&key.public_key)
+        .bind(&key.name)
+        .bind(&key.email)
+        .bind(roles_json(&key.roles))
+        .bind(now())
+        .bind(&key.name)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO identities (name, email, keyid, created_at) VALUES (?, ?, ?, ?)")
+            .bind(&key.name)
+            .bind(&key.email)
+            .bind(&key.keyid.0)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Moves an identity to a new key and retires the old one, in one
+    /// transaction.
+    pub async fn rotate(
+        &self,
+        name: &str,
+        new_key: &PublicKey,
+    ) -> Result<Option<KeyId>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let Some(row) = sqlx::query("SELECT keyid FROM identities WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let old: String = row.try_get(0)?;
+        sqlx::query(
+            "INSERT INTO trusted_keys (keyid, algorithm, public_key, name, email, roles, added_at, added_by) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&new_key.keyid.0)
+        .bind(&new_key.algorithm)
+        .bind(&new_key.public_key)
+        .bind(&new_key.name)
+        .bind(&new_key.email)
+        .bind(roles_json(&new_key.roles))
+        .bind(now())
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE trusted_keys SET retired_at = ? WHERE keyid = ?")
+            .bind(now())
+            .bind(&old)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE identities SET keyid = ? WHERE name = ?")
+            .bind(&new_key.keyid.0)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(KeyId(old)))
+    }
+
+    pub async fn identities(&self) -> Result<Vec<Identity>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT name, email, keyid, created_at FROM identities ORDER BY created_at, name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Identity {
+                    name: r.try_get(0)?,
+                    email: r.try_get(1)?,
+                    keyid: KeyId(r.try_get(2)?),
+                    created_at: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records an override as used. `false` when it was already used.
+    pub async fn consume_override(
+        &self,
+        id: &str,
+        workflow_id: Option<&str>,
+        legacy: bool,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO consumed_overrides (id, workflow_id, legacy, consumed_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT(id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(workflow_id)
+        .bind(legacy)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn override_used(&self, id: &str) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM consumed_overrides WHERE id = ?")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        Ok(n > 0)
+    }
+}
+
+fn roles_json(roles: &[Role]) -> String {
+    serde_json::to_string(roles).unwrap_or_else(|_| "[]".to_string())
+}
+
+fn stored_key(r: &sqlx::sqlite::SqliteRow) -> Result<StoredKey, StoreError> {
+    let roles: String = r.try_get(5)?;
+    let roles: Vec<Role> = serde_json::from_str(&roles)
+        .map_err(|e| StoreError::Corrupt(format!("roles `{roles}`: {e}")))?;
+    Ok(StoredKey {
+        key: PublicKey {
+            keyid: KeyId(r.try_get(0)?),
+            algorithm: r.try_get(1)?,
+            public_key: r.try_get(2)?,
+            name: r.try_get(3)?,
+            email: r.try_get(4)?,
+            roles,
+        },
+        added_at: r.try_get(6)?,
+        added_by: r.try_get(7)?,
+        retired_at: r.try_get(8)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(seed: u8, name: &str, roles: Vec<Role>) -> PublicKey {
+        let k = ed25519_dalek_key(seed);
+        PublicKey::new(&k, name, &format!("{name}@example.com"), roles)
+    }
+
+    fn ed25519_dalek_key(seed: u8) -> gavel_trust::ed25519::VerifyingKey {
+        gavel_trust::ed25519::SigningKey::from_bytes(&[seed; 32]).verifying_key()
+    }
+
+    #[tokio::test]
+    async fn trust_store_round_trip_and_ledger() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gavel.db");
+        let store = Store::open(&path).await.unwrap();
+        let alice = key(1, "alice", vec![Role::Author, Role::Security]);
+        store.add_identity(&alice).await.unwrap();
+        let bob = key(2, "bob", vec![Role::Approver]);
+        store.trust(&bob, Some("alice")).await.unwrap();
+        drop(store);
+        // Reopening runs no migration twice and finds everything.
+        let store = Store::open(&path).await.unwrap();
+        let keys = store.keys().await.unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys.iter().find(|k| k.key.name == "bob").unwrap().key, bob);
+        assert!(
+            !store.untrust(&alice.keyid.0).await.unwrap(),
+            "an identity's key stays"
+        );
+        assert!(store.untrust(&bob.keyid.0).await.unwrap());
+        let alice2 = key(3, "alice", alice.roles.clone());
+        assert_eq!(
+            store.rotate("alice", &alice2).await.unwrap(),
+            Some(alice.keyid.clone())
+        );
+        assert_eq!(store.identities().await.unwrap()[0].keyid, alice2.keyid);
+        assert!(
+            store
+                .key(&alice.keyid.0)
+                .await
+                .unwrap()
+                .unwrap()
+                .retired_at
+                .is_some()
+        );
+        assert!(
+            store
+                .consume_override("ovr-1", Some("wf"), false)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .consume_override("ovr-1", Some("wf"), false)
+                .await
+                .unwrap()
+        );
+        assert!(store.override_used("ovr-1").await.unwrap());
+    }
+}
