@@ -116,6 +116,7 @@ fn test() -> Result<()> {
             "clippy",
             "--workspace",
             "--all-targets",
+            "--all-features",
             "--locked",
             "--",
             "-D",
@@ -138,9 +139,58 @@ fn test() -> Result<()> {
         ],
         &[("PROPTEST_RNG_SEED", &seed)],
     )?;
+    keychain_tests()?;
     // nextest does not run doctests.
     sh("cargo", &["test", "--locked", "--doc", "--quiet"])?;
     Ok(())
+}
+
+/// Debian packages the tests need, by the command that shows they are there.
+const SYSTEM_PACKAGES: [(&str, &str); 3] = [
+    ("gnome-keyring-daemon", "gnome-keyring"),
+    ("dbus-run-session", "dbus"),
+    ("secret-tool", "libsecret-tools"),
+];
+
+/// Installs missing system packages with apt-get (as root), or says which
+/// to install.
+fn system_packages() -> Result<()> {
+    let missing: Vec<&str> = SYSTEM_PACKAGES
+        .iter()
+        .filter(|(cmd, _)| output("sh", &["-c", &format!("command -v {cmd}")]).is_none())
+        .map(|(_, pkg)| *pkg)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let root = output("id", &["-u"]).is_some_and(|u| u.trim() == "0");
+    if !root {
+        bail!(
+            "missing system packages: {} (install them with `sudo apt-get install -y {}`, then run this again)",
+            missing.join(", "),
+            missing.join(" ")
+        );
+    }
+    sh_env(
+        "apt-get",
+        &["update", "-qq"],
+        &[("DEBIAN_FRONTEND", "noninteractive")],
+    )?;
+    let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
+    args.extend(missing.iter().copied());
+    sh_env("apt-get", &args, &[("DEBIAN_FRONTEND", "noninteractive")])
+}
+
+/// The test against the real OS keychain: a private D-Bus session with an
+/// unlocked gnome-keyring (Secret Service), as on a desktop.
+fn keychain_tests() -> Result<()> {
+    system_packages()?;
+    if let Some(home) = std::env::var_os("HOME") {
+        std::fs::create_dir_all(PathBuf::from(home).join(".local/share/keyrings"))?;
+    }
+    let script = "echo -n test | gnome-keyring-daemon --unlock --replace --daemonize --components=secrets >/dev/null \
+        && cargo nextest run --locked -p gavel-cli --features real-keychain-tests --test keychain --profile ci";
+    sh("dbus-run-session", &["--", "sh", "-c", script])
 }
 
 /// The README's run command: Gavel's main job on its sample data.

@@ -18,6 +18,8 @@ pub struct Failure {
     /// Source text, to show the offending line.
     pub source: Option<String>,
     pub diagnostics: Vec<Diagnostic>,
+    /// The exit code: 2 (input not usable) unless a refusal says 1.
+    pub exit: u8,
 }
 
 #[derive(Serialize)]
@@ -43,6 +45,7 @@ impl Failure {
             code,
             file: None,
             source: None,
+            exit: 2,
             diagnostics: vec![Diagnostic {
                 message: message.into(),
                 pointer: None,
@@ -67,11 +70,12 @@ impl Failure {
             code: error.code(),
             file: Some(file.to_string()),
             source,
+            exit: 2,
             diagnostics: error.diagnostics(),
         }
     }
 
-    /// Prints the failure and returns exit code 2.
+    /// Prints the failure and returns its exit code (2 unless set).
     pub fn report(&self, format: OutputFormat) -> ExitCode {
         eprint!("{}", self.render_text());
         if format == OutputFormat::Json {
@@ -90,7 +94,7 @@ impl Failure {
             });
             println!("{json}");
         }
-        ExitCode::from(2)
+        ExitCode::from(self.exit)
     }
 
     /// rustc-style: `error: message`, ` --> file:line:col`, the source line

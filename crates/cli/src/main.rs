@@ -6,6 +6,7 @@ mod commands;
 mod diff;
 mod failure;
 mod input;
+mod keys;
 mod lint;
 mod sim;
 
@@ -65,6 +66,37 @@ enum Command {
         old: String,
         /// The newer version.
         new: String,
+    },
+    /// Identities, keys (private halves in the OS keychain) and the trust store.
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
+    /// Sign a document as a DSSE envelope with the acting identity's key.
+    Sign {
+        /// bundle, approval, override, rollout or review.
+        #[arg(long = "type")]
+        kind: String,
+        /// The bundle (for `bundle`) or the JSON payload.
+        file: String,
+        #[arg(long = "as", env = "GAVEL_IDENTITY")]
+        actor: Option<String>,
+        /// Validity, e.g. `30d`, `24h` (default by type: bundle 365d, approval 30d, override 24h, rollout 7d, review 14d).
+        #[arg(long)]
+        expires_in: Option<String>,
+    },
+    /// Verify a signed document (DSSE, team export, or a legacy format).
+    Verify {
+        file: String,
+        /// Name of a shared HMAC secret in the keychain.
+        #[arg(long, conflicts_with = "secret_file")]
+        secret: Option<String>,
+        /// A file holding the shared HMAC secret (surrounding whitespace stripped).
+        #[arg(long)]
+        secret_file: Option<String>,
+        /// Trust exactly these public keys (JSON as `keys export` prints), without a store or keychain.
+        #[arg(long = "key")]
+        keys: Vec<String>,
     },
     /// Simulate a bundle over a dataset (or compare two bundles, or replay a decision log).
     Sim(SimArgs),
@@ -174,6 +206,25 @@ fn main() -> ExitCode {
             )),
         },
         Command::Test { bundle, cases } => sim::test(bundle, cases, cli.format),
+        Command::Keys { command } => keys::keys(command.clone(), cli.format),
+        Command::Sign {
+            kind,
+            file,
+            actor,
+            expires_in,
+        } => keys::sign(kind, file, actor.as_deref(), expires_in.as_deref()),
+        Command::Verify {
+            file,
+            secret,
+            secret_file,
+            keys: key_files,
+        } => keys::verify(
+            file,
+            secret.as_deref(),
+            secret_file.as_deref(),
+            key_files,
+            cli.format,
+        ),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,235 @@
+//! Against the real OS keychain (Secret Service): generate a key, sign,
+//! then verify in fresh processes with the key read back; and after a full
+//! key lifecycle, no private key material is in any file under
+//! `GAVEL_HOME` or in anything Gavel printed.
+//!
+//! Runs inside a D-Bus session with an unlocked gnome-keyring (`cargo xtask
+//! test` sets that up); it is compiled only with `--features
+//! real-keychain-tests`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use base64::Engine as _;
+use gavel_console::{Keychain, OsKeychain};
+
+struct Env {
+    home: tempfile::TempDir,
+    service: String,
+}
+
+impl Env {
+    fn new() -> Env {
+        let service = format!(
+            "gavel-test-{}-{}",
+            std::process::id(),
+            jiff::Timestamp::now().as_nanosecond()
+        );
+        Env {
+            home: tempfile::tempdir().unwrap(),
+            service,
+        }
+    }
+
+    fn gavel(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gavel"))
+            .args(args)
+            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+            .env("GAVEL_HOME", self.home.path())
+            .env("GAVEL_KEYCHAIN_SERVICE", &self.service)
+            .env_remove("GAVEL_IDENTITY")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut pipe = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            pipe.write_all(s.as_bytes()).unwrap();
+        }
+        drop(pipe);
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.gavel(args, stdin);
+        assert!(
+            out.status.success(),
+            "gavel {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        // Leave nothing behind in the keychain.
+        let kc = OsKeychain::new(&self.service);
+        if let Ok(text) = std::fs::read_to_string(self.home.path().join("accounts.txt")) {
+            for account in text.lines() {
+                let _ = kc.delete(account);
+            }
+        }
+    }
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+#[test]
+fn keys_live_in_the_real_keychain_and_nowhere_else() {
+    let env = Env::new();
+    let mut printed = String::new();
+
+    // Process 1: create the identity (private key into the Secret Service).
+    let made = json(&env.ok(
+        &[
+            "keys",
+            "gen",
+            "--name",
+            "alice",
+            "--email",
+            "alice@example.com",
+            "--format",
+            "json",
+        ],
+        None,
+    ));
+    let keyid = made["public_key"]["keyid"].as_str().unwrap().to_string();
+    assert_eq!(made["bootstrap"], true);
+    let kc = OsKeychain::new(&env.service);
+    let seed = kc
+        .get(&format!("ed25519:{keyid}"))
+        .unwrap()
+        .expect("the private key is in the keychain");
+    let seed = seed.expose().clone();
+    assert_eq!(seed.len(), 32);
+    std::fs::write(
+        env.home.path().join("accounts.txt"),
+        format!("ed25519:{keyid}\nhmac:team\n"),
+    )
+    .unwrap();
+
+    // Process 2: sign with the key read back from the keychain.
+    let envelope = env.ok(
+        &["sign", "--type", "bundle", "fixtures/bundles/budgets.json"],
+        None,
+    );
+    printed.push_str(&envelope);
+    let env_path = env.home.path().join("budgets.envelope.json");
+    std::fs::write(&env_path, &envelope).unwrap();
+
+    // Process 3: verify against the trust store.
+    let v = json(&env.ok(
+        &["verify", env_path.to_str().unwrap(), "--format", "json"],
+        None,
+    ));
+    assert_eq!(v["valid"], true, "{v}");
+    assert_eq!(v["signers"][0]["keyid"], keyid.as_str());
+    assert_eq!(v["signers"][0]["name"], "alice");
+
+    // The rest of the lifecycle: secret, export, trust, rotate, untrust.
+    env.ok(&["keys", "secret", "team"], Some("team-secret-value\n"));
+    let exported = env.ok(&["keys", "export", "alice"], None);
+    printed.push_str(&exported);
+    let bob_seed = [9u8; 32];
+    let bob = gavel_trust::PublicKey::new(
+        &gavel_trust::ed25519::SigningKey::from_bytes(&bob_seed).verifying_key(),
+        "bob",
+        "bob@example.com",
+        vec![],
+    );
+    let bob_path = env.home.path().join("bob.pub.json");
+    std::fs::write(&bob_path, serde_json::to_string(&bob).unwrap()).unwrap();
+    printed.push_str(&env.ok(
+        &[
+            "keys",
+            "trust",
+            bob_path.to_str().unwrap(),
+            "--roles",
+            "approver",
+        ],
+        None,
+    ));
+    printed.push_str(&env.ok(&["keys", "list", "--format", "json"], None));
+    let rotated = json(&env.ok(&["keys", "rotate", "alice", "--format", "json"], None));
+    let new_id = rotated["public_key"]["keyid"].as_str().unwrap().to_string();
+    std::fs::write(
+        env.home.path().join("accounts.txt"),
+        format!("ed25519:{keyid}\ned25519:{new_id}\nhmac:team\n"),
+    )
+    .unwrap();
+    let new_seed = kc
+        .get(&format!("ed25519:{new_id}"))
+        .unwrap()
+        .expect("the new key is in the keychain");
+    assert!(
+        kc.get(&format!("ed25519:{keyid}")).unwrap().is_none(),
+        "the retired private key left the keychain"
+    );
+    printed.push_str(&env.ok(&["keys", "untrust", &bob.keyid.0], None));
+    // The retired key still verifies what it signed.
+    assert_eq!(
+        json(&env.ok(
+            &["verify", env_path.to_str().unwrap(), "--format", "json"],
+            None
+        ))["valid"],
+        true
+    );
+
+    // No private key material (raw, base64 or hex) in any file under
+    // GAVEL_HOME or in anything printed.
+    let secrets: Vec<Vec<u8>> = [
+        seed.clone(),
+        new_seed.expose().clone(),
+        b"team-secret-value".to_vec(),
+    ]
+    .into_iter()
+    .flat_map(|s| {
+        vec![
+            s.clone(),
+            base64::engine::general_purpose::STANDARD
+                .encode(&s)
+                .into_bytes(),
+            gavel_trust::hex(&s).into_bytes(),
+        ]
+    })
+    .collect();
+    let mut files = Vec::new();
+    collect(env.home.path(), &mut files);
+    assert!(
+        files.iter().any(|f| f.ends_with("gavel.db")),
+        "the store is under GAVEL_HOME: {files:?}"
+    );
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        for s in &secrets {
+            assert!(
+                !contains(&bytes, s),
+                "private material found in {}",
+                f.display()
+            );
+        }
+    }
+    for s in &secrets {
+        assert!(!contains(printed.as_bytes(), s), "private material printed");
+    }
+}
+
+fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            collect(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
