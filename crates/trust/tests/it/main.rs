@@ -408,3 +408,31 @@ fn bad_input_is_malformed_not_a_panic() {
     });
     assert_eq!(check(&env, &trusted, None).reason, Some(Reason::Malformed));
 }
+
+#[test]
+fn every_covered_byte_of_a_legacy_override_matters() {
+    let secret = Sensitive::new(b"shared".to_vec());
+    let data =
+        json!({"workflow_id": "wf-42", "forced_verdict": "promote", "bypass_micro_pilot": false});
+    let doc = legacy_override(&data, &secret);
+    let text = serde_json::to_string(&doc).unwrap();
+    assert!(accepted(text.as_bytes(), &[], Some(&secret)));
+    for (key, len) in [
+        ("\"data\":", serde_json::to_string(&data).unwrap().len()),
+        ("\"signature\":", 66),
+    ] {
+        let start = text.find(key).unwrap() + key.len();
+        for i in start..start + len {
+            let mut t = text.clone().into_bytes();
+            t[i] ^= 0x01;
+            assert!(
+                !accepted(&t, &[], Some(&secret)),
+                "a change at byte {i} was accepted"
+            );
+        }
+    }
+    // Marked used: refused.
+    let mut used = doc.clone();
+    used["used"] = true.into();
+    assert_eq!(check(&used, &[], Some(&secret)).reason, Some(Reason::Used));
+}
