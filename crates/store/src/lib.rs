@@ -103,21 +103,7 @@ impl Store {
 
     /// Adds a key (or replaces its name, email and roles if already there).
     pub async fn trust(&self, key: &PublicKey, added_by: Option<&str>) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO trusted_keys (keyid, algorithm, public_key, name, email, roles, added_at, added_by) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT(keyid) DO UPDATE SET name = excluded.name, email = excluded.email, roles = excluded.roles",
-        )
-        .bind(&key.keyid.0)
-        .bind(&key.algorithm)
-        .bind(&key.public_key)
-        .bind(&key.name)
-        .bind(&key.email)
-        .bind(roles_json(&key.roles))
-        .bind(now())
-        .bind(added_by)
-        .execute(&self.pool)
-        .await?;
+        insert_key(&self.pool, key, added_by, true).await?;
         Ok(())
     }
 
@@ -141,20 +127,7 @@ impl Store {
     /// Creates an identity and trusts its key, in one transaction.
     pub async fn add_identity(&self, key: &PublicKey) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO trusted_keys (keyid, algorithm, public_key, name, email, roles, added_at, added_by) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&key.keyid.0)
-        .bind(&key.algorithm)
-        .bind(&key.public_key)
-        .bind(&key.name)
-        .bind(&key.email)
-        .bind(roles_json(&key.roles))
-        .bind(now())
-        .bind(&key.name)
-        .execute(&mut *tx)
-        .await?;
+        insert_key(&mut *tx, key, Some(&key.name), false).await?;
         sqlx::query("INSERT INTO identities (name, email, keyid, created_at) VALUES (?, ?, ?, ?)")
             .bind(&key.name)
             .bind(&key.email)
@@ -182,20 +155,7 @@ impl Store {
             return Ok(None);
         };
         let old: String = row.try_get(0)?;
-        sqlx::query(
-            "INSERT INTO trusted_keys (keyid, algorithm, public_key, name, email, roles, added_at, added_by) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&new_key.keyid.0)
-        .bind(&new_key.algorithm)
-        .bind(&new_key.public_key)
-        .bind(&new_key.name)
-        .bind(&new_key.email)
-        .bind(roles_json(&new_key.roles))
-        .bind(now())
-        .bind(name)
-        .execute(&mut *tx)
-        .await?;
+        insert_key(&mut *tx, new_key, Some(name), false).await?;
         sqlx::query("UPDATE trusted_keys SET retired_at = ? WHERE keyid = ?")
             .bind(now())
             .bind(&old)
@@ -256,6 +216,39 @@ impl Store {
             .try_get(0)?;
         Ok(n > 0)
     }
+}
+
+/// Inserts a trusted key; with `upsert`, an existing key gets the new name,
+/// email and roles.
+async fn insert_key<'e, E>(
+    e: E,
+    key: &PublicKey,
+    added_by: Option<&str>,
+    upsert: bool,
+) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+{
+    let conflict = if upsert {
+        " ON CONFLICT(keyid) DO UPDATE SET name = excluded.name, email = excluded.email, roles = excluded.roles"
+    } else {
+        ""
+    };
+    sqlx::query(&format!(
+        "INSERT INTO trusted_keys (keyid, algorithm, public_key, name, email, roles, added_at, added_by) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?){conflict}"
+    ))
+    .bind(&key.keyid.0)
+    .bind(&key.algorithm)
+    .bind(&key.public_key)
+    .bind(&key.name)
+    .bind(&key.email)
+    .bind(roles_json(&key.roles))
+    .bind(now())
+    .bind(added_by)
+    .execute(e)
+    .await?;
+    Ok(())
 }
 
 fn roles_json(roles: &[Role]) -> String {
