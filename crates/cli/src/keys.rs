@@ -56,14 +56,14 @@ pub enum KeysCommand {
     },
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::new("internal", format!("cannot start the runtime: {e}")))
 }
 
-async fn console() -> Result<Console, Failure> {
+pub(crate) async fn console() -> Result<Console, Failure> {
     Console::open(
         &gavel_home(),
         Arc::new(OsKeychain::new(&keychain_service())),
@@ -73,7 +73,7 @@ async fn console() -> Result<Console, Failure> {
 }
 
 /// Refusals (permission, state) are exit 1; the rest exit 2.
-fn fail(e: ConsoleError) -> Failure {
+pub(crate) fn fail(e: ConsoleError) -> Failure {
     let mut f = Failure::new(
         if e.is_refusal() { "refused" } else { "invalid" },
         e.to_string(),
@@ -202,7 +202,7 @@ fn trimmed(bytes: Vec<u8>) -> Option<Sensitive<Vec<u8>>> {
 }
 
 /// `--secret-file`: the file's bytes with surrounding whitespace stripped.
-fn secret_file(path: &str) -> Result<Sensitive<Vec<u8>>, Failure> {
+pub(crate) fn secret_file(path: &str) -> Result<Sensitive<Vec<u8>>, Failure> {
     let bytes = std::fs::read(path).map_err(|e| {
         Failure::new("unreadable", format!("cannot read `{path}`: {e}")).in_file(path)
     })?;
@@ -211,7 +211,7 @@ fn secret_file(path: &str) -> Result<Sensitive<Vec<u8>>, Failure> {
 }
 
 /// `30d`, `24h`, `90m`, `3600s`.
-fn duration(text: &str) -> Result<i64, Failure> {
+pub(crate) fn duration(text: &str) -> Result<i64, Failure> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (n, unit) = t.split_at(split);

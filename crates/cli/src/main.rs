@@ -5,6 +5,7 @@
 mod commands;
 mod diff;
 mod failure;
+mod governance;
 mod input;
 mod keys;
 mod lint;
@@ -98,6 +99,16 @@ enum Command {
         #[arg(long = "key")]
         keys: Vec<String>,
     },
+    /// Workflow scorecards (risk-adjusted ROI).
+    Scorecard {
+        #[command(subcommand)]
+        command: ScorecardCommand,
+    },
+    /// Signed, scoped, single-use overrides.
+    Override {
+        #[command(subcommand)]
+        command: governance::OverrideCommand,
+    },
     /// Simulate a bundle over a dataset (or compare two bundles, or replay a decision log).
     Sim(SimArgs),
     /// Run a bundle's test cases (cases with `expected_effect`); exit 1 on any mismatch.
@@ -144,6 +155,12 @@ enum SimCommand {
         #[arg(long)]
         threads: Option<usize>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ScorecardCommand {
+    /// Evaluate scorecards against a policy: a verdict with reason codes each.
+    Eval(governance::EvalArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -206,6 +223,10 @@ fn main() -> ExitCode {
             )),
         },
         Command::Test { bundle, cases } => sim::test(bundle, cases, cli.format),
+        Command::Scorecard {
+            command: ScorecardCommand::Eval(args),
+        } => governance::eval(args, cli.format),
+        Command::Override { command } => governance::overrides(command, cli.format),
         Command::Keys { command } => keys::keys(command.clone(), cli.format),
         Command::Sign {
             kind,

@@ -358,6 +358,26 @@ impl Console {
             .collect())
     }
 
+    /// Records an override as used; `false` when it already was.
+    pub async fn consume_override(
+        &self,
+        id: &str,
+        workflow_id: Option<&str>,
+        legacy: bool,
+    ) -> Result<bool, ConsoleError> {
+        Ok(self.store.consume_override(id, workflow_id, legacy).await?)
+    }
+
+    pub async fn override_used(&self, id: &str) -> Result<bool, ConsoleError> {
+        Ok(self.store.override_used(id).await?)
+    }
+
+    /// Whether the acting identity holds `role`.
+    pub async fn has_role(&self, who: Option<&str>, role: Role) -> Result<bool, ConsoleError> {
+        let me = self.acting_identity(who).await?;
+        Ok(self.roles_of(&me.keyid).await?.contains(&role))
+    }
+
     /// Signs a payload as the acting identity.
     pub async fn sign(
         &self,

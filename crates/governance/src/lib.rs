@@ -756,3 +756,61 @@ impl BatchSummary {
         }
     }
 }
+
+/// Why an override cannot be used at all (exit 2): its verdict is not one
+/// an override may force.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the override forces verdict `{0}`, which is not one of promote, demote, pilot, no_go")]
+pub struct UnknownVerdict(pub String);
+
+/// Reads a verified override's content: a DSSE `override.v1` payload
+/// (`{id, workflow_id, flags {bypass_micro_pilot, forced_verdict}, …}`) or a
+/// legacy `data` object (flat: `bypass_micro_pilot`, `forced_verdict` or
+/// `verdict`, optional `workflow_id`). `refusal` is set when the override
+/// does not apply to `workflow_id` or its signer lacks the security role.
+pub fn override_input(
+    content: &Value,
+    id: &str,
+    legacy: bool,
+    signer_is_security: bool,
+    workflow_id: Option<&str>,
+) -> Result<OverrideInput, UnknownVerdict> {
+    let flags = if legacy {
+        content
+    } else {
+        content.get("flags").unwrap_or(&Value::Null)
+    };
+    let verdict = flags
+        .get("forced_verdict")
+        .or_else(|| flags.get("verdict"))
+        .or_else(|| content.get("verdict"))
+        .filter(|v| !v.is_null());
+    let forced_verdict = match verdict {
+        None => None,
+        Some(v) => {
+            let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            Some(Verdict::forceable(&text).ok_or(UnknownVerdict(text))?)
+        }
+    };
+    let target = content.get("workflow_id").and_then(Value::as_str);
+    let refused = if !signer_is_security {
+        Some("signer_not_security".to_string())
+    } else if target.is_some() && target != workflow_id {
+        Some("other_workflow".to_string())
+    } else if target.is_none() && !legacy {
+        // A signed override is always scoped to one workflow.
+        Some("other_workflow".to_string())
+    } else {
+        None
+    };
+    Ok(OverrideInput {
+        id: Some(id.to_string()),
+        legacy,
+        bypass_micro_pilot: flags
+            .get("bypass_micro_pilot")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        forced_verdict,
+        refused,
+    })
+}
