@@ -32,7 +32,7 @@ pub enum KeysCommand {
     List,
     /// Print a public key as JSON (`{keyid, algorithm, public_key, name, email, roles}`).
     Export { who: String },
-    /// Trust a public key (a JSON file as `keys export` prints it).
+    /// Trust a public key (a JSON file as `keys export` prints it) or a trust store export.
     Trust {
         file: String,
         #[arg(long, value_delimiter = ',')]
@@ -40,6 +40,8 @@ pub enum KeysCommand {
         #[arg(long = "as", env = "GAVEL_IDENTITY")]
         actor: Option<String>,
     },
+    /// Print the whole trust store as `{"version": 1, "keys": [...]}` (for `keys trust` elsewhere).
+    ExportTrust,
     /// Stop trusting a key.
     Untrust {
         keyid: String,
@@ -145,14 +147,25 @@ pub fn keys(cmd: KeysCommand, format: OutputFormat) -> Result<ExitCode, Failure>
             KeysCommand::Export { who } => print_json(&c.export_key(&who).await.map_err(fail)?),
             KeysCommand::Trust { file, roles: r, actor } => {
                 let text = read_text(&file)?;
-                let key: PublicKey = serde_json::from_str(&text)
-                    .map_err(|e| Failure::new("invalid_key", format!("not a public key document: {e}")).in_file(&file))?;
-                let key = c.trust_key(key, roles(r)?, actor.as_deref()).await.map_err(fail)?;
+                let doc: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|e| Failure::new("syntax_error", format!("not JSON: {e}")).in_file(&file))?;
+                // One public key, or a trust store export `{version, keys}`.
+                let list = match doc.get("keys") {
+                    Some(keys) => serde_json::from_value::<Vec<PublicKey>>(keys.clone()),
+                    None => serde_json::from_value::<PublicKey>(doc).map(|k| vec![k]),
+                }
+                .map_err(|e| Failure::new("invalid_key", format!("not a public key document: {e}")).in_file(&file))?;
+                let keys = c.trust_keys(list, roles(r)?, actor.as_deref()).await.map_err(fail)?;
                 match format {
-                    OutputFormat::Json => print_json(&key),
-                    _ => println!("trusted {} ({}) with roles {}", key.keyid, key.name, role_list(&key.roles)),
+                    OutputFormat::Json => print_json(&keys),
+                    _ => {
+                        for key in &keys {
+                            println!("trusted {} ({}) with roles {}", key.keyid, key.name, role_list(&key.roles));
+                        }
+                    }
                 }
             }
+            KeysCommand::ExportTrust => print_json(&c.export_trust().await.map_err(fail)?),
             KeysCommand::Untrust { keyid, actor } => {
                 c.untrust_key(&keyid, actor.as_deref()).await.map_err(fail)?;
                 println!("no longer trusted: {keyid}");

@@ -245,17 +245,19 @@ impl Console {
             })
     }
 
-    /// Trusts a public key with roles (those it names, unless given).
-    pub async fn trust_key(
+    /// Trusts public keys with roles (those they name, unless given). A
+    /// new, empty store accepts its first keys from anyone (the bootstrap:
+    /// a trust store export, say); after that a security identity decides.
+    pub async fn trust_keys(
         &self,
-        mut key: PublicKey,
+        keys: Vec<PublicKey>,
         roles: Option<Vec<Role>>,
         actor: Option<&str>,
-    ) -> Result<PublicKey, ConsoleError> {
-        key.verifying_key()
-            .map_err(|e| ConsoleError::Invalid(format!("cannot trust this key: {e}")))?;
-        if let Some(r) = roles {
-            key.roles = r;
+    ) -> Result<Vec<PublicKey>, ConsoleError> {
+        for k in &keys {
+            k.verifying_key().map_err(|e| {
+                ConsoleError::Invalid(format!("cannot trust key `{}`: {e}", k.keyid))
+            })?;
         }
         let empty = self.store.keys().await?.is_empty();
         if !empty {
@@ -265,8 +267,28 @@ impl Console {
             Some(a) => Some(a.to_string()),
             None => self.acting_identity(None).await.ok().map(|i| i.name),
         };
-        self.store.trust(&key, by.as_deref()).await?;
-        Ok(key)
+        let mut out = Vec::new();
+        for mut key in keys {
+            if let Some(r) = &roles {
+                key.roles = r.clone();
+            }
+            self.store.trust(&key, by.as_deref()).await?;
+            out.push(key);
+        }
+        Ok(out)
+    }
+
+    /// The trust store as `{"version": 1, "keys": [...]}`.
+    pub async fn export_trust(&self) -> Result<serde_json::Value, ConsoleError> {
+        let keys: Vec<PublicKey> = self
+            .store
+            .keys()
+            .await?
+            .into_iter()
+            .filter(|k| k.retired_at.is_none())
+            .map(|k| k.key)
+            .collect();
+        Ok(serde_json::json!({"version": 1, "keys": keys}))
     }
 
     pub async fn untrust_key(&self, keyid: &str, actor: Option<&str>) -> Result<(), ConsoleError> {

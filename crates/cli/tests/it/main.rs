@@ -983,3 +983,296 @@ fn verify_exit_codes_and_bad_input() {
         2
     );
 }
+
+/// Runs gavel with its own GAVEL_HOME (a store, no keychain needed).
+fn gavel_in(home: &Path, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_gavel"))
+        .args(args)
+        .current_dir(root())
+        .env("GAVEL_HOME", home)
+        .env_remove("GAVEL_IDENTITY")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    out
+}
+
+struct Governance {
+    dir: tempfile::TempDir,
+    security: gavel_trust::ed25519::SigningKey,
+}
+
+impl Governance {
+    /// A store that trusts one security key and one analyst key.
+    fn new() -> Governance {
+        let dir = tempfile::tempdir().unwrap();
+        let security = gavel_trust::ed25519::SigningKey::from_bytes(&[21; 32]);
+        let analyst = gavel_trust::ed25519::SigningKey::from_bytes(&[22; 32]);
+        let g = Governance { dir, security };
+        // A new store takes its first keys from a trust store export.
+        let keys: Vec<gavel_trust::PublicKey> = [
+            (&g.security, "sam", gavel_trust::Role::Security),
+            (&analyst, "ann", gavel_trust::Role::Analyst),
+        ]
+        .into_iter()
+        .map(|(k, name, role)| {
+            gavel_trust::PublicKey::new(&k.verifying_key(), name, "x@example.com", vec![role])
+        })
+        .collect();
+        let f = g.path("trust.json");
+        std::fs::write(
+            &f,
+            serde_json::json!({"version": 1, "keys": keys}).to_string(),
+        )
+        .unwrap();
+        let out = gavel_in(g.home(), &["keys", "trust", &f]);
+        assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+        // After that, trusting needs a security identity, which this store has not.
+        let out = gavel_in(g.home(), &["keys", "trust", &f]);
+        assert_ne!(code(&out), 0);
+        g
+    }
+
+    fn home(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_str().unwrap().to_string()
+    }
+
+    fn override_file(
+        &self,
+        name: &str,
+        key: &gavel_trust::ed25519::SigningKey,
+        workflow: &str,
+        verdict: &str,
+        expires_in: i64,
+    ) -> String {
+        let now = jiff::Timestamp::now().as_second();
+        let t = |s: i64| gavel_trust::rfc3339(jiff::Timestamp::from_second(s).unwrap());
+        let payload = serde_json::json!({
+            "id": format!("ovr-{name}"), "workflow_id": workflow,
+            "flags": {"bypass_micro_pilot": false, "forced_verdict": verdict},
+            "reason": "Board approved the launch", "issued_by": "sam",
+            "issued_at": t(now - 3600), "expires_at": t(now + expires_in),
+        });
+        let env =
+            gavel_trust::sign_dsse("application/vnd.gavel.override.v1+json", &payload, &[key])
+                .unwrap();
+        let f = self.path(&format!("{name}.json"));
+        std::fs::write(&f, serde_json::to_string(&env).unwrap()).unwrap();
+        f
+    }
+
+    fn eval(&self, card: &str, extra: &[&str]) -> (i32, Vec<serde_json::Value>) {
+        let policy = self.path("policy.yaml");
+        if !Path::new(&policy).exists() {
+            std::fs::write(&policy, "raroi_threshold: 1.0\nrules: []\n").unwrap();
+        }
+        let c = self.path("card.json");
+        std::fs::write(&c, card).unwrap();
+        let mut args = vec![
+            "scorecard",
+            "eval",
+            c.as_str(),
+            "--policy",
+            policy.as_str(),
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let out = gavel_in(self.home(), &args);
+        let lines = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (code(&out), lines)
+    }
+}
+
+#[test]
+fn signed_override_forces_once_for_its_workflow() {
+    let g = Governance::new();
+    let card = r#"{"workflow_id": "wf-1", "raroi": 0.2, "confidence": 0.9}"#;
+    let ovr = g.override_file("good", &g.security, "wf-1", "promote", 3600);
+    let (code1, out) = g.eval(card, &["--override", &ovr]);
+    assert_eq!(code1, 0);
+    assert_eq!(out[0]["verdict"], "promote");
+    assert_eq!(
+        out[0]["reason_codes"],
+        serde_json::json!(["raroi_below_threshold", "manual_override"])
+    );
+    assert_eq!(out[0]["overrides"]["applied"], true);
+    // Used twice: the second use is refused, the verdict is as without it.
+    let (code2, out) = g.eval(card, &["--override", &ovr]);
+    assert_eq!(code2, 1);
+    assert_eq!(
+        (
+            out[0]["verdict"].as_str(),
+            out[0]["overrides"]["refused"].as_str()
+        ),
+        (Some("no_go"), Some("used"))
+    );
+    // The decision log has both evaluations.
+    let log = std::fs::read_to_string(g.home().join("governance/decision_log.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 2);
+}
+
+#[test]
+fn overrides_refused_for_other_workflow_expired_or_non_security_signer() {
+    let g = Governance::new();
+    let card = r#"{"workflow_id": "wf-1", "raroi": 0.2, "confidence": 0.9}"#;
+    let analyst = gavel_trust::ed25519::SigningKey::from_bytes(&[22; 32]);
+    for (name, key, workflow, expires, refusal) in [
+        ("other", &g.security, "wf-2", 3600, "other_workflow"),
+        ("expired", &g.security, "wf-1", -60, "expired"),
+        ("analyst", &analyst, "wf-1", 3600, "signer_not_security"),
+    ] {
+        let ovr = g.override_file(name, key, workflow, "promote", expires);
+        let (c, out) = g.eval(card, &["--override", &ovr, "--no-log"]);
+        assert_eq!(c, 1, "{name}");
+        assert_eq!(out[0]["verdict"], "no_go", "{name}");
+        assert_eq!(out[0]["overrides"]["refused"], refusal, "{name}");
+    }
+    // An unknown verdict is unusable input: exit 2.
+    let odd = g.override_file("odd", &g.security, "wf-1", "launch", 3600);
+    let (c, _) = g.eval(card, &["--override", &odd, "--no-log"]);
+    assert_eq!(c, 2);
+    // A veto is not overridable, and the override stays unused.
+    let ovr = g.override_file("veto", &g.security, "wf-1", "promote", 3600);
+    let (c, out) = g.eval(
+        r#"{"workflow_id": "wf-1", "raroi": 3, "alignment_status": "FAIL"}"#,
+        &["--override", &ovr, "--no-log"],
+    );
+    assert_eq!(
+        (
+            c,
+            out[0]["verdict"].as_str(),
+            out[0]["overrides"]["refused"].as_str()
+        ),
+        (1, Some("demote"), Some("veto_not_overridable"))
+    );
+    let (c, out) = g.eval(card, &["--override", &ovr, "--no-log"]);
+    assert_eq!((c, out[0]["verdict"].as_str()), (0, Some("promote")));
+}
+
+#[test]
+fn legacy_override_file_and_batches() {
+    let g = Governance::new();
+    let secret = gavel_trust::Sensitive::new(b"legacy-secret".to_vec());
+    std::fs::write(g.path("secret.txt"), "legacy-secret\n").unwrap();
+    let data = serde_json::json!({"bypass_micro_pilot": true, "workflow_id": "wf-m"});
+    let f = g.path("legacy-override.json");
+    std::fs::write(
+        &f,
+        serde_json::to_string(&gavel_trust::legacy_override(&data, &secret)).unwrap(),
+    )
+    .unwrap();
+    let card = r#"{"workflow_id": "wf-m", "raroi": 1.4, "confidence": 0.8, "sandbox_roi": 0.05, "adapter_roi": 1.2}"#;
+    let (c, out) = g.eval(card, &["--no-log"]);
+    assert_eq!(
+        (
+            c,
+            out[0]["verdict"].as_str(),
+            out[0]["overrides"]["mode"].as_str()
+        ),
+        (0, Some("pilot"), Some("micro-pilot"))
+    );
+    let (c, out) = g.eval(
+        card,
+        &[
+            "--override",
+            &f,
+            "--secret-file",
+            &g.path("secret.txt"),
+            "--mark-used",
+            "--no-log",
+        ],
+    );
+    assert_eq!(
+        (
+            c,
+            out[0]["verdict"].as_str(),
+            out[0]["overrides"]["legacy"].as_bool()
+        ),
+        (0, Some("promote"), Some(true))
+    );
+    let marked: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+    assert_eq!(marked["used"], true);
+    let (c, _) = g.eval(
+        card,
+        &[
+            "--override",
+            &f,
+            "--secret-file",
+            &g.path("secret.txt"),
+            "--no-log",
+        ],
+    );
+    assert_eq!(c, 1);
+
+    // A batch: a JSONL file of scorecards, with a text summary per verdict.
+    let batch = g.path("batch.jsonl");
+    std::fs::write(&batch, "{\"workflow_id\":\"a\",\"raroi\":2,\"confidence\":0.9}\n{\"workflow_id\":\"b\",\"raroi\":0.5}\n{\"workflow_id\":\"c\",\"raroi\":2,\"confidence\":0.9,\"alignment_status\":\"fail\"}\n").unwrap();
+    let out = gavel_in(
+        g.home(),
+        &[
+            "scorecard",
+            "eval",
+            &batch,
+            "--policy",
+            &g.path("policy.yaml"),
+            "--no-log",
+        ],
+    );
+    assert_eq!(code(&out), 0);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("3 scorecards"), "{text}");
+    assert!(text.contains("alignment_veto"), "{text}");
+    let out = gavel_in(
+        g.home(),
+        &[
+            "scorecard",
+            "eval",
+            &batch,
+            "--policy",
+            &g.path("policy.yaml"),
+            "--no-log",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        3,
+        "JSON Lines, one per scorecard"
+    );
+    // A malicious policy is refused at load.
+    std::fs::write(
+        g.path("evil.yaml"),
+        "rules:\n  - decision: promote\n    condition: \"__import__('os').system('id')\"\n",
+    )
+    .unwrap();
+    let out = gavel_in(
+        g.home(),
+        &[
+            "scorecard",
+            "eval",
+            &batch,
+            "--policy",
+            &g.path("evil.yaml"),
+            "--no-log",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code(&out), 2);
+    assert!(
+        json(&out)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rule 0")
+    );
+}
