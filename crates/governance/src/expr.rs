@@ -109,6 +109,8 @@ pub enum Expr {
     /// `a < b <= c`: each adjacent pair must hold.
     Chain(Box<Expr>, Vec<(Cmp, Expr)>),
     Is(Box<Expr>, bool),
+    /// `name OP number`, the common case, folded at parse time.
+    VarCmp(usize, Cmp, f64),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -446,10 +448,36 @@ pub fn parse(src: &str, names: &[&str]) -> Result<Expr, ParseError> {
     if p.pos < p.toks.len() {
         return Err(p.err("unexpected text after the expression"));
     }
-    Ok(e)
+    Ok(e.simplify())
 }
 
 impl Expr {
+    /// Folds `name OP number` comparisons into one node.
+    fn simplify(self) -> Expr {
+        match self {
+            Expr::Chain(first, mut rest) if rest.len() == 1 => match (*first, rest.pop()) {
+                (Expr::Var(i), Some((op, Expr::Num(n)))) => Expr::VarCmp(i, op, n),
+                (first, Some((op, e))) => {
+                    Expr::Chain(Box::new(first.simplify()), vec![(op, e.simplify())])
+                }
+                (first, None) => first.simplify(),
+            },
+            Expr::Chain(first, rest) => Expr::Chain(
+                Box::new(first.simplify()),
+                rest.into_iter().map(|(op, e)| (op, e.simplify())).collect(),
+            ),
+            Expr::And(a, b) => Expr::And(Box::new(a.simplify()), Box::new(b.simplify())),
+            Expr::Or(a, b) => Expr::Or(Box::new(a.simplify()), Box::new(b.simplify())),
+            Expr::Not(e) => Expr::Not(Box::new(e.simplify())),
+            Expr::Neg(e) => Expr::Neg(Box::new(e.simplify())),
+            Expr::Arith(op, a, b) => {
+                Expr::Arith(op, Box::new(a.simplify()), Box::new(b.simplify()))
+            }
+            Expr::Is(e, n) => Expr::Is(Box::new(e.simplify()), n),
+            other => other,
+        }
+    }
+
     /// Evaluates against the variable slots.
     pub fn eval<'a>(&'a self, vars: &[Val<'a>]) -> Result<Val<'a>, EvalError> {
         Ok(match self {
@@ -497,12 +525,29 @@ impl Expr {
                 Val::Bool(true)
             }
             Expr::Is(e, negated) => Val::Bool((e.eval(vars)? == Val::None) != *negated),
+            Expr::VarCmp(i, op, n) => Val::Bool(compare(
+                *op,
+                vars.get(*i).copied().unwrap_or(Val::None),
+                Val::Num(*n),
+            )?),
         })
     }
 
     /// Whether the condition holds; `Err` skips the rule.
     pub fn holds(&self, vars: &[Val<'_>]) -> Result<bool, EvalError> {
-        self.eval(vars).map(Val::truthy)
+        // Truthiness of Python's and/or is the and/or of truthiness, so
+        // boolean structure is decided without building values.
+        match self {
+            Expr::VarCmp(i, op, n) => compare(
+                *op,
+                vars.get(*i).copied().unwrap_or(Val::None),
+                Val::Num(*n),
+            ),
+            Expr::And(a, b) => Ok(a.holds(vars)? && b.holds(vars)?),
+            Expr::Or(a, b) => Ok(a.holds(vars)? || b.holds(vars)?),
+            Expr::Not(e) => Ok(!e.holds(vars)?),
+            other => other.eval(vars).map(Val::truthy),
+        }
     }
 }
 

@@ -442,18 +442,15 @@ fn num(v: Option<&Value>) -> Option<f64> {
     v.and_then(Value::as_f64)
 }
 
-fn status(card: &Value, flat: &str, nested: &str) -> Option<String> {
+fn status<'c>(card: &'c Value, flat: &str, nested: &str) -> Option<std::borrow::Cow<'c, str>> {
+    use std::borrow::Cow;
     card.get(flat)
         .or_else(|| card.get(nested).and_then(|a| a.get("status")))
         .and_then(|s| match s {
-            Value::String(s) => Some(s.clone()),
-            Value::Bool(b) => Some(if *b {
-                "pass".to_string()
-            } else {
-                "fail".to_string()
-            }),
+            Value::String(s) => Some(Cow::Borrowed(s.as_str())),
+            Value::Bool(b) => Some(Cow::Borrowed(if *b { "pass" } else { "fail" })),
             Value::Null => None,
-            other => Some(other.to_string()),
+            other => Some(Cow::Owned(other.to_string())),
         })
 }
 
@@ -538,12 +535,12 @@ pub fn evaluate(card: &Value, policy: &Policy, ovr: &OverrideInput) -> Evaluatio
     let confidence = num(card.get("confidence"));
     let sandbox = num(card.get("sandbox_roi"));
     let adapter = num(card.get("adapter_roi"));
-    let scores: Vec<(String, f64)> = card
+    let scores: smallvec::SmallVec<[(&str, f64); 8]> = card
         .get("scenario_scores")
         .and_then(Value::as_object)
         .map(|m| {
             m.iter()
-                .filter_map(|(k, v)| v.as_f64().map(|s| (k.clone(), s)))
+                .filter_map(|(k, v)| v.as_f64().map(|s| (k.as_str(), s)))
                 .collect()
         })
         .unwrap_or_default();
@@ -589,7 +586,7 @@ pub fn evaluate(card: &Value, policy: &Policy, ovr: &OverrideInput) -> Evaluatio
     }
     let below: Vec<String> = scores
         .iter()
-        .filter(|(name, s)| policy.scenario_thresholds.get(name).is_some_and(|t| s < t))
+        .filter(|(name, s)| policy.scenario_thresholds.get(*name).is_some_and(|t| s < t))
         .map(|(name, _)| format!("{name}_below_min"))
         .collect();
     if !below.is_empty() {
