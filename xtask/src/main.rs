@@ -257,6 +257,19 @@ fn run(root: &Path) -> Result<()> {
         ],
     )?;
 
+    println!("\n== Evaluating the example workflow scorecards (fixtures/governance) ==");
+    sh(
+        gavel,
+        &[
+            "scorecard",
+            "eval",
+            "fixtures/governance/scorecards",
+            "--policy",
+            "fixtures/governance/policy.yaml",
+            "--no-log",
+        ],
+    )?;
+
     println!("\n== Deciding the nine curated cases against fixtures/sim/bundle.yaml ==");
     let path = root.join("fixtures/sim/cases.json");
     let text = std::fs::read_to_string(&path)

@@ -1276,3 +1276,62 @@ fn legacy_override_file_and_batches() {
             .contains("rule 0")
     );
 }
+
+#[test]
+fn example_scorecards_against_the_example_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gavel_in(
+        dir.path(),
+        &[
+            "scorecard",
+            "eval",
+            "fixtures/governance/scorecards",
+            "--policy",
+            "fixtures/governance/policy.yaml",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let got: Vec<(String, String, Vec<String>)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let codes = v["reason_codes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap().to_string())
+                .collect();
+            (
+                v["workflow_id"].as_str().unwrap().to_string(),
+                v["verdict"].as_str().unwrap().to_string(),
+                codes,
+            )
+        })
+        .collect();
+    let want = |w: &str, v: &str, c: &[&str]| {
+        (
+            w.to_string(),
+            v.to_string(),
+            c.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(
+        got,
+        [
+            // sandbox 0.04 < 0.1 and adapter 1.35 > 1.0
+            want("code-migration", "pilot", &["micro_pilot"]),
+            // promotes on the defaults, but a projection dips to -0.03 (no queue in use)
+            want("forecast-dip", "pilot", &["projected_roi_below_threshold"]),
+            want("invoice-triage", "promote", &[]),
+            // alignment.status FAIL
+            want("outbound-email", "demote", &["alignment_veto"]),
+            // confidence 0.74 < 0.8 and min scenario 0.58 < 0.6
+            want("support-summaries", "pilot", &["thin_margin"]),
+        ]
+    );
+    // The decision log got one line per scorecard.
+    let log = std::fs::read_to_string(dir.path().join("governance/decision_log.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 5);
+}
