@@ -176,7 +176,7 @@ fn system_packages() -> Result<()> {
         &["update", "-qq"],
         &[("DEBIAN_FRONTEND", "noninteractive")],
     )?;
-    let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
+    let mut args = vec!["install", "-y", "-qq"];
     args.extend(missing.iter().copied());
     sh_env("apt-get", &args, &[("DEBIAN_FRONTEND", "noninteractive")])
 }
