@@ -184,6 +184,8 @@ struct LoadedOverride {
     refused: Option<String>,
     doc: Value,
     path: String,
+    /// Applied (and so used up) by an earlier scorecard of this run.
+    consumed: bool,
 }
 
 fn reason_name(r: Option<Reason>) -> String {
@@ -208,17 +210,28 @@ async fn load_override(
         _ => None,
     };
     let trusted = c.trusted_keys().await.map_err(fail)?;
-    let legacy_file = doc.get("data").is_some() && doc.get("signature").is_some();
-    let expected = (!legacy_file).then_some(OVERRIDE_TYPE);
     let v = gavel_trust::verify(
         &doc,
         &VerifyOptions {
             now: jiff::Timestamp::now(),
             trusted: &trusted,
             secret: secret.as_ref(),
-            expected_type: expected,
+            expected_type: Some(OVERRIDE_TYPE),
         },
     );
+    // What the document is, as verification established it: never guessed
+    // from which fields happen to be present.
+    let legacy_file = v.format == gavel_trust::Format::LegacyOverride;
+    if !matches!(
+        v.format,
+        gavel_trust::Format::Dsse | gavel_trust::Format::LegacyOverride
+    ) {
+        return Err(Failure::new(
+            "invalid_override",
+            "not an override: expected a signed override envelope or a legacy `{data, signature}` file",
+        )
+        .in_file(path));
+    }
     let content = v.payload.clone().unwrap_or(Value::Null);
     let id = if legacy_file {
         gavel_trust::legacy_ledger_key(&doc)
@@ -247,6 +260,7 @@ async fn load_override(
         refused,
         doc,
         path: path.to_string(),
+        consumed: false,
     })
 }
 
@@ -290,26 +304,41 @@ pub fn eval(args: &EvalArgs, format: OutputFormat) -> Result<ExitCode, Failure> 
             let workflow = card.get("workflow_id").and_then(Value::as_str);
             let input = match &loaded {
                 None => OverrideInput::default(),
+                // Refused by verification (bad signature, expired, used
+                // before): evaluated as without it; its content is not read.
+                Some(o) if o.refused.is_some() => OverrideInput {
+                    id: Some(o.id.clone()),
+                    legacy: o.legacy,
+                    refused: o.refused.clone(),
+                    ..OverrideInput::default()
+                },
                 Some(o) => {
                     let mut input =
                         override_input(&o.content, &o.id, o.legacy, o.signer_is_security, workflow)
                             .map_err(|e| {
                                 Failure::new("invalid_override", e.to_string()).in_file(&o.path)
                             })?;
-                    if o.refused.is_some() {
-                        input.refused = o.refused.clone();
+                    if input.refused.is_none() && o.consumed {
+                        input.refused = Some("used".into());
                     }
                     input
                 }
             };
-            let e: Evaluation = evaluate(card, &policy, &input);
+            let mut e: Evaluation = evaluate(card, &policy, &input);
             if let (true, Some(o), Some(c)) = (e.override_applied(), loaded.as_mut(), &c) {
-                // One use: the first evaluation that applies it consumes it.
-                c.consume_override(&o.id, workflow, o.legacy)
+                // One use: recording the use is what grants it. If another
+                // run recorded it first, this evaluation is as without it.
+                let won = c
+                    .consume_override(&o.id, workflow, o.legacy)
                     .await
                     .map_err(fail)?;
-                o.refused = Some("used".into());
-                if o.legacy && args.mark_used {
+                o.consumed = true;
+                if !won {
+                    let mut refused = input.clone();
+                    refused.refused = Some("used".into());
+                    e = evaluate(card, &policy, &refused);
+                }
+                if won && o.legacy && args.mark_used {
                     let mut marked = o.doc.clone();
                     marked["used"] = json!(true);
                     std::fs::write(

@@ -244,7 +244,9 @@ pub(crate) fn duration(text: &str) -> Result<i64, Failure> {
             )));
         }
     };
-    Ok(n * seconds)
+    n.checked_mul(seconds)
+        .filter(|s| *s <= 100 * 365 * 86_400)
+        .ok_or_else(|| Failure::usage(&format!("`{text}` is too long; at most 100 years")))
 }
 
 /// `gavel sign --type TYPE FILE`: prints the DSSE envelope.

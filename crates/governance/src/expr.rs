@@ -562,7 +562,8 @@ fn compare(op: Cmp, a: Val<'_>, b: Val<'_>) -> Result<bool, EvalError> {
         return Ok(eq == (op == Cmp::Eq));
     }
     let ord = match (a, b) {
-        (Val::Str(x), Val::Str(y)) => x.cmp(y),
+        // §11.12: ordering a string skips the rule, whatever it is compared with.
+        (Val::Str(_), _) | (_, Val::Str(_)) => return Err(EvalError::Type),
         (x, y) => {
             let (x, y) = (
                 x.num().ok_or(EvalError::Type)?,

@@ -468,9 +468,9 @@ impl<'c> Fields<'c> {
         for (k, v) in map {
             match k.as_str() {
                 "workflow_id" => f.workflow_id = v.as_str(),
-                "alignment_status" => f.alignment = Some(v),
+                "alignment_status" => f.alignment = Some(v).filter(|v| !v.is_null()),
                 "alignment" => alignment_nested = v.get("status"),
-                "security_status" => f.security = Some(v),
+                "security_status" => f.security = Some(v).filter(|v| !v.is_null()),
                 "security" => security_nested = v.get("status"),
                 "raroi" => f.raroi = v.as_f64(),
                 "confidence" => f.confidence = v.as_f64(),
@@ -533,6 +533,10 @@ pub fn evaluate(card: &Value, policy: &Policy, ovr: &OverrideInput) -> Evaluatio
                 }
                 codes.push("manual_override".to_string());
                 overrides.applied = Some(true);
+                // The micro-pilot mode belongs to a pilot verdict only.
+                if forced != Verdict::Pilot {
+                    overrides.mode = None;
+                }
                 return Evaluation {
                     workflow_id: workflow_id.clone(),
                     verdict: forced,
@@ -799,8 +803,15 @@ impl BatchSummary {
 /// Why an override cannot be used at all (exit 2): its verdict is not one
 /// an override may force.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the override forces verdict `{0}`, which is not one of promote, demote, pilot, no_go")]
+#[error(
+    "the override's verdict is {0}; it must force one of promote, demote, pilot, no_go, or bypass the micro-pilot"
+)]
 pub struct UnknownVerdict(pub String);
+
+/// A value that is there and not `null`.
+fn present(v: Option<&Value>) -> Option<&Value> {
+    v.filter(|v| !v.is_null())
+}
 
 /// Reads a verified override's content: a DSSE `override.v1` payload
 /// (`{id, workflow_id, flags {bypass_micro_pilot, forced_verdict}, …}`) or a
@@ -819,24 +830,31 @@ pub fn override_input(
     } else {
         content.get("flags").unwrap_or(&Value::Null)
     };
-    let verdict = flags
-        .get("forced_verdict")
-        .or_else(|| flags.get("verdict"))
-        .or_else(|| content.get("verdict"))
-        .filter(|v| !v.is_null());
+    let verdict = present(flags.get("forced_verdict"))
+        .or_else(|| present(flags.get("verdict")))
+        .or_else(|| present(content.get("verdict")));
     let forced_verdict = match verdict {
         None => None,
         Some(v) => {
             let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
-            Some(Verdict::forceable(&text).ok_or(UnknownVerdict(text))?)
+            Some(Verdict::forceable(&text).ok_or(UnknownVerdict(format!("`{text}`")))?)
         }
     };
-    let target = content.get("workflow_id").and_then(Value::as_str);
+    let bypass = flags
+        .get("bypass_micro_pilot")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    if forced_verdict.is_none() && !bypass {
+        return Err(UnknownVerdict("missing".to_string()));
+    }
+    let scoped = present(content.get("workflow_id"));
+    let target = scoped.and_then(Value::as_str);
     let refused = if !signer_is_security {
         Some("signer_not_security".to_string())
-    } else if target.is_some() && target != workflow_id {
+    } else if scoped.is_some() && (target.is_none() || target != workflow_id) {
+        // A workflow id that is not a string matches no workflow.
         Some("other_workflow".to_string())
-    } else if target.is_none() && !legacy {
+    } else if scoped.is_none() && !legacy {
         // A signed override is always scoped to one workflow.
         Some("other_workflow".to_string())
     } else {
@@ -845,10 +863,7 @@ pub fn override_input(
     Ok(OverrideInput {
         id: Some(id.to_string()),
         legacy,
-        bypass_micro_pilot: flags
-            .get("bypass_micro_pilot")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
+        bypass_micro_pilot: bypass,
         forced_verdict,
         refused,
     })

@@ -192,8 +192,14 @@ fn mac_matches(secret: &[u8], message: &[u8], given_hex: &str) -> bool {
     mac.verify_slice(&given).is_ok()
 }
 
+/// Lowercase hex only: one MAC has exactly one accepted spelling (the
+/// ledger keys legacy overrides by it).
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if s.len() % 2 != 0
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return None;
     }
     (0..s.len())
@@ -298,14 +304,51 @@ impl Verification {
 /// Verifies a signed document given as parsed JSON.
 pub fn verify(doc: &Value, opts: &VerifyOptions<'_>) -> Verification {
     let has = |k: &str| doc.get(k).is_some();
+    // Each format has a closed set of fields: a field its signature does not
+    // cover cannot smuggle meaning in (say, a DSSE envelope that also
+    // carries a legacy `data`).
+    let only = |format: Format, allowed: &[&str]| -> Option<Verification> {
+        let extra = doc
+            .as_object()?
+            .keys()
+            .find(|k| !allowed.contains(&k.as_str()))?;
+        Some(Verification::new(format).fail(
+            Reason::Malformed,
+            format!("unexpected field `{extra}` in this signed document"),
+        ))
+    };
     if doc.get("format").and_then(Value::as_str) == Some("gavel-team-export/1") {
-        verify_team(doc, opts)
+        only(
+            Format::TeamHmac,
+            &[
+                "format",
+                "payloadType",
+                "payload",
+                "issued_at",
+                "expires_at",
+                "keyid",
+                "mac",
+            ],
+        )
+        .unwrap_or_else(|| verify_team(doc, opts))
     } else if has("payloadType") || has("signatures") {
-        verify_dsse(doc, opts)
+        only(Format::Dsse, &["payloadType", "payload", "signatures"])
+            .unwrap_or_else(|| verify_dsse(doc, opts))
     } else if has("bundle") && has("signature") {
-        verify_legacy_export(doc, opts)
+        only(
+            Format::LegacyExport,
+            &[
+                "bundle",
+                "exported_at",
+                "expires_at",
+                "format_version",
+                "signature",
+            ],
+        )
+        .unwrap_or_else(|| verify_legacy_export(doc, opts))
     } else if has("data") && has("signature") {
-        verify_legacy_override(doc, opts)
+        only(Format::LegacyOverride, &["data", "signature", "used"])
+            .unwrap_or_else(|| verify_legacy_override(doc, opts))
     } else {
         Verification::new(Format::Unknown).fail(
             Reason::Malformed,
@@ -565,6 +608,12 @@ fn verify_legacy_export(doc: &Value, opts: &VerifyOptions<'_>) -> Verification {
     }];
     v.issued_at = str_field(doc, "exported_at").map(str::to_string);
     v.expires_at = str_field(doc, "expires_at").map(str::to_string);
+    if v.expires_at.is_none() {
+        return v.fail(
+            Reason::Malformed,
+            "a legacy export needs `expires_at` (naive ISO 8601 in UTC)",
+        );
+    }
     if let Some(exp) = v.expires_at.clone() {
         match naive_utc(&exp) {
             Some(t) if t.as_second() <= opts.now.as_second() => {
@@ -619,10 +668,13 @@ fn verify_legacy_override(doc: &Value, opts: &VerifyOptions<'_>) -> Verification
         name: "shared secret".to_string(),
         roles: vec![Role::Security],
     }];
-    v.expires_at = str_field(data, "expires_at").map(str::to_string);
-    if doc.get("used").and_then(Value::as_bool) == Some(true) {
-        return v.fail(Reason::Used, "this override file is marked used");
+    if data
+        .get("expires_at")
+        .is_some_and(|e| !e.is_string() && !e.is_null())
+    {
+        return v.fail(Reason::Malformed, "`expires_at` must be a time");
     }
+    v.expires_at = str_field(data, "expires_at").map(str::to_string);
     if let Some(exp) = v.expires_at.clone() {
         let t = exp
             .parse::<jiff::Timestamp>()
@@ -640,6 +692,14 @@ fn verify_legacy_override(doc: &Value, opts: &VerifyOptions<'_>) -> Verification
                 );
             }
         }
+    }
+    // Marked used in any way (`true`, `1`, `"true"`): refused. §11.3 puts
+    // expiry before use, so this comes after the time check.
+    if doc
+        .get("used")
+        .is_some_and(|u| !matches!(u, Value::Null | Value::Bool(false)))
+    {
+        return v.fail(Reason::Used, "this override file is marked used");
     }
     v.valid = true;
     v.message = "valid, legacy: the signature covers `data` only; `used` and the file around it are not covered".to_string();

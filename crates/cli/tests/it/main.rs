@@ -1335,3 +1335,65 @@ fn example_scorecards_against_the_example_policy() {
     let log = std::fs::read_to_string(dir.path().join("governance/decision_log.jsonl")).unwrap();
     assert_eq!(log.lines().count(), 5);
 }
+
+/// Regression: a single-use override raced by concurrent evaluations is
+/// applied exactly once (recording the use is what grants it).
+#[test]
+fn concurrent_evaluations_apply_an_override_once() {
+    let g = Governance::new();
+    let secret = gavel_trust::Sensitive::new(b"race-secret".to_vec());
+    std::fs::write(g.path("secret.txt"), "race-secret").unwrap();
+    let f = g.path("race.json");
+    std::fs::write(
+        &f,
+        serde_json::to_string(&gavel_trust::legacy_override(
+            &serde_json::json!({"forced_verdict": "promote", "workflow_id": "a"}),
+            &secret,
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    std::fs::write(g.path("policy.yaml"), "rules: []\n").unwrap();
+    std::fs::write(
+        g.path("low.json"),
+        r#"{"workflow_id": "a", "raroi": 0.2, "confidence": 0.9}"#,
+    )
+    .unwrap();
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_gavel"))
+                .args([
+                    "scorecard",
+                    "eval",
+                    &g.path("low.json"),
+                    "--policy",
+                    &g.path("policy.yaml"),
+                    "--override",
+                    &f,
+                    "--secret-file",
+                    &g.path("secret.txt"),
+                    "--no-log",
+                    "--format",
+                    "json",
+                ])
+                .current_dir(root())
+                .env("GAVEL_HOME", g.home())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let applied = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .filter(|out| {
+            let text = String::from_utf8_lossy(&out.stdout);
+            text.lines().next().is_some_and(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["overrides"]["applied"]
+                    == true
+            })
+        })
+        .count();
+    assert_eq!(applied, 1);
+}

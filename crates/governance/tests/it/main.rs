@@ -398,3 +398,113 @@ fn decision_log_line() {
         .collect();
     assert_eq!(keys.len(), 9);
 }
+
+/// Regressions from review: a null flat status does not hide the nested
+/// one; a forced non-pilot verdict drops the micro-pilot mode; ordering a
+/// string skips the rule (§11.12).
+#[test]
+fn review_regressions() {
+    assert_eq!(
+        eval(
+            json!({"raroi": 1.2, "confidence": 0.9, "alignment_status": null, "alignment": {"status": "fail"}})
+        ),
+        (Verdict::Demote, codes(&["alignment_veto"]))
+    );
+    let forced = OverrideInput {
+        id: Some("o".into()),
+        forced_verdict: Some(Verdict::Promote),
+        ..Default::default()
+    };
+    let e = evaluate(
+        &json!({"raroi": 1.4, "confidence": 0.8, "sandbox_roi": 0.05, "adapter_roi": 1.2}),
+        &Policy::default(),
+        &forced,
+    );
+    assert_eq!(
+        (e.verdict, e.overrides.mode.clone()),
+        (Verdict::Promote, None)
+    );
+    let p = policy(
+        json!({"rules": [{"decision": "demote", "condition": "alignment_status < 'q'", "reason_code": "hit"}]}),
+    );
+    let e = evaluate(
+        &json!({"raroi": 1.2, "confidence": 0.9, "alignment_status": "pass"}),
+        &p,
+        &OverrideInput::default(),
+    );
+    assert_eq!(e.verdict, Verdict::Promote);
+}
+
+#[test]
+fn override_content_is_read_strictly() {
+    use gavel_governance::override_input;
+    // `forced_verdict: null` falls back to `verdict`.
+    let o = override_input(
+        &json!({"forced_verdict": null, "verdict": "promote", "workflow_id": "a"}),
+        "id",
+        true,
+        true,
+        Some("a"),
+    )
+    .unwrap();
+    assert_eq!(
+        (o.forced_verdict, o.refused),
+        (Some(Verdict::Promote), None)
+    );
+    // A workflow id that is not a string matches no workflow.
+    let o = override_input(
+        &json!({"bypass_micro_pilot": true, "workflow_id": 123}),
+        "id",
+        true,
+        true,
+        Some("zzz"),
+    )
+    .unwrap();
+    assert_eq!(o.refused.as_deref(), Some("other_workflow"));
+    // Without workflow_id a legacy override applies to any workflow; a signed one to none.
+    assert_eq!(
+        override_input(
+            &json!({"bypass_micro_pilot": true}),
+            "id",
+            true,
+            true,
+            Some("x")
+        )
+        .unwrap()
+        .refused,
+        None
+    );
+    let signed = json!({"flags": {"forced_verdict": "demote"}});
+    assert_eq!(
+        override_input(&signed, "id", false, true, Some("x"))
+            .unwrap()
+            .refused
+            .as_deref(),
+        Some("other_workflow")
+    );
+    // Nothing to do, or an unknown verdict: unusable.
+    assert!(override_input(&json!({"workflow_id": "a"}), "id", true, true, Some("a")).is_err());
+    assert!(
+        override_input(
+            &json!({"verdict": "borderline"}),
+            "id",
+            true,
+            true,
+            Some("a")
+        )
+        .is_err()
+    );
+    assert_eq!(
+        override_input(
+            &json!({"flags": {"forced_verdict": "pilot"}, "workflow_id": "a"}),
+            "id",
+            false,
+            false,
+            Some("a")
+        )
+        .unwrap()
+        .refused
+        .as_deref(),
+        Some("signer_not_security")
+    );
+}

@@ -436,3 +436,75 @@ fn every_covered_byte_of_a_legacy_override_matters() {
     used["used"] = true.into();
     assert_eq!(check(&used, &[], Some(&secret)).reason, Some(Reason::Used));
 }
+
+/// Regression: fields outside a format's closed set (unsigned) are refused,
+/// so a DSSE envelope cannot also pose as a legacy override.
+#[test]
+fn fields_outside_the_format_are_malformed() {
+    let k = key(11);
+    let trusted = [public(&k, "mallory", vec![Role::Author])];
+    let payload = json!({"id": "o1", "workflow_id": "wf", "issued_at": "2026-11-23T00:00:00Z", "expires_at": "2026-11-24T00:00:00Z"});
+    let mut env = sign_dsse("application/vnd.gavel.review.v1+json", &payload, &[&k]).unwrap();
+    assert!(check(&env, &trusted, None).valid);
+    env["data"] = json!({});
+    env["signature"] = "anything".into();
+    let r = check(&env, &trusted, None);
+    assert_eq!(
+        (r.valid, r.reason),
+        (false, Some(Reason::Malformed)),
+        "{}",
+        r.message
+    );
+}
+
+/// Regression: one MAC, one spelling (the ledger keys legacy overrides by it).
+#[test]
+fn legacy_mac_spellings_other_than_lowercase_hex_are_rejected() {
+    let secret = Sensitive::new(b"shared".to_vec());
+    let doc = legacy_override(
+        &json!({"forced_verdict": "promote", "workflow_id": "a"}),
+        &secret,
+    );
+    let sig = doc["signature"].as_str().unwrap().to_string();
+    assert!(check(&doc, &[], Some(&secret)).valid);
+    let mut upper = doc.clone();
+    upper["signature"] = sig.to_uppercase().into();
+    assert!(!check(&upper, &[], Some(&secret)).valid);
+    if let Some(pos) = sig.find('0') {
+        let mut plus = sig.clone();
+        plus.replace_range(pos..pos + 1, "+");
+        let mut p = doc.clone();
+        p["signature"] = plus.into();
+        assert!(!check(&p, &[], Some(&secret)).valid);
+    }
+}
+
+/// Regression: §11.3 puts `expired` before `used`; any truthy `used` counts;
+/// a legacy export needs its expiry.
+#[test]
+fn legacy_checks_in_order() {
+    let secret = Sensitive::new(b"shared".to_vec());
+    let mut doc = legacy_override(
+        &json!({"bypass_micro_pilot": true, "expires_at": "2000-01-01T00:00:00"}),
+        &secret,
+    );
+    doc["used"] = true.into();
+    assert_eq!(
+        check(&doc, &[], Some(&secret)).reason,
+        Some(Reason::Expired)
+    );
+    let mut fresh = legacy_override(&json!({"bypass_micro_pilot": true}), &secret);
+    fresh["used"] = 1.into();
+    assert_eq!(check(&fresh, &[], Some(&secret)).reason, Some(Reason::Used));
+    let mut export = legacy_export(
+        &json!([]),
+        "2026-01-01T00:00:00",
+        "2099-01-01T00:00:00",
+        &secret,
+    );
+    export.as_object_mut().unwrap().remove("expires_at");
+    assert_eq!(
+        check(&export, &[], Some(&secret)).reason,
+        Some(Reason::Malformed)
+    );
+}
