@@ -280,12 +280,13 @@ impl Console {
 
     /// The trust store as `{"version": 1, "keys": [...]}`.
     pub async fn export_trust(&self) -> Result<serde_json::Value, ConsoleError> {
+        // Retired keys travel too, marked: they still verify what they
+        // signed before they retired.
         let keys: Vec<PublicKey> = self
             .store
             .keys()
             .await?
             .into_iter()
-            .filter(|k| k.retired_at.is_none())
             .map(|k| k.key)
             .collect();
         Ok(serde_json::json!({"version": 1, "keys": keys}))
@@ -506,6 +507,14 @@ mod tests {
             .unwrap();
         let now: jiff::Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
         assert!(c.verify(&env, None, now).await.unwrap().valid);
+        let old_seed: [u8; 32] = kc
+            .get(&key_account(&alice.keyid))
+            .unwrap()
+            .unwrap()
+            .expose()
+            .as_slice()
+            .try_into()
+            .unwrap();
         let (old, new) = c.rotate("alice").await.unwrap();
         assert_eq!(old, alice.keyid);
         assert_ne!(new.keyid, alice.keyid);
@@ -513,8 +522,25 @@ mod tests {
             kc.get(&key_account(&old)).unwrap().is_none(),
             "the old private key left the keychain"
         );
-        // The retired key still verifies what it signed.
+        // The retired key still verifies what it signed before retiring...
         assert!(c.verify(&env, None, now).await.unwrap().valid);
+        // ...but not what is issued after (a stolen old key signs nothing new).
+        let later: jiff::Timestamp = "2030-01-01T00:00:00Z".parse().unwrap();
+        let fresh = serde_json::json!({"issued_at": "2030-01-01T00:00:00Z", "expires_at": "2030-02-01T00:00:00Z"});
+        let old_signing = SigningKey::from_bytes(&old_seed);
+        let forged = gavel_trust::sign_dsse(
+            "application/vnd.gavel.review.v1+json",
+            &fresh,
+            &[&old_signing],
+        )
+        .unwrap();
+        let v = c.verify(&forged, None, later).await.unwrap();
+        assert_eq!(
+            (v.valid, v.reason),
+            (false, Some(gavel_trust::Reason::UnknownKey)),
+            "{}",
+            v.message
+        );
         let listed = c.list_keys().await.unwrap();
         assert!(listed.iter().any(|k| k.keyid == old.0 && k.retired));
         assert_eq!(c.export_key("alice").await.unwrap().keyid, new.keyid);

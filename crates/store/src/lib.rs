@@ -235,8 +235,8 @@ where
         ""
     };
     sqlx::query(&format!(
-        "INSERT INTO trusted_keys (keyid, algorithm, public_key, name, email, roles, added_at, added_by) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?){conflict}"
+        "INSERT INTO trusted_keys (keyid, algorithm, public_key, name, email, roles, added_at, added_by, retired_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?){conflict}"
     ))
     .bind(&key.keyid.0)
     .bind(&key.algorithm)
@@ -246,6 +246,7 @@ where
     .bind(roles_json(&key.roles))
     .bind(now())
     .bind(added_by)
+    .bind(key.retired_at.as_deref())
     .execute(e)
     .await?;
     Ok(())
@@ -267,6 +268,7 @@ fn stored_key(r: &sqlx::sqlite::SqliteRow) -> Result<StoredKey, StoreError> {
             name: r.try_get(3)?,
             email: r.try_get(4)?,
             roles,
+            retired_at: r.try_get(8)?,
         },
         added_at: r.try_get(6)?,
         added_by: r.try_get(7)?,

@@ -451,6 +451,35 @@ fn verify_dsse(doc: &Value, opts: &VerifyOptions<'_>) -> Verification {
     let Ok(body) = serde_json::from_slice::<Value>(&payload) else {
         return v.fail(Reason::Malformed, "the payload is not JSON");
     };
+    // A retired key vouches only for what was issued before it retired.
+    if let Some(issued) =
+        str_field(&body, "issued_at").and_then(|t| t.parse::<jiff::Timestamp>().ok())
+    {
+        let retired_after = |keyid: &str| {
+            opts.trusted
+                .iter()
+                .find(|k| k.keyid.0 == keyid)
+                .and_then(|k| k.retired_at.as_deref())
+                .and_then(|r| r.parse::<jiff::Timestamp>().ok())
+                .is_some_and(|r| issued > r)
+        };
+        let late: Vec<String> = v
+            .signers
+            .iter()
+            .filter(|s| retired_after(&s.keyid))
+            .map(|s| s.keyid.clone())
+            .collect();
+        v.signers.retain(|s| !late.contains(&s.keyid));
+        if v.signers.is_empty() {
+            return v.fail(
+                Reason::UnknownKey,
+                format!(
+                    "signed only by retired key(s) {} after they were retired",
+                    late.join(", ")
+                ),
+            );
+        }
+    }
     check_times(v, body, opts.now)
 }
 

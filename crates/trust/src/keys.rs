@@ -133,6 +133,10 @@ pub struct PublicKey {
     pub email: String,
     #[serde(default)]
     pub roles: Vec<Role>,
+    /// When the key was rotated out (RFC 3339): it still verifies what it
+    /// signed before then, and nothing issued after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_at: Option<String>,
 }
 
 /// Why a public key document cannot be used.
@@ -162,6 +166,7 @@ impl PublicKey {
             name: name.to_string(),
             email: email.to_string(),
             roles,
+            retired_at: None,
         }
     }
 
