@@ -200,7 +200,12 @@ fn run(root: &Path) -> Result<()> {
         "cargo",
         &["build", "--release", "--locked", "--bin", "gavel"],
     )?;
-    let gavel = root.join("target/release/gavel");
+    // Where cargo put it: CARGO_TARGET_DIR when set, else `target/`.
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|t| if t.is_absolute() { t } else { root.join(t) })
+        .unwrap_or_else(|| root.join("target"));
+    let gavel = target.join("release/gavel");
     let gavel = gavel.to_str().context("the workspace path is not UTF-8")?;
 
     println!("\n== Validating the example bundles ==");
