@@ -1,0 +1,322 @@
+//! `validate`, `decide`, `diff` and bad input: exit codes, JSON contracts, located errors.
+
+use crate::*;
+
+#[test]
+fn every_example_bundle_validates() {
+    let mut n = 0;
+    for entry in std::fs::read_dir(root().join("fixtures/bundles")).unwrap() {
+        let path = entry.unwrap().path();
+        let out = gavel(
+            &["validate", path.to_str().unwrap(), "--format", "json"],
+            None,
+        );
+        assert_eq!(
+            code(&out),
+            0,
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(json(&out)["valid"], true);
+        n += 1;
+    }
+    assert!(n >= 8);
+    let out = gavel(&["validate", "fixtures/sim/bundle.yaml"], None);
+    assert_eq!(code(&out), 0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("valid bundle"));
+}
+
+#[test]
+fn bad_input_is_exit_2_with_a_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = "- id: abc\n  agent: inbox.triage\n  action: quarantine\n  effect: allow\n  reason: A good reason here\n";
+    // (file name, contents, error code, expected line and column)
+    type Case = (&'static str, Vec<u8>, &'static str, Option<(u64, u64)>);
+    let cases: Vec<Case> = vec![
+        (
+            "malformed.yaml",
+            b"rules:\n  - id: [abc\n".to_vec(),
+            "syntax_error",
+            Some((3, 1)),
+        ),
+        (
+            "malformed.json",
+            b"{\"rules\": [}".to_vec(),
+            "syntax_error",
+            Some((1, 12)),
+        ),
+        (
+            "wrong-type.yaml",
+            format!("{rule}  priority: high\n").into_bytes(),
+            "invalid_bundle",
+            Some((6, 13)),
+        ),
+        (
+            "unknown-op.yaml",
+            format!("{rule}  conditions: {{\"near:x\": 1}}\n").into_bytes(),
+            "invalid_bundle",
+            Some((6, 16)),
+        ),
+        (
+            "bad-regex.yaml",
+            format!("{rule}  conditions: {{\"matches:x\": \"(\"}}\n").into_bytes(),
+            "invalid_bundle",
+            Some((6, 29)),
+        ),
+        (
+            "dup-key.yaml",
+            format!("{rule}  id: again\n").into_bytes(),
+            "syntax_error",
+            Some((6, 3)),
+        ),
+        (
+            "dup-key.json",
+            b"{\"rules\": [], \"rules\": []}".to_vec(),
+            "syntax_error",
+            Some((1, 15)),
+        ),
+        ("empty.yaml", Vec::new(), "empty_file", None),
+    ];
+    for (name, text, want_code, at) in cases {
+        let e = validate_error(dir.path(), name, &text);
+        assert_eq!(e["code"], want_code, "{name}: {e}");
+        assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert_eq!(
+            e["file"].as_str().unwrap(),
+            dir.path().join(name).to_str().unwrap()
+        );
+        if let Some((line, column)) = at {
+            assert_eq!(
+                (e["line"].as_u64(), e["column"].as_u64()),
+                (Some(line), Some(column)),
+                "{name}: {e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn fifty_megabyte_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = vec![b'#'; 50 * 1024 * 1024];
+    let e = validate_error(dir.path(), "big.yaml", &big);
+    assert_eq!(e["code"], "file_too_large");
+    assert_eq!(e["message"], "file too large: 52428800 bytes, limit 16 MiB");
+}
+
+#[test]
+fn text_errors_look_like_compiler_diagnostics() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("typo.yaml");
+    std::fs::write(&path, "- id: abc\n  agent: inbox.triage\n  action: quarantine\n  effect: allow\n  reason: A good reason here\n  priorty: 3\n").unwrap();
+    let out = gavel(&["validate", path.to_str().unwrap()], None);
+    assert_eq!(code(&out), 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("error: unknown field `priorty`; did you mean `priority`?"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("--> {}:6:3", path.display())),
+        "{err}"
+    );
+    assert!(err.contains("6 |   priorty: 3\n  |   ^"), "{err}");
+}
+
+#[test]
+fn decide_prints_the_decision_contract() {
+    let request = r#"{"agent":"inbox.triage","action":"quarantine","context":{"risk_score":95,"category":"phishing"}}"#;
+    let out = gavel(
+        &[
+            "decide",
+            "--bundle",
+            "fixtures/bundles/inbox-triage.yaml",
+            "--request",
+            "-",
+            "--format",
+            "json",
+        ],
+        Some(request),
+    );
+    assert_eq!(code(&out), 0);
+    let d = json(&out);
+    let keys: Vec<&str> = d.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "budget", "effect", "errors", "no_match", "reason", "rule_id"
+        ]
+    );
+    assert_eq!(d["effect"], "allow");
+    assert_eq!(d["rule_id"], "quarantine-high-risk");
+    assert_eq!(d["no_match"], false);
+}
+
+#[test]
+fn decide_deny_and_no_match_are_success() {
+    let request =
+        r#"{"agent":"inbox.triage","action":"quarantine","context":{"risk_score":"high"}}"#;
+    let out = gavel(
+        &[
+            "decide",
+            "--bundle",
+            "fixtures/bundles/inbox-triage.yaml",
+            "--request",
+            "-",
+            "--format",
+            "json",
+        ],
+        Some(request),
+    );
+    assert_eq!(code(&out), 0);
+    let d = json(&out);
+    assert_eq!(d["effect"], "deny");
+    assert_eq!(d["rule_id"], Value::Null);
+    assert_eq!(d["no_match"], true);
+    assert_eq!(d["reason"], "no rule matched");
+    assert_eq!(d["errors"][0]["rule_id"], "quarantine-high-risk");
+    assert_eq!(d["errors"][0]["condition"], ">=risk_score");
+}
+
+#[test]
+fn decide_needs_approval_reports_approvers() {
+    let request = r#"{"agent":"ops.admin","action":"delete","context":{"risk_score":90}}"#;
+    let out = gavel(
+        &[
+            "decide",
+            "--bundle",
+            "fixtures/bundles/two-approver.yaml",
+            "--request",
+            "-",
+            "--format",
+            "json",
+        ],
+        Some(request),
+    );
+    assert_eq!(code(&out), 0);
+    let d = json(&out);
+    assert_eq!(d["effect"], "needs_approval", "{d}");
+    assert_eq!(d["rule_id"], "high-risk-two-approvers");
+    assert_eq!(d["approvals_required"], 2);
+    assert_eq!(
+        d["budget"],
+        serde_json::json!({"cost": 25.0, "compute": 2, "risk": "high"})
+    );
+}
+
+#[test]
+fn decide_bad_request_is_exit_2() {
+    for (request, want) in [
+        ("{\"agent\": \"a.b\"", "syntax_error"),
+        (
+            r#"{"agent":"a.b","action":"x","extra":1}"#,
+            "invalid_request",
+        ),
+        (
+            r#"{"agent":"a.b","action":"x","timestamp":"yesterday"}"#,
+            "invalid_request",
+        ),
+        ("", "syntax_error"),
+    ] {
+        let out = gavel(
+            &[
+                "decide",
+                "--bundle",
+                "fixtures/bundles/inbox-triage.yaml",
+                "--request",
+                "-",
+                "--format",
+                "json",
+            ],
+            Some(request),
+        );
+        assert_eq!(code(&out), 2, "{request}");
+        assert_eq!(json(&out)["error"]["code"], want, "{request}");
+    }
+    let out = gavel(
+        &["decide", "--bundle", "missing.yaml", "--request", "-"],
+        Some("{}"),
+    );
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read `missing.yaml`"));
+}
+
+#[test]
+fn bad_usage_is_exit_2() {
+    let out = gavel(&["validate"], None);
+    assert_eq!(code(&out), 2);
+    let out = gavel(&["frobnicate", "--format", "json"], None);
+    assert_eq!(code(&out), 2);
+    assert_eq!(json(&out)["error"]["code"], "usage");
+}
+
+/// A bundle with one finding of each severity: an error (unknown action),
+/// warnings (conflict, unreachable) and info (disabled).
+
+#[test]
+fn diff_and_version_suggest() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = root().join("fixtures/bundles/inbox-triage.yaml");
+    let text = std::fs::read_to_string(&old).unwrap();
+    let new = dir.path().join("new.yaml");
+    std::fs::write(
+        &new,
+        text.replace(
+            "{\">=risk_score\": 90, \"category\": \"phishing\"}",
+            "{\">=risk_score\": 95, \"category\": \"phishing\"}",
+        ),
+    )
+    .unwrap();
+    let (o, n) = (old.to_str().unwrap(), new.to_str().unwrap());
+    let out = gavel(&["diff", o, n, "--format", "json"], None);
+    assert_eq!(code(&out), 0);
+    let d = json(&out);
+    let keys: Vec<&str> = d.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "added",
+            "bump",
+            "class",
+            "metadata_changes",
+            "modified",
+            "removed",
+            "suggested_version",
+            "unchanged"
+        ]
+    );
+    assert_eq!(
+        (d["class"].as_str(), d["bump"].as_str()),
+        (Some("tightening"), Some("minor"))
+    );
+    assert_eq!(d["suggested_version"], "1.1.0");
+    assert_eq!(d["modified"][0]["id"], "quarantine-high-risk");
+    assert_eq!(d["modified"][0]["changes"][0]["field"], "conditions");
+    assert_eq!(d["modified"][0]["changes"][0]["before"][">=risk_score"], 90);
+    assert_eq!(d["modified"][0]["changes"][0]["after"][">=risk_score"], 95);
+
+    let out = gavel(&["version", "suggest", o, n], None);
+    assert_eq!(code(&out), 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1.1.0\n");
+    let out = gavel(&["diff", o, o], None);
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("class: none; bump: none; suggested version: 1.0.0")
+    );
+    let out = gavel(&["diff", o, "missing.yaml", "--format", "json"], None);
+    assert_eq!(code(&out), 2);
+}
+
+/// Regression: the harness wrote to gavel's standard input after gavel had
+/// exited (a missing bundle is refused before the request is read) and
+/// failed on the closed pipe, now and then, on a fresh clone.
+#[test]
+fn harness_ignores_stdin_closed_by_an_early_exit() {
+    let big = "x".repeat(4 << 20);
+    let out = gavel(
+        &["decide", "--bundle", "missing.yaml", "--request", "-"],
+        Some(&big),
+    );
+    assert_eq!(code(&out), 2);
+}
