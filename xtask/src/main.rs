@@ -140,6 +140,25 @@ fn test() -> Result<()> {
         &[("PROPTEST_RNG_SEED", &seed)],
     )?;
     keychain_tests()?;
+    // Peak memory and time on hostile inputs up to the size limits: in a
+    // release build, as users run it (debug is too slow at these sizes).
+    sh(
+        "cargo",
+        &[
+            "nextest",
+            "run",
+            "--release",
+            "--locked",
+            "-p",
+            "gavel-cli",
+            "--features",
+            "adversarial-tests",
+            "--test",
+            "adversarial",
+            "--profile",
+            "ci",
+        ],
+    )?;
     // nextest does not run doctests.
     sh("cargo", &["test", "--locked", "--doc", "--quiet"])?;
     Ok(())
