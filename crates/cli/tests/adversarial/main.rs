@@ -77,6 +77,7 @@ pub fn run(dir: &Path, args: &[&str], stdin: Option<&Path>) -> Run {
         None => Stdio::null(),
     };
     let started = Instant::now();
+    #[allow(clippy::zombie_processes, reason = "reaped by `wait4` below")]
     let child = Command::new(env!("CARGO_BIN_EXE_gavel"))
         .args(args)
         .current_dir(dir)
