@@ -68,9 +68,10 @@ pub use lint::{
 };
 pub use model::{
     ActionPattern, AgentPattern, Budget, Bundle, Condition, ConditionKey, Effect, Field, Metadata,
-    Op, Operand, Risk, Rule, STANDARD_ACTIONS, is_path, parse_condition_key,
+    Op, Operand, Pattern, Risk, Rule, STANDARD_ACTIONS, is_path, parse_condition_key,
 };
 pub use validate::{
-    BUNDLE_SCHEMA, Format, RULE_SCHEMA, did_you_mean, parse_bundle, parse_document,
+    BUNDLE_SCHEMA, Format, REGEX_BUNDLE_BUDGET, RULE_SCHEMA, did_you_mean, parse_bundle,
+    parse_document,
 };
 pub use value::{Request, Value, parse_timestamp};

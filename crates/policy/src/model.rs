@@ -280,8 +280,41 @@ pub enum Operand {
     Value(Value<'static>),
     Number(f64),
     List(Vec<Value<'static>>),
-    Regex(regex::Regex),
+    Regex(Pattern),
     Exists(bool),
+}
+
+/// A compiled `matches:` pattern. Identical patterns of one bundle share
+/// one compiled program (cloning is cheap).
+#[derive(Clone)]
+pub struct Pattern {
+    source: std::sync::Arc<str>,
+    regex: regex_automata::meta::Regex,
+}
+
+impl Pattern {
+    pub(crate) fn new(source: &str, regex: regex_automata::meta::Regex) -> Self {
+        Pattern {
+            source: source.into(),
+            regex,
+        }
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// An unanchored search, as DESIGN §11.2 says.
+    pub fn is_match(&self, haystack: &str) -> bool {
+        self.regex.is_match(haystack)
+    }
+}
+
+impl std::fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pattern({:?})", &*self.source)
+    }
 }
 
 /// One condition of a rule.

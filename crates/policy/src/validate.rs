@@ -11,7 +11,7 @@ use crate::doc::{Key, Location, Node, NodeValue, pointer_token};
 use crate::error::{Diagnostic, LoadError, MAX_FILE_BYTES};
 use crate::model::{
     ActionPattern, AgentPattern, Budget, Bundle, Condition, ConditionKey, Effect, Field, Metadata,
-    Op, Operand, Risk, Rule, STANDARD_ACTIONS, parse_condition_key,
+    Op, Operand, Pattern, Risk, Rule, STANDARD_ACTIONS, parse_condition_key,
 };
 use crate::value::Value;
 use crate::{json, yaml};
@@ -40,8 +40,81 @@ const RULE_FIELDS: [&str; 13] = [
     "description",
 ];
 
-/// The largest compiled size of a `matches:` pattern.
+/// The largest compiled size of one `matches:` pattern.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// The most memory all of a bundle's distinct `matches:` patterns may take
+/// once compiled, with [`REGEX_RUNTIME_BYTES`] set aside for each one's
+/// search cache: about a thousand typical patterns, or a few dozen large
+/// ones such as `\w{20}` (about 1 MB each).
+pub const REGEX_BUNDLE_BUDGET: usize = 64 << 20;
+
+/// The lazy DFA cache of one pattern (per searching thread). Small, so that
+/// a bundle's searches stay bounded; a pattern that needs more falls back to
+/// slower engines instead of growing.
+const REGEX_RUNTIME_BYTES: usize = 64 << 10;
+
+/// The `matches:` patterns of one bundle: compiled once each, within
+/// [`REGEX_BUNDLE_BUDGET`].
+#[derive(Default)]
+struct Patterns {
+    compiled: std::collections::HashMap<String, Pattern>,
+    used: usize,
+}
+
+impl Patterns {
+    /// The compiled pattern, or why it cannot be used. A pattern that fails
+    /// to compile costs its size limit, so a bundle of oversized patterns
+    /// stops being compiled once the budget is spent.
+    fn get(&mut self, source: &str) -> Result<Pattern, String> {
+        if let Some(p) = self.compiled.get(source) {
+            return Ok(p.clone());
+        }
+        if self.used >= REGEX_BUNDLE_BUDGET {
+            return Err(format!(
+                "the bundle's regular expressions need more than {} MiB compiled; \
+                 use fewer distinct `matches:` patterns, or simpler ones",
+                REGEX_BUNDLE_BUDGET >> 20
+            ));
+        }
+        let config = regex_automata::meta::Config::new()
+            .nfa_size_limit(Some(REGEX_SIZE_LIMIT))
+            .onepass_size_limit(Some(REGEX_SIZE_LIMIT))
+            .dfa_size_limit(Some(REGEX_SIZE_LIMIT))
+            .hybrid_cache_capacity(REGEX_RUNTIME_BYTES);
+        match regex_automata::meta::Regex::builder()
+            .configure(config)
+            .build(source)
+        {
+            Ok(regex) => {
+                self.used = self
+                    .used
+                    .saturating_add(regex.memory_usage() + REGEX_RUNTIME_BYTES);
+                let p = Pattern::new(source, regex);
+                self.compiled.insert(source.to_string(), p.clone());
+                Ok(p)
+            }
+            Err(e) => {
+                self.used = self.used.saturating_add(REGEX_SIZE_LIMIT);
+                Err(match e.syntax_error() {
+                    Some(syntax) => syntax
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
+                    None if e.size_limit().is_some() => format!(
+                        "it compiles to more than {} MiB; simplify it (bounded repetitions of \
+                         Unicode classes such as `\\w{{20}}` are large)",
+                        REGEX_SIZE_LIMIT >> 20
+                    ),
+                    None => e.to_string(),
+                })
+            }
+        }
+    }
+}
 
 /// The syntax a text is read in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -545,6 +618,7 @@ fn build(document: &Node, diags: &mut Problems) -> Bundle {
         },
     };
     let mut rules: Vec<Rule> = Vec::new();
+    let mut patterns = Patterns::default();
     let mut first_use: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (index, node) in rules_node
         .and_then(Node::as_seq)
@@ -553,7 +627,7 @@ fn build(document: &Node, diags: &mut Problems) -> Bundle {
         .enumerate()
     {
         let pointer = format!("{rules_pointer}/{index}");
-        if let Some(rule) = rule(node, index, &pointer, &metadata, diags) {
+        if let Some(rule) = rule(node, index, &pointer, &metadata, diags, &mut patterns) {
             let first = match first_use.get(&rule.id) {
                 // A rule without an id is `missing-id`, not a duplicate.
                 _ if rule.id.is_empty() => None,
@@ -639,6 +713,7 @@ fn rule(
     pointer: &str,
     metadata: &Metadata,
     diags: &mut Problems,
+    patterns: &mut Patterns,
 ) -> Option<Rule> {
     // Shape problems were reported by the schema; build what can be built
     // so that the code-only checks still run on the rest.
@@ -679,7 +754,7 @@ fn rule(
     let conditions = match node.get("conditions").and_then(Node::as_map) {
         Some(entries) => entries
             .iter()
-            .filter_map(|(k, v)| condition(k, v, index, pointer, diags))
+            .filter_map(|(k, v)| condition(k, v, index, pointer, diags, patterns))
             .collect(),
         None => Vec::new(),
     };
@@ -736,6 +811,7 @@ fn condition(
     index: usize,
     pointer: &str,
     diags: &mut Problems,
+    patterns: &mut Patterns,
 ) -> Option<Condition> {
     let mut fail = |loc: Location, m: String| {
         let pointer = format!("{pointer}/conditions/{}", pointer_token(&key.name));
@@ -783,20 +859,9 @@ fn condition(
         },
         Op::Matches => {
             let pattern = value.as_str()?;
-            match regex::RegexBuilder::new(pattern)
-                .size_limit(REGEX_SIZE_LIMIT)
-                .dfa_size_limit(REGEX_SIZE_LIMIT)
-                .build()
-            {
+            match patterns.get(pattern) {
                 Ok(re) => Operand::Regex(re),
-                Err(e) => {
-                    let detail = e
-                        .to_string()
-                        .lines()
-                        .last()
-                        .unwrap_or_default()
-                        .trim()
-                        .to_string();
+                Err(detail) => {
                     return fail(
                         value.location,
                         format!(
@@ -832,6 +897,79 @@ mod tests {
     }
 
     const RULE: &str = "id: abc\n    agent: inbox.triage\n    action: quarantine\n    effect: allow\n    reason: A good reason here\n";
+
+    fn regex_rules(patterns: impl Iterator<Item = String>) -> String {
+        let mut text = String::from("rules:\n");
+        for (i, p) in patterns.enumerate() {
+            text.push_str(&format!(
+                "  - {{id: r{i:05}, agent: inbox.triage, action: quarantine, effect: allow, \
+                 reason: A good reason here, conditions: {{\"matches:subject\": '{p}'}}}}\n"
+            ));
+        }
+        text
+    }
+
+    /// Regression: every rule compiled its own copy, so 5,000 rules with
+    /// `\w{20}` took 44 s and 5.8 GB. Identical patterns share one program.
+    #[test]
+    fn identical_patterns_are_compiled_once() {
+        let text = regex_rules((0..5_000).map(|_| r"\w{20}".to_string()));
+        let b = parse_bundle(&text, Format::Yaml).unwrap();
+        let first = match &b.rules[0].conditions[0].operand {
+            Operand::Regex(p) => p.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert!(first.is_match(&"é".repeat(20)) && !first.is_match("short"));
+        assert_eq!(b.rules.len(), 5_000);
+    }
+
+    /// Regression: a bundle had no budget for its patterns, only each
+    /// pattern had a size limit; distinct large patterns are refused once
+    /// the bundle's budget is spent, and those past it are not compiled.
+    #[test]
+    fn distinct_large_patterns_stop_at_the_bundle_budget() {
+        let text = regex_rules((0..200).map(|i| format!(r"\w{{20}}-{i}")));
+        let d = invalid(&text);
+        let over: Vec<&Diagnostic> = d
+            .iter()
+            .filter(|d| {
+                d.message
+                    .contains("regular expressions need more than 64 MiB")
+            })
+            .collect();
+        // About 1.1 MB each: the first ~57 fit, the rest are refused.
+        assert!(over.len() > 100 && over.len() < 160, "{}", over.len());
+        assert_eq!(
+            over[0].pointer.as_deref(),
+            Some(&*format!(
+                "/rules/{}/conditions/matches:subject",
+                200 - over.len()
+            ))
+        );
+        // Small patterns fit by the hundred.
+        let small = regex_rules((0..500).map(|i| format!("^user-{i}$")));
+        assert_eq!(parse_bundle(&small, Format::Yaml).unwrap().rules.len(), 500);
+    }
+
+    /// Regression: 5,000 patterns over the size limit took 32 s to refuse;
+    /// each failure costs the budget, so only the first few are compiled.
+    #[test]
+    fn oversized_patterns_are_refused_by_name_and_budget() {
+        let text = regex_rules((0..300).map(|i| format!(r"\w{{500}}{i}")));
+        let d = invalid(&text);
+        assert!(
+            d[0].message.contains("compiles to more than 1 MiB"),
+            "{}",
+            d[0]
+        );
+        assert!(d[0].message.contains("`\\w{500}0`"), "{}", d[0]);
+        assert!(
+            d.iter()
+                .filter(|d| d.message.contains("need more than 64 MiB"))
+                .count()
+                > 200
+        );
+    }
 
     #[test]
     fn a_minimal_bundle_validates() {

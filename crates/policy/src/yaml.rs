@@ -14,7 +14,33 @@ use crate::error::Diagnostic;
 use crate::json::number_value;
 
 /// The most values a document may hold once aliases are expanded.
-const MAX_NODES: usize = 2_000_000;
+pub const MAX_NODES: usize = 2_000_000;
+
+/// The largest a document may be once aliases are expanded, counted as the
+/// bytes of its text values and keys plus [`NODE_BYTES`] for each value. A
+/// document without aliases stays far below it (its text is at most the
+/// 16 MiB file limit); aliases can at most double the largest file.
+pub const MAX_EXPANDED_BYTES: usize = 64 << 20;
+
+/// What each value counts toward [`MAX_EXPANDED_BYTES`] besides its text.
+const NODE_BYTES: usize = 16;
+
+/// The size of a (sub)document once expanded: values, and bytes as
+/// [`MAX_EXPANDED_BYTES`] counts them.
+#[derive(Debug, Clone, Copy, Default)]
+struct Size {
+    values: usize,
+    bytes: usize,
+}
+
+impl Size {
+    fn add(self, other: Size) -> Size {
+        Size {
+            values: self.values.saturating_add(other.values),
+            bytes: self.bytes.saturating_add(other.bytes),
+        }
+    }
+}
 
 /// Parses one YAML document. `Ok(None)` when the stream holds no document.
 pub fn parse(text: &str) -> Result<Option<Node>, Diagnostic> {
@@ -65,8 +91,8 @@ struct Builder {
     stack: Vec<Frame>,
     root: Option<Node>,
     documents: usize,
-    anchors: HashMap<usize, (Node, usize)>,
-    nodes: usize,
+    anchors: HashMap<usize, (Node, Size)>,
+    size: Size,
 }
 
 impl Builder {
@@ -87,13 +113,18 @@ impl Builder {
                 let value = scalar(&text, style, tag.as_deref(), loc)?;
                 // A key is kept as written; only values are resolved.
                 if let Some(Frame::Map { key: k @ None, .. }) = self.stack.last_mut() {
+                    self.size.bytes = self.size.bytes.saturating_add(text.len());
                     *k = Some(Key {
                         name: text.into_owned(),
                         location: loc,
                     });
                     return Ok(());
                 }
-                self.finish(Node::new(value, loc), anchor, 1)?;
+                let size = Size {
+                    values: 1,
+                    bytes: NODE_BYTES + text.len(),
+                };
+                self.finish(Node::new(value, loc), anchor, size)?;
             }
             Event::SequenceStart(anchor, tag) => {
                 self.check_tag(
@@ -141,7 +172,11 @@ impl Builder {
                     }) => (Node::new(NodeValue::Map(entries), location), anchor),
                     None => return Err(Diagnostic::at(loc, "invalid YAML: unbalanced collection")),
                 };
-                self.finish(node, anchor, 1)?;
+                let size = Size {
+                    values: 1,
+                    bytes: NODE_BYTES,
+                };
+                self.finish(node, anchor, size)?;
             }
             Event::Alias(id) => {
                 let (node, size) = self
@@ -194,9 +229,9 @@ impl Builder {
     }
 
     /// Places a completed node into its parent (or makes it the root).
-    fn finish(&mut self, node: Node, anchor: usize, size: usize) -> Result<(), Diagnostic> {
-        self.nodes = self.nodes.saturating_add(size);
-        if self.nodes > MAX_NODES {
+    fn finish(&mut self, node: Node, anchor: usize, size: Size) -> Result<(), Diagnostic> {
+        self.size = self.size.add(size);
+        if self.size.values > MAX_NODES {
             return Err(Diagnostic::at(
                 node.location,
                 format!(
@@ -204,8 +239,18 @@ impl Builder {
                 ),
             ));
         }
+        if self.size.bytes > MAX_EXPANDED_BYTES {
+            return Err(Diagnostic::at(
+                node.location,
+                format!(
+                    "the document expands to more than {} MiB once its aliases are expanded; \
+                     write the repeated values once, or fewer times",
+                    MAX_EXPANDED_BYTES >> 20
+                ),
+            ));
+        }
         if anchor != 0 {
-            let size = count(&node);
+            let size = measure(&node);
             self.anchors.insert(anchor, (node.clone(), size));
         }
         match self.stack.last_mut() {
@@ -234,11 +279,25 @@ impl Builder {
     }
 }
 
-fn count(node: &Node) -> usize {
+/// What an anchored node adds each time an alias repeats it.
+fn measure(node: &Node) -> Size {
+    let own = Size {
+        values: 1,
+        bytes: NODE_BYTES,
+    };
     match &node.value {
-        NodeValue::Seq(items) => 1 + items.iter().map(count).sum::<usize>(),
-        NodeValue::Map(entries) => 1 + entries.iter().map(|(_, v)| count(v)).sum::<usize>(),
-        _ => 1,
+        NodeValue::Seq(items) => items.iter().map(measure).fold(own, Size::add),
+        NodeValue::Map(entries) => entries.iter().fold(own, |acc, (k, v)| {
+            acc.add(measure(v)).add(Size {
+                values: 0,
+                bytes: k.name.len(),
+            })
+        }),
+        NodeValue::String(text) => own.add(Size {
+            values: 0,
+            bytes: text.len(),
+        }),
+        _ => own,
     }
 }
 
@@ -454,6 +513,42 @@ mod tests {
             ));
         }
         assert!(err(&bomb).message.contains("expands to more than"));
+    }
+
+    /// Regression: the budget counted values, not bytes, so one 1 MB string
+    /// anchored once and repeated 2,000 times took 4.1 GB.
+    #[test]
+    fn aliases_of_a_long_string_are_bounded_by_bytes() {
+        let mut text = format!("big: &s \"{}\"\nrepeats:\n", "x".repeat(1 << 20));
+        for _ in 0..2_000 {
+            text.push_str("  - *s\n");
+        }
+        let e = err(&text);
+        assert!(
+            e.message.contains("64 MiB once its aliases are expanded"),
+            "{e}"
+        );
+        // Within the budget, repeats are fine: 60 copies of 1 MiB.
+        let mut ok = format!("big: &s \"{}\"\nrepeats:\n", "x".repeat(1 << 20));
+        for _ in 0..60 {
+            ok.push_str("  - *s\n");
+        }
+        assert_eq!(
+            doc(&ok).get("repeats").and_then(|r| match &r.value {
+                NodeValue::Seq(items) => Some(items.len()),
+                _ => None,
+            }),
+            Some(60)
+        );
+        // Keys count too: a mapping with long keys, anchored and repeated.
+        let mut keys = String::from("m: &m {");
+        for i in 0..16 {
+            keys.push_str(&format!("k{i}{}: 1, ", "y".repeat(1 << 16)));
+        }
+        keys.push_str("}\nr: [");
+        keys.push_str(&"*m, ".repeat(100));
+        keys.push_str("]\n");
+        assert!(err(&keys).message.contains("aliases are expanded"));
     }
 
     #[test]

@@ -16,3 +16,103 @@ fn over_the_size_limit_is_refused_before_parsing() {
     assert!(r.stderr.contains("file too large"), "{}", r.stderr);
     assert!(r.peak_bytes < 64 << 20, "refused without reading it whole");
 }
+
+fn alias_bomb() -> String {
+    let mut text = format!("big: &s \"{}\"\nrepeats:\n", "x".repeat(1 << 20));
+    for _ in 0..2_000 {
+        text.push_str("  - *s\n");
+    }
+    text
+}
+
+/// Regression: the alias limit counted values, not bytes: a 1 MB string
+/// anchored once and repeated 2,000 times took 4.1 GB, in `validate` and in
+/// the governance policy loader alike.
+#[test]
+fn yaml_aliases_are_bounded_by_expanded_bytes() {
+    let dir = workdir();
+    let bomb = write(dir.path(), "bomb.yaml", alias_bomb());
+    let r = run(dir.path(), &["validate", &bomb], None);
+    r.assert_bounded("validate, 1 MB alias x 2,000", Duration::from_secs(10));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("once its aliases are expanded"),
+        "{}",
+        r.stderr
+    );
+
+    let card = write(
+        dir.path(),
+        "card.json",
+        r#"{"raroi": 2.0, "confidence": 0.9}"#,
+    );
+    let r = run(
+        dir.path(),
+        &["scorecard", "eval", &card, "--policy", &bomb, "--no-log"],
+        None,
+    );
+    r.assert_bounded("scorecard eval, policy alias bomb", Duration::from_secs(10));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("once its aliases are expanded"),
+        "{}",
+        r.stderr
+    );
+}
+
+fn regex_bundle(patterns: impl Iterator<Item = String>) -> String {
+    let mut text = String::from("rules:\n");
+    for (i, p) in patterns.enumerate() {
+        text.push_str(&format!(
+            "  - {{id: r{i:05}, agent: inbox.triage, action: quarantine, effect: allow, \
+             reason: A good reason here, conditions: {{\"matches:subject\": '{p}'}}}}\n"
+        ));
+    }
+    text
+}
+
+/// Regression: 5,000 rules with `matches: '\w{20}'` (869 KB) took 44 s and
+/// 5.8 GB; 5,000 distinct ones must stop at the bundle's regex budget, and
+/// 5,000 oversized ones took 32 s to refuse.
+#[test]
+fn regular_expressions_have_a_bundle_budget() {
+    let dir = workdir();
+    let same = write(
+        dir.path(),
+        "same.yaml",
+        regex_bundle((0..5_000).map(|_| r"\w{20}".to_string())),
+    );
+    let r = run(dir.path(), &["validate", &same], None);
+    r.assert_bounded("5,000 identical \\w{20}", Duration::from_secs(10));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(dir.path(), &["lint", &same, "--format", "json"], None);
+    r.assert_bounded("lint 5,000 identical \\w{20}", Duration::from_secs(20));
+
+    let distinct = write(
+        dir.path(),
+        "distinct.yaml",
+        regex_bundle((0..5_000).map(|i| format!(r"\w{{20}}-{i}"))),
+    );
+    let r = run(dir.path(), &["validate", &distinct], None);
+    r.assert_bounded("5,000 distinct \\w{20}", Duration::from_secs(10));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("need more than 64 MiB compiled"),
+        "{}",
+        r.stderr
+    );
+
+    let oversized = write(
+        dir.path(),
+        "oversized.yaml",
+        regex_bundle((0..5_000).map(|i| format!(r"\w{{500}}{i}"))),
+    );
+    let r = run(dir.path(), &["validate", &oversized], None);
+    r.assert_bounded("5,000 oversized patterns", Duration::from_secs(10));
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("compiles to more than 1 MiB"),
+        "{}",
+        r.stderr
+    );
+}
