@@ -19,10 +19,23 @@ pub fn run(old: &str, new: &str, format: OutputFormat) -> Result<ExitCode, Failu
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints only the suggested next version.
-pub fn suggest(old: &str, new: &str) -> Result<ExitCode, Failure> {
-    let d = diff(&load_bundle(old)?, &load_bundle(new)?);
-    println!("{}", d.suggested_version);
+/// Prints only the suggested next version (as text), or `{current_version,
+/// suggested_version, bump, class}` (as JSON).
+pub fn suggest(old: &str, new: &str, format: OutputFormat) -> Result<ExitCode, Failure> {
+    let (old_bundle, new_bundle) = (load_bundle(old)?, load_bundle(new)?);
+    let d = diff(&old_bundle, &new_bundle);
+    match format {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::json!({
+                "current_version": old_bundle.metadata.version,
+                "suggested_version": d.suggested_version,
+                "bump": d.bump.as_str(),
+                "class": d.class,
+            })
+        ),
+        _ => println!("{}", d.suggested_version),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -35,7 +35,9 @@ struct Cli {
 pub enum OutputFormat {
     Text,
     Json,
-    /// SARIF 2.1.0 (`gavel lint` only).
+    /// SARIF 2.1.0, for code-scanning tools: `gavel lint` only, so it is
+    /// not offered in every command's help.
+    #[value(hide = true)]
     Sarif,
 }
 
@@ -46,16 +48,31 @@ enum Command {
         /// Bundle file (YAML or JSON; a bare list of rules is a bundle too).
         file: String,
     },
-    /// Decide one request against a bundle.
+    /// Decide a request against a bundle (or a stream of them, one a line).
     Decide {
         /// Bundle file.
         #[arg(long)]
         bundle: String,
         /// Request file (JSON), or `-` for standard input.
+        #[arg(
+            long,
+            required_unless_present = "requests",
+            conflicts_with = "requests"
+        )]
+        request: Option<String>,
+        /// JSON Lines of requests (a file, or `-` for standard input): one
+        /// decision a line, printed as each is decided.
         #[arg(long)]
-        request: String,
+        requests: Option<String>,
+        /// Also list every rule tried, in order, with the first condition
+        /// that failed and why, or that it matched.
+        #[arg(long)]
+        explain: bool,
     },
     /// Lint bundles: schema problems, conflicts, unreachable and unsatisfiable rules, and more.
+    ///
+    /// Besides `--format text|json`, lint takes `--format sarif` (SARIF 2.1.0,
+    /// for code-scanning tools).
     Lint {
         /// Bundle files; one report covers them all.
         #[arg(required = true)]
@@ -169,7 +186,27 @@ enum VersionCommand {
     Suggest { old: String, new: String },
 }
 
+/// Output into a closed pipe (`gavel sim … | head -1`) ends gavel quietly,
+/// as it ends `cat` or `grep`, instead of a panic in `println!` (exit 101).
+/// Rust ignores SIGPIPE by default; this restores the default.
+#[cfg(unix)]
+fn quiet_on_closed_pipe() {
+    #[allow(
+        unsafe_code,
+        reason = "one call to restore a signal's default action, before any thread starts"
+    )]
+    // SAFETY: `signal` with `SIG_DFL` changes no memory; called first in
+    // `main`, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn quiet_on_closed_pipe() {}
+
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let args: Vec<String> = std::env::args().collect();
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
@@ -199,12 +236,23 @@ fn main() -> ExitCode {
     }
     let result = match &cli.command {
         Command::Validate { file } => commands::validate(file, cli.format),
-        Command::Decide { bundle, request } => commands::decide(bundle, request, cli.format),
+        Command::Decide {
+            bundle,
+            request,
+            requests,
+            explain,
+        } => match (request, requests) {
+            (_, Some(batch)) => commands::decide_batch(bundle, batch, *explain, cli.format),
+            (Some(one), None) => commands::decide(bundle, one, *explain, cli.format),
+            (None, None) => Err(Failure::usage(
+                "`gavel decide` needs --request or --requests",
+            )),
+        },
         Command::Lint { files } => lint::run(files, cli.format),
         Command::Diff { old, new } => diff::run(old, new, cli.format),
         Command::Version {
             command: VersionCommand::Suggest { old, new },
-        } => diff::suggest(old, new),
+        } => diff::suggest(old, new, cli.format),
         Command::Sim(args) => match (&args.command, &args.bundle) {
             (Some(SimCommand::Compare { old, new, dataset }), _) => {
                 sim::compare(old, new, dataset, cli.format)

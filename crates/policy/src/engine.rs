@@ -204,6 +204,82 @@ impl Engine {
         context: &Value<'_>,
         timestamp: Option<jiff::Timestamp>,
     ) -> Decision<'e> {
+        let mut clock = Clock::new(timestamp, &self.timezone);
+        let mut errors = Vec::new();
+        for rule in self.candidates(agent, action) {
+            if rule
+                .conditions
+                .iter()
+                .all(|c| holds(c, &rule.id, context, &mut clock, &mut errors))
+            {
+                return Decision {
+                    effect: rule.effect,
+                    rule: Some(rule),
+                    errors,
+                };
+            }
+        }
+        Decision {
+            effect: self.default_effect,
+            rule: None,
+            errors,
+        }
+    }
+
+    /// Decides a request and says why: every rule whose agent and action
+    /// match the request, in the order they were tried, each with the first
+    /// condition that did not hold or that it matched. Slower than
+    /// [`Engine::decide`] (it allocates the steps); for people, not the hot
+    /// path.
+    pub fn explain<'e>(&'e self, request: &Request<'_>) -> Explanation<'e> {
+        let mut clock = Clock::new(request.timestamp, &self.timezone);
+        let mut errors = Vec::new();
+        let mut steps = Vec::new();
+        for rule in self.candidates(&request.agent, &request.action) {
+            let failed = rule
+                .conditions
+                .iter()
+                .find(|c| !holds(c, &rule.id, &request.context, &mut clock, &mut errors));
+            let step = |failed: Option<String>, condition: Option<&'e str>| Step {
+                rule_id: &rule.id,
+                index: rule.index,
+                priority: rule.priority,
+                effect: rule.effect,
+                matched: failed.is_none(),
+                condition,
+                message: failed,
+            };
+            match failed {
+                None => {
+                    steps.push(step(None, None));
+                    return Explanation {
+                        decision: Decision {
+                            effect: rule.effect,
+                            rule: Some(rule),
+                            errors,
+                        },
+                        steps,
+                    };
+                }
+                Some(c) => {
+                    let why = why_not(c, &request.context, &mut clock);
+                    steps.push(step(Some(why), Some(&c.key)));
+                }
+            }
+        }
+        Explanation {
+            decision: Decision {
+                effect: self.default_effect,
+                rule: None,
+                errors,
+            },
+            steps,
+        }
+    }
+
+    /// The rules whose agent and action patterns match, in decision order:
+    /// the (at most six) groups of the request merged by rank.
+    fn candidates<'e>(&'e self, agent: &str, action: &str) -> Candidates<'e> {
         let agent_id = self.agents.get(agent).copied();
         let ns_id = match agent_id {
             Some(id) => self
@@ -227,44 +303,129 @@ impl Engine {
                 }
             }
         }
+        Candidates {
+            rules: &self.rules,
+            lists,
+            n,
+        }
+    }
+}
 
-        let mut clock = Clock::new(timestamp, &self.timezone);
-        let mut errors = Vec::new();
-        loop {
-            // Merge the sorted lists: the smallest head is the next rule in
-            // decision order.
-            let mut best: Option<(usize, u32)> = None;
-            for (i, list) in lists.iter().take(n).enumerate() {
-                if let Some(&rank) = list.first() {
-                    if best.is_none_or(|(_, b)| rank < b) {
-                        best = Some((i, rank));
-                    }
+/// Iterates the candidate rules of one request by rank.
+struct Candidates<'e> {
+    rules: &'e [CompiledRule],
+    lists: [&'e [u32]; 6],
+    n: usize,
+}
+
+impl<'e> Iterator for Candidates<'e> {
+    type Item = &'e CompiledRule;
+
+    fn next(&mut self) -> Option<&'e CompiledRule> {
+        // Merge the sorted lists: the smallest head is the next rule in
+        // decision order.
+        let mut best: Option<(usize, u32)> = None;
+        for (i, list) in self.lists.iter().take(self.n).enumerate() {
+            if let Some(&rank) = list.first() {
+                if best.is_none_or(|(_, b)| rank < b) {
+                    best = Some((i, rank));
                 }
             }
-            let Some((i, rank)) = best else { break };
-            if let Some(list) = lists.get_mut(i) {
-                *list = list.get(1..).unwrap_or_default();
-            }
-            let Some(rule) = self.rules.get(rank as usize) else {
-                break;
+        }
+        let (i, rank) = best?;
+        if let Some(list) = self.lists.get_mut(i) {
+            *list = list.get(1..).unwrap_or_default();
+        }
+        self.rules.get(rank as usize)
+    }
+}
+
+/// A decision with the rules tried on the way.
+#[derive(Debug, Clone)]
+pub struct Explanation<'e> {
+    pub decision: Decision<'e>,
+    pub steps: Vec<Step<'e>>,
+}
+
+/// One rule tried for a request: `matched`, or the first condition that
+/// did not hold (`condition`, as written) and why (`message`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step<'e> {
+    pub rule_id: &'e str,
+    /// The rule's 0-based position in its bundle file.
+    pub index: usize,
+    pub priority: u8,
+    pub effect: Effect,
+    pub matched: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub condition: Option<&'e str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Why `cond` does not hold for `context`, in words.
+fn why_not(cond: &Condition, context: &Value<'_>, clock: &mut Clock<'_>) -> String {
+    let path = match &cond.field {
+        Field::Path(p) => p.join("."),
+        Field::Hour => "$hour".to_string(),
+        Field::Weekday => "$weekday".to_string(),
+    };
+    let derived;
+    let value = match &cond.field {
+        Field::Path(p) => lookup(context, p),
+        Field::Hour => {
+            derived = clock.civil().map(|dt| Value::Number(f64::from(dt.hour())));
+            derived.as_ref()
+        }
+        Field::Weekday => {
+            derived = clock.civil().map(|dt| {
+                let day = dt.weekday().to_monday_zero_offset() as usize;
+                Value::String(Cow::Borrowed(WEEKDAYS.get(day).copied().unwrap_or("mon")))
+            });
+            derived.as_ref()
+        }
+    };
+    let Some(value) = value else {
+        return match cond.field {
+            Field::Path(_) => format!("`{path}` is not in the request's context"),
+            _ => format!("`{path}` needs the request's `timestamp`, which it has not got"),
+        };
+    };
+    let shown = brief(&serde_json::to_string(value).unwrap_or_default());
+    match (&cond.operand, cond.op) {
+        (Operand::Exists(_), _) => format!("`{path}` is present ({shown})"),
+        (Operand::Number(_), _) if !matches!(value, Value::Number(_)) => format!(
+            "`{}` compares numbers, but `{path}` is a {} ({shown})",
+            cond.key,
+            value.type_name()
+        ),
+        (Operand::Regex(re), _) if value.as_str().is_none() => format!(
+            "`{path}` is a {} ({shown}), and `{}` matches only text",
+            value.type_name(),
+            re.as_str()
+        ),
+        _ => {
+            let operand = match &cond.operand {
+                Operand::Number(n) => format!("{n}"),
+                Operand::List(items) => brief(&serde_json::to_string(items).unwrap_or_default()),
+                Operand::Regex(re) => format!("/{}/", re.as_str()),
+                Operand::Value(v) => brief(&serde_json::to_string(v).unwrap_or_default()),
+                Operand::Exists(b) => b.to_string(),
             };
-            if rule
-                .conditions
-                .iter()
-                .all(|c| holds(c, &rule.id, context, &mut clock, &mut errors))
-            {
-                return Decision {
-                    effect: rule.effect,
-                    rule: Some(rule),
-                    errors,
-                };
-            }
+            format!(
+                "`{}: {operand}` does not hold: `{path}` is {shown}",
+                cond.key
+            )
         }
-        Decision {
-            effect: self.default_effect,
-            rule: None,
-            errors,
-        }
+    }
+}
+
+/// A value as text, cut to a length a person reads in one line.
+fn brief(text: &str) -> String {
+    const MAX: usize = 80;
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or(text)),
+        None => text.to_string(),
     }
 }
 

@@ -59,7 +59,8 @@ pub use diff::{
 };
 pub use doc::{Location, Node, NodeValue};
 pub use engine::{
-    CompiledRule, Decision, Engine, EngineBuilder, EvalError, NO_MATCH_REASON, SharedEngine,
+    CompiledRule, Decision, Engine, EngineBuilder, EvalError, Explanation, NO_MATCH_REASON,
+    SharedEngine, Step,
 };
 pub use error::{Diagnostic, LoadError, MAX_FILE_BYTES};
 pub use lint::{

@@ -240,20 +240,44 @@ impl<'de> Visitor<'de> for ValueVisitor {
 /// A request for a decision: `{agent, action, context, timestamp?,
 /// request_id?, subject?}`. Unknown top-level fields are refused.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    remote = "Self",
+    deny_unknown_fields,
+    expecting = "a request: an object `{agent, action, context, timestamp?, request_id?, subject?}`"
+)]
 pub struct Request<'a> {
-    #[serde(borrow, deserialize_with = "cow_str")]
+    #[serde(borrow, deserialize_with = "agent")]
     pub agent: Cow<'a, str>,
-    #[serde(borrow, deserialize_with = "cow_str")]
+    #[serde(borrow, deserialize_with = "action")]
     pub action: Cow<'a, str>,
     #[serde(borrow, default = "empty_object", deserialize_with = "context_object")]
     pub context: Value<'a>,
     #[serde(default, deserialize_with = "timestamp")]
     pub timestamp: Option<jiff::Timestamp>,
-    #[serde(borrow, default, deserialize_with = "opt_cow_str")]
+    #[serde(borrow, default, deserialize_with = "request_id")]
     pub request_id: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "opt_cow_str")]
+    #[serde(borrow, default, deserialize_with = "subject")]
     pub subject: Option<Cow<'a, str>>,
+}
+
+/// Only an object is a request: the derived code (reached through `remote =
+/// "Self"`) would also take a list of the fields in order.
+impl<'de: 'a, 'a> Deserialize<'de> for Request<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Object<'a>(std::marker::PhantomData<Request<'a>>);
+        impl<'de: 'a, 'a> Visitor<'de> for Object<'a> {
+            type Value = Request<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a request: an object `{agent, action, context, timestamp?, request_id?, subject?}`",
+                )
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                Request::deserialize(de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(Object(std::marker::PhantomData))
+    }
 }
 
 impl<'a> Request<'a> {
@@ -284,12 +308,88 @@ fn empty_object<'a>() -> Value<'a> {
     Value::Object(Vec::new())
 }
 
-fn cow_str<'de, D: Deserializer<'de>>(d: D) -> Result<Cow<'de, str>, D::Error> {
-    CowStr::deserialize(d).map(|c| c.0)
+/// A text field of a request; a value of another type is refused naming
+/// the field and what it was (`` `agent` must be a string, found a number ``).
+struct TextField(&'static str);
+
+impl TextField {
+    fn wrong<E: de::Error>(&self, found: fmt::Arguments<'_>) -> E {
+        E::custom(format_args!("`{}` must be a string, found {found}", self.0))
+    }
 }
 
-fn opt_cow_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
-    Option::<CowStr<'de>>::deserialize(d).map(|c| c.map(|c| c.0))
+impl<'de> Visitor<'de> for TextField {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` to be a string", self.0)
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Err(self.wrong(format_args!("a boolean ({v})")))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Err(self.wrong(format_args!("a number ({v})")))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Err(self.wrong(format_args!("a number ({v})")))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Err(self.wrong(format_args!("a number ({v})")))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Err(self.wrong(format_args!("null")))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(self.wrong(format_args!("a list")))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(self.wrong(format_args!("an object")))
+    }
+}
+
+/// An optional text field: absent or `null` is `None`.
+struct OptionalText(&'static str);
+
+impl<'de> Visitor<'de> for OptionalText {
+    type Value = Option<Cow<'de, str>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` to be a string or null", self.0)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(TextField(self.0)).map(Some)
+    }
+}
+
+fn agent<'de, D: Deserializer<'de>>(d: D) -> Result<Cow<'de, str>, D::Error> {
+    d.deserialize_any(TextField("agent"))
+}
+
+fn action<'de, D: Deserializer<'de>>(d: D) -> Result<Cow<'de, str>, D::Error> {
+    d.deserialize_any(TextField("action"))
+}
+
+fn request_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    d.deserialize_option(OptionalText("request_id"))
+}
+
+fn subject<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    d.deserialize_option(OptionalText("subject"))
 }
 
 fn context_object<'de, D: Deserializer<'de>>(d: D) -> Result<Value<'de>, D::Error> {
@@ -303,7 +403,7 @@ fn context_object<'de, D: Deserializer<'de>>(d: D) -> Result<Value<'de>, D::Erro
 }
 
 fn timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<Option<jiff::Timestamp>, D::Error> {
-    let Some(CowStr(text)) = Option::<CowStr<'de>>::deserialize(d)? else {
+    let Some(text) = d.deserialize_option(OptionalText("timestamp"))? else {
         return Ok(None);
     };
     parse_timestamp(&text).map(Some).map_err(de::Error::custom)
@@ -350,5 +450,59 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("RFC 3339"), "{e}");
+    }
+
+    /// Regression: errors leaked serde's words ("expected struct Request",
+    /// "invalid type: integer `5`, expected a string") without the field.
+    #[test]
+    fn request_errors_name_the_field_and_what_was_expected() {
+        let err = |text: &str| {
+            serde_json::from_str::<Request<'_>>(text)
+                .unwrap_err()
+                .to_string()
+        };
+        for (text, want) in [
+            (
+                r#"{"agent":5,"action":"x"}"#,
+                "`agent` must be a string, found a number (5)",
+            ),
+            (
+                r#"{"agent":"a.b","action":true}"#,
+                "`action` must be a string, found a boolean (true)",
+            ),
+            (
+                r#"{"agent":"a.b","action":null}"#,
+                "`action` must be a string, found null",
+            ),
+            (
+                r#"{"agent":["a"],"action":"x"}"#,
+                "`agent` must be a string, found a list",
+            ),
+            (
+                r#"{"agent":"a.b","action":"x","subject":{}}"#,
+                "`subject` must be a string, found an object",
+            ),
+            (
+                r#"{"agent":"a.b","action":"x","request_id":7}"#,
+                "`request_id` must be a string, found a number (7)",
+            ),
+            (
+                r#"{"agent":"a.b","action":"x","timestamp":1}"#,
+                "`timestamp` must be a string, found a number (1)",
+            ),
+            ("[1, 2]", "expected a request: an object `{agent, action"),
+            ("5", "expected a request: an object"),
+            (r#"{"action":"x"}"#, "missing field `agent`"),
+        ] {
+            let e = err(text);
+            assert!(e.contains(want), "{text}: {e}");
+            assert!(!e.contains("struct Request"), "{text}: {e}");
+        }
+        // Optional fields may be null or absent.
+        let r: Request<'_> = serde_json::from_str(
+            r#"{"agent":"a.b","action":"x","subject":null,"request_id":"r1"}"#,
+        )
+        .unwrap();
+        assert_eq!((r.subject, r.request_id.as_deref()), (None, Some("r1")));
     }
 }

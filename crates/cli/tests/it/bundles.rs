@@ -320,3 +320,225 @@ fn harness_ignores_stdin_closed_by_an_early_exit() {
     );
     assert_eq!(code(&out), 2);
 }
+
+/// Regression: `gavel sim … | head -1` panicked in `println!` (exit 101)
+/// when the reader went away; now gavel ends quietly, as `cat` does.
+#[test]
+fn closed_output_pipe_ends_quietly() {
+    use std::io::Read as _;
+    use std::os::unix::process::ExitStatusExt as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gavel"))
+        .args([
+            "decide",
+            "--bundle",
+            "fixtures/bundles/inbox-triage.yaml",
+            "--requests",
+            "-",
+            "--format",
+            "json",
+        ])
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let line = "{\"agent\":\"inbox.triage\",\"action\":\"quarantine\",\"context\":{\"risk_score\":95}}\n";
+        // Until gavel stops reading: the pipe closing is expected.
+        for _ in 0..2_000_000 {
+            if stdin.write_all(line.as_bytes()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut first = [0u8; 64];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.is_empty(), "quiet, but said: {stderr}");
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}", out.status);
+}
+
+const REQUESTS: &str = concat!(
+    r#"{"agent":"inbox.triage","action":"quarantine","context":{"risk_score":95,"category":"phishing"},"request_id":"r1"}"#,
+    "\n\n",
+    r#"{"agent":"inbox.triage","action":"quarantine","context":{"risk_score":1}}"#,
+    "\n",
+    r#"{"agent":5,"action":"quarantine"}"#,
+    "\n",
+    r#"{"agent":"inbox.triage","action":"quarantine","context":{"risk_score":95,"category":"phishing"}}"#,
+    "\n",
+);
+
+/// Batch decisions, as OPA and Cedar users expect: JSON Lines in (file or
+/// stdin), one decision a line out, a bad line answered in its place.
+#[test]
+fn decide_streams_a_batch_of_requests() {
+    let bundle = "fixtures/bundles/inbox-triage.yaml";
+    let out = gavel(
+        &[
+            "decide",
+            "--bundle",
+            bundle,
+            "--requests",
+            "-",
+            "--format",
+            "json",
+        ],
+        Some(REQUESTS),
+    );
+    assert_eq!(code(&out), 2, "a bad line makes the run exit 2");
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "the blank line is skipped");
+    // Each decision is the same as deciding the request alone.
+    let alone = gavel(
+        &[
+            "decide",
+            "--bundle",
+            bundle,
+            "--request",
+            "-",
+            "--format",
+            "json",
+        ],
+        Some(REQUESTS.lines().next().unwrap()),
+    );
+    let mut first = lines[0].clone();
+    assert_eq!(
+        (first["line"].take(), first["request_id"].take()),
+        (1.into(), "r1".into())
+    );
+    let first = first.as_object().unwrap();
+    let alone = json(&alone);
+    for (k, v) in alone.as_object().unwrap() {
+        assert_eq!(first.get(k), Some(v), "{k}");
+    }
+    assert_eq!(lines[1]["line"], 3);
+    assert_eq!(lines[2]["line"], 4);
+    assert_eq!(lines[2]["error"]["code"], "invalid_request");
+    assert_eq!(
+        lines[2]["error"]["message"],
+        "invalid request: `agent` must be a string, found a number (5)"
+    );
+    assert_eq!(lines[3]["effect"], lines[0]["effect"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("-:4: invalid request"), "{stderr}");
+    assert!(
+        stderr.contains("1 of 4 lines could not be used"),
+        "{stderr}"
+    );
+
+    // From a file, as text, all good: exit 0, one line each.
+    let dir = tempfile::tempdir().unwrap();
+    let good: String = REQUESTS
+        .lines()
+        .filter(|l| !l.contains("\"agent\":5"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let file = dir.path().join("requests.jsonl");
+    std::fs::write(&file, good).unwrap();
+    let out = gavel(
+        &[
+            "decide",
+            "--bundle",
+            bundle,
+            "--requests",
+            file.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(
+        text.lines().next().unwrap().starts_with("1 (r1): "),
+        "{text}"
+    );
+
+    let out = gavel(&["decide", "--bundle", bundle], None);
+    assert_eq!(code(&out), 2, "needs --request or --requests");
+}
+
+/// `decide --explain`: the decision, then every rule tried in order with
+/// the first failing condition and why, or that it matched.
+#[test]
+fn decide_explain_lists_the_rules_tried() {
+    let bundle = "fixtures/bundles/inbox-triage.yaml";
+    let request = r#"{"agent":"inbox.triage","action":"quarantine","context":{"risk_score":95,"category":"phishing"}}"#;
+    let out = gavel(
+        &[
+            "decide",
+            "--bundle",
+            bundle,
+            "--request",
+            "-",
+            "--explain",
+            "--format",
+            "json",
+        ],
+        Some(request),
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let v = json(&out);
+    let steps = v["explain"].as_array().unwrap();
+    let last = steps.last().unwrap();
+    assert_eq!(last["matched"], true);
+    assert_eq!(last["rule_id"], v["rule_id"]);
+    assert!(
+        steps[..steps.len() - 1]
+            .iter()
+            .all(|s| s["matched"] == false
+                && s["condition"].is_string()
+                && s["message"].is_string())
+    );
+    let out = gavel(
+        &["decide", "--bundle", bundle, "--request", "-", "--explain"],
+        Some(request),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("rules tried, in order"), "{text}");
+    assert!(
+        text.contains(&format!("✓ `{}`", v["rule_id"].as_str().unwrap())),
+        "{text}"
+    );
+}
+
+/// Regression: `version suggest` printed text under `--format json`, and
+/// `--format sarif` was offered by every command though only `lint` has it.
+#[test]
+fn every_command_honours_json_and_only_lint_offers_sarif() {
+    let (old, new) = (
+        "fixtures/bundles/inbox-triage.yaml",
+        "fixtures/bundles/inbox-triage.yaml",
+    );
+    let out = gavel(&["version", "suggest", old, new, "--format", "json"], None);
+    assert_eq!(code(&out), 0);
+    let v = json(&out);
+    assert_eq!(v["suggested_version"], v["current_version"]);
+    assert_eq!(
+        (v["bump"].as_str(), v["class"].as_str()),
+        (Some("none"), Some("none"))
+    );
+
+    let help = gavel(&["validate", "--help"], None);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("[possible values: text, json]"), "{help}");
+    assert!(!help.contains("sarif"), "{help}");
+    let lint_help = gavel(&["lint", "--help"], None);
+    assert!(String::from_utf8_lossy(&lint_help.stdout).contains("--format sarif"));
+    let out = gavel(&["validate", old, "--format", "sarif"], None);
+    assert_eq!(code(&out), 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only for `gavel lint`"));
+}

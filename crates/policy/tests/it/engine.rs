@@ -141,3 +141,123 @@ fn swapping_while_other_threads_decide() {
         Effect::Allow
     );
 }
+
+const EXPLAINED: &str = r#"
+metadata: {default_effect: deny}
+rules:
+  - id: block-spam
+    agent: inbox.triage
+    action: quarantine
+    effect: deny
+    priority: 90
+    conditions: {category: spam}
+    reason: Spam is quarantined by a person
+  - id: high-risk
+    agent: inbox.*
+    action: quarantine
+    effect: allow
+    priority: 80
+    conditions: {">=risk_score": 90, "exists:sender": true}
+    reason: High risk goes straight to quarantine
+  - id: other-agent
+    agent: planner.deploy
+    action: quarantine
+    effect: allow
+    reason: Never tried for an inbox request
+  - id: fallback
+    agent: "*"
+    action: "*"
+    effect: needs_approval
+    priority: 10
+    conditions: {"matches:subject": "^urgent"}
+    reason: Everything else urgent needs a person
+"#;
+
+fn explain(
+    request: &str,
+) -> (
+    gavel_policy::Decision<'static>,
+    Vec<gavel_policy::Step<'static>>,
+) {
+    let engine: &'static Engine = Box::leak(Box::new(Engine::compile(
+        &parse_bundle(EXPLAINED, Format::Yaml).unwrap(),
+    )));
+    let request: Request<'_> = serde_json::from_str(request).unwrap();
+    let e = engine.explain(&request);
+    // The explanation decides exactly as `decide` does.
+    let plain = engine.decide(&request);
+    assert_eq!(
+        (plain.effect, plain.rule_id(), plain.errors.len()),
+        (
+            e.decision.effect,
+            e.decision.rule_id(),
+            e.decision.errors.len()
+        )
+    );
+    (e.decision, e.steps)
+}
+
+/// `decide --explain`: every rule tried, in order, with the first condition
+/// that failed and why, or that it matched; rules for other agents are not
+/// listed.
+#[test]
+fn explain_lists_each_rule_tried_with_the_first_failing_condition() {
+    let (d, steps) = explain(
+        r#"{"agent":"inbox.triage","action":"quarantine","context":{"category":"phishing","risk_score":42,"sender":"x"},"subject":"s"}"#,
+    );
+    assert_eq!(d.effect, Effect::Deny);
+    assert!(d.no_match());
+    let ids: Vec<&str> = steps.iter().map(|s| s.rule_id).collect();
+    assert_eq!(ids, ["block-spam", "high-risk", "fallback"]);
+    assert!(steps.iter().all(|s| !s.matched));
+    assert_eq!(steps[0].condition, Some("category"));
+    assert_eq!(
+        steps[0].message.as_deref(),
+        Some(r#"`category: "spam"` does not hold: `category` is "phishing""#)
+    );
+    assert_eq!(steps[1].condition, Some(">=risk_score"));
+    assert_eq!(
+        steps[1].message.as_deref(),
+        Some("`>=risk_score: 90` does not hold: `risk_score` is 42")
+    );
+    assert_eq!(
+        steps[2].message.as_deref(),
+        Some("`subject` is not in the request's context")
+    );
+    assert_eq!((steps[1].index, steps[1].priority), (1, 80));
+
+    // The second condition fails after the first held; a wrong type says so.
+    let (d, steps) =
+        explain(r#"{"agent":"inbox.triage","action":"quarantine","context":{"risk_score":95}}"#);
+    assert!(d.no_match());
+    assert_eq!(steps[1].condition, Some("exists:sender"));
+    let (d, steps) = explain(
+        r#"{"agent":"inbox.triage","action":"quarantine","context":{"risk_score":"high"}}"#,
+    );
+    assert_eq!(d.errors.len(), 1);
+    assert_eq!(
+        steps[1].message.as_deref(),
+        Some(r#"`>=risk_score` compares numbers, but `risk_score` is a string ("high")"#)
+    );
+
+    // A match ends the list and is marked.
+    let (d, steps) = explain(
+        r#"{"agent":"inbox.triage","action":"quarantine","context":{"risk_score":95,"sender":"a@b.c"}}"#,
+    );
+    assert_eq!((d.effect, d.rule_id()), (Effect::Allow, Some("high-risk")));
+    assert_eq!(steps.len(), 2);
+    assert!(steps[1].matched && steps[1].condition.is_none() && steps[1].message.is_none());
+    let json = serde_json::to_value(&steps[1]).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"rule_id": "high-risk", "index": 1, "priority": 80, "effect": "allow", "matched": true})
+    );
+
+    // No candidate rule at all: an empty list and the default.
+    let (d, steps) = explain(r#"{"agent":"nobody.here","action":"deploy"}"#);
+    assert!(d.no_match());
+    assert_eq!(
+        steps.iter().map(|s| s.rule_id).collect::<Vec<_>>(),
+        ["fallback"]
+    );
+}
