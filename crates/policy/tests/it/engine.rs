@@ -261,3 +261,46 @@ fn explain_lists_each_rule_tried_with_the_first_failing_condition() {
         ["fallback"]
     );
 }
+
+/// Each kind of failing condition says what was wrong in words.
+#[test]
+fn explain_says_why_each_kind_of_condition_failed() {
+    let bundle = r#"
+rules:
+  - {id: r-absent, agent: a.b, action: apply, effect: allow, reason: Only without a flag, conditions: {"exists:flag": false}}
+  - {id: r-hour, agent: a.b, action: apply, effect: allow, reason: Office hours only here, conditions: {">=$hour": 9}}
+  - {id: r-regex, agent: a.b, action: apply, effect: allow, reason: Text that starts urgent, conditions: {"matches:note": "^urgent"}}
+  - {id: r-list, agent: a.b, action: apply, effect: allow, reason: Only listed teams here, conditions: {"in:team": ["red", "blue"]}}
+  - {id: r-long, agent: a.b, action: apply, effect: allow, reason: A long value compared, conditions: {"text": "x"}}
+"#;
+    let engine = Engine::compile(&parse_bundle(bundle, Format::Yaml).unwrap());
+    let long = "y".repeat(200);
+    let text = format!(
+        r#"{{"agent":"a.b","action":"apply","context":{{"flag":1,"note":7,"team":"green","text":"{long}"}}}}"#
+    );
+    let request: Request<'_> = serde_json::from_str(&text).unwrap();
+    let e = engine.explain(&request);
+    let messages: Vec<&str> = e
+        .steps
+        .iter()
+        .map(|s| s.message.as_deref().unwrap())
+        .collect();
+    assert_eq!(messages[0], "`flag` is present (1)");
+    assert_eq!(
+        messages[1],
+        "`$hour` needs the request's `timestamp`, which it has not got"
+    );
+    assert_eq!(
+        messages[2],
+        "`note` is a number (7), and `^urgent` matches only text"
+    );
+    assert_eq!(
+        messages[3],
+        r#"`in:team: ["red","blue"]` does not hold: `team` is "green""#
+    );
+    // Long values are cut to one readable line.
+    assert!(messages[4].ends_with('…'), "{}", messages[4]);
+    assert!(messages[4].chars().count() < 140, "{}", messages[4]);
+    assert!(e.decision.no_match());
+    assert!(e.steps.iter().all(|s| !s.matched));
+}

@@ -16,6 +16,8 @@ pub(crate) struct RuleSpec {
     priority: u8,
     enabled: bool,
     conditions: Vec<(String, Value)>,
+    approvals_required: Option<u32>,
+    budget: Option<Value>,
 }
 
 const AGENTS: [&str; 6] = [
@@ -97,14 +99,33 @@ pub(crate) fn rule() -> impl Strategy<Value = RuleSpec> {
         prop::sample::select(vec![0u8, 50, 50, 100]),
         prop::bool::weighted(0.85),
         prop::collection::vec(condition(), 0..3),
+        prop::option::of(1u32..4),
+        prop::option::of((
+            prop::option::of(prop::sample::select(vec![0.0, 0.25, 12.5, 1500.0])),
+            prop::option::of(0u64..5),
+            prop::option::of(prop::sample::select(vec!["low", "medium", "high"])),
+        )),
     )
         .prop_map(
-            |(agent, action, effect, priority, enabled, mut conditions)| {
+            |(agent, action, effect, priority, enabled, mut conditions, approvals, budget)| {
                 // A bundle's conditions are an object: a repeated key keeps its
                 // last value, as the JSON written from this spec will.
                 let mut seen = std::collections::HashSet::new();
                 conditions.reverse();
                 conditions.retain(|(k, _)| seen.insert(k.clone()));
+                let budget = budget.map(|(cost, compute, risk)| {
+                    let mut b = serde_json::Map::new();
+                    if let Some(c) = cost {
+                        b.insert("cost".into(), json!(c));
+                    }
+                    if let Some(c) = compute {
+                        b.insert("compute".into(), json!(c));
+                    }
+                    if let Some(r) = risk {
+                        b.insert("risk".into(), json!(r));
+                    }
+                    Value::Object(b)
+                });
                 RuleSpec {
                     agent,
                     action,
@@ -112,6 +133,8 @@ pub(crate) fn rule() -> impl Strategy<Value = RuleSpec> {
                     priority,
                     enabled,
                     conditions,
+                    approvals_required: approvals,
+                    budget,
                 }
             },
         )
@@ -150,14 +173,25 @@ pub(crate) fn bundle_json(rules: &[RuleSpec], default_effect: &str) -> String {
         .enumerate()
         .map(|(i, r)| {
             let conditions: serde_json::Map<String, Value> = r.conditions.iter().cloned().collect();
-            json!({
+            let mut rule = json!({
                 "id": format!("rule-{i:03}"), "agent": r.agent, "action": r.action, "effect": r.effect,
                 "priority": r.priority, "enabled": r.enabled, "conditions": conditions,
-                "reason": "generated rule for the reference test",
-            })
+                "reason": reason_of(i),
+            });
+            if let Some(a) = r.approvals_required {
+                rule["approvals_required"] = json!(a);
+            }
+            if let Some(b) = &r.budget {
+                rule["budget"] = b.clone();
+            }
+            rule
         })
         .collect();
     json!({"metadata": {"default_effect": default_effect}, "rules": rules}).to_string()
+}
+
+fn reason_of(i: usize) -> String {
+    format!("generated rule {i} for the reference test")
 }
 
 // ---- the reference evaluator ------------------------------------------------
@@ -236,6 +270,29 @@ fn holds(key: &str, operand: &Value, context: &Value, hour: Option<u32>) -> bool
     }
 }
 
+/// An ordering operator met a present value that is not a number: the
+/// decision records an evaluation error (DESIGN §3.1).
+fn type_error(key: &str, context: &Value, hour: Option<u32>) -> bool {
+    let Some(path) = [">=", "<=", ">", "<"]
+        .iter()
+        .find_map(|op| key.strip_prefix(op))
+        .filter(|rest| !rest.starts_with('='))
+    else {
+        return false;
+    };
+    let value = if path == "$hour" {
+        hour.map(|h| json!(h))
+    } else {
+        path.split('.')
+            .try_fold(context, |v, seg| v.get(seg))
+            .cloned()
+    };
+    value.is_some_and(|v| !v.is_number())
+}
+
+/// The decision JSON (DESIGN §11.2) the engine must give, computed by a
+/// linear scan: `{effect, rule_id, reason, no_match, errors, budget,
+/// approvals_required?}`, errors as `[rule_id, condition]` pairs.
 fn reference(
     rules: &[RuleSpec],
     default_effect: &str,
@@ -243,22 +300,67 @@ fn reference(
     action: &str,
     context: &Value,
     hour: Option<u32>,
-) -> (String, Option<String>) {
+) -> Value {
     let mut order: Vec<(usize, &RuleSpec)> = rules
         .iter()
         .enumerate()
         .filter(|(_, r)| r.enabled)
         .collect();
     order.sort_by(|(i, a), (j, b)| b.priority.cmp(&a.priority).then(i.cmp(j)));
+    let mut errors = Vec::new();
     for (i, r) in order {
-        if agent_matches(r.agent, agent)
-            && (r.action == "*" || r.action == action)
-            && r.conditions.iter().all(|(k, v)| holds(k, v, context, hour))
-        {
-            return (r.effect.to_string(), Some(format!("rule-{i:03}")));
+        if !(agent_matches(r.agent, agent) && (r.action == "*" || r.action == action)) {
+            continue;
+        }
+        // Conditions are tried in the order the bundle holds them (the JSON
+        // object's keys, sorted) and stop at the first that fails.
+        let conditions: serde_json::Map<String, Value> = r.conditions.iter().cloned().collect();
+        let id = format!("rule-{i:03}");
+        let mut all = true;
+        for (k, v) in &conditions {
+            if type_error(k, context, hour) {
+                errors.push(json!([id, k]));
+            }
+            if !holds(k, v, context, hour) {
+                all = false;
+                break;
+            }
+        }
+        if all {
+            let mut d = json!({
+                "effect": r.effect, "rule_id": id, "reason": reason_of(i), "no_match": false,
+                "errors": errors, "budget": r.budget.clone().unwrap_or(Value::Null),
+            });
+            if r.effect == "needs_approval" {
+                d["approvals_required"] = json!(r.approvals_required.unwrap_or(1));
+            }
+            return d;
         }
     }
-    (default_effect.to_string(), None)
+    let mut d = json!({
+        "effect": default_effect, "rule_id": null, "reason": "no rule matched", "no_match": true,
+        "errors": errors, "budget": null,
+    });
+    if default_effect == "needs_approval" {
+        d["approvals_required"] = json!(1);
+    }
+    d
+}
+
+/// The engine's decision JSON, errors reduced to `[rule_id, condition]`.
+fn decision_json(d: &gavel_policy::Decision<'_>) -> Value {
+    let mut v = serde_json::to_value(d).unwrap();
+    let errors: Vec<Value> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert!(e["message"].as_str().unwrap().contains("compares numbers"));
+            json!([e["rule_id"], e["condition"]])
+        })
+        .collect();
+    v["errors"] = Value::Array(errors);
+    v
 }
 
 proptest! {
@@ -282,13 +384,41 @@ proptest! {
             }
             let r = r.to_string();
             let request: Request<'_> = serde_json::from_str(&r).unwrap();
-            let got = engine.decide(&request);
+            let got = decision_json(&engine.decide(&request));
             let want = reference(&rules, default_effect, agent, action, context, *hour);
+            prop_assert_eq!(&got, &want, "request {} on bundle {}", r, text);
+            // `--explain` decides the same, and its last step is the match.
+            let explained = engine.explain(&request);
+            prop_assert_eq!(&decision_json(&explained.decision), &want);
             prop_assert_eq!(
-                (got.effect.as_str(), got.rule_id()),
-                (want.0.as_str(), want.1.as_deref()),
-                "request {} on bundle {}", r, text
+                explained.steps.last().filter(|s| s.matched).map(|s| s.rule_id),
+                want["rule_id"].as_str()
+            );
+            // Each rule on its own, whatever the others and `enabled`.
+            for (i, spec) in rules.iter().enumerate() {
+                let alone = agent_matches(spec.agent, agent)
+                    && (spec.action == "*" || spec.action == action)
+                    && spec.conditions.iter().all(|(k, v)| holds(k, v, context, *hour));
+                prop_assert_eq!(bundle.rule_matches(&bundle.rules[i], &request), alone);
+            }
+        }
+        // The compiled rules: enabled ones in decision order, their fields
+        // as written.
+        let mut order: Vec<usize> = (0..rules.len()).filter(|&i| rules[i].enabled).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(rules[i].priority));
+        prop_assert_eq!(engine.rules().len(), order.len());
+        for (rank, (compiled, &i)) in engine.rules().iter().zip(&order).enumerate() {
+            let spec = &rules[i];
+            prop_assert_eq!(compiled.id(), format!("rule-{i:03}"));
+            prop_assert_eq!((compiled.rank(), compiled.index(), compiled.priority()), (rank, i, spec.priority));
+            prop_assert_eq!(compiled.effect().as_str(), spec.effect);
+            prop_assert_eq!(compiled.reason(), reason_of(i));
+            prop_assert_eq!(compiled.approvals_required(), spec.approvals_required.unwrap_or(1));
+            prop_assert_eq!(
+                serde_json::to_value(compiled.budget()).unwrap(),
+                spec.budget.clone().unwrap_or(Value::Null)
             );
         }
+        prop_assert_eq!(engine.default_effect().as_str(), default_effect);
     }
 }
