@@ -298,6 +298,14 @@ rules:
         messages[3],
         r#"`in:team: ["red","blue"]` does not hold: `team` is "green""#
     );
+    // Text that does not match: the pattern and the text.
+    let text = r#"{"agent":"a.b","action":"apply","context":{"flag":1,"note":"later please"}}"#;
+    let request: Request<'_> = serde_json::from_str(text).unwrap();
+    let e2 = engine.explain(&request);
+    assert_eq!(
+        e2.steps[2].message.as_deref(),
+        Some(r#"`matches:note: /^urgent/` does not hold: `note` is "later please""#)
+    );
     // Long values are cut to one readable line.
     assert!(messages[4].ends_with('…'), "{}", messages[4]);
     assert!(messages[4].chars().count() < 140, "{}", messages[4]);
