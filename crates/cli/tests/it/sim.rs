@@ -74,13 +74,21 @@ fn test_reports_each_failure_and_exits_1() {
 #[test]
 fn sim_json_contract_and_determinism() {
     let out = gavel(
-        &["sim", "fixtures/sim/bundle.yaml", "--format", "json"],
+        &[
+            "sim",
+            "fixtures/sim/bundle.yaml",
+            "--dataset",
+            "fixtures",
+            "--format",
+            "json",
+        ],
         None,
     );
     assert_eq!(code(&out), 0);
     let r = json(&out);
     let keys: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["examples", "results", "rule_hits", "summary"]);
+    assert_eq!(keys, ["dataset", "examples", "results", "rule_hits", "summary"]);
+    assert_eq!(r["dataset"], serde_json::json!({"kind": "fixtures"}));
     for k in [
         "total_cases",
         "allow_count",
@@ -193,6 +201,8 @@ fn sim_compare_and_replay() {
             "compare",
             "fixtures/sim/bundle.yaml",
             b.to_str().unwrap(),
+            "--dataset",
+            "fixtures",
             "--format",
             "json",
         ],
