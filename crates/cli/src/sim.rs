@@ -23,7 +23,9 @@ use serde::Serialize;
 
 use crate::OutputFormat;
 use crate::failure::Failure;
-use crate::input::{MAX_LINE_BYTES, for_each_line, line_failure, load_bundle, open_lines, read_text};
+use crate::input::{
+    MAX_LINE_BYTES, for_each_line, line_failure, load_bundle, open_lines, read_text,
+};
 
 /// Where cases come from.
 #[derive(Debug, Clone, clap::Args)]
@@ -134,8 +136,8 @@ fn for_each_case(
 }
 
 fn cases_failure(file: &str, e: &DatasetError, source: Option<String>) -> Failure {
-    let mut f = Failure::new("invalid_cases", format!("invalid case file: {}", e.message))
-        .in_file(file);
+    let mut f =
+        Failure::new("invalid_cases", format!("invalid case file: {}", e.message)).in_file(file);
     f.source = source;
     if let Some(d) = f.diagnostics.first_mut() {
         d.line = e.line.and_then(|l| u32::try_from(l).ok());
@@ -239,8 +241,11 @@ impl LinesFile {
 }
 
 fn unwritable(path: &str, e: &std::io::Error) -> Failure {
-    Failure::new("unwritable", format!("cannot write `{path}`: {e}; check the path and free space"))
-        .in_file(path)
+    Failure::new(
+        "unwritable",
+        format!("cannot write `{path}`: {e}; check the path and free space"),
+    )
+    .in_file(path)
 }
 
 /// A progress bar on standard error, drawn only on a terminal and only for
@@ -255,13 +260,13 @@ impl Progress {
     const MIN_CASES: usize = 50_000;
 
     fn new(total: Option<usize>) -> Option<Progress> {
-        (total.is_none_or(|t| t >= Self::MIN_CASES) && std::io::stderr().is_terminal()).then(
-            || Progress {
+        (total.is_none_or(|t| t >= Self::MIN_CASES) && std::io::stderr().is_terminal()).then(|| {
+            Progress {
                 total,
                 started: Instant::now(),
                 last: Mutex::new(Instant::now()),
-            },
-        )
+            }
+        })
     }
 
     fn tick(&self, done: usize) {
@@ -333,8 +338,7 @@ pub fn run(bundle: &str, args: &DatasetArgs, format: OutputFormat) -> Result<Exi
     };
     // The first results are kept for the JSON report; past the limit they
     // are dropped, and only the file (if any) has them.
-    let mut inline: Option<Vec<ResultRow<'static>>> =
-        (format == OutputFormat::Json).then(Vec::new);
+    let mut inline: Option<Vec<ResultRow<'static>>> = (format == OutputFormat::Json).then(Vec::new);
     let mut sink = |_: &Case, row: &ResultRow<'_>| -> Result<(), Failure> {
         if let Some(f) = file.as_mut() {
             f.write(row)?;

@@ -185,7 +185,12 @@ impl CaseFormat {
         } else if lower.ends_with(".csv") {
             CaseFormat::Csv
         } else {
-            match start.trim_start_matches('\u{feff}').trim_start().chars().next() {
+            match start
+                .trim_start_matches('\u{feff}')
+                .trim_start()
+                .chars()
+                .next()
+            {
                 Some('[') => CaseFormat::JsonArray,
                 Some('{') => CaseFormat::JsonLines,
                 _ => CaseFormat::Csv,
@@ -357,11 +362,11 @@ impl<R: Read> CsvCases<R> {
         // parser had read ahead, at most its buffer).
         self.reader.get_mut().used = 0;
         match self.reader.read_record(&mut self.record) {
-            Ok(true) => Ok(Some(
-                self.record
-                    .position()
-                    .map_or(1, |p| usize::try_from(p.line()).unwrap_or(usize::MAX)),
-            )),
+            Ok(true) => {
+                Ok(Some(self.record.position().map_or(1, |p| {
+                    usize::try_from(p.line()).unwrap_or(usize::MAX)
+                })))
+            }
             Ok(false) => Ok(None),
             Err(e) => Err(self.csv_error(&e)),
         }
@@ -588,7 +593,10 @@ fn place(tree: &mut Vec<(String, Slot)>, path: &str, index: usize) {
 
 /// A row's context: its non-empty cells where the tree puts them; an object
 /// whose cells are all empty is left out.
-fn layout(tree: &[(String, Slot)], record: &csv::StringRecord) -> Vec<(Cow<'static, str>, Value<'static>)> {
+fn layout(
+    tree: &[(String, Slot)],
+    record: &csv::StringRecord,
+) -> Vec<(Cow<'static, str>, Value<'static>)> {
     let mut out = Vec::new();
     for (name, slot) in tree {
         let value = match slot {

@@ -803,7 +803,8 @@ impl<'e, 'p> ReplayRun<'e, 'p> {
             self.config.threads,
         );
         for (l, r) in self.pending.iter().zip(&results) {
-            self.counts.add(r.rule.and_then(|i| engine.rules().get(i)), r);
+            self.counts
+                .add(r.rule.and_then(|i| engine.rules().get(i)), r);
             if l.served != r.effect {
                 let change = Change {
                     case_id: l.case.case_id.clone(),

@@ -307,7 +307,9 @@ impl Iterator for SyntheticCases<'_> {
         };
         let mut context: Vec<(Cow<'static, str>, Value<'static>)> = Vec::new();
         for (i, (path, pool)) in self.pools.iter().enumerate() {
-            let plan = target.and_then(|t| t.fields.get(i)).and_then(Option::as_ref);
+            let plan = target
+                .and_then(|t| t.fields.get(i))
+                .and_then(Option::as_ref);
             let value = match plan {
                 Some(plan) if rng.chance(85) => satisfying(rng, pool, plan),
                 Some(_) if rng.chance(80) => rng.pick(pool).cloned(),
