@@ -373,14 +373,17 @@ impl Counts {
 /// and the first example of each outcome, whatever the number of cases.
 ///
 /// ```
-/// use gavel_policy::sim::{SimConfig, SimRun, fixture_cases};
+/// use gavel_policy::sim::{Case, ResultRow, SimConfig, SimRun, fixture_cases};
 /// use gavel_policy::{Engine, Format, parse_bundle};
 ///
 /// let bundle = parse_bundle("rules: []", Format::Yaml)?;
 /// let engine = Engine::compile(&bundle);
 /// let mut run = SimRun::new(&engine, SimConfig::default());
 /// let mut rows = 0;
-/// let mut sink = |_case: &_, _row: &_| -> Result<(), ()> { rows += 1; Ok(()) };
+/// let mut sink = |_case: &Case, _row: &ResultRow<'_>| -> Result<(), ()> {
+///     rows += 1;
+///     Ok(())
+/// };
 /// for case in fixture_cases() {
 ///     run.push(case, &mut sink).ok();
 /// }
