@@ -171,6 +171,9 @@ enum SimCommand {
         /// Worker threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
+        /// Write every change to FILE as JSON Lines.
+        #[arg(long, value_name = "FILE")]
+        results: Option<String>,
     },
 }
 
@@ -262,9 +265,10 @@ fn main() -> ExitCode {
                     bundle,
                     log,
                     threads,
+                    results,
                 }),
                 _,
-            ) => sim::replay(bundle, log, *threads, cli.format),
+            ) => sim::replay(bundle, log, *threads, results.as_deref(), cli.format),
             (None, Some(bundle)) => sim::run(bundle, &args.dataset, cli.format),
             (None, None) => Err(Failure::usage(
                 "`gavel sim` needs a bundle file (or `compare`/`replay`)",

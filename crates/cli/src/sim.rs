@@ -1,26 +1,37 @@
 //! `gavel sim`, `gavel sim compare`, `gavel sim replay` and `gavel test`.
+//!
+//! Cases are streamed: synthetic ones generated as they are decided, JSON
+//! Lines and CSV files read a line (a row) at a time, and each outcome goes
+//! straight to the report's totals and, with `--results FILE`, to a JSON
+//! Lines file. Memory does not grow with the number of cases (DESIGN §11.7);
+//! only a JSON array file is read whole, under the 16 MiB limit.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::{IsTerminal, Write as _};
+use std::io::{IsTerminal, Read as _, Write as _};
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use gavel_policy::Bundle;
 use gavel_policy::sim::{
-    self, Case, CaseFormat, Comparison, Replay, SimConfig, Simulation, Summary, fixture_cases,
-    parse_cases, parse_decision_log, synthetic_cases,
+    self, Case, CaseFormat, Change, CompareRun, CsvCases, DatasetError, MAX_INLINE_RESULTS,
+    ReplayRun, Report, ResultRow, SimConfig, SimRun, Summary, SyntheticCases, fixture_cases,
+    parse_case_line, parse_cases, parse_logged_decision,
 };
+use gavel_policy::{Bundle, Engine, did_you_mean};
+use serde::Serialize;
 
 use crate::OutputFormat;
 use crate::failure::Failure;
-use crate::input::{load_bundle, read_text};
+use crate::input::{
+    MAX_LINE_BYTES, for_each_line, line_failure, load_bundle, open_lines, read_text,
+};
 
 /// Where cases come from.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DatasetArgs {
-    /// `fixtures` (the nine curated cases), `synthetic`, or a file (JSON array, JSONL or CSV).
-    #[arg(long, default_value = "fixtures")]
+    /// `synthetic` (`--count` cases drawn from the bundle with `--seed`), `fixtures` (the nine curated cases), or a file (JSON array, JSONL or CSV).
+    #[arg(long, default_value = "synthetic")]
     pub dataset: String,
     /// Synthetic cases to generate.
     #[arg(long, default_value_t = 1000)]
@@ -31,6 +42,9 @@ pub struct DatasetArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Write every case's result (for `compare`, every change) to FILE as JSON Lines.
+    #[arg(long, value_name = "FILE")]
+    pub results: Option<String>,
 }
 
 fn threads(requested: Option<usize>) -> usize {
@@ -40,103 +54,325 @@ fn threads(requested: Option<usize>) -> usize {
         .max(1)
 }
 
-/// Reads a case file, or makes the named dataset for `bundles`.
-fn cases(args: &DatasetArgs, bundles: &[&Bundle]) -> Result<Vec<Case>, Failure> {
-    match args.dataset.as_str() {
-        "fixtures" => Ok(fixture_cases()),
-        "synthetic" => {
-            let per = args.count.div_ceil(bundles.len().max(1));
-            let mut out = Vec::with_capacity(args.count);
-            for (i, b) in bundles.iter().enumerate() {
-                let n = per.min(args.count - out.len());
-                let mut cases = synthetic_cases(b, n, args.seed.wrapping_add(i as u64));
-                if i > 0 {
-                    for c in &mut cases {
-                        c.case_id = format!("{}-b{}", c.case_id, i + 1);
-                    }
-                }
-                out.extend(cases);
-            }
-            Ok(out)
+/// The dataset a run uses, as the output names it.
+#[derive(Debug, Clone, Copy)]
+enum Dataset<'a> {
+    Fixtures,
+    Synthetic { count: usize, seed: u64 },
+    File(&'a str),
+}
+
+impl<'a> Dataset<'a> {
+    fn of(args: &'a DatasetArgs) -> Self {
+        match args.dataset.as_str() {
+            "fixtures" => Dataset::Fixtures,
+            "synthetic" => Dataset::Synthetic {
+                count: args.count,
+                seed: args.seed,
+            },
+            file => Dataset::File(file),
         }
-        file => read_cases(file),
+    }
+
+    /// How many cases, when known before reading them.
+    fn count(self) -> Option<usize> {
+        match self {
+            Dataset::Fixtures => Some(9),
+            Dataset::Synthetic { count, .. } => Some(count),
+            Dataset::File(_) => None,
+        }
+    }
+
+    /// `{"kind": "synthetic", "count": N, "seed": S}`, `{"kind": "fixtures"}`
+    /// or `{"kind": "file", "path": P}`.
+    fn json(self) -> serde_json::Value {
+        match self {
+            Dataset::Fixtures => serde_json::json!({"kind": "fixtures"}),
+            Dataset::Synthetic { count, seed } => {
+                serde_json::json!({"kind": "synthetic", "count": count, "seed": seed})
+            }
+            Dataset::File(path) => serde_json::json!({"kind": "file", "path": path}),
+        }
+    }
+
+    fn text(self) -> String {
+        match self {
+            Dataset::Fixtures => "dataset: fixtures (the nine curated cases)".to_string(),
+            Dataset::Synthetic { count, seed } => format!(
+                "dataset: synthetic, {count} cases drawn from the bundle with seed {seed} (--dataset fixtures|synthetic|FILE)"
+            ),
+            Dataset::File(path) => format!("dataset: file `{path}`"),
+        }
     }
 }
 
-fn read_cases(file: &str) -> Result<Vec<Case>, Failure> {
-    let text = read_text(file)?;
-    parse_cases(&text, CaseFormat::detect(file, &text)).map_err(|e| {
-        let mut f = Failure::new("invalid_cases", format!("invalid case file: {}", e.message))
-            .in_file(file);
-        f.source = Some(text.clone());
-        if let Some(d) = f.diagnostics.first_mut() {
-            d.line = e.line.and_then(|l| u32::try_from(l).ok());
-            d.column = e.column.and_then(|c| u32::try_from(c).ok());
+/// Feeds every case of the dataset to `each`, in order, without holding
+/// them (except a JSON array, which is one document).
+fn for_each_case(
+    dataset: Dataset<'_>,
+    bundles: &[&Bundle],
+    mut each: impl FnMut(Case) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    match dataset {
+        Dataset::Fixtures => fixture_cases().into_iter().try_for_each(each),
+        Dataset::Synthetic { count, seed } => {
+            // Compare draws half of the cases from each bundle.
+            let per = count.div_ceil(bundles.len().max(1));
+            let mut made = 0;
+            for (i, b) in bundles.iter().enumerate() {
+                let n = per.min(count - made);
+                made += n;
+                for mut case in SyntheticCases::new(b, seed.wrapping_add(i as u64)).take(n) {
+                    if i > 0 {
+                        case.case_id = format!("{}-b{}", case.case_id, i + 1);
+                    }
+                    each(case)?;
+                }
+            }
+            Ok(())
         }
-        f
-    })
+        Dataset::File(file) => for_each_file_case(file, each),
+    }
+}
+
+fn cases_failure(file: &str, e: &DatasetError, source: Option<String>) -> Failure {
+    let mut f =
+        Failure::new("invalid_cases", format!("invalid case file: {}", e.message)).in_file(file);
+    f.source = source;
+    if let Some(d) = f.diagnostics.first_mut() {
+        d.line = e.line.and_then(|l| u32::try_from(l).ok());
+        d.column = e.column.and_then(|c| u32::try_from(c).ok());
+    }
+    f
+}
+
+/// The format of a case file: by extension, else by its first character.
+fn file_format(file: &str) -> Result<CaseFormat, Failure> {
+    let by_name = CaseFormat::detect(file, "x");
+    let lower = file.to_ascii_lowercase();
+    if [".json", ".jsonl", ".ndjson", ".csv"]
+        .iter()
+        .any(|e| lower.ends_with(e))
+    {
+        return Ok(by_name);
+    }
+    let mut start = Vec::new();
+    open_lines(file)?
+        .take(4096)
+        .read_to_end(&mut start)
+        .map_err(|e| {
+            Failure::new("unreadable", format!("cannot read `{file}`: {e}")).in_file(file)
+        })?;
+    Ok(CaseFormat::detect(file, &String::from_utf8_lossy(&start)))
+}
+
+fn for_each_file_case(
+    file: &str,
+    mut each: impl FnMut(Case) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    // Standard input cannot be read twice (once to tell its format): it is
+    // read whole, under the size limit.
+    let format = if file == "-" {
+        None
+    } else {
+        Some(file_format(file)?)
+    };
+    match format {
+        None | Some(CaseFormat::JsonArray) => {
+            let text = read_text(file)?;
+            let format = format.unwrap_or_else(|| CaseFormat::detect(file, &text));
+            let cases = parse_cases(&text, format)
+                .map_err(|e| cases_failure(file, &e, Some(text.clone())))?;
+            cases.into_iter().try_for_each(each)
+        }
+        Some(CaseFormat::JsonLines) => {
+            let mut ordinal = 0;
+            for_each_line(file, |n, line| {
+                match parse_case_line(line, n, ordinal + 1)
+                    .map_err(|e| cases_failure(file, &e, None))?
+                {
+                    Some(case) => {
+                        ordinal += 1;
+                        each(case)
+                    }
+                    None => Ok(()),
+                }
+            })
+        }
+        Some(CaseFormat::Csv) => {
+            for case in CsvCases::new(open_lines(file)?, MAX_LINE_BYTES) {
+                each(case.map_err(|e| cases_failure(file, &e, None))?)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A JSON Lines file of results or changes, written as they come.
+struct LinesFile {
+    path: String,
+    out: std::io::BufWriter<std::fs::File>,
+}
+
+impl LinesFile {
+    fn create(path: &str) -> Result<LinesFile, Failure> {
+        if path == "-" {
+            return Err(Failure::usage(
+                "`--results` needs a file: standard output carries the report",
+            ));
+        }
+        let file = std::fs::File::create(path).map_err(|e| unwritable(path, &e))?;
+        Ok(LinesFile {
+            path: path.to_string(),
+            out: std::io::BufWriter::with_capacity(1 << 20, file),
+        })
+    }
+
+    fn write(&mut self, item: &impl Serialize) -> Result<(), Failure> {
+        serde_json::to_writer(&mut self.out, item)
+            .map_err(std::io::Error::from)
+            .and_then(|()| self.out.write_all(b"\n"))
+            .map_err(|e| unwritable(&self.path, &e))
+    }
+
+    fn finish(mut self) -> Result<(), Failure> {
+        self.out.flush().map_err(|e| unwritable(&self.path, &e))
+    }
+}
+
+fn unwritable(path: &str, e: &std::io::Error) -> Failure {
+    Failure::new(
+        "unwritable",
+        format!("cannot write `{path}`: {e}; check the path and free space"),
+    )
+    .in_file(path)
 }
 
 /// A progress bar on standard error, drawn only on a terminal and only for
-/// runs long enough to need one.
+/// runs long enough to need one (a count alone when the total is unknown).
 struct Progress {
-    total: usize,
+    total: Option<usize>,
     started: Instant,
     last: Mutex<Instant>,
 }
 
 impl Progress {
-    fn new(total: usize) -> Option<Progress> {
-        (total >= 50_000 && std::io::stderr().is_terminal()).then(|| Progress {
-            total,
-            started: Instant::now(),
-            last: Mutex::new(Instant::now()),
+    const MIN_CASES: usize = 50_000;
+
+    fn new(total: Option<usize>) -> Option<Progress> {
+        (total.is_none_or(|t| t >= Self::MIN_CASES) && std::io::stderr().is_terminal()).then(|| {
+            Progress {
+                total,
+                started: Instant::now(),
+                last: Mutex::new(Instant::now()),
+            }
         })
     }
 
     fn tick(&self, done: usize) {
+        if self.total.is_none() && done < Self::MIN_CASES {
+            return;
+        }
         let Ok(mut last) = self.last.lock() else {
             return;
         };
-        if last.elapsed() < Duration::from_millis(100) && done < self.total {
+        let finished = self.total.is_some_and(|t| done >= t);
+        if last.elapsed() < Duration::from_millis(100) && !finished {
             return;
         }
         *last = Instant::now();
-        let width = 30;
-        let filled = (done.min(self.total) * width) / self.total.max(1);
         let rate = done as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
-        eprint!(
-            "\r[{}{}] {done}/{} cases, {:.0}/s",
-            "#".repeat(filled),
-            " ".repeat(width - filled),
-            self.total,
-            rate
-        );
-        if done >= self.total {
-            eprintln!();
+        match self.total {
+            Some(total) => {
+                let width = 30;
+                let filled = (done.min(total) * width) / total.max(1);
+                eprint!(
+                    "\r[{}{}] {done}/{total} cases, {rate:.0}/s",
+                    "#".repeat(filled),
+                    " ".repeat(width - filled),
+                );
+                if finished {
+                    eprintln!();
+                }
+            }
+            None => eprint!("\r{done} cases, {rate:.0}/s"),
         }
         let _ = std::io::stderr().flush();
     }
+
+    /// Ends the line of a count-only display.
+    fn done(&self, total: usize) {
+        if self.total.is_none() && total >= Self::MIN_CASES {
+            eprintln!();
+        }
+    }
 }
 
-fn config<'p>(threads: usize, progress: Option<&'p (dyn Fn(usize) + Sync)>) -> SimConfig<'p> {
-    SimConfig { threads, progress }
+/// `gavel sim --format json`.
+#[derive(Serialize)]
+struct SimJson<'a> {
+    dataset: serde_json::Value,
+    summary: &'a Summary,
+    /// Up to [`MAX_INLINE_RESULTS`] cases; above that, `--results FILE`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    results: Option<&'a [ResultRow<'static>]>,
+    examples: &'a [sim::Example],
+    rule_hits: &'a sim::RuleHits,
 }
 
 /// `gavel sim BUNDLE`: 0 done, 2 bad input.
 pub fn run(bundle: &str, args: &DatasetArgs, format: OutputFormat) -> Result<ExitCode, Failure> {
     let b = load_bundle(bundle)?;
-    let cases = cases(args, &[&b])?;
-    let bar = Progress::new(cases.len());
+    let engine = Engine::compile(&b);
+    let dataset = Dataset::of(args);
+    let mut file = args.results.as_deref().map(LinesFile::create).transpose()?;
+    let bar = Progress::new(dataset.count());
     let tick = |n: usize| {
         if let Some(p) = &bar {
             p.tick(n);
         }
     };
-    let sim = sim::simulate(&b, &cases, &config(threads(args.threads), Some(&tick)));
+    let config = SimConfig {
+        threads: threads(args.threads),
+        progress: Some(&tick),
+    };
+    // The first results are kept for the JSON report; past the limit they
+    // are dropped, and only the file (if any) has them.
+    let mut inline: Option<Vec<ResultRow<'static>>> = (format == OutputFormat::Json).then(Vec::new);
+    let mut sink = |_: &Case, row: &ResultRow<'_>| -> Result<(), Failure> {
+        if let Some(f) = file.as_mut() {
+            f.write(row)?;
+        }
+        if let Some(rows) = inline.as_mut() {
+            if rows.len() < MAX_INLINE_RESULTS {
+                rows.push(row.clone().into_owned());
+            } else {
+                inline = None;
+            }
+        }
+        Ok(())
+    };
+    let mut run = SimRun::new(&engine, config);
+    for_each_case(dataset, &[&b], |case| run.push(case, &mut sink))?;
+    let report = run.finish(&mut sink)?;
+    if let Some(f) = file {
+        f.finish()?;
+    }
+    if let Some(p) = &bar {
+        p.done(report.summary.total_cases);
+    }
     match format {
-        OutputFormat::Json => println!("{}", serde_json::to_string(&sim).unwrap_or_default()),
-        _ => print!("{}", text(&sim, &args.dataset)),
+        OutputFormat::Json => {
+            let out = SimJson {
+                dataset: dataset.json(),
+                summary: &report.summary,
+                results: inline.as_deref(),
+                examples: &report.examples,
+                rule_hits: &report.rule_hits,
+            };
+            println!("{}", serde_json::to_string(&out).unwrap_or_default());
+        }
+        _ => print!("{}", text(&report, dataset, args.results.as_deref())),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -181,41 +417,62 @@ fn summary_lines(out: &mut String, s: &Summary) {
     }
 }
 
-fn text(sim: &Simulation, dataset: &str) -> String {
+fn text(report: &Report, dataset: Dataset<'_>, results: Option<&str>) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{} cases ({dataset})", sim.summary.total_cases);
-    summary_lines(&mut out, &sim.summary);
-    if !sim.examples.is_empty() {
+    let _ = writeln!(out, "{}", dataset.text());
+    let _ = writeln!(out, "{} cases", report.summary.total_cases);
+    summary_lines(&mut out, &report.summary);
+    if !report.examples.is_empty() {
         let _ = writeln!(out, "examples:");
-        for e in &sim.examples {
-            let by = e
-                .matched_rule
-                .as_deref()
-                .map_or("no rule matched".to_string(), |r| format!("rule `{r}`"));
-            let _ = writeln!(out, "  {:<15} {}  ({by})", e.effect.as_str(), e.case_id);
+        for e in &report.examples {
+            let (label, by) = match e.matched_rule.as_deref() {
+                Some(r) => (e.effect.to_string(), format!("rule `{r}`")),
+                None => (
+                    "no match".to_string(),
+                    format!("no rule matched: the default effect, {}", e.effect),
+                ),
+            };
+            let _ = writeln!(out, "  {label:<15} {}  ({by})", e.case_id);
         }
     }
     let _ = writeln!(out, "rule hits:");
-    for (id, n) in &sim.rule_hits.0 {
+    for (id, n) in &report.rule_hits.0 {
         let _ = writeln!(out, "  {n:>8}  {id}");
     }
-    let expected = sim.results.iter().filter(|r| r.passed.is_some()).count();
-    if expected > 0 {
+    if report.tested > 0 {
         let _ = writeln!(
             out,
             "expectations: {} met, {} not met",
-            expected - sim.failures.len(),
-            sim.failures.len()
+            report.tested - report.failed,
+            report.failed
         );
-        for f in &sim.failures {
+        for f in &report.failures {
             let _ = writeln!(
                 out,
                 "  {}: expected {}, got {}",
                 f.case_id, f.expected, f.actual
             );
         }
+        if report.failed > report.failures.len() {
+            let _ = writeln!(
+                out,
+                "  … and {} more",
+                report.failed - report.failures.len()
+            );
+        }
+    }
+    if let Some(path) = results {
+        let _ = writeln!(out, "results: every case in `{path}` (JSON Lines)");
     }
     out
+}
+
+/// `gavel sim compare --format json`.
+#[derive(Serialize)]
+struct CompareJson<'a> {
+    dataset: serde_json::Value,
+    #[serde(flatten)]
+    comparison: &'a sim::Comparison,
 }
 
 /// `gavel sim compare OLD NEW`: 0 done, 2 bad input.
@@ -226,34 +483,59 @@ pub fn compare(
     format: OutputFormat,
 ) -> Result<ExitCode, Failure> {
     let (a, b) = (load_bundle(old)?, load_bundle(new)?);
-    let cases = cases(args, &[&a, &b])?;
-    let c = sim::compare(&a, &b, &cases, &config(threads(args.threads), None));
+    let (ea, eb) = (Engine::compile(&a), Engine::compile(&b));
+    let dataset = Dataset::of(args);
+    let mut file = args.results.as_deref().map(LinesFile::create).transpose()?;
+    let mut sink = |c: &Change| -> Result<(), Failure> {
+        match file.as_mut() {
+            Some(f) => f.write(c),
+            None => Ok(()),
+        }
+    };
+    let config = SimConfig {
+        threads: threads(args.threads),
+        progress: None,
+    };
+    let mut run = CompareRun::new(&ea, &eb, config);
+    for_each_case(dataset, &[&a, &b], |case| run.push(case, &mut sink))?;
+    let c = run.finish(&mut sink)?;
+    if let Some(f) = file {
+        f.finish()?;
+    }
     match format {
-        OutputFormat::Json => println!("{}", serde_json::to_string(&c).unwrap_or_default()),
-        _ => print!("{}", compare_text(&c, old, new)),
+        OutputFormat::Json => {
+            let out = CompareJson {
+                dataset: dataset.json(),
+                comparison: &c,
+            };
+            println!("{}", serde_json::to_string(&out).unwrap_or_default());
+        }
+        _ => {
+            let mut out = String::new();
+            let _ = writeln!(out, "{}", dataset.text());
+            let _ = writeln!(out, "A: {old}");
+            summary_lines(&mut out, &c.summary_a);
+            let _ = writeln!(out, "B: {new}");
+            summary_lines(&mut out, &c.summary_b);
+            let d = &c.deltas;
+            let _ = writeln!(
+                out,
+                "deltas (B - A): allow {:+.3}, deny {:+.3}, approval {:+.3}, no match {:+.3}, cost {:+.2}",
+                d.allow_rate, d.deny_rate, d.approval_rate, d.no_match_rate, d.cost
+            );
+            changes_text(&mut out, &c.changes, c.total_changes, &c.transitions);
+            if let Some(path) = &args.results {
+                let _ = writeln!(out, "changes: every one in `{path}` (JSON Lines)");
+            }
+            print!("{out}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn compare_text(c: &Comparison, old: &str, new: &str) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "A: {old}");
-    summary_lines(&mut out, &c.summary_a);
-    let _ = writeln!(out, "B: {new}");
-    summary_lines(&mut out, &c.summary_b);
-    let d = &c.deltas;
-    let _ = writeln!(
-        out,
-        "deltas (B - A): allow {:+.3}, deny {:+.3}, approval {:+.3}, no match {:+.3}, cost {:+.2}",
-        d.allow_rate, d.deny_rate, d.approval_rate, d.no_match_rate, d.cost
-    );
-    changes_text(&mut out, &c.changes, c.total_changes, &c.transitions);
-    out
-}
-
 fn changes_text(
     out: &mut String,
-    changes: &[sim::Change],
+    changes: &[Change],
     total: usize,
     transitions: &std::collections::BTreeMap<String, usize>,
 ) {
@@ -265,7 +547,8 @@ fn changes_text(
     for (t, n) in transitions {
         let _ = writeln!(out, "  {t}: {n}");
     }
-    for c in changes.iter().take(50) {
+    let shown = 50;
+    for c in changes.iter().take(shown) {
         let rule = |r: &Option<String>| {
             r.as_deref()
                 .map_or("no rule".to_string(), |r| format!("`{r}`"))
@@ -280,11 +563,12 @@ fn changes_text(
             rule(&c.after_rule)
         );
     }
-    if changes.len() > 50 {
+    if total > shown {
         let _ = writeln!(
             out,
-            "  … and {} more (use --format json for all)",
-            changes.len() - 50
+            "  … and {} more (--format json lists the first {}, --results FILE every one)",
+            total - shown,
+            sim::MAX_LISTED_CHANGES
         );
     }
 }
@@ -294,23 +578,45 @@ pub fn replay(
     bundle: &str,
     log: &str,
     threads_arg: Option<usize>,
+    results: Option<&str>,
     format: OutputFormat,
 ) -> Result<ExitCode, Failure> {
     let b = load_bundle(bundle)?;
-    let text = read_text(log)?;
-    let decisions = parse_decision_log(&text).map_err(|e| {
-        let mut f = Failure::new(
-            "invalid_log",
-            format!("invalid decision log: {}", e.message),
-        )
-        .in_file(log);
-        if let Some(d) = f.diagnostics.first_mut() {
-            d.line = e.line.and_then(|l| u32::try_from(l).ok());
-            d.column = e.column.and_then(|c| u32::try_from(c).ok());
+    let engine = Engine::compile(&b);
+    let mut file = results.map(LinesFile::create).transpose()?;
+    let mut sink = |c: &Change| -> Result<(), Failure> {
+        match file.as_mut() {
+            Some(f) => f.write(c),
+            None => Ok(()),
         }
-        f
+    };
+    let config = SimConfig {
+        threads: threads(threads_arg),
+        progress: None,
+    };
+    let mut run = ReplayRun::new(&engine, config);
+    for_each_line(log, |n, line| {
+        let logged = parse_logged_decision(line, n).map_err(|e| {
+            let mut f = line_failure(
+                log,
+                e.line.unwrap_or(n),
+                "invalid_log",
+                format!("invalid decision log: {}", e.message),
+            );
+            if let Some(d) = f.diagnostics.first_mut() {
+                d.column = e.column.and_then(|c| u32::try_from(c).ok());
+            }
+            f
+        })?;
+        match logged {
+            Some(l) => run.push(l, &mut sink),
+            None => Ok(()),
+        }
     })?;
-    let r: Replay = sim::replay(&b, &decisions, &config(threads(threads_arg), None));
+    let r = run.finish(&mut sink)?;
+    if let Some(f) = file {
+        f.finish()?;
+    }
     match format {
         OutputFormat::Json => println!("{}", serde_json::to_string(&r).unwrap_or_default()),
         _ => {
@@ -322,34 +628,100 @@ pub fn replay(
             );
             summary_lines(&mut out, &r.summary);
             changes_text(&mut out, &r.changes, r.total_changes, &r.transitions);
+            if let Some(path) = results {
+                let _ = writeln!(out, "changes: every one in `{path}` (JSON Lines)");
+            }
             print!("{out}");
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// A case of `gavel test` that cannot be run: exit 2, naming the file, the
+/// line when known, and the case.
+fn bad_case(file: &str, case: &Case, message: String) -> Failure {
+    match case.line {
+        Some(line) => line_failure(file, line, "invalid_cases", message),
+        None => Failure::new("invalid_cases", message).in_file(file),
+    }
+}
+
+/// Checks what `gavel test` needs of a case: an `expected_rule` naming a
+/// rule of the bundle, and a `case_id` no other case of the run has.
+fn check_test_case(
+    file: &str,
+    case: &Case,
+    rule_ids: &[&str],
+    seen: &mut HashMap<String, (String, Option<usize>)>,
+) -> Result<(), Failure> {
+    if let Some(Some(rule)) = &case.expected_rule {
+        if !rule_ids.contains(&rule.as_str()) {
+            let hint = match did_you_mean(rule, rule_ids) {
+                Some(near) => format!("; did you mean `{near}`?"),
+                None => "; use a rule id of the bundle, or `null` for no rule".to_string(),
+            };
+            return Err(bad_case(
+                file,
+                case,
+                format!(
+                    "case `{}`: `expected_rule` `{rule}` names no rule of the bundle{hint}",
+                    case.case_id
+                ),
+            ));
+        }
+    }
+    if case.id_given {
+        if let Some((first_file, first_line)) =
+            seen.insert(case.case_id.clone(), (file.to_string(), case.line))
+        {
+            let at = match first_line {
+                Some(l) => format!("{first_file}:{l}"),
+                None => format!("`{first_file}`"),
+            };
+            return Err(bad_case(
+                file,
+                case,
+                format!(
+                    "case `{}` is defined twice (first at {at}); give each case its own `case_id`",
+                    case.case_id
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `gavel test BUNDLE CASES…`: 0 every case as expected, 1 any mismatch,
-/// 2 bad input (including a file without a single expectation).
+/// 2 bad input (including a file without a single expectation, an
+/// `expected_rule` naming no rule, a `case_id` used twice).
 pub fn test(bundle: &str, files: &[String], format: OutputFormat) -> Result<ExitCode, Failure> {
     let b = load_bundle(bundle)?;
+    let engine = Engine::compile(&b);
+    let rule_ids: Vec<&str> = b.rules.iter().map(|r| r.id.as_str()).collect();
+    let mut seen = HashMap::new();
     let mut total = 0;
     let mut failures = Vec::new();
     for file in files {
-        let cases = read_cases(file)?;
-        let tests = cases
-            .iter()
-            .filter(|c| c.expected_effect.is_some() || c.expected_rule.is_some())
-            .count();
-        if tests == 0 {
+        let mut run = SimRun::new(&engine, SimConfig::default());
+        let mut sink = |case: &Case, row: &ResultRow<'_>| -> Result<(), Failure> {
+            if let Some(f) = sim::Failure::of(case, row) {
+                failures.push((file.clone(), f));
+            }
+            Ok(())
+        };
+        for_each_case(Dataset::File(file), &[&b], |case| {
+            check_test_case(file, &case, &rule_ids, &mut seen)?;
+            run.push(case, &mut sink)
+        })?;
+        let report = run.finish(&mut sink)?;
+        if report.tested == 0 {
             return Err(Failure::new(
                 "invalid_cases",
                 "no case has `expected_effect` or `expected_rule`, so nothing is tested; add expectations",
             )
             .in_file(file));
         }
-        total += tests;
-        let sim = sim::simulate(&b, &cases, &SimConfig::default());
-        failures.extend(sim.failures.into_iter().map(|f| (file.clone(), f)));
+        total += report.tested;
     }
     match format {
         OutputFormat::Json => {

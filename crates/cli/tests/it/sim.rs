@@ -74,13 +74,24 @@ fn test_reports_each_failure_and_exits_1() {
 #[test]
 fn sim_json_contract_and_determinism() {
     let out = gavel(
-        &["sim", "fixtures/sim/bundle.yaml", "--format", "json"],
+        &[
+            "sim",
+            "fixtures/sim/bundle.yaml",
+            "--dataset",
+            "fixtures",
+            "--format",
+            "json",
+        ],
         None,
     );
     assert_eq!(code(&out), 0);
     let r = json(&out);
     let keys: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["examples", "results", "rule_hits", "summary"]);
+    assert_eq!(
+        keys,
+        ["dataset", "examples", "results", "rule_hits", "summary"]
+    );
+    assert_eq!(r["dataset"], serde_json::json!({"kind": "fixtures"}));
     for k in [
         "total_cases",
         "allow_count",
@@ -193,6 +204,8 @@ fn sim_compare_and_replay() {
             "compare",
             "fixtures/sim/bundle.yaml",
             b.to_str().unwrap(),
+            "--dataset",
+            "fixtures",
             "--format",
             "json",
         ],
@@ -235,4 +248,327 @@ fn sim_compare_and_replay() {
         (Some(1), Some(1))
     );
     assert_eq!(r["changes"][0]["after"], "needs_approval");
+}
+
+fn sim_json(args: &[&str]) -> Value {
+    let mut all = vec!["sim"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--format", "json"]);
+    let out = gavel(&all, None);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    json(&out)
+}
+
+#[test]
+fn sim_defaults_to_the_seeded_synthetic_set_and_says_so() {
+    let bundle = "fixtures/bundles/inbox-triage.yaml";
+    let r = sim_json(&[bundle]);
+    assert_eq!(
+        r["dataset"],
+        serde_json::json!({"kind": "synthetic", "count": 1000, "seed": 1337})
+    );
+    assert_eq!(r["summary"]["total_cases"], 1000);
+    assert_eq!(
+        r,
+        sim_json(&[
+            bundle,
+            "--dataset",
+            "synthetic",
+            "--count",
+            "1000",
+            "--seed",
+            "1337"
+        ])
+    );
+    let out = gavel(&["sim", bundle], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("dataset: synthetic, 1000 cases drawn from the bundle with seed 1337"),
+        "{text}"
+    );
+    let r = sim_json(&[bundle, "--dataset", "fixtures/sim/cases.json"]);
+    assert_eq!(
+        r["dataset"],
+        serde_json::json!({"kind": "file", "path": "fixtures/sim/cases.json"})
+    );
+}
+
+#[test]
+fn sim_text_labels_the_no_match_example() {
+    let out = gavel(
+        &["sim", "fixtures/sim/bundle.yaml", "--dataset", "fixtures"],
+        None,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains("missing-fields-empty-context"))
+        .unwrap();
+    assert!(line.trim_start().starts_with("no match"), "{line}");
+    assert!(line.contains("default effect, deny"), "{line}");
+    assert!(text.starts_with("dataset: fixtures"), "{text}");
+}
+
+fn lines_of(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn sim_json_leaves_results_out_above_10000_cases_and_results_file_has_every_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = "fixtures/bundles/deployment-safety.yaml";
+    let file = dir.path().join("results.jsonl");
+    let f = file.to_str().unwrap();
+    let at_limit = sim_json(&[bundle, "--count", "10000", "--results", f]);
+    let inline = at_limit["results"].as_array().unwrap();
+    assert_eq!(inline.len(), 10_000);
+    assert_eq!(&lines_of(&file), inline, "the file holds the same rows");
+    let over = sim_json(&[bundle, "--count", "10001", "--results", f]);
+    assert!(over.get("results").is_none(), "no results above 10,000");
+    for k in ["dataset", "summary", "examples", "rule_hits"] {
+        assert!(over.get(k).is_some(), "{k} is kept");
+    }
+    let rows = lines_of(&file);
+    assert_eq!(rows.len(), 10_001);
+    assert_eq!(rows[10_000]["case_id"], "synthetic-010001");
+    let one = std::fs::read(&file).unwrap();
+    sim_json(&[bundle, "--count", "10001", "--results", f, "--threads", "3"]);
+    assert_eq!(
+        one,
+        std::fs::read(&file).unwrap(),
+        "same bytes on 3 threads"
+    );
+    assert_eq!(over["summary"]["total_cases"], 10_001);
+    let out = gavel(&["sim", bundle, "--results", "-"], None);
+    assert_eq!(code(&out), 2, "standard output carries the report");
+}
+
+#[test]
+fn compare_bounds_changes_and_streams_every_one_with_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, effect: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(
+            &p,
+            format!("rules:\n  - {{id: all-{effect}, agent: \"*\", action: \"*\", effect: {effect}, reason: Everything is decided so}}\n"),
+        )
+        .unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let (a, b) = (write("a.yaml", "allow"), write("b.yaml", "deny"));
+    let file = dir.path().join("changes.jsonl");
+    let out = gavel(
+        &[
+            "sim",
+            "compare",
+            &a,
+            &b,
+            "--count",
+            "2500",
+            "--results",
+            file.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert_eq!(code(&out), 0);
+    let c = json(&out);
+    assert_eq!(c["changes"].as_array().unwrap().len(), 1000);
+    assert_eq!(c["total_changes"], 2500);
+    assert_eq!(c["transitions"]["allow->deny"], 2500);
+    assert_eq!(c["dataset"]["kind"], "synthetic");
+    let changes = lines_of(&file);
+    assert_eq!(changes.len(), 2500);
+    assert_eq!(changes[..1000], c["changes"].as_array().unwrap()[..]);
+    let out = gavel(&["sim", "compare", &a, &b, "--count", "2500"], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("2500 cases changed"), "{text}");
+    assert!(text.contains("… and 2450 more"), "{text}");
+}
+
+#[test]
+fn replay_streams_its_log_and_locates_a_bad_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.jsonl");
+    let good = "{\"request\":{\"agent\":\"knowledge.search\",\"action\":\"reindex\",\"context\":{\"index_size_gb\":400}},\"decision\":{\"effect\":\"allow\"}}\n";
+    std::fs::write(&log, format!("{good}\n{good}")).unwrap();
+    let file = dir.path().join("changes.jsonl");
+    let out = gavel(
+        &[
+            "sim",
+            "replay",
+            "fixtures/sim/bundle.yaml",
+            log.to_str().unwrap(),
+            "--results",
+            file.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert_eq!(code(&out), 0);
+    let r = json(&out);
+    assert_eq!(
+        (r["total_decisions"].as_u64(), r["total_changes"].as_u64()),
+        (Some(2), Some(2))
+    );
+    let changes = lines_of(&file);
+    assert_eq!(changes[1]["case_id"], "line-3", "named by their line");
+    std::fs::write(
+        &log,
+        format!("{good}{good}{{\"agent\":\"a.b\",\"effect\":\"allow\"}}\n"),
+    )
+    .unwrap();
+    let out = gavel(
+        &[
+            "sim",
+            "replay",
+            "fixtures/sim/bundle.yaml",
+            log.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert_eq!(code(&out), 2);
+    let e = &json(&out)["error"];
+    assert_eq!(
+        (e["code"].as_str(), e["line"].as_u64()),
+        (Some("invalid_log"), Some(3))
+    );
+    assert!(
+        e["message"].as_str().unwrap().contains("no `action`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn csv_dataset_errors_keep_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("cases.csv");
+    std::fs::write(
+        &csv,
+        "\u{feff}case_id,agent,action,risk_score\nc1,inbox.triage,quarantine,95\nc2,inbox.triage,quarantine,95\nc3,inbox.triage\n",
+    )
+    .unwrap();
+    let out = gavel(
+        &[
+            "sim",
+            "fixtures/sim/bundle.yaml",
+            "--dataset",
+            csv.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert_eq!(code(&out), 2);
+    let e = &json(&out)["error"];
+    assert_eq!(
+        (e["code"].as_str(), e["line"].as_u64()),
+        (Some("invalid_cases"), Some(4))
+    );
+    std::fs::write(&csv, "customer,customer.tier,agent,action\n").unwrap();
+    let out = gavel(
+        &[
+            "sim",
+            "fixtures/sim/bundle.yaml",
+            "--dataset",
+            csv.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert_eq!(code(&out), 2);
+    let e = &json(&out)["error"];
+    assert_eq!(e["line"], 1);
+    assert!(
+        e["message"].as_str().unwrap().contains("`customer.tier`"),
+        "{e}"
+    );
+}
+
+/// Runs `gavel test` on the sim bundle with `files` (name, content) and
+/// returns (exit code, the JSON error or report, stderr).
+fn gavel_test(files: &[(&str, &str)]) -> (i32, Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["test".to_string(), "fixtures/sim/bundle.yaml".to_string()];
+    for (name, text) in files {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        args.push(p.to_str().unwrap().to_string());
+    }
+    args.extend(["--format".to_string(), "json".to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = gavel(&args, None);
+    (
+        code(&out),
+        json(&out),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const PHISHING: &str = "\"agent\":\"inbox.triage\",\"action\":\"quarantine\",\"context\":{\"risk_score\":95,\"category\":\"phishing\"}";
+
+#[test]
+fn test_refuses_an_expected_rule_naming_no_rule_of_the_bundle() {
+    let cases = format!(
+        "{{\"case_id\":\"ok\",{PHISHING},\"expected_effect\":\"allow\"}}\n{{\"case_id\":\"typo\",{PHISHING},\"expected_rule\":\"sim-quarantine-high-risc\"}}\n"
+    );
+    let (code, r, _) = gavel_test(&[("cases.jsonl", &cases)]);
+    assert_eq!(code, 2, "{r}");
+    let e = &r["error"];
+    assert_eq!(e["line"], 2);
+    assert!(e["file"].as_str().unwrap().ends_with("cases.jsonl"));
+    let m = e["message"].as_str().unwrap();
+    assert!(m.contains("case `typo`"), "{m}");
+    assert!(
+        m.contains("did you mean `sim-quarantine-high-risk`?"),
+        "{m}"
+    );
+    // `null` (no rule should match) is an expectation, not a typo.
+    let cases =
+        "{\"case_id\":\"none\",\"agent\":\"x.y\",\"action\":\"deploy\",\"expected_rule\":null}\n";
+    assert_eq!(gavel_test(&[("cases.jsonl", cases)]).0, 0);
+}
+
+#[test]
+fn test_refuses_duplicate_case_ids_within_and_across_files() {
+    let case = format!("{{\"case_id\":\"same\",{PHISHING},\"expected_effect\":\"allow\"}}\n");
+    let (code, r, _) = gavel_test(&[("one.jsonl", &format!("{case}{case}"))]);
+    assert_eq!(code, 2, "{r}");
+    assert_eq!(r["error"]["line"], 2);
+    let m = r["error"]["message"].as_str().unwrap();
+    assert!(m.contains("case `same` is defined twice"), "{m}");
+    assert!(m.contains("one.jsonl:1"), "{m}");
+    let (code, r, _) = gavel_test(&[("one.jsonl", &case), ("two.jsonl", &case)]);
+    assert_eq!(code, 2, "{r}");
+    assert!(r["error"]["file"].as_str().unwrap().ends_with("two.jsonl"));
+    // Cases without ids are numbered per file: no clash across files.
+    let unnamed = format!("{{{PHISHING},\"expected_effect\":\"allow\"}}\n");
+    let (code, r, _) = gavel_test(&[("one.jsonl", &unnamed), ("two.jsonl", &unnamed)]);
+    assert_eq!((code, r["total"].as_u64()), (0, Some(2)), "{r}");
+}
+
+#[test]
+fn test_suggests_the_field_a_misspelled_case_field_meant() {
+    let cases = format!("{{\"case_id\":\"c\",{PHISHING},\"expected_efect\":\"allow\"}}\n");
+    let (code, r, stderr) = gavel_test(&[("cases.jsonl", &cases)]);
+    assert_eq!(code, 2);
+    let m = r["error"]["message"].as_str().unwrap();
+    assert!(
+        m.contains("unknown field `expected_efect`; did you mean `expected_effect`?"),
+        "{m}"
+    );
+    assert_eq!(r["error"]["line"], 1);
+    assert!(
+        stderr.contains("did you mean `expected_effect`?"),
+        "{stderr}"
+    );
 }

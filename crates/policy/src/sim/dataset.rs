@@ -1,12 +1,21 @@
 //! Simulation cases: the curated fixtures, and custom files as a JSON array,
-//! JSON Lines or CSV. A bad line is reported with its number; nothing is
-//! silently dropped.
+//! JSON Lines or CSV; decision logs. A bad line is reported with its
+//! number; nothing is silently dropped.
+//!
+//! This module opens no file. Line-oriented inputs are parsed a record at a
+//! time, so the caller can stream a file of any size: JSON Lines a line at a
+//! time ([`parse_case_line`], [`parse_logged_decision`]), CSV a row at a time
+//! from any [`std::io::Read`] ([`CsvCases`], through the `csv` crate). A JSON
+//! array is one document ([`parse_cases`]).
 
 use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
 
 use serde::Deserialize;
 
 use crate::model::Effect;
+use crate::validate::did_you_mean;
 use crate::value::{Value, parse_timestamp};
 
 /// One simulation case: a request, and optionally what it should decide.
@@ -21,6 +30,11 @@ pub struct Case {
     pub expected_effect: Option<Effect>,
     /// The rule that should decide (`Some(None)`: no rule should match).
     pub expected_rule: Option<Option<String>>,
+    /// The line of its file the case starts on, when known.
+    pub line: Option<usize>,
+    /// Whether the file named the case (`case_id` or `request_id`); when it
+    /// did not, `case_id` is made up (`case-N`).
+    pub id_given: bool,
 }
 
 impl Case {
@@ -55,18 +69,47 @@ fn error(line: usize, message: impl Into<String>) -> DatasetError {
     }
 }
 
+/// The fields a case may have.
+pub const CASE_FIELDS: &[&str] = &[
+    "case_id",
+    "agent",
+    "action",
+    "context",
+    "timestamp",
+    "subject",
+    "request_id",
+    "expected_effect",
+    "expected_rule",
+];
+
+/// serde's message without its location (reported apart), an unknown field
+/// with the nearest known one.
 fn json_error(e: &serde_json::Error, line_offset: usize) -> DatasetError {
     let message = e.to_string();
-    let message = message
-        .split(" at line ")
-        .next()
-        .unwrap_or(&message)
-        .to_string();
+    let message = message.split(" at line ").next().unwrap_or(&message);
     DatasetError {
         line: Some(e.line() + line_offset),
         column: Some(e.column()),
-        message,
+        message: unknown_field(message).unwrap_or_else(|| message.to_string()),
     }
+}
+
+/// `unknown field `x`, expected one of …` as "did you mean" when a known
+/// field is near.
+fn unknown_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (name, _) = rest.split_once("`, expected")?;
+    Some(match did_you_mean(name, CASE_FIELDS) {
+        Some(known) => format!("unknown field `{name}`; did you mean `{known}`?"),
+        None => format!(
+            "unknown field `{name}`; a case has {}, and free-form data goes in `context`",
+            CASE_FIELDS
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    })
 }
 
 #[derive(Deserialize)]
@@ -97,7 +140,7 @@ fn effect(text: &str) -> Result<Effect, String> {
 }
 
 impl RawCase {
-    fn into_case(self, n: usize) -> Result<Case, String> {
+    fn into_case(self, ordinal: usize, line: Option<usize>) -> Result<Case, String> {
         let context = match self.context {
             None => Value::Object(Vec::new()),
             Some(v @ serde_json::Value::Object(_)) => Value::from_json(&v),
@@ -106,11 +149,10 @@ impl RawCase {
                 return Err(format!("`context` must be an object, found {found}"));
             }
         };
+        let id = self.case_id.or(self.request_id);
         Ok(Case {
-            case_id: self
-                .case_id
-                .or(self.request_id)
-                .unwrap_or_else(|| format!("case-{n}")),
+            id_given: id.is_some(),
+            case_id: id.unwrap_or_else(|| format!("case-{ordinal}")),
             agent: self.agent,
             action: self.action,
             context,
@@ -118,6 +160,7 @@ impl RawCase {
             subject: self.subject,
             expected_effect: self.expected_effect.as_deref().map(effect).transpose()?,
             expected_rule: self.expected_rule,
+            line,
         })
     }
 }
@@ -131,8 +174,9 @@ pub enum CaseFormat {
 }
 
 impl CaseFormat {
-    /// By extension (`.json`, `.jsonl`/`.ndjson`, `.csv`), else by content.
-    pub fn detect(name: &str, text: &str) -> CaseFormat {
+    /// By extension (`.json`, `.jsonl`/`.ndjson`, `.csv`), else by the first
+    /// character of `start` (the file's beginning is enough).
+    pub fn detect(name: &str, start: &str) -> CaseFormat {
         let lower = name.to_ascii_lowercase();
         if lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
             CaseFormat::JsonLines
@@ -141,7 +185,12 @@ impl CaseFormat {
         } else if lower.ends_with(".csv") {
             CaseFormat::Csv
         } else {
-            match text.trim_start().chars().next() {
+            match start
+                .trim_start_matches('\u{feff}')
+                .trim_start()
+                .chars()
+                .next()
+            {
                 Some('[') => CaseFormat::JsonArray,
                 Some('{') => CaseFormat::JsonLines,
                 _ => CaseFormat::Csv,
@@ -150,7 +199,25 @@ impl CaseFormat {
     }
 }
 
-/// Reads cases from a custom file's text.
+/// Reads one line of a JSON Lines case file: `None` for a blank line.
+/// `number` is the line's 1-based number, `ordinal` the case's (it names
+/// a case without `case_id`: `case-N`).
+pub fn parse_case_line(
+    line: &str,
+    number: usize,
+    ordinal: usize,
+) -> Result<Option<Case>, DatasetError> {
+    if line.trim().is_empty() {
+        return Ok(None);
+    }
+    let raw: RawCase = serde_json::from_str(line).map_err(|e| json_error(&e, number - 1))?;
+    raw.into_case(ordinal, Some(number))
+        .map(Some)
+        .map_err(|m| error(number, m))
+}
+
+/// Reads cases from a whole text (a JSON array must be read this way; JSON
+/// Lines and CSV can be, when they are small).
 pub fn parse_cases(text: &str, format: CaseFormat) -> Result<Vec<Case>, DatasetError> {
     match format {
         CaseFormat::JsonArray => {
@@ -159,7 +226,7 @@ pub fn parse_cases(text: &str, format: CaseFormat) -> Result<Vec<Case>, DatasetE
             raw.into_iter()
                 .enumerate()
                 .map(|(i, r)| {
-                    r.into_case(i + 1).map_err(|m| DatasetError {
+                    r.into_case(i + 1, None).map_err(|m| DatasetError {
                         line: None,
                         column: None,
                         message: format!("case {} of the array: {m}", i + 1),
@@ -170,15 +237,18 @@ pub fn parse_cases(text: &str, format: CaseFormat) -> Result<Vec<Case>, DatasetE
         CaseFormat::JsonLines => {
             let mut out = Vec::new();
             for (i, line) in text.lines().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
+                let line = if i == 0 {
+                    line.trim_start_matches('\u{feff}')
+                } else {
+                    line
+                };
+                if let Some(case) = parse_case_line(line, i + 1, out.len() + 1)? {
+                    out.push(case);
                 }
-                let raw: RawCase = serde_json::from_str(line).map_err(|e| json_error(&e, i))?;
-                out.push(raw.into_case(out.len() + 1).map_err(|m| error(i + 1, m))?);
             }
             Ok(out)
         }
-        CaseFormat::Csv => parse_csv(text),
+        CaseFormat::Csv => CsvCases::new(text.as_bytes(), usize::MAX).collect(),
     }
 }
 
@@ -191,154 +261,366 @@ pub fn fixture_cases() -> Vec<Case> {
     .unwrap_or_default()
 }
 
-/// CSV: a header with `case_id, agent, action, expected_effect`; every other
-/// column is a context field (dotted names nest), numbers read as numbers,
-/// empty cells left out.
-fn parse_csv(text: &str) -> Result<Vec<Case>, DatasetError> {
-    let rows = csv_rows(text)?;
-    let mut rows = rows
-        .into_iter()
-        .filter(|(_, cells)| !(cells.len() == 1 && cells.iter().all(|c| c.is_empty())));
-    let Some((header_line, header)) = rows.next() else {
-        return Ok(Vec::new());
-    };
-    let col = |name: &str| header.iter().position(|h| h.trim() == name);
-    let (Some(agent_col), Some(action_col)) = (col("agent"), col("action")) else {
-        return Err(error(
-            header_line,
-            "the CSV header needs `agent` and `action` columns (and optionally `case_id`, `expected_effect`, `timestamp`, then context fields)",
-        ));
-    };
-    let special = [
-        "case_id",
-        "agent",
-        "action",
-        "expected_effect",
-        "expected_rule",
-        "timestamp",
-        "subject",
-    ];
-    let mut out = Vec::new();
-    for (line, cells) in rows {
-        if cells.len() != header.len() {
+/// Columns that are fields of the case rather than of its context.
+const CSV_SPECIAL: [&str; 7] = [
+    "case_id",
+    "agent",
+    "action",
+    "expected_effect",
+    "expected_rule",
+    "timestamp",
+    "subject",
+];
+
+/// A reader that refuses to give more than `budget` bytes between two
+/// resets: one CSV row may not hold more than that, so a hostile file
+/// cannot grow a row without end.
+#[derive(Debug)]
+struct RowLimit<R> {
+    inner: R,
+    limit: usize,
+    used: usize,
+}
+
+impl<R: Read> Read for RowLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.used >= self.limit {
+            return Err(std::io::Error::other(RowTooLong));
+        }
+        let room = (self.limit - self.used).min(buf.len());
+        let n = self.inner.read(buf.get_mut(..room).unwrap_or_default())?;
+        self.used += n;
+        Ok(n)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("row too long")]
+struct RowTooLong;
+
+/// Where each context column goes: a tree of names built from the header
+/// once, so a row is laid out in time proportional to its width.
+#[derive(Debug)]
+enum Slot {
+    Leaf(usize),
+    Object(Vec<(String, Slot)>),
+}
+
+#[derive(Debug)]
+struct Header {
+    width: usize,
+    agent: usize,
+    action: usize,
+    case_id: Option<usize>,
+    expected_effect: Option<usize>,
+    expected_rule: Option<usize>,
+    timestamp: Option<usize>,
+    subject: Option<usize>,
+    /// Columns without a name (a trailing comma): their cells must be empty.
+    unnamed: Vec<usize>,
+    context: Vec<(String, Slot)>,
+}
+
+/// The cases of a CSV file, a row at a time: a header with `agent` and
+/// `action` (and optionally `case_id`, `expected_effect`, `expected_rule`,
+/// `timestamp`, `subject`); every other column is a context field (dotted
+/// names nest), numbers read as numbers, empty cells left out. A UTF-8 byte
+/// order mark is dropped; duplicated columns, and a column that is also the
+/// prefix of a dotted one (`customer`, `customer.tier`), are refused.
+#[derive(Debug)]
+pub struct CsvCases<R: Read> {
+    reader: csv::Reader<RowLimit<R>>,
+    header: Option<Header>,
+    record: csv::StringRecord,
+    ordinal: usize,
+    done: bool,
+}
+
+impl<R: Read> CsvCases<R> {
+    /// Reads `reader` as CSV, refusing a row over `max_row_bytes`.
+    pub fn new(reader: R, max_row_bytes: usize) -> Self {
+        let reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(RowLimit {
+                inner: reader,
+                limit: max_row_bytes,
+                used: 0,
+            });
+        CsvCases {
+            reader,
+            header: None,
+            record: csv::StringRecord::new(),
+            ordinal: 0,
+            done: false,
+        }
+    }
+
+    /// The next row, with the line it starts on.
+    fn row(&mut self) -> Result<Option<usize>, DatasetError> {
+        // The budget counts from the end of the previous row (plus what the
+        // parser had read ahead, at most its buffer).
+        self.reader.get_mut().used = 0;
+        match self.reader.read_record(&mut self.record) {
+            Ok(true) => {
+                Ok(Some(self.record.position().map_or(1, |p| {
+                    usize::try_from(p.line()).unwrap_or(usize::MAX)
+                })))
+            }
+            Ok(false) => Ok(None),
+            Err(e) => Err(self.csv_error(&e)),
+        }
+    }
+
+    fn csv_error(&self, e: &csv::Error) -> DatasetError {
+        let line = e
+            .position()
+            .map(csv::Position::line)
+            .unwrap_or_else(|| self.reader.position().line());
+        let line = usize::try_from(line).unwrap_or(usize::MAX);
+        match e.kind() {
+            csv::ErrorKind::Io(io) if io.get_ref().is_some_and(|i| i.is::<RowTooLong>()) => error(
+                line,
+                format!(
+                    "a CSV row is longer than {}, the limit for one row; put one case on each row",
+                    bytes(self.reader.get_ref().limit)
+                ),
+            ),
+            csv::ErrorKind::Utf8 { err, .. } => error(
+                line,
+                format!(
+                    "column {} is not UTF-8 text (invalid byte at offset {})",
+                    err.field() + 1,
+                    err.valid_up_to()
+                ),
+            ),
+            _ => error(line, format!("cannot read the CSV: {e}")),
+        }
+    }
+
+    fn header(&mut self, line: usize) -> Result<Header, DatasetError> {
+        let names: Vec<String> = self
+            .record
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let n = if i == 0 {
+                    n.trim_start_matches('\u{feff}')
+                } else {
+                    n
+                };
+                n.trim().to_string()
+            })
+            .collect();
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        let mut unnamed = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            if name.is_empty() {
+                unnamed.push(i);
+                continue;
+            }
+            if let Some(first) = seen.insert(name, i) {
+                return Err(error(
+                    line,
+                    format!(
+                        "columns {} and {} are both named `{name}`: a case would be decided on one value and reported with the other; rename or remove one",
+                        first + 1,
+                        i + 1
+                    ),
+                ));
+            }
+        }
+        let col = |name: &str| seen.get(name).copied();
+        let (Some(agent), Some(action)) = (col("agent"), col("action")) else {
+            return Err(error(
+                line,
+                "the CSV header needs `agent` and `action` columns (and optionally `case_id`, `expected_effect`, `expected_rule`, `timestamp`, `subject`, then context fields)",
+            ));
+        };
+        let context_names: HashSet<&str> = names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| !n.is_empty() && !CSV_SPECIAL.contains(n))
+            .collect();
+        let mut context = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            if name.is_empty() || CSV_SPECIAL.contains(&name.as_str()) {
+                continue;
+            }
+            for (dot, _) in name.match_indices('.') {
+                let prefix = name.get(..dot).unwrap_or_default();
+                if context_names.contains(prefix) {
+                    return Err(error(
+                        line,
+                        format!(
+                            "columns `{prefix}` and `{name}` collide: `{prefix}` would be both a value and an object holding `{}`; rename one",
+                            name.get(dot + 1..).unwrap_or_default()
+                        ),
+                    ));
+                }
+            }
+            place(&mut context, name, i);
+        }
+        Ok(Header {
+            width: names.len(),
+            agent,
+            action,
+            case_id: col("case_id"),
+            expected_effect: col("expected_effect"),
+            expected_rule: col("expected_rule"),
+            timestamp: col("timestamp"),
+            subject: col("subject"),
+            unnamed,
+            context,
+        })
+    }
+
+    fn case(&mut self, line: usize) -> Result<Case, DatasetError> {
+        let record = &self.record;
+        let Some(h) = &self.header else {
+            return Err(error(line, "the CSV has no header"));
+        };
+        if record.len() != h.width {
             return Err(error(
                 line,
                 format!(
                     "{} cells where the header has {} columns",
-                    cells.len(),
-                    header.len()
+                    record.len(),
+                    h.width
                 ),
             ));
         }
         let cell = |i: Option<usize>| {
-            i.and_then(|i| cells.get(i))
-                .map(|c| c.trim())
+            i.and_then(|i| record.get(i))
+                .map(str::trim)
                 .filter(|c| !c.is_empty())
         };
-        let mut context: Vec<(Cow<'static, str>, Value<'static>)> = Vec::new();
-        for (name, value) in header.iter().zip(&cells) {
-            let name = name.trim();
-            let value = value.trim();
-            if special.contains(&name) || value.is_empty() {
-                continue;
-            }
-            let v = match value.parse::<f64>() {
-                Ok(n) if n.is_finite() && !value.starts_with('+') => Value::Number(n),
-                _ => Value::String(Cow::Owned(value.to_string())),
-            };
-            insert_path(&mut context, name, v);
+        if let Some(i) = h.unnamed.iter().find(|&&i| cell(Some(i)).is_some()) {
+            return Err(error(
+                line,
+                format!(
+                    "column {} has a value but no name in the header; name the column",
+                    i + 1
+                ),
+            ));
         }
-        let agent = cell(Some(agent_col)).ok_or_else(|| error(line, "`agent` is empty"))?;
-        let action = cell(Some(action_col)).ok_or_else(|| error(line, "`action` is empty"))?;
-        out.push(Case {
-            case_id: cell(col("case_id"))
-                .map_or_else(|| format!("case-{}", out.len() + 1), str::to_string),
+        let agent = cell(Some(h.agent)).ok_or_else(|| error(line, "`agent` is empty"))?;
+        let action = cell(Some(h.action)).ok_or_else(|| error(line, "`action` is empty"))?;
+        self.ordinal += 1;
+        let id = cell(h.case_id);
+        Ok(Case {
+            case_id: id.map_or_else(|| format!("case-{}", self.ordinal), str::to_string),
+            id_given: id.is_some(),
             agent: agent.to_string(),
             action: action.to_string(),
-            context: Value::Object(context),
-            timestamp: cell(col("timestamp"))
+            context: Value::Object(layout(&h.context, record)),
+            timestamp: cell(h.timestamp)
                 .map(parse_timestamp)
                 .transpose()
                 .map_err(|m| error(line, m))?,
-            subject: cell(col("subject")).map(str::to_string),
-            expected_effect: cell(col("expected_effect"))
+            subject: cell(h.subject).map(str::to_string),
+            expected_effect: cell(h.expected_effect)
                 .map(effect)
                 .transpose()
                 .map_err(|m| error(line, m))?,
-            expected_rule: cell(col("expected_rule")).map(|r| Some(r.to_string())),
-        });
+            expected_rule: cell(h.expected_rule).map(|r| Some(r.to_string())),
+            line: Some(line),
+        })
     }
-    Ok(out)
-}
 
-fn insert_path(
-    map: &mut Vec<(Cow<'static, str>, Value<'static>)>,
-    path: &str,
-    value: Value<'static>,
-) {
-    match path.split_once('.') {
-        None => map.push((Cow::Owned(path.to_string()), value)),
-        Some((first, rest)) => {
-            let pos = match map.iter().position(|(k, _)| k == first) {
-                Some(p) => p,
-                None => {
-                    map.push((Cow::Owned(first.to_string()), Value::Object(Vec::new())));
-                    map.len() - 1
-                }
+    fn step(&mut self) -> Result<Option<Case>, DatasetError> {
+        loop {
+            let Some(line) = self.row()? else {
+                return Ok(None);
             };
-            if let Some((_, Value::Object(inner))) = map.get_mut(pos) {
-                insert_path(inner, rest, value);
+            // A line holding nothing but an empty cell is a blank line.
+            if self.record.len() == 1 && self.record.get(0).is_some_and(str::is_empty) {
+                continue;
+            }
+            if self.header.is_none() {
+                self.header = Some(self.header(line)?);
+                continue;
+            }
+            return self.case(line).map(Some);
+        }
+    }
+}
+
+impl<R: Read> Iterator for CsvCases<R> {
+    type Item = Result<Case, DatasetError>;
+
+    /// The next case; after an error, nothing more.
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let next = self.step();
+        if !matches!(next, Ok(Some(_))) {
+            self.done = true;
+        }
+        next.transpose()
+    }
+}
+
+fn bytes(n: usize) -> String {
+    if n >= 1 << 20 && n % (1 << 20) == 0 {
+        format!("{} MiB", n >> 20)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// Puts column `index` at the dotted `path` of the slot tree.
+fn place(tree: &mut Vec<(String, Slot)>, path: &str, index: usize) {
+    match path.split_once('.') {
+        None => tree.push((path.to_string(), Slot::Leaf(index))),
+        Some((first, rest)) => {
+            let found = tree
+                .iter_mut()
+                .rev()
+                .find(|(k, s)| k == first && matches!(s, Slot::Object(_)));
+            match found {
+                Some((_, Slot::Object(inner))) => place(inner, rest, index),
+                _ => {
+                    let mut inner = Vec::new();
+                    place(&mut inner, rest, index);
+                    tree.push((first.to_string(), Slot::Object(inner)));
+                }
             }
         }
     }
 }
 
-/// Splits CSV text (RFC 4180 quoting) into rows of cells, each with the
-/// line it starts on.
-fn csv_rows(text: &str) -> Result<Vec<(usize, Vec<String>)>, DatasetError> {
-    let mut rows = Vec::new();
-    let mut cells = Vec::new();
-    let mut cell = String::new();
-    let mut quoted = false;
-    let mut line = 1;
-    let mut row_line = 1;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                cell.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => {
-                if c == '\n' {
-                    line += 1;
+/// A row's context: its non-empty cells where the tree puts them; an object
+/// whose cells are all empty is left out.
+fn layout(
+    tree: &[(String, Slot)],
+    record: &csv::StringRecord,
+) -> Vec<(Cow<'static, str>, Value<'static>)> {
+    let mut out = Vec::new();
+    for (name, slot) in tree {
+        let value = match slot {
+            Slot::Leaf(i) => {
+                let cell = record.get(*i).map(str::trim).unwrap_or_default();
+                if cell.is_empty() {
+                    continue;
                 }
-                cell.push(c);
+                match cell.parse::<f64>() {
+                    Ok(n) if n.is_finite() && !cell.starts_with('+') => Value::Number(n),
+                    _ => Value::String(Cow::Owned(cell.to_string())),
+                }
             }
-            (false, '"') if cell.is_empty() => quoted = true,
-            (false, ',') => cells.push(std::mem::take(&mut cell)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                cells.push(std::mem::take(&mut cell));
-                rows.push((row_line, std::mem::take(&mut cells)));
-                line += 1;
-                row_line = line;
+            Slot::Object(inner) => {
+                let inner = layout(inner, record);
+                if inner.is_empty() {
+                    continue;
+                }
+                Value::Object(inner)
             }
-            (false, c) => cell.push(c),
-        }
+        };
+        out.push((Cow::Owned(name.clone()), value));
     }
-    if quoted {
-        return Err(error(
-            row_line,
-            "a quoted cell is not closed: add the closing `\"`",
-        ));
-    }
-    if !cell.is_empty() || !cells.is_empty() {
-        cells.push(cell);
-        rows.push((row_line, cells));
-    }
-    Ok(rows)
+    out
 }
 
 /// A decision an agent served, as its decision log records it.
@@ -349,72 +631,74 @@ pub struct LoggedDecision {
     pub served_rule: Option<String>,
 }
 
-/// Reads a decision log (JSON Lines): each line is either
-/// `{request: {agent, action, context, timestamp?, …}, decision: {effect,
-/// rule_id}, …}` or a flat `{agent, action, context, timestamp?, effect,
-/// rule_id?}`; other fields (digest, version, request_id…) are kept out.
+/// Reads one line of a decision log (JSON Lines): `None` for a blank line.
+/// A line is either `{request: {agent, action, context, timestamp?, …},
+/// decision: {effect, rule_id}, …}` or a flat `{agent, action, context,
+/// timestamp?, effect, rule_id?}`; other fields (digest, version,
+/// request_id…) are kept out.
+pub fn parse_logged_decision(
+    line: &str,
+    number: usize,
+) -> Result<Option<LoggedDecision>, DatasetError> {
+    if line.trim().is_empty() {
+        return Ok(None);
+    }
+    let n = number;
+    let v: serde_json::Value = serde_json::from_str(line).map_err(|e| json_error(&e, n - 1))?;
+    let request = v.get("request").unwrap_or(&v);
+    let decision = v.get("decision").unwrap_or(&v);
+    let served = decision
+        .get("effect")
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| error(n, "no served `effect` (or `decision.effect`)"))?;
+    let served = effect(served).map_err(|m| error(n, m.replace("expected_effect", "effect")))?;
+    let text_of = |k: &str| {
+        request
+            .get(k)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+    };
+    let top = |k: &str| v.get(k).and_then(|t| t.as_str()).map(str::to_string);
+    let agent = text_of("agent").ok_or_else(|| error(n, "no `agent` in the logged request"))?;
+    let action = text_of("action").ok_or_else(|| error(n, "no `action` in the logged request"))?;
+    let context: Value<'static> = match request.get("context") {
+        None => Value::Object(Vec::new()),
+        Some(c @ serde_json::Value::Object(_)) => Value::from_json(c),
+        Some(_) => return Err(error(n, "`context` must be an object")),
+    };
+    let timestamp = match text_of("timestamp").or_else(|| top("timestamp")) {
+        Some(t) => Some(parse_timestamp(&t).map_err(|m| error(n, m))?),
+        None => None,
+    };
+    let id = text_of("request_id").or_else(|| top("request_id"));
+    Ok(Some(LoggedDecision {
+        served_rule: decision
+            .get("rule_id")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string),
+        served,
+        case: Case {
+            id_given: id.is_some(),
+            case_id: id.unwrap_or_else(|| format!("line-{n}")),
+            agent,
+            action,
+            context,
+            timestamp,
+            subject: text_of("subject"),
+            expected_effect: None,
+            expected_rule: None,
+            line: Some(n),
+        },
+    }))
+}
+
+/// Reads a whole decision log (see [`parse_logged_decision`]).
 pub fn parse_decision_log(text: &str) -> Result<Vec<LoggedDecision>, DatasetError> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
+        if let Some(d) = parse_logged_decision(line, i + 1)? {
+            out.push(d);
         }
-        let n = i + 1;
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| json_error(&e, i))?;
-        let request = v.get("request").unwrap_or(&v);
-        let decision = v.get("decision").unwrap_or(&v);
-        let served = decision
-            .get("effect")
-            .and_then(serde_json::Value::as_str)
-            .ok_or_else(|| error(n, "no served `effect` (or `decision.effect`)"))?;
-        let served =
-            effect(served).map_err(|m| error(n, m.replace("expected_effect", "effect")))?;
-        let text_of = |k: &str| {
-            request
-                .get(k)
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_string)
-        };
-        let agent = text_of("agent").ok_or_else(|| error(n, "no `agent` in the logged request"))?;
-        let action =
-            text_of("action").ok_or_else(|| error(n, "no `action` in the logged request"))?;
-        let context: Value<'static> = match request.get("context") {
-            None => Value::Object(Vec::new()),
-            Some(c @ serde_json::Value::Object(_)) => Value::from_json(c),
-            Some(_) => return Err(error(n, "`context` must be an object")),
-        };
-        let timestamp = match text_of("timestamp").or_else(|| {
-            v.get("timestamp")
-                .and_then(|t| t.as_str())
-                .map(str::to_string)
-        }) {
-            Some(t) => Some(parse_timestamp(&t).map_err(|m| error(n, m))?),
-            None => None,
-        };
-        let case_id = text_of("request_id")
-            .or_else(|| {
-                v.get("request_id")
-                    .and_then(|t| t.as_str())
-                    .map(str::to_string)
-            })
-            .unwrap_or_else(|| format!("line-{n}"));
-        out.push(LoggedDecision {
-            served_rule: decision
-                .get("rule_id")
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_string),
-            served,
-            case: Case {
-                case_id,
-                agent,
-                action,
-                context,
-                timestamp,
-                subject: text_of("subject"),
-                expected_effect: None,
-                expected_rule: None,
-            },
-        });
     }
     Ok(out)
 }

@@ -19,6 +19,7 @@ use crate::sim::Case;
 use crate::value::Value;
 
 /// SplitMix64.
+#[derive(Debug)]
 struct Rng(u64);
 
 impl Rng {
@@ -147,131 +148,225 @@ fn leading_literal(p: &str) -> String {
     literal
 }
 
-/// Generates `count` cases for `bundle` from `seed`.
-pub fn synthetic_cases(bundle: &Bundle, count: usize, seed: u64) -> Vec<Case> {
-    let mut rng = Rng(seed);
-    let rules: Vec<&Rule> = bundle.rules.iter().filter(|r| r.enabled).collect();
-    let pools = pools(bundle);
-    let uses_time = rules.iter().any(|r| {
-        r.conditions
+/// What a case aimed at one rule draws for one field: the pool values
+/// (by index) satisfying every condition the rule has on it, and whether
+/// leaving the field out satisfies them. Worked out once per rule.
+#[derive(Debug)]
+struct FieldPlan {
+    missing_ok: bool,
+    fits: Vec<usize>,
+}
+
+/// A rule a case may aim at, with its plans, one slot per pool.
+#[derive(Debug)]
+struct Target<'b> {
+    rule: &'b Rule,
+    fields: Vec<Option<FieldPlan>>,
+    /// `[hour][weekday]`: whether the rule's time conditions hold then.
+    times: Vec<[bool; 7]>,
+}
+
+/// Synthetic cases for a bundle from a seed, one at a time, without end
+/// (take as many as needed): the n-th case is the same whether the cases
+/// are collected or streamed.
+#[derive(Debug)]
+pub struct SyntheticCases<'b> {
+    bundle: &'b Bundle,
+    rng: Rng,
+    targets: Vec<Target<'b>>,
+    pools: Vec<(Vec<String>, Vec<Value<'static>>)>,
+    uses_time: bool,
+    agents: Vec<String>,
+    actions: Vec<String>,
+    made: usize,
+}
+
+impl<'b> SyntheticCases<'b> {
+    pub fn new(bundle: &'b Bundle, seed: u64) -> Self {
+        let pools: Vec<(Vec<String>, Vec<Value<'static>>)> = pools(bundle).into_iter().collect();
+        let rules: Vec<&Rule> = bundle.rules.iter().filter(|r| r.enabled).collect();
+        let uses_time = rules.iter().any(|r| {
+            r.conditions
+                .iter()
+                .any(|c| matches!(c.field, Field::Hour | Field::Weekday))
+        });
+        let targets = rules
             .iter()
-            .any(|c| matches!(c.field, Field::Hour | Field::Weekday))
-    });
-    let agents: Vec<String> = rules
-        .iter()
-        .filter_map(|r| match &r.agent {
-            AgentPattern::Exact(a) => Some(a.clone()),
-            _ => None,
-        })
-        .collect();
-    let actions: Vec<String> = STANDARD_ACTIONS
-        .iter()
-        .map(|a| a.to_string())
-        .chain(bundle.metadata.actions.iter().cloned())
-        .collect();
-    (0..count)
-        .map(|i| {
-            let target = if rng.chance(90) {
-                rng.pick(&rules).copied()
-            } else {
-                None
-            };
-            let agent = match target.map(|r| &r.agent) {
-                Some(AgentPattern::Exact(a)) => a.clone(),
-                Some(AgentPattern::Namespace(ns)) => format!("{ns}.synthetic"),
-                _ => rng
-                    .pick(&agents)
-                    .cloned()
-                    .unwrap_or_else(|| "other.agent".to_string()),
-            };
-            let action = match target.map(|r| &r.action) {
-                Some(ActionPattern::Exact(a)) => a.clone(),
-                _ => rng
-                    .pick(&actions)
-                    .cloned()
-                    .unwrap_or_else(|| "deploy".to_string()),
-            };
-            let mut context: Vec<(Cow<'static, str>, Value<'static>)> = Vec::new();
-            for (path, pool) in &pools {
-                let conditions: Vec<&Condition> = target
-                    .map(|r| {
-                        r.conditions
-                            .iter()
-                            .filter(|c| c.field == Field::Path(path.clone()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let value = if !conditions.is_empty() && rng.chance(85) {
-                    satisfying(&mut rng, pool, &conditions)
-                } else if rng.chance(if conditions.is_empty() { 50 } else { 80 }) {
-                    rng.pick(pool).cloned()
+            .map(|&rule| Target {
+                rule,
+                fields: pools
+                    .iter()
+                    .map(|(path, pool)| plan(rule, path, pool))
+                    .collect(),
+                times: if uses_time {
+                    time_table(rule)
                 } else {
-                    None
-                };
-                if let Some(v) = value {
-                    insert(&mut context, path, v);
-                }
+                    Vec::new()
+                },
+            })
+            .collect();
+        let agents: Vec<String> = rules
+            .iter()
+            .filter_map(|r| match &r.agent {
+                AgentPattern::Exact(a) => Some(a.clone()),
+                _ => None,
+            })
+            .collect();
+        let actions: Vec<String> = STANDARD_ACTIONS
+            .iter()
+            .map(|a| a.to_string())
+            .chain(bundle.metadata.actions.iter().cloned())
+            .collect();
+        SyntheticCases {
+            bundle,
+            rng: Rng(seed),
+            targets,
+            pools,
+            uses_time,
+            agents,
+            actions,
+            made: 0,
+        }
+    }
+}
+
+/// The plan for one field of one rule, `None` when the rule does not test it.
+fn plan(rule: &Rule, path: &[String], pool: &[Value<'static>]) -> Option<FieldPlan> {
+    let conditions: Vec<&Condition> = rule
+        .conditions
+        .iter()
+        .filter(|c| matches!(&c.field, Field::Path(p) if p.as_slice() == path))
+        .collect();
+    if conditions.is_empty() {
+        return None;
+    }
+    Some(FieldPlan {
+        missing_ok: conditions
+            .iter()
+            .all(|c| matches!(c.operand, Operand::Exists(false))),
+        fits: pool
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| conditions.iter().all(|c| condition_holds(c, v)))
+            .map(|(i, _)| i)
+            .collect(),
+    })
+}
+
+/// For each hour and weekday, whether the rule's time conditions hold.
+fn time_table(rule: &Rule) -> Vec<[bool; 7]> {
+    let conditions: Vec<&Condition> = rule
+        .conditions
+        .iter()
+        .filter(|c| matches!(c.field, Field::Hour | Field::Weekday))
+        .collect();
+    (0..24u32)
+        .map(|hour| {
+            let mut days = [false; 7];
+            for (day, fits) in days.iter_mut().enumerate() {
+                *fits = conditions.iter().all(|c| match c.field {
+                    Field::Hour => condition_holds(c, &Value::Number(f64::from(hour))),
+                    Field::Weekday => condition_holds(
+                        c,
+                        &Value::String(Cow::Borrowed(WEEKDAYS.get(day).copied().unwrap_or("mon"))),
+                    ),
+                    Field::Path(_) => true,
+                });
             }
-            let timestamp = if uses_time && rng.chance(95) {
-                let time_conditions: Vec<&Condition> = target
-                    .map(|r| {
-                        r.conditions
-                            .iter()
-                            .filter(|c| matches!(c.field, Field::Hour | Field::Weekday))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                time(&mut rng, bundle, &time_conditions)
-            } else {
-                None
-            };
-            Case {
-                case_id: format!("synthetic-{:06}", i + 1),
-                agent,
-                action,
-                context: Value::Object(context),
-                timestamp,
-                subject: None,
-                expected_effect: None,
-                expected_rule: None,
-            }
+            days
         })
         .collect()
 }
 
+impl Iterator for SyntheticCases<'_> {
+    type Item = Case;
+
+    fn next(&mut self) -> Option<Case> {
+        // The draws, and their order, are those of the first generator:
+        // a seed keeps meaning the same dataset.
+        let rng = &mut self.rng;
+        let target = if rng.chance(90) {
+            rng.pick(&self.targets)
+        } else {
+            None
+        };
+        let agent = match target.map(|t| &t.rule.agent) {
+            Some(AgentPattern::Exact(a)) => a.clone(),
+            Some(AgentPattern::Namespace(ns)) => format!("{ns}.synthetic"),
+            _ => rng
+                .pick(&self.agents)
+                .cloned()
+                .unwrap_or_else(|| "other.agent".to_string()),
+        };
+        let action = match target.map(|t| &t.rule.action) {
+            Some(ActionPattern::Exact(a)) => a.clone(),
+            _ => rng
+                .pick(&self.actions)
+                .cloned()
+                .unwrap_or_else(|| "deploy".to_string()),
+        };
+        let mut context: Vec<(Cow<'static, str>, Value<'static>)> = Vec::new();
+        for (i, (path, pool)) in self.pools.iter().enumerate() {
+            let plan = target
+                .and_then(|t| t.fields.get(i))
+                .and_then(Option::as_ref);
+            let value = match plan {
+                Some(plan) if rng.chance(85) => satisfying(rng, pool, plan),
+                Some(_) if rng.chance(80) => rng.pick(pool).cloned(),
+                None if rng.chance(50) => rng.pick(pool).cloned(),
+                _ => None,
+            };
+            if let Some(v) = value {
+                insert(&mut context, path, v);
+            }
+        }
+        let timestamp = if self.uses_time && rng.chance(95) {
+            time(rng, self.bundle, target.map(|t| t.times.as_slice()))
+        } else {
+            None
+        };
+        self.made += 1;
+        Some(Case {
+            case_id: format!("synthetic-{:06}", self.made),
+            agent,
+            action,
+            context: Value::Object(context),
+            timestamp,
+            subject: None,
+            expected_effect: None,
+            expected_rule: None,
+            line: None,
+            id_given: false,
+        })
+    }
+}
+
+/// Generates `count` cases for `bundle` from `seed`.
+pub fn synthetic_cases(bundle: &Bundle, count: usize, seed: u64) -> Vec<Case> {
+    SyntheticCases::new(bundle, seed).take(count).collect()
+}
+
 /// A pool value (or "missing") that satisfies every condition, if any does.
-fn satisfying(
-    rng: &mut Rng,
-    pool: &[Value<'static>],
-    conditions: &[&Condition],
-) -> Option<Value<'static>> {
-    let missing_ok = conditions
-        .iter()
-        .all(|c| matches!(c.operand, Operand::Exists(false)));
-    if missing_ok {
+fn satisfying(rng: &mut Rng, pool: &[Value<'static>], plan: &FieldPlan) -> Option<Value<'static>> {
+    if plan.missing_ok {
         return None;
     }
-    let fits: Vec<&Value<'static>> = pool
-        .iter()
-        .filter(|v| conditions.iter().all(|c| condition_holds(c, v)))
-        .collect();
-    match rng.pick(&fits) {
-        Some(v) => Some((*v).clone()),
+    match rng.pick(&plan.fits).and_then(|&i| pool.get(i)) {
+        Some(v) => Some(v.clone()),
         None => rng.pick(pool).cloned(),
     }
 }
 
 /// A timestamp whose hour and weekday in the bundle's zone satisfy the
-/// conditions when some combination does.
-fn time(rng: &mut Rng, bundle: &Bundle, conditions: &[&Condition]) -> Option<jiff::Timestamp> {
+/// target's time conditions (`times`, by hour and weekday) when some
+/// combination does.
+fn time(rng: &mut Rng, bundle: &Bundle, times: Option<&[[bool; 7]]>) -> Option<jiff::Timestamp> {
     let fits = |hour: u32, day: usize| {
-        conditions.iter().all(|c| match c.field {
-            Field::Hour => condition_holds(c, &Value::Number(f64::from(hour))),
-            Field::Weekday => condition_holds(
-                c,
-                &Value::String(Cow::Borrowed(WEEKDAYS.get(day).copied().unwrap_or("mon"))),
-            ),
-            Field::Path(_) => true,
+        times.is_none_or(|t| {
+            t.get(hour as usize)
+                .and_then(|d| d.get(day))
+                .copied()
+                .unwrap_or(true)
         })
     };
     let mut choice = (rng.below(24) as u32, rng.below(7));

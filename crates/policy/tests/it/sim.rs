@@ -2,9 +2,12 @@
 //! budgets and breaches, synthetic determinism and coverage, compare,
 //! replay and policy tests.
 
+use gavel_policy::Engine;
 use gavel_policy::sim::{
-    Case, CaseFormat, SimConfig, compare, fixture_cases, parse_cases, parse_decision_log, replay,
-    simulate, synthetic_cases,
+    CHUNK_CASES, Case, CaseFormat, Change, CompareRun, CsvCases, MAX_LISTED_CHANGES, ReplayRun,
+    ResultRow, SimConfig, SimRun, SyntheticCases, compare, fixture_cases, parse_case_line,
+    parse_cases, parse_decision_log, parse_logged_decision, rate, replay, round_rate, simulate,
+    synthetic_cases,
 };
 use gavel_policy::{Effect, Format, parse_bundle};
 
@@ -74,7 +77,7 @@ fn nine_curated_cases_counted_by_hand() {
         (
             no_match.matched_rule.as_deref(),
             no_match.no_match,
-            no_match.reason.as_str()
+            no_match.reason.as_ref()
         ),
         (None, true, "no rule matched")
     );
@@ -276,4 +279,378 @@ fn expectations_make_failures() {
     let failed: Vec<&str> = sim.failures.iter().map(|f| f.case_id.as_str()).collect();
     assert_eq!(failed, ["w", "r"]);
     assert_eq!(sim.results[2].passed, Some(true));
+}
+
+/// FNV-1a over the text of the first `n` synthetic cases of a bundle.
+fn synthetic_digest(bundle: &gavel_policy::Bundle, n: usize, seed: u64) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for c in synthetic_cases(bundle, n, seed) {
+        let line = format!(
+            "{} {} {} {:?} {}\n",
+            c.case_id,
+            c.agent,
+            c.action,
+            c.timestamp.map(|t| t.to_string()),
+            c.context_json()
+        );
+        for b in line.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+#[test]
+fn synthetic_sequences_of_every_example_bundle_are_pinned() {
+    // The streaming generator must give exactly the cases the first
+    // generator gave: users' saved seeds keep meaning the same datasets.
+    let mut names: Vec<String> = std::fs::read_dir(crate::fixtures().join("bundles"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    let text: Vec<String> = names
+        .iter()
+        .map(|name| {
+            let bundle = fixture_bundle(&format!("bundles/{name}"));
+            format!("{name} {:016x}", synthetic_digest(&bundle, 3_000, 1337))
+        })
+        .collect();
+    insta_like(&text.join("\n"), "synthetic-digests-3000-1337.txt");
+}
+
+#[test]
+fn rates_round_like_pythons_round_to_3_places() {
+    // Expected values printed once by Python 3.11 (`round(count / total,
+    // 3)`): the seed project's summaries, which the same dataset must
+    // reproduce. Includes exact ties (ties to even) and negatives (deltas).
+    let text = std::fs::read_to_string(crate::fixtures().join("sim/python-round3.tsv")).unwrap();
+    let mut checked = 0;
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let (count, total): (i64, i64) = (f[0].parse().unwrap(), f[1].parse().unwrap());
+        let expected: f64 = f[2].parse().unwrap();
+        let x = count as f64 / total as f64;
+        assert_eq!(round_rate(x), expected, "round({count} / {total}, 3)");
+        if count >= 0 {
+            assert_eq!(rate(count as usize, total as usize), expected);
+        }
+        checked += 1;
+    }
+    assert!(checked >= 400, "{checked} values checked");
+    assert_eq!(rate(3, 0), 0.0);
+}
+
+#[test]
+fn summary_rates_are_pythons_4235_of_10000_is_0_423() {
+    let bundle = parse_bundle(
+        "rules:\n  - {id: flagged, agent: a.b, action: deploy, effect: allow, conditions: {flag: 1}, reason: Flagged deploys are fine}\n",
+        Format::Yaml,
+    )
+    .unwrap();
+    let cases: Vec<Case> = (0..10_000)
+        .map(|i| {
+            let flag = if i < 4235 { 1 } else { 0 };
+            let line = format!(
+                "{{\"agent\":\"a.b\",\"action\":\"deploy\",\"context\":{{\"flag\":{flag}}}}}"
+            );
+            parse_case_line(&line, i + 1, i + 1).unwrap().unwrap()
+        })
+        .collect();
+    let s = simulate(&bundle, &cases, &SimConfig::default()).summary;
+    // (x * 1000).round() / 1000 gave 0.424 and 0.577 here.
+    assert_eq!((s.allow_rate, s.no_match_rate), (0.423, 0.577));
+}
+
+/// The summary of `n` synthetic cases fed to a streamed run.
+fn streamed(bundle: &gavel_policy::Bundle, n: usize, threads: usize) -> (String, usize) {
+    let engine = Engine::compile(bundle);
+    let mut run = SimRun::new(
+        &engine,
+        SimConfig {
+            threads,
+            progress: None,
+        },
+    );
+    let mut rows = 0;
+    let mut last = String::new();
+    let mut sink = |case: &Case, row: &ResultRow<'_>| -> Result<(), ()> {
+        assert_eq!(row.case_id, case.case_id.as_str());
+        rows += 1;
+        last = case.case_id.clone();
+        Ok(())
+    };
+    for case in SyntheticCases::new(bundle, 1337).take(n) {
+        run.push(case, &mut sink).unwrap();
+    }
+    let report = run.finish(&mut sink).unwrap();
+    assert_eq!(last, format!("synthetic-{n:06}"), "rows come in case order");
+    (serde_json::to_string(&report).unwrap(), rows)
+}
+
+#[test]
+fn streamed_runs_over_several_chunks_match_the_whole_run_on_any_thread_count() {
+    let bundle = fixture_bundle("bundles/deployment-safety.yaml");
+    let n = CHUNK_CASES * 2 + 123;
+    let (one, rows) = streamed(&bundle, n, 1);
+    assert_eq!(rows, n, "every case reaches the sink once");
+    assert_eq!(one, streamed(&bundle, n, 2).0);
+    assert_eq!(one, streamed(&bundle, n, 3).0);
+    let whole = simulate(
+        &bundle,
+        &synthetic_cases(&bundle, n, 1337),
+        &SimConfig::default(),
+    );
+    let report: serde_json::Value = serde_json::from_str(&one).unwrap();
+    assert_eq!(
+        report["summary"],
+        serde_json::to_value(&whole.summary).unwrap()
+    );
+    assert_eq!(
+        report["rule_hits"],
+        serde_json::to_value(&whole.rule_hits).unwrap()
+    );
+    assert_eq!(whole.results.len(), n);
+}
+
+#[test]
+fn examples_mark_the_no_match_case() {
+    let bundle = fixture_bundle("sim/bundle.yaml");
+    let sim = simulate(&bundle, &fixture_cases(), &SimConfig::default());
+    let json = serde_json::to_value(&sim).unwrap();
+    let flags: Vec<(&str, bool)> = json["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["case_id"].as_str().unwrap(),
+                e["no_match"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            ("inbox-high-risk-phishing", false),
+            ("extreme-risk-score", false),
+            ("inbox-medium-risk-escalation", false),
+            ("missing-fields-empty-context", true),
+        ]
+    );
+}
+
+/// Two bundles that disagree on every `a.b`/`deploy` case.
+fn opposite_bundles() -> (gavel_policy::Bundle, gavel_policy::Bundle) {
+    let rule = |effect: &str| {
+        parse_bundle(
+            &format!("rules:\n  - {{id: all-{effect}, agent: a.b, action: deploy, effect: {effect}, reason: Every deploy is decided so}}\n"),
+            Format::Yaml,
+        )
+        .unwrap()
+    };
+    (rule("allow"), rule("deny"))
+}
+
+fn deploy_cases(n: usize) -> Vec<Case> {
+    (0..n)
+        .map(|i| {
+            let line = format!("{{\"case_id\":\"c{i}\",\"agent\":\"a.b\",\"action\":\"deploy\"}}");
+            parse_case_line(&line, i + 1, i + 1).unwrap().unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn compare_lists_the_first_changes_and_counts_every_one() {
+    let (a, b) = opposite_bundles();
+    let (ea, eb) = (Engine::compile(&a), Engine::compile(&b));
+    let n = MAX_LISTED_CHANGES * 3 + 7;
+    let mut run = CompareRun::new(&ea, &eb, SimConfig::default());
+    let mut streamed = Vec::new();
+    let mut sink = |c: &Change| -> Result<(), ()> {
+        streamed.push(c.case_id.clone());
+        Ok(())
+    };
+    for case in deploy_cases(n) {
+        run.push(case, &mut sink).unwrap();
+    }
+    let c = run.finish(&mut sink).unwrap();
+    assert_eq!(c.changes.len(), MAX_LISTED_CHANGES);
+    assert_eq!(c.total_changes, n);
+    assert_eq!(c.transitions.get("allow->deny"), Some(&n));
+    assert_eq!(streamed.len(), n, "the sink gets every change");
+    assert_eq!(streamed[n - 1], format!("c{}", n - 1));
+    assert_eq!(c.changes[0].case_id, "c0");
+    assert_eq!((c.deltas.allow_rate, c.deltas.deny_rate), (-1.0, 1.0));
+}
+
+#[test]
+fn replay_runs_stream_a_log_a_line_at_a_time() {
+    let (allow, _) = opposite_bundles();
+    let engine = Engine::compile(&allow);
+    let mut run = ReplayRun::new(&engine, SimConfig::default());
+    let mut streamed = 0;
+    let mut sink = |_: &Change| -> Result<(), ()> {
+        streamed += 1;
+        Ok(())
+    };
+    let n = MAX_LISTED_CHANGES + 500;
+    for i in 0..n {
+        let line = format!(
+            "{{\"request\":{{\"agent\":\"a.b\",\"action\":\"deploy\",\"request_id\":\"r{i}\"}},\"decision\":{{\"effect\":\"deny\"}}}}"
+        );
+        let logged = parse_logged_decision(&line, i + 1).unwrap().unwrap();
+        assert_eq!(logged.case.line, Some(i + 1));
+        run.push(logged, &mut sink).unwrap();
+    }
+    assert_eq!(
+        parse_logged_decision("   ", 9).unwrap(),
+        None,
+        "blank lines are skipped"
+    );
+    let r = run.finish(&mut sink).unwrap();
+    assert_eq!((r.total_decisions, r.total_changes, streamed), (n, n, n));
+    assert_eq!(r.changes.len(), MAX_LISTED_CHANGES);
+    let e = parse_logged_decision("{\"agent\":\"a.b\"", 7).unwrap_err();
+    assert_eq!(e.line, Some(7), "errors carry the line they were given");
+}
+
+fn csv(text: &str) -> Result<Vec<Case>, gavel_policy::sim::DatasetError> {
+    CsvCases::new(text.as_bytes(), 1 << 20).collect()
+}
+
+#[test]
+fn csv_strips_a_byte_order_mark_from_the_first_column() {
+    let cases = csv("\u{feff}case_id,agent,action\nc1,a.b,deploy\n").unwrap();
+    assert_eq!(cases[0].case_id, "c1");
+    assert!(cases[0].id_given);
+    assert_eq!(cases[0].context, gavel_policy::Value::Object(vec![]));
+}
+
+#[test]
+fn csv_refuses_duplicate_columns_naming_both() {
+    let e = csv("agent,action,risk,risk\na.b,deploy,1,99\n").unwrap_err();
+    assert_eq!(e.line, Some(1));
+    assert!(
+        e.message.contains("columns 3 and 4 are both named `risk`"),
+        "{e}"
+    );
+    let e = csv("agent,action,agent\na.b,deploy,c.d\n").unwrap_err();
+    assert!(e.message.contains("`agent`"), "{e}");
+}
+
+#[test]
+fn csv_refuses_a_column_that_is_the_prefix_of_a_dotted_one() {
+    for header in [
+        "customer,customer.tier",
+        "customer.tier,customer",
+        "a.b,a.b.c",
+    ] {
+        let e = csv(&format!("agent,action,{header}\na.b,deploy,x,y\n")).unwrap_err();
+        assert_eq!(e.line, Some(1), "{header}");
+        assert!(e.message.contains("collide"), "{header}: {e}");
+        let (short, long) = if header.starts_with("customer.") {
+            ("customer", "customer.tier")
+        } else {
+            header.split_once(',').unwrap()
+        };
+        assert!(e.message.contains(&format!("`{short}`")), "{e}");
+        assert!(e.message.contains(&format!("`{long}`")), "{e}");
+    }
+    // Siblings under one parent are fine.
+    let cases = csv("agent,action,customer.tier,customer.id\na.b,deploy,gold,7\n").unwrap();
+    let customer = cases[0].context.get("customer").unwrap();
+    assert_eq!(customer.get("id"), Some(&gavel_policy::Value::Number(7.0)));
+}
+
+#[test]
+fn csv_keeps_numbers_empty_cells_and_line_numbers() {
+    // A quoted cell over two lines: the next row starts on line 4.
+    let text = "case_id,agent,action,note,score,flag\n\
+                c1,a.b,deploy,\"two\nlines\",+5,007\n\
+                c2,a.b,deploy,,1e3,\n\
+                c3,a.b,deploy,x\n";
+    let e = csv(text).unwrap_err();
+    assert_eq!(e.line, Some(5), "{e}");
+    assert!(
+        e.message.contains("4 cells where the header has 6 columns"),
+        "{e}"
+    );
+    let cases = csv(&text.replace("c3,a.b,deploy,x\n", "")).unwrap();
+    assert_eq!(cases[0].line, Some(2));
+    assert_eq!(cases[1].line, Some(4));
+    use gavel_policy::Value;
+    assert_eq!(
+        cases[0].context.get("note"),
+        Some(&Value::String("two\nlines".into()))
+    );
+    assert_eq!(
+        cases[0].context.get("score"),
+        Some(&Value::String("+5".into()))
+    );
+    assert_eq!(cases[0].context.get("flag"), Some(&Value::Number(7.0)));
+    assert_eq!(cases[1].context.get("score"), Some(&Value::Number(1000.0)));
+    assert!(cases[1].context.get("note").is_none());
+    assert!(cases[1].context.get("flag").is_none());
+}
+
+#[test]
+fn csv_refuses_a_row_over_the_limit_with_its_line() {
+    let long = "x".repeat(5_000);
+    let text = format!("agent,action,note\na.b,deploy,short\na.b,deploy,{long}\n");
+    let e = CsvCases::new(text.as_bytes(), 1_000)
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap_err();
+    assert_eq!(e.line, Some(3), "{e}");
+    assert!(e.message.contains("longer than 1000 bytes"), "{e}");
+}
+
+#[test]
+fn csv_refuses_a_value_under_a_column_without_a_name() {
+    // A trailing comma on every line is harmless …
+    assert_eq!(csv("agent,action,\na.b,deploy,\n").unwrap().len(), 1);
+    // … a value there would be lost.
+    let e = csv("agent,action,\na.b,deploy,\na.b,deploy,oops\n").unwrap_err();
+    assert_eq!(e.line, Some(3));
+    assert!(
+        e.message.contains("column 3 has a value but no name"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_misspelled_case_field_gets_the_nearest_name() {
+    let line = "{\"agent\":\"a.b\",\"action\":\"x\",\"expected_efect\":\"allow\"}";
+    let e = parse_case_line(line, 4, 1).unwrap_err();
+    assert_eq!(e.line, Some(4));
+    assert!(
+        e.message
+            .contains("unknown field `expected_efect`; did you mean `expected_effect`?"),
+        "{e}"
+    );
+    let e = parse_cases(&format!("[{line}]"), CaseFormat::JsonArray).unwrap_err();
+    assert!(e.message.contains("did you mean `expected_effect`?"), "{e}");
+    let e = parse_case_line("{\"agent\":\"a.b\",\"action\":\"x\",\"zzz\":1}", 1, 1).unwrap_err();
+    assert!(
+        e.message.contains("free-form data goes in `context`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn cases_record_their_line_and_whether_they_were_named() {
+    let cases = parse_cases(
+        "{\"agent\":\"a.b\",\"action\":\"x\"}\n\n{\"case_id\":\"named\",\"agent\":\"a.b\",\"action\":\"x\"}\n",
+        CaseFormat::JsonLines,
+    )
+    .unwrap();
+    assert_eq!(
+        (cases[0].case_id.as_str(), cases[0].id_given, cases[0].line),
+        ("case-1", false, Some(1))
+    );
+    assert_eq!(
+        (cases[1].case_id.as_str(), cases[1].id_given, cases[1].line),
+        ("named", true, Some(3))
+    );
 }
