@@ -657,6 +657,12 @@ impl Universe {
         u
     }
 
+    /// The key of a field id (ids come from this universe).
+    fn key(&self, id: u32) -> &FieldKey {
+        static TIME: FieldKey = FieldKey::Time;
+        self.field_keys.get(id as usize).unwrap_or(&TIME)
+    }
+
     fn agent_atoms(&self) -> usize {
         self.agent_names.len() + self.namespaces.len() + 1
     }
@@ -936,6 +942,34 @@ impl Universe {
         Some(ts.to_string())
     }
 
+    /// About how many bytes the witness request of a region inside
+    /// `region` takes as JSON, at most: the names of its fields and the
+    /// longest value each could be given. Cheap, so callers can decide
+    /// before building one.
+    pub(crate) fn witness_bytes(&self, region: &Region) -> usize {
+        let mut bytes = 128usize;
+        for (id, dim) in &region.fields {
+            let name: usize = match self.field_keys.get(*id as usize) {
+                Some(FieldKey::Path(path)) => path.iter().map(|p| p.len() + 8).sum(),
+                _ => 32,
+            };
+            let value = match dim {
+                Dim::Values(Values {
+                    strings: Strings::In(ids),
+                    ..
+                }) => ids
+                    .iter()
+                    .filter_map(|i| self.string_names.get(*i as usize))
+                    .map(String::len)
+                    .max()
+                    .unwrap_or(0),
+                _ => 0,
+            };
+            bytes = bytes.saturating_add(name + value + 32);
+        }
+        bytes
+    }
+
     /// The field whose set is empty in `region`, if one is.
     pub(crate) fn empty_field(&self, region: &Region) -> Option<FieldKey> {
         region
@@ -1167,7 +1201,12 @@ struct Point {
 
 impl Point {
     fn value(&self, id: u32) -> Option<PointValue> {
-        self.fields.iter().find(|(k, _)| *k == id).map(|(_, v)| *v)
+        // Fields are kept sorted by id (`escapes` builds them in order).
+        self.fields
+            .binary_search_by_key(&id, |(k, _)| *k)
+            .ok()
+            .and_then(|i| self.fields.get(i))
+            .map(|(_, v)| *v)
     }
 }
 
@@ -1186,15 +1225,9 @@ impl Region {
 /// start at a corner of `r`; while some box contains the point, move one
 /// coordinate out of that box (staying in `r`). Finding one proves `r` is
 /// not covered; not finding one proves nothing (the exact search decides).
-pub(crate) fn escapes(r: &Region, others: &[&Region], universe: &Universe) -> bool {
-    let full = |id: u32| {
-        let key = universe
-            .field_keys
-            .get(id as usize)
-            .cloned()
-            .unwrap_or(FieldKey::Time);
-        full_dim(&key)
-    };
+/// Each membership test spends [`cost`] of `work`; out of work, it gives up.
+pub(crate) fn escapes(r: &Region, others: &[&Region], universe: &Universe, work: &mut u64) -> bool {
+    let full = |id: u32| full_dim(universe.key(id));
     let own = |id: u32| r.dim(id).cloned().unwrap_or_else(|| full(id));
     let (Some(agent), Some(action)) = (r.agents.first(), r.actions.first()) else {
         return false;
@@ -1217,7 +1250,19 @@ pub(crate) fn escapes(r: &Region, others: &[&Region], universe: &Universe) -> bo
         }
     }
     for step in 0..(2 * others.len() + 4) {
-        let Some(inside) = others.iter().find(|o| o.contains(&point)) else {
+        let mut inside = None;
+        for o in others {
+            let c = cost(&[o]);
+            if *work < c {
+                return false;
+            }
+            *work -= c;
+            if o.contains(&point) {
+                inside = Some(o);
+                break;
+            }
+        }
+        let Some(inside) = inside else {
             return true;
         };
         // Move out of `inside` along one of its dimensions, rotating the
@@ -1242,13 +1287,14 @@ pub(crate) fn escapes(r: &Region, others: &[&Region], universe: &Universe) -> bo
                     let Some((id, sd)) = inside.fields.get(f - 2) else {
                         continue;
                     };
-                    let key = universe
-                        .field_keys
-                        .get(*id as usize)
-                        .cloned()
-                        .unwrap_or(FieldKey::Time);
-                    if let Some(v) = own(*id).minus(sd, &key).pick() {
-                        if let Some(slot) = point.fields.iter_mut().find(|(k, _)| k == id) {
+                    let key = universe.key(*id);
+                    if let Some(v) = own(*id).minus(sd, key).pick() {
+                        let slot = point
+                            .fields
+                            .binary_search_by_key(id, |(k, _)| *k)
+                            .ok()
+                            .and_then(|i| point.fields.get_mut(i));
+                        if let Some(slot) = slot {
                             slot.1 = v;
                             moved = true;
                         }
@@ -1277,9 +1323,24 @@ pub(crate) enum Cover {
     Unknown,
 }
 
+/// What comparing or copying these boxes costs in units of work: one per
+/// box, plus one per 16 fields they hold, so that rules with thousands of
+/// conditions spend the budget in proportion to the work they cause.
+pub(crate) fn cost(boxes: &[&Region]) -> u64 {
+    let fields: usize = boxes.iter().map(|b| b.fields.len()).sum();
+    boxes.len() as u64 + (fields / 16) as u64
+}
+
+/// The most fields the pieces waiting in `covered`'s search may hold
+/// together (about 100 bytes each): past it the search gives up as if out
+/// of work, so memory stays bounded whatever the budget.
+const MAX_PENDING_FIELDS: usize = 1 << 20;
+
 /// Whether `r` lies inside the union of `others`: subtract them one by one
 /// (a box minus a box is at most one disjoint box per dimension) and look
-/// for a piece that survives. `work` is decremented per box operation.
+/// for a piece that survives. Depth first, with an explicit stack (the
+/// search may go as deep as there are boxes). `work` is decremented per box
+/// considered and per 32 fields of the pieces built.
 pub(crate) fn covered(
     r: &Region,
     others: &[&Region],
@@ -1289,23 +1350,52 @@ pub(crate) fn covered(
     if r.is_empty() {
         return Cover::Covered;
     }
-    let Some((first, rest)) = others.split_first() else {
-        return Cover::NotCovered;
-    };
-    if *work == 0 {
-        return Cover::Unknown;
-    }
-    *work -= 1;
-    if !r.intersects(first) {
-        return covered(r, rest, work, universe);
-    }
+    // Each entry: a piece of `r` not yet covered, and the first box of
+    // `others` it still has to be checked against.
+    let mut stack: Vec<(Region, usize)> = vec![(r.clone(), 0)];
+    let mut pending = r.fields.len();
     let mut unknown = false;
-    for piece in minus(r, first, universe) {
-        match covered(&piece, rest, work, universe) {
-            Cover::NotCovered => return Cover::NotCovered,
-            Cover::Unknown => unknown = true,
-            Cover::Covered => {}
+    while let Some((piece, from)) = stack.pop() {
+        pending = pending.saturating_sub(piece.fields.len());
+        if piece.is_empty() {
+            continue;
         }
+        let mut next = from;
+        let hit = loop {
+            let Some(s) = others.get(next) else {
+                // This piece lies outside every box.
+                return Cover::NotCovered;
+            };
+            let c = 1 + ((piece.fields.len() + s.fields.len()) / 16) as u64;
+            if *work < c {
+                break None;
+            }
+            *work -= c;
+            if piece.intersects(s) {
+                break Some(*s);
+            }
+            next += 1;
+        };
+        let Some(s) = hit else {
+            unknown = true;
+            continue;
+        };
+        // Pieces cost one unit per 32 fields copied; they must fit the work
+        // left and the memory bound.
+        let affordable = usize::try_from(*work)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(32)
+            .min(MAX_PENDING_FIELDS - pending.min(MAX_PENDING_FIELDS));
+        let Some(pieces) = minus_within(&piece, s, universe, affordable) else {
+            *work = work.saturating_sub((affordable / 32) as u64);
+            unknown = true;
+            continue;
+        };
+        let fields: usize = pieces.iter().map(|p| p.fields.len()).sum();
+        *work = work.saturating_sub((fields / 32) as u64);
+        pending += fields;
+        // Reversed, so the first piece is searched first.
+        stack.extend(pieces.into_iter().rev().map(|p| (p, next + 1)));
     }
     if unknown {
         Cover::Unknown
@@ -1316,11 +1406,31 @@ pub(crate) fn covered(
 
 /// `r` minus `s` as disjoint boxes.
 pub(crate) fn minus(r: &Region, s: &Region, universe: &Universe) -> Vec<Region> {
+    minus_within(r, s, universe, usize::MAX).unwrap_or_default()
+}
+
+/// `r` minus `s`, or `None` as soon as the pieces would hold more than
+/// `max_fields` fields together (each piece is a copy of `r`, so a box of
+/// many conditions minus another makes many large pieces).
+fn minus_within(
+    r: &Region,
+    s: &Region,
+    universe: &Universe,
+    max_fields: usize,
+) -> Option<Vec<Region>> {
     let mut out = Vec::new();
+    let mut fields = 0usize;
+    let mut room = |n: usize| {
+        fields = fields.saturating_add(n);
+        fields <= max_fields
+    };
     let mut prefix = r.clone();
     // Agents.
     let rest = prefix.agents.minus(&s.agents);
     if !rest.is_empty() {
+        if !room(prefix.fields.len()) {
+            return None;
+        }
         out.push(Region {
             agents: rest,
             ..prefix.clone()
@@ -1329,6 +1439,9 @@ pub(crate) fn minus(r: &Region, s: &Region, universe: &Universe) -> Vec<Region> 
     prefix.agents = prefix.agents.intersect(&s.agents);
     let rest = prefix.actions.minus(&s.actions);
     if !rest.is_empty() {
+        if !room(prefix.fields.len()) {
+            return None;
+        }
         out.push(Region {
             actions: rest,
             ..prefix.clone()
@@ -1336,14 +1449,13 @@ pub(crate) fn minus(r: &Region, s: &Region, universe: &Universe) -> Vec<Region> 
     }
     prefix.actions = prefix.actions.intersect(&s.actions);
     for (id, sd) in &s.fields {
-        let key = universe
-            .field_keys
-            .get(*id as usize)
-            .cloned()
-            .unwrap_or(FieldKey::Time);
-        let rd = prefix.dim(*id).cloned().unwrap_or_else(|| full_dim(&key));
-        let rest = rd.minus(sd, &key);
+        let key = universe.key(*id);
+        let rd = prefix.dim(*id).cloned().unwrap_or_else(|| full_dim(key));
+        let rest = rd.minus(sd, key);
         if !rest.is_empty() {
+            if !room(prefix.fields.len() + 1) {
+                return None;
+            }
             let mut piece = prefix.clone();
             set_dim(&mut piece, *id, rest);
             out.push(piece);
@@ -1351,7 +1463,7 @@ pub(crate) fn minus(r: &Region, s: &Region, universe: &Universe) -> Vec<Region> 
         let inter = rd.intersect(sd);
         set_dim(&mut prefix, *id, inter);
     }
-    out
+    Some(out)
 }
 
 fn full_dim(key: &FieldKey) -> Dim {
@@ -1379,14 +1491,10 @@ impl Region {
             return false;
         }
         o.fields.iter().all(|(id, od)| {
-            let key = universe
-                .field_keys
-                .get(*id as usize)
-                .cloned()
-                .unwrap_or(FieldKey::Time);
+            let key = universe.key(*id);
             match self.dim(*id) {
-                Some(sd) => sd.minus(od, &key).is_empty(),
-                None => full_dim(&key).minus(od, &key).is_empty(),
+                Some(sd) => sd.minus(od, key).is_empty(),
+                None => full_dim(key).minus(od, key).is_empty(),
             }
         })
     }

@@ -114,7 +114,7 @@ fn lint_text_and_sarif() {
         "{text}"
     );
     assert!(
-        text.contains(&format!("--> {p}:14 (rule `odd-action`, #2)")),
+        text.contains(&format!("--> {p}:14:5 (rule `odd-action`, #2)")),
         "{text}"
     );
     assert!(text.contains("14 |   - id: odd-action"), "{text}");
