@@ -125,7 +125,7 @@ pub struct Finding {
     /// For `conflict`: a request both rules match.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub witness: Option<serde_json::Value>,
-    /// The file, as given on the command line (set by the caller).
+    /// The file, as given on the command line (see [`Linter::add`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
 }
