@@ -98,26 +98,21 @@ impl Failure {
     }
 
     /// rustc-style: `error: message`, ` --> file:line:col`, the source line
-    /// with a caret, and the JSON pointer.
+    /// (a window of it when it is long) with a caret, and the JSON pointer.
     pub fn render_text(&self) -> String {
         let mut out = String::new();
+        let mut source = self.source.as_deref().map(Source::new);
+        let file = self.file.as_deref().unwrap_or("<input>");
         for d in &self.diagnostics {
             let _ = writeln!(out, "error: {}", d.message);
-            let file = self.file.as_deref().unwrap_or("<input>");
             match (d.line, d.column) {
-                (Some(line), Some(col)) => {
-                    let _ = writeln!(out, "  --> {file}:{line}:{col}");
-                    let text = self
-                        .source
-                        .as_deref()
-                        .and_then(|s| s.lines().nth(line.saturating_sub(1) as usize));
-                    if let Some(text) = text {
-                        let width = line.to_string().len();
-                        let pad = " ".repeat(width);
-                        let caret = " ".repeat(col.saturating_sub(1) as usize);
-                        let _ = writeln!(out, "{pad} |");
-                        let _ = writeln!(out, "{line} | {text}");
-                        let _ = writeln!(out, "{pad} | {caret}^");
+                (Some(line), column) => {
+                    let _ = match column {
+                        Some(col) => writeln!(out, "  --> {file}:{line}:{col}"),
+                        None => writeln!(out, "  --> {file}:{line}"),
+                    };
+                    if let Some(snippet) = source.as_mut().and_then(|s| s.snippet(line, column)) {
+                        snippet.render(&mut out, line);
                     }
                 }
                 _ if self.file.is_some() => {
@@ -130,5 +125,149 @@ impl Failure {
             }
         }
         out
+    }
+}
+
+/// The most characters of a source line shown; a longer line is cut to a
+/// window around the column, marked `...` where cut (as rustc does).
+pub const WINDOW: usize = 120;
+/// How many characters of a cut line are shown before the column.
+const BEFORE: usize = 40;
+/// Lines longer than this many bytes get a sparse index of character
+/// offsets, so that a column deep in a one-line file is found without
+/// scanning the line again for each diagnostic.
+const LONG_LINE: usize = 4096;
+/// One mark every this many characters on a long line.
+const MARK_EVERY: usize = 256;
+
+/// A source text with its line starts found once (diagnostics ask for lines
+/// in any order; scanning the file for each would make many diagnostics on
+/// a large file quadratic).
+#[derive(Debug)]
+pub struct Source<'a> {
+    text: &'a str,
+    /// Byte offset of each line's start.
+    starts: Vec<usize>,
+    /// For long lines: the byte offset of every `MARK_EVERY`th character.
+    marks: std::collections::HashMap<u32, Vec<usize>>,
+}
+
+/// A line as shown: the text (maybe a window of it) and the caret's
+/// indentation under the column, when there is a column.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Snippet {
+    pub text: String,
+    pub caret: Option<String>,
+}
+
+impl Snippet {
+    /// ` |`, `N | text`, ` | ^` (the last only with a column).
+    pub fn render(&self, out: &mut String, line: u32) {
+        let pad = " ".repeat(line.to_string().len());
+        let _ = writeln!(out, "{pad} |");
+        let _ = writeln!(out, "{line} | {}", self.text);
+        match &self.caret {
+            Some(indent) => {
+                let _ = writeln!(out, "{pad} | {indent}^");
+            }
+            None => {
+                let _ = writeln!(out, "{pad} |");
+            }
+        }
+    }
+}
+
+impl<'a> Source<'a> {
+    pub fn new(text: &'a str) -> Source<'a> {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Source {
+            text,
+            starts,
+            marks: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Line `n` (1-based) without its line ending.
+    fn line(&self, n: u32) -> Option<&'a str> {
+        let i = usize::try_from(n).ok()?.checked_sub(1)?;
+        let start = *self.starts.get(i)?;
+        let end = self.starts.get(i + 1).map_or(self.text.len(), |e| e - 1);
+        let line = self.text.get(start..end)?;
+        Some(line.strip_suffix('\r').unwrap_or(line))
+    }
+
+    /// The byte offset of character `c` (0-based) of line `n`, or the
+    /// line's length when it is shorter.
+    fn byte_of_char(&mut self, n: u32, line: &str, c: usize) -> usize {
+        let (mut byte, mut skip) = (0, c);
+        if line.len() > LONG_LINE {
+            let marks = self.marks.entry(n).or_insert_with(|| {
+                line.char_indices()
+                    .step_by(MARK_EVERY)
+                    .map(|(b, _)| b)
+                    .collect()
+            });
+            let k = (c / MARK_EVERY).min(marks.len().saturating_sub(1));
+            byte = marks.get(k).copied().unwrap_or(0);
+            skip = c - k * MARK_EVERY;
+        }
+        let rest = line.get(byte..).unwrap_or_default();
+        byte + rest.char_indices().nth(skip).map_or(rest.len(), |(b, _)| b)
+    }
+
+    /// Line `n` as shown: whole when it has at most [`WINDOW`] characters,
+    /// otherwise a window around `column` (1-based, in characters) cut at
+    /// character boundaries, with the caret under that character.
+    pub fn snippet(&mut self, n: u32, column: Option<u32>) -> Option<Snippet> {
+        let line = self.line(n)?;
+        let col = column.map(|c| usize::try_from(c.max(1) - 1).unwrap_or(usize::MAX));
+        let short = line.len() <= WINDOW || line.chars().nth(WINDOW).is_none();
+        let (first, text) = if short {
+            (0, line.to_string())
+        } else {
+            let target = col.unwrap_or(0);
+            let mut first = target.saturating_sub(BEFORE);
+            let mut start = self.byte_of_char(n, line, first);
+            let mut end = self.byte_of_char(n, line, first + WINDOW);
+            if end == line.len() {
+                // Near the end: show the last WINDOW characters.
+                let shown = line.get(start..).map_or(0, |s| s.chars().count());
+                if shown < WINDOW {
+                    first = first.saturating_sub(WINDOW - shown);
+                    start = self.byte_of_char(n, line, first);
+                    end = line.len();
+                }
+            }
+            let mut text = String::with_capacity(end - start + 6);
+            if start > 0 {
+                text.push_str("...");
+            }
+            text.push_str(line.get(start..end).unwrap_or_default());
+            if end < line.len() {
+                text.push_str("...");
+            }
+            (first, text)
+        };
+        let caret = col.map(|c| {
+            // What precedes the caret on screen: the `...` mark, then the
+            // shown characters before the column (tabs kept, so it lines up).
+            let marked = if first > 0 { 3 } else { 0 };
+            let before: String = text
+                .chars()
+                .skip(marked)
+                .take(c.saturating_sub(first))
+                .map(|ch| if ch == '\t' { '\t' } else { ' ' })
+                .collect();
+            let past_end = c
+                .saturating_sub(first)
+                .saturating_sub(before.chars().count());
+            format!(
+                "{}{before}{}",
+                " ".repeat(marked),
+                " ".repeat(past_end.min(1))
+            )
+        });
+        Some(Snippet { text, caret })
     }
 }

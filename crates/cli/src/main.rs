@@ -77,6 +77,9 @@ enum Command {
         /// Bundle files; one report covers them all.
         #[arg(required = true)]
         files: Vec<String>,
+        /// Findings listed per check (1 to 100000); the summary counts the rest, and an `analysis-incomplete` finding says how many were left out.
+        #[arg(long, value_name = "N", default_value = "1000", value_parser = lint::parse_max_findings)]
+        max_findings: usize,
     },
     /// Compare two versions of a bundle and suggest the next version.
     Diff {
@@ -251,7 +254,10 @@ fn main() -> ExitCode {
                 "`gavel decide` needs --request or --requests",
             )),
         },
-        Command::Lint { files } => lint::run(files, cli.format),
+        Command::Lint {
+            files,
+            max_findings,
+        } => lint::run(files, *max_findings, cli.format),
         Command::Diff { old, new } => diff::run(old, new, cli.format),
         Command::Version {
             command: VersionCommand::Suggest { old, new },

@@ -64,8 +64,9 @@ pub use engine::{
 };
 pub use error::{Diagnostic, LoadError, MAX_FILE_BYTES};
 pub use lint::{
-    CHECKS, Finding, HIGH_COST, LintConfig, LintReport, SHORT_REASON, Severity, Summary,
-    actions_overlap, agents_overlap, describe_check, lint,
+    CHECKS, FINDING_BYTES, Finding, HIGH_COST, LintConfig, LintReport, Linter, MAX_NAMED_RULES,
+    SHORT_REASON, Severity, Summary, TOTAL_FINDINGS_FACTOR, actions_overlap, agents_overlap,
+    check_severity, describe_check, lint,
 };
 pub use model::{
     ActionPattern, AgentPattern, Budget, Bundle, Condition, ConditionKey, Effect, Field, Metadata,

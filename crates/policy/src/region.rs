@@ -12,7 +12,7 @@
 //! that is a prefix of another path) make a region *inexact*: it is then an
 //! over-approximation, and callers only draw conclusions that stay true.
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::{Value as Json, json};
 use smallvec::SmallVec;
 
@@ -437,47 +437,97 @@ impl Dim {
 
 // ---------------------------------------------------------------- regions --
 
-/// A set of bits over the atoms of the agent or action universe.
+/// A set of atoms of the agent or action universe, as sorted, disjoint,
+/// half-open ranges of atom indices. A pattern is one range (the atoms of a
+/// namespace are consecutive), so a rule's set stays one range however many
+/// agents a bundle names; subtraction adds a range per box subtracted.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Bits(SmallVec<[u64; 2]>);
+pub(crate) struct Atoms(SmallVec<[(u32, u32); 1]>);
 
-impl Bits {
-    fn empty(n: usize) -> Bits {
-        Bits(smallvec::smallvec![0; n.div_ceil(64).max(1)])
-    }
-
-    fn contains(&self, i: usize) -> bool {
-        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
-    }
-
-    fn set(&mut self, i: usize) {
-        if let Some(w) = self.0.get_mut(i / 64) {
-            *w |= 1 << (i % 64);
+impl Atoms {
+    fn range(start: u32, end: u32) -> Atoms {
+        if start < end {
+            Atoms(smallvec::smallvec![(start, end)])
+        } else {
+            Atoms(SmallVec::new())
         }
     }
 
+    fn contains(&self, i: usize) -> bool {
+        let Ok(i) = u32::try_from(i) else {
+            return false;
+        };
+        let k = self.0.partition_point(|&(_, end)| end <= i);
+        self.0.get(k).is_some_and(|&(start, _)| start <= i)
+    }
+
     fn is_empty(&self) -> bool {
-        self.0.iter().all(|w| *w == 0)
+        self.0.is_empty()
     }
 
-    fn intersect(&self, o: &Bits) -> Bits {
-        Bits(self.0.iter().zip(&o.0).map(|(a, b)| a & b).collect())
+    fn intersect(&self, o: &Atoms) -> Atoms {
+        let mut out = SmallVec::new();
+        let (mut i, mut j) = (0, 0);
+        while let (Some(&(a0, a1)), Some(&(b0, b1))) = (self.0.get(i), o.0.get(j)) {
+            let (lo, hi) = (a0.max(b0), a1.min(b1));
+            if lo < hi {
+                out.push((lo, hi));
+            }
+            if a1 < b1 {
+                i += 1;
+            } else {
+                j += 1;
+            }
+        }
+        Atoms(out)
     }
 
-    fn intersects(&self, o: &Bits) -> bool {
-        self.0.iter().zip(&o.0).any(|(a, b)| a & b != 0)
+    fn intersects(&self, o: &Atoms) -> bool {
+        let (mut i, mut j) = (0, 0);
+        while let (Some(&(a0, a1)), Some(&(b0, b1))) = (self.0.get(i), o.0.get(j)) {
+            if a0.max(b0) < a1.min(b1) {
+                return true;
+            }
+            if a1 < b1 {
+                i += 1;
+            } else {
+                j += 1;
+            }
+        }
+        false
     }
 
-    fn minus(&self, o: &Bits) -> Bits {
-        Bits(self.0.iter().zip(&o.0).map(|(a, b)| a & !b).collect())
+    fn minus(&self, o: &Atoms) -> Atoms {
+        let mut out = SmallVec::new();
+        let mut j = 0;
+        for &(a0, a1) in &self.0 {
+            let mut start = a0;
+            while let Some(&(b0, b1)) = o.0.get(j) {
+                if b1 <= start {
+                    j += 1;
+                    continue;
+                }
+                if b0 >= a1 {
+                    break;
+                }
+                if b0 > start {
+                    out.push((start, b0));
+                }
+                start = b1;
+                if b1 >= a1 {
+                    break;
+                }
+                j += 1;
+            }
+            if start < a1 {
+                out.push((start, a1));
+            }
+        }
+        Atoms(out)
     }
 
     fn first(&self) -> Option<usize> {
-        self.0
-            .iter()
-            .enumerate()
-            .find(|(_, w)| **w != 0)
-            .map(|(i, w)| i * 64 + w.trailing_zeros() as usize)
+        self.0.first().map(|&(start, _)| start as usize)
     }
 }
 
@@ -485,8 +535,8 @@ impl Bits {
 /// (fields not listed are unconstrained).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Region {
-    agents: Bits,
-    actions: Bits,
+    agents: Atoms,
+    actions: Atoms,
     fields: SmallVec<[(u32, Dim); 4]>,
 }
 
@@ -589,125 +639,147 @@ pub(crate) struct RuleRegion {
     pub exact: bool,
 }
 
+/// An atom of the agent universe: every agent name falls in exactly one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AgentAtom {
+    /// An agent a rule names.
+    Name(String),
+    /// Any other agent of a namespace a rule names (`inbox.*`).
+    Other(String),
+    /// Any agent outside every such namespace and name.
+    Outside,
+}
+
 /// The names a bundle (or two) mention, as atoms and interned ids, so that
 /// regions of their rules can be compared.
 #[derive(Debug, Default)]
 pub(crate) struct Universe {
-    /// Agent atoms: exact names, then "other agent in namespace N", then
-    /// "any other agent".
-    agent_names: Vec<String>,
-    namespaces: Vec<String>,
+    /// Agent atoms, namespace by namespace (its names, then its other
+    /// agents when a rule names the namespace), then [`AgentAtom::Outside`].
+    agent_atoms: Vec<AgentAtom>,
+    /// The atom of each agent name.
+    agent_index: FxHashMap<String, u32>,
+    /// The atoms of each namespace that a rule names (`inbox.*`).
+    namespaces: FxHashMap<String, (u32, u32)>,
+    /// Action atoms: the actions rules name, then "any other action".
     actions: Vec<String>,
+    action_index: FxHashMap<String, u32>,
     strings: FxHashMap<String, u32>,
     string_names: Vec<String>,
     fields: FxHashMap<FieldKey, u32>,
     paths: FxHashMap<Vec<String>, u32>,
     field_keys: Vec<FieldKey>,
     /// Paths that are a prefix of another path: not reasoned about.
-    overlapping_paths: Vec<Vec<String>>,
+    overlapping_paths: FxHashSet<Vec<String>>,
     timezone: Option<jiff::tz::TimeZone>,
 }
 
+/// The namespace of an agent name: what precedes its first dot.
+fn namespace_of(name: &str) -> &str {
+    name.split_once('.').map_or("", |(ns, _)| ns)
+}
+
 impl Universe {
-    /// Collects the names of every rule of the given bundles.
+    /// Collects the names of every rule of the given bundles (hashed: a
+    /// bundle may name a hundred thousand agents or fields).
     pub(crate) fn new(bundles: &[&Bundle]) -> Universe {
         let mut u = Universe::default();
-        let mut paths: Vec<Vec<String>> = Vec::new();
+        // Namespaces in order of first mention, each with its names and
+        // whether a pattern names it.
+        let mut spaces: Vec<(&str, Vec<&str>, bool)> = Vec::new();
+        let mut space_of: FxHashMap<&str, usize> = FxHashMap::default();
+        let mut names: FxHashSet<&str> = FxHashSet::default();
+        let mut paths: FxHashSet<&[String]> = FxHashSet::default();
         for b in bundles {
             if u.timezone.is_none() {
                 u.timezone = Some(b.timezone.clone());
             }
             for r in &b.rules {
-                match &r.agent {
-                    AgentPattern::Exact(a) if !u.agent_names.contains(a) => {
-                        u.agent_names.push(a.clone())
+                let (ns, name) = match &r.agent {
+                    AgentPattern::Exact(a) => (namespace_of(a), Some(a.as_str())),
+                    AgentPattern::Namespace(ns) => (ns.as_str(), None),
+                    AgentPattern::Any => ("", None),
+                };
+                if !matches!(r.agent, AgentPattern::Any) {
+                    let k = *space_of.entry(ns).or_insert_with(|| {
+                        spaces.push((ns, Vec::new(), false));
+                        spaces.len() - 1
+                    });
+                    if let Some(space) = spaces.get_mut(k) {
+                        match name {
+                            Some(name) if names.insert(name) => space.1.push(name),
+                            Some(_) => {}
+                            None => space.2 = true,
+                        }
                     }
-                    AgentPattern::Namespace(ns) if !u.namespaces.contains(ns) => {
-                        u.namespaces.push(ns.clone())
-                    }
-                    _ => {}
                 }
                 if let ActionPattern::Exact(a) = &r.action {
-                    if !u.actions.contains(a) {
+                    if !u.action_index.contains_key(a) {
+                        u.action_index.insert(a.clone(), u.actions.len() as u32);
                         u.actions.push(a.clone());
                     }
                 }
                 for c in &r.conditions {
                     if let Field::Path(p) = &c.field {
-                        if !paths.contains(p) {
-                            paths.push(p.clone());
-                        }
+                        paths.insert(p);
                     }
                 }
             }
         }
-        for p in &paths {
-            if paths.iter().any(|q| q.len() > p.len() && q.starts_with(p)) {
-                u.overlapping_paths.push(p.clone());
-                for q in paths
-                    .iter()
-                    .filter(|q| q.len() > p.len() && q.starts_with(p))
-                {
-                    if !u.overlapping_paths.contains(q) {
-                        u.overlapping_paths.push(q.clone());
-                    }
+        for (ns, names, named) in spaces {
+            let start = u.agent_atoms.len() as u32;
+            for name in names {
+                u.agent_index
+                    .insert(name.to_string(), u.agent_atoms.len() as u32);
+                u.agent_atoms.push(AgentAtom::Name(name.to_string()));
+            }
+            if named {
+                u.agent_atoms.push(AgentAtom::Other(ns.to_string()));
+                u.namespaces
+                    .insert(ns.to_string(), (start, u.agent_atoms.len() as u32));
+            }
+        }
+        u.agent_atoms.push(AgentAtom::Outside);
+        // A path and a longer one it prefixes are both left out.
+        for q in &paths {
+            for len in 1..q.len() {
+                if let Some(p) = q.get(..len).filter(|p| paths.contains(p)) {
+                    u.overlapping_paths.insert(p.to_vec());
+                    u.overlapping_paths.insert(q.to_vec());
                 }
             }
         }
         u
     }
 
-    fn agent_atoms(&self) -> usize {
-        self.agent_names.len() + self.namespaces.len() + 1
+    /// The key of a field id (ids come from this universe).
+    fn key(&self, id: u32) -> &FieldKey {
+        static TIME: FieldKey = FieldKey::Time;
+        self.field_keys.get(id as usize).unwrap_or(&TIME)
     }
 
-    fn action_atoms(&self) -> usize {
-        self.actions.len() + 1
-    }
-
-    fn agents_of(&self, p: &AgentPattern) -> Bits {
-        let mut bits = Bits::empty(self.agent_atoms());
-        let n = self.agent_names.len();
+    fn agents_of(&self, p: &AgentPattern) -> Atoms {
         match p {
-            AgentPattern::Any => {
-                for i in 0..self.agent_atoms() {
-                    bits.set(i);
-                }
-            }
-            AgentPattern::Exact(a) => {
-                if let Some(i) = self.agent_names.iter().position(|x| x == a) {
-                    bits.set(i);
-                }
-            }
-            AgentPattern::Namespace(ns) => {
-                for (i, a) in self.agent_names.iter().enumerate() {
-                    if p.matches(a) {
-                        bits.set(i);
-                    }
-                }
-                if let Some(j) = self.namespaces.iter().position(|x| x == ns) {
-                    bits.set(n + j);
-                }
-            }
+            AgentPattern::Any => Atoms::range(0, self.agent_atoms.len() as u32),
+            AgentPattern::Exact(a) => match self.agent_index.get(a) {
+                Some(&i) => Atoms::range(i, i + 1),
+                None => Atoms::range(0, 0),
+            },
+            AgentPattern::Namespace(ns) => match self.namespaces.get(ns) {
+                Some(&(start, end)) => Atoms::range(start, end),
+                None => Atoms::range(0, 0),
+            },
         }
-        bits
     }
 
-    fn actions_of(&self, p: &ActionPattern) -> Bits {
-        let mut bits = Bits::empty(self.action_atoms());
+    fn actions_of(&self, p: &ActionPattern) -> Atoms {
         match p {
-            ActionPattern::Any => {
-                for i in 0..self.action_atoms() {
-                    bits.set(i);
-                }
-            }
-            ActionPattern::Exact(a) => {
-                if let Some(i) = self.actions.iter().position(|x| x == a) {
-                    bits.set(i);
-                }
-            }
+            ActionPattern::Any => Atoms::range(0, self.actions.len() as u32 + 1),
+            ActionPattern::Exact(a) => match self.action_index.get(a) {
+                Some(&i) => Atoms::range(i, i + 1),
+                None => Atoms::range(0, 0),
+            },
         }
-        bits
     }
 
     fn path_field(&mut self, path: &[String]) -> u32 {
@@ -936,6 +1008,34 @@ impl Universe {
         Some(ts.to_string())
     }
 
+    /// About how many bytes the witness request of a region inside
+    /// `region` takes as JSON, at most: the names of its fields and the
+    /// longest value each could be given. Cheap, so callers can decide
+    /// before building one.
+    pub(crate) fn witness_bytes(&self, region: &Region) -> usize {
+        let mut bytes = 128usize;
+        for (id, dim) in &region.fields {
+            let name: usize = match self.field_keys.get(*id as usize) {
+                Some(FieldKey::Path(path)) => path.iter().map(|p| p.len() + 8).sum(),
+                _ => 32,
+            };
+            let value = match dim {
+                Dim::Values(Values {
+                    strings: Strings::In(ids),
+                    ..
+                }) => ids
+                    .iter()
+                    .filter_map(|i| self.string_names.get(*i as usize))
+                    .map(String::len)
+                    .max()
+                    .unwrap_or(0),
+                _ => 0,
+            };
+            bytes = bytes.saturating_add(name + value + 32);
+        }
+        bytes
+    }
+
     /// The field whose set is empty in `region`, if one is.
     pub(crate) fn empty_field(&self, region: &Region) -> Option<FieldKey> {
         region
@@ -956,28 +1056,25 @@ impl Universe {
     }
 
     fn agent_atom_name(&self, i: usize) -> String {
-        let n = self.agent_names.len();
-        if let Some(a) = self.agent_names.get(i) {
-            return a.clone();
-        }
         // "Another agent of namespace N", or "an agent outside every
         // namespace named": a name no pattern singles out.
-        let (mut ns, agent) = match self.namespaces.get(i - n) {
-            Some(ns) => (ns.clone(), "other".to_string()),
-            None => ("other".to_string(), "agent".to_string()),
+        let (mut ns, mut agent) = match self.agent_atoms.get(i) {
+            Some(AgentAtom::Name(a)) => return a.clone(),
+            Some(AgentAtom::Other(ns)) => (ns.clone(), "other".to_string()),
+            _ => ("other".to_string(), "agent".to_string()),
         };
-        let outside = i >= n + self.namespaces.len();
+        let outside = !matches!(self.agent_atoms.get(i), Some(AgentAtom::Other(_)));
         loop {
             let name = format!("{ns}.{agent}");
-            let clash =
-                self.agent_names.contains(&name) || (outside && self.namespaces.contains(&ns));
+            let clash = self.agent_index.contains_key(&name)
+                || (outside && self.namespaces.contains_key(&ns));
             if !clash {
                 return name;
             }
             if outside {
                 ns.push('x');
             } else {
-                return format!("{ns}.{agent}{}", "x".repeat(self.agent_names.len() + 1));
+                agent.push('x');
             }
         }
     }
@@ -987,7 +1084,7 @@ impl Universe {
             return a.clone();
         }
         let mut name = "other_action".to_string();
-        while self.actions.contains(&name) {
+        while self.action_index.contains_key(&name) {
             name.push('x');
         }
         name
@@ -1167,7 +1264,12 @@ struct Point {
 
 impl Point {
     fn value(&self, id: u32) -> Option<PointValue> {
-        self.fields.iter().find(|(k, _)| *k == id).map(|(_, v)| *v)
+        // Fields are kept sorted by id (`escapes` builds them in order).
+        self.fields
+            .binary_search_by_key(&id, |(k, _)| *k)
+            .ok()
+            .and_then(|i| self.fields.get(i))
+            .map(|(_, v)| *v)
     }
 }
 
@@ -1186,15 +1288,9 @@ impl Region {
 /// start at a corner of `r`; while some box contains the point, move one
 /// coordinate out of that box (staying in `r`). Finding one proves `r` is
 /// not covered; not finding one proves nothing (the exact search decides).
-pub(crate) fn escapes(r: &Region, others: &[&Region], universe: &Universe) -> bool {
-    let full = |id: u32| {
-        let key = universe
-            .field_keys
-            .get(id as usize)
-            .cloned()
-            .unwrap_or(FieldKey::Time);
-        full_dim(&key)
-    };
+/// Each membership test spends [`cost`] of `work`; out of work, it gives up.
+pub(crate) fn escapes(r: &Region, others: &[&Region], universe: &Universe, work: &mut u64) -> bool {
+    let full = |id: u32| full_dim(universe.key(id));
     let own = |id: u32| r.dim(id).cloned().unwrap_or_else(|| full(id));
     let (Some(agent), Some(action)) = (r.agents.first(), r.actions.first()) else {
         return false;
@@ -1217,7 +1313,19 @@ pub(crate) fn escapes(r: &Region, others: &[&Region], universe: &Universe) -> bo
         }
     }
     for step in 0..(2 * others.len() + 4) {
-        let Some(inside) = others.iter().find(|o| o.contains(&point)) else {
+        let mut inside = None;
+        for o in others {
+            let c = cost(&[o]);
+            if *work < c {
+                return false;
+            }
+            *work -= c;
+            if o.contains(&point) {
+                inside = Some(o);
+                break;
+            }
+        }
+        let Some(inside) = inside else {
             return true;
         };
         // Move out of `inside` along one of its dimensions, rotating the
@@ -1242,13 +1350,14 @@ pub(crate) fn escapes(r: &Region, others: &[&Region], universe: &Universe) -> bo
                     let Some((id, sd)) = inside.fields.get(f - 2) else {
                         continue;
                     };
-                    let key = universe
-                        .field_keys
-                        .get(*id as usize)
-                        .cloned()
-                        .unwrap_or(FieldKey::Time);
-                    if let Some(v) = own(*id).minus(sd, &key).pick() {
-                        if let Some(slot) = point.fields.iter_mut().find(|(k, _)| k == id) {
+                    let key = universe.key(*id);
+                    if let Some(v) = own(*id).minus(sd, key).pick() {
+                        let slot = point
+                            .fields
+                            .binary_search_by_key(id, |(k, _)| *k)
+                            .ok()
+                            .and_then(|i| point.fields.get_mut(i));
+                        if let Some(slot) = slot {
                             slot.1 = v;
                             moved = true;
                         }
@@ -1277,9 +1386,24 @@ pub(crate) enum Cover {
     Unknown,
 }
 
+/// What comparing or copying these boxes costs in units of work: one per
+/// box, plus one per 16 fields they hold, so that rules with thousands of
+/// conditions spend the budget in proportion to the work they cause.
+pub(crate) fn cost(boxes: &[&Region]) -> u64 {
+    let fields: usize = boxes.iter().map(|b| b.fields.len()).sum();
+    boxes.len() as u64 + (fields / 16) as u64
+}
+
+/// The most fields the pieces waiting in `covered`'s search may hold
+/// together (about 100 bytes each): past it the search gives up as if out
+/// of work, so memory stays bounded whatever the budget.
+const MAX_PENDING_FIELDS: usize = 1 << 20;
+
 /// Whether `r` lies inside the union of `others`: subtract them one by one
 /// (a box minus a box is at most one disjoint box per dimension) and look
-/// for a piece that survives. `work` is decremented per box operation.
+/// for a piece that survives. Depth first, with an explicit stack (the
+/// search may go as deep as there are boxes). `work` is decremented per box
+/// considered and per 32 fields of the pieces built.
 pub(crate) fn covered(
     r: &Region,
     others: &[&Region],
@@ -1289,23 +1413,52 @@ pub(crate) fn covered(
     if r.is_empty() {
         return Cover::Covered;
     }
-    let Some((first, rest)) = others.split_first() else {
-        return Cover::NotCovered;
-    };
-    if *work == 0 {
-        return Cover::Unknown;
-    }
-    *work -= 1;
-    if !r.intersects(first) {
-        return covered(r, rest, work, universe);
-    }
+    // Each entry: a piece of `r` not yet covered, and the first box of
+    // `others` it still has to be checked against.
+    let mut stack: Vec<(Region, usize)> = vec![(r.clone(), 0)];
+    let mut pending = r.fields.len();
     let mut unknown = false;
-    for piece in minus(r, first, universe) {
-        match covered(&piece, rest, work, universe) {
-            Cover::NotCovered => return Cover::NotCovered,
-            Cover::Unknown => unknown = true,
-            Cover::Covered => {}
+    while let Some((piece, from)) = stack.pop() {
+        pending = pending.saturating_sub(piece.fields.len());
+        if piece.is_empty() {
+            continue;
         }
+        let mut next = from;
+        let hit = loop {
+            let Some(s) = others.get(next) else {
+                // This piece lies outside every box.
+                return Cover::NotCovered;
+            };
+            let c = 1 + ((piece.fields.len() + s.fields.len()) / 16) as u64;
+            if *work < c {
+                break None;
+            }
+            *work -= c;
+            if piece.intersects(s) {
+                break Some(*s);
+            }
+            next += 1;
+        };
+        let Some(s) = hit else {
+            unknown = true;
+            continue;
+        };
+        // Pieces cost one unit per 32 fields copied; they must fit the work
+        // left and the memory bound.
+        let affordable = usize::try_from(*work)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(32)
+            .min(MAX_PENDING_FIELDS - pending.min(MAX_PENDING_FIELDS));
+        let Some(pieces) = minus_within(&piece, s, universe, affordable) else {
+            *work = work.saturating_sub((affordable / 32) as u64);
+            unknown = true;
+            continue;
+        };
+        let fields: usize = pieces.iter().map(|p| p.fields.len()).sum();
+        *work = work.saturating_sub((fields / 32) as u64);
+        pending += fields;
+        // Reversed, so the first piece is searched first.
+        stack.extend(pieces.into_iter().rev().map(|p| (p, next + 1)));
     }
     if unknown {
         Cover::Unknown
@@ -1316,11 +1469,31 @@ pub(crate) fn covered(
 
 /// `r` minus `s` as disjoint boxes.
 pub(crate) fn minus(r: &Region, s: &Region, universe: &Universe) -> Vec<Region> {
+    minus_within(r, s, universe, usize::MAX).unwrap_or_default()
+}
+
+/// `r` minus `s`, or `None` as soon as the pieces would hold more than
+/// `max_fields` fields together (each piece is a copy of `r`, so a box of
+/// many conditions minus another makes many large pieces).
+fn minus_within(
+    r: &Region,
+    s: &Region,
+    universe: &Universe,
+    max_fields: usize,
+) -> Option<Vec<Region>> {
     let mut out = Vec::new();
+    let mut fields = 0usize;
+    let mut room = |n: usize| {
+        fields = fields.saturating_add(n);
+        fields <= max_fields
+    };
     let mut prefix = r.clone();
     // Agents.
     let rest = prefix.agents.minus(&s.agents);
     if !rest.is_empty() {
+        if !room(prefix.fields.len()) {
+            return None;
+        }
         out.push(Region {
             agents: rest,
             ..prefix.clone()
@@ -1329,6 +1502,9 @@ pub(crate) fn minus(r: &Region, s: &Region, universe: &Universe) -> Vec<Region> 
     prefix.agents = prefix.agents.intersect(&s.agents);
     let rest = prefix.actions.minus(&s.actions);
     if !rest.is_empty() {
+        if !room(prefix.fields.len()) {
+            return None;
+        }
         out.push(Region {
             actions: rest,
             ..prefix.clone()
@@ -1336,14 +1512,13 @@ pub(crate) fn minus(r: &Region, s: &Region, universe: &Universe) -> Vec<Region> 
     }
     prefix.actions = prefix.actions.intersect(&s.actions);
     for (id, sd) in &s.fields {
-        let key = universe
-            .field_keys
-            .get(*id as usize)
-            .cloned()
-            .unwrap_or(FieldKey::Time);
-        let rd = prefix.dim(*id).cloned().unwrap_or_else(|| full_dim(&key));
-        let rest = rd.minus(sd, &key);
+        let key = universe.key(*id);
+        let rd = prefix.dim(*id).cloned().unwrap_or_else(|| full_dim(key));
+        let rest = rd.minus(sd, key);
         if !rest.is_empty() {
+            if !room(prefix.fields.len() + 1) {
+                return None;
+            }
             let mut piece = prefix.clone();
             set_dim(&mut piece, *id, rest);
             out.push(piece);
@@ -1351,7 +1526,7 @@ pub(crate) fn minus(r: &Region, s: &Region, universe: &Universe) -> Vec<Region> 
         let inter = rd.intersect(sd);
         set_dim(&mut prefix, *id, inter);
     }
-    out
+    Some(out)
 }
 
 fn full_dim(key: &FieldKey) -> Dim {
@@ -1379,14 +1554,10 @@ impl Region {
             return false;
         }
         o.fields.iter().all(|(id, od)| {
-            let key = universe
-                .field_keys
-                .get(*id as usize)
-                .cloned()
-                .unwrap_or(FieldKey::Time);
+            let key = universe.key(*id);
             match self.dim(*id) {
-                Some(sd) => sd.minus(od, &key).is_empty(),
-                None => full_dim(&key).minus(od, &key).is_empty(),
+                Some(sd) => sd.minus(od, key).is_empty(),
+                None => full_dim(key).minus(od, key).is_empty(),
             }
         })
     }
@@ -1405,6 +1576,43 @@ pub(crate) fn subset(a: &Region, b: &Region, universe: &Universe) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Range sets of atoms against plain sets of indices, on every set of
+    /// up to three ranges over ten atoms drawn by a small generator.
+    #[test]
+    fn atom_ranges_match_sets_of_atoms() {
+        let mut seed = 7u64;
+        let mut next = |n: u64| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (seed >> 33) % n
+        };
+        let mut draw = || {
+            let mut ranges: SmallVec<[(u32, u32); 1]> = SmallVec::new();
+            let mut at = 0u32;
+            for _ in 0..next(4) {
+                let start = at + next(3) as u32;
+                let end = start + 1 + next(3) as u32;
+                if end > 10 {
+                    break;
+                }
+                ranges.push((start, end));
+                at = end + 1;
+            }
+            Atoms(ranges)
+        };
+        let set = |a: &Atoms| -> Vec<usize> { (0..10).filter(|i| a.contains(*i)).collect() };
+        for _ in 0..2_000 {
+            let (a, b) = (draw(), draw());
+            let (sa, sb) = (set(&a), set(&b));
+            let inter: Vec<usize> = sa.iter().copied().filter(|i| sb.contains(i)).collect();
+            let minus: Vec<usize> = sa.iter().copied().filter(|i| !sb.contains(i)).collect();
+            assert_eq!(set(&a.intersect(&b)), inter, "{a:?} ∩ {b:?}");
+            assert_eq!(a.intersects(&b), !inter.is_empty(), "{a:?} ∩ {b:?}");
+            assert_eq!(set(&a.minus(&b)), minus, "{a:?} − {b:?}");
+            assert_eq!(a.minus(&b).is_empty(), minus.is_empty());
+            assert_eq!(a.first(), sa.first().copied());
+        }
+    }
 
     #[test]
     fn interval_algebra() {

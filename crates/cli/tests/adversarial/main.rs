@@ -13,6 +13,7 @@
 #![allow(unsafe_code)]
 
 mod bundles;
+mod lint;
 mod sim;
 
 use std::path::{Path, PathBuf};

@@ -1,7 +1,12 @@
 //! One test per lint check, with the boundaries the design names, through
 //! `lint` on parsed documents.
 
-use gavel_policy::{Finding, Format, LintConfig, LintReport, Severity, lint, parse_document};
+use std::collections::HashSet;
+
+use gavel_policy::{
+    FINDING_BYTES, Finding, Format, LintConfig, LintReport, Linter, MAX_NAMED_RULES, Severity,
+    TOTAL_FINDINGS_FACTOR, lint, parse_document,
+};
 
 fn report(yaml: &str) -> LintReport {
     lint(
@@ -417,11 +422,309 @@ fn work_budget_runs_out_into_an_info_finding() {
         find(&full, "unreachable").rule_id.as_deref(),
         Some("covered")
     );
-    let starved = lint(&doc, &LintConfig { work_budget: 3 });
-    assert_eq!(starved.summary.analysis_incomplete, 1);
-    assert_eq!(
-        find(&starved, "analysis-incomplete").severity,
-        Severity::Info
+    let starved = lint(
+        &doc,
+        &LintConfig {
+            work_budget: 3,
+            ..LintConfig::default()
+        },
+    );
+    let n = starved.summary.analysis_incomplete;
+    assert!(n >= 1, "{:#?}", starved.findings);
+    let f = find(&starved, "analysis-incomplete");
+    assert_eq!(f.severity, Severity::Info);
+    assert!(
+        f.message
+            .contains(&format!("conflicts and shadowing of {n} rule")),
+        "{}",
+        f.message
     );
     assert!(starved.findings.iter().all(|f| f.code != "unreachable"));
+}
+
+/// `n` rules in one group, allow and deny alternating, rule `i` matching
+/// `i <= x <= 1000 + i` (so every allow overlaps every deny, and none is
+/// shadowed): n²/4 conflicts.
+fn overlapping(n: usize) -> String {
+    let rules: Vec<String> = (0..n)
+        .map(|i| {
+            let r = rule(
+                &format!("over-{i:04}"),
+                &format!("conditions: {{\">=x\": {i}, \"<=x\": {}}}", 1000 + i),
+            );
+            if i % 2 == 1 {
+                r.replace("effect: allow", "effect: deny")
+            } else {
+                r
+            }
+        })
+        .collect();
+    bundle(&rules)
+}
+
+fn capped(max_findings: usize) -> LintConfig {
+    LintConfig {
+        max_findings,
+        ..LintConfig::default()
+    }
+}
+
+fn of_code<'a>(r: &'a LintReport, code: &str) -> Vec<&'a Finding> {
+    r.findings.iter().filter(|f| f.code == code).collect()
+}
+
+#[test]
+fn lint_caps_findings_per_check_and_lists_the_first_ones() {
+    let doc = parse_document(&overlapping(40), Format::Yaml).unwrap();
+    let full = lint(&doc, &LintConfig::default());
+    let conflicts = of_code(&full, "conflict");
+    assert!(conflicts.len() > 100, "{}", conflicts.len());
+    let small = lint(&doc, &capped(7));
+    let listed = of_code(&small, "conflict");
+    assert_eq!(listed.len(), 7);
+    // The listed findings are the first of the full list, in its order.
+    assert_eq!(listed, conflicts[..7]);
+    assert_eq!(small.left_out, [("conflict", conflicts.len() - 7)]);
+}
+
+#[test]
+fn capped_summary_still_counts_every_finding_found() {
+    let doc = parse_document(&overlapping(40), Format::Yaml).unwrap();
+    let full = lint(&doc, &LintConfig::default());
+    let small = lint(&doc, &capped(3));
+    let s = small.summary;
+    assert_eq!(s.warnings, full.summary.warnings, "found, not listed");
+    assert_eq!(s.errors, full.summary.errors);
+    // The one extra finding is the `analysis-incomplete` that says so.
+    assert_eq!(s.info, full.summary.info + 1);
+    assert_eq!(s.total_issues, full.summary.total_issues + 1);
+    assert_eq!(s.left_out, s.total_issues - small.findings.len());
+    assert_eq!(full.summary.left_out, 0);
+}
+
+#[test]
+fn analysis_incomplete_says_how_many_findings_were_left_out_per_check_and_how_to_see_them() {
+    let doc = parse_document(&overlapping(40), Format::Yaml).unwrap();
+    let found = of_code(&lint(&doc, &LintConfig::default()), "conflict").len();
+    let r = lint(&doc, &capped(5));
+    let f = find(&r, "analysis-incomplete");
+    assert_eq!(f.severity, Severity::Info);
+    assert!(
+        f.message
+            .contains(&format!("{} of {found} `conflict`", found - 5)),
+        "{}",
+        f.message
+    );
+    assert!(
+        f.message.contains("at most 5 are listed per check"),
+        "{}",
+        f.message
+    );
+    assert!(f.suggestion.contains("--max-findings"), "{}", f.suggestion);
+    // Not capped: no such finding.
+    let r = lint(&doc, &capped(100_000));
+    assert!(of_code(&r, "analysis-incomplete").is_empty());
+}
+
+#[test]
+fn lint_caps_findings_in_total_errors_first() {
+    // One finding of each check, each rule for its own agent.
+    let own = |id: &str, agent: &str, extra: &str| {
+        rule(id, extra).replace("agent: inbox.triage", &format!("agent: {agent}"))
+    };
+    let rules = [
+        own("inv-rule", "a.one", "priority: 101"),
+        "  - agent: a.two\n    action: quarantine\n    effect: allow\n    reason: Reason long enough\n".to_string(),
+        own("dup-id", "a.three", ""),
+        own("dup-id", "a.four", ""),
+        own("no-reason", "a.five", "").replace("Reason long enough to pass", "''"),
+        own("short", "a.six", "").replace("Reason long enough to pass", "short"),
+        own("bad-conds", "a.seven", "conditions: [1]"),
+        own("sus", "a.eight", "conditions: {\"=>risk\": 3}"),
+        own("never", "a.nine", "conditions: {\">=x\": 90, \"<x\": 50}"),
+        own("deny-all", "a.ten", "priority: 90").replace("effect: allow", "effect: deny"),
+        own("allow-some", "a.ten", "conditions: {\">=risk\": 10}"),
+        own("ask", "a.eleven", "").replace("effect: allow", "effect: needs_approval"),
+        own("costly", "a.twelve", "budget: {cost: 5000}"),
+        own("odd-action", "a.thirteen", "").replace("action: quarantine", "action: archive"),
+        own("off", "a.fourteen", "enabled: false"),
+    ];
+    let doc = parse_document(&bundle(&rules), Format::Yaml).unwrap();
+    let full = lint(&doc, &LintConfig::default());
+    let checks: HashSet<&str> = full.findings.iter().map(|f| f.code).collect();
+    assert!(checks.len() > TOTAL_FINDINGS_FACTOR, "{checks:?}");
+    let r = lint(&doc, &capped(1));
+    let listed: Vec<&Finding> = r
+        .findings
+        .iter()
+        .filter(|f| f.code != "analysis-incomplete")
+        .collect();
+    assert_eq!(listed.len(), TOTAL_FINDINGS_FACTOR, "{listed:#?}");
+    // In report order, so every error comes before any warning.
+    let errors = full.summary.errors;
+    assert!(
+        listed[..errors]
+            .iter()
+            .all(|f| f.severity == Severity::Error)
+    );
+    assert_eq!(
+        r.summary.left_out,
+        full.summary.total_issues - TOTAL_FINDINGS_FACTOR
+    );
+    assert!(
+        find(&r, "analysis-incomplete")
+            .message
+            .contains(&format!("{} in all", TOTAL_FINDINGS_FACTOR)),
+        "{}",
+        find(&r, "analysis-incomplete").message
+    );
+}
+
+#[test]
+fn a_conflict_too_large_to_list_is_counted_not_listed() {
+    // A field name of 20,000 characters: the witness alone is over what one
+    // finding may take with `max_findings: 1` (FINDING_BYTES).
+    let field = "f".repeat(20_000);
+    let rules = [
+        rule("wide-allow", &format!("conditions: {{\">={field}\": 1}}")),
+        rule("wide-deny", &format!("conditions: {{\"<={field}\": 2}}"))
+            .replace("effect: allow", "effect: deny"),
+    ];
+    let doc = parse_document(&bundle(&rules), Format::Yaml).unwrap();
+    const { assert!(20_000 > FINDING_BYTES) };
+    let r = lint(&doc, &capped(1));
+    assert!(of_code(&r, "conflict").is_empty());
+    assert_eq!(r.left_out, [("conflict", 1)]);
+    assert_eq!(r.summary.warnings, 1, "counted");
+    // With room for it, it is listed, witness and all.
+    let r = lint(&doc, &capped(10));
+    assert_eq!(of_code(&r, "conflict").len(), 1);
+}
+
+#[test]
+fn pair_checks_stop_at_the_group_budget_and_count_the_rules_left() {
+    // A big overlapping group, and a small group with one conflict.
+    let mut text = overlapping(120);
+    text.push_str(
+        &[
+            rule("small-allow", "conditions: {\">=z\": 1}")
+                .replace("agent: inbox.triage", "agent: ops.deploy"),
+            rule("small-deny", "conditions: {\">=z\": 2}")
+                .replace("agent: inbox.triage", "agent: ops.deploy")
+                .replace("effect: allow", "effect: deny"),
+        ]
+        .concat(),
+    );
+    let doc = parse_document(&text, Format::Yaml).unwrap();
+    let full = lint(&doc, &LintConfig::default());
+    assert_eq!(full.summary.analysis_incomplete, 0);
+    let starved = lint(
+        &doc,
+        &LintConfig {
+            work_budget: 500,
+            ..LintConfig::default()
+        },
+    );
+    let n = starved.summary.analysis_incomplete;
+    assert!(n > 0 && n < 120, "{n}");
+    assert!(of_code(&starved, "conflict").len() < of_code(&full, "conflict").len());
+    // The budget is per group: the small group is analysed in full.
+    assert!(
+        of_code(&starved, "conflict")
+            .iter()
+            .any(|f| f.rule_id.as_deref() == Some("small-allow")),
+        "{:#?}",
+        starved.findings
+    );
+    // And the total budget bounds all groups together.
+    let broke = lint(
+        &doc,
+        &LintConfig {
+            total_work_budget: 0,
+            ..LintConfig::default()
+        },
+    );
+    assert_eq!(broke.summary.analysis_incomplete, 122);
+    assert!(of_code(&broke, "conflict").is_empty());
+    assert!(
+        find(&broke, "analysis-incomplete")
+            .message
+            .contains("122 rules were not analysed")
+    );
+}
+
+#[test]
+fn unreachable_names_at_most_max_named_rules() {
+    let slices = MAX_NAMED_RULES + 4;
+    let mut rules: Vec<String> = (0..slices)
+        .map(|i| {
+            rule(
+                &format!("slice-{i:02}"),
+                &format!(
+                    "priority: 90\nconditions: {{\">=x\": {i}, \"<x\": {}}}",
+                    i + 1
+                ),
+            )
+        })
+        .collect();
+    rules.push(rule(
+        "covered",
+        &format!("conditions: {{\">=x\": 0, \"<x\": {slices}}}"),
+    ));
+    let r = report(&bundle(&rules));
+    let f = find(&r, "unreachable");
+    assert_eq!(f.rule_id.as_deref(), Some("covered"));
+    assert_eq!(f.related_rules.len(), MAX_NAMED_RULES);
+    assert!(f.message.contains("and 4 more rules"), "{}", f.message);
+}
+
+#[test]
+fn findings_carry_the_rule_column_in_yaml_and_json() {
+    let r = report(&bundle(&[rule("yaml-rule", "enabled: false")]));
+    let f = find(&r, "disabled");
+    // `  - id: yaml-rule`: the rule's mapping starts at `id`.
+    assert_eq!((f.line, f.column), (Some(2), Some(5)));
+
+    let json = r#"{"rules": [{"id": "first-rule", "agent": "inbox.triage", "action": "quarantine", "effect": "allow", "reason": "Reason long enough"}, {"id": "é-second", "agent": "inbox.triage", "action": "quarantine", "effect": "allow", "reason": "Reason long enough", "enabled": false}]}"#;
+    let r = lint(
+        &parse_document(json, Format::Json).unwrap(),
+        &LintConfig::default(),
+    );
+    let f = find(&r, "disabled");
+    let byte = json.rfind("{\"id\"").unwrap();
+    // Columns count characters: the `é` before it is one.
+    let chars = json[..byte].chars().count() as u32 + 1;
+    assert_eq!((f.line, f.column), (Some(1), Some(chars)));
+}
+
+#[test]
+fn linter_caps_findings_across_files() {
+    let a = parse_document(&overlapping(6), Format::Yaml).unwrap();
+    let b = parse_document(&overlapping(6), Format::Yaml).unwrap();
+    let one = of_code(&lint(&a, &LintConfig::default()), "conflict").len();
+    let mut linter = Linter::new(capped(one + 2));
+    linter.add(Some("a.yaml"), &a);
+    linter.add(Some("b.yaml"), &b);
+    let r = linter.finish();
+    let files: Vec<&str> = of_code(&r, "conflict")
+        .iter()
+        .map(|f| f.file.as_deref().unwrap())
+        .collect();
+    assert_eq!(files.len(), one + 2);
+    assert!(files[..one].iter().all(|f| *f == "a.yaml"), "{files:?}");
+    assert!(files[one..].iter().all(|f| *f == "b.yaml"), "{files:?}");
+    assert_eq!(r.left_out, [("conflict", one - 2)]);
+    assert_eq!(r.summary.total_rules, 12);
+}
+
+#[test]
+fn suspicious_operator_messages_clip_long_keys() {
+    let key = format!("=>{}", "k".repeat(50_000));
+    let r = report(&bundle(&[rule(
+        "long-key",
+        &format!("conditions: {{\"{key}\": 3}}"),
+    )]));
+    let f = find(&r, "suspicious-operator");
+    assert!(f.message.len() < 1_000, "{} bytes", f.message.len());
+    assert!(f.message.contains("…"), "{}", f.message);
 }

@@ -1,7 +1,8 @@
 //! The linter's exact findings hold against the engine on random bundles:
 //! a rule reported `unreachable` or `unsatisfiable` never decides any of
 //! 10,000 requests drawn around the bundle's thresholds and set members,
-//! and every `conflict` carries a witness request that both rules match.
+//! and every `conflict` carries a witness request that both rules match,
+//! also when the linter runs out of work budget or lists few findings.
 
 use std::cell::Cell;
 
@@ -119,15 +120,23 @@ fn exact_findings_hold_against_the_engine() {
         .run(&strategy, |rules| {
             let text = bundle_json(&rules, "deny");
             let bundle = parse_bundle(&text, Format::Json).unwrap();
-            let report = lint(
-                &parse_document(&text, Format::Json).unwrap(),
-                &LintConfig::default(),
+            let doc = parse_document(&text, Format::Json).unwrap();
+            let report = lint(&doc, &LintConfig::default());
+            // Starved and capped, the findings that remain must hold too:
+            // running out of work or of room never makes one up.
+            let starved = lint(
+                &doc,
+                &LintConfig {
+                    work_budget: (text.len() % 60) as u64,
+                    max_findings: 2,
+                    ..LintConfig::default()
+                },
             );
             let engine = Engine::compile(&bundle);
             let by_id = |id: &str| bundle.rules.iter().find(|r| r.id == id).unwrap();
             let mut dead = Vec::new();
             let (mut unreachable, mut unsatisfiable, mut conflicts) = seen.get();
-            for f in &report.findings {
+            for f in report.findings.iter().chain(&starved.findings) {
                 let id = f.rule_id.clone().unwrap_or_default();
                 match f.code {
                     "unreachable" => {
