@@ -95,6 +95,10 @@ pub struct NewIdentity {
     pub bootstrap: bool,
 }
 
+/// The most keys one `trust_keys` call takes: a team's trust store is tens
+/// of keys, and each is a write to the store.
+pub const MAX_TRUST_KEYS: usize = 1000;
+
 /// A key as `trust_keys` trusted it.
 #[derive(Debug, Clone, Serialize)]
 pub struct TrustedKey {
@@ -273,30 +277,47 @@ impl Console {
     /// Trusts public keys, as a `security` identity (always: there is no
     /// bootstrap through a file). Roles come only from `roles`: the roles a
     /// file names are ignored and reported. Without `roles` a new key gets
-    /// none, and a key already trusted keeps the roles it has.
+    /// none, and a key already trusted keeps the roles it has; it also
+    /// keeps its name and email. At most `MAX_TRUST_KEYS` keys at once,
+    /// each listed once.
     pub async fn trust_keys(
         &self,
         keys: Vec<PublicKey>,
         roles: Option<Vec<Role>>,
         actor: Option<&str>,
     ) -> Result<Vec<TrustedKey>, ConsoleError> {
+        if keys.len() > MAX_TRUST_KEYS {
+            return Err(ConsoleError::Invalid(format!(
+                "the file lists {} keys; at most {MAX_TRUST_KEYS} are trusted at once",
+                keys.len()
+            )));
+        }
+        let mut seen = std::collections::HashSet::new();
         for k in &keys {
             k.verifying_key().map_err(|e| {
                 ConsoleError::Invalid(format!("cannot trust key `{}`: {e}", k.keyid))
             })?;
+            if !seen.insert(&k.keyid) {
+                return Err(ConsoleError::Invalid(format!(
+                    "key `{}` is listed more than once",
+                    k.keyid
+                )));
+            }
         }
         let me = self.require_security(actor, "trust keys").await?;
         let mut out = Vec::new();
         for mut key in keys {
             let named = std::mem::take(&mut key.roles);
+            let known = self.store.key(&key.keyid.0).await?;
+            if let Some(k) = &known {
+                // A file cannot rename a key this store already trusts (its
+                // name is what verification reports as the signer).
+                key.name.clone_from(&k.key.name);
+                key.email.clone_from(&k.key.email);
+            }
             key.roles = match &roles {
                 Some(r) => r.clone(),
-                None => self
-                    .store
-                    .key(&key.keyid.0)
-                    .await?
-                    .map(|k| k.key.roles)
-                    .unwrap_or_default(),
+                None => known.map(|k| k.key.roles).unwrap_or_default(),
             };
             let ignored_roles: Vec<Role> = named
                 .into_iter()
@@ -743,6 +764,24 @@ mod tests {
             .unwrap();
         assert_eq!(done[0].key.roles, vec![Role::Approver]);
         assert_eq!(stored(c.clone()).await, vec![Role::Approver]);
+        // A file cannot rename a trusted key, list one twice, or list too many.
+        let mut renamed = stranger.clone();
+        renamed.name = "alice".into();
+        let done = c.trust_keys(vec![renamed], None, None).await.unwrap();
+        assert_eq!(done[0].key.name, "mallory");
+        let err = c
+            .trust_keys(vec![stranger.clone(), stranger.clone()], None, None)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("more than once"), "{err}");
+        let err = c
+            .trust_keys(vec![stranger.clone(); MAX_TRUST_KEYS + 1], None, None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ConsoleError::Invalid(_)) && err.to_string().contains("at most 1000"),
+            "{err}"
+        );
         // A non-security identity cannot trust, with or without roles.
         c.generate_identity("bob", "b@example.com", None, Some("alice"))
             .await

@@ -404,7 +404,14 @@ fn verify_dsse(doc: &Value, opts: &VerifyOptions<'_>) -> Verification {
     }
     let message = pae(ptype, &payload);
     let mut signers = Vec::new();
+    // A signature already verified is not checked again: an envelope that
+    // repeats one valid signature to fill 16 MiB costs one check, not
+    // a hundred thousand.
+    let mut verified: std::collections::HashMap<&str, [u8; 64]> = std::collections::HashMap::new();
     for (keyid, sig) in &parsed {
+        if verified.get(keyid) == Some(&sig.to_bytes()) {
+            continue;
+        }
         let Some(key) = opts.trusted.iter().find(|k| k.keyid.0 == *keyid) else {
             continue;
         };
@@ -417,6 +424,7 @@ fn verify_dsse(doc: &Value, opts: &VerifyOptions<'_>) -> Verification {
                 format!("the signature by key `{keyid}` does not match the payload"),
             );
         }
+        verified.insert(keyid, sig.to_bytes());
         if !signers.iter().any(|s: &Signer| s.keyid == key.keyid.0) {
             signers.push(Signer {
                 keyid: key.keyid.0.clone(),
@@ -426,12 +434,11 @@ fn verify_dsse(doc: &Value, opts: &VerifyOptions<'_>) -> Verification {
         }
     }
     if signers.is_empty() {
-        let ids: Vec<&str> = parsed.iter().map(|(k, _)| *k).collect();
         return v.fail(
             Reason::UnknownKey,
             format!(
                 "no trusted key signed this (signed by {}); trust the signer's public key first",
-                ids.join(", ")
+                key_list(parsed.iter().map(|(k, _)| *k))
             ),
         );
     }
@@ -485,6 +492,24 @@ fn verify_dsse(doc: &Value, opts: &VerifyOptions<'_>) -> Verification {
         }
     }
     check_times(v, body, opts.now)
+}
+
+/// Key ids for a message: each once, at most five, then how many more.
+fn key_list<'a>(ids: impl Iterator<Item = &'a str>) -> String {
+    const SHOWN: usize = 5;
+    let mut seen = std::collections::HashSet::new();
+    let mut shown = Vec::new();
+    for id in ids {
+        if seen.insert(id) && shown.len() < SHOWN {
+            shown.push(format!("`{id}`"));
+        }
+    }
+    let more = seen.len() - shown.len();
+    let mut text = shown.join(", ");
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
 }
 
 /// A payload of a type Gavel signs must be well formed for that type.

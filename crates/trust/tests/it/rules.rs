@@ -249,3 +249,67 @@ fn a_legacy_override_is_recorded_under_the_sha256_of_its_signature() {
     assert_ne!(legacy_ledger_key(&doc), legacy_ledger_key(&other));
     assert_eq!(legacy_ledger_key(&json!({"data": {}})), None);
 }
+
+/// Regression: an envelope repeating one valid signature to fill 16 MiB
+/// took 30 seconds to verify, one check per copy. A repeated signature is
+/// checked once; a different signature by the same key still is checked.
+#[test]
+fn a_repeated_signature_counts_once_and_a_bad_one_still_fails() {
+    let k = key(54);
+    let trusted = [public(&k, "alice", vec![Role::Author])];
+    let p = payload(
+        PayloadKind::Review,
+        "2026-11-23T00:00:00Z",
+        "2026-12-23T00:00:00Z",
+    );
+    let mut env = sign_dsse(PayloadKind::Review.media_type(), &p, &[&k]).unwrap();
+    let one = env["signatures"][0].clone();
+    env["signatures"] = Value::Array(vec![one.clone(); 2000]);
+    let v = check(&env, &trusted, None);
+    assert!(v.valid && v.signers.len() == 1, "{}", v.message);
+    let mut bad = one.clone();
+    let sig = bad["sig"].as_str().unwrap().to_string();
+    let flipped = if sig.starts_with('A') { "B" } else { "A" };
+    bad["sig"] = format!("{flipped}{}", &sig[1..]).into();
+    env["signatures"] = json!([one, bad]);
+    assert_eq!(
+        check(&env, &trusted, None).reason,
+        Some(Reason::BadSignature)
+    );
+}
+
+/// An unknown-key message names at most five key ids, each once.
+#[test]
+fn unknown_signers_are_listed_briefly() {
+    let k = key(55);
+    let p = payload(
+        PayloadKind::Review,
+        "2026-11-23T00:00:00Z",
+        "2026-12-23T00:00:00Z",
+    );
+    let mut env = sign_dsse(PayloadKind::Review.media_type(), &p, &[&k]).unwrap();
+    let sig = env["signatures"][0]["sig"].clone();
+    let ids: Vec<String> = (0..8).map(|i| format!("{i:016x}")).collect();
+    let mut sigs: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({"keyid": id, "sig": sig}))
+        .collect();
+    sigs.push(json!({"keyid": ids[0], "sig": sig}));
+    env["signatures"] = Value::Array(sigs);
+    let v = check(&env, &[], None);
+    assert_eq!(v.reason, Some(Reason::UnknownKey));
+    assert!(
+        v.message.contains(
+            "(signed by `0000000000000000`, `0000000000000001`, `0000000000000002`, `0000000000000003`, `0000000000000004` and 3 more)"
+        ),
+        "{}",
+        v.message
+    );
+    env["signatures"] = json!([{"keyid": ids[0], "sig": sig}, {"keyid": ids[0], "sig": sig}]);
+    let v = check(&env, &[], None);
+    assert!(
+        v.message.contains("(signed by `0000000000000000`)"),
+        "{}",
+        v.message
+    );
+}
