@@ -177,11 +177,12 @@ pub fn keys(cmd: KeysCommand, format: OutputFormat) -> Result<ExitCode, Failure>
             KeysCommand::Export { who } => print_json(&c.export_key(&who).await.map_err(fail)?),
             KeysCommand::Trust { file, roles: r, actor } => {
                 let text = read_text(&file)?;
-                let doc: serde_json::Value = serde_json::from_str(&text)
+                let mut doc: serde_json::Value = serde_json::from_str(&text)
                     .map_err(|e| Failure::new("syntax_error", format!("not JSON: {e}")).in_file(&file))?;
+                drop(text);
                 // One public key, or a trust store export `{version, keys}`.
-                let list = match doc.get("keys") {
-                    Some(keys) => serde_json::from_value::<Vec<PublicKey>>(keys.clone()),
+                let list = match doc.get_mut("keys").map(serde_json::Value::take) {
+                    Some(keys) => serde_json::from_value::<Vec<PublicKey>>(keys),
                     None => serde_json::from_value::<PublicKey>(doc).map(|k| vec![k]),
                 }
                 .map_err(|e| Failure::new("invalid_key", format!("not a public key document: {e}")).in_file(&file))?;

@@ -545,7 +545,7 @@ pub fn verify_by_owner(doc: &Value, opts: &VerifyOptions<'_>) -> Verification {
         .signers
         .iter()
         .filter(|s| !s.roles.contains(&role))
-        .map(|s| s.name.clone())
+        .map(|s| format!("`{}`", s.name))
         .collect();
     v.signers.retain(|s| s.roles.contains(&role));
     if v.signers.is_empty() {

@@ -729,7 +729,8 @@ fn only_the_owning_role_vouches_for_a_payload() {
     assert_eq!((v.valid, v.reason), (false, Some(Reason::UnknownKey)));
     assert!(v.payload.is_none());
     assert!(
-        v.message.contains("`author` role") && v.message.contains("ann"),
+        v.message.contains("`author` role")
+            && v.message.contains("(signed by `ann`, without that role)"),
         "{}",
         v.message
     );
