@@ -535,7 +535,19 @@ fn stamp_sets_the_times_and_refuses_callers_times() {
         );
         assert_eq!(e.field(), Some(field));
     }
-    for seconds in [0, -1, MAX_VALIDITY_SECONDS + 1, i64::MIN] {
+    // At most 100 years (of 365 days).
+    let century = 100 * 365 * 86_400;
+    assert!(
+        stamp(
+            PayloadKind::Review,
+            &statement(PayloadKind::Review),
+            now,
+            century
+        )
+        .is_ok()
+    );
+    assert_eq!(MAX_VALIDITY_SECONDS, century);
+    for seconds in [0, -1, century + 1, MAX_VALIDITY_SECONDS + 1, i64::MIN] {
         let e = stamp(
             PayloadKind::Review,
             &statement(PayloadKind::Review),
