@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::Subcommand;
 use gavel_console::{Console, ConsoleError, OsKeychain, gavel_home, keychain_service};
-use gavel_trust::{PublicKey, Role, Sensitive, VerifyOptions};
+use gavel_trust::{PayloadKind, PublicKey, Role, Sensitive, VerifyOptions};
 
 use crate::OutputFormat;
 use crate::failure::Failure;
@@ -74,13 +74,43 @@ pub(crate) async fn console() -> Result<Console, Failure> {
     .map_err(|e| Failure::new("store", e.to_string()))
 }
 
-/// Refusals (permission, state) are exit 1; the rest exit 2.
+/// Refusals (permission, state) are exit 1 (`refused`); the rest exit 2:
+/// `not_found`, `invalid`, `invalid_payload`, `store`, `keychain`.
 pub(crate) fn fail(e: ConsoleError) -> Failure {
-    let mut f = Failure::new(
-        if e.is_refusal() { "refused" } else { "invalid" },
-        e.to_string(),
-    );
+    let code = match &e {
+        ConsoleError::Refused(_) => "refused",
+        ConsoleError::NotFound(_) => "not_found",
+        ConsoleError::Invalid(_) => "invalid",
+        ConsoleError::Payload(_) => "invalid_payload",
+        ConsoleError::Store(_) => "store",
+        ConsoleError::Keychain(_) => "keychain",
+    };
+    let mut f = Failure::new(code, e.to_string());
     f.exit = if e.is_refusal() { 1 } else { 2 };
+    f
+}
+
+/// A console error about the payload in `file`: a payload error points at
+/// its field (and, where the file has it, its line and column).
+fn payload_fail(
+    e: ConsoleError,
+    file: &str,
+    located: Option<(&str, &gavel_policy::Node)>,
+) -> Failure {
+    let pointer = match &e {
+        ConsoleError::Payload(p) => p.pointer(),
+        _ => return fail(e),
+    };
+    let mut f = fail(e).in_file(file);
+    if let Some(d) = f.diagnostics.first_mut() {
+        d.pointer = pointer.clone();
+        if let (Some(ptr), Some((text, node))) = (&pointer, located) {
+            let at = node.locate(ptr);
+            d.line = Some(at.line);
+            d.column = Some(at.column);
+            f.source = Some(text.to_string());
+        }
+    }
     f
 }
 
@@ -147,11 +177,12 @@ pub fn keys(cmd: KeysCommand, format: OutputFormat) -> Result<ExitCode, Failure>
             KeysCommand::Export { who } => print_json(&c.export_key(&who).await.map_err(fail)?),
             KeysCommand::Trust { file, roles: r, actor } => {
                 let text = read_text(&file)?;
-                let doc: serde_json::Value = serde_json::from_str(&text)
+                let mut doc: serde_json::Value = serde_json::from_str(&text)
                     .map_err(|e| Failure::new("syntax_error", format!("not JSON: {e}")).in_file(&file))?;
+                drop(text);
                 // One public key, or a trust store export `{version, keys}`.
-                let list = match doc.get("keys") {
-                    Some(keys) => serde_json::from_value::<Vec<PublicKey>>(keys.clone()),
+                let list = match doc.get_mut("keys").map(serde_json::Value::take) {
+                    Some(keys) => serde_json::from_value::<Vec<PublicKey>>(keys),
                     None => serde_json::from_value::<PublicKey>(doc).map(|k| vec![k]),
                 }
                 .map_err(|e| Failure::new("invalid_key", format!("not a public key document: {e}")).in_file(&file))?;
@@ -159,8 +190,14 @@ pub fn keys(cmd: KeysCommand, format: OutputFormat) -> Result<ExitCode, Failure>
                 match format {
                     OutputFormat::Json => print_json(&keys),
                     _ => {
-                        for key in &keys {
-                            println!("trusted {} ({}) with roles {}", key.keyid, key.name, role_list(&key.roles));
+                        for t in &keys {
+                            println!("trusted {} ({}) with roles {}", t.key.keyid, t.key.name, role_list(&t.key.roles));
+                            if !t.ignored_roles.is_empty() {
+                                println!(
+                                    "  ignored the roles the file names ({}): roles come only from --roles, given by a security identity",
+                                    role_list(&t.ignored_roles)
+                                );
+                            }
                         }
                     }
                 }
@@ -168,7 +205,10 @@ pub fn keys(cmd: KeysCommand, format: OutputFormat) -> Result<ExitCode, Failure>
             KeysCommand::ExportTrust => print_json(&c.export_trust().await.map_err(fail)?),
             KeysCommand::Untrust { keyid, actor } => {
                 c.untrust_key(&keyid, actor.as_deref()).await.map_err(fail)?;
-                println!("no longer trusted: {keyid}");
+                match format {
+                    OutputFormat::Json => print_json(&serde_json::json!({"untrusted": keyid})),
+                    _ => println!("no longer trusted: {keyid}"),
+                }
             }
             KeysCommand::Rotate { name } => {
                 let (old, new) = c.rotate(&name).await.map_err(fail)?;
@@ -189,7 +229,10 @@ pub fn keys(cmd: KeysCommand, format: OutputFormat) -> Result<ExitCode, Failure>
                     }
                 };
                 c.set_secret(&name, &secret).map_err(fail)?;
-                println!("secret `{name}` stored in the OS keychain");
+                match format {
+                    OutputFormat::Json => print_json(&serde_json::json!({"secret": name, "stored": true})),
+                    _ => println!("secret `{name}` stored in the OS keychain"),
+                }
             }
         }
         Ok(ExitCode::SUCCESS)
@@ -223,85 +266,79 @@ pub(crate) fn secret_file(path: &str) -> Result<Sensitive<Vec<u8>>, Failure> {
         .ok_or_else(|| Failure::new("invalid_secret", "the secret file is empty").in_file(path))
 }
 
-/// `30d`, `24h`, `90m`, `3600s`.
+/// `--expires-in`: a positive duration with explicit units, read by
+/// jiff's parser (`30m`, `12h`, `7d`, `2w`, also `1h30m` or `2 weeks`); a
+/// day is 24 hours and a week 7 days. A bare number (is `90` days or
+/// minutes?), zero, a negative duration, months, years and fractions of a
+/// second are refused. Returns seconds.
 pub(crate) fn duration(text: &str) -> Result<i64, Failure> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (n, unit) = t.split_at(split);
-    let n: i64 = n.parse().map_err(|_| {
-        Failure::usage(&format!(
-            "`{text}` is not a duration like `30d`, `24h` or `90m`"
-        ))
-    })?;
-    let seconds = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" | "" => 86_400,
-        _ => {
-            return Err(Failure::usage(&format!(
-                "unknown unit in `{text}`; use s, m, h or d"
-            )));
-        }
-    };
-    n.checked_mul(seconds)
-        .filter(|s| *s <= 100 * 365 * 86_400)
-        .ok_or_else(|| Failure::usage(&format!("`{text}` is too long; at most 100 years")))
+    const FORMS: &str = "use a number with a unit: `30m`, `12h`, `7d` or `2w`";
+    let refuse = |why: &str| Failure::usage(&format!("`{text}` {why}; {FORMS}"));
+    let span: jiff::Span = text
+        .trim()
+        .parse()
+        .map_err(|_| refuse("is not a duration"))?;
+    if span.is_negative() || span.is_zero() {
+        return Err(refuse("is not a positive duration"));
+    }
+    let exact = span
+        .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+        .map_err(|_| refuse("uses months or years, whose length varies"))?;
+    if exact.subsec_nanos() != 0 {
+        return Err(refuse("is not a whole number of seconds"));
+    }
+    let seconds = exact.as_secs();
+    if seconds > gavel_trust::MAX_VALIDITY_SECONDS {
+        return Err(refuse("is too long: at most 100 years"));
+    }
+    Ok(seconds)
 }
 
-/// `gavel sign --type TYPE FILE`: prints the DSSE envelope.
+/// `gavel sign --type TYPE FILE`: prints the DSSE envelope. The acting
+/// identity must hold the role that signs TYPE (exit 1 otherwise); the
+/// payload must be well formed for TYPE and bring no times of its own
+/// (exit 2): Gavel sets `issued_at` and `expires_at`.
 pub fn sign(
     kind: &str,
     file: &str,
     who: Option<&str>,
     expires_in: Option<&str>,
+    format: OutputFormat,
 ) -> Result<ExitCode, Failure> {
-    let payload_type = gavel_trust::payload_type(kind).ok_or_else(|| {
+    let kind = PayloadKind::from_short(kind).ok_or_else(|| {
         Failure::usage(&format!(
             "unknown type `{kind}`; use bundle, approval, override, rollout or review"
         ))
     })?;
-    let validity = match expires_in {
-        Some(d) => duration(d)?,
-        None => gavel_trust::default_validity(payload_type),
-    };
-    let now = jiff::Timestamp::now();
-    let expires = jiff::Timestamp::from_second(now.as_second() + validity)
-        .map_err(|_| Failure::usage("the expiry is out of range"))?;
+    let validity = expires_in.map(duration).transpose()?;
     let text = read_text(file)?;
+    let (document, located) = if kind == PayloadKind::Bundle {
+        let fmt = gavel_policy::Format::detect(file, &text);
+        let bundle = gavel_policy::parse_bundle(&text, fmt)
+            .map_err(|e| Failure::load(file, Some(text.clone()), &e))?;
+        (bundle.document().to_json(), None)
+    } else {
+        // The located parser: duplicate keys are refused, and a payload
+        // error can point at its line.
+        let node = gavel_policy::parse_document(&text, gavel_policy::Format::Json)
+            .map_err(|e| Failure::load(file, Some(text.clone()), &e))?;
+        (node.to_json(), Some(node))
+    };
     let rt = runtime()?;
-    rt.block_on(async {
+    let env = rt.block_on(async {
         let c = console().await?;
-        let (me, _) = c.signing_key(who).await.map_err(fail)?;
-        let payload = if kind == "bundle" {
-            let fmt = gavel_policy::Format::detect(file, &text);
-            let bundle = gavel_policy::parse_bundle(&text, fmt)
-                .map_err(|e| Failure::load(file, Some(text.clone()), &e))?;
-            gavel_trust::bundle_payload(&bundle.document().to_json(), &me.name, now, expires)
-                .map_err(|e| Failure::new("invalid_bundle", e.to_string()).in_file(file))?
+        let signed = if kind == PayloadKind::Bundle {
+            c.sign_bundle(&document, validity, who).await
         } else {
-            let mut v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-                Failure::new("syntax_error", format!("the payload is not JSON: {e}")).in_file(file)
-            })?;
-            let Some(obj) = v.as_object_mut() else {
-                return Err(
-                    Failure::new("invalid_payload", "the payload must be a JSON object")
-                        .in_file(file),
-                );
-            };
-            obj.entry("issued_at")
-                .or_insert_with(|| gavel_trust::rfc3339(now).into());
-            obj.entry("expires_at")
-                .or_insert_with(|| gavel_trust::rfc3339(expires).into());
-            v
+            c.sign_statement(kind, &document, validity, who).await
         };
-        let env = c
-            .sign(payload_type, &payload, Some(&me.name))
-            .await
-            .map_err(fail)?;
-        println!("{}", serde_json::to_string_pretty(&env).unwrap_or_default());
-        Ok(ExitCode::SUCCESS)
-    })
+        signed.map_err(|e| payload_fail(e, file, located.as_ref().map(|n| (text.as_str(), n))))
+    })?;
+    match format {
+        OutputFormat::Json => print_json(&env),
+        _ => println!("{}", serde_json::to_string_pretty(&env).unwrap_or_default()),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `gavel verify FILE`: 0 valid, 1 invalid, 2 unreadable or not JSON.
@@ -337,7 +374,7 @@ pub fn verify(
             }
             (None, s) => s.as_ref(),
         };
-        gavel_trust::verify(
+        gavel_trust::verify_by_owner(
             &doc,
             &VerifyOptions {
                 now,
@@ -407,4 +444,28 @@ pub fn verify(
     } else {
         ExitCode::from(1)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration;
+
+    #[test]
+    fn expires_in_reads_explicit_units_as_seconds() {
+        for (text, seconds) in [
+            ("1s", 1),
+            ("30m", 1800),
+            ("12h", 43_200),
+            ("7d", 604_800),
+            ("2w", 1_209_600),
+            ("1h30m", 5400),
+            (" 90m ", 5400),
+            ("36500d", 36_500 * 86_400),
+        ] {
+            assert_eq!(duration(text).ok(), Some(seconds), "{text}");
+        }
+        for text in ["90", "0s", "-1h", "1mo", "0.5s", "36501d"] {
+            assert!(duration(text).is_err(), "{text}");
+        }
+    }
 }

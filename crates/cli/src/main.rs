@@ -98,11 +98,11 @@ enum Command {
         /// bundle, approval, override, rollout or review.
         #[arg(long = "type")]
         kind: String,
-        /// The bundle (for `bundle`) or the JSON payload.
+        /// The bundle (for `bundle`) or the JSON payload, without `issued_at`/`expires_at` (Gavel sets them).
         file: String,
         #[arg(long = "as", env = "GAVEL_IDENTITY")]
         actor: Option<String>,
-        /// Validity, e.g. `30d`, `24h` (default by type: bundle 365d, approval 30d, override 24h, rollout 7d, review 14d).
+        /// Validity with a unit: `30m`, `12h`, `7d`, `2w` (default by type: bundle 365d, approval 30d, override 24h, rollout 7d, review 14d).
         #[arg(long)]
         expires_in: Option<String>,
     },
@@ -291,7 +291,13 @@ fn main() -> ExitCode {
             file,
             actor,
             expires_in,
-        } => keys::sign(kind, file, actor.as_deref(), expires_in.as_deref()),
+        } => keys::sign(
+            kind,
+            file,
+            actor.as_deref(),
+            expires_in.as_deref(),
+            cli.format,
+        ),
         Command::Verify {
             file,
             secret,

@@ -32,6 +32,10 @@ impl Env {
     }
 
     fn gavel(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        self.gavel_env(args, stdin, &[])
+    }
+
+    fn gavel_env(&self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
         use std::io::Write;
         let mut child = Command::new(env!("CARGO_BIN_EXE_gavel"))
             .args(args)
@@ -39,6 +43,7 @@ impl Env {
             .env("GAVEL_HOME", self.home.path())
             .env("GAVEL_KEYCHAIN_SERVICE", &self.service)
             .env_remove("GAVEL_IDENTITY")
+            .envs(env.iter().copied())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -73,6 +78,21 @@ impl Drop for Env {
             }
         }
     }
+}
+
+/// Every keychain account of the identities in this store, recorded for
+/// `Drop` to delete.
+fn remember_accounts(env: &Env, extra: &[&str]) {
+    let list = json(&env.ok(&["keys", "list", "--format", "json"], None));
+    let mut accounts: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["identity"] == true)
+        .map(|k| format!("ed25519:{}", k["keyid"].as_str().unwrap()))
+        .collect();
+    accounts.extend(extra.iter().map(|a| a.to_string()));
+    std::fs::write(env.home.path().join("accounts.txt"), accounts.join("\n")).unwrap();
 }
 
 fn json(text: &str) -> serde_json::Value {
@@ -232,4 +252,168 @@ fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Regression (issue 18): `keys trust` granted the roles a file names and
+/// `sign` signed any type for anyone. Against the real keychain: trust
+/// without `--roles` gives no roles; `--roles` from a non-security identity
+/// is refused; signing and JSON output of the keychain commands.
+#[test]
+fn trust_and_sign_refuse_what_they_must_with_the_real_keychain() {
+    let env = Env::new();
+    // alice: the bootstrap identity (every person role); bob: none.
+    env.ok(&["keys", "gen", "--name", "alice"], None);
+    let bob = json(&env.ok(
+        &[
+            "keys", "gen", "--name", "bob", "--as", "alice", "--format", "json",
+        ],
+        None,
+    ));
+    assert_eq!(bob["public_key"]["roles"], serde_json::json!([]));
+    remember_accounts(&env, &["hmac:team"]);
+
+    let mallory = gavel_trust::PublicKey::new(
+        &gavel_trust::ed25519::SigningKey::from_bytes(&[77; 32]).verifying_key(),
+        "mallory",
+        "m@example.com",
+        vec![gavel_trust::Role::Security, gavel_trust::Role::Author],
+    );
+    let file = env.home.path().join("mallory.pub.json");
+    std::fs::write(&file, serde_json::to_string(&mallory).unwrap()).unwrap();
+    let file = file.to_str().unwrap();
+
+    // Without --roles: trusted with no roles, the file's roles ignored.
+    let trusted = json(&env.ok(
+        &["keys", "trust", file, "--as", "alice", "--format", "json"],
+        None,
+    ));
+    assert_eq!(trusted[0]["roles"], serde_json::json!([]));
+    assert_eq!(
+        trusted[0]["ignored_roles"],
+        serde_json::json!(["security", "author"])
+    );
+    // With --roles, by an identity without the security role: refused.
+    let out = env.gavel(
+        &[
+            "keys", "trust", file, "--roles", "approver", "--as", "bob", "--format", "json",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        json(&String::from_utf8_lossy(&out.stdout))["error"]["code"],
+        "refused"
+    );
+    let listed = json(&env.ok(&["keys", "list", "--format", "json"], None));
+    let m = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "mallory")
+        .unwrap();
+    assert_eq!(m["roles"], serde_json::json!([]));
+
+    // bob may not sign a bundle (exit 1); alice may, with `--expires-in 2w`.
+    let out = env.gavel(
+        &[
+            "sign",
+            "--type",
+            "bundle",
+            "fixtures/bundles/budgets.json",
+            "--as",
+            "bob",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let signed = env.ok(
+        &[
+            "sign",
+            "--type",
+            "bundle",
+            "fixtures/bundles/budgets.json",
+            "--as",
+            "alice",
+            "--expires-in",
+            "2w",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    let path = env.home.path().join("bundle.envelope.json");
+    std::fs::write(&path, &signed).unwrap();
+    let v = json(&env.ok(
+        &["verify", path.to_str().unwrap(), "--format", "json"],
+        None,
+    ));
+    assert_eq!(v["valid"], true, "{v}");
+    let seconds = |k: &str| {
+        v[k].as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .as_second()
+    };
+    assert_eq!(seconds("expires_at") - seconds("issued_at"), 14 * 86_400);
+
+    // GAVEL_IDENTITY= is unset: with two identities, gavel asks which.
+    let out = env.gavel_env(
+        &[
+            "sign",
+            "--type",
+            "bundle",
+            "fixtures/bundles/budgets.json",
+            "--format",
+            "json",
+        ],
+        None,
+        &[("GAVEL_IDENTITY", "")],
+    );
+    let e = json(&String::from_utf8_lossy(&out.stdout));
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("several identities"),
+        "{e}"
+    );
+    // `override issue` takes the same durations: a bare number is refused.
+    let out = env.gavel(
+        &[
+            "override",
+            "issue",
+            "--workflow",
+            "wf",
+            "--verdict",
+            "promote",
+            "--reason",
+            "Board approved the launch",
+            "--as",
+            "alice",
+            "--expires-in",
+            "90",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        json(&String::from_utf8_lossy(&out.stdout))["error"]["code"],
+        "usage"
+    );
+
+    // `keys secret` and `keys rotate` under --format json.
+    let stored = json(&env.ok(
+        &["keys", "secret", "team", "--format", "json"],
+        Some("team-secret-value\n"),
+    ));
+    assert_eq!(
+        stored,
+        serde_json::json!({"secret": "team", "stored": true})
+    );
+    let rotated = json(&env.ok(&["keys", "rotate", "bob", "--format", "json"], None));
+    assert!(rotated["public_key"]["keyid"].is_string());
+    remember_accounts(&env, &["hmac:team"]);
 }

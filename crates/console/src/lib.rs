@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use gavel_store::{Identity, Store, StoreError};
 use gavel_trust::ed25519::SigningKey;
-use gavel_trust::{KeyId, PublicKey, Role, Sensitive, VerifyOptions};
+use gavel_trust::{KeyId, PayloadError, PayloadKind, PublicKey, Role, Sensitive, VerifyOptions};
 use serde::Serialize;
 
 pub use keychain::{Keychain, KeychainError, MemoryKeychain, OsKeychain};
@@ -30,6 +30,10 @@ pub enum ConsoleError {
     Refused(String),
     #[error("{0}")]
     Invalid(String),
+    /// A payload that is not well formed for its type, or cannot be signed
+    /// as given.
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
 }
 
 impl ConsoleError {
@@ -91,6 +95,21 @@ pub struct NewIdentity {
     pub bootstrap: bool,
 }
 
+/// The most keys one `trust_keys` call takes: a team's trust store is tens
+/// of keys, and each is a write to the store.
+pub const MAX_TRUST_KEYS: usize = 1000;
+
+/// A key as `trust_keys` trusted it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrustedKey {
+    /// The key with the roles it now holds.
+    #[serde(flatten)]
+    pub key: PublicKey,
+    /// Roles the file named that were not granted: roles come only from a
+    /// `security` identity's `--roles`.
+    pub ignored_roles: Vec<Role>,
+}
+
 /// The console: a store and a keychain.
 #[derive(Debug, Clone)]
 pub struct Console {
@@ -118,10 +137,11 @@ impl Console {
     }
 
     /// The acting identity: `requested` (a name or key id), else the
-    /// store's only identity (DESIGN §11.9).
+    /// store's only identity (DESIGN §11.9). An empty request (say
+    /// `GAVEL_IDENTITY=`, which clap passes on as `""`) counts as none.
     pub async fn acting_identity(&self, requested: Option<&str>) -> Result<Identity, ConsoleError> {
         let ids = self.store.identities().await?;
-        match requested {
+        match requested.filter(|who| !who.trim().is_empty()) {
             Some(who) => ids
                 .into_iter()
                 .find(|i| i.name == who || i.keyid.0 == who)
@@ -150,10 +170,19 @@ impl Console {
 
     /// Roles may be granted only by a `security` identity, except for the
     /// very first identity of a store (the bootstrap).
-    async fn require_security(&self, actor: Option<&str>, what: &str) -> Result<(), ConsoleError> {
+    async fn require_security(
+        &self,
+        actor: Option<&str>,
+        what: &str,
+    ) -> Result<Identity, ConsoleError> {
+        if self.store.identities().await?.is_empty() {
+            return Err(ConsoleError::Refused(format!(
+                "only an identity with the security role can {what}, and this store has no identity yet: create one with `gavel keys gen --name NAME --email EMAIL`"
+            )));
+        }
         let me = self.acting_identity(actor).await?;
         if self.roles_of(&me.keyid).await?.contains(&Role::Security) {
-            Ok(())
+            Ok(me)
         } else {
             Err(ConsoleError::Refused(format!(
                 "only an identity with the security role can {what}; `{}` has not got it",
@@ -245,35 +274,57 @@ impl Console {
             })
     }
 
-    /// Trusts public keys with roles (those they name, unless given). A
-    /// new, empty store accepts its first keys from anyone (the bootstrap:
-    /// a trust store export, say); after that a security identity decides.
+    /// Trusts public keys, as a `security` identity (always: there is no
+    /// bootstrap through a file). Roles come only from `roles`: the roles a
+    /// file names are ignored and reported. Without `roles` a new key gets
+    /// none, and a key already trusted keeps the roles it has; it also
+    /// keeps its name and email. At most `MAX_TRUST_KEYS` keys at once,
+    /// each listed once.
     pub async fn trust_keys(
         &self,
         keys: Vec<PublicKey>,
         roles: Option<Vec<Role>>,
         actor: Option<&str>,
-    ) -> Result<Vec<PublicKey>, ConsoleError> {
+    ) -> Result<Vec<TrustedKey>, ConsoleError> {
+        if keys.len() > MAX_TRUST_KEYS {
+            return Err(ConsoleError::Invalid(format!(
+                "the file lists {} keys; at most {MAX_TRUST_KEYS} are trusted at once",
+                keys.len()
+            )));
+        }
+        let mut seen = std::collections::HashSet::new();
         for k in &keys {
             k.verifying_key().map_err(|e| {
                 ConsoleError::Invalid(format!("cannot trust key `{}`: {e}", k.keyid))
             })?;
+            if !seen.insert(&k.keyid) {
+                return Err(ConsoleError::Invalid(format!(
+                    "key `{}` is listed more than once",
+                    k.keyid
+                )));
+            }
         }
-        let empty = self.store.keys().await?.is_empty();
-        if !empty {
-            self.require_security(actor, "trust keys").await?;
-        }
-        let by = match actor {
-            Some(a) => Some(a.to_string()),
-            None => self.acting_identity(None).await.ok().map(|i| i.name),
-        };
+        let me = self.require_security(actor, "trust keys").await?;
         let mut out = Vec::new();
         for mut key in keys {
-            if let Some(r) = &roles {
-                key.roles = r.clone();
+            let named = std::mem::take(&mut key.roles);
+            let known = self.store.key(&key.keyid.0).await?;
+            if let Some(k) = &known {
+                // A file cannot rename a key this store already trusts (its
+                // name is what verification reports as the signer).
+                key.name.clone_from(&k.key.name);
+                key.email.clone_from(&k.key.email);
             }
-            self.store.trust(&key, by.as_deref()).await?;
-            out.push(key);
+            key.roles = match &roles {
+                Some(r) => r.clone(),
+                None => known.map(|k| k.key.roles).unwrap_or_default(),
+            };
+            let ignored_roles: Vec<Role> = named
+                .into_iter()
+                .filter(|r| !key.roles.contains(r))
+                .collect();
+            self.store.trust(&key, Some(&me.name)).await?;
+            out.push(TrustedKey { key, ignored_roles });
         }
         Ok(out)
     }
@@ -401,19 +452,101 @@ impl Console {
         Ok(self.roles_of(&me.keyid).await?.contains(&role))
     }
 
-    /// Signs a payload as the acting identity.
+    /// The acting identity and its roles, refused unless it holds the role
+    /// that signs `kind`.
+    async fn signer_for(
+        &self,
+        kind: PayloadKind,
+        who: Option<&str>,
+    ) -> Result<(Identity, Vec<Role>), ConsoleError> {
+        let me = self.acting_identity(who).await?;
+        let roles = self.roles_of(&me.keyid).await?;
+        let role = kind.signer_role();
+        if !roles.contains(&role) {
+            return Err(ConsoleError::Refused(format!(
+                "`{}` cannot sign {} payloads: only an identity with the {} role signs them",
+                me.name,
+                kind.short(),
+                role.as_str()
+            )));
+        }
+        Ok((me, roles))
+    }
+
+    /// Signs a complete payload (times included) as the acting identity:
+    /// a Gavel payload type, signed only by the role that owns it, well
+    /// formed for its type and naming its real signer.
     pub async fn sign(
         &self,
         payload_type: &str,
         payload: &serde_json::Value,
         who: Option<&str>,
     ) -> Result<serde_json::Value, ConsoleError> {
-        let (_, key) = self.signing_key(who).await?;
-        gavel_trust::sign_dsse(payload_type, payload, &[&key])
+        let kind = PayloadKind::from_media_type(payload_type).ok_or_else(|| {
+            ConsoleError::Invalid(format!(
+                "`{payload_type}` is not a payload type Gavel signs"
+            ))
+        })?;
+        let (me, roles) = self.signer_for(kind, who).await?;
+        kind.check(payload)?;
+        gavel_trust::check_signer(kind, payload, &me.name, &roles)?;
+        self.sign_as(&me, kind, payload).await
+    }
+
+    /// Signs a statement of `kind` as the acting identity. Gavel sets
+    /// `issued_at` (now) and `expires_at` (after `validity_seconds`, or
+    /// the kind's default); a statement that brings its own is refused.
+    pub async fn sign_statement(
+        &self,
+        kind: PayloadKind,
+        statement: &serde_json::Value,
+        validity_seconds: Option<i64>,
+        who: Option<&str>,
+    ) -> Result<serde_json::Value, ConsoleError> {
+        let (me, roles) = self.signer_for(kind, who).await?;
+        let payload = gavel_trust::stamp(
+            kind,
+            statement,
+            jiff::Timestamp::now(),
+            validity_seconds.unwrap_or_else(|| kind.default_validity()),
+        )?;
+        gavel_trust::check_signer(kind, &payload, &me.name, &roles)?;
+        self.sign_as(&me, kind, &payload).await
+    }
+
+    /// Signs a bundle document as its author: `{name, version, digest,
+    /// bundle, author, issued_at, expires_at}`.
+    pub async fn sign_bundle(
+        &self,
+        document: &serde_json::Value,
+        validity_seconds: Option<i64>,
+        who: Option<&str>,
+    ) -> Result<serde_json::Value, ConsoleError> {
+        let (me, _) = self.signer_for(PayloadKind::Bundle, who).await?;
+        let statement = gavel_trust::bundle_statement(document, &me.name)
+            .map_err(|e| ConsoleError::Invalid(format!("the bundle has no digest: {e}")))?;
+        self.sign_statement(
+            PayloadKind::Bundle,
+            &statement,
+            validity_seconds,
+            Some(&me.keyid.0),
+        )
+        .await
+    }
+
+    async fn sign_as(
+        &self,
+        me: &Identity,
+        kind: PayloadKind,
+        payload: &serde_json::Value,
+    ) -> Result<serde_json::Value, ConsoleError> {
+        let (_, key) = self.signing_key(Some(&me.keyid.0)).await?;
+        gavel_trust::sign_dsse(kind.media_type(), payload, &[&key])
             .map_err(|e| ConsoleError::Invalid(e.to_string()))
     }
 
-    /// Verifies a signed document against the trust store.
+    /// Verifies a signed document against the trust store; a signature
+    /// counts only from a key holding the role that signs its type.
     pub async fn verify(
         &self,
         doc: &serde_json::Value,
@@ -421,7 +554,7 @@ impl Console {
         now: jiff::Timestamp,
     ) -> Result<gavel_trust::Verification, ConsoleError> {
         let trusted = self.trusted_keys().await?;
-        Ok(gavel_trust::verify(
+        Ok(gavel_trust::verify_by_owner(
             doc,
             &VerifyOptions {
                 now,
@@ -443,6 +576,24 @@ fn new_signing_key() -> Result<SigningKey, ConsoleError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A well-formed review package statement (no times).
+    fn review_statement() -> serde_json::Value {
+        let bundle = serde_json::json!([]);
+        let digest = gavel_trust::bundle_digest(&bundle).unwrap().to_string();
+        serde_json::json!({
+            "bundle": "inbox-agents", "base": null,
+            "proposed": {"version": "1.0.0", "digest": digest, "bundle": bundle},
+            "diff": {}, "simulation": {}, "signatures": [],
+        })
+    }
+
+    fn review(issued: &str, expires: &str) -> serde_json::Value {
+        let mut p = review_statement();
+        p["issued_at"] = issued.into();
+        p["expires_at"] = expires.into();
+        p
+    }
 
     async fn console() -> (tempfile::TempDir, Console, Arc<MemoryKeychain>) {
         let dir = tempfile::tempdir().unwrap();
@@ -500,7 +651,7 @@ mod tests {
             .await
             .unwrap()
             .public_key;
-        let payload = serde_json::json!({"issued_at": "2026-11-23T00:00:00Z", "expires_at": "2026-12-23T00:00:00Z"});
+        let payload = review("2026-11-23T00:00:00Z", "2026-12-23T00:00:00Z");
         let env = c
             .sign("application/vnd.gavel.review.v1+json", &payload, None)
             .await
@@ -526,7 +677,7 @@ mod tests {
         assert!(c.verify(&env, None, now).await.unwrap().valid);
         // ...but not what is issued after (a stolen old key signs nothing new).
         let later: jiff::Timestamp = "2030-01-01T00:00:00Z".parse().unwrap();
-        let fresh = serde_json::json!({"issued_at": "2030-01-01T00:00:00Z", "expires_at": "2030-02-01T00:00:00Z"});
+        let fresh = review("2030-01-01T00:00:00Z", "2030-02-01T00:00:00Z");
         let old_signing = SigningKey::from_bytes(&old_seed);
         let forged = gavel_trust::sign_dsse(
             "application/vnd.gavel.review.v1+json",
@@ -544,5 +695,264 @@ mod tests {
         let listed = c.list_keys().await.unwrap();
         assert!(listed.iter().any(|k| k.keyid == old.0 && k.retired));
         assert_eq!(c.export_key("alice").await.unwrap().keyid, new.keyid);
+    }
+
+    /// Regression: `GAVEL_IDENTITY=` (set but empty) counts as unset.
+    #[tokio::test]
+    async fn an_empty_identity_request_means_the_only_identity() {
+        let (_dir, c, _) = console().await;
+        c.generate_identity("alice", "a@example.com", None, None)
+            .await
+            .unwrap();
+        for empty in ["", "  "] {
+            assert_eq!(c.acting_identity(Some(empty)).await.unwrap().name, "alice");
+        }
+        assert!(matches!(
+            c.acting_identity(Some("bob")).await,
+            Err(ConsoleError::NotFound(_))
+        ));
+    }
+
+    /// Regression: a file's roles are never granted; roles come only from a
+    /// security identity, and trusting needs one even in an empty store.
+    #[tokio::test]
+    async fn trusting_grants_only_the_roles_a_security_identity_gives() {
+        let (_dir, c, _) = console().await;
+        let stranger = PublicKey::new(
+            &SigningKey::from_bytes(&[5; 32]).verifying_key(),
+            "mallory",
+            "m@example.com",
+            vec![Role::Security, Role::Author],
+        );
+        // No identity, so no security identity: refused, nothing trusted.
+        let err = c
+            .trust_keys(vec![stranger.clone()], None, None)
+            .await
+            .unwrap_err();
+        assert!(err.is_refusal(), "{err}");
+        assert!(c.trusted_keys().await.unwrap().is_empty());
+        c.generate_identity("alice", "a@example.com", None, None)
+            .await
+            .unwrap();
+        let done = c
+            .trust_keys(vec![stranger.clone()], None, None)
+            .await
+            .unwrap();
+        assert_eq!(done[0].key.roles, Vec::<Role>::new());
+        assert_eq!(done[0].ignored_roles, vec![Role::Security, Role::Author]);
+        let stored = |c: Console| async move {
+            c.trusted_keys()
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|k| k.name == "mallory")
+                .unwrap()
+                .roles
+        };
+        assert!(stored(c.clone()).await.is_empty());
+        // `--roles` by security: exactly those.
+        let done = c
+            .trust_keys(vec![stranger.clone()], Some(vec![Role::Approver]), None)
+            .await
+            .unwrap();
+        assert_eq!(done[0].key.roles, vec![Role::Approver]);
+        assert_eq!(stored(c.clone()).await, vec![Role::Approver]);
+        // Trusted again without `--roles`: it keeps what it was granted.
+        let done = c
+            .trust_keys(vec![stranger.clone()], None, None)
+            .await
+            .unwrap();
+        assert_eq!(done[0].key.roles, vec![Role::Approver]);
+        assert_eq!(stored(c.clone()).await, vec![Role::Approver]);
+        // A file cannot rename a trusted key, list one twice, or list too many.
+        let mut renamed = stranger.clone();
+        renamed.name = "alice".into();
+        let done = c.trust_keys(vec![renamed], None, None).await.unwrap();
+        assert_eq!(done[0].key.name, "mallory");
+        let err = c
+            .trust_keys(vec![stranger.clone(), stranger.clone()], None, None)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("more than once"), "{err}");
+        let err = c
+            .trust_keys(vec![stranger.clone(); MAX_TRUST_KEYS + 1], None, None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ConsoleError::Invalid(_)) && err.to_string().contains("at most 1000"),
+            "{err}"
+        );
+        // A non-security identity cannot trust, with or without roles.
+        c.generate_identity("bob", "b@example.com", None, Some("alice"))
+            .await
+            .unwrap();
+        for roles in [None, Some(vec![Role::Approver])] {
+            let err = c
+                .trust_keys(vec![stranger.clone()], roles, Some("bob"))
+                .await
+                .unwrap_err();
+            assert!(err.is_refusal(), "{err}");
+        }
+    }
+
+    /// Regression: each payload type is signed only by its role, only well
+    /// formed, with the times Gavel sets.
+    #[tokio::test]
+    async fn signing_checks_role_shape_and_times() {
+        let (_dir, c, _) = console().await;
+        c.generate_identity("alice", "a@example.com", None, None)
+            .await
+            .unwrap();
+        c.generate_identity(
+            "bob",
+            "b@example.com",
+            Some(vec![Role::Analyst]),
+            Some("alice"),
+        )
+        .await
+        .unwrap();
+        let bundle = serde_json::json!([]);
+        // Bob is no author: refused for a bundle and for a review.
+        let err = c.sign_bundle(&bundle, None, Some("bob")).await.unwrap_err();
+        assert!(err.is_refusal(), "{err}");
+        assert!(err.to_string().contains("author role"), "{err}");
+        let err = c
+            .sign_statement(PayloadKind::Review, &review_statement(), None, Some("bob"))
+            .await
+            .unwrap_err();
+        assert!(err.is_refusal(), "{err}");
+        let err = c
+            .sign(
+                PayloadKind::Review.media_type(),
+                &review("2026-11-23T00:00:00Z", "2026-12-23T00:00:00Z"),
+                Some("bob"),
+            )
+            .await
+            .unwrap_err();
+        assert!(err.is_refusal(), "{err}");
+        // Alice (every person role) signs; the times are Gavel's.
+        let before = jiff::Timestamp::now().as_second();
+        let env = c
+            .sign_bundle(&bundle, Some(600), Some("alice"))
+            .await
+            .unwrap();
+        let v = c.verify(&env, None, jiff::Timestamp::now()).await.unwrap();
+        assert!(v.valid, "{}", v.message);
+        let p = v.payload.unwrap();
+        let t = |k: &str| {
+            p[k].as_str()
+                .unwrap()
+                .parse::<jiff::Timestamp>()
+                .unwrap()
+                .as_second()
+        };
+        assert!(t("issued_at") >= before && t("issued_at") <= before + 5);
+        assert_eq!(t("expires_at") - t("issued_at"), 600);
+        assert_eq!(p["author"], "alice");
+        let env = c
+            .sign_statement(
+                PayloadKind::Review,
+                &review_statement(),
+                None,
+                Some("alice"),
+            )
+            .await
+            .unwrap();
+        let p = c
+            .verify(&env, None, jiff::Timestamp::now())
+            .await
+            .unwrap()
+            .payload
+            .unwrap();
+        let t = |k: &str| {
+            p[k].as_str()
+                .unwrap()
+                .parse::<jiff::Timestamp>()
+                .unwrap()
+                .as_second()
+        };
+        assert_eq!(
+            t("expires_at") - t("issued_at"),
+            14 * 86_400,
+            "review default"
+        );
+        // A caller's times, a malformed statement, another signer's name.
+        let mut timed = review_statement();
+        timed["expires_at"] = "2099-01-01T00:00:00Z".into();
+        let err = c
+            .sign_statement(PayloadKind::Review, &timed, None, Some("alice"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConsoleError::Payload(PayloadError::SetByGavel {
+                    field: "expires_at"
+                })
+            ),
+            "{err}"
+        );
+        let err = c
+            .sign_statement(
+                PayloadKind::Approval,
+                &serde_json::json!({}),
+                None,
+                Some("alice"),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ConsoleError::Payload(_)) && !err.is_refusal(),
+            "{err}"
+        );
+        let err = c
+            .sign(
+                "application/vnd.gavel.override.v1+json",
+                &serde_json::json!({
+                    "id": "o1", "workflow_id": "wf", "flags": {"bypass_micro_pilot": true, "forced_verdict": null},
+                    "reason": "Board approved the launch", "issued_by": "sam",
+                    "issued_at": "2026-11-23T00:00:00Z", "expires_at": "2026-11-24T00:00:00Z",
+                }),
+                Some("alice"),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConsoleError::Payload(PayloadError::NotTheSigner { .. })
+            ),
+            "{err}"
+        );
+        let err = c
+            .sign("text/plain", &serde_json::json!({}), Some("alice"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ConsoleError::Invalid(_)), "{err}");
+        // Verification counts only the owning role: bob's key, trusted,
+        // signing a bundle by hand, does not make a valid bundle envelope.
+        let (_, bob_key) = c.signing_key(Some("bob")).await.unwrap();
+        let forged = gavel_trust::sign_dsse(
+            PayloadKind::Bundle.media_type(),
+            &gavel_trust::bundle_payload(
+                &bundle,
+                "bob",
+                jiff::Timestamp::now(),
+                jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() + 60).unwrap(),
+            )
+            .unwrap(),
+            &[&bob_key],
+        )
+        .unwrap();
+        let v = c
+            .verify(&forged, None, jiff::Timestamp::now())
+            .await
+            .unwrap();
+        assert_eq!(
+            (v.valid, v.reason),
+            (false, Some(gavel_trust::Reason::UnknownKey)),
+            "{}",
+            v.message
+        );
     }
 }

@@ -11,41 +11,29 @@ use sha2::Sha256;
 
 use crate::canonical::{canonicalize, python_dumps};
 use crate::keys::{Digest, KeyId, PublicKey, Role, bundle_digest, hex};
+use crate::payload::PayloadKind;
 use crate::sensitive::Sensitive;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// The payload types Gavel signs.
 pub const PAYLOAD_TYPES: [&str; 5] = [
-    "application/vnd.gavel.bundle.v1+json",
-    "application/vnd.gavel.approval.v1+json",
-    "application/vnd.gavel.override.v1+json",
-    "application/vnd.gavel.rollout.v1+json",
-    "application/vnd.gavel.review.v1+json",
+    PayloadKind::Bundle.media_type(),
+    PayloadKind::Approval.media_type(),
+    PayloadKind::Override.media_type(),
+    PayloadKind::Rollout.media_type(),
+    PayloadKind::Review.media_type(),
 ];
 
 /// The payload type of a short name (`bundle`, `approval`, …).
 pub fn payload_type(short: &str) -> Option<&'static str> {
-    PAYLOAD_TYPES
-        .iter()
-        .find(|t| {
-            t.strip_prefix("application/vnd.gavel.")
-                .and_then(|r| r.strip_suffix(".v1+json"))
-                == Some(short)
-        })
-        .copied()
+    PayloadKind::from_short(short).map(PayloadKind::media_type)
 }
 
-/// How long each payload type is valid by default, in seconds.
-pub fn default_validity(payload_type: &str) -> i64 {
-    let day = 86_400;
-    match payload_type {
-        t if t.contains(".bundle.") => 365 * day,
-        t if t.contains(".approval.") => 30 * day,
-        t if t.contains(".override.") => day,
-        t if t.contains(".rollout.") => 7 * day,
-        _ => 14 * day,
-    }
+/// How long a payload type is valid by default, in seconds; `None` for a
+/// type Gavel does not sign.
+pub fn default_validity(payload_type: &str) -> Option<i64> {
+    PayloadKind::from_media_type(payload_type).map(PayloadKind::default_validity)
 }
 
 /// DSSE's pre-authentication encoding.
@@ -92,12 +80,12 @@ pub fn rfc3339(t: jiff::Timestamp) -> String {
     whole.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// The signed statement about a bundle version.
-pub fn bundle_payload(
+/// What an author states about a bundle version, before Gavel stamps the
+/// times: `{name, version, digest, bundle, author}`, the name and version
+/// from the bundle's metadata (null for a bare rule list).
+pub fn bundle_statement(
     bundle: &Value,
     author: &str,
-    issued_at: jiff::Timestamp,
-    expires_at: jiff::Timestamp,
 ) -> Result<Value, crate::canonical::CanonicalError> {
     let meta = bundle.get("metadata");
     let field = |k: &str| meta.and_then(|m| m.get(k)).cloned().unwrap_or(Value::Null);
@@ -107,9 +95,22 @@ pub fn bundle_payload(
         "digest": bundle_digest(bundle)?.to_string(),
         "bundle": bundle,
         "author": author,
-        "issued_at": rfc3339(issued_at),
-        "expires_at": rfc3339(expires_at),
     }))
+}
+
+/// The signed statement about a bundle version, with its times.
+pub fn bundle_payload(
+    bundle: &Value,
+    author: &str,
+    issued_at: jiff::Timestamp,
+    expires_at: jiff::Timestamp,
+) -> Result<Value, crate::canonical::CanonicalError> {
+    let mut out = bundle_statement(bundle, author)?;
+    if let Some(o) = out.as_object_mut() {
+        o.insert("issued_at".to_string(), rfc3339(issued_at).into());
+        o.insert("expires_at".to_string(), rfc3339(expires_at).into());
+    }
+    Ok(out)
 }
 
 /// The team export: `{format, payloadType, payload, issued_at, expires_at,
@@ -403,7 +404,14 @@ fn verify_dsse(doc: &Value, opts: &VerifyOptions<'_>) -> Verification {
     }
     let message = pae(ptype, &payload);
     let mut signers = Vec::new();
+    // A signature already verified is not checked again: an envelope that
+    // repeats one valid signature to fill 16 MiB costs one check, not
+    // a hundred thousand.
+    let mut verified: std::collections::HashMap<&str, [u8; 64]> = std::collections::HashMap::new();
     for (keyid, sig) in &parsed {
+        if verified.get(keyid) == Some(&sig.to_bytes()) {
+            continue;
+        }
         let Some(key) = opts.trusted.iter().find(|k| k.keyid.0 == *keyid) else {
             continue;
         };
@@ -416,6 +424,7 @@ fn verify_dsse(doc: &Value, opts: &VerifyOptions<'_>) -> Verification {
                 format!("the signature by key `{keyid}` does not match the payload"),
             );
         }
+        verified.insert(keyid, sig.to_bytes());
         if !signers.iter().any(|s: &Signer| s.keyid == key.keyid.0) {
             signers.push(Signer {
                 keyid: key.keyid.0.clone(),
@@ -425,12 +434,11 @@ fn verify_dsse(doc: &Value, opts: &VerifyOptions<'_>) -> Verification {
         }
     }
     if signers.is_empty() {
-        let ids: Vec<&str> = parsed.iter().map(|(k, _)| *k).collect();
         return v.fail(
             Reason::UnknownKey,
             format!(
                 "no trusted key signed this (signed by {}); trust the signer's public key first",
-                ids.join(", ")
+                key_list(parsed.iter().map(|(k, _)| *k))
             ),
         );
     }
@@ -451,6 +459,9 @@ fn verify_dsse(doc: &Value, opts: &VerifyOptions<'_>) -> Verification {
     let Ok(body) = serde_json::from_slice::<Value>(&payload) else {
         return v.fail(Reason::Malformed, "the payload is not JSON");
     };
+    if let Err(e) = well_formed(ptype, &body) {
+        return v.fail(Reason::Malformed, e);
+    }
     // A retired key vouches only for what was issued before it retired.
     if let Some(issued) =
         str_field(&body, "issued_at").and_then(|t| t.parse::<jiff::Timestamp>().ok())
@@ -483,6 +494,76 @@ fn verify_dsse(doc: &Value, opts: &VerifyOptions<'_>) -> Verification {
     check_times(v, body, opts.now)
 }
 
+/// Key ids for a message: each once, at most five, then how many more.
+fn key_list<'a>(ids: impl Iterator<Item = &'a str>) -> String {
+    const SHOWN: usize = 5;
+    let mut seen = std::collections::HashSet::new();
+    let mut shown = Vec::new();
+    for id in ids {
+        if seen.insert(id) && shown.len() < SHOWN {
+            shown.push(format!("`{id}`"));
+        }
+    }
+    let more = seen.len() - shown.len();
+    let mut text = shown.join(", ");
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
+}
+
+/// A payload of a type Gavel signs must be well formed for that type.
+fn well_formed(payload_type: &str, body: &Value) -> Result<(), String> {
+    match PayloadKind::from_media_type(payload_type) {
+        Some(kind) => kind
+            .check(body)
+            .map_err(|e| format!("the {} payload is not well formed: {e}", kind.short())),
+        None => Ok(()),
+    }
+}
+
+/// `verify`, then the signing rule of DSSE payloads: a signature counts only
+/// from a trusted key holding the role that signs the payload's type
+/// (bundle and review: author; approval: approver; override: security;
+/// rollout: operator). Other signers leave `signers`; when none is left the
+/// result is `unknown_key`. The shared-secret formats have no roles and
+/// pass through unchanged.
+pub fn verify_by_owner(doc: &Value, opts: &VerifyOptions<'_>) -> Verification {
+    let mut v = verify(doc, opts);
+    if !v.valid || v.format != Format::Dsse {
+        return v;
+    }
+    let Some(kind) = v
+        .payload_type
+        .as_deref()
+        .and_then(PayloadKind::from_media_type)
+    else {
+        return v;
+    };
+    let role = kind.signer_role();
+    let others: Vec<String> = v
+        .signers
+        .iter()
+        .filter(|s| !s.roles.contains(&role))
+        .map(|s| format!("`{}`", s.name))
+        .collect();
+    v.signers.retain(|s| s.roles.contains(&role));
+    if v.signers.is_empty() {
+        v.payload = None;
+        return v.fail(
+            Reason::UnknownKey,
+            format!(
+                "no trusted key with the `{}` role signed this {} payload (signed by {}, without that role); only that role signs {} payloads",
+                role.as_str(),
+                kind.short(),
+                others.join(", "),
+                kind.short()
+            ),
+        );
+    }
+    v
+}
+
 /// Times from the payload, then the bundle digest when the payload has one.
 fn check_times(mut v: Verification, body: Value, now: jiff::Timestamp) -> Verification {
     let (Some(issued), Some(expires)) = (
@@ -511,19 +592,26 @@ fn check_times(mut v: Verification, body: Value, now: jiff::Timestamp) -> Verifi
     if expires_t.as_second() <= now.as_second() {
         return v.fail(Reason::Expired, format!("expired at {expires}"));
     }
-    if let (Some(stated), Some(bundle)) = (str_field(&body, "digest"), body.get("bundle")) {
+    // A bundle payload names its bundle's digest; a review package, each of
+    // its two versions'.
+    let versions = [Some(&body), body.get("base"), body.get("proposed")];
+    for (at, entry) in ["", "base.", "proposed."].iter().zip(versions) {
+        let Some(entry) = entry else { continue };
+        let (Some(stated), Some(bundle)) = (str_field(entry, "digest"), entry.get("bundle")) else {
+            continue;
+        };
         match bundle_digest(bundle) {
             Ok(d) if d.to_string() == stated => {}
             Ok(d) => {
                 return v.fail(
                     Reason::DigestMismatch,
-                    format!("the payload says {stated} but the bundle's digest is {d}"),
+                    format!("`{at}digest` says {stated} but the bundle's digest is {d}"),
                 );
             }
             Err(e) => {
                 return v.fail(
                     Reason::DigestMismatch,
-                    format!("the bundle has no digest: {e}"),
+                    format!("the bundle in `{at}bundle` has no digest: {e}"),
                 );
             }
         }
@@ -587,6 +675,9 @@ fn verify_team(doc: &Value, opts: &VerifyOptions<'_>) -> Verification {
     else {
         return v.fail(Reason::Malformed, "the payload is not base64 of JSON");
     };
+    if let Err(e) = well_formed(ptype, &body) {
+        return v.fail(Reason::Malformed, e);
+    }
     // The MAC covers the envelope's own times; they are the ones checked.
     let mut body_times = body.clone();
     if let Some(o) = body_times.as_object_mut() {

@@ -2,18 +2,25 @@
 //! DSSE envelopes signed with Ed25519, the HMAC-SHA256 team export, and the
 //! two legacy HMAC formats, with one `verify` that fails closed.
 //!
+//! Which role signs each payload type and whether a payload is well formed
+//! for its type live in `PayloadKind`; `stamp` makes a payload to sign
+//! (Gavel sets its times) and `verify` refuses a payload that is not well
+//! formed, so both sides apply the same rules.
+//!
 //! Pure computation: no keychain, files, clock or randomness. Keys arrive as
 //! values, time as a parameter (`VerifyOptions::now`).
 //!
 //! ```
-//! use gavel_trust::{PublicKey, Role, VerifyOptions, sign_dsse, verify};
+//! use gavel_trust::{PayloadKind, PublicKey, Role, VerifyOptions, bundle_statement, sign_dsse, stamp, verify_by_owner};
 //!
 //! let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
 //! let public = PublicKey::new(&key.verifying_key(), "alice", "alice@example.com", vec![Role::Author]);
 //! let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
-//! let payload = serde_json::json!({"issued_at": "2027-01-15T08:00:00Z", "expires_at": "2028-01-15T08:00:00Z"});
-//! let envelope = sign_dsse("application/vnd.gavel.review.v1+json", &payload, &[&key]).unwrap();
-//! let v = verify(&envelope, &VerifyOptions { now, trusted: &[public], secret: None, expected_type: None });
+//! // Gavel sets the times; the payload must be well formed for its kind.
+//! let statement = bundle_statement(&serde_json::json!([]), "alice").unwrap();
+//! let payload = stamp(PayloadKind::Bundle, &statement, now, 3600).unwrap();
+//! let envelope = sign_dsse(PayloadKind::Bundle.media_type(), &payload, &[&key]).unwrap();
+//! let v = verify_by_owner(&envelope, &VerifyOptions { now, trusted: &[public], secret: None, expected_type: None });
 //! assert!(v.valid, "{}", v.message);
 //! assert_eq!(v.signers[0].name, "alice");
 //! ```
@@ -36,15 +43,17 @@
 mod canonical;
 mod envelope;
 mod keys;
+mod payload;
 mod sensitive;
 
 pub use canonical::{CanonicalError, canonicalize, python_dumps, python_float_repr};
 pub use envelope::{
     Format, PAYLOAD_TYPES, Reason, Signer, Verification, VerifyOptions, bundle_payload,
-    default_validity, legacy_export, legacy_ledger_key, legacy_override, pae, payload_type,
-    rfc3339, sign_dsse, team_export, verify,
+    bundle_statement, default_validity, legacy_export, legacy_ledger_key, legacy_override, pae,
+    payload_type, rfc3339, sign_dsse, team_export, verify, verify_by_owner,
 };
 pub use keys::{Digest, KeyId, PublicKey, PublicKeyError, Role, bundle_digest, hex};
+pub use payload::{MAX_VALIDITY_SECONDS, PayloadError, PayloadKind, check_signer, stamp};
 pub use sensitive::Sensitive;
 
 /// The Ed25519 implementation keys are made with.

@@ -15,6 +15,7 @@
 mod bundles;
 mod lint;
 mod sim;
+mod trust;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -1,12 +1,17 @@
 //! Integration tests of `gavel-trust`: the Python-made legacy vectors,
 //! tamper tests over every byte, moved signatures, edited expiry, and bad
-//! input.
+//! input; `payloads` checks what each payload type must hold and who signs
+//! it, `rules` each verification rule at its edges.
+
+mod payloads;
+mod rules;
 
 use base64::Engine as _;
 use ed25519_dalek::SigningKey;
 use gavel_trust::{
-    Format, PublicKey, Reason, Role, Sensitive, Verification, VerifyOptions, bundle_payload,
-    legacy_export, legacy_override, python_dumps, sign_dsse, team_export, verify,
+    Format, PayloadKind, PublicKey, Reason, Role, Sensitive, Verification, VerifyOptions,
+    bundle_digest, bundle_payload, bundle_statement, legacy_export, legacy_override, python_dumps,
+    sign_dsse, team_export, verify,
 };
 use serde_json::{Value, json};
 
@@ -14,15 +19,71 @@ fn root() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn now() -> jiff::Timestamp {
+pub(crate) fn now() -> jiff::Timestamp {
     "2026-11-23T15:00:00Z".parse().unwrap()
 }
 
-fn key(seed: u8) -> SigningKey {
+pub(crate) fn key(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])
 }
 
-fn public(k: &SigningKey, name: &str, roles: Vec<Role>) -> PublicKey {
+/// A small bare-list bundle.
+pub(crate) fn small_bundle() -> Value {
+    json!([{"id": "allow-small-reindex", "agent": "knowledge.search", "action": "reindex", "effect": "allow", "reason": "Small reindex jobs are safe"}])
+}
+
+pub(crate) fn digest(bundle: &Value) -> String {
+    bundle_digest(bundle).unwrap().to_string()
+}
+
+/// A well-formed statement of each kind, signed by `alice`, without times.
+pub(crate) fn statement(kind: PayloadKind) -> Value {
+    let bundle = small_bundle();
+    let d = digest(&bundle);
+    let other = format!("sha256:{}", "ab".repeat(32));
+    match kind {
+        PayloadKind::Bundle => bundle_statement(&bundle, "alice").unwrap(),
+        PayloadKind::Approval => json!({
+            "digest": d, "base_digest": null, "version": "1.0.0", "environment": "prod",
+            "decision": "approve", "comment": "", "approver": "alice", "roles": ["approver"],
+            "evidence": {"lint": {"errors": 0, "warnings": 1}, "impact": {"allow_to_deny": 0, "deny_to_allow": 1, "other": 2}},
+        }),
+        PayloadKind::Override => json!({
+            "id": "ovr-1", "workflow_id": "wf-42",
+            "flags": {"bypass_micro_pilot": false, "forced_verdict": "promote"},
+            "reason": "Board approved the launch", "issued_by": "alice",
+        }),
+        PayloadKind::Rollout => json!({
+            "bundle": "inbox-agents", "environment": "prod", "serial": 3,
+            "stable": {"version": "1.0.0", "digest": d, "activated_at": "2026-11-01T00:00:00Z"},
+            "canary": {"version": "1.1.0", "digest": other, "percent": 10, "activated_at": "2026-11-20T00:00:00Z"},
+        }),
+        PayloadKind::Review => json!({
+            "bundle": "inbox-agents", "base": null,
+            "proposed": {"version": "1.0.0", "digest": d, "bundle": bundle},
+            "diff": {"added": ["allow-small-reindex"]}, "simulation": {"total_cases": 9}, "signatures": [],
+        }),
+    }
+}
+
+/// A well-formed payload of `kind`, valid from `issued` until `expires`.
+pub(crate) fn payload(kind: PayloadKind, issued: &str, expires: &str) -> Value {
+    let mut p = statement(kind);
+    p["issued_at"] = issued.into();
+    p["expires_at"] = expires.into();
+    p
+}
+
+/// A well-formed review payload valid around `now()`.
+pub(crate) fn review() -> Value {
+    payload(
+        PayloadKind::Review,
+        "2026-11-23T00:00:00Z",
+        "2026-12-23T00:00:00Z",
+    )
+}
+
+pub(crate) fn public(k: &SigningKey, name: &str, roles: Vec<Role>) -> PublicKey {
     PublicKey::new(
         &k.verifying_key(),
         name,
@@ -31,7 +92,11 @@ fn public(k: &SigningKey, name: &str, roles: Vec<Role>) -> PublicKey {
     )
 }
 
-fn check(doc: &Value, trusted: &[PublicKey], secret: Option<&Sensitive<Vec<u8>>>) -> Verification {
+pub(crate) fn check(
+    doc: &Value,
+    trusted: &[PublicKey],
+    secret: Option<&Sensitive<Vec<u8>>>,
+) -> Verification {
     verify(
         doc,
         &VerifyOptions {
@@ -215,7 +280,11 @@ fn every_covered_byte_of_a_legacy_export_matters() {
 fn a_signature_moved_to_another_payload_is_rejected() {
     let k = key(5);
     let trusted = [public(&k, "alice", vec![Role::Approver])];
-    let times = json!({"issued_at": "2026-11-23T00:00:00Z", "expires_at": "2026-12-23T00:00:00Z"});
+    let times = payload(
+        PayloadKind::Approval,
+        "2026-11-23T00:00:00Z",
+        "2026-12-23T00:00:00Z",
+    );
     let mut a = times.clone();
     a["decision"] = "approve".into();
     let mut b = times.clone();
@@ -238,8 +307,11 @@ fn a_signature_moved_to_another_payload_is_rejected() {
 fn expiry_is_enforced_and_covered() {
     let k = key(6);
     let trusted = [public(&k, "alice", vec![Role::Author])];
-    let expired =
-        json!({"issued_at": "2026-01-01T00:00:00Z", "expires_at": "2026-02-01T00:00:00Z"});
+    let expired = payload(
+        PayloadKind::Review,
+        "2026-01-01T00:00:00Z",
+        "2026-02-01T00:00:00Z",
+    );
     let env = sign_dsse("application/vnd.gavel.review.v1+json", &expired, &[&k]).unwrap();
     assert_eq!(check(&env, &trusted, None).reason, Some(Reason::Expired));
     // Editing the expiry inside the signed payload breaks the signature.
@@ -253,8 +325,8 @@ fn expiry_is_enforced_and_covered() {
     // The team export covers its expiry with the MAC.
     let secret = Sensitive::new(b"team".to_vec());
     let t = team_export(
-        "application/vnd.gavel.bundle.v1+json",
-        br#"{"issued_at":"2026-01-01T00:00:00Z","expires_at":"2026-02-01T00:00:00Z"}"#,
+        "application/vnd.gavel.review.v1+json",
+        &serde_json::to_vec(&expired).unwrap(),
         "2026-01-01T00:00:00Z".parse().unwrap(),
         "2026-02-01T00:00:00Z".parse().unwrap(),
         "team",
@@ -290,7 +362,7 @@ fn reasons_in_order() {
     let k = key(7);
     let stranger = key(8);
     let trusted = [public(&k, "alice", vec![Role::Author])];
-    let ok = json!({"issued_at": "2026-11-23T00:00:00Z", "expires_at": "2026-12-23T00:00:00Z"});
+    let ok = review();
     let env = sign_dsse("application/vnd.gavel.review.v1+json", &ok, &[&k]).unwrap();
     assert!(check(&env, &trusted, None).valid);
     let by_stranger = sign_dsse("application/vnd.gavel.review.v1+json", &ok, &[&stranger]).unwrap();
@@ -313,7 +385,11 @@ fn reasons_in_order() {
         },
     );
     assert_eq!(v.reason, Some(Reason::WrongPayloadType));
-    let future = json!({"issued_at": "2027-11-23T00:00:00Z", "expires_at": "2028-12-23T00:00:00Z"});
+    let future = payload(
+        PayloadKind::Review,
+        "2027-11-23T00:00:00Z",
+        "2028-12-23T00:00:00Z",
+    );
     let env = sign_dsse("application/vnd.gavel.review.v1+json", &future, &[&k]).unwrap();
     assert_eq!(
         check(&env, &trusted, None).reason,
@@ -443,8 +519,7 @@ fn every_covered_byte_of_a_legacy_override_matters() {
 fn fields_outside_the_format_are_malformed() {
     let k = key(11);
     let trusted = [public(&k, "mallory", vec![Role::Author])];
-    let payload = json!({"id": "o1", "workflow_id": "wf", "issued_at": "2026-11-23T00:00:00Z", "expires_at": "2026-11-24T00:00:00Z"});
-    let mut env = sign_dsse("application/vnd.gavel.review.v1+json", &payload, &[&k]).unwrap();
+    let mut env = sign_dsse("application/vnd.gavel.review.v1+json", &review(), &[&k]).unwrap();
     assert!(check(&env, &trusted, None).valid);
     env["data"] = json!({});
     env["signature"] = "anything".into();
