@@ -66,11 +66,9 @@ pub fn load_bundle(path: &str) -> Result<Bundle, Failure> {
 /// The longest line a JSON Lines input may have. Line-oriented inputs
 /// (scorecards, cases, decision logs, batch requests) are streamed, so
 /// their files may be of any size; each line is bounded instead.
-#[allow(dead_code, reason = "streamed inputs adopt it one by one")]
 pub const MAX_LINE_BYTES: usize = 1 << 20;
 
 /// Opens a file, or standard input for `-`, for reading line by line.
-#[allow(dead_code, reason = "streamed inputs adopt it one by one")]
 pub fn open_lines(path: &str) -> Result<Box<dyn BufRead>, Failure> {
     if path == "-" {
         return Ok(Box::new(std::io::BufReader::new(std::io::stdin())));
@@ -83,7 +81,6 @@ pub fn open_lines(path: &str) -> Result<Box<dyn BufRead>, Failure> {
 /// without its line ending; a UTF-8 byte order mark on the first line is
 /// dropped), without ever holding more than one line. A line over
 /// [`MAX_LINE_BYTES`] or not UTF-8 stops the read with its line number.
-#[allow(dead_code, reason = "streamed inputs adopt it one by one")]
 pub fn for_each_line(
     path: &str,
     mut each: impl FnMut(usize, &str) -> Result<(), Failure>,
@@ -135,7 +132,6 @@ pub fn for_each_line(
 }
 
 /// A failure located at a line of `path`.
-#[allow(dead_code, reason = "streamed inputs adopt it one by one")]
 pub fn line_failure(path: &str, line: usize, code: &'static str, message: String) -> Failure {
     let mut f = Failure::new(code, message).in_file(path);
     if let Some(d) = f.diagnostics.first_mut() {

@@ -13,6 +13,7 @@
 #![allow(unsafe_code)]
 
 mod bundles;
+mod governance;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
