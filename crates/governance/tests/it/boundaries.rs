@@ -437,3 +437,16 @@ fn the_decision_log_records_an_unpromoted_card_and_nulls() {
     assert_eq!(line["forecast_confidence"], json!(0.9));
     assert_eq!(line["decision"], true);
 }
+
+#[test]
+fn a_rule_may_decide_every_verdict_borderline_included() {
+    let card = json!({"raroi": 2, "confidence": 0.9});
+    for decision in ["promote", "demote", "pilot", "no_go", "borderline"] {
+        let p = policy(json!({"rules": [{"decision": decision, "condition": "True"}]}));
+        let (v, codes) = verdict(&card, &p);
+        assert_eq!((v.as_str(), codes), (decision, vec![decision.to_string()]));
+        assert_eq!(Verdict::parse(decision), Some(v));
+        assert_eq!(v.to_string(), decision);
+    }
+    assert_eq!(Verdict::parse("Promote"), None);
+}

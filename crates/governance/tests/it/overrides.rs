@@ -259,6 +259,19 @@ fn a_refused_check_gives_a_refused_input_whatever_its_content() {
             refused: Some("issuer_mismatch".into()),
         }
     );
+    // A refused legacy override stays marked legacy.
+    let other = override_input(
+        &json!({"verdict": "demote", "workflow_id": "a"}),
+        "k",
+        true,
+        &[],
+        Some("b"),
+    )
+    .unwrap();
+    assert_eq!(
+        (other.legacy, other.refused.as_deref()),
+        (true, Some("other_workflow"))
+    );
     let legacy = override_input(&json!({"verdict": "demote"}), "k", true, &[], None).unwrap();
     assert_eq!(
         legacy,
