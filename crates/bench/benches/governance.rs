@@ -59,6 +59,28 @@ fn bench(c: &mut Criterion) {
                 .sum::<usize>()
         })
     });
+    let read: Vec<Scorecard<'_>> = cards
+        .iter()
+        .map(|c| Scorecard::from_json(c).expect("well-typed scorecard"))
+        .collect();
+    group.bench_function("evaluate_100k_read_scorecards_20_rules", |b| {
+        b.iter(|| {
+            read.iter()
+                .map(|card| evaluate(card, &p, &none).reason_codes.len())
+                .sum::<usize>()
+        })
+    });
+    group.bench_function("read_100k_scorecards", |b| {
+        b.iter(|| {
+            cards
+                .iter()
+                .map(|card| {
+                    Scorecard::from_json(card)
+                        .map_or(0, |c| c.scenario_scores.map_or(0, |s| s.len()))
+                })
+                .sum::<usize>()
+        })
+    });
     group.finish();
 }
 

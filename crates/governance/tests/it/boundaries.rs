@@ -450,3 +450,20 @@ fn a_rule_may_decide_every_verdict_borderline_included() {
     }
     assert_eq!(Verdict::parse("Promote"), None);
 }
+
+/// The variance is computed from deviations (two passes), not as the mean
+/// of squares minus the squared mean, which cancels catastrophically for
+/// large scores: 1e8 + {0.1, 0.2, 0.7} has variance 0.069, not 1.06.
+#[test]
+fn variance_stays_exact_for_large_scores() {
+    let card = json!({"raroi": 2, "confidence": 0.9, "scenario_scores": {
+        "a": 100_000_000.1, "b": 100_000_000.2, "c": 100_000_000.7}});
+    let p = policy(json!({"max_variance": 0.1}));
+    assert_eq!(verdict(&card, &p), (Verdict::Promote, vec![]));
+    let p = policy(json!({"max_variance": 0.06}));
+    assert_eq!(verdict(&card, &p).1, codes(&["variance_above_max"]));
+    let p = policy(
+        json!({"rules": [{"decision": "demote", "condition": "score_variance > 0.0688 and score_variance < 0.069", "reason_code": "exact"}]}),
+    );
+    assert_eq!(verdict(&card, &p).1, codes(&["exact"]));
+}

@@ -314,3 +314,39 @@ fn a_well_typed_card_is_read_in_full() {
         assert_eq!(f.collapse_risk, fails, "{risk}");
     }
 }
+
+#[test]
+fn long_wrong_values_are_shortened_in_messages() {
+    let forty = "x".repeat(38); // with its quotes, 40 characters: shown whole
+    let e = error_with("raroi", json!(forty));
+    assert!(
+        e.to_string()
+            .ends_with(&format!("found a string `\"{forty}\"`")),
+        "{e}"
+    );
+    let long = "y".repeat(60);
+    let e = error_with("raroi", json!(long));
+    let shown = format!("\"{}...", "y".repeat(36));
+    assert!(
+        e.to_string()
+            .ends_with(&format!("found a string `{shown}`")),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_dag_impact_of_zero_is_not_negative() {
+    for impact in [json!({"n": 0}), json!({"n": 0.0, "m": 0.3}), json!(0.0)] {
+        let card = json!({"forecast": {"dag_impact": impact}});
+        let f = Scorecard::from_json(&card).unwrap().forecast.unwrap();
+        assert!(!f.negative_dag_impact, "{impact}");
+    }
+    let card = json!({"forecast": {"dag_impact": {"n": 0, "m": -0.001}}});
+    assert!(
+        Scorecard::from_json(&card)
+            .unwrap()
+            .forecast
+            .unwrap()
+            .negative_dag_impact
+    );
+}
