@@ -1,27 +1,34 @@
-//! `gavel scorecard eval` and `gavel override issue|verify`.
+//! `gavel scorecard eval` and `gavel override issue|verify`: read files,
+//! call `gavel-governance` (and `gavel-console` for keys, the ledger and
+//! issuing), print, choose the exit code.
+//!
+//! Scorecards are evaluated, printed and logged as they are read: JSON
+//! Lines files of any size are streamed line by line, so memory holds one
+//! scorecard and the batch summary.
 
-use std::io::Write as _;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
+use gavel_console::{Console, OVERRIDE_TYPE, OverrideRequest};
 use gavel_governance::{
-    BatchSummary, Evaluation, OverrideInput, Policy, Verdict, decision_log_record, evaluate,
-    override_input,
+    BatchSummary, OverrideCheck, OverrideInput, OverrideSigner, Policy, Refusal, Scope, Scorecard,
+    ScorecardError, Verdict, check_override, decision_log_record, evaluate,
 };
-use gavel_trust::{Reason, Role, Sensitive, VerifyOptions};
+use gavel_policy::MAX_FILE_BYTES;
+use gavel_trust::{PublicKey, Reason, Role, Sensitive, Verification, VerifyOptions};
 use serde_json::{Value, json};
 
 use crate::OutputFormat;
 use crate::failure::Failure;
-use crate::input::read_text;
+use crate::input::{for_each_line, line_failure, read_text};
 use crate::keys::{console, fail, runtime, secret_file};
-
-const OVERRIDE_TYPE: &str = "application/vnd.gavel.override.v1+json";
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct EvalArgs {
-    /// Scorecard files (JSON), JSON Lines files of scorecards, or directories of `.json` scorecards.
+    /// Scorecard files (JSON), JSON Lines files of scorecards, or directories of `.json`/`.jsonl` scorecards.
     #[arg(required = true)]
     pub scorecards: Vec<String>,
     /// The governance policy (YAML or JSON; a bare list of rules is a policy too).
@@ -70,17 +77,20 @@ pub enum OverrideCommand {
         /// Validity (default 24h).
         #[arg(long, default_value = "24h")]
         expires_in: String,
-        /// The override id (default: derived from the workflow and the time).
+        /// The override id (default: the workflow, the time and a random suffix).
         #[arg(long)]
         id: Option<String>,
     },
-    /// Verify an override (signature, expiry, signer's role, whether it was used).
+    /// Verify an override: signature, expiry, issuer and role, content, and whether it was used.
     Verify {
         file: String,
         #[arg(long, conflicts_with = "secret_file")]
         secret: Option<String>,
         #[arg(long)]
         secret_file: Option<String>,
+        /// Trust exactly these public keys (JSON as `keys export` prints), without a store or keychain; the single-use ledger is then not consulted.
+        #[arg(long = "key")]
+        keys: Vec<String>,
     },
 }
 
@@ -88,180 +98,589 @@ fn load_policy(path: &str) -> Result<Policy, Failure> {
     let text = read_text(path)?;
     let doc = gavel_policy::parse_document(&text, gavel_policy::Format::detect(path, &text))
         .map_err(|e| Failure::load(path, Some(text.clone()), &e))?;
-    Policy::from_json(&doc.to_json()).map_err(|e| {
-        let mut f = Failure::new("invalid_policy", format!("invalid policy: {e}")).in_file(path);
-        f.diagnostics =
-            e.0.iter()
-                .map(|p| gavel_policy::Diagnostic {
-                    message: p.to_string(),
-                    pointer: p.rule.map(|r| format!("/rules/{r}/condition")),
-                    line: None,
-                    column: None,
-                })
-                .collect();
+    Policy::from_document(&doc, &text).map_err(|e| {
+        let mut f = Failure::new("invalid_policy", "invalid policy").in_file(path);
+        f.diagnostics = e.diagnostics();
+        f.source = Some(text);
         f
     })
 }
 
-/// Scorecards from files, JSON Lines and directories, each with a label.
-fn load_scorecards(paths: &[String]) -> Result<Vec<(String, Value)>, Failure> {
-    let mut out = Vec::new();
-    for p in paths {
-        let path = Path::new(p);
-        if path.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-                .map_err(|e| {
-                    Failure::new("unreadable", format!("cannot read directory `{p}`: {e}"))
-                })?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|x| x == "json" || x == "jsonl"))
-                .collect();
-            files.sort();
-            let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-            out.extend(load_scorecards(&names)?);
-            continue;
-        }
-        let text = read_text(p)?;
-        let whole = if p.ends_with(".jsonl") {
-            None
-        } else {
-            serde_json::from_str::<Value>(&text).ok()
-        };
-        match whole {
-            Some(Value::Array(items)) => {
-                for (i, c) in items.into_iter().enumerate() {
-                    out.push((format!("{p}[{i}]"), check_card(c, p)?));
-                }
-            }
-            Some(card) => out.push((p.clone(), check_card(card, p)?)),
-            // Not one JSON value: JSON Lines, one scorecard a line.
-            None => {
-                for (i, line) in text.lines().enumerate() {
-                    if line.trim().is_empty() {
-                        continue;
-                    }
-                    let card: Value = serde_json::from_str(line).map_err(|e| {
-                        let mut f =
-                            Failure::new("invalid_scorecard", format!("not a JSON scorecard: {e}"))
-                                .in_file(p);
-                        if let Some(d) = f.diagnostics.first_mut() {
-                            d.line = u32::try_from(i + 1).ok();
-                        }
-                        f
-                    })?;
-                    out.push((format!("{p}:{}", i + 1), check_card(card, p)?));
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn check_card(card: Value, file: &str) -> Result<Value, Failure> {
-    if !card.is_object() {
-        return Err(
-            Failure::new("invalid_scorecard", "a scorecard is a JSON object").in_file(file),
-        );
-    }
-    for k in ["raroi", "confidence", "sandbox_roi", "adapter_roi"] {
-        if let Some(v) = card.get(k).filter(|v| !v.is_null() && !v.is_number()) {
-            return Err(Failure::new(
-                "invalid_scorecard",
-                format!("`{k}` must be a number, found {v}"),
-            )
-            .in_file(file));
-        }
-    }
-    Ok(card)
-}
-
-/// An override, read and verified once for the whole run.
+/// An override read and checked once for the whole run.
 struct LoadedOverride {
+    /// The payload's id, or a legacy file's ledger key.
     id: String,
     legacy: bool,
-    content: Value,
-    signer_is_security: bool,
-    refused: Option<String>,
+    check: OverrideCheck,
     doc: Value,
     path: String,
     /// Applied (and so used up) by an earlier scorecard of this run.
     consumed: bool,
 }
 
-fn reason_name(r: Option<Reason>) -> String {
-    r.and_then(|r| serde_json::to_value(r).ok())
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| "invalid".into())
+/// What `override verify` reports, and what `scorecard eval` uses.
+struct CheckedOverride {
+    verification: Verification,
+    id: String,
+    legacy: bool,
+    check: OverrideCheck,
 }
 
-async fn load_override(
-    c: &gavel_console::Console,
-    path: &str,
-    secret_name: Option<&str>,
-    secret_path: Option<&str>,
-) -> Result<LoadedOverride, Failure> {
+fn reason_name(r: Reason) -> &'static str {
+    match r {
+        Reason::Malformed => "malformed",
+        Reason::UnknownKey => "unknown_key",
+        Reason::BadSignature => "bad_signature",
+        Reason::WrongPayloadType => "wrong_payload_type",
+        Reason::NotYetValid => "not_yet_valid",
+        Reason::Expired => "expired",
+        Reason::DigestMismatch => "digest_mismatch",
+        Reason::QuorumNotMet => "quorum_not_met",
+        Reason::Used => "used",
+    }
+}
+
+fn refused(reason: &'static str, message: impl Into<String>) -> OverrideCheck {
+    OverrideCheck::Refused(Refusal {
+        reason,
+        message: message.into(),
+    })
+}
+
+fn read_override_doc(path: &str) -> Result<Value, Failure> {
     let text = read_text(path)?;
-    let doc: Value = serde_json::from_str(&text).map_err(|e| {
-        Failure::new("syntax_error", format!("the override is not JSON: {e}")).in_file(path)
-    })?;
-    let secret: Option<Sensitive<Vec<u8>>> = match (secret_name, secret_path) {
-        (Some(n), _) => Some(c.secret(n).map_err(fail)?),
-        (None, Some(p)) => Some(secret_file(p)?),
-        _ => None,
-    };
-    let trusted = c.trusted_keys().await.map_err(fail)?;
+    serde_json::from_str(&text).map_err(|e| {
+        let mut f = line_failure(
+            path,
+            e.line().max(1),
+            "syntax_error",
+            format!("the override is not JSON: {e}"),
+        );
+        if let Some(d) = f.diagnostics.first_mut() {
+            d.column = u32::try_from(e.column().max(1)).ok();
+        }
+        f.source = Some(text);
+        f
+    })
+}
+
+/// Verifies an override against `trusted` keys (and a legacy secret), then
+/// reads its content with the rules `scorecard eval` applies. Exit 2 only
+/// for an unknown forced verdict; every other failure is a refusal.
+fn check_override_doc(
+    doc: &Value,
+    path: &str,
+    trusted: &[PublicKey],
+    secret: Option<&Sensitive<Vec<u8>>>,
+    now: jiff::Timestamp,
+) -> Result<CheckedOverride, Failure> {
     let v = gavel_trust::verify(
-        &doc,
+        doc,
         &VerifyOptions {
-            now: jiff::Timestamp::now(),
-            trusted: &trusted,
-            secret: secret.as_ref(),
+            now,
+            trusted,
+            secret,
             expected_type: Some(OVERRIDE_TYPE),
         },
     );
     // What the document is, as verification established it: never guessed
     // from which fields happen to be present.
-    let legacy_file = v.format == gavel_trust::Format::LegacyOverride;
-    if !matches!(
-        v.format,
-        gavel_trust::Format::Dsse | gavel_trust::Format::LegacyOverride
-    ) {
-        return Err(Failure::new(
-            "invalid_override",
-            "not an override: expected a signed override envelope or a legacy `{data, signature}` file",
-        )
-        .in_file(path));
-    }
-    let content = v.payload.clone().unwrap_or(Value::Null);
-    let id = if legacy_file {
-        gavel_trust::legacy_ledger_key(&doc)
+    let legacy = v.format == gavel_trust::Format::LegacyOverride;
+    let id = if legacy {
+        gavel_trust::legacy_ledger_key(doc)
             .map(|d| d.to_string())
             .unwrap_or_default()
     } else {
-        content
-            .get("id")
+        v.payload
+            .as_ref()
+            .and_then(|p| p.get("id"))
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string()
     };
-    let mut refused = (!v.valid).then(|| reason_name(v.reason));
-    if refused.is_none() && !legacy_file && id.is_empty() {
-        refused = Some("malformed".into());
-    }
-    if refused.is_none() && c.override_used(&id).await.map_err(fail)? {
-        refused = Some("used".into());
+    let is_override = matches!(
+        v.format,
+        gavel_trust::Format::Dsse | gavel_trust::Format::LegacyOverride
+    );
+    let check = match (&v.payload, v.reason) {
+        (_, Some(r)) if !v.valid => refused(reason_name(r), v.message.clone()),
+        (Some(p), _) if v.valid && is_override => {
+            let signers: Vec<OverrideSigner<'_>> = v
+                .signers
+                .iter()
+                .map(|s| OverrideSigner {
+                    name: &s.name,
+                    keyid: &s.keyid,
+                    security: s.roles.contains(&Role::Security),
+                })
+                .collect();
+            check_override(p, legacy, &signers)
+                .map_err(|e| Failure::new("invalid_override", e.to_string()).in_file(path))?
+        }
+        _ => refused(
+            "wrong_payload_type",
+            "not an override: expected a signed override envelope (`application/vnd.gavel.override.v1+json`) or a legacy `{data, signature}` file",
+        ),
+    };
+    Ok(CheckedOverride {
+        verification: v,
+        id,
+        legacy,
+        check,
+    })
+}
+
+async fn load_override(
+    c: &Console,
+    path: &str,
+    secret_name: Option<&str>,
+    secret_path: Option<&str>,
+) -> Result<LoadedOverride, Failure> {
+    let doc = read_override_doc(path)?;
+    let secret = legacy_secret(Some(c), secret_name, secret_path)?;
+    let trusted = c.trusted_keys().await.map_err(fail)?;
+    let checked = check_override_doc(
+        &doc,
+        path,
+        &trusted,
+        secret.as_ref(),
+        jiff::Timestamp::now(),
+    )?;
+    let mut check = checked.check;
+    if matches!(check, OverrideCheck::Usable(_))
+        && c.override_used(&checked.id).await.map_err(fail)?
+    {
+        check = refused(
+            "used",
+            format!("override `{}` was already used", checked.id),
+        );
     }
     Ok(LoadedOverride {
-        signer_is_security: legacy_file
-            || v.signers.iter().any(|s| s.roles.contains(&Role::Security)),
-        id,
-        legacy: legacy_file,
-        content,
-        refused,
+        id: checked.id,
+        legacy: checked.legacy,
+        check,
         doc,
         path: path.to_string(),
         consumed: false,
     })
+}
+
+fn legacy_secret(
+    c: Option<&Console>,
+    name: Option<&str>,
+    path: Option<&str>,
+) -> Result<Option<Sensitive<Vec<u8>>>, Failure> {
+    match (name, path, c) {
+        (Some(n), _, Some(c)) => Ok(Some(c.secret(n).map_err(fail)?)),
+        (Some(_), _, None) => Err(Failure::usage(
+            "--key verifies without the keychain: use --secret-file, not --secret",
+        )),
+        (None, Some(p), _) => Ok(Some(secret_file(p)?)),
+        (None, None, _) => Ok(None),
+    }
+}
+
+/// A JSONL writer opened on first use (no empty files for empty runs).
+struct Appender {
+    path: PathBuf,
+    file: Option<BufWriter<File>>,
+}
+
+impl Appender {
+    fn new(path: PathBuf) -> Self {
+        Appender { path, file: None }
+    }
+
+    fn append(&mut self, record: &Value) -> Result<(), Failure> {
+        let path = &self.path;
+        let unwritable = |what: &str, e: std::io::Error| {
+            Failure::new(
+                "unwritable",
+                format!("cannot {what} `{}`: {e}", path.display()),
+            )
+        };
+        if self.file.is_none() {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    Failure::new(
+                        "unwritable",
+                        format!("cannot create `{}`: {e}", dir.display()),
+                    )
+                })?;
+            }
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| unwritable("open", e))?;
+            self.file = Some(BufWriter::new(f));
+        }
+        if let Some(f) = self.file.as_mut() {
+            serde_json::to_writer(&mut *f, record)
+                .map_err(|e| unwritable("write", std::io::Error::other(e)))?;
+            f.write_all(b"\n").map_err(|e| unwritable("write", e))?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Failure> {
+        match self.file.as_mut() {
+            Some(f) => f.flush().map_err(|e| {
+                Failure::new(
+                    "unwritable",
+                    format!("cannot write `{}`: {e}", self.path.display()),
+                )
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Where a scorecard came from, for messages.
+struct Origin<'a> {
+    file: &'a str,
+    /// The line of a JSON Lines file.
+    line: Option<usize>,
+    /// The index in a file holding a JSON list of scorecards.
+    index: Option<usize>,
+    /// The text the scorecard was read from (the file, or its line).
+    text: &'a str,
+}
+
+impl Origin<'_> {
+    fn label(&self) -> String {
+        match (self.line, self.index) {
+            (Some(l), _) => format!("{}:{l}", self.file),
+            (None, Some(i)) => format!("{}[{i}]", self.file),
+            (None, None) => self.file.to_string(),
+        }
+    }
+
+    /// A scorecard field of the wrong type: exit 2 naming the scorecard,
+    /// the field and what was expected, at its line and column.
+    fn invalid(&self, card: &Value, e: &ScorecardError) -> Failure {
+        let name = card
+            .get("workflow_id")
+            .and_then(Value::as_str)
+            .map(|w| format!("scorecard `{w}`"))
+            .unwrap_or_else(|| "scorecard".to_string());
+        let pointer = match self.index {
+            Some(i) => format!("/{i}{}", e.pointer()),
+            None => e.pointer().to_string(),
+        };
+        let mut f = Failure::new(
+            "invalid_scorecard",
+            format!("{name} in `{}`: {e}", self.label()),
+        )
+        .in_file(self.file);
+        let located = gavel_policy::parse_document(self.text, gavel_policy::Format::Json)
+            .ok()
+            .map(|doc| doc.locate(&pointer));
+        if let Some(d) = f.diagnostics.first_mut() {
+            d.pointer = Some(pointer);
+            if let Some(at) = located {
+                d.line = Some(match self.line {
+                    Some(l) => u32::try_from(l).unwrap_or(u32::MAX),
+                    None => at.line,
+                });
+                d.column = Some(at.column);
+            }
+        }
+        if self.line.is_none() {
+            f.source = Some(self.text.to_string());
+        }
+        f
+    }
+}
+
+/// One run of `scorecard eval`: the policy, the override, the outputs.
+struct Run<'a> {
+    args: &'a EvalArgs,
+    format: OutputFormat,
+    policy: Policy,
+    rt: &'a tokio::runtime::Runtime,
+    console: Option<Console>,
+    loaded: Option<LoadedOverride>,
+    out: BufWriter<std::io::StdoutLock<'static>>,
+    log: Option<Appender>,
+    queue: Option<Appender>,
+    summary: BatchSummary,
+    any_refused: bool,
+    now: jiff::Timestamp,
+}
+
+fn unwritable_stdout(e: std::io::Error) -> Failure {
+    Failure::new("unwritable", format!("cannot write the output: {e}"))
+}
+
+impl Run<'_> {
+    /// A path: a directory, a JSON Lines file, or a JSON file.
+    fn path(&mut self, p: &str) -> Result<(), Failure> {
+        if p != "-" && Path::new(p).is_dir() {
+            // The whole walk first: a loop is found before anything is
+            // evaluated or logged.
+            let mut files = Vec::new();
+            walk(Path::new(p), &mut Vec::new(), &mut files)?;
+            return files.iter().try_for_each(|f| self.file(f));
+        }
+        self.file(p)
+    }
+
+    /// A `.jsonl` file, or any file over the 16 MiB limit of a whole
+    /// file, is streamed line by line; other files (and standard input)
+    /// hold one scorecard, a list of them, or JSON Lines.
+    fn file(&mut self, p: &str) -> Result<(), Failure> {
+        let large =
+            p != "-" && std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() > MAX_FILE_BYTES);
+        if p.ends_with(".jsonl") || large {
+            return for_each_line(p, |n, line| self.line(p, n, line));
+        }
+        let text = read_text(p)?;
+        match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Array(items)) => {
+                for (i, card) in items.iter().enumerate() {
+                    let origin = Origin {
+                        file: p,
+                        line: None,
+                        index: Some(i),
+                        text: &text,
+                    };
+                    self.card(&origin, card)?;
+                }
+                Ok(())
+            }
+            Ok(card) => {
+                let origin = Origin {
+                    file: p,
+                    line: None,
+                    index: None,
+                    text: &text,
+                };
+                self.card(&origin, &card)
+            }
+            // Not one JSON value: JSON Lines, one scorecard a line.
+            Err(_) => {
+                for (i, line) in text.lines().enumerate() {
+                    self.line(p, i + 1, line)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn line(&mut self, p: &str, n: usize, line: &str) -> Result<(), Failure> {
+        if line.trim().is_empty() {
+            return Ok(());
+        }
+        let card: Value = serde_json::from_str(line).map_err(|e| {
+            let mut f = line_failure(
+                p,
+                n,
+                "invalid_scorecard",
+                format!("line {n} is not a JSON scorecard: {e}"),
+            );
+            if let Some(d) = f.diagnostics.first_mut() {
+                d.column = u32::try_from(e.column()).ok();
+            }
+            f
+        })?;
+        let origin = Origin {
+            file: p,
+            line: Some(n),
+            index: None,
+            text: line,
+        };
+        self.card(&origin, &card)
+    }
+
+    /// Evaluates one scorecard, consumes the override if it applied, and
+    /// prints and logs the result.
+    fn card(&mut self, origin: &Origin<'_>, value: &Value) -> Result<(), Failure> {
+        let card = Scorecard::from_json(value).map_err(|e| origin.invalid(value, &e))?;
+        let workflow = card.workflow_id;
+        let input = match &self.loaded {
+            None => OverrideInput::default(),
+            Some(o) => {
+                let mut input = OverrideInput::for_workflow(&o.check, &o.id, o.legacy, workflow);
+                if input.refused.is_none() && o.consumed {
+                    input = OverrideInput {
+                        refused: Some("used".into()),
+                        bypass_micro_pilot: false,
+                        forced_verdict: None,
+                        ..input
+                    };
+                }
+                input
+            }
+        };
+        let mut e = evaluate(&card, &self.policy, &input);
+        if let (true, Some(o), Some(c)) =
+            (e.override_applied(), self.loaded.as_mut(), &self.console)
+        {
+            // One use: recording the use is what grants it. If another run
+            // recorded it first, this evaluation is as without it.
+            let won = self
+                .rt
+                .block_on(c.consume_override(&o.id, workflow, o.legacy))
+                .map_err(fail)?;
+            o.consumed = true;
+            if !won {
+                let refused = OverrideInput {
+                    refused: Some("used".into()),
+                    bypass_micro_pilot: false,
+                    forced_verdict: None,
+                    ..input
+                };
+                e = evaluate(&card, &self.policy, &refused);
+            } else if o.legacy && self.args.mark_used {
+                let mut marked = o.doc.clone();
+                marked["used"] = json!(true);
+                let text = serde_json::to_string_pretty(&marked).map_err(|err| {
+                    Failure::new("internal", format!("cannot write the override: {err}"))
+                })?;
+                std::fs::write(&o.path, text).map_err(|err| {
+                    Failure::new(
+                        "unwritable",
+                        format!("cannot mark `{}` used: {err}", o.path),
+                    )
+                })?;
+            }
+        }
+        if e.overrides.applied == Some(false) && e.overrides.refused.is_some() {
+            self.any_refused = true;
+        }
+        self.summary.add(&e);
+        if let Some(log) = self.log.as_mut() {
+            log.append(&decision_log_record(&card, &e, self.now.as_second()))?;
+        }
+        if let (Some(queue), Verdict::Borderline) = (self.queue.as_mut(), e.verdict) {
+            queue.append(&json!({
+                "workflow_id": e.workflow_id,
+                "raroi": [card.raroi],
+                "confidence": card.confidence,
+                "status": "pending",
+                "created_at": gavel_trust::rfc3339(self.now),
+                "updated_at": gavel_trust::rfc3339(self.now),
+            }))?;
+        }
+        match self.format {
+            OutputFormat::Json => {
+                serde_json::to_writer(&mut self.out, &e)
+                    .map_err(|err| unwritable_stdout(std::io::Error::other(err)))?;
+                self.out.write_all(b"\n").map_err(unwritable_stdout)?;
+            }
+            _ => {
+                let label = origin.label();
+                let id = e.workflow_id.as_deref().unwrap_or(&label);
+                let codes = if e.reason_codes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", e.reason_codes.join(", "))
+                };
+                let mode = e
+                    .overrides
+                    .mode
+                    .as_deref()
+                    .map(|m| format!(" [{m}]"))
+                    .unwrap_or_default();
+                writeln!(self.out, "{id}: {}{codes}{mode}", e.verdict)
+                    .map_err(unwritable_stdout)?;
+                if let Some(r) = &e.overrides.refused {
+                    writeln!(self.out, "  override refused: {r}").map_err(unwritable_stdout)?;
+                } else if e.override_applied() {
+                    writeln!(
+                        self.out,
+                        "  override {} applied",
+                        e.overrides.override_id.as_deref().unwrap_or("")
+                    )
+                    .map_err(unwritable_stdout)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes what was written so far: the log and the queue keep every
+    /// evaluation that was printed, even when a later scorecard is bad.
+    fn flush(&mut self) -> Result<(), Failure> {
+        let out = self.out.flush().map_err(unwritable_stdout);
+        let log = self.log.as_mut().map_or(Ok(()), Appender::flush);
+        let queue = self.queue.as_mut().map_or(Ok(()), Appender::flush);
+        out.and(log).and(queue)
+    }
+
+    fn print_summary(&mut self) -> Result<(), Failure> {
+        if self.format == OutputFormat::Json || self.summary.total < 2 {
+            return Ok(());
+        }
+        let s = &self.summary;
+        let mut text = format!("\n{} scorecards\n", s.total);
+        for (v, n) in &s.verdicts {
+            text.push_str(&format!("  {v:<12} {n}\n"));
+        }
+        if !s.reason_codes.is_empty() {
+            text.push_str("reason codes:\n");
+            for (r, n) in &s.reason_codes {
+                text.push_str(&format!("  {r:<32} {n}\n"));
+            }
+        }
+        self.out
+            .write_all(text.as_bytes())
+            .map_err(unwritable_stdout)
+    }
+}
+
+/// The `.json` and `.jsonl` files of a directory and its subdirectories
+/// (hidden ones left out), in name order. A symbolic link that leads
+/// back to a directory being read is an error, not an endless walk.
+fn walk(dir: &Path, ancestors: &mut Vec<PathBuf>, files: &mut Vec<String>) -> Result<(), Failure> {
+    let shown = dir.display().to_string();
+    let unreadable = |e: std::io::Error| {
+        Failure::new(
+            "unreadable",
+            format!("cannot read directory `{shown}`: {e}"),
+        )
+        .in_file(&shown)
+    };
+    let canonical = std::fs::canonicalize(dir).map_err(unreadable)?;
+    if let Some(seen) = ancestors.iter().find(|a| **a == canonical) {
+        return Err(Failure::new(
+            "symlink_loop",
+            format!(
+                "`{shown}` leads back to `{}`, a directory being read (a symbolic link loop); remove the link or name the directories to read",
+                seen.display()
+            ),
+        )
+        .in_file(&shown));
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(unreadable)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(unreadable)?;
+    entries.sort();
+    ancestors.push(canonical);
+    for path in entries {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        if name.as_deref().is_none_or(|n| n.starts_with('.')) {
+            continue;
+        }
+        let shown = path.display().to_string();
+        // Follows links: a link to itself fails here (the OS reports the loop).
+        let meta = std::fs::metadata(&path).map_err(|e| {
+            Failure::new("unreadable", format!("cannot read `{shown}`: {e}")).in_file(&shown)
+        })?;
+        if meta.is_dir() {
+            walk(&path, ancestors, files)?;
+        } else if path
+            .extension()
+            .is_some_and(|x| x == "json" || x == "jsonl")
+        {
+            files.push(shown);
+        }
+    }
+    ancestors.pop();
+    Ok(())
 }
 
 /// `gavel scorecard eval`: 0 evaluated, 1 a given override was refused, 2 bad input.
@@ -270,260 +689,227 @@ pub fn eval(args: &EvalArgs, format: OutputFormat) -> Result<ExitCode, Failure> 
     if args.borderline_queue.is_some() {
         policy.borderline_queue = true;
     }
-    let cards = load_scorecards(&args.scorecards)?;
-    if cards.is_empty() {
-        return Err(Failure::usage("no scorecards found in the given paths"));
-    }
     let rt = runtime()?;
-    rt.block_on(async {
-        let needs_console = args.override_file.is_some() || (!args.no_log && args.log.is_none());
-        let c = if needs_console {
-            Some(console().await?)
-        } else {
-            None
-        };
-        let mut loaded = match (&args.override_file, &c) {
-            (Some(path), Some(c)) => Some(
-                load_override(c, path, args.secret.as_deref(), args.secret_file.as_deref()).await?,
-            ),
-            _ => None,
-        };
-        let log_path = match (&args.log, args.no_log, &c) {
-            (_, true, _) => None,
-            (Some(p), _, _) => Some(PathBuf::from(p)),
-            (None, false, Some(c)) => Some(c.home().join("governance/decision_log.jsonl")),
-            (None, false, None) => None,
-        };
-        let mut any_refused = false;
-        let mut summary = BatchSummary::default();
-        let mut outputs = Vec::new();
-        let mut log_lines = Vec::new();
-        let mut queue_lines = Vec::new();
-        let now = jiff::Timestamp::now();
-        for (label, card) in &cards {
-            let workflow = card.get("workflow_id").and_then(Value::as_str);
-            let input = match &loaded {
-                None => OverrideInput::default(),
-                // Refused by verification (bad signature, expired, used
-                // before): evaluated as without it; its content is not read.
-                Some(o) if o.refused.is_some() => OverrideInput {
-                    id: Some(o.id.clone()),
-                    legacy: o.legacy,
-                    refused: o.refused.clone(),
-                    ..OverrideInput::default()
-                },
-                Some(o) => {
-                    let mut input =
-                        override_input(&o.content, &o.id, o.legacy, o.signer_is_security, workflow)
-                            .map_err(|e| {
-                                Failure::new("invalid_override", e.to_string()).in_file(&o.path)
-                            })?;
-                    if input.refused.is_none() && o.consumed {
-                        input.refused = Some("used".into());
-                    }
-                    input
-                }
-            };
-            let mut e: Evaluation = evaluate(card, &policy, &input);
-            if let (true, Some(o), Some(c)) = (e.override_applied(), loaded.as_mut(), &c) {
-                // One use: recording the use is what grants it. If another
-                // run recorded it first, this evaluation is as without it.
-                let won = c
-                    .consume_override(&o.id, workflow, o.legacy)
-                    .await
-                    .map_err(fail)?;
-                o.consumed = true;
-                if !won {
-                    let mut refused = input.clone();
-                    refused.refused = Some("used".into());
-                    e = evaluate(card, &policy, &refused);
-                }
-                if won && o.legacy && args.mark_used {
-                    let mut marked = o.doc.clone();
-                    marked["used"] = json!(true);
-                    std::fs::write(
-                        &o.path,
-                        serde_json::to_string_pretty(&marked).unwrap_or_default(),
-                    )
-                    .map_err(|err| {
-                        Failure::new(
-                            "unwritable",
-                            format!("cannot mark `{}` used: {err}", o.path),
-                        )
-                    })?;
-                }
-            }
-            if e.overrides.applied == Some(false) && e.overrides.refused.is_some() {
-                any_refused = true;
-            }
-            summary.add(&e);
-            log_lines.push(decision_log_record(card, &e, now.as_second()));
-            if e.verdict == Verdict::Borderline {
-                queue_lines.push(json!({
-                    "workflow_id": e.workflow_id,
-                    "raroi": [card.get("raroi").cloned().unwrap_or(Value::Null)],
-                    "confidence": card.get("confidence").cloned().unwrap_or(Value::Null),
-                    "status": "pending",
-                    "created_at": gavel_trust::rfc3339(now),
-                    "updated_at": gavel_trust::rfc3339(now),
-                }));
-            }
-            outputs.push((label.clone(), e));
-        }
-        if let Some(p) = &log_path {
-            append_jsonl(p, &log_lines)?;
-        }
-        if let Some(q) = &args.borderline_queue {
-            append_jsonl(Path::new(q), &queue_lines)?;
-        }
-        match format {
-            OutputFormat::Json => {
-                for (_, e) in &outputs {
-                    println!("{}", serde_json::to_string(e).unwrap_or_default());
-                }
-            }
-            _ => {
-                for (label, e) in &outputs {
-                    let id = e.workflow_id.as_deref().unwrap_or(label);
-                    let codes = if e.reason_codes.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", e.reason_codes.join(", "))
-                    };
-                    let mode = e
-                        .overrides
-                        .mode
-                        .as_deref()
-                        .map(|m| format!(" [{m}]"))
-                        .unwrap_or_default();
-                    println!("{id}: {}{codes}{mode}", e.verdict);
-                    if let Some(r) = &e.overrides.refused {
-                        println!("  override refused: {r}");
-                    } else if e.override_applied() {
-                        println!(
-                            "  override {} applied",
-                            e.overrides.override_id.as_deref().unwrap_or("")
-                        );
-                    }
-                }
-                if outputs.len() > 1 {
-                    println!("\n{} scorecards", summary.total);
-                    for (v, n) in &summary.verdicts {
-                        println!("  {v:<12} {n}");
-                    }
-                    if !summary.reason_codes.is_empty() {
-                        println!("reason codes:");
-                        for (r, n) in &summary.reason_codes {
-                            println!("  {r:<32} {n}");
-                        }
-                    }
-                }
-            }
-        }
-        Ok(if any_refused {
-            ExitCode::from(1)
-        } else {
-            ExitCode::SUCCESS
-        })
+    let needs_console = args.override_file.is_some() || (!args.no_log && args.log.is_none());
+    let console = if needs_console {
+        Some(rt.block_on(console())?)
+    } else {
+        None
+    };
+    let loaded = match (&args.override_file, &console) {
+        (Some(path), Some(c)) => Some(rt.block_on(load_override(
+            c,
+            path,
+            args.secret.as_deref(),
+            args.secret_file.as_deref(),
+        ))?),
+        _ => None,
+    };
+    let log = match (&args.log, args.no_log, &console) {
+        (_, true, _) => None,
+        (Some(p), _, _) => Some(PathBuf::from(p)),
+        (None, false, Some(c)) => Some(c.home().join("governance/decision_log.jsonl")),
+        (None, false, None) => None,
+    };
+    let mut run = Run {
+        args,
+        format,
+        policy,
+        rt: &rt,
+        console,
+        loaded,
+        out: BufWriter::new(std::io::stdout().lock()),
+        log: log.map(Appender::new),
+        queue: args
+            .borderline_queue
+            .as_ref()
+            .map(|q| Appender::new(PathBuf::from(q))),
+        summary: BatchSummary::default(),
+        any_refused: false,
+        now: jiff::Timestamp::now(),
+    };
+    let read = args.scorecards.iter().try_for_each(|p| run.path(p));
+    let flushed = run.flush();
+    read?;
+    flushed?;
+    if run.summary.total == 0 {
+        return Err(Failure::usage(
+            "no scorecards found in the given paths (files, `.jsonl` files, or directories of `.json`/`.jsonl` files)",
+        ));
+    }
+    run.print_summary()?;
+    run.flush()?;
+    Ok(if run.any_refused {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 
-fn append_jsonl(path: &Path, lines: &[Value]) -> Result<(), Failure> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            Failure::new(
-                "unwritable",
-                format!("cannot create `{}`: {e}", dir.display()),
-            )
-        })?;
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| {
-            Failure::new(
-                "unwritable",
-                format!("cannot open `{}`: {e}", path.display()),
-            )
-        })?;
-    let mut text = String::new();
-    for l in lines {
-        text.push_str(&serde_json::to_string(l).unwrap_or_default());
-        text.push('\n');
-    }
-    f.write_all(text.as_bytes()).map_err(|e| {
-        Failure::new(
-            "unwritable",
-            format!("cannot write `{}`: {e}", path.display()),
+fn read_keys(files: &[String]) -> Result<Vec<PublicKey>, Failure> {
+    files
+        .iter()
+        .map(|k| {
+            let text = read_text(k)?;
+            let key: PublicKey = serde_json::from_str(&text).map_err(|e| {
+                Failure::new("invalid_key", format!("not a public key document: {e}")).in_file(k)
+            })?;
+            key.verifying_key()
+                .map_err(|e| Failure::new("invalid_key", e.to_string()).in_file(k))?;
+            Ok(key)
+        })
+        .collect()
+}
+
+/// `gavel override verify`: 0 valid, 1 invalid or used, 2 unreadable, not
+/// JSON, or an unknown forced verdict.
+fn verify(
+    file: &str,
+    secret: Option<&str>,
+    secret_path: Option<&str>,
+    key_files: &[String],
+    format: OutputFormat,
+) -> Result<ExitCode, Failure> {
+    let doc = read_override_doc(file)?;
+    let now = jiff::Timestamp::now();
+    let (checked, ledger_checked) = if key_files.is_empty() {
+        let rt = runtime()?;
+        rt.block_on(async {
+            let c = console().await?;
+            let secret = legacy_secret(Some(&c), secret, secret_path)?;
+            let trusted = c.trusted_keys().await.map_err(fail)?;
+            let mut checked = check_override_doc(&doc, file, &trusted, secret.as_ref(), now)?;
+            if matches!(checked.check, OverrideCheck::Usable(_))
+                && c.override_used(&checked.id).await.map_err(fail)?
+            {
+                checked.check = refused(
+                    "used",
+                    format!("override `{}` was already used", checked.id),
+                );
+            }
+            Ok::<_, Failure>((checked, true))
+        })?
+    } else {
+        // `--key`: exactly these keys, no store, no keychain, no ledger.
+        let trusted = read_keys(key_files)?;
+        let secret = legacy_secret(None, secret, secret_path)?;
+        (
+            check_override_doc(&doc, file, &trusted, secret.as_ref(), now)?,
+            false,
         )
+    };
+    let v = &checked.verification;
+    let (valid, reason, message, workflow, scope) = match &checked.check {
+        OverrideCheck::Usable(c) => {
+            let (workflow, scope) = match &c.scope {
+                Scope::AnyWorkflow => (None, "any_workflow"),
+                Scope::Workflow(w) => (Some(w.clone()), "workflow"),
+            };
+            (true, None, v.message.clone(), workflow, Some(scope))
+        }
+        OverrideCheck::Refused(r) => (false, Some(r.reason), r.message.clone(), None, None),
+    };
+    let content = match &checked.check {
+        OverrideCheck::Usable(c) => Some(c),
+        OverrideCheck::Refused(_) => None,
+    };
+    let out = json!({
+        "valid": valid,
+        "legacy": checked.legacy,
+        "override_id": (!checked.id.is_empty()).then_some(&checked.id),
+        "workflow_id": workflow,
+        "scope": scope,
+        "forced_verdict": content.and_then(|c| c.forced_verdict),
+        "bypass_micro_pilot": content.map(|c| c.bypass_micro_pilot),
+        "signers": v.signers,
+        "issued_at": v.issued_at,
+        "expires_at": v.expires_at,
+        "expiry_covered": v.expiry_covered,
+        "reason": reason,
+        "message": message,
+        "ledger_checked": ledger_checked,
+    });
+    let ledger_note = "the single-use ledger was not consulted (--key): whether the override was already used is not known";
+    match format {
+        OutputFormat::Json => println!("{out}"),
+        _ => {
+            match (&checked.check, reason) {
+                (OverrideCheck::Usable(c), _) => {
+                    let target = match &c.scope {
+                        Scope::AnyWorkflow => "any workflow (legacy, no `workflow_id`)".to_string(),
+                        Scope::Workflow(w) => format!("workflow `{w}`"),
+                    };
+                    let what = match (c.forced_verdict, c.bypass_micro_pilot) {
+                        (Some(v), true) => format!("forces {v} and bypasses the micro-pilot"),
+                        (Some(v), false) => format!("forces {v}"),
+                        (None, _) => "bypasses the micro-pilot".to_string(),
+                    };
+                    println!("valid override {} for {target}: {what}", checked.id);
+                    let by: Vec<&str> = v.signers.iter().map(|s| s.name.as_str()).collect();
+                    println!("signed by {}", by.join(", "));
+                    if let Some(e) = &v.expires_at {
+                        println!("expires {e}");
+                    }
+                    if checked.legacy {
+                        println!("legacy format: {}", v.message);
+                    }
+                }
+                (OverrideCheck::Refused(_), r) => {
+                    println!("INVALID override ({}): {message}", r.unwrap_or("invalid"));
+                }
+            }
+            if !ledger_checked {
+                println!("{ledger_note}");
+            }
+        }
+    }
+    Ok(if valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     })
 }
 
 pub fn overrides(cmd: &OverrideCommand, format: OutputFormat) -> Result<ExitCode, Failure> {
-    let rt = runtime()?;
-    rt.block_on(async {
-        let c = console().await?;
-        match cmd {
-            OverrideCommand::Issue { workflow, verdict, bypass_micro_pilot, reason, actor, expires_in, id } => {
-                let forced = match verdict {
-                    Some(v) => Some(Verdict::forceable(v).ok_or_else(|| {
-                        Failure::usage(&format!("`{v}` is not a verdict an override can force; use promote, demote, pilot or no_go"))
-                    })?),
-                    None => None,
-                };
-                if forced.is_none() && !bypass_micro_pilot {
-                    return Err(Failure::usage("an override needs --verdict or --bypass-micro-pilot"));
-                }
-                if reason.trim().chars().count() < 10 {
-                    return Err(Failure::usage("--reason must say why, in at least 10 characters"));
-                }
-                if !c.has_role(actor.as_deref(), Role::Security).await.map_err(fail)? {
-                    let mut f = Failure::new("refused", "only an identity with the security role can issue overrides");
-                    f.exit = 1;
-                    return Err(f);
-                }
-                let (me, _) = c.signing_key(actor.as_deref()).await.map_err(fail)?;
-                let now = jiff::Timestamp::now();
-                let secs = crate::keys::duration(expires_in)?;
-                let expires = jiff::Timestamp::from_second(now.as_second() + secs).map_err(|_| Failure::usage("expiry out of range"))?;
-                let id = id.clone().unwrap_or_else(|| format!("ovr-{workflow}-{}", now.as_second()));
-                let payload = json!({
-                    "id": id,
-                    "workflow_id": workflow,
-                    "flags": {"bypass_micro_pilot": bypass_micro_pilot, "forced_verdict": forced},
-                    "reason": reason,
-                    "issued_by": me.name,
-                    "issued_at": gavel_trust::rfc3339(now),
-                    "expires_at": gavel_trust::rfc3339(expires),
-                });
-                let env = c.sign(OVERRIDE_TYPE, &payload, Some(&me.name)).await.map_err(fail)?;
-                println!("{}", serde_json::to_string_pretty(&env).unwrap_or_default());
-                Ok(ExitCode::SUCCESS)
-            }
-            OverrideCommand::Verify { file, secret, secret_file: sf } => {
-                let o = load_override(&c, file, secret.as_deref(), sf.as_deref()).await?;
-                // An unknown verdict makes the override unusable input.
-                override_input(&o.content, &o.id, o.legacy, o.signer_is_security, None)
-                    .map_err(|e| Failure::new("invalid_override", e.to_string()).in_file(file))?;
-                let refused = o.refused.clone().or_else(|| (!o.signer_is_security).then(|| "signer_not_security".to_string()));
-                let out = json!({
-                    "valid": refused.is_none(),
-                    "legacy": o.legacy,
-                    "override_id": o.id,
-                    "workflow_id": o.content.get("workflow_id"),
-                    "reason": refused,
-                    "expiry_covered": !o.legacy,
-                });
-                match format {
-                    OutputFormat::Json => println!("{out}"),
-                    _ => match &refused {
-                        None => println!("valid override {} for {}", o.id, o.content.get("workflow_id").and_then(Value::as_str).unwrap_or("any workflow")),
-                        Some(r) => println!("INVALID override: {r}"),
+    match cmd {
+        OverrideCommand::Issue {
+            workflow,
+            verdict,
+            bypass_micro_pilot,
+            reason,
+            actor,
+            expires_in,
+            id,
+        } => {
+            let validity_seconds = crate::keys::duration(expires_in)?;
+            let rt = runtime()?;
+            let issued = rt.block_on(async {
+                let c = console().await?;
+                c.issue_override(
+                    &OverrideRequest {
+                        workflow_id: workflow,
+                        forced_verdict: verdict.as_deref(),
+                        bypass_micro_pilot: *bypass_micro_pilot,
+                        reason,
+                        actor: actor.as_deref(),
+                        validity_seconds,
+                        id: id.as_deref(),
                     },
-                }
-                Ok(if refused.is_none() { ExitCode::SUCCESS } else { ExitCode::from(1) })
-            }
+                    jiff::Timestamp::now(),
+                )
+                .await
+                .map_err(fail)
+            })?;
+            let text = serde_json::to_string_pretty(&issued.envelope)
+                .map_err(|e| Failure::new("internal", format!("cannot print the override: {e}")))?;
+            println!("{text}");
+            Ok(ExitCode::SUCCESS)
         }
-    })
+        OverrideCommand::Verify {
+            file,
+            secret,
+            secret_file: sf,
+            keys,
+        } => verify(file, secret.as_deref(), sf.as_deref(), keys, format),
+    }
 }

@@ -6,6 +6,7 @@
 //! rules it applies come from the pure crates.
 
 mod keychain;
+mod overrides;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use gavel_trust::{KeyId, PayloadError, PayloadKind, PublicKey, Role, Sensitive, 
 use serde::Serialize;
 
 pub use keychain::{Keychain, KeychainError, MemoryKeychain, OsKeychain};
+pub use overrides::{IssuedOverride, MIN_REASON_CHARS, OVERRIDE_TYPE, OverrideRequest};
 
 /// Why a use case could not be carried out.
 #[derive(Debug, thiserror::Error)]

@@ -5,12 +5,15 @@
 //!
 //! Pure: scorecards and policies arrive as values, overrides arrive
 //! verified (the console checks signatures, expiry and the ledger), and the
-//! time for the decision log is a parameter.
+//! time for the decision log is a parameter. It fails closed: a scorecard
+//! field of the wrong type is an error ([`ScorecardError`]), never a value
+//! the evaluator skips.
 //!
 //! ```
-//! use gavel_governance::{Policy, evaluate, Verdict};
+//! use gavel_governance::{Policy, Scorecard, evaluate, Verdict};
 //! let policy = Policy::from_json(&serde_json::json!({"rules": []})).unwrap();
 //! let card = serde_json::json!({"workflow_id": "wf-1", "raroi": 1.2, "confidence": 0.9});
+//! let card = Scorecard::from_json(&card).unwrap();
 //! assert_eq!(evaluate(&card, &policy, &Default::default()).verdict, Verdict::Promote);
 //! ```
 #![deny(
@@ -30,14 +33,22 @@
 )]
 
 pub mod expr;
+mod overrides;
+mod scorecard;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
+use gavel_policy::doc::pointer_token;
+use gavel_policy::{Diagnostic, Node};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::expr::{Expr, Val};
+pub use crate::overrides::{
+    OverrideCheck, OverrideContent, OverrideSigner, Refusal, Scope, UnknownVerdict, check_override,
+};
+pub use crate::scorecard::{Forecast, Scorecard, ScorecardError, Scores};
 
 /// The outcome of an evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -153,11 +164,20 @@ impl Default for Policy {
 /// One problem with a policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PolicyProblem {
+    /// RFC 6901 pointer of the offending value (of the key, for an unknown
+    /// field).
+    pub pointer: String,
     /// The rule's 0-based index, when the problem is in a rule.
     pub rule: Option<usize>,
     /// The character position in the condition, when it is in one.
     pub position: Option<usize>,
     pub message: String,
+    /// Where in the policy's text, once [`PolicyError::locate`] has run.
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+    /// The key itself is the problem (an unknown field), not its value.
+    #[serde(skip)]
+    at_key: bool,
 }
 
 impl fmt::Display for PolicyProblem {
@@ -177,7 +197,74 @@ impl fmt::Display for PolicyProblem {
 #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
 pub struct PolicyError(pub Vec<PolicyProblem>);
 
-const POLICY_KEYS: [&str; 15] = [
+impl PolicyError {
+    /// Fills in each problem's line and column from the located tree the
+    /// policy was read from; `text`, when given, puts a condition's error
+    /// at its character (when the condition is written on one line).
+    pub fn locate(&mut self, doc: &Node, text: Option<&str>) {
+        for p in &mut self.0 {
+            let location = if p.at_key {
+                let (parent, key) = p.pointer.rsplit_once('/').unwrap_or(("", &p.pointer));
+                let key = key.replace("~1", "/").replace("~0", "~");
+                doc.pointer(parent)
+                    .and_then(|n| n.get_key(&key))
+                    .map_or_else(|| doc.locate(&p.pointer), |k| k.location)
+            } else {
+                doc.locate(&p.pointer)
+            };
+            let mut column = location.column;
+            if let (Some(pos), Some(text), Some(source)) = (
+                p.position,
+                text,
+                doc.pointer(&p.pointer).and_then(Node::as_str),
+            ) {
+                column += condition_offset(text, location, source, pos).unwrap_or(0);
+            }
+            p.line = Some(location.line);
+            p.column = Some(column);
+        }
+    }
+
+    /// The problems as located diagnostics (`message`, `pointer`, `line`,
+    /// `column`), the shape bundle errors have.
+    pub fn diagnostics(&self) -> Vec<Diagnostic> {
+        self.0
+            .iter()
+            .map(|p| Diagnostic {
+                message: p.to_string(),
+                pointer: Some(p.pointer.clone()),
+                line: p.line,
+                column: p.column,
+            })
+            .collect()
+    }
+}
+
+/// How many characters after the value's start the `pos`-th character of
+/// the condition is, when the text there is the condition as written
+/// (plain or quoted, on one line, without escapes).
+fn condition_offset(
+    text: &str,
+    at: gavel_policy::Location,
+    source: &str,
+    pos: usize,
+) -> Option<u32> {
+    let line = text
+        .lines()
+        .nth(usize::try_from(at.line).ok()?.checked_sub(1)?)?;
+    let rest: String = line
+        .chars()
+        .skip(usize::try_from(at.column).ok()?.checked_sub(1)?)
+        .collect();
+    let quote = usize::from(rest.starts_with(['"', '\'']));
+    let written: String = rest.chars().skip(quote).collect();
+    written
+        .starts_with(source)
+        .then(|| u32::try_from(quote + pos).ok())
+        .flatten()
+}
+
+const POLICY_KEYS: [&str; 17] = [
     "raroi_threshold",
     "confidence_threshold",
     "scenario_score_min",
@@ -193,31 +280,70 @@ const POLICY_KEYS: [&str; 15] = [
     "borderline_queue",
     "rules",
     "name",
+    "description",
+    "version",
 ];
 
+const RULE_KEYS: [&str; 4] = ["decision", "condition", "reason_code", "description"];
+
+fn unknown_field(what: &str, key: &str, known: &[&str]) -> String {
+    if ["forced_verdict", "verdict", "bypass_micro_pilot"].contains(&key) {
+        return format!(
+            "a policy cannot force a verdict or bypass the micro-pilot (`{key}`); that takes a signed override (`gavel override issue`)"
+        );
+    }
+    match gavel_policy::did_you_mean(key, known) {
+        Some(s) => format!("unknown {what} field `{key}`; did you mean `{s}`?"),
+        None => format!(
+            "unknown {what} field `{key}`; known fields: {}",
+            known.join(", ")
+        ),
+    }
+}
+
 impl Policy {
+    /// Reads a policy from its located tree and locates every problem
+    /// (`text` is the tree's source, for positions inside conditions).
+    pub fn from_document(doc: &Node, text: &str) -> Result<Policy, PolicyError> {
+        Policy::from_json(&doc.to_json()).map_err(|mut e| {
+            e.locate(doc, Some(text));
+            e
+        })
+    }
+
     /// Reads a policy document (an object, or a bare list of rules).
     pub fn from_json(doc: &Value) -> Result<Policy, PolicyError> {
         let mut p = Policy::default();
         let mut problems = Vec::new();
-        let problem =
-            |rule: Option<usize>, position: Option<usize>, message: String| PolicyProblem {
-                rule,
-                position,
-                message,
-            };
-        let rules: &[Value] = match doc {
-            Value::Array(items) => items,
+        let problem = |pointer: String, rule: Option<usize>, message: String| PolicyProblem {
+            pointer,
+            rule,
+            position: None,
+            message,
+            line: None,
+            column: None,
+            at_key: false,
+        };
+        let (rules, prefix): (&[Value], &str) = match doc {
+            Value::Array(items) => (items, ""),
             Value::Object(map) => {
                 for (k, v) in map {
-                    if !POLICY_KEYS.contains(&k.as_str()) && k != "description" && k != "version" {
-                        problems.push(problem(None, None, format!("unknown policy field `{k}`")));
+                    let at = format!("/{}", pointer_token(k));
+                    if !POLICY_KEYS.contains(&k.as_str()) {
+                        let mut unknown =
+                            problem(at, None, unknown_field("policy", k, &POLICY_KEYS));
+                        unknown.at_key = true;
+                        problems.push(unknown);
                         continue;
                     }
                     let num = |problems: &mut Vec<PolicyProblem>| match v.as_f64() {
                         Some(n) => Some(n),
                         None => {
-                            problems.push(problem(None, None, format!("`{k}` must be a number")));
+                            problems.push(problem(
+                                at.clone(),
+                                None,
+                                format!("`{k}` must be a number, found `{v}`"),
+                            ));
                             None
                         }
                     };
@@ -257,9 +383,9 @@ impl Policy {
                             Some(b) if k == "allow_negative_dag" => p.allow_negative_dag = b,
                             Some(b) => p.borderline_queue = b,
                             None => problems.push(problem(
+                                at,
                                 None,
-                                None,
-                                format!("`{k}` must be true or false"),
+                                format!("`{k}` must be true or false, found `{v}`"),
                             )),
                         },
                         "scenario_thresholds" => match v.as_object() {
@@ -270,93 +396,151 @@ impl Policy {
                                             p.scenario_thresholds.insert(name.clone(), t);
                                         }
                                         None => problems.push(problem(
-                                            None,
+                                            format!("{at}/{}", pointer_token(name)),
                                             None,
                                             format!(
-                                                "`scenario_thresholds.{name}` must be a number"
+                                                "`scenario_thresholds.{name}` must be a number, found `{t}`"
                                             ),
                                         )),
                                     }
                                 }
                             }
+                            None if v.is_null() => {}
                             None => problems.push(problem(
+                                at,
                                 None,
-                                None,
-                                "`scenario_thresholds` must map names to numbers".into(),
+                                format!(
+                                    "`scenario_thresholds` must map scenario names to numbers, found `{v}`"
+                                ),
                             )),
                         },
                         _ => {}
                     }
                 }
-                match map.get("rules") {
+                let rules: &[Value] = match map.get("rules") {
                     None | Some(Value::Null) => &[],
                     Some(Value::Array(items)) => items,
-                    Some(_) => {
-                        problems.push(problem(None, None, "`rules` must be a list".into()));
+                    Some(other) => {
+                        problems.push(problem(
+                            "/rules".into(),
+                            None,
+                            format!("`rules` must be a list, found `{other}`"),
+                        ));
                         &[]
                     }
-                }
+                };
+                (rules, "/rules")
             }
             _ => {
                 return Err(PolicyError(vec![problem(
-                    None,
+                    String::new(),
                     None,
                     "a policy is an object or a list of rules".into(),
                 )]));
             }
         };
         for (i, r) in rules.iter().enumerate() {
+            let at = format!("{prefix}/{i}");
             let Some(obj) = r.as_object() else {
                 problems.push(problem(
+                    at,
                     Some(i),
-                    None,
                     "a rule is an object `{decision, condition, reason_code}`".into(),
                 ));
                 continue;
             };
             for k in obj.keys() {
-                if !["decision", "condition", "reason_code", "description"].contains(&k.as_str()) {
-                    problems.push(problem(Some(i), None, format!("unknown rule field `{k}`")));
+                if !RULE_KEYS.contains(&k.as_str()) {
+                    let mut unknown = problem(
+                        format!("{at}/{}", pointer_token(k)),
+                        Some(i),
+                        unknown_field("rule", k, &RULE_KEYS),
+                    );
+                    unknown.at_key = true;
+                    problems.push(unknown);
                 }
             }
-            let decision = match obj.get("decision").and_then(Value::as_str) {
-                Some(d) => match Verdict::parse(d) {
+            let decision = match obj.get("decision") {
+                Some(Value::String(d)) => match Verdict::parse(d) {
                     Some(v) => Some(v),
                     None => {
-                        problems.push(problem(Some(i), None, format!("decision `{d}` is not one of promote, demote, pilot, no_go, borderline")));
+                        problems.push(problem(
+                            format!("{at}/decision"),
+                            Some(i),
+                            format!(
+                                "decision `{d}` is not one of promote, demote, pilot, no_go, borderline"
+                            ),
+                        ));
                         None
                     }
                 },
+                Some(other) => {
+                    problems.push(problem(
+                        format!("{at}/decision"),
+                        Some(i),
+                        format!(
+                            "a decision is one of promote, demote, pilot, no_go, borderline, found `{other}`"
+                        ),
+                    ));
+                    None
+                }
                 None => {
-                    problems.push(problem(Some(i), None, "a rule needs a `decision`".into()));
+                    problems.push(problem(
+                        at.clone(),
+                        Some(i),
+                        "a rule needs a `decision`".into(),
+                    ));
                     None
                 }
             };
-            let Some(source) = obj.get("condition").and_then(Value::as_str) else {
-                problems.push(problem(
-                    Some(i),
-                    None,
-                    "a rule needs a `condition` (a string)".into(),
-                ));
-                continue;
+            let reason_code = match obj.get("reason_code") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(c)) => Some(c.clone()),
+                Some(other) => {
+                    problems.push(problem(
+                        format!("{at}/reason_code"),
+                        Some(i),
+                        format!("`reason_code` must be a string, found `{other}`"),
+                    ));
+                    None
+                }
+            };
+            let source = match obj.get("condition") {
+                Some(Value::String(s)) => s,
+                Some(other) => {
+                    problems.push(problem(
+                        format!("{at}/condition"),
+                        Some(i),
+                        format!("a condition is a string such as `raroi < 1.5`, found `{other}`"),
+                    ));
+                    continue;
+                }
+                None => {
+                    problems.push(problem(
+                        at,
+                        Some(i),
+                        "a rule needs a `condition` (a string such as `raroi < 1.5`)".into(),
+                    ));
+                    continue;
+                }
             };
             match expr::parse(source, &NAMES) {
                 Ok(condition) => {
                     if let Some(decision) = decision {
-                        let reason_code = obj
-                            .get("reason_code")
-                            .and_then(Value::as_str)
-                            .map_or_else(|| decision.as_str().to_string(), str::to_string);
                         p.rules.push(PolicyRule {
                             decision,
                             condition,
-                            source: source.to_string(),
-                            reason_code,
+                            source: source.clone(),
+                            reason_code: reason_code
+                                .unwrap_or_else(|| decision.as_str().to_string()),
                             index: i,
                         });
                     }
                 }
-                Err(e) => problems.push(problem(Some(i), Some(e.position), e.message)),
+                Err(e) => problems.push(PolicyProblem {
+                    position: Some(e.position),
+                    ..problem(format!("{at}/condition"), Some(i), e.message)
+                }),
             }
         }
         if problems.is_empty() {
@@ -391,6 +575,35 @@ pub struct OverrideInput {
     /// used, signer without the security role); the evaluation then runs
     /// as without it.
     pub refused: Option<String>,
+}
+
+impl OverrideInput {
+    /// The input for one scorecard from a checked override: refused when
+    /// the check refused it or when it is for another workflow.
+    pub fn for_workflow(
+        check: &OverrideCheck,
+        id: &str,
+        legacy: bool,
+        workflow_id: Option<&str>,
+    ) -> OverrideInput {
+        let refused = |reason: &str| OverrideInput {
+            id: Some(id.to_string()),
+            legacy,
+            refused: Some(reason.to_string()),
+            ..OverrideInput::default()
+        };
+        match check {
+            OverrideCheck::Refused(r) => refused(r.reason),
+            OverrideCheck::Usable(c) if !c.applies_to(workflow_id) => refused("other_workflow"),
+            OverrideCheck::Usable(c) => OverrideInput {
+                id: Some(id.to_string()),
+                legacy,
+                bypass_micro_pilot: c.bypass_micro_pilot,
+                forced_verdict: c.forced_verdict,
+                refused: None,
+            },
+        }
+    }
 }
 
 /// What happened to the override and the micro-pilot mode.
@@ -438,69 +651,9 @@ impl Evaluation {
     }
 }
 
-fn num(v: Option<&Value>) -> Option<f64> {
-    v.and_then(Value::as_f64)
-}
-
-/// The scorecard fields the evaluator reads, found in one pass over the
-/// object (a lookup per field was a quarter of the evaluation's time).
-#[derive(Default)]
-struct Fields<'c> {
-    workflow_id: Option<&'c str>,
-    alignment: Option<&'c Value>,
-    security: Option<&'c Value>,
-    raroi: Option<f64>,
-    confidence: Option<f64>,
-    sandbox: Option<f64>,
-    adapter: Option<f64>,
-    scenario_scores: Option<&'c serde_json::Map<String, Value>>,
-    forecast: Option<&'c Value>,
-}
-
-impl<'c> Fields<'c> {
-    fn of(card: &'c Value) -> Fields<'c> {
-        let mut f = Fields::default();
-        let Some(map) = card.as_object() else {
-            return f;
-        };
-        let mut alignment_nested = None;
-        let mut security_nested = None;
-        for (k, v) in map {
-            match k.as_str() {
-                "workflow_id" => f.workflow_id = v.as_str(),
-                "alignment_status" => f.alignment = Some(v).filter(|v| !v.is_null()),
-                "alignment" => alignment_nested = v.get("status"),
-                "security_status" => f.security = Some(v).filter(|v| !v.is_null()),
-                "security" => security_nested = v.get("status"),
-                "raroi" => f.raroi = v.as_f64(),
-                "confidence" => f.confidence = v.as_f64(),
-                "sandbox_roi" => f.sandbox = v.as_f64(),
-                "adapter_roi" => f.adapter = v.as_f64(),
-                "scenario_scores" => f.scenario_scores = v.as_object(),
-                "forecast" => f.forecast = Some(v).filter(|v| v.is_object()),
-                _ => {}
-            }
-        }
-        f.alignment = f.alignment.or(alignment_nested);
-        f.security = f.security.or(security_nested);
-        f
-    }
-}
-
-fn status(v: Option<&Value>) -> Option<std::borrow::Cow<'_, str>> {
-    use std::borrow::Cow;
-    v.and_then(|s| match s {
-        Value::String(s) => Some(Cow::Borrowed(s.as_str())),
-        Value::Bool(b) => Some(Cow::Borrowed(if *b { "pass" } else { "fail" })),
-        Value::Null => None,
-        other => Some(Cow::Owned(other.to_string())),
-    })
-}
-
 /// Evaluates a scorecard (DESIGN §4's order).
-pub fn evaluate(card: &Value, policy: &Policy, ovr: &OverrideInput) -> Evaluation {
-    let fields = Fields::of(card);
-    let workflow_id = fields.workflow_id.map(str::to_string);
+pub fn evaluate(card: &Scorecard<'_>, policy: &Policy, ovr: &OverrideInput) -> Evaluation {
+    let workflow_id = card.workflow_id.map(str::to_string);
     let mut overrides = Overrides::default();
     if let Some(r) = &ovr.refused {
         overrides.applied = Some(false);
@@ -557,19 +710,13 @@ pub fn evaluate(card: &Value, policy: &Policy, ovr: &OverrideInput) -> Evaluatio
     };
 
     // 1. Vetoes.
-    let alignment = status(fields.alignment);
-    let security = status(fields.security);
+    let alignment = card.alignment_status.as_deref();
+    let security = card.security_status.as_deref();
     let mut vetoes = Vec::new();
-    if alignment
-        .as_ref()
-        .is_some_and(|s| !s.eq_ignore_ascii_case("pass"))
-    {
+    if alignment.is_some_and(|s| !scorecard::passes(s)) {
         vetoes.push("alignment_veto".to_string());
     }
-    if security
-        .as_ref()
-        .is_some_and(|s| !s.eq_ignore_ascii_case("pass"))
-    {
+    if security.is_some_and(|s| !scorecard::passes(s)) {
         vetoes.push("security_veto".to_string());
     }
     if !vetoes.is_empty() {
@@ -577,19 +724,12 @@ pub fn evaluate(card: &Value, policy: &Policy, ovr: &OverrideInput) -> Evaluatio
     }
 
     let (raroi, confidence, sandbox, adapter) = (
-        fields.raroi,
-        fields.confidence,
-        fields.sandbox,
-        fields.adapter,
+        card.raroi,
+        card.confidence,
+        card.sandbox_roi,
+        card.adapter_roi,
     );
-    let scores: smallvec::SmallVec<[(&str, f64); 8]> = fields
-        .scenario_scores
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_f64().map(|s| (k.as_str(), s)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let scores: &[(&str, f64)] = card.scenario_scores.as_deref().unwrap_or_default();
     let min_scenario = scores.iter().map(|(_, s)| *s).reduce(f64::min);
     let variance = (scores.len() >= 2).then(|| {
         let n = scores.len() as f64;
@@ -641,8 +781,6 @@ pub fn evaluate(card: &Value, policy: &Policy, ovr: &OverrideInput) -> Evaluatio
 
     // 4. Rules, then the defaults.
     let opt = |v: Option<f64>| v.map_or(Val::None, Val::Num);
-    let alignment_val = alignment.as_deref().map_or(Val::None, Val::Str);
-    let security_val = security.as_deref().map_or(Val::None, Val::Str);
     let t = policy.threshold_vals();
     let vars: [Val<'_>; 16] = [
         opt(raroi),
@@ -651,8 +789,8 @@ pub fn evaluate(card: &Value, policy: &Policy, ovr: &OverrideInput) -> Evaluatio
         opt(variance),
         opt(sandbox),
         opt(adapter),
-        alignment_val,
-        security_val,
+        alignment.map_or(Val::None, Val::Str),
+        security.map_or(Val::None, Val::Str),
         t[0],
         t[1],
         t[2],
@@ -668,7 +806,7 @@ pub fn evaluate(card: &Value, policy: &Policy, ovr: &OverrideInput) -> Evaluatio
         .filter(|r| !(usable && ovr.bypass_micro_pilot && r.reason_code == "micro_pilot"))
         .find(|r| r.condition.holds(&vars) == Ok(true))
         .map(|r| (r.decision, vec![r.reason_code.clone()]));
-    let (verdict, codes) = decided.unwrap_or_else(|| {
+    let (mut verdict, mut codes) = decided.unwrap_or_else(|| {
         if raroi.is_none_or(|r| r < policy.raroi_threshold) {
             (Verdict::NoGo, vec!["raroi_below_threshold".to_string()])
         } else if confidence.is_none_or(|c| c < policy.confidence_threshold) {
@@ -687,10 +825,8 @@ pub fn evaluate(card: &Value, policy: &Policy, ovr: &OverrideInput) -> Evaluatio
     }
 
     // 5. Foresight before a promote is final.
-    let mut codes = codes;
-    let mut verdict = verdict;
     let mut foresight = None;
-    if let Some(forecast) = fields.forecast {
+    if let Some(forecast) = &card.forecast {
         let f = foresight_gate(forecast, policy, verdict);
         if verdict == Verdict::Promote && f.recommendation != Verdict::Promote {
             verdict = f.recommendation;
@@ -701,48 +837,29 @@ pub fn evaluate(card: &Value, policy: &Policy, ovr: &OverrideInput) -> Evaluatio
     done(verdict, codes, overrides, foresight, false)
 }
 
-fn foresight_gate(forecast: &Value, policy: &Policy, verdict: Verdict) -> Foresight {
-    let projections = forecast
-        .get("projections")
-        .cloned()
-        .unwrap_or(Value::Array(Vec::new()));
-    let confidence = num(forecast.get("confidence"));
+/// How far below its threshold an ROI or confidence miss may be and still
+/// count as borderline.
+const NEAR: f64 = 0.05;
+
+fn foresight_gate(forecast: &Forecast<'_>, policy: &Policy, verdict: Verdict) -> Foresight {
     let mut codes = Vec::new();
     let mut all_near = true;
-    let near = 0.05;
-    let min_roi = projections
-        .as_array()
-        .map(|p| {
-            p.iter()
-                .filter_map(|x| num(x.get("roi")))
-                .fold(f64::INFINITY, f64::min)
-        })
-        .filter(|m| m.is_finite());
-    if let Some(m) = min_roi.filter(|m| *m < policy.roi_forecast_min) {
+    if let Some(m) = forecast.min_roi.filter(|m| *m < policy.roi_forecast_min) {
         codes.push("projected_roi_below_threshold".to_string());
-        all_near &= policy.roi_forecast_min - m <= near + 1e-12;
+        all_near &= policy.roi_forecast_min - m <= NEAR + 1e-12;
     }
-    if let Some(c) = confidence.filter(|c| *c < policy.foresight_confidence_min) {
+    if let Some(c) = forecast
+        .confidence
+        .filter(|c| *c < policy.foresight_confidence_min)
+    {
         codes.push("low_confidence".to_string());
-        all_near &= policy.foresight_confidence_min - c <= near + 1e-12;
+        all_near &= policy.foresight_confidence_min - c <= NEAR + 1e-12;
     }
-    let collapse = match forecast.get("collapse_risk") {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => {
-            s == "Immediate collapse risk" || s.eq_ignore_ascii_case("brittle")
-        }
-        _ => false,
-    };
-    if collapse {
+    if forecast.collapse_risk {
         codes.push("roi_collapse_risk".to_string());
         all_near = false;
     }
-    let negative_dag = match forecast.get("dag_impact") {
-        Some(Value::Number(n)) => n.as_f64().is_some_and(|x| x < 0.0),
-        Some(Value::Object(m)) => m.values().any(|v| v.as_f64().is_some_and(|x| x < 0.0)),
-        _ => false,
-    };
-    if negative_dag && !policy.allow_negative_dag {
+    if forecast.negative_dag_impact && !policy.allow_negative_dag {
         codes.push("negative_dag_impact".to_string());
         all_near = false;
     }
@@ -756,23 +873,26 @@ fn foresight_gate(forecast: &Value, policy: &Policy, verdict: Verdict) -> Foresi
     Foresight {
         reason_codes: codes,
         recommendation,
-        projections,
-        confidence,
+        projections: forecast
+            .projections
+            .cloned()
+            .unwrap_or(Value::Array(Vec::new())),
+        confidence: forecast.confidence,
     }
 }
 
 /// One line of the decision log: `{timestamp (Unix seconds), workflow_id,
 /// patch_summary, forecast_projections, forecast_confidence, dag_impact,
 /// decision (promoted?), verdict, reason_codes}`.
-pub fn decision_log_record(card: &Value, e: &Evaluation, unix_seconds: i64) -> Value {
-    let forecast = card.get("forecast");
+pub fn decision_log_record(card: &Scorecard<'_>, e: &Evaluation, unix_seconds: i64) -> Value {
+    let forecast = card.forecast.as_ref();
     json!({
         "timestamp": unix_seconds,
         "workflow_id": e.workflow_id,
-        "patch_summary": card.get("patch_summary").cloned().unwrap_or(Value::Null),
-        "forecast_projections": forecast.and_then(|f| f.get("projections")).cloned().unwrap_or(Value::Null),
-        "forecast_confidence": forecast.and_then(|f| f.get("confidence")).cloned().unwrap_or(Value::Null),
-        "dag_impact": forecast.and_then(|f| f.get("dag_impact")).cloned().unwrap_or(Value::Null),
+        "patch_summary": card.patch_summary,
+        "forecast_projections": forecast.and_then(|f| f.projections),
+        "forecast_confidence": forecast.and_then(|f| f.confidence),
+        "dag_impact": forecast.and_then(|f| f.dag_impact),
         "decision": e.verdict == Verdict::Promote,
         "verdict": e.verdict,
         "reason_codes": e.reason_codes,
@@ -800,71 +920,17 @@ impl BatchSummary {
     }
 }
 
-/// Why an override cannot be used at all (exit 2): its verdict is not one
-/// an override may force.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "the override's verdict is {0}; it must force one of promote, demote, pilot, no_go, or bypass the micro-pilot"
-)]
-pub struct UnknownVerdict(pub String);
-
-/// A value that is there and not `null`.
-fn present(v: Option<&Value>) -> Option<&Value> {
-    v.filter(|v| !v.is_null())
-}
-
-/// Reads a verified override's content: a DSSE `override.v1` payload
-/// (`{id, workflow_id, flags {bypass_micro_pilot, forced_verdict}, …}`) or a
-/// legacy `data` object (flat: `bypass_micro_pilot`, `forced_verdict` or
-/// `verdict`, optional `workflow_id`). `refusal` is set when the override
-/// does not apply to `workflow_id` or its signer lacks the security role.
+/// Reads a verified override's content for one scorecard: a DSSE
+/// `override.v1` payload or a legacy `data` object ([`check_override`]),
+/// refused when it is not for `workflow_id`, malformed, or not issued by a
+/// security signer.
 pub fn override_input(
     content: &Value,
     id: &str,
     legacy: bool,
-    signer_is_security: bool,
+    signers: &[OverrideSigner<'_>],
     workflow_id: Option<&str>,
 ) -> Result<OverrideInput, UnknownVerdict> {
-    let flags = if legacy {
-        content
-    } else {
-        content.get("flags").unwrap_or(&Value::Null)
-    };
-    let verdict = present(flags.get("forced_verdict"))
-        .or_else(|| present(flags.get("verdict")))
-        .or_else(|| present(content.get("verdict")));
-    let forced_verdict = match verdict {
-        None => None,
-        Some(v) => {
-            let text = v.as_str().map_or_else(|| v.to_string(), str::to_string);
-            Some(Verdict::forceable(&text).ok_or(UnknownVerdict(format!("`{text}`")))?)
-        }
-    };
-    let bypass = flags
-        .get("bypass_micro_pilot")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    if forced_verdict.is_none() && !bypass {
-        return Err(UnknownVerdict("missing".to_string()));
-    }
-    let scoped = present(content.get("workflow_id"));
-    let target = scoped.and_then(Value::as_str);
-    let refused = if !signer_is_security {
-        Some("signer_not_security".to_string())
-    } else if scoped.is_some() && (target.is_none() || target != workflow_id) {
-        // A workflow id that is not a string matches no workflow.
-        Some("other_workflow".to_string())
-    } else if scoped.is_none() && !legacy {
-        // A signed override is always scoped to one workflow.
-        Some("other_workflow".to_string())
-    } else {
-        None
-    };
-    Ok(OverrideInput {
-        id: Some(id.to_string()),
-        legacy,
-        bypass_micro_pilot: bypass,
-        forced_verdict,
-        refused,
-    })
+    let check = check_override(content, legacy, signers)?;
+    Ok(OverrideInput::for_workflow(&check, id, legacy, workflow_id))
 }

@@ -13,6 +13,7 @@
 #![allow(unsafe_code)]
 
 mod bundles;
+mod governance;
 mod lint;
 mod sim;
 mod trust;

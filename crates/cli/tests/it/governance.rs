@@ -2,6 +2,66 @@
 
 use crate::*;
 
+use gavel_trust::ed25519::SigningKey;
+use serde_json::json;
+
+const OVERRIDE_TYPE: &str = "application/vnd.gavel.override.v1+json";
+
+/// The analyst key `Governance::new` trusts (no security role).
+fn analyst() -> SigningKey {
+    SigningKey::from_bytes(&[22; 32])
+}
+
+/// A key no store trusts.
+fn stranger() -> SigningKey {
+    SigningKey::from_bytes(&[99; 32])
+}
+
+fn at(offset: i64) -> String {
+    let now = jiff::Timestamp::now().as_second();
+    gavel_trust::rfc3339(jiff::Timestamp::from_second(now + offset).unwrap())
+}
+
+/// An override payload forcing `promote`, issued `issued` seconds from now.
+fn override_payload(workflow: &str, issued_by: &str, issued: i64, expires: i64) -> Value {
+    json!({
+        "id": format!("ovr-{workflow}-{}", jiff::Timestamp::now().as_nanosecond()),
+        "workflow_id": workflow,
+        "flags": {"bypass_micro_pilot": false, "forced_verdict": "promote"},
+        "reason": "Board approved the launch", "issued_by": issued_by,
+        "issued_at": at(issued), "expires_at": at(expires),
+    })
+}
+
+/// Signs `payload` as an override envelope and writes it to `name.json`.
+fn envelope(g: &Governance, name: &str, keys: &[&SigningKey], payload: Value) -> String {
+    write_signed(g, name, OVERRIDE_TYPE, keys, &payload)
+}
+
+fn write_signed(
+    g: &Governance,
+    name: &str,
+    payload_type: &str,
+    keys: &[&SigningKey],
+    payload: &Value,
+) -> String {
+    let env = gavel_trust::sign_dsse(payload_type, payload, keys).unwrap();
+    let f = g.path(&format!("{name}.json"));
+    std::fs::write(&f, serde_json::to_string(&env).unwrap()).unwrap();
+    f
+}
+
+/// `override verify FILE --format json` in the test's store.
+fn verify_override(g: &Governance, file: &str, extra: &[&str]) -> (i32, Value) {
+    let mut args = vec!["override", "verify", file, "--format", "json"];
+    args.extend_from_slice(extra);
+    let out = gavel_in(g.home(), &args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{file}: not JSON ({e}): {stderr}"));
+    (code(&out), value)
+}
+
 #[test]
 fn signed_override_forces_once_for_its_workflow() {
     let g = Governance::new();
@@ -34,13 +94,30 @@ fn signed_override_forces_once_for_its_workflow() {
 fn overrides_refused_for_other_workflow_expired_or_non_security_signer() {
     let g = Governance::new();
     let card = r#"{"workflow_id": "wf-1", "raroi": 0.2, "confidence": 0.9}"#;
-    let analyst = gavel_trust::ed25519::SigningKey::from_bytes(&[22; 32]);
-    for (name, key, workflow, expires, refusal) in [
-        ("other", &g.security, "wf-2", 3600, "other_workflow"),
-        ("expired", &g.security, "wf-1", -60, "expired"),
-        ("analyst", &analyst, "wf-1", 3600, "signer_not_security"),
+    let mut files = Vec::new();
+    for (name, workflow, expires, refusal) in [
+        ("other", "wf-2", 3600, "other_workflow"),
+        ("expired", "wf-1", -60, "expired"),
     ] {
-        let ovr = g.override_file(name, key, workflow, "promote", expires);
+        let f = g.override_file(name, &g.security, workflow, "promote", expires);
+        files.push((name, f, refusal));
+    }
+    // Signed by the analyst, as the analyst; and claiming to be sam's.
+    let by_ann = envelope(
+        &g,
+        "analyst",
+        &[&analyst()],
+        override_payload("wf-1", "ann", -3600, 3600),
+    );
+    files.push(("analyst", by_ann, "signer_not_security"));
+    let posing = envelope(
+        &g,
+        "posing",
+        &[&analyst()],
+        override_payload("wf-1", "sam", -3600, 3600),
+    );
+    files.push(("posing", posing, "issuer_mismatch"));
+    for (name, ovr, refusal) in files {
         let (c, out) = g.eval(card, &["--override", &ovr, "--no-log"]);
         assert_eq!(c, 1, "{name}");
         assert_eq!(out[0]["verdict"], "no_go", "{name}");
@@ -307,4 +384,814 @@ fn concurrent_evaluations_apply_an_override_once() {
         })
         .count();
     assert_eq!(applied, 1);
+}
+
+/// Each way a scorecard field can have the wrong type is bad input (exit
+/// 2) naming the scorecard, the field and what was expected; before, each
+/// was skipped and the card promoted.
+#[test]
+fn wrong_typed_scorecard_fields_are_bad_input_naming_the_field() {
+    let g = Governance::new();
+    let cases = [
+        (
+            r#"{"scenario_scores": {"a": "0.1"}}"#,
+            "/scenario_scores/a",
+            "must be a number",
+        ),
+        (
+            r#"{"scenario_scores": [0.1]}"#,
+            "/scenario_scores",
+            "an object of scenario names",
+        ),
+        (
+            r#"{"scenario_scores": "bad"}"#,
+            "/scenario_scores",
+            "an object of scenario names",
+        ),
+        (
+            r#"{"forecast": {"projections": [{"cycle": 1, "roi": "-5"}]}}"#,
+            "/forecast/projections/0/roi",
+            "must be a number",
+        ),
+        (
+            r#"{"forecast": {"confidence": "0.1"}}"#,
+            "/forecast/confidence",
+            "must be a number",
+        ),
+        (
+            r#"{"forecast": {"dag_impact": {"a": "-1"}}}"#,
+            "/forecast/dag_impact/a",
+            "must be a number",
+        ),
+        (
+            r#"{"forecast": {"projections": "lots"}}"#,
+            "/forecast/projections",
+            "must be a list",
+        ),
+        (
+            r#"{"forecast": {"collapse_risk": 1}}"#,
+            "/forecast/collapse_risk",
+            "true, false or a string",
+        ),
+        (r#"{"forecast": "soon"}"#, "/forecast", "must be an object"),
+        (
+            r#"{"alignment": {"status": "fail"}, "alignment_status": "pass"}"#,
+            "/alignment/status",
+            "says `pass`",
+        ),
+        (
+            r#"{"security": {"status": "fail"}, "security_status": "pass"}"#,
+            "/security/status",
+            "says `pass`",
+        ),
+        (
+            r#"{"security_status": 0}"#,
+            "/security_status",
+            "a status string",
+        ),
+        (r#"{"raroi": "9"}"#, "/raroi", "must be a number"),
+        (
+            r#"{"sandbox_roi": true}"#,
+            "/sandbox_roi",
+            "must be a number",
+        ),
+        (
+            r#"{"patch_summary": 5}"#,
+            "/patch_summary",
+            "must be a string",
+        ),
+        (
+            r#"{"secuirty_status": "fail"}"#,
+            "/secuirty_status",
+            "did you mean `security_status`?",
+        ),
+    ];
+    for (extra, pointer, expected) in cases {
+        // Valid fields first, the bad one last: on its own line of the file.
+        let card = format!(
+            "{{\"workflow_id\": \"wf-t\",\n {}",
+            extra.trim_start_matches('{')
+        );
+        let (c, out) = g.eval(&card, &["--no-log"]);
+        assert_eq!(c, 2, "{extra}: {out:?}");
+        let e = &out[0]["error"];
+        assert_eq!(e["code"], "invalid_scorecard", "{extra}");
+        assert_eq!(e["pointer"], pointer, "{extra}");
+        assert_eq!(e["line"], 2, "{extra}: the line of the bad field");
+        assert!(e["column"].as_u64().unwrap() > 1, "{extra}: {e}");
+        let message = e["message"].as_str().unwrap();
+        assert!(message.starts_with("scorecard `wf-t` in `"), "{message}");
+        assert!(message.contains(expected), "{extra}: {message}");
+        assert!(e["file"].as_str().unwrap().ends_with("card.json"));
+    }
+    // In JSON Lines: the line number, and the field.
+    let batch = g.path("typed.jsonl");
+    std::fs::write(
+        &batch,
+        "{\"workflow_id\": \"a\", \"raroi\": 2, \"confidence\": 0.9}\n{\"workflow_id\": \"b\", \"scenario_scores\": {\"x\": \"0.1\"}}\n",
+    )
+    .unwrap();
+    let out = gavel_in(
+        g.home(),
+        &[
+            "scorecard",
+            "eval",
+            &batch,
+            "--policy",
+            &g.path("policy.yaml"),
+            "--no-log",
+        ],
+    );
+    assert_eq!(code(&out), 2);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("error: scorecard `b` in `") && text.contains("typed.jsonl:2`"),
+        "{text}"
+    );
+    assert!(text.contains("= at /scenario_scores/x"), "{text}");
+}
+
+/// Every way `override verify` can find an override invalid gives that
+/// reason with exit 1 (it used to say "the override's verdict is missing"
+/// with exit 2 for all of them).
+#[test]
+fn override_verify_gives_each_failure_its_reason_with_exit_1() {
+    let g = Governance::new();
+    let good = g.override_file("good", &g.security, "wf-1", "promote", 3600);
+    let (c, v) = verify_override(&g, &good, &[]);
+    assert_eq!(c, 0, "{v}");
+    assert_eq!(
+        (
+            v["valid"].as_bool(),
+            v["reason"].as_str(),
+            v["workflow_id"].as_str()
+        ),
+        (Some(true), None, Some("wf-1"))
+    );
+    assert_eq!(
+        (
+            v["scope"].as_str(),
+            v["forced_verdict"].as_str(),
+            v["ledger_checked"].as_bool()
+        ),
+        (Some("workflow"), Some("promote"), Some(true))
+    );
+    assert_eq!(v["signers"][0]["name"], "sam");
+    assert_eq!(v["override_id"], "ovr-good");
+
+    let mut cases: Vec<(&str, String)> = Vec::new();
+    cases.push((
+        "unknown_key",
+        envelope(
+            &g,
+            "stranger",
+            &[&stranger()],
+            override_payload("wf-1", "sam", -60, 3600),
+        ),
+    ));
+    // Tampered: another workflow in the payload, the old signature.
+    let mut env: Value = serde_json::from_str(&std::fs::read_to_string(&good).unwrap()).unwrap();
+    {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut payload: Value =
+            serde_json::from_slice(&b64.decode(env["payload"].as_str().unwrap()).unwrap()).unwrap();
+        payload["workflow_id"] = json!("wf-evil");
+        env["payload"] = json!(b64.encode(serde_json::to_vec(&payload).unwrap()));
+    }
+    let tampered = g.path("tampered.json");
+    std::fs::write(&tampered, env.to_string()).unwrap();
+    cases.push(("bad_signature", tampered));
+    cases.push((
+        "expired",
+        g.override_file("expired", &g.security, "wf-1", "promote", -60),
+    ));
+    cases.push((
+        "not_yet_valid",
+        envelope(
+            &g,
+            "future",
+            &[&g.security],
+            override_payload("wf-1", "sam", 3600, 7200),
+        ),
+    ));
+    cases.push((
+        "wrong_payload_type",
+        write_signed(
+            &g,
+            "review",
+            "application/vnd.gavel.review.v1+json",
+            &[&g.security],
+            &override_payload("wf-1", "sam", -60, 3600),
+        ),
+    ));
+    let mut unscoped = override_payload("wf-1", "sam", -60, 3600);
+    unscoped.as_object_mut().unwrap().remove("workflow_id");
+    cases.push((
+        "malformed",
+        envelope(&g, "unscoped", &[&g.security], unscoped),
+    ));
+    let unsigned = g.path("unsigned.json");
+    std::fs::write(
+        &unsigned,
+        json!({"payloadType": OVERRIDE_TYPE, "payload": "e30=", "signatures": []}).to_string(),
+    )
+    .unwrap();
+    cases.push(("malformed", unsigned));
+    cases.push((
+        "issuer_mismatch",
+        envelope(
+            &g,
+            "posing",
+            &[&analyst()],
+            override_payload("wf-1", "sam", -60, 3600),
+        ),
+    ));
+    cases.push((
+        "signer_not_security",
+        envelope(
+            &g,
+            "by-ann",
+            &[&analyst()],
+            override_payload("wf-1", "ann", -60, 3600),
+        ),
+    ));
+    // Used: applied once by an evaluation.
+    let used = g.override_file("used", &g.security, "wf-1", "promote", 3600);
+    let (c, _) = g.eval(
+        r#"{"workflow_id": "wf-1", "raroi": 0.2, "confidence": 0.9}"#,
+        &["--override", &used, "--no-log"],
+    );
+    assert_eq!(c, 0);
+    cases.push(("used", used));
+    // Legacy: marked used, tampered, or without its secret.
+    let secret = gavel_trust::Sensitive::new(b"legacy-secret".to_vec());
+    std::fs::write(g.path("secret.txt"), "legacy-secret").unwrap();
+    let legacy = gavel_trust::legacy_override(&json!({"verdict": "promote"}), &secret);
+    let mut marked = legacy.clone();
+    marked["used"] = json!(true);
+    std::fs::write(g.path("legacy-used.json"), marked.to_string()).unwrap();
+    cases.push(("used", g.path("legacy-used.json")));
+    let mut changed = legacy.clone();
+    changed["data"]["verdict"] = json!("demote");
+    std::fs::write(g.path("legacy-changed.json"), changed.to_string()).unwrap();
+    cases.push(("bad_signature", g.path("legacy-changed.json")));
+    std::fs::write(g.path("legacy.json"), legacy.to_string()).unwrap();
+
+    for (reason, file) in &cases {
+        let extra: &[&str] = if file.contains("legacy") {
+            &[
+                "--secret-file",
+                &*Box::leak(g.path("secret.txt").into_boxed_str()),
+            ]
+        } else {
+            &[]
+        };
+        let (c, v) = verify_override(&g, file, extra);
+        assert_eq!((c, v["valid"].as_bool()), (1, Some(false)), "{reason}: {v}");
+        assert_eq!(v["reason"], *reason, "{file}: {v}");
+        assert!(!v["message"].as_str().unwrap().is_empty(), "{reason}");
+    }
+    let (c, v) = verify_override(&g, &g.path("legacy.json"), &[]);
+    assert_eq!(
+        (c, v["reason"].as_str()),
+        (1, Some("unknown_key")),
+        "no secret: {v}"
+    );
+    // Text: the reason and what is wrong.
+    let out = gavel_in(g.home(), &["override", "verify", &cases[0].1]);
+    assert_eq!(code(&out), 1);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("INVALID override (unknown_key): "),
+        "{text}"
+    );
+
+    // Exit 2: not JSON, unreadable, a verdict no override may force.
+    std::fs::write(g.path("broken.json"), "{\"payloadType\": ").unwrap();
+    let out = gavel_in(
+        g.home(),
+        &[
+            "override",
+            "verify",
+            &g.path("broken.json"),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(
+        (code(&out), json(&out)["error"]["code"].as_str()),
+        (2, Some("syntax_error"))
+    );
+    let out = gavel_in(
+        g.home(),
+        &[
+            "override",
+            "verify",
+            &g.path("nowhere.json"),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(
+        (code(&out), json(&out)["error"]["code"].as_str()),
+        (2, Some("unreadable"))
+    );
+    let odd = g.override_file("odd", &g.security, "wf-1", "launch", 3600);
+    let out = gavel_in(g.home(), &["override", "verify", &odd, "--format", "json"]);
+    assert_eq!(code(&out), 2);
+    let e = &json(&out)["error"];
+    assert_eq!(e["code"], "invalid_override");
+    assert!(e["message"].as_str().unwrap().contains("`launch`"), "{e}");
+}
+
+/// `override verify` and `scorecard eval` read an override's scope the
+/// same way: a signed override without `workflow_id` is for no workflow, a
+/// legacy one for any.
+#[test]
+fn override_verify_and_eval_agree_on_which_workflows_an_override_is_for() {
+    let g = Governance::new();
+    let low = r#"{"workflow_id": "wf-9", "raroi": 0.2, "confidence": 0.9}"#;
+    let mut unscoped = override_payload("x", "sam", -60, 3600);
+    unscoped.as_object_mut().unwrap().remove("workflow_id");
+    let unscoped = envelope(&g, "unscoped", &[&g.security], unscoped);
+    let (c, v) = verify_override(&g, &unscoped, &[]);
+    assert_eq!((c, v["reason"].as_str()), (1, Some("malformed")));
+    let (c, out) = g.eval(low, &["--override", &unscoped, "--no-log"]);
+    assert_eq!(
+        (
+            c,
+            out[0]["verdict"].as_str(),
+            out[0]["overrides"]["refused"].as_str()
+        ),
+        (1, Some("no_go"), Some("malformed"))
+    );
+    // Legacy without a workflow: any workflow, in both.
+    let secret = gavel_trust::Sensitive::new(b"s3cret-value".to_vec());
+    std::fs::write(g.path("secret.txt"), "s3cret-value").unwrap();
+    let legacy = g.path("legacy-any.json");
+    std::fs::write(
+        &legacy,
+        gavel_trust::legacy_override(&json!({"forced_verdict": "promote"}), &secret).to_string(),
+    )
+    .unwrap();
+    let secret_file = g.path("secret.txt");
+    let (c, v) = verify_override(&g, &legacy, &["--secret-file", &secret_file]);
+    assert_eq!(c, 0, "{v}");
+    assert_eq!(
+        (
+            v["scope"].as_str(),
+            v["workflow_id"].as_str(),
+            v["legacy"].as_bool()
+        ),
+        (Some("any_workflow"), None, Some(true))
+    );
+    let out = gavel_in(
+        g.home(),
+        &["override", "verify", &legacy, "--secret-file", &secret_file],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("for any workflow"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let (c, out) = g.eval(
+        low,
+        &[
+            "--override",
+            &legacy,
+            "--secret-file",
+            &secret_file,
+            "--no-log",
+        ],
+    );
+    assert_eq!(
+        (
+            c,
+            out[0]["verdict"].as_str(),
+            out[0]["overrides"]["applied"].as_bool()
+        ),
+        (0, Some("promote"), Some(true))
+    );
+    // A card without a workflow id matches no scoped override.
+    let scoped = g.override_file("scoped", &g.security, "wf-9", "promote", 3600);
+    let (c, out) = g.eval(
+        r#"{"raroi": 0.2, "confidence": 0.9}"#,
+        &["--override", &scoped, "--no-log"],
+    );
+    assert_eq!(
+        (c, out[0]["overrides"]["refused"].as_str()),
+        (1, Some("other_workflow"))
+    );
+}
+
+/// `override verify --key`: exactly the given keys, no store or keychain,
+/// and the output says the ledger was not consulted.
+#[test]
+fn override_verify_with_key_trusts_exactly_those_keys_without_the_ledger() {
+    let g = Governance::new();
+    let ovr = g.override_file("keyed", &g.security, "wf-1", "promote", 3600);
+    let keys = |name: &str, key: &SigningKey, role: gavel_trust::Role| {
+        let k =
+            gavel_trust::PublicKey::new(&key.verifying_key(), name, "x@example.com", vec![role]);
+        let f = g.path(&format!("{name}.pub.json"));
+        std::fs::write(&f, serde_json::to_string(&k).unwrap()).unwrap();
+        f
+    };
+    let sam = keys("sam", &g.security, gavel_trust::Role::Security);
+    let ann = keys("ann", &analyst(), gavel_trust::Role::Analyst);
+    let empty = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["override", "verify", ovr.as_str(), "--format", "json"];
+        args.extend_from_slice(extra);
+        let out = gavel_in(empty.path(), &args);
+        (
+            code(&out),
+            serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null),
+        )
+    };
+    let (c, v) = run(&["--key", &sam]);
+    assert_eq!((c, v["valid"].as_bool()), (0, Some(true)), "{v}");
+    assert_eq!(v["ledger_checked"], false);
+    let (c, v) = run(&["--key", &ann]);
+    assert_eq!((c, v["reason"].as_str()), (1, Some("unknown_key")));
+    let (c, v) = run(&["--key", &ann, "--key", &sam]);
+    assert_eq!(c, 0, "{v}");
+    // The security role comes from the key file: sam's key named analyst is not enough.
+    let demoted = keys("sam", &g.security, gavel_trust::Role::Analyst);
+    let (c, v) = run(&["--key", &demoted]);
+    assert_eq!((c, v["reason"].as_str()), (1, Some("signer_not_security")));
+    assert!(
+        !empty.path().join("gavel.db").exists(),
+        "--key opens no store"
+    );
+    // Text says the ledger was not consulted.
+    let out = gavel_in(empty.path(), &["override", "verify", &ovr, "--key", &sam]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ledger was not consulted"), "{text}");
+    // --secret needs the keychain: refused with --key.
+    let out = gavel_in(
+        empty.path(),
+        &[
+            "override", "verify", &ovr, "--key", &sam, "--secret", "x", "--format", "json",
+        ],
+    );
+    assert_eq!(
+        (code(&out), json(&out)["error"]["code"].as_str()),
+        (2, Some("usage"))
+    );
+    let (c, _) = run(&["--key", &g.path("missing.pub.json")]);
+    assert_eq!(c, 2);
+}
+
+/// Issuing goes through the console's use case: bad requests are exit 2
+/// naming the flag, an identity without the security role is refused.
+#[test]
+fn override_issue_checks_the_request_and_the_role() {
+    let g = Governance::new();
+    let ann = gavel_trust::PublicKey::new(
+        &SigningKey::from_bytes(&[23; 32]).verifying_key(),
+        "ann-id",
+        "ann@example.com",
+        vec![gavel_trust::Role::Analyst],
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = gavel_store::Store::open(&g.home().join("gavel.db"))
+            .await
+            .unwrap();
+        store.add_identity(&ann).await.unwrap();
+    });
+    let issue = |extra: &[&str]| {
+        let mut args = vec![
+            "override",
+            "issue",
+            "--workflow",
+            "wf-1",
+            "--reason",
+            "the board approved it",
+            "--as",
+            "ann-id",
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let out = gavel_in(g.home(), &args);
+        let error =
+            serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null)["error"].clone();
+        (code(&out), error)
+    };
+    let (c, e) = issue(&["--verdict", "promote"]);
+    assert_eq!((c, e["code"].as_str()), (1, Some("refused")), "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("security role"),
+        "{e}"
+    );
+    for (extra, expected) in [
+        (
+            &["--verdict", "borderline"][..],
+            "`borderline` is not a verdict",
+        ),
+        (&[][..], "--bypass-micro-pilot"),
+        (
+            &["--verdict", "promote", "--expires-in", "0s"][..],
+            "`0s` is not a positive duration",
+        ),
+    ] {
+        let (c, e) = issue(extra);
+        assert_eq!(c, 2, "{extra:?}: {e}");
+        assert!(e["message"].as_str().unwrap().contains(expected), "{e}");
+    }
+}
+
+/// Policy errors carry the line, column and pointer of the problem, and a
+/// suggestion for a misspelled key.
+#[test]
+fn policy_errors_are_located_with_did_you_mean() {
+    let g = Governance::new();
+    std::fs::write(
+        g.path("policy.yaml"),
+        "raroi_treshold: 2\nrules:\n  - decision: maybe\n    condition: \"raroi > 1\"\n",
+    )
+    .unwrap();
+    let (c, out) = g.eval(r#"{"raroi": 2}"#, &["--no-log"]);
+    assert_eq!(c, 2);
+    let e = &out[0]["error"];
+    assert_eq!(e["code"], "invalid_policy");
+    assert_eq!(
+        e["message"],
+        "unknown policy field `raroi_treshold`; did you mean `raroi_threshold`?"
+    );
+    assert_eq!(
+        (e["line"].as_u64(), e["column"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(e["pointer"], "/raroi_treshold");
+    let second = &e["errors"][1];
+    assert_eq!(second["pointer"], "/rules/0/decision");
+    assert_eq!(
+        (second["line"].as_u64(), second["column"].as_u64()),
+        (Some(3), Some(15))
+    );
+    // Text: rustc style with the source line and a caret.
+    let out = gavel_in(
+        g.home(),
+        &[
+            "scorecard",
+            "eval",
+            &g.path("card.json"),
+            "--policy",
+            &g.path("policy.yaml"),
+            "--no-log",
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("policy.yaml:3:15"), "{text}");
+    assert!(text.contains("3 |   - decision: maybe"), "{text}");
+}
+
+/// JSON Lines are streamed: a file over the 16 MiB whole-file limit is
+/// evaluated (it used to be refused), and a bad line stops the run with
+/// its line number after the lines before it were printed and logged.
+#[test]
+fn jsonl_scorecards_stream_past_the_whole_file_limit() {
+    let g = Governance::new();
+    std::fs::write(g.path("policy.yaml"), "rules: []\n").unwrap();
+    let notes = "n".repeat(100_000);
+    let batch = g.path("big.jsonl");
+    {
+        use std::io::Write as _;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&batch).unwrap());
+        for i in 0..180 {
+            let raroi = if i % 3 == 0 { 0.5 } else { 1.5 };
+            writeln!(
+                f,
+                "{{\"workflow_id\": \"wf-{i}\", \"raroi\": {raroi}, \"confidence\": 0.9, \"notes\": \"{notes}\"}}"
+            )
+            .unwrap();
+        }
+    }
+    assert!(std::fs::metadata(&batch).unwrap().len() > 16 << 20);
+    let log = g.path("log.jsonl");
+    let out = gavel_in(
+        g.home(),
+        &[
+            "scorecard",
+            "eval",
+            &batch,
+            "--policy",
+            &g.path("policy.yaml"),
+            "--log",
+            &log,
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 180);
+    assert_eq!(lines[0]["verdict"], "no_go");
+    assert_eq!(lines[179]["workflow_id"], "wf-179");
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 180);
+    // The text summary counts the whole batch.
+    let out = gavel_in(
+        g.home(),
+        &[
+            "scorecard",
+            "eval",
+            &batch,
+            "--policy",
+            &g.path("policy.yaml"),
+            "--no-log",
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("180 scorecards") && text.contains("no_go        60"),
+        "{text}"
+    );
+
+    // A bad line: exit 2 at its line; the ones before were evaluated.
+    let broken = g.path("broken.jsonl");
+    std::fs::write(
+        &broken,
+        "{\"workflow_id\": \"a\", \"raroi\": 2, \"confidence\": 0.9}\n\n{\"workflow_id\": \"b\", \"raroi\": 2, \"confidence\": 0.9}\n{\"workflow_id\": \"c\", \"raroi\": \n{\"workflow_id\": \"d\"}\n",
+    )
+    .unwrap();
+    let log = g.path("broken-log.jsonl");
+    let out = gavel_in(
+        g.home(),
+        &[
+            "scorecard",
+            "eval",
+            &broken,
+            "--policy",
+            &g.path("policy.yaml"),
+            "--log",
+            &log,
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code(&out), 2);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let printed: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        printed.len(),
+        3,
+        "two evaluations, then the error: {stdout}"
+    );
+    let e = &serde_json::from_str::<Value>(printed[2]).unwrap()["error"];
+    assert_eq!(
+        (e["code"].as_str(), e["line"].as_u64()),
+        (Some("invalid_scorecard"), Some(4))
+    );
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("line 4 is not a JSON scorecard"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 2);
+    // A line over the 1 MiB line limit is refused with its number.
+    let long = g.path("long.jsonl");
+    std::fs::write(
+        &long,
+        format!(
+            "{{\"workflow_id\": \"a\", \"raroi\": 2}}\n{{\"notes\": \"{}\"}}\n",
+            "x".repeat(1 << 20)
+        ),
+    )
+    .unwrap();
+    let out = gavel_in(
+        g.home(),
+        &[
+            "scorecard",
+            "eval",
+            &long,
+            "--policy",
+            &g.path("policy.yaml"),
+            "--no-log",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code(&out), 2);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let e = &serde_json::from_str::<Value>(stdout.lines().last().unwrap()).unwrap()["error"];
+    assert_eq!(
+        (e["code"].as_str(), e["line"].as_u64()),
+        (Some("line_too_long"), Some(2))
+    );
+}
+
+/// A directory of scorecards is read with its subdirectories; a symbolic
+/// link back to a directory being read, or a link to itself, is an error
+/// (exit 2 naming it), never an endless walk.
+#[cfg(unix)]
+#[test]
+fn a_symlink_loop_in_a_scorecard_directory_is_an_error_not_a_hang() {
+    use std::os::unix::fs::symlink;
+    let g = Governance::new();
+    std::fs::write(g.path("policy.yaml"), "rules: []\n").unwrap();
+    let root = g.dir.path().join("cards");
+    std::fs::create_dir_all(root.join("team-b")).unwrap();
+    std::fs::write(
+        root.join("a.json"),
+        r#"{"workflow_id": "a", "raroi": 2, "confidence": 0.9}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("team-b/b.jsonl"),
+        "{\"workflow_id\": \"b\", \"raroi\": 0.1}\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("notes.txt"), "not a scorecard").unwrap();
+    std::fs::create_dir_all(root.join(".hidden")).unwrap();
+    std::fs::write(root.join(".hidden/h.json"), "not JSON").unwrap();
+    let dir = root.to_str().unwrap().to_string();
+    let eval = |dir: &str| {
+        let started = std::time::Instant::now();
+        let out = gavel_in(
+            g.home(),
+            &[
+                "scorecard",
+                "eval",
+                dir,
+                "--policy",
+                &g.path("policy.yaml"),
+                "--no-log",
+                "--format",
+                "json",
+            ],
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        out
+    };
+    let out = eval(&dir);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["workflow_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids, ["a", "b"]);
+    // A link to the parent directory (named like a scorecard, too).
+    symlink("..", root.join("team-b/up.json")).unwrap();
+    let out = eval(&dir);
+    assert_eq!(code(&out), 2);
+    let e = &json(&out)["error"];
+    assert_eq!(e["code"], "symlink_loop", "{e}");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("up.json` leads back to"),
+        "{e}"
+    );
+    std::fs::remove_file(root.join("team-b/up.json")).unwrap();
+    // A link to itself.
+    symlink("self.json", root.join("self.json")).unwrap();
+    let out = eval(&dir);
+    assert_eq!(code(&out), 2);
+    let e = &json(&out)["error"];
+    assert_eq!(e["code"], "unreadable", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("self.json"), "{e}");
+}
+
+/// With nothing to evaluate, nothing is logged: exit 2.
+#[test]
+fn an_empty_directory_is_a_usage_error() {
+    let g = Governance::new();
+    std::fs::write(g.path("policy.yaml"), "rules: []\n").unwrap();
+    let empty = g.dir.path().join("none");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = gavel_in(
+        g.home(),
+        &[
+            "scorecard",
+            "eval",
+            empty.to_str().unwrap(),
+            "--policy",
+            &g.path("policy.yaml"),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(
+        (code(&out), json(&out)["error"]["code"].as_str()),
+        (2, Some("usage"))
+    );
+    assert!(!g.home().join("governance/decision_log.jsonl").exists());
 }

@@ -1,8 +1,23 @@
 //! The evaluator step by step (DESIGN §4, §11.12), at and around every
 //! threshold.
 
-use gavel_governance::{OverrideInput, Policy, Verdict, decision_log_record, evaluate};
+mod boundaries;
+mod cards;
+mod overrides;
+mod policies;
+
+use gavel_governance::{Evaluation, OverrideInput, Policy, Scorecard, Verdict};
 use serde_json::{Value, json};
+
+/// Reads the card (it must be well typed) and evaluates it.
+fn evaluate(card: &Value, policy: &Policy, ovr: &OverrideInput) -> Evaluation {
+    let card = Scorecard::from_json(card).unwrap_or_else(|e| panic!("{card}: {e}"));
+    gavel_governance::evaluate(&card, policy, ovr)
+}
+
+fn decision_log_record(card: &Value, e: &Evaluation, unix_seconds: i64) -> Value {
+    gavel_governance::decision_log_record(&Scorecard::from_json(card).unwrap(), e, unix_seconds)
+}
 
 fn policy(doc: Value) -> Policy {
     Policy::from_json(&doc).unwrap()
@@ -433,78 +448,4 @@ fn review_regressions() {
         &OverrideInput::default(),
     );
     assert_eq!(e.verdict, Verdict::Promote);
-}
-
-#[test]
-fn override_content_is_read_strictly() {
-    use gavel_governance::override_input;
-    // `forced_verdict: null` falls back to `verdict`.
-    let o = override_input(
-        &json!({"forced_verdict": null, "verdict": "promote", "workflow_id": "a"}),
-        "id",
-        true,
-        true,
-        Some("a"),
-    )
-    .unwrap();
-    assert_eq!(
-        (o.forced_verdict, o.refused),
-        (Some(Verdict::Promote), None)
-    );
-    // A workflow id that is not a string matches no workflow.
-    let o = override_input(
-        &json!({"bypass_micro_pilot": true, "workflow_id": 123}),
-        "id",
-        true,
-        true,
-        Some("zzz"),
-    )
-    .unwrap();
-    assert_eq!(o.refused.as_deref(), Some("other_workflow"));
-    // Without workflow_id a legacy override applies to any workflow; a signed one to none.
-    assert_eq!(
-        override_input(
-            &json!({"bypass_micro_pilot": true}),
-            "id",
-            true,
-            true,
-            Some("x")
-        )
-        .unwrap()
-        .refused,
-        None
-    );
-    let signed = json!({"flags": {"forced_verdict": "demote"}});
-    assert_eq!(
-        override_input(&signed, "id", false, true, Some("x"))
-            .unwrap()
-            .refused
-            .as_deref(),
-        Some("other_workflow")
-    );
-    // Nothing to do, or an unknown verdict: unusable.
-    assert!(override_input(&json!({"workflow_id": "a"}), "id", true, true, Some("a")).is_err());
-    assert!(
-        override_input(
-            &json!({"verdict": "borderline"}),
-            "id",
-            true,
-            true,
-            Some("a")
-        )
-        .is_err()
-    );
-    assert_eq!(
-        override_input(
-            &json!({"flags": {"forced_verdict": "pilot"}, "workflow_id": "a"}),
-            "id",
-            false,
-            false,
-            Some("a")
-        )
-        .unwrap()
-        .refused
-        .as_deref(),
-        Some("signer_not_security")
-    );
 }
