@@ -60,6 +60,7 @@ pub struct EvalArgs {
 #[derive(Debug, Clone, Subcommand)]
 pub enum OverrideCommand {
     /// Issue a signed, single-use override for one workflow (the signer needs the security role).
+    #[command(after_help = crate::examples::OVERRIDE_ISSUE)]
     Issue {
         #[arg(long)]
         workflow: String,
@@ -82,6 +83,7 @@ pub enum OverrideCommand {
         id: Option<String>,
     },
     /// Verify an override: signature, expiry, issuer and role, content, and whether it was used.
+    #[command(after_help = crate::examples::OVERRIDE_VERIFY)]
     Verify {
         file: String,
         #[arg(long, conflicts_with = "secret_file")]

@@ -16,6 +16,7 @@ use crate::input::read_text;
 #[derive(Debug, Clone, Subcommand)]
 pub enum KeysCommand {
     /// Create an identity with a new Ed25519 key (the private half stays in the OS keychain).
+    #[command(after_help = crate::examples::KEYS_GEN)]
     Gen {
         #[arg(long)]
         name: String,
@@ -29,10 +30,13 @@ pub enum KeysCommand {
         actor: Option<String>,
     },
     /// List trusted keys and identities.
+    #[command(after_help = crate::examples::KEYS_LIST)]
     List,
     /// Print a public key as JSON (`{keyid, algorithm, public_key, name, email, roles}`).
+    #[command(after_help = crate::examples::KEYS_EXPORT)]
     Export { who: String },
     /// Trust a public key (a JSON file as `keys export` prints it) or a trust store export.
+    #[command(after_help = crate::examples::KEYS_TRUST)]
     Trust {
         file: String,
         #[arg(long, value_delimiter = ',')]
@@ -41,16 +45,20 @@ pub enum KeysCommand {
         actor: Option<String>,
     },
     /// Print the whole trust store as `{"version": 1, "keys": [...]}` (for `keys trust` elsewhere).
+    #[command(after_help = crate::examples::KEYS_EXPORT_TRUST)]
     ExportTrust,
     /// Stop trusting a key.
+    #[command(after_help = crate::examples::KEYS_UNTRUST)]
     Untrust {
         keyid: String,
         #[arg(long = "as", env = "GAVEL_IDENTITY")]
         actor: Option<String>,
     },
     /// Give an identity a new key; the old one is retired.
+    #[command(after_help = crate::examples::KEYS_ROTATE)]
     Rotate { name: String },
     /// Store a shared HMAC secret in the keychain (read from standard input or --from-file).
+    #[command(after_help = crate::examples::KEYS_SECRET)]
     Secret {
         name: String,
         #[arg(long)]

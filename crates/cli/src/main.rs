@@ -4,6 +4,7 @@
 
 mod commands;
 mod diff;
+mod examples;
 mod failure;
 mod governance;
 mod input;
@@ -21,7 +22,8 @@ use crate::failure::Failure;
 #[command(
     name = "gavel",
     version,
-    about = "Governance for the policies that govern AI agents' actions"
+    about = "Governance for the policies that govern AI agents' actions",
+    after_help = examples::ROOT
 )]
 struct Cli {
     /// Output format.
@@ -44,11 +46,13 @@ pub enum OutputFormat {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Check that a bundle parses and follows the schema.
+    #[command(after_help = crate::examples::VALIDATE)]
     Validate {
         /// Bundle file (YAML or JSON; a bare list of rules is a bundle too).
         file: String,
     },
     /// Decide a request against a bundle (or a stream of them, one a line).
+    #[command(after_help = crate::examples::DECIDE)]
     Decide {
         /// Bundle file.
         #[arg(long)]
@@ -73,6 +77,7 @@ enum Command {
     ///
     /// Besides `--format text|json`, lint takes `--format sarif` (SARIF 2.1.0,
     /// for code-scanning tools).
+    #[command(after_help = crate::examples::LINT)]
     Lint {
         /// Bundle files; one report covers them all.
         #[arg(required = true)]
@@ -82,6 +87,7 @@ enum Command {
         max_findings: usize,
     },
     /// Compare two versions of a bundle and suggest the next version.
+    #[command(after_help = crate::examples::DIFF)]
     Diff {
         /// The older version.
         old: String,
@@ -89,11 +95,13 @@ enum Command {
         new: String,
     },
     /// Identities, keys (private halves in the OS keychain) and the trust store.
+    #[command(after_help = crate::examples::KEYS)]
     Keys {
         #[command(subcommand)]
         command: keys::KeysCommand,
     },
     /// Sign a document as a DSSE envelope with the acting identity's key.
+    #[command(after_help = crate::examples::SIGN)]
     Sign {
         /// bundle, approval, override, rollout or review.
         #[arg(long = "type")]
@@ -107,6 +115,7 @@ enum Command {
         expires_in: Option<String>,
     },
     /// Verify a signed document (DSSE, team export, or a legacy format).
+    #[command(after_help = crate::examples::VERIFY)]
     Verify {
         file: String,
         /// Name of a shared HMAC secret in the keychain.
@@ -120,18 +129,22 @@ enum Command {
         keys: Vec<String>,
     },
     /// Workflow scorecards (risk-adjusted ROI).
+    #[command(after_help = crate::examples::SCORECARD)]
     Scorecard {
         #[command(subcommand)]
         command: ScorecardCommand,
     },
     /// Signed, scoped, single-use overrides.
+    #[command(after_help = crate::examples::OVERRIDE)]
     Override {
         #[command(subcommand)]
         command: governance::OverrideCommand,
     },
     /// Simulate a bundle over a dataset (or compare two bundles, or replay a decision log).
+    #[command(after_help = crate::examples::SIM)]
     Sim(SimArgs),
     /// Run a bundle's test cases (cases with `expected_effect`); exit 1 on any mismatch.
+    #[command(after_help = crate::examples::TEST)]
     Test {
         /// Bundle file.
         bundle: String,
@@ -140,6 +153,7 @@ enum Command {
         cases: Vec<String>,
     },
     /// Version helpers.
+    #[command(after_help = crate::examples::VERSION)]
     Version {
         #[command(subcommand)]
         command: VersionCommand,
@@ -161,6 +175,7 @@ struct SimArgs {
 #[derive(Debug, Subcommand)]
 enum SimCommand {
     /// Run two bundles over the same dataset and list every case that changed.
+    #[command(after_help = crate::examples::SIM_COMPARE)]
     Compare {
         old: String,
         new: String,
@@ -168,6 +183,7 @@ enum SimCommand {
         dataset: sim::DatasetArgs,
     },
     /// Run a bundle over a decision log (JSONL) and report what would change.
+    #[command(after_help = crate::examples::SIM_REPLAY)]
     Replay {
         bundle: String,
         log: String,
@@ -183,12 +199,14 @@ enum SimCommand {
 #[derive(Debug, Subcommand)]
 enum ScorecardCommand {
     /// Evaluate scorecards against a policy: a verdict with reason codes each.
+    #[command(after_help = crate::examples::SCORECARD_EVAL)]
     Eval(governance::EvalArgs),
 }
 
 #[derive(Debug, Subcommand)]
 enum VersionCommand {
     /// Print the version NEW should have, from its diff against OLD.
+    #[command(after_help = crate::examples::VERSION_SUGGEST)]
     Suggest { old: String, new: String },
 }
 

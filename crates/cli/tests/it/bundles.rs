@@ -542,3 +542,61 @@ fn every_command_honours_json_and_only_lint_offers_sarif() {
     assert_eq!(code(&out), 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("only for `gavel lint`"));
 }
+
+/// The subcommands `gavel <path> --help` lists.
+fn subcommands(path: &[&str]) -> Vec<String> {
+    let mut args = path.to_vec();
+    args.push("--help");
+    let out = gavel(&args, None);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .filter(|name| name != "help")
+        .collect()
+}
+
+/// Regression: help gave no example. Every command's `--help`, found by
+/// walking the command tree, ends with one or two examples.
+#[test]
+fn every_command_help_ends_with_examples() {
+    let mut todo: Vec<Vec<String>> = vec![vec![]];
+    let mut seen = 0;
+    while let Some(path) = todo.pop() {
+        let args: Vec<&str> = path.iter().map(String::as_str).collect();
+        for sub in subcommands(&args) {
+            let mut next = path.clone();
+            next.push(sub);
+            todo.push(next);
+        }
+        let mut help_args = args.clone();
+        help_args.push("--help");
+        let out = gavel(&help_args, None);
+        assert_eq!(code(&out), 0);
+        let help = String::from_utf8_lossy(&out.stdout);
+        let tail = help
+            .rsplit_once("Examples:\n")
+            .unwrap_or_else(|| panic!("`gavel {}` has no examples:\n{help}", path.join(" ")))
+            .1;
+        let commands: Vec<&str> = tail
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("gavel ") || l.contains("| gavel "))
+            .collect();
+        assert!(
+            (1..=2).contains(&commands.len()),
+            "`gavel {}`: {tail}",
+            path.join(" ")
+        );
+        // The examples show this very command.
+        let name = format!("gavel {}", path.join(" "));
+        assert!(
+            tail.contains(name.trim_end()),
+            "`{name}` examples show other commands: {tail}"
+        );
+        seen += 1;
+    }
+    assert!(seen >= 25, "walked only {seen} commands");
+}

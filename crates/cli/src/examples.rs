@@ -1,0 +1,109 @@
+//! The examples each command's `--help` ends with: one or two command lines
+//! a user can run from the repository's root (they use its `fixtures/`).
+
+pub const ROOT: &str = "Examples:
+  gavel validate fixtures/bundles/inbox-triage.yaml
+  gavel lint fixtures/bundles/*.yaml --format json";
+
+pub const VALIDATE: &str = "Examples:
+  gavel validate fixtures/bundles/inbox-triage.yaml
+  gavel validate fixtures/bundles/budgets.json --format json";
+
+pub const DECIDE: &str = "Examples:
+  echo '{\"agent\": \"inbox.triage\", \"action\": \"quarantine\", \"context\": {\"risk_score\": 95, \"category\": \"phishing\"}}' \\
+    | gavel decide --bundle fixtures/bundles/inbox-triage.yaml --request - --explain
+  gavel decide --bundle fixtures/bundles/inbox-triage.yaml --requests requests.jsonl --format json";
+
+pub const LINT: &str = "Examples:
+  gavel lint fixtures/bundles/*.yaml
+  gavel lint fixtures/bundles/deployment-safety.yaml --format sarif > lint.sarif";
+
+pub const DIFF: &str = "Examples:
+  gavel diff fixtures/bundles/inbox-triage.yaml my-inbox-triage.yaml
+  gavel diff fixtures/bundles/inbox-triage.yaml my-inbox-triage.yaml --format json";
+
+pub const KEYS: &str = "Examples:
+  gavel keys gen --name alice --email alice@example.com
+  gavel keys list --format json";
+
+pub const KEYS_GEN: &str = "Examples:
+  gavel keys gen --name alice --email alice@example.com
+  gavel keys gen --name bob --email bob@example.com --roles approver --as alice";
+
+pub const KEYS_LIST: &str = "Examples:
+  gavel keys list
+  gavel keys list --format json";
+
+pub const KEYS_EXPORT: &str = "Examples:
+  gavel keys export alice > alice.pub.json";
+
+pub const KEYS_TRUST: &str = "Examples:
+  gavel keys trust bob.pub.json --roles approver --as alice
+  gavel keys trust team-trust.json --roles approver,analyst --as alice --format json";
+
+pub const KEYS_EXPORT_TRUST: &str = "Examples:
+  gavel keys export-trust > team-trust.json";
+
+pub const KEYS_UNTRUST: &str = "Examples:
+  gavel keys untrust 3f2a9c0d1e4b5a6c --as alice";
+
+pub const KEYS_ROTATE: &str = "Examples:
+  gavel keys rotate alice";
+
+pub const KEYS_SECRET: &str = "Examples:
+  printf '%s' \"$TEAM_SECRET\" | gavel keys secret team
+  gavel keys secret team --from-file secret.txt";
+
+pub const SIGN: &str = "Examples:
+  gavel sign --type bundle fixtures/bundles/inbox-triage.yaml --as alice > inbox-triage.dsse.json
+  gavel sign --type bundle fixtures/bundles/inbox-triage.yaml --expires-in 2w";
+
+pub const VERIFY: &str = "Examples:
+  gavel verify inbox-triage.dsse.json
+  gavel verify inbox-triage.dsse.json --key alice.pub.json --format json";
+
+pub const SCORECARD: &str = "Examples:
+  gavel scorecard eval fixtures/governance/scorecards --policy fixtures/governance/policy.yaml";
+
+pub const SCORECARD_EVAL: &str = "Examples:
+  gavel scorecard eval fixtures/governance/scorecards/invoice-triage.json \\
+    --policy fixtures/governance/policy.yaml --no-log
+  gavel scorecard eval fixtures/governance/scorecards --policy fixtures/governance/policy.yaml \\
+    --log decisions.jsonl --format json";
+
+pub const OVERRIDE: &str = "Examples:
+  gavel override issue --workflow invoice-triage --verdict pilot --reason 'Board approved a pilot run'
+  gavel override verify override.json";
+
+pub const OVERRIDE_ISSUE: &str = "Examples:
+  gavel override issue --workflow invoice-triage --verdict pilot \\
+    --reason 'Board approved a pilot run' --as sam > override.json
+  gavel override issue --workflow invoice-triage --bypass-micro-pilot \\
+    --reason 'Security reviewed the sandbox' --expires-in 12h";
+
+pub const OVERRIDE_VERIFY: &str = "Examples:
+  gavel override verify override.json
+  gavel override verify override.json --key sam.pub.json --format json";
+
+pub const SIM: &str = "Examples:
+  gavel sim fixtures/bundles/inbox-triage.yaml
+  gavel sim fixtures/bundles/inbox-triage.yaml --count 1000000 --results cases.jsonl --format json";
+
+pub const SIM_COMPARE: &str = "Examples:
+  gavel sim compare fixtures/bundles/inbox-triage.yaml my-inbox-triage.yaml
+  gavel sim compare old.yaml new.yaml --dataset fixtures/tests/inbox-triage.cases.json --format json";
+
+pub const SIM_REPLAY: &str = "Examples:
+  gavel sim replay my-inbox-triage.yaml decisions.jsonl
+  gavel sim replay my-inbox-triage.yaml decisions.jsonl --results changes.jsonl --format json";
+
+pub const TEST: &str = "Examples:
+  gavel test fixtures/bundles/inbox-triage.yaml fixtures/tests/inbox-triage.cases.json
+  gavel test fixtures/bundles/two-approver.yaml fixtures/tests/two-approver.cases.json --format json";
+
+pub const VERSION: &str = "Examples:
+  gavel version suggest fixtures/bundles/inbox-triage.yaml my-inbox-triage.yaml";
+
+pub const VERSION_SUGGEST: &str = "Examples:
+  gavel version suggest fixtures/bundles/inbox-triage.yaml my-inbox-triage.yaml
+  gavel version suggest old.yaml new.yaml --format json";
