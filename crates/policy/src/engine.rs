@@ -370,27 +370,13 @@ fn why_not(cond: &Condition, context: &Value<'_>, clock: &mut Clock<'_>) -> Stri
         Field::Hour => "$hour".to_string(),
         Field::Weekday => "$weekday".to_string(),
     };
-    let derived;
-    let value = match &cond.field {
-        Field::Path(p) => lookup(context, p),
-        Field::Hour => {
-            derived = clock.civil().map(|dt| Value::Number(f64::from(dt.hour())));
-            derived.as_ref()
-        }
-        Field::Weekday => {
-            derived = clock.civil().map(|dt| {
-                let day = dt.weekday().to_monday_zero_offset() as usize;
-                Value::String(Cow::Borrowed(WEEKDAYS.get(day).copied().unwrap_or("mon")))
-            });
-            derived.as_ref()
-        }
-    };
-    let Some(value) = value else {
+    let Some(value) = field_value(&cond.field, context, clock) else {
         return match cond.field {
             Field::Path(_) => format!("`{path}` is not in the request's context"),
             _ => format!("`{path}` needs the request's `timestamp`, which it has not got"),
         };
     };
+    let value = value.as_ref();
     let shown = brief(&serde_json::to_string(value).unwrap_or_default());
     match (&cond.operand, cond.op) {
         (Operand::Exists(_), _) => format!("`{path}` is present ({shown})"),
@@ -470,6 +456,29 @@ impl<'t> Clock<'t> {
 
 const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
+/// The value a condition's field has for a request: a path into its
+/// context, or the hour or weekday of its timestamp in the bundle's zone.
+/// Nothing is allocated: a path borrows, a derived value is a number or a
+/// static name.
+fn field_value<'v, 'a>(
+    field: &Field,
+    context: &'v Value<'a>,
+    clock: &mut Clock<'_>,
+) -> Option<Cow<'v, Value<'a>>> {
+    match field {
+        Field::Path(path) => lookup(context, path).map(Cow::Borrowed),
+        Field::Hour => clock
+            .civil()
+            .map(|dt| Cow::Owned(Value::Number(f64::from(dt.hour())))),
+        Field::Weekday => clock.civil().map(|dt| {
+            let day = dt.weekday().to_monday_zero_offset() as usize;
+            Cow::Owned(Value::String(Cow::Borrowed(
+                WEEKDAYS.get(day).copied().unwrap_or("mon"),
+            )))
+        }),
+    }
+}
+
 /// Evaluates one condition; records an evaluation error where the spec asks.
 fn holds<'e>(
     cond: &'e Condition,
@@ -478,24 +487,10 @@ fn holds<'e>(
     clock: &mut Clock<'_>,
     errors: &mut Vec<EvalError<'e>>,
 ) -> bool {
-    let derived;
-    let value: Option<&Value<'_>> = match &cond.field {
-        Field::Path(path) => lookup(context, path),
-        Field::Hour => {
-            derived = clock.civil().map(|dt| Value::Number(f64::from(dt.hour())));
-            derived.as_ref()
-        }
-        Field::Weekday => {
-            derived = clock.civil().map(|dt| {
-                let day = dt.weekday().to_monday_zero_offset() as usize;
-                Value::String(Cow::Borrowed(WEEKDAYS.get(day).copied().unwrap_or("mon")))
-            });
-            derived.as_ref()
-        }
-    };
-    let Some(value) = value else {
+    let Some(value) = field_value(&cond.field, context, clock) else {
         return matches!(cond.operand, Operand::Exists(false));
     };
+    let value = value.as_ref();
     match (&cond.operand, cond.op) {
         (Operand::Exists(want), _) => *want,
         (Operand::Number(limit), op) => match value {
