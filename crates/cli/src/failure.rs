@@ -13,115 +13,32 @@ use crate::OutputFormat;
 /// Every error code gavel prints, with its exit code and what it means. The
 /// README's error table lists exactly these (a test holds it to that), and
 /// reporting a code not listed here fails every debug build's tests.
+#[rustfmt::skip]
 pub const CODES: &[(&str, u8, &str)] = &[
-    (
-        "usage",
-        2,
-        "the command line is wrong: a missing or unknown argument, a bad value",
-    ),
-    (
-        "unreadable",
-        2,
-        "a file or standard input cannot be read: missing, no permission, not UTF-8",
-    ),
-    (
-        "file_too_large",
-        2,
-        "a file over 16 MiB, refused before it is read",
-    ),
-    (
-        "line_too_long",
-        2,
-        "a line of a JSON Lines or CSV input over 1 MiB",
-    ),
-    (
-        "empty_file",
-        2,
-        "a bundle or policy file with no document in it",
-    ),
-    (
-        "syntax_error",
-        2,
-        "not JSON or YAML (the location says where)",
-    ),
-    (
-        "invalid_bundle",
-        2,
-        "a bundle that breaks the schema or a check of its own",
-    ),
-    (
-        "invalid_request",
-        2,
-        "a decision request that is not `{agent, action, context, …}`",
-    ),
-    (
-        "invalid_cases",
-        2,
-        "a case file that cannot be used, or `gavel test` cases that contradict the bundle",
-    ),
-    (
-        "invalid_log",
-        2,
-        "a decision log line that is not a decision",
-    ),
-    (
-        "invalid_policy",
-        2,
-        "a governance policy that breaks its schema or has a bad condition",
-    ),
-    (
-        "invalid_scorecard",
-        2,
-        "a scorecard field of the wrong type, or statuses that disagree",
-    ),
-    (
-        "invalid_override",
-        2,
-        "an override that cannot be used: not an override, or a verdict no override may force",
-    ),
-    (
-        "invalid_payload",
-        2,
-        "a payload to sign that is not well formed for its type",
-    ),
+    ("usage", 2, "the command line is wrong: a missing or unknown argument, a bad value"),
+    ("unreadable", 2, "a file or standard input cannot be read: missing, no permission, not UTF-8"),
+    ("file_too_large", 2, "a file over 16 MiB, refused before it is read"),
+    ("line_too_long", 2, "a line of a JSON Lines or CSV input over 1 MiB"),
+    ("empty_file", 2, "a bundle or policy file with no document in it"),
+    ("syntax_error", 2, "not JSON or YAML (the location says where)"),
+    ("invalid_bundle", 2, "a bundle that breaks the schema or a check of its own"),
+    ("invalid_request", 2, "a decision request that is not `{agent, action, context, …}`"),
+    ("invalid_cases", 2, "a case file that cannot be used, or `gavel test` cases that contradict the bundle"),
+    ("invalid_log", 2, "a decision log line that is not a decision"),
+    ("invalid_policy", 2, "a governance policy that breaks its schema or has a bad condition"),
+    ("invalid_scorecard", 2, "a scorecard field of the wrong type, or statuses that disagree"),
+    ("invalid_override", 2, "an override that cannot be used: not an override, or a verdict no override may force"),
+    ("invalid_payload", 2, "a payload to sign that is not well formed for its type"),
     ("invalid_key", 2, "a public key document that is not one"),
     ("invalid_secret", 2, "an empty shared secret"),
-    (
-        "invalid",
-        2,
-        "input the console cannot act on: an identity without a name, several identities and no `--as`",
-    ),
+    ("invalid", 2, "input the console cannot act on: an identity without a name, several identities and no `--as`"),
     ("not_found", 2, "no such identity, key or secret"),
-    (
-        "symlink_loop",
-        2,
-        "a scorecard directory whose symbolic links loop",
-    ),
-    (
-        "store",
-        2,
-        "the SQLite store in `GAVEL_HOME` cannot be opened or used",
-    ),
-    (
-        "keychain",
-        2,
-        "the OS keychain cannot be used (is a Secret Service running and unlocked?)",
-    ),
-    (
-        "unwritable",
-        2,
-        "an output file (results, logs, a queue) cannot be written",
-    ),
-    (
-        "internal",
-        2,
-        "gavel could not start its runtime; please report it",
-    ),
-    (
-        "refused",
-        1,
-        "refused: the acting identity lacks the role, or a precondition does not hold",
-    ),
+    ("symlink_loop", 2, "a scorecard directory whose symbolic links loop"),
+    ("store", 2, "the SQLite store in `GAVEL_HOME` cannot be opened or used"),
+    ("keychain", 2, "the OS keychain cannot be used (is a Secret Service running and unlocked?)"),
+    ("unwritable", 2, "an output file (results, logs, a queue) cannot be written"),
+    ("internal", 2, "gavel could not start its runtime; please report it"),
+    ("refused", 1, "refused: the acting identity lacks the role, or a precondition does not hold"),
 ];
 
 /// Why a command could not use its input.
