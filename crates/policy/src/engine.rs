@@ -279,6 +279,7 @@ impl Engine {
 
     /// The rules whose agent and action patterns match, in decision order:
     /// the (at most six) groups of the request merged by rank.
+    #[inline(always)]
     fn candidates<'e>(&'e self, agent: &str, action: &str) -> Candidates<'e> {
         let agent_id = self.agents.get(agent).copied();
         let ns_id = match agent_id {
@@ -321,6 +322,7 @@ struct Candidates<'e> {
 impl<'e> Iterator for Candidates<'e> {
     type Item = &'e CompiledRule;
 
+    #[inline(always)]
     fn next(&mut self) -> Option<&'e CompiledRule> {
         // Merge the sorted lists: the smallest head is the next rule in
         // decision order.
@@ -376,7 +378,6 @@ fn why_not(cond: &Condition, context: &Value<'_>, clock: &mut Clock<'_>) -> Stri
             _ => format!("`{path}` needs the request's `timestamp`, which it has not got"),
         };
     };
-    let value = value.as_ref();
     let shown = brief(&serde_json::to_string(value).unwrap_or_default());
     match (&cond.operand, cond.op) {
         (Operand::Exists(_), _) => format!("`{path}` is present ({shown})"),
@@ -430,12 +431,15 @@ impl Bundle {
     }
 }
 
-/// The request's time in the bundle's zone, computed once when a condition
+/// The request's time in the bundle's zone, and the `$hour` and `$weekday`
+/// values derived from it: each computed once per request, when a condition
 /// first needs it.
 struct Clock<'t> {
     timestamp: Option<jiff::Timestamp>,
     timezone: &'t jiff::tz::TimeZone,
-    civil: Option<Option<jiff::civil::DateTime>>,
+    /// `None` until computed; then `(hour, weekday)`, or `None` inside
+    /// when the request has no timestamp.
+    derived: Option<Option<(Value<'static>, Value<'static>)>>,
 }
 
 impl<'t> Clock<'t> {
@@ -443,14 +447,24 @@ impl<'t> Clock<'t> {
         Clock {
             timestamp,
             timezone,
-            civil: None,
+            derived: None,
         }
     }
 
-    fn civil(&mut self) -> Option<jiff::civil::DateTime> {
-        *self
-            .civil
-            .get_or_insert_with(|| self.timestamp.map(|ts| self.timezone.to_datetime(ts)))
+    fn derived(&mut self) -> Option<&(Value<'static>, Value<'static>)> {
+        let (timestamp, timezone) = (self.timestamp, self.timezone);
+        self.derived
+            .get_or_insert_with(|| {
+                timestamp.map(|ts| {
+                    let dt = timezone.to_datetime(ts);
+                    let day = dt.weekday().to_monday_zero_offset() as usize;
+                    (
+                        Value::Number(f64::from(dt.hour())),
+                        Value::String(Cow::Borrowed(WEEKDAYS.get(day).copied().unwrap_or("mon"))),
+                    )
+                })
+            })
+            .as_ref()
     }
 }
 
@@ -458,24 +472,16 @@ const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// The value a condition's field has for a request: a path into its
 /// context, or the hour or weekday of its timestamp in the bundle's zone.
-/// Nothing is allocated: a path borrows, a derived value is a number or a
-/// static name.
-fn field_value<'v, 'a>(
+#[inline(always)]
+fn field_value<'s, 'a: 's>(
     field: &Field,
-    context: &'v Value<'a>,
-    clock: &mut Clock<'_>,
-) -> Option<Cow<'v, Value<'a>>> {
+    context: &'s Value<'a>,
+    clock: &'s mut Clock<'_>,
+) -> Option<&'s Value<'a>> {
     match field {
-        Field::Path(path) => lookup(context, path).map(Cow::Borrowed),
-        Field::Hour => clock
-            .civil()
-            .map(|dt| Cow::Owned(Value::Number(f64::from(dt.hour())))),
-        Field::Weekday => clock.civil().map(|dt| {
-            let day = dt.weekday().to_monday_zero_offset() as usize;
-            Cow::Owned(Value::String(Cow::Borrowed(
-                WEEKDAYS.get(day).copied().unwrap_or("mon"),
-            )))
-        }),
+        Field::Path(path) => lookup(context, path),
+        Field::Hour => clock.derived().map(|(hour, _)| hour),
+        Field::Weekday => clock.derived().map(|(_, weekday)| weekday),
     }
 }
 
@@ -490,7 +496,6 @@ fn holds<'e>(
     let Some(value) = field_value(&cond.field, context, clock) else {
         return matches!(cond.operand, Operand::Exists(false));
     };
-    let value = value.as_ref();
     match (&cond.operand, cond.op) {
         (Operand::Exists(want), _) => *want,
         (Operand::Number(limit), op) => match value {
