@@ -22,7 +22,7 @@ use crate::input::read_text;
 /// The most findings `--max-findings` may ask for per check: past it, the
 /// report of a bundle of many overlapping rules would outgrow memory
 /// (each listed finding takes about a kilobyte).
-pub const MAX_FINDINGS_LIMIT: usize = 100_000;
+pub const MAX_FINDINGS_LIMIT: usize = gavel_policy::KEPT_PROBLEMS_PER_CHECK;
 
 /// Parses `--max-findings`: 1 to [`MAX_FINDINGS_LIMIT`].
 pub fn parse_max_findings(s: &str) -> Result<usize, String> {

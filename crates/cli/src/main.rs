@@ -82,7 +82,7 @@ enum Command {
         /// Bundle files; one report covers them all.
         #[arg(required = true)]
         files: Vec<String>,
-        /// Findings listed per check (1 to 100000); the summary counts the rest, and an `analysis-incomplete` finding says how many were left out.
+        /// Findings listed per check (1 to 10000); the summary counts the rest, and an `analysis-incomplete` finding says how many were left out.
         #[arg(long, value_name = "N", default_value = "1000", value_parser = lint::parse_max_findings)]
         max_findings: usize,
     },

@@ -54,6 +54,11 @@ pub const MAX_SAFE_INTEGER: i64 = 1 << 53;
 /// How deeply collections may nest before a document is refused.
 pub const MAX_DEPTH: usize = 128;
 
+/// The most values (scalars, lists and mappings) a document may hold: far
+/// above any real bundle (a 10,000-rule bundle holds about 150,000), and a
+/// bound on the memory the located tree takes.
+pub const MAX_VALUES: usize = 2_000_000;
+
 impl Node {
     pub fn new(value: NodeValue, location: Location) -> Self {
         Node { value, location }
@@ -191,6 +196,46 @@ impl Node {
             _ => match (self.as_f64(), other.as_f64()) {
                 (Some(x), Some(y)) => x == y,
                 _ => false,
+            },
+        }
+    }
+}
+
+/// The keys of a mapping being read, so that a duplicate is refused: a scan
+/// while the mapping is small, a sorted index once it is not, so that an
+/// object of a million keys (16 MiB) costs n log n comparisons, not n².
+#[derive(Debug, Default)]
+pub(crate) struct KeySet {
+    index: Option<std::collections::BTreeMap<String, Location>>,
+}
+
+/// Mappings up to this many keys are scanned.
+const KEY_SCAN: usize = 32;
+
+impl KeySet {
+    /// Where a key named like `key` first appears among `entries` (the
+    /// mapping's keys so far, which `key` is about to join), if it does;
+    /// otherwise `key` is recorded.
+    pub(crate) fn duplicate(&mut self, entries: &[(Key, Node)], key: &Key) -> Option<Location> {
+        if self.index.is_none() && entries.len() >= KEY_SCAN {
+            self.index = Some(
+                entries
+                    .iter()
+                    .map(|(k, _)| (k.name.clone(), k.location))
+                    .collect(),
+            );
+        }
+        match &mut self.index {
+            None => entries
+                .iter()
+                .find(|(k, _)| k.name == key.name)
+                .map(|(k, _)| k.location),
+            Some(index) => match index.get(&key.name) {
+                Some(first) => Some(*first),
+                None => {
+                    index.insert(key.name.clone(), key.location);
+                    None
+                }
             },
         }
     }

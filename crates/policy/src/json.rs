@@ -4,7 +4,9 @@
 //! `serde_json` cannot report where a value sat, and bundle diagnostics need
 //! that, so bundles are read here; requests on the hot path use serde.
 
-use crate::doc::{Key, LineIndex, Location, MAX_DEPTH, MAX_SAFE_INTEGER, Node, NodeValue};
+use crate::doc::{
+    Key, KeySet, LineIndex, Location, MAX_DEPTH, MAX_SAFE_INTEGER, MAX_VALUES, Node, NodeValue,
+};
 use crate::error::Diagnostic;
 
 /// Parses one JSON document.
@@ -14,6 +16,7 @@ pub fn parse(text: &str) -> Result<Node, Diagnostic> {
         text,
         pos: 0,
         lines: LineIndex::new(text),
+        values: 0,
     };
     p.skip_ws();
     let node = p.value(0)?;
@@ -29,6 +32,8 @@ struct Parser<'a> {
     text: &'a str,
     pos: usize,
     lines: LineIndex<'a>,
+    /// Values read so far, against [`MAX_VALUES`].
+    values: usize,
 }
 
 impl Parser<'_> {
@@ -63,6 +68,12 @@ impl Parser<'_> {
                 "nesting deeper than {MAX_DEPTH} levels; flatten the document"
             )));
         }
+        self.values += 1;
+        if self.values > MAX_VALUES {
+            return Err(self.error(format!(
+                "the document holds more than {MAX_VALUES} values; split it into several bundles"
+            )));
+        }
         let loc = self.loc();
         let value = match self.peek() {
             Some(b'{') => self.object(depth)?,
@@ -89,6 +100,7 @@ impl Parser<'_> {
     fn object(&mut self, depth: usize) -> Result<NodeValue, Diagnostic> {
         self.pos += 1;
         let mut entries: Vec<(Key, Node)> = Vec::new();
+        let mut keys = KeySet::default();
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
@@ -102,14 +114,16 @@ impl Parser<'_> {
                     self.found()
                 )));
             }
-            let key_loc = self.loc();
-            let name = self.string()?;
-            if let Some((first, _)) = entries.iter().find(|(k, _)| k.name == name) {
+            let key = Key {
+                location: self.loc(),
+                name: self.string()?,
+            };
+            if let Some(first) = keys.duplicate(&entries, &key) {
                 return Err(Diagnostic::at(
-                    key_loc,
+                    key.location,
                     format!(
-                        "duplicate key `{name}` (first at line {}); remove one of them",
-                        first.location.line
+                        "duplicate key `{}` (first at line {}); remove one of them",
+                        key.name, first.line
                     ),
                 ));
             }
@@ -120,18 +134,13 @@ impl Parser<'_> {
             self.pos += 1;
             self.skip_ws();
             let value = self.value(depth + 1)?;
-            entries.push((
-                Key {
-                    name,
-                    location: key_loc,
-                },
-                value,
-            ));
+            entries.push((key, value));
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
+                    entries.shrink_to_fit();
                     return Ok(NodeValue::Map(entries));
                 }
                 _ => {
@@ -160,6 +169,7 @@ impl Parser<'_> {
                 Some(b',') => self.pos += 1,
                 Some(b']') => {
                     self.pos += 1;
+                    items.shrink_to_fit();
                     return Ok(NodeValue::Seq(items));
                 }
                 _ => {

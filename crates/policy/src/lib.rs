@@ -73,7 +73,7 @@ pub use model::{
     Op, Operand, Pattern, Risk, Rule, STANDARD_ACTIONS, is_path, parse_condition_key,
 };
 pub use validate::{
-    BUNDLE_SCHEMA, Format, REGEX_BUNDLE_BUDGET, RULE_SCHEMA, did_you_mean, parse_bundle,
-    parse_document,
+    BUNDLE_SCHEMA, Format, KEPT_PROBLEMS_PER_CHECK, MAX_LISTED_PROBLEMS, REGEX_BUNDLE_BUDGET,
+    RULE_SCHEMA, did_you_mean, parse_bundle, parse_document,
 };
 pub use value::{Request, Value, parse_timestamp};

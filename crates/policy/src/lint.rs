@@ -272,15 +272,16 @@ impl Linter {
 
         // Problems validation found, each under its own code.
         let mut broken: HashSet<usize> = HashSet::new();
-        for p in &problems {
-            let code = match p.check {
-                Check::InvalidRule => "invalid-rule",
-                Check::MissingId => "missing-id",
-                Check::DuplicateId => "duplicate-id",
-                Check::MissingReason => "missing-reason",
-                Check::InvalidConditions => "invalid-conditions",
-                Check::UnknownAction => "unknown-action",
-            };
+        // Past the first problems of a check validation keeps only the
+        // check and the rule: counted, never listed (no list is that long).
+        for (check, &n) in Check::ALL.iter().zip(&problems.dropped) {
+            for _ in 0..n {
+                out.count_unlisted(check_code(*check));
+            }
+        }
+        broken.extend(problems.dropped_rules.iter().copied());
+        for p in &problems.kept {
+            let code = check_code(p.check);
             if let Some(i) = p.index {
                 broken.insert(i);
             }
@@ -572,7 +573,31 @@ struct Listed {
     seq: u64,
 }
 
+/// The lint code of a validation problem's check.
+fn check_code(check: Check) -> &'static str {
+    match check {
+        Check::InvalidRule => "invalid-rule",
+        Check::MissingId => "missing-id",
+        Check::DuplicateId => "duplicate-id",
+        Check::MissingReason => "missing-reason",
+        Check::InvalidConditions => "invalid-conditions",
+        Check::UnknownAction => "unknown-action",
+    }
+}
+
 impl Listed {
+    /// Counts a finding of `code` that is never listed.
+    fn count_unlisted(&mut self, code: &'static str) {
+        if let Some(list) = CHECKS
+            .iter()
+            .position(|c| *c == code)
+            .and_then(|c| self.lists.get_mut(c))
+        {
+            self.seq += 1;
+            list.found += 1;
+        }
+    }
+
     fn new(max: usize) -> Listed {
         Listed {
             lists: CHECKS.iter().map(|_| List::default()).collect(),

@@ -169,13 +169,27 @@ impl Bundle {
         let (mut bundle, problems) = check_document(&document);
         if problems.is_empty() {
             bundle.document = document;
-            Ok(bundle)
-        } else {
-            let mut diags: Vec<Diagnostic> = problems.into_iter().map(|p| p.diagnostic).collect();
-            diags.sort_by_key(|d| (d.line, d.column));
-            diags.dedup();
-            Err(LoadError::Invalid(diags))
+            return Ok(bundle);
         }
+        let total = problems.len();
+        let mut diags: Vec<Diagnostic> = problems.kept.into_iter().map(|p| p.diagnostic).collect();
+        diags.sort_by_key(|d| (d.line, d.column));
+        diags.dedup();
+        let dropped = total - diags.len();
+        if diags.len() > MAX_LISTED_PROBLEMS || dropped > 0 {
+            diags.truncate(MAX_LISTED_PROBLEMS);
+            let rest = total - diags.len();
+            diags.push(Diagnostic {
+                message: format!(
+                    "and {rest} more problem{} not listed; fix these first, or see them all by check with `gavel lint`",
+                    if rest == 1 { "" } else { "s" }
+                ),
+                pointer: None,
+                line: None,
+                column: None,
+            });
+        }
+        Err(LoadError::Invalid(diags))
     }
 }
 
@@ -191,6 +205,18 @@ pub(crate) enum Check {
     UnknownAction,
 }
 
+impl Check {
+    pub const COUNT: usize = 6;
+    pub const ALL: [Check; Check::COUNT] = [
+        Check::InvalidRule,
+        Check::MissingId,
+        Check::DuplicateId,
+        Check::MissingReason,
+        Check::InvalidConditions,
+        Check::UnknownAction,
+    ];
+}
+
 /// One validation problem, with the rule it concerns.
 #[derive(Debug, Clone)]
 pub(crate) struct Problem {
@@ -201,27 +227,82 @@ pub(crate) struct Problem {
     pub related: Vec<String>,
 }
 
+/// How many problems of one check are kept whole (message, location); past
+/// it only the check and the rule are kept, so a 16 MiB file of broken rules
+/// cannot fill memory with messages. No report lists more of one check
+/// (`gavel lint --max-findings` stops at this), and validation lists far
+/// fewer ([`MAX_LISTED_PROBLEMS`]).
+pub const KEPT_PROBLEMS_PER_CHECK: usize = 10_000;
+
+/// How many problems a failed validation lists; the rest are counted in one
+/// last diagnostic. Fix the first ones and run again (`gavel lint` lists
+/// them by check).
+pub const MAX_LISTED_PROBLEMS: usize = 100;
+
+/// The problems of one document: the first [`KEPT_PROBLEMS_PER_CHECK`] of
+/// each check whole; past them only a count per check and the rules they
+/// concern (once each), a few bytes a rule however many problems it has.
 #[derive(Debug, Default)]
-struct Problems(Vec<Problem>);
+pub(crate) struct Problems {
+    pub kept: Vec<Problem>,
+    /// Problems not kept whole, per check (in `Check` order).
+    pub dropped: [usize; Check::COUNT],
+    /// The rules of the problems not kept whole, each once, ascending
+    /// where the problems came in rule order.
+    pub dropped_rules: Vec<usize>,
+    per_check: [usize; Check::COUNT],
+}
 
 impl Problems {
     fn push(&mut self, check: Check, index: Option<usize>, diagnostic: Diagnostic) {
-        self.0.push(Problem {
+        self.add(Problem {
             check,
             index,
             diagnostic,
             related: Vec::new(),
         });
     }
+
+    fn add(&mut self, problem: Problem) {
+        let n = self
+            .per_check
+            .get_mut(problem.check as usize)
+            .map_or(usize::MAX, |n| {
+                *n += 1;
+                *n
+            });
+        if n <= KEPT_PROBLEMS_PER_CHECK {
+            self.kept.push(problem);
+            return;
+        }
+        if let Some(d) = self.dropped.get_mut(problem.check as usize) {
+            *d += 1;
+        }
+        if let Some(i) = problem.index {
+            // Problems of one rule come together: keep each rule once.
+            if !self.dropped_rules.ends_with(&[i]) {
+                self.dropped_rules.push(i);
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn len(&self) -> usize {
+        self.kept.len() + self.dropped.iter().sum::<usize>()
+    }
 }
 
 /// Validates a document, returning the bundle as far as it can be built and
 /// every problem found. The bundle is meaningful for the rules without
 /// problems; its `document` is left empty (the caller owns the document).
-pub(crate) fn check_document(document: &Node) -> (Bundle, Vec<Problem>) {
-    let mut problems = Problems(schema_problems(document));
+pub(crate) fn check_document(document: &Node) -> (Bundle, Problems) {
+    let mut problems = Problems::default();
+    schema_problems(document, &mut problems);
     let bundle = build(document, &mut problems);
-    (bundle, problems.0)
+    (bundle, problems)
 }
 
 struct Schemas {
@@ -296,7 +377,7 @@ fn combined_schema() -> Result<serde_json::Value, String> {
 }
 
 /// Runs the JSON Schema over the document and locates each error.
-fn schema_problems(document: &Node) -> Vec<Problem> {
+fn schema_problems(document: &Node, out: &mut Problems) {
     let problem = |check, index, diagnostic| Problem {
         check,
         index,
@@ -306,20 +387,20 @@ fn schema_problems(document: &Node) -> Vec<Problem> {
     let schemas = match schemas() {
         Ok(s) => s,
         Err(e) => {
-            return vec![problem(
+            out.add(problem(
                 Check::InvalidRule,
                 None,
                 Diagnostic::at(
                     document.location,
                     format!("internal error: the bundle schema does not compile: {e}"),
                 ),
-            )];
+            ));
+            return;
         }
     };
     // Rules are validated one at a time: each converted value is dropped
     // before the next is built, which keeps a 10,000-rule bundle's
     // validation from being dominated by allocating and freeing one big tree.
-    let mut out = Vec::new();
     let mut run =
         |validator: &jsonschema::Validator, instance: &serde_json::Value, prefix: &str| {
             if validator.is_valid(instance) {
@@ -329,7 +410,7 @@ fn schema_problems(document: &Node) -> Vec<Problem> {
                 let pointer = format!("{prefix}{}", e.instance_path().as_str());
                 let (check, index) = classify(&pointer, e.kind());
                 for d in describe_schema_error(document, &pointer, &e) {
-                    out.push(problem(check, index, d));
+                    out.add(problem(check, index, d));
                 }
             }
         };
@@ -350,7 +431,7 @@ fn schema_problems(document: &Node) -> Vec<Problem> {
             rules.and_then(Node::as_seq).map(|items| (items, "/rules"))
         }
         _ => {
-            return vec![problem(
+            out.add(problem(
                 Check::InvalidRule,
                 None,
                 Diagnostic::at(
@@ -361,7 +442,8 @@ fn schema_problems(document: &Node) -> Vec<Problem> {
                     ),
                 )
                 .with_pointer(""),
-            )];
+            ));
+            return;
         }
     };
     if let Some((items, prefix)) = rules {
@@ -369,7 +451,6 @@ fn schema_problems(document: &Node) -> Vec<Problem> {
             run(&schemas.rule, &item.to_json(), &format!("{prefix}/{i}"));
         }
     }
-    out
 }
 
 /// Which check a schema error at `pointer` belongs to, and which rule.
@@ -413,13 +494,21 @@ fn describe_schema_error(
     let message = match e.kind() {
         K::AdditionalProperties { unexpected } => {
             let in_rule = is_rule_pointer(&pointer);
+            // Each name's key, found through one index: a lookup per name
+            // made a mapping of 40,000 unknown keys take seconds (n²).
+            let keys: std::collections::HashMap<&str, Location> = node
+                .and_then(Node::as_map)
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| (k.name.as_str(), k.location))
+                .collect();
             return unexpected
                 .iter()
                 .map(|name| {
                     let p = format!("{pointer}/{}", pointer_token(name));
-                    let key_loc = node
-                        .and_then(|n| n.get_key(name))
-                        .map(|k| k.location)
+                    let key_loc = keys
+                        .get(name.as_str())
+                        .copied()
                         .unwrap_or_else(|| document.locate(&pointer));
                     let mut m = format!("unknown field `{name}`");
                     let known: &[&str] = if in_rule {
@@ -639,7 +728,7 @@ fn build(document: &Node, diags: &mut Problems) -> Bundle {
             };
             if let Some(first) = first {
                 let loc = node.get("id").map_or(node.location, |n| n.location);
-                diags.0.push(Problem {
+                diags.add(Problem {
                     check: Check::DuplicateId,
                     index: Some(index),
                     diagnostic: Diagnostic::at(
@@ -928,7 +1017,7 @@ mod tests {
     /// the bundle's budget is spent, and those past it are not compiled.
     #[test]
     fn distinct_large_patterns_stop_at_the_bundle_budget() {
-        let text = regex_rules((0..200).map(|i| format!(r"\w{{20}}-{i}")));
+        let text = regex_rules((0..120).map(|i| format!(r"\w{{20}}-{i}")));
         let d = invalid(&text);
         let over: Vec<&Diagnostic> = d
             .iter()
@@ -937,13 +1026,14 @@ mod tests {
                     .contains("regular expressions need more than 64 MiB")
             })
             .collect();
-        // About 1.1 MB each: the first ~57 fit, the rest are refused.
-        assert!(over.len() > 100 && over.len() < 160, "{}", over.len());
+        // About 1.1 MB each: the first ~57 fit, the rest are refused (fewer
+        // than the 100 problems an error lists).
+        assert!(over.len() > 40 && over.len() < 80, "{}", over.len());
         assert_eq!(
             over[0].pointer.as_deref(),
             Some(&*format!(
                 "/rules/{}/conditions/matches:subject",
-                200 - over.len()
+                120 - over.len()
             ))
         );
         // Small patterns fit by the hundred.
@@ -963,12 +1053,55 @@ mod tests {
             d[0]
         );
         assert!(d[0].message.contains("`\\w{500}0`"), "{}", d[0]);
+        // 64 oversized patterns spend the budget; the rest are refused by it,
+        // and the error lists the first 100 problems and counts the others.
+        let last = &d[MAX_LISTED_PROBLEMS - 1];
+        assert!(last.message.contains("need more than 64 MiB"), "{last}");
+        let more = &d[MAX_LISTED_PROBLEMS];
         assert!(
-            d.iter()
-                .filter(|d| d.message.contains("need more than 64 MiB"))
-                .count()
-                > 200
+            more.message
+                .starts_with(&format!("and {} more problems", 300 - MAX_LISTED_PROBLEMS)),
+            "{more}"
         );
+    }
+
+    /// Regression: every problem of a file was kept and listed, so 16 MiB
+    /// of broken rules took 900 MB and printed 149 MB. A failed validation
+    /// lists the first problems and counts the rest; past a cap per check
+    /// only the check and the rule are kept.
+    #[test]
+    fn validation_lists_the_first_problems_and_counts_the_rest() {
+        let mut text = String::from("rules:\n");
+        let n = KEPT_PROBLEMS_PER_CHECK + 500;
+        for i in 0..n {
+            text.push_str(&format!(
+                "  - {{id: r{i:05}, agent: inbox.triage, action: quarantine, effect: allow, reason: A good reason here, priorty: 1}}\n"
+            ));
+        }
+        let d = invalid(&text);
+        assert_eq!(d.len(), MAX_LISTED_PROBLEMS + 1);
+        assert!(d[0].message.contains("did you mean `priority`"), "{}", d[0]);
+        assert_eq!(d[0].line, Some(2));
+        let last = d.last().unwrap();
+        assert_eq!(
+            last.message,
+            format!(
+                "and {} more problems not listed; fix these first, or see them all by check with `gavel lint`",
+                n - MAX_LISTED_PROBLEMS
+            )
+        );
+        let doc = parse_document(&text, Format::Yaml).unwrap();
+        let (_, problems) = check_document(&doc);
+        assert_eq!(problems.len(), n);
+        assert_eq!(problems.kept.len(), KEPT_PROBLEMS_PER_CHECK);
+        assert_eq!(problems.dropped[Check::InvalidRule as usize], 500);
+        assert_eq!(problems.dropped_rules.len(), 500);
+        assert_eq!(problems.dropped_rules[0], KEPT_PROBLEMS_PER_CHECK);
+        // A few problems are all listed, with no count line.
+        let few = invalid(
+            "rules:\n  - {id: abc, agent: inbox.triage, action: quarantine, effect: allow, reason: A good reason here, priorty: 1}\n",
+        );
+        assert_eq!(few.len(), 1);
     }
 
     #[test]

@@ -9,12 +9,12 @@ use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
-use crate::doc::{Key, Location, MAX_DEPTH, Node, NodeValue};
+use crate::doc::{Key, KeySet, Location, MAX_DEPTH, Node, NodeValue};
 use crate::error::Diagnostic;
 use crate::json::number_value;
 
 /// The most values a document may hold once aliases are expanded.
-pub const MAX_NODES: usize = 2_000_000;
+pub const MAX_NODES: usize = crate::doc::MAX_VALUES;
 
 /// The largest a document may be once aliases are expanded, counted as the
 /// bytes of its text values and keys plus [`NODE_BYTES`] for each value. A
@@ -80,6 +80,7 @@ enum Frame {
     },
     Map {
         entries: Vec<(Key, Node)>,
+        keys: KeySet,
         key: Option<Key>,
         location: Location,
         anchor: usize,
@@ -150,6 +151,7 @@ impl Builder {
                 self.open(
                     Frame::Map {
                         entries: Vec::new(),
+                        keys: KeySet::default(),
                         key: None,
                         location: loc,
                         anchor,
@@ -163,13 +165,13 @@ impl Builder {
                         items,
                         location,
                         anchor,
-                    }) => (Node::new(NodeValue::Seq(items), location), anchor),
+                    }) => (Node::new(NodeValue::Seq(shrunk(items)), location), anchor),
                     Some(Frame::Map {
                         entries,
                         location,
                         anchor,
                         ..
-                    }) => (Node::new(NodeValue::Map(entries), location), anchor),
+                    }) => (Node::new(NodeValue::Map(shrunk(entries)), location), anchor),
                     None => return Err(Diagnostic::at(loc, "invalid YAML: unbalanced collection")),
                 };
                 let size = Size {
@@ -256,19 +258,21 @@ impl Builder {
         match self.stack.last_mut() {
             None => self.root = Some(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, .. }) => {
+            Some(Frame::Map {
+                entries, keys, key, ..
+            }) => {
                 let Some(key) = key.take() else {
                     return Err(Diagnostic::at(
                         node.location,
                         "an alias cannot be used as a mapping key",
                     ));
                 };
-                if let Some((first, _)) = entries.iter().find(|(k, _)| k.name == key.name) {
+                if let Some(first) = keys.duplicate(entries, &key) {
                     return Err(Diagnostic::at(
                         key.location,
                         format!(
                             "duplicate key `{}` (first at line {}); remove one of them",
-                            key.name, first.location.line
+                            key.name, first.line
                         ),
                     ));
                 }
@@ -277,6 +281,14 @@ impl Builder {
         }
         Ok(())
     }
+}
+
+/// A finished collection without the spare room its growth left (a
+/// document of many small mappings would otherwise hold several times its
+/// size).
+fn shrunk<T>(mut items: Vec<T>) -> Vec<T> {
+    items.shrink_to_fit();
+    items
 }
 
 /// What an anchored node adds each time an alias repeats it.

@@ -327,7 +327,7 @@ fn harness_ignores_stdin_closed_by_an_early_exit() {
 fn closed_output_pipe_ends_quietly() {
     use std::io::Read as _;
     use std::os::unix::process::ExitStatusExt as _;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gavel"))
+    let mut child = crate::bin()
         .args([
             "decide",
             "--bundle",

@@ -349,7 +349,7 @@ fn concurrent_evaluations_apply_an_override_once() {
     .unwrap();
     let children: Vec<_> = (0..8)
         .map(|_| {
-            Command::new(env!("CARGO_BIN_EXE_gavel"))
+            crate::bin()
                 .args([
                     "scorecard",
                     "eval",

@@ -256,7 +256,7 @@ fn lint_max_findings_caps_the_list_and_the_summary_counts_all() {
 fn lint_max_findings_zero_or_too_many_is_refused_with_exit_2() {
     for (n, says) in [
         ("0", "0 would list every finding"),
-        ("100001", "is over 100000"),
+        ("10001", "is over 10000"),
     ] {
         let out = gavel(
             &[

@@ -17,8 +17,21 @@ pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The gavel binary with a `GAVEL_HOME` of this test process's own, so a
+/// test never reads or writes the data directory of whoever runs it (a
+/// store left there by another version broke a run once). It lives under
+/// cargo's scratch directory for tests, which `cargo clean` empties.
+pub(crate) fn bin() -> Command {
+    static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let home = HOME.get_or_init(|| tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gavel"));
+    cmd.env("GAVEL_HOME", home.path().join("home"))
+        .env_remove("GAVEL_IDENTITY");
+    cmd
+}
+
 pub(crate) fn gavel(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gavel"))
+    let mut child = bin()
         .args(args)
         .current_dir(root())
         .stdin(Stdio::piped())

@@ -728,3 +728,35 @@ fn suspicious_operator_messages_clip_long_keys() {
     assert!(f.message.len() < 1_000, "{} bytes", f.message.len());
     assert!(f.message.contains("…"), "{}", f.message);
 }
+
+/// Validation keeps only the first problems of a check whole; lint still
+/// counts every one, and lists the first.
+#[test]
+fn lint_counts_every_validation_problem_past_those_kept_whole() {
+    let n = gavel_policy::KEPT_PROBLEMS_PER_CHECK + 300;
+    let rules: Vec<String> = (0..n)
+        .map(|i| rule(&format!("r{i:05}"), "priorty: 1"))
+        .collect();
+    let r = lint(
+        &parse_document(&bundle(&rules), Format::Yaml).unwrap(),
+        &LintConfig {
+            max_findings: 10,
+            ..LintConfig::default()
+        },
+    );
+    assert_eq!(r.summary.errors, n);
+    let listed: Vec<&Finding> = r
+        .findings
+        .iter()
+        .filter(|f| f.code == "invalid-rule")
+        .collect();
+    assert_eq!(listed.len(), 10);
+    assert_eq!(listed[0].rule_id.as_deref(), Some("r00000"));
+    assert!(
+        listed[0].message.contains("priorty"),
+        "{}",
+        listed[0].message
+    );
+    assert_eq!(r.summary.left_out, n - 10);
+    assert!(!r.passed());
+}
