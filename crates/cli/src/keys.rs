@@ -422,11 +422,11 @@ pub fn verify(
                         )
                     })
                     .collect();
-                let format = serde_json::to_value(result.format)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default();
-                println!("valid {format}, signed by {}", who.join(", "));
+                println!(
+                    "valid {}, signed by {}",
+                    result.format.as_str(),
+                    who.join(", ")
+                );
                 if let (Some(i), Some(e)) = (&result.issued_at, &result.expires_at) {
                     println!("issued {i}, expires {e}");
                 }
@@ -434,15 +434,7 @@ pub fn verify(
                     println!("legacy format: {}", result.message);
                 }
             } else {
-                let reason = result
-                    .reason
-                    .map(|r| {
-                        serde_json::to_value(r)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_string))
-                            .unwrap_or_default()
-                    })
-                    .unwrap_or_default();
+                let reason = result.reason.map_or("", gavel_trust::Reason::as_str);
                 println!("INVALID ({reason}): {}", result.message);
             }
         }

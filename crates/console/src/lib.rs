@@ -475,26 +475,6 @@ impl Console {
         Ok((me, roles))
     }
 
-    /// Signs a complete payload (times included) as the acting identity:
-    /// a Gavel payload type, signed only by the role that owns it, well
-    /// formed for its type and naming its real signer.
-    pub async fn sign(
-        &self,
-        payload_type: &str,
-        payload: &serde_json::Value,
-        who: Option<&str>,
-    ) -> Result<serde_json::Value, ConsoleError> {
-        let kind = PayloadKind::from_media_type(payload_type).ok_or_else(|| {
-            ConsoleError::Invalid(format!(
-                "`{payload_type}` is not a payload type Gavel signs"
-            ))
-        })?;
-        let (me, roles) = self.signer_for(kind, who).await?;
-        kind.check(payload)?;
-        gavel_trust::check_signer(kind, payload, &me.name, &roles)?;
-        self.sign_as(&me, kind, payload).await
-    }
-
     /// Signs a statement of `kind` as the acting identity. Gavel sets
     /// `issued_at` (now) and `expires_at` (after `validity_seconds`, or
     /// the kind's default); a statement that brings its own is refused.
@@ -653,12 +633,11 @@ mod tests {
             .await
             .unwrap()
             .public_key;
-        let payload = review("2026-11-23T00:00:00Z", "2026-12-23T00:00:00Z");
         let env = c
-            .sign("application/vnd.gavel.review.v1+json", &payload, None)
+            .sign_statement(PayloadKind::Review, &review_statement(), None, None)
             .await
             .unwrap();
-        let now: jiff::Timestamp = "2026-11-23T12:00:00Z".parse().unwrap();
+        let now = jiff::Timestamp::now();
         assert!(c.verify(&env, None, now).await.unwrap().valid);
         let old_seed: [u8; 32] = kc
             .get(&key_account(&alice.keyid))
@@ -678,8 +657,13 @@ mod tests {
         // The retired key still verifies what it signed before retiring...
         assert!(c.verify(&env, None, now).await.unwrap().valid);
         // ...but not what is issued after (a stolen old key signs nothing new).
-        let later: jiff::Timestamp = "2030-01-01T00:00:00Z".parse().unwrap();
-        let fresh = review("2030-01-01T00:00:00Z", "2030-02-01T00:00:00Z");
+        let later = jiff::Timestamp::from_second(now.as_second() + 86_400).unwrap();
+        let fresh = review(
+            &gavel_trust::rfc3339(later),
+            &gavel_trust::rfc3339(
+                jiff::Timestamp::from_second(later.as_second() + 86_400).unwrap(),
+            ),
+        );
         let old_signing = SigningKey::from_bytes(&old_seed);
         let forged = gavel_trust::sign_dsse(
             "application/vnd.gavel.review.v1+json",
@@ -823,15 +807,6 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.is_refusal(), "{err}");
-        let err = c
-            .sign(
-                PayloadKind::Review.media_type(),
-                &review("2026-11-23T00:00:00Z", "2026-12-23T00:00:00Z"),
-                Some("bob"),
-            )
-            .await
-            .unwrap_err();
-        assert!(err.is_refusal(), "{err}");
         // Alice (every person role) signs; the times are Gavel's.
         let before = jiff::Timestamp::now().as_second();
         let env = c
@@ -908,13 +883,13 @@ mod tests {
             "{err}"
         );
         let err = c
-            .sign(
-                "application/vnd.gavel.override.v1+json",
+            .sign_statement(
+                PayloadKind::Override,
                 &serde_json::json!({
                     "id": "o1", "workflow_id": "wf", "flags": {"bypass_micro_pilot": true, "forced_verdict": null},
                     "reason": "Board approved the launch", "issued_by": "sam",
-                    "issued_at": "2026-11-23T00:00:00Z", "expires_at": "2026-11-24T00:00:00Z",
                 }),
+                None,
                 Some("alice"),
             )
             .await
@@ -926,11 +901,28 @@ mod tests {
             ),
             "{err}"
         );
+        // An approval stating roles its approver has not got.
         let err = c
-            .sign("text/plain", &serde_json::json!({}), Some("alice"))
+            .sign_statement(
+                PayloadKind::Approval,
+                &serde_json::json!({
+                    "digest": gavel_trust::bundle_digest(&bundle).unwrap().to_string(),
+                    "base_digest": null, "version": "1.0.0", "environment": "prod",
+                    "decision": "approve", "comment": "", "approver": "alice", "roles": ["approver"],
+                    "evidence": {"lint": {}, "impact": {"allow_to_deny": 0, "deny_to_allow": 0, "other": 0}},
+                }),
+                None,
+                Some("alice"),
+            )
             .await
             .unwrap_err();
-        assert!(matches!(err, ConsoleError::Invalid(_)), "{err}");
+        assert!(
+            matches!(
+                err,
+                ConsoleError::Payload(PayloadError::NotTheSignersRoles { .. })
+            ),
+            "{err}"
+        );
         // Verification counts only the owning role: bob's key, trusted,
         // signing a bundle by hand, does not make a valid bundle envelope.
         let (_, bob_key) = c.signing_key(Some("bob")).await.unwrap();

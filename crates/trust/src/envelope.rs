@@ -11,7 +11,7 @@ use sha2::Sha256;
 
 use crate::canonical::{canonicalize, python_dumps};
 use crate::keys::{Digest, KeyId, PublicKey, Role, bundle_digest, hex};
-use crate::payload::PayloadKind;
+use crate::payload::{PayloadKind, named_signer};
 use crate::sensitive::Sensitive;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -220,6 +220,20 @@ pub enum Format {
     Unknown,
 }
 
+impl Format {
+    /// The name `verify --format json` prints: `dsse`, `team-hmac`,
+    /// `legacy-export`, `legacy-override`, `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Dsse => "dsse",
+            Format::TeamHmac => "team-hmac",
+            Format::LegacyExport => "legacy-export",
+            Format::LegacyOverride => "legacy-override",
+            Format::Unknown => "unknown",
+        }
+    }
+}
+
 /// Why verification failed, in the order checks run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -233,6 +247,23 @@ pub enum Reason {
     DigestMismatch,
     QuorumNotMet,
     Used,
+}
+
+impl Reason {
+    /// The name `verify --format json` prints (`unknown_key`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Malformed => "malformed",
+            Reason::UnknownKey => "unknown_key",
+            Reason::BadSignature => "bad_signature",
+            Reason::WrongPayloadType => "wrong_payload_type",
+            Reason::NotYetValid => "not_yet_valid",
+            Reason::Expired => "expired",
+            Reason::DigestMismatch => "digest_mismatch",
+            Reason::QuorumNotMet => "quorum_not_met",
+            Reason::Used => "used",
+        }
+    }
 }
 
 /// A key that signed.
@@ -302,8 +333,42 @@ impl Verification {
     }
 }
 
-/// Verifies a signed document given as parsed JSON.
+/// Which signatures make a DSSE envelope valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counting {
+    /// Any trusted key's: the signing rule is the caller's.
+    AnyTrusted,
+    /// The signing rule of Gavel's payload types: a trusted key holding the
+    /// role that signs the type, owned by the signer the payload names.
+    Owner,
+}
+
+/// Verifies a signed document given as parsed JSON, counting a DSSE
+/// signature from any trusted key, whatever its roles and whatever signer
+/// the payload names: for a caller that applies the signing rule itself,
+/// with `named_signer` (the governance crate's overrides). Everything else
+/// uses `verify_by_owner`.
 pub fn verify(doc: &Value, opts: &VerifyOptions<'_>) -> Verification {
+    verify_counting(doc, opts, Counting::AnyTrusted)
+}
+
+/// `verify` with the signing rule of DSSE payloads: a signature counts only
+/// from a trusted key holding the role that signs the payload's type
+/// (bundle and review: author; approval: approver; override: security;
+/// rollout: operator), and the payload must name that key's owner as its
+/// signer (bundle `author`, approval `approver`, by name or key id, and the
+/// approval's `roles` held by it; override `issued_by`): see
+/// `named_signer`. Keys without the role are set aside right after the
+/// signatures are checked, so the reason is the first in DESIGN §11.3's
+/// order: an envelope signed only by keys without the role is
+/// `unknown_key` whether or not it has also expired. `signers` lists only
+/// the keys that vouch. The shared-secret formats have no roles and pass
+/// through as `verify` reads them.
+pub fn verify_by_owner(doc: &Value, opts: &VerifyOptions<'_>) -> Verification {
+    verify_counting(doc, opts, Counting::Owner)
+}
+
+fn verify_counting(doc: &Value, opts: &VerifyOptions<'_>, counting: Counting) -> Verification {
     let has = |k: &str| doc.get(k).is_some();
     // Each format has a closed set of fields: a field its signature does not
     // cover cannot smuggle meaning in (say, a DSSE envelope that also
@@ -334,7 +399,7 @@ pub fn verify(doc: &Value, opts: &VerifyOptions<'_>) -> Verification {
         .unwrap_or_else(|| verify_team(doc, opts))
     } else if has("payloadType") || has("signatures") {
         only(Format::Dsse, &["payloadType", "payload", "signatures"])
-            .unwrap_or_else(|| verify_dsse(doc, opts))
+            .unwrap_or_else(|| verify_dsse(doc, opts, counting))
     } else if has("bundle") && has("signature") {
         only(
             Format::LegacyExport,
@@ -362,7 +427,15 @@ fn str_field<'a>(doc: &'a Value, k: &str) -> Option<&'a str> {
     doc.get(k).and_then(Value::as_str)
 }
 
-fn verify_dsse(doc: &Value, opts: &VerifyOptions<'_>) -> Verification {
+fn signer_of(key: &PublicKey) -> Signer {
+    Signer {
+        keyid: key.keyid.0.clone(),
+        name: key.name.clone(),
+        roles: key.roles.clone(),
+    }
+}
+
+fn verify_dsse(doc: &Value, opts: &VerifyOptions<'_>, counting: Counting) -> Verification {
     let v = Verification::new(Format::Dsse);
     let (Some(ptype), Some(payload_b64), Some(sigs)) = (
         str_field(doc, "payloadType"),
@@ -402,8 +475,29 @@ fn verify_dsse(doc: &Value, opts: &VerifyOptions<'_>) -> Verification {
         };
         parsed.push((keyid, ed25519_dalek::Signature::from_bytes(&bytes)));
     }
+    // The payload type is covered by every signature (through the PAE), so
+    // it may choose which keys count before they are checked.
+    let owned = match counting {
+        Counting::Owner => PayloadKind::from_media_type(ptype),
+        Counting::AnyTrusted => None,
+    };
+    let counts = |key: &PublicKey| owned.is_none_or(|kind| key.has_role(kind.signer_role()));
+    let mut by_id: std::collections::HashMap<&str, &PublicKey> = std::collections::HashMap::new();
+    for k in opts.trusted {
+        by_id.entry(k.keyid.0.as_str()).or_insert(k);
+    }
+    // unknown_key comes before bad_signature (§11.3): an envelope no key
+    // that counts has signed is refused before any signature is checked.
+    if !parsed
+        .iter()
+        .any(|(keyid, _)| by_id.get(keyid).is_some_and(|k| counts(k)))
+    {
+        return v.fail(Reason::UnknownKey, no_key_counts(&parsed, &by_id, owned));
+    }
     let message = pae(ptype, &payload);
-    let mut signers = Vec::new();
+    // Every trusted key that verified, the role-less included (the payload
+    // may name one of them); only those that count go in `signers`.
+    let mut verified_keys: Vec<Signer> = Vec::new();
     // A signature already verified is not checked again: an envelope that
     // repeats one valid signature to fill 16 MiB costs one check, not
     // a hundred thousand.
@@ -412,7 +506,7 @@ fn verify_dsse(doc: &Value, opts: &VerifyOptions<'_>) -> Verification {
         if verified.get(keyid) == Some(&sig.to_bytes()) {
             continue;
         }
-        let Some(key) = opts.trusted.iter().find(|k| k.keyid.0 == *keyid) else {
+        let Some(key) = by_id.get(keyid) else {
             continue;
         };
         let Ok(vk) = key.verifying_key() else {
@@ -425,24 +519,27 @@ fn verify_dsse(doc: &Value, opts: &VerifyOptions<'_>) -> Verification {
             );
         }
         verified.insert(keyid, sig.to_bytes());
-        if !signers.iter().any(|s: &Signer| s.keyid == key.keyid.0) {
-            signers.push(Signer {
-                keyid: key.keyid.0.clone(),
-                name: key.name.clone(),
-                roles: key.roles.clone(),
-            });
+        if !verified_keys.iter().any(|s| s.keyid == key.keyid.0) {
+            verified_keys.push(signer_of(key));
         }
     }
-    if signers.is_empty() {
+    let counting_signers = |all: &[Signer]| -> Vec<Signer> {
+        all.iter()
+            .filter(|s| by_id.get(s.keyid.as_str()).is_some_and(|k| counts(k)))
+            .cloned()
+            .collect()
+    };
+    v.signers = counting_signers(&verified_keys);
+    if v.signers.is_empty() {
+        // Only a trusted key whose public key does not decode claimed it.
         return v.fail(
             Reason::UnknownKey,
             format!(
-                "no trusted key signed this (signed by {}); trust the signer's public key first",
+                "no usable trusted key signed this (signed by {}); the trusted public key does not decode: trust it again from its owner's export",
                 key_list(parsed.iter().map(|(k, _)| *k))
             ),
         );
     }
-    v.signers = signers;
     let type_ok = match opts.expected_type {
         Some(t) => t == ptype,
         None => PAYLOAD_TYPES.contains(&ptype),
@@ -467,9 +564,8 @@ fn verify_dsse(doc: &Value, opts: &VerifyOptions<'_>) -> Verification {
         str_field(&body, "issued_at").and_then(|t| t.parse::<jiff::Timestamp>().ok())
     {
         let retired_after = |keyid: &str| {
-            opts.trusted
-                .iter()
-                .find(|k| k.keyid.0 == keyid)
+            by_id
+                .get(keyid)
                 .and_then(|k| k.retired_at.as_deref())
                 .and_then(|r| r.parse::<jiff::Timestamp>().ok())
                 .is_some_and(|r| issued > r)
@@ -480,7 +576,8 @@ fn verify_dsse(doc: &Value, opts: &VerifyOptions<'_>) -> Verification {
             .filter(|s| retired_after(&s.keyid))
             .map(|s| s.keyid.clone())
             .collect();
-        v.signers.retain(|s| !late.contains(&s.keyid));
+        verified_keys.retain(|s| !retired_after(&s.keyid));
+        v.signers = counting_signers(&verified_keys);
         if v.signers.is_empty() {
             return v.fail(
                 Reason::UnknownKey,
@@ -491,11 +588,45 @@ fn verify_dsse(doc: &Value, opts: &VerifyOptions<'_>) -> Verification {
             );
         }
     }
+    if let Some(kind) = owned {
+        match named_signer(kind, &body, &verified_keys) {
+            Ok(owners) => v.signers = owners.into_iter().cloned().collect(),
+            Err(e) => return v.fail(e.reason(), e.to_string()),
+        }
+    }
     check_times(v, body, opts.now)
 }
 
-/// Key ids for a message: each once, at most five, then how many more.
-fn key_list<'a>(ids: impl Iterator<Item = &'a str>) -> String {
+/// Why no signature of the envelope counts: no trusted key signed it, or
+/// (under the signing rule) only trusted keys without the type's role.
+fn no_key_counts(
+    parsed: &[(&str, ed25519_dalek::Signature)],
+    by_id: &std::collections::HashMap<&str, &PublicKey>,
+    owned: Option<PayloadKind>,
+) -> String {
+    let role_less = || {
+        parsed
+            .iter()
+            .filter_map(|(keyid, _)| by_id.get(keyid).map(|k| k.name.as_str()))
+    };
+    match owned {
+        Some(kind) if role_less().next().is_some() => format!(
+            "no trusted key with the `{}` role signed this {} payload (signed by {}, without that role); only that role signs {} payloads",
+            kind.signer_role().as_str(),
+            kind.short(),
+            key_list(role_less()),
+            kind.short()
+        ),
+        _ => format!(
+            "no trusted key signed this (signed by {}); trust the signer's public key first",
+            key_list(parsed.iter().map(|(k, _)| *k))
+        ),
+    }
+}
+
+/// Key ids (or names) for a message: each once, at most five, then how
+/// many more.
+pub(crate) fn key_list<'a>(ids: impl Iterator<Item = &'a str>) -> String {
     const SHOWN: usize = 5;
     let mut seen = std::collections::HashSet::new();
     let mut shown = Vec::new();
@@ -520,48 +651,6 @@ fn well_formed(payload_type: &str, body: &Value) -> Result<(), String> {
             .map_err(|e| format!("the {} payload is not well formed: {e}", kind.short())),
         None => Ok(()),
     }
-}
-
-/// `verify`, then the signing rule of DSSE payloads: a signature counts only
-/// from a trusted key holding the role that signs the payload's type
-/// (bundle and review: author; approval: approver; override: security;
-/// rollout: operator). Other signers leave `signers`; when none is left the
-/// result is `unknown_key`. The shared-secret formats have no roles and
-/// pass through unchanged.
-pub fn verify_by_owner(doc: &Value, opts: &VerifyOptions<'_>) -> Verification {
-    let mut v = verify(doc, opts);
-    if !v.valid || v.format != Format::Dsse {
-        return v;
-    }
-    let Some(kind) = v
-        .payload_type
-        .as_deref()
-        .and_then(PayloadKind::from_media_type)
-    else {
-        return v;
-    };
-    let role = kind.signer_role();
-    let others: Vec<String> = v
-        .signers
-        .iter()
-        .filter(|s| !s.roles.contains(&role))
-        .map(|s| format!("`{}`", s.name))
-        .collect();
-    v.signers.retain(|s| s.roles.contains(&role));
-    if v.signers.is_empty() {
-        v.payload = None;
-        return v.fail(
-            Reason::UnknownKey,
-            format!(
-                "no trusted key with the `{}` role signed this {} payload (signed by {}, without that role); only that role signs {} payloads",
-                role.as_str(),
-                kind.short(),
-                others.join(", "),
-                kind.short()
-            ),
-        );
-    }
-    v
 }
 
 /// Times from the payload, then the bundle digest when the payload has one.

@@ -4,8 +4,11 @@
 //!
 //! Which role signs each payload type and whether a payload is well formed
 //! for its type live in `PayloadKind`; `stamp` makes a payload to sign
-//! (Gavel sets its times) and `verify` refuses a payload that is not well
-//! formed, so both sides apply the same rules.
+//! (Gavel sets its times) and `check_signer` checks it names its signer;
+//! `verify_by_owner` refuses a payload that is not well formed, not signed
+//! by a key holding its type's role, or naming a signer who did not sign it
+//! (`named_signer`), so both sides apply the same rules. Plain `verify`
+//! checks signatures only, for callers that apply `named_signer` themselves.
 //!
 //! Pure computation: no keychain, files, clock or randomness. Keys arrive as
 //! values, time as a parameter (`VerifyOptions::now`).
@@ -53,7 +56,9 @@ pub use envelope::{
     payload_type, rfc3339, sign_dsse, team_export, verify, verify_by_owner,
 };
 pub use keys::{Digest, KeyId, PublicKey, PublicKeyError, Role, bundle_digest, hex};
-pub use payload::{MAX_VALIDITY_SECONDS, PayloadError, PayloadKind, check_signer, stamp};
+pub use payload::{
+    MAX_VALIDITY_SECONDS, PayloadError, PayloadKind, SignerError, check_signer, named_signer, stamp,
+};
 pub use sensitive::Sensitive;
 
 /// The Ed25519 implementation keys are made with.

@@ -1,8 +1,12 @@
 //! What each Gavel payload type is: the role that signs it, how long it is
 //! valid by default, and the fields a well-formed payload has (DESIGN §6,
-//! §7, §8, §11.3), with their types. Signing (`stamp`) and verifying
-//! (`verify`) apply the same checks, so a payload that `gavel sign` would
-//! refuse never verifies either.
+//! §7, §8, §11.3), with their types. Signing (`stamp`, `check_signer`) and
+//! verifying (`verify_by_owner`, through `named_signer`) apply the same
+//! rules: a payload is well formed for its type, signed by a key holding
+//! the type's role, and names that key's owner as its signer. The one
+//! difference is time: an approval states its signer's roles exactly when
+//! it is signed, and verifies while the signer still holds each of them (a
+//! role granted later does not void it).
 //!
 //! Only types are checked here, not meaning: a forced verdict is a string or
 //! null, and whether it is a verdict an override can force is the
@@ -10,6 +14,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::envelope::{Reason, Signer, key_list};
 use crate::keys::{Digest, Role};
 
 const DAY: i64 = 86_400;
@@ -291,6 +296,151 @@ pub fn check_signer(
     Ok(())
 }
 
+/// Why a verified payload's signer does not vouch for it: the payload names
+/// someone who did not sign it, or who lacks the role, or states roles its
+/// signer does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignerError {
+    #[error("{} payload must name its signer in `{field}`", with_article(kind))]
+    Unnamed {
+        kind: &'static str,
+        field: &'static str,
+    },
+    #[error(
+        "`{field}` says `{stated}`, but `{stated}` did not sign this {kind} payload (signed by {signed_by}); a payload can only name its own signer"
+    )]
+    NotASigner {
+        kind: &'static str,
+        field: &'static str,
+        stated: String,
+        signed_by: String,
+    },
+    #[error(
+        "`{field}` says `{stated}`, who signed but has not got the `{}` role; only that role signs {kind} payloads",
+        role.as_str()
+    )]
+    LacksRole {
+        kind: &'static str,
+        field: &'static str,
+        stated: String,
+        role: Role,
+    },
+    #[error(
+        "no key with the `{}` role signed this {kind} payload (signed by {signed_by}); only that role signs {kind} payloads",
+        role.as_str()
+    )]
+    NoOwner {
+        kind: &'static str,
+        role: Role,
+        signed_by: String,
+    },
+    #[error(
+        "`roles` says `{stated}`, but `{signer}` holds `{held}`; an approval can only state roles its signer holds"
+    )]
+    RolesNotHeld {
+        signer: String,
+        stated: String,
+        held: String,
+    },
+}
+
+impl SignerError {
+    /// The verification reason (DESIGN §11.3): a payload naming a signer
+    /// whose key did not sign it, or without the role, has no trusted key
+    /// behind it (`unknown_key`, as when no trusted key signed at all); a
+    /// payload whose named signer did sign but which misstates who that is
+    /// (no name, roles the signer has not got) is `malformed`.
+    pub fn reason(&self) -> Reason {
+        match self {
+            SignerError::NotASigner { .. }
+            | SignerError::LacksRole { .. }
+            | SignerError::NoOwner { .. } => Reason::UnknownKey,
+            SignerError::Unnamed { .. } | SignerError::RolesNotHeld { .. } => Reason::Malformed,
+        }
+    }
+}
+
+/// The signers that vouch for a verified payload of `kind`, given every
+/// trusted key whose signature verified (`Verification::signers` of
+/// `verify`): the one the payload names as its signer (bundle `author`,
+/// approval `approver`, override `issued_by`), by name or key id, holding
+/// the role that signs `kind`; for an approval, holding every role its
+/// `roles` states. A kind that names no signer (rollout, review) is
+/// vouched for by each signer holding its role. `verify_by_owner` applies
+/// this; a caller that verifies with `verify` and reads the payload itself
+/// (the governance crate's overrides) calls it with the signers `verify`
+/// returned.
+pub fn named_signer<'a>(
+    kind: PayloadKind,
+    payload: &Value,
+    signers: &'a [Signer],
+) -> Result<Vec<&'a Signer>, SignerError> {
+    let role = kind.signer_role();
+    let names = || key_list(signers.iter().map(|s| s.name.as_str()));
+    let Some(field) = kind.signer_field() else {
+        let owners: Vec<&Signer> = signers.iter().filter(|s| s.roles.contains(&role)).collect();
+        if owners.is_empty() {
+            return Err(SignerError::NoOwner {
+                kind: kind.short(),
+                role,
+                signed_by: names(),
+            });
+        }
+        return Ok(owners);
+    };
+    let Some(stated) = payload
+        .get(field)
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+    else {
+        return Err(SignerError::Unnamed {
+            kind: kind.short(),
+            field,
+        });
+    };
+    let named: Vec<&Signer> = signers
+        .iter()
+        .filter(|s| s.name == stated || s.keyid == stated)
+        .collect();
+    if named.is_empty() {
+        return Err(SignerError::NotASigner {
+            kind: kind.short(),
+            field,
+            stated: stated.to_string(),
+            signed_by: names(),
+        });
+    }
+    let mut owners: Vec<&Signer> = named
+        .into_iter()
+        .filter(|s| s.roles.contains(&role))
+        .collect();
+    let Some(first) = owners.first().copied() else {
+        return Err(SignerError::LacksRole {
+            kind: kind.short(),
+            field,
+            stated: stated.to_string(),
+            role,
+        });
+    };
+    if kind == PayloadKind::Approval {
+        let claimed: Vec<&str> = payload
+            .get("roles")
+            .and_then(Value::as_array)
+            .map(|list| list.iter().map(|r| r.as_str().unwrap_or("")).collect())
+            .unwrap_or_default();
+        let holds = |s: &Signer, r: &str| Role::parse(r).is_some_and(|r| s.roles.contains(&r));
+        owners.retain(|s| claimed.iter().all(|r| holds(s, r)));
+        if owners.is_empty() {
+            return Err(SignerError::RolesNotHeld {
+                signer: stated.to_string(),
+                stated: claimed.join(","),
+                held: role_list(&first.roles),
+            });
+        }
+    }
+    Ok(owners)
+}
+
 fn role_list(roles: &[Role]) -> String {
     roles
         .iter()
@@ -329,7 +479,8 @@ enum Ty {
     Str,
     /// A string with something other than whitespace in it.
     Text,
-    /// An RFC 3339 time.
+    /// An RFC 3339 time in UTC, whole seconds: `2026-11-23T15:04:05Z`,
+    /// one spelling per instant.
     Time,
     /// `sha256:` and 64 lowercase hex digits.
     Digest,
@@ -360,7 +511,7 @@ impl Ty {
         match self {
             Ty::Str => "a string".into(),
             Ty::Text => "a non-empty string".into(),
-            Ty::Time => "an RFC 3339 time".into(),
+            Ty::Time => "an RFC 3339 time in UTC, whole seconds (`2026-11-23T15:04:05Z`)".into(),
             Ty::Digest => "`sha256:` and 64 lowercase hex digits".into(),
             Ty::Bool => "true or false".into(),
             Ty::Count => "a whole number, 0 or more".into(),
@@ -528,7 +679,9 @@ fn check_value(kind: &'static str, field: &str, v: &Value, ty: &Ty) -> Result<()
         }
         (Ty::Str, Value::String(_)) => true,
         (Ty::Text, Value::String(s)) => !s.trim().is_empty(),
-        (Ty::Time, Value::String(s)) => s.parse::<jiff::Timestamp>().is_ok(),
+        (Ty::Time, Value::String(s)) => s
+            .parse::<jiff::Timestamp>()
+            .is_ok_and(|t| crate::envelope::rfc3339(t) == *s),
         // One spelling per digest: lowercase.
         (Ty::Digest, Value::String(s)) => Digest::parse(s).is_some_and(|d| d.to_string() == *s),
         (Ty::Bool, Value::Bool(_)) => true,

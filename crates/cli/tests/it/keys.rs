@@ -465,6 +465,10 @@ fn verify_exit_codes_and_bad_input() {
     use base64::Engine as _;
     let dir = tempfile::tempdir().unwrap();
     let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    // In a home of its own: `verify` without `--key` opens the store, and
+    // the user's (shared by every checkout on the machine) may be another
+    // version's.
+    let gavel = |args: &[&str], _stdin: Option<&str>| gavel_in(dir.path(), args);
     // A legacy export, verified with the secret from a file.
     let secret = gavel_trust::Sensitive::new(b"shared-secret".to_vec());
     std::fs::write(p("secret.txt"), "  shared-secret\n").unwrap();
@@ -653,5 +657,167 @@ fn verify_exit_codes_and_bad_input() {
             None
         )),
         2
+    );
+}
+
+/// A statement of `kind` naming `who` as its signer (no times).
+fn statement_naming(kind: PayloadKind, who: &str, roles: &[&str]) -> Value {
+    let bundle = serde_json::json!([]);
+    let digest = gavel_trust::bundle_digest(&bundle).unwrap().to_string();
+    match kind {
+        PayloadKind::Bundle => gavel_trust::bundle_statement(&bundle, who).unwrap(),
+        PayloadKind::Approval => serde_json::json!({
+            "digest": digest, "base_digest": null, "version": "1.0.0", "environment": "prod",
+            "decision": "approve", "comment": "", "approver": who, "roles": roles,
+            "evidence": {"lint": {}, "impact": {"allow_to_deny": 0, "deny_to_allow": 0, "other": 0}},
+        }),
+        PayloadKind::Override => serde_json::json!({
+            "id": "ovr-1", "workflow_id": "wf-1",
+            "flags": {"bypass_micro_pilot": true, "forced_verdict": null},
+            "reason": "Board approved the launch", "issued_by": who,
+        }),
+        PayloadKind::Rollout | PayloadKind::Review => unreachable!("names no signer"),
+    }
+}
+
+/// Regression: `mal`, trusted with the author role, signed a bundle saying
+/// `"author": "sam"` and `gavel verify` said valid (exit 0); the same for an
+/// approval's `approver` and `roles` and an override's `issued_by`. Each is
+/// refused, by the trust store and by `--key`, with the reason the README
+/// gives: `unknown_key` for a signer who did not sign, `malformed` for roles
+/// the signer has not got.
+#[test]
+fn verify_refuses_a_payload_that_names_someone_else_as_its_signer() {
+    let home = tempfile::tempdir().unwrap();
+    let roles = vec![Role::Author, Role::Approver, Role::Security];
+    let mal = seed_identity(home.path(), "mal", 71, roles.clone());
+    let sam = seed_identity(home.path(), "sam", 72, roles);
+    let mal_key = gavel_trust::ed25519::SigningKey::from_bytes(&[71; 32]);
+    let key_files: Vec<String> = [&mal, &sam]
+        .iter()
+        .map(|k| {
+            write(
+                home.path(),
+                &format!("{}.pub.json", k.name),
+                &serde_json::to_string(k).unwrap(),
+            )
+        })
+        .collect();
+    let now = jiff::Timestamp::now();
+    let envelope = |name: &str, kind: PayloadKind, statement: Value| {
+        let p = gavel_trust::stamp(kind, &statement, now, 3600).unwrap();
+        let env = gavel_trust::sign_dsse(kind.media_type(), &p, &[&mal_key]).unwrap();
+        write(home.path(), &format!("{name}.json"), &env.to_string())
+    };
+    let cases = [
+        (
+            "forged author",
+            envelope(
+                "author",
+                PayloadKind::Bundle,
+                statement_naming(PayloadKind::Bundle, "sam", &[]),
+            ),
+            "unknown_key",
+        ),
+        (
+            "forged approver",
+            envelope(
+                "approver",
+                PayloadKind::Approval,
+                statement_naming(PayloadKind::Approval, "sam", &["approver"]),
+            ),
+            "unknown_key",
+        ),
+        (
+            "forged roles",
+            envelope(
+                "roles",
+                PayloadKind::Approval,
+                statement_naming(PayloadKind::Approval, "mal", &["approver", "analyst"]),
+            ),
+            "malformed",
+        ),
+        (
+            "forged issued_by",
+            envelope(
+                "issued_by",
+                PayloadKind::Override,
+                statement_naming(PayloadKind::Override, "sam", &[]),
+            ),
+            "unknown_key",
+        ),
+        (
+            "honest bundle",
+            envelope(
+                "honest-bundle",
+                PayloadKind::Bundle,
+                statement_naming(PayloadKind::Bundle, "mal", &[]),
+            ),
+            "",
+        ),
+        (
+            "honest approval",
+            envelope(
+                "honest-approval",
+                PayloadKind::Approval,
+                statement_naming(PayloadKind::Approval, "mal", &["approver", "security"]),
+            ),
+            "",
+        ),
+        (
+            "honest override",
+            envelope(
+                "honest-override",
+                PayloadKind::Override,
+                statement_naming(PayloadKind::Override, "mal", &[]),
+            ),
+            "",
+        ),
+    ];
+    let by_key = ["--key", &key_files[0], "--key", &key_files[1]];
+    for (what, file, reason) in &cases {
+        for extra in [&[][..], &by_key[..]] {
+            let mut args = vec!["verify", file.as_str(), "--format", "json"];
+            args.extend_from_slice(extra);
+            let out = gavel_in(home.path(), &args);
+            let v = json(&out);
+            let how = if extra.is_empty() { "store" } else { "--key" };
+            if reason.is_empty() {
+                assert_eq!(
+                    (code(&out), v["valid"].as_bool()),
+                    (0, Some(true)),
+                    "{what} ({how}): {v}"
+                );
+                assert_eq!(v["signers"][0]["name"], "mal", "{what} ({how})");
+            } else {
+                assert_eq!(
+                    (code(&out), v["valid"].as_bool(), v["reason"].as_str()),
+                    (1, Some(false), Some(*reason)),
+                    "{what} ({how}): {v}"
+                );
+            }
+        }
+    }
+    // The text says why, with the reason's name.
+    let out = gavel_in(
+        home.path(),
+        &["verify", &cases[0].1, "--key", &key_files[0]],
+    );
+    assert_eq!(code(&out), 1);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "INVALID (unknown_key): `author` says `sam`, but `sam` did not sign this bundle payload (signed by `mal`); a payload can only name its own signer"
+    );
+    let out = gavel_in(
+        home.path(),
+        &["verify", &cases[4].1, "--key", &key_files[0]],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with(&format!(
+            "valid dsse, signed by mal ({}: author,approver,security)",
+            mal.keyid
+        )),
+        "{text}"
     );
 }

@@ -1,10 +1,12 @@
 //! Integration tests of `gavel-trust`: the Python-made legacy vectors,
 //! tamper tests over every byte, moved signatures, edited expiry, and bad
 //! input; `payloads` checks what each payload type must hold and who signs
-//! it, `rules` each verification rule at its edges.
+//! it, `rules` each verification rule at its edges, `signers` the signing
+//! rule of `verify_by_owner`.
 
 mod payloads;
 mod rules;
+mod signers;
 
 use base64::Engine as _;
 use ed25519_dalek::SigningKey;

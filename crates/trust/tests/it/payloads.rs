@@ -423,7 +423,7 @@ fn payload_errors_say_what_was_expected_and_what_was_found() {
     );
     assert_eq!(
         msg(PayloadKind::Bundle, &set("/issued_at", json!("noon"))),
-        "`issued_at` must be an RFC 3339 time, not `noon`"
+        "`issued_at` must be an RFC 3339 time in UTC, whole seconds (`2026-11-23T15:04:05Z`), not `noon`"
     );
     assert_eq!(
         msg(PayloadKind::Bundle, &set("/digest", json!("sha256:0"))),
@@ -757,21 +757,22 @@ fn only_the_owning_role_vouches_for_a_payload() {
     let names: Vec<&str> = v.signers.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["alice"], "only the owner vouches");
     // Each type by its role: an approval by the approver.
-    let approval = edited(PayloadKind::Approval, &|_| {});
+    let approval = edited(PayloadKind::Approval, &|p| p["approver"] = "ann".into());
     let env = sign_dsse(PayloadKind::Approval.media_type(), &approval, &[&analyst]).unwrap();
-    assert!(verify_by_owner(&env, &opts(&trusted, None)).valid);
+    let v = verify_by_owner(&env, &opts(&trusted, None));
+    assert!(v.valid, "{}", v.message);
     let env = sign_dsse(PayloadKind::Approval.media_type(), &approval, &[&author]).unwrap();
     assert_eq!(
         verify_by_owner(&env, &opts(&trusted, None)).reason,
         Some(Reason::UnknownKey)
     );
-    // A failure keeps its own reason.
+    // A failure that comes later in §11.3's order keeps its own reason.
     let old = payload(
         PayloadKind::Bundle,
         "2026-01-01T00:00:00Z",
         "2026-02-01T00:00:00Z",
     );
-    let env = sign_dsse(PayloadKind::Bundle.media_type(), &old, &[&analyst]).unwrap();
+    let env = sign_dsse(PayloadKind::Bundle.media_type(), &old, &[&author]).unwrap();
     assert_eq!(
         verify_by_owner(&env, &opts(&trusted, None)).reason,
         Some(Reason::Expired)
@@ -803,4 +804,64 @@ fn only_the_owning_role_vouches_for_a_payload() {
         },
     );
     assert!(v.valid && v.signers.len() == 1, "{}", v.message);
+}
+
+/// Regression: a payload time took any offset and fractional seconds;
+/// §11.3 wants RFC 3339 in UTC, whole seconds, so each instant has one
+/// spelling. Others are refused naming the field, when signing and when
+/// verifying.
+#[test]
+fn payload_times_are_utc_whole_seconds_naming_the_field() {
+    let k = key(32);
+    let trusted = [public(&k, "alice", vec![Role::Operator])];
+    for bad in [
+        "2026-11-23T16:00:00+01:00",
+        "2026-11-23T15:00:00+00:00",
+        "2026-11-23T15:00:00.5Z",
+        "2026-11-23T15:00:00.000Z",
+        "2026-11-23 15:00:00Z",
+        "2026-11-23t15:00:00z",
+        "2026-11-23T15:00Z",
+        "2026-11-23",
+    ] {
+        for pointer in ["/issued_at", "/expires_at", "/stable/activated_at"] {
+            let p = edited(PayloadKind::Rollout, &set(pointer, json!(bad)));
+            let field = pointer.trim_start_matches('/').replace('/', ".");
+            let e = PayloadKind::Rollout.check(&p).unwrap_err();
+            assert_eq!(e.field(), Some(field.as_str()), "{bad} at {pointer}");
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "`{field}` must be an RFC 3339 time in UTC, whole seconds (`2026-11-23T15:04:05Z`), not `{bad}`"
+                )
+            );
+            let env = sign_dsse(PayloadKind::Rollout.media_type(), &p, &[&k]).unwrap();
+            let v = verify_by_owner(&env, &opts(&trusted, None));
+            assert_eq!(
+                (v.valid, v.reason),
+                (false, Some(Reason::Malformed)),
+                "{bad} at {pointer}"
+            );
+            assert!(
+                v.message.contains(&format!("`{field}` must be")),
+                "{}",
+                v.message
+            );
+        }
+    }
+    // The canonical spelling, as `stamp` writes it, passes.
+    let good = edited(
+        PayloadKind::Rollout,
+        &set("/stable/activated_at", json!("2026-11-23T15:04:05Z")),
+    );
+    assert_eq!(PayloadKind::Rollout.check(&good), Ok(()));
+    let stamped = stamp(
+        PayloadKind::Rollout,
+        &statement(PayloadKind::Rollout),
+        "2026-11-23T15:04:05.75Z".parse().unwrap(),
+        60,
+    )
+    .unwrap();
+    assert_eq!(stamped["issued_at"], "2026-11-23T15:04:05Z");
+    assert_eq!(stamped["expires_at"], "2026-11-23T15:05:05Z");
 }
