@@ -196,6 +196,46 @@ impl Node {
     }
 }
 
+/// The keys of a mapping being read, so that a duplicate is refused: a scan
+/// while the mapping is small, a sorted index once it is not, so that an
+/// object of a million keys (16 MiB) costs n log n comparisons, not n².
+#[derive(Debug, Default)]
+pub(crate) struct KeySet {
+    index: Option<std::collections::BTreeMap<String, Location>>,
+}
+
+/// Mappings up to this many keys are scanned.
+const KEY_SCAN: usize = 32;
+
+impl KeySet {
+    /// Where a key named like `key` first appears among `entries` (the
+    /// mapping's keys so far, which `key` is about to join), if it does;
+    /// otherwise `key` is recorded.
+    pub(crate) fn duplicate(&mut self, entries: &[(Key, Node)], key: &Key) -> Option<Location> {
+        if self.index.is_none() && entries.len() >= KEY_SCAN {
+            self.index = Some(
+                entries
+                    .iter()
+                    .map(|(k, _)| (k.name.clone(), k.location))
+                    .collect(),
+            );
+        }
+        match &mut self.index {
+            None => entries
+                .iter()
+                .find(|(k, _)| k.name == key.name)
+                .map(|(k, _)| k.location),
+            Some(index) => match index.get(&key.name) {
+                Some(first) => Some(*first),
+                None => {
+                    index.insert(key.name.clone(), key.location);
+                    None
+                }
+            },
+        }
+    }
+}
+
 /// Escapes one reference token of a JSON pointer.
 pub fn pointer_token(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")

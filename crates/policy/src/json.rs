@@ -4,7 +4,7 @@
 //! `serde_json` cannot report where a value sat, and bundle diagnostics need
 //! that, so bundles are read here; requests on the hot path use serde.
 
-use crate::doc::{Key, LineIndex, Location, MAX_DEPTH, MAX_SAFE_INTEGER, Node, NodeValue};
+use crate::doc::{Key, KeySet, LineIndex, Location, MAX_DEPTH, MAX_SAFE_INTEGER, Node, NodeValue};
 use crate::error::Diagnostic;
 
 /// Parses one JSON document.
@@ -89,6 +89,7 @@ impl Parser<'_> {
     fn object(&mut self, depth: usize) -> Result<NodeValue, Diagnostic> {
         self.pos += 1;
         let mut entries: Vec<(Key, Node)> = Vec::new();
+        let mut keys = KeySet::default();
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
@@ -102,14 +103,16 @@ impl Parser<'_> {
                     self.found()
                 )));
             }
-            let key_loc = self.loc();
-            let name = self.string()?;
-            if let Some((first, _)) = entries.iter().find(|(k, _)| k.name == name) {
+            let key = Key {
+                location: self.loc(),
+                name: self.string()?,
+            };
+            if let Some(first) = keys.duplicate(&entries, &key) {
                 return Err(Diagnostic::at(
-                    key_loc,
+                    key.location,
                     format!(
-                        "duplicate key `{name}` (first at line {}); remove one of them",
-                        first.location.line
+                        "duplicate key `{}` (first at line {}); remove one of them",
+                        key.name, first.line
                     ),
                 ));
             }
@@ -120,13 +123,7 @@ impl Parser<'_> {
             self.pos += 1;
             self.skip_ws();
             let value = self.value(depth + 1)?;
-            entries.push((
-                Key {
-                    name,
-                    location: key_loc,
-                },
-                value,
-            ));
+            entries.push((key, value));
             self.skip_ws();
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -334,6 +331,39 @@ mod tests {
             Ok(n) => panic!("expected an error for {text:?}, got {n:?}"),
             Err(e) => e,
         }
+    }
+
+    /// Regression: every key was compared with every earlier one, so one
+    /// object of 100,000 keys (1 MB) took seconds and 16 MiB of keys hours.
+    /// Past the first few keys they are looked up in an index, which must
+    /// find a duplicate wherever the two copies are.
+    #[test]
+    fn duplicate_keys_are_found_in_objects_of_any_width() {
+        for (width, first, again) in [(3, 1, 2), (40, 5, 39), (40, 35, 39), (5000, 4000, 4999)] {
+            let keys: Vec<String> = (0..width)
+                .map(|i| {
+                    let name = if i == again { first } else { i };
+                    format!("\n\"k{name}\": {i}")
+                })
+                .collect();
+            let text = format!("{{{}\n}}", keys.join(","));
+            let e = err(&text);
+            assert_eq!(
+                (e.message.as_str(), e.line),
+                (
+                    format!(
+                        "duplicate key `k{first}` (first at line {}); remove one of them",
+                        first + 2
+                    )
+                    .as_str(),
+                    Some(u32::try_from(again).unwrap() + 2)
+                ),
+                "{width} keys"
+            );
+        }
+        let wide: Vec<String> = (0..5000).map(|i| format!("\"k{i}\": {i}")).collect();
+        let doc = parse(&format!("{{{}}}", wide.join(","))).unwrap();
+        assert_eq!(doc.as_map().unwrap().len(), 5000);
     }
 
     #[test]

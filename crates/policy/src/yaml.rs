@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
-use crate::doc::{Key, Location, MAX_DEPTH, Node, NodeValue};
+use crate::doc::{Key, KeySet, Location, MAX_DEPTH, Node, NodeValue};
 use crate::error::Diagnostic;
 use crate::json::number_value;
 
@@ -80,6 +80,7 @@ enum Frame {
     },
     Map {
         entries: Vec<(Key, Node)>,
+        keys: KeySet,
         key: Option<Key>,
         location: Location,
         anchor: usize,
@@ -150,6 +151,7 @@ impl Builder {
                 self.open(
                     Frame::Map {
                         entries: Vec::new(),
+                        keys: KeySet::default(),
                         key: None,
                         location: loc,
                         anchor,
@@ -256,19 +258,21 @@ impl Builder {
         match self.stack.last_mut() {
             None => self.root = Some(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, .. }) => {
+            Some(Frame::Map {
+                entries, keys, key, ..
+            }) => {
                 let Some(key) = key.take() else {
                     return Err(Diagnostic::at(
                         node.location,
                         "an alias cannot be used as a mapping key",
                     ));
                 };
-                if let Some((first, _)) = entries.iter().find(|(k, _)| k.name == key.name) {
+                if let Some(first) = keys.duplicate(entries, &key) {
                     return Err(Diagnostic::at(
                         key.location,
                         format!(
                             "duplicate key `{}` (first at line {}); remove one of them",
-                            key.name, first.location.line
+                            key.name, first.line
                         ),
                     ));
                 }
@@ -473,6 +477,27 @@ mod tests {
             rule.get_key("agent").unwrap().location,
             Location { line: 3, column: 5 }
         );
+    }
+
+    /// Regression: a mapping's keys were each compared with every earlier
+    /// one (n² for a wide mapping); past the first few they are indexed,
+    /// and a duplicate is still found wherever it is.
+    #[test]
+    fn duplicate_keys_are_found_in_mappings_of_any_width() {
+        for (width, first, again) in [(40, 5, 39), (40, 35, 39), (3000, 2000, 2999)] {
+            let text: String = (0..width)
+                .map(|i| format!("k{}: {i}\n", if i == again { first } else { i }))
+                .collect();
+            let e = err(&text);
+            assert!(
+                e.message.contains(&format!(
+                    "duplicate key `k{first}` (first at line {})",
+                    first + 1
+                )),
+                "{width}: {e}"
+            );
+            assert_eq!(e.line, Some(u32::try_from(again).unwrap() + 1), "{width}");
+        }
     }
 
     #[test]
