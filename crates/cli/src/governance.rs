@@ -4,8 +4,17 @@
 //!
 //! Scorecards are evaluated, printed and logged as they are read: JSON
 //! Lines files of any size are streamed line by line, so memory holds one
-//! scorecard and the batch summary.
+//! scorecard and the batch summary. Every JSON input (scorecards,
+//! overrides; policies too) goes through Gavel's own parser, which refuses
+//! duplicate keys: with `serde_json`, the last of two `security_status`
+//! keys won, and a `fail` followed by a `pass` promoted.
+//!
+//! A scorecard's decision-log record is written before its result is
+//! printed, as one write of the whole line: whatever stops the run (a
+//! closed pipe ends it by SIGPIPE), the log holds every result the user
+//! saw, and only whole lines, even with several runs appending at once.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -17,18 +26,18 @@ use gavel_governance::{
     BatchSummary, OverrideCheck, OverrideInput, OverrideSigner, Policy, Refusal, Scope, Scorecard,
     ScorecardError, Verdict, check_override, decision_log_record, evaluate,
 };
-use gavel_policy::MAX_FILE_BYTES;
+use gavel_policy::{MAX_FILE_BYTES, Node, NodeValue};
 use gavel_trust::{PublicKey, Reason, Role, Sensitive, Verification, VerifyOptions};
 use serde_json::{Value, json};
 
 use crate::OutputFormat;
 use crate::failure::Failure;
-use crate::input::{for_each_line, line_failure, read_text};
+use crate::input::{for_each_line, line_failure, read_public_keys, read_text};
 use crate::keys::{console, fail, runtime, secret_file};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct EvalArgs {
-    /// Scorecard files (JSON), JSON Lines files of scorecards, or directories of `.json`/`.jsonl` scorecards.
+    /// Scorecard files (JSON), JSON Lines files of scorecards, or directories of `.json`/`.jsonl`/`.ndjson` scorecards.
     #[arg(required = true)]
     pub scorecards: Vec<String>,
     /// The governance policy (YAML or JSON; a bare list of rules is a policy too).
@@ -78,9 +87,6 @@ pub enum OverrideCommand {
         /// Validity (default 24h).
         #[arg(long, default_value = "24h")]
         expires_in: String,
-        /// The override id (default: the workflow, the time and a random suffix).
-        #[arg(long)]
-        id: Option<String>,
     },
     /// Verify an override: signature, expiry, issuer and role, content, and whether it was used.
     #[command(after_help = crate::examples::OVERRIDE_VERIFY)]
@@ -110,10 +116,7 @@ fn load_policy(path: &str) -> Result<Policy, Failure> {
 
 /// An override read and checked once for the whole run.
 struct LoadedOverride {
-    /// The payload's id, or a legacy file's ledger key.
-    id: String,
-    legacy: bool,
-    check: OverrideCheck,
+    checked: CheckedOverride,
     doc: Value,
     path: String,
     /// Applied (and so used up) by an earlier scorecard of this run.
@@ -123,7 +126,10 @@ struct LoadedOverride {
 /// What `override verify` reports, and what `scorecard eval` uses.
 struct CheckedOverride {
     verification: Verification,
-    id: String,
+    /// How outputs name it: the payload's `id` (known once its signature
+    /// verified, even when it has expired), or a legacy file's ledger
+    /// digest. The ledger keys it by digest, never by this id.
+    id: Option<String>,
     legacy: bool,
     check: OverrideCheck,
 }
@@ -149,21 +155,14 @@ fn refused(reason: &'static str, message: impl Into<String>) -> OverrideCheck {
     })
 }
 
+/// Reads an override file as JSON, refusing duplicate keys (a `data`
+/// or `signature` given twice is not one override), located on error.
 fn read_override_doc(path: &str) -> Result<Value, Failure> {
     let text = read_text(path)?;
-    serde_json::from_str(&text).map_err(|e| {
-        let mut f = line_failure(
-            path,
-            e.line().max(1),
-            "syntax_error",
-            format!("the override is not JSON: {e}"),
-        );
-        if let Some(d) = f.diagnostics.first_mut() {
-            d.column = u32::try_from(e.column().max(1)).ok();
-        }
-        f.source = Some(text);
-        f
-    })
+    match gavel_policy::parse_document(&text, gavel_policy::Format::Json) {
+        Ok(doc) => Ok(doc.to_json()),
+        Err(e) => Err(Failure::load(path, Some(text), &e)),
+    }
 }
 
 /// Verifies an override against `trusted` keys (and a legacy secret), then
@@ -188,18 +187,12 @@ fn check_override_doc(
     // What the document is, as verification established it: never guessed
     // from which fields happen to be present.
     let legacy = v.format == gavel_trust::Format::LegacyOverride;
-    let id = if legacy {
-        gavel_trust::legacy_ledger_key(doc)
-            .map(|d| d.to_string())
-            .unwrap_or_default()
-    } else {
-        v.payload
-            .as_ref()
-            .and_then(|p| p.get("id"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
+    // A payload's id is shown once a trusted key's signature over it
+    // verified (so also when it expired), never from a payload nobody
+    // vouched for.
+    let id = (legacy || !v.signers.is_empty())
+        .then(|| Console::override_id(doc, v.format))
+        .flatten();
     let is_override = matches!(
         v.format,
         gavel_trust::Format::Dsse | gavel_trust::Format::LegacyOverride
@@ -232,6 +225,36 @@ fn check_override_doc(
     })
 }
 
+/// Checks an override against the store's trusted keys and its
+/// single-use ledger, the same way for `scorecard eval` and `override
+/// verify`.
+async fn check_in_store(
+    c: &Console,
+    doc: &Value,
+    path: &str,
+    secret_name: Option<&str>,
+    secret_path: Option<&str>,
+    now: jiff::Timestamp,
+) -> Result<CheckedOverride, Failure> {
+    let secret = legacy_secret(Some(c), secret_name, secret_path)?;
+    let trusted = c.trusted_keys().await.map_err(fail)?;
+    let mut checked = check_override_doc(doc, path, &trusted, secret.as_ref(), now)?;
+    if matches!(checked.check, OverrideCheck::Usable(_))
+        && c.override_spent(doc, checked.verification.format)
+            .await
+            .map_err(fail)?
+    {
+        checked.check = refused(
+            "used",
+            format!(
+                "override `{}` was already used",
+                checked.id.as_deref().unwrap_or("")
+            ),
+        );
+    }
+    Ok(checked)
+}
+
 async fn load_override(
     c: &Console,
     path: &str,
@@ -239,28 +262,17 @@ async fn load_override(
     secret_path: Option<&str>,
 ) -> Result<LoadedOverride, Failure> {
     let doc = read_override_doc(path)?;
-    let secret = legacy_secret(Some(c), secret_name, secret_path)?;
-    let trusted = c.trusted_keys().await.map_err(fail)?;
-    let checked = check_override_doc(
+    let checked = check_in_store(
+        c,
         &doc,
         path,
-        &trusted,
-        secret.as_ref(),
+        secret_name,
+        secret_path,
         jiff::Timestamp::now(),
-    )?;
-    let mut check = checked.check;
-    if matches!(check, OverrideCheck::Usable(_))
-        && c.override_used(&checked.id).await.map_err(fail)?
-    {
-        check = refused(
-            "used",
-            format!("override `{}` was already used", checked.id),
-        );
-    }
+    )
+    .await?;
     Ok(LoadedOverride {
-        id: checked.id,
-        legacy: checked.legacy,
-        check,
+        checked,
         doc,
         path: path.to_string(),
         consumed: false,
@@ -282,15 +294,27 @@ fn legacy_secret(
     }
 }
 
-/// A JSONL writer opened on first use (no empty files for empty runs).
+/// A JSON Lines file appended to one whole record at a time, opened on
+/// first use (no empty files for empty runs).
+///
+/// Each record is one `write` of the whole line to a file opened for
+/// appending, with no buffer held across records: a run ended at any point
+/// (a closed pipe's SIGPIPE, a bad scorecard) leaves whole lines only, and
+/// the lines of several runs appending at once never interleave.
 struct Appender {
     path: PathBuf,
-    file: Option<BufWriter<File>>,
+    file: Option<File>,
+    /// The record being written, kept to reuse its allocation.
+    line: Vec<u8>,
 }
 
 impl Appender {
     fn new(path: PathBuf) -> Self {
-        Appender { path, file: None }
+        Appender {
+            path,
+            file: None,
+            line: Vec::new(),
+        }
     }
 
     fn append(&mut self, record: &Value) -> Result<(), Failure> {
@@ -301,40 +325,31 @@ impl Appender {
                 format!("cannot {what} `{}`: {e}", path.display()),
             )
         };
-        if self.file.is_none() {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    Failure::new(
-                        "unwritable",
-                        format!("cannot create `{}`: {e}", dir.display()),
-                    )
-                })?;
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, record)
+            .map_err(|e| unwritable("write", std::io::Error::other(e)))?;
+        self.line.push(b'\n');
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        Failure::new(
+                            "unwritable",
+                            format!("cannot create `{}`: {e}", dir.display()),
+                        )
+                    })?;
+                }
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| unwritable("open", e))?;
+                self.file.insert(f)
             }
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| unwritable("open", e))?;
-            self.file = Some(BufWriter::new(f));
-        }
-        if let Some(f) = self.file.as_mut() {
-            serde_json::to_writer(&mut *f, record)
-                .map_err(|e| unwritable("write", std::io::Error::other(e)))?;
-            f.write_all(b"\n").map_err(|e| unwritable("write", e))?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), Failure> {
-        match self.file.as_mut() {
-            Some(f) => f.flush().map_err(|e| {
-                Failure::new(
-                    "unwritable",
-                    format!("cannot write `{}`: {e}", self.path.display()),
-                )
-            }),
-            None => Ok(()),
-        }
+        };
+        file.write_all(&self.line)
+            .map_err(|e| unwritable("write", e))
     }
 }
 
@@ -345,8 +360,11 @@ struct Origin<'a> {
     line: Option<usize>,
     /// The index in a file holding a JSON list of scorecards.
     index: Option<usize>,
-    /// The text the scorecard was read from (the file, or its line).
-    text: &'a str,
+    /// The scorecard as parsed, with the location of every value (within
+    /// its line, for a JSON Lines file).
+    node: &'a Node,
+    /// The whole file, to show the offending line (not for JSON Lines).
+    text: Option<&'a str>,
 }
 
 impl Origin<'_> {
@@ -375,24 +393,27 @@ impl Origin<'_> {
             format!("{name} in `{}`: {e}", self.label()),
         )
         .in_file(self.file);
-        let located = gavel_policy::parse_document(self.text, gavel_policy::Format::Json)
-            .ok()
-            .map(|doc| doc.locate(&pointer));
+        let at = self.node.locate(e.pointer());
         if let Some(d) = f.diagnostics.first_mut() {
             d.pointer = Some(pointer);
-            if let Some(at) = located {
-                d.line = Some(match self.line {
-                    Some(l) => u32::try_from(l).unwrap_or(u32::MAX),
-                    None => at.line,
-                });
-                d.column = Some(at.column);
-            }
+            d.line = Some(match self.line {
+                Some(l) => u32::try_from(l).unwrap_or(u32::MAX),
+                None => at.line,
+            });
+            d.column = Some(at.column);
         }
-        if self.line.is_none() {
-            f.source = Some(self.text.to_string());
-        }
+        f.source = self.text.map(str::to_string);
         f
     }
+}
+
+/// Every directory and file a directory walk reached, by canonical path,
+/// for the whole run: links that lead to one place twice (a diamond of
+/// directory links, two links to one file) read it once.
+#[derive(Debug, Default)]
+struct Visited {
+    dirs: HashSet<PathBuf>,
+    files: HashSet<PathBuf>,
 }
 
 /// One run of `scorecard eval`: the policy, the override, the outputs.
@@ -409,10 +430,33 @@ struct Run<'a> {
     summary: BatchSummary,
     any_refused: bool,
     now: jiff::Timestamp,
+    visited: Visited,
 }
 
 fn unwritable_stdout(e: std::io::Error) -> Failure {
     Failure::new("unwritable", format!("cannot write the output: {e}"))
+}
+
+/// Files read as JSON Lines by their name, whatever their content.
+fn json_lines_name(p: &str) -> bool {
+    p.ends_with(".jsonl") || p.ends_with(".ndjson")
+}
+
+/// Whether `text` is JSON Lines: its first value parses (as JSON,
+/// duplicate keys or not) within one line, and more text follows. A
+/// pretty-printed scorecard that does not parse, or that has stray text
+/// after it, is reported where it breaks instead of re-read line by line.
+fn json_lines_content(text: &str) -> bool {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let start = text.len() - text.trim_start().len();
+    let mut values = serde_json::Deserializer::from_str(text).into_iter::<serde::de::IgnoredAny>();
+    if !matches!(values.next(), Some(Ok(_))) {
+        return false;
+    }
+    let end = values.byte_offset();
+    text.get(start..end)
+        .is_some_and(|first| !first.contains('\n'))
+        && text.get(end..).is_some_and(|rest| !rest.trim().is_empty())
 }
 
 impl Run<'_> {
@@ -422,50 +466,56 @@ impl Run<'_> {
             // The whole walk first: a loop is found before anything is
             // evaluated or logged.
             let mut files = Vec::new();
-            walk(Path::new(p), &mut Vec::new(), &mut files)?;
+            walk(Path::new(p), &mut Vec::new(), &mut self.visited, &mut files)?;
             return files.iter().try_for_each(|f| self.file(f));
         }
         self.file(p)
     }
 
-    /// A `.jsonl` file, or any file over the 16 MiB limit of a whole
-    /// file, is streamed line by line; other files (and standard input)
-    /// hold one scorecard, a list of them, or JSON Lines.
+    /// A `.jsonl` or `.ndjson` file, or any file over the 16 MiB limit of
+    /// a whole file, is streamed line by line; other files (and standard
+    /// input) hold one scorecard, a list of them, or, when their first
+    /// value sits on its first line and more follow, JSON Lines.
     fn file(&mut self, p: &str) -> Result<(), Failure> {
         let large =
             p != "-" && std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() > MAX_FILE_BYTES);
-        if p.ends_with(".jsonl") || large {
+        if json_lines_name(p) || large {
             return for_each_line(p, |n, line| self.line(p, n, line));
         }
         let text = read_text(p)?;
-        match serde_json::from_str::<Value>(&text) {
-            Ok(Value::Array(items)) => {
-                for (i, card) in items.iter().enumerate() {
-                    let origin = Origin {
-                        file: p,
-                        line: None,
-                        index: Some(i),
-                        text: &text,
-                    };
-                    self.card(&origin, card)?;
+        if text.trim().is_empty() {
+            return Ok(());
+        }
+        let doc = match gavel_policy::parse_document(&text, gavel_policy::Format::Json) {
+            Ok(doc) => doc,
+            Err(_) if json_lines_content(&text) => {
+                for (i, line) in text.lines().enumerate() {
+                    self.line(p, i + 1, line)?;
                 }
-                Ok(())
+                return Ok(());
             }
-            Ok(card) => {
+            Err(e) => return Err(Failure::load(p, Some(text), &e)),
+        };
+        match &doc.value {
+            NodeValue::Seq(items) => items.iter().enumerate().try_for_each(|(i, node)| {
+                let origin = Origin {
+                    file: p,
+                    line: None,
+                    index: Some(i),
+                    node,
+                    text: Some(&text),
+                };
+                self.card(&origin, &node.to_json())
+            }),
+            _ => {
                 let origin = Origin {
                     file: p,
                     line: None,
                     index: None,
-                    text: &text,
+                    node: &doc,
+                    text: Some(&text),
                 };
-                self.card(&origin, &card)
-            }
-            // Not one JSON value: JSON Lines, one scorecard a line.
-            Err(_) => {
-                for (i, line) in text.lines().enumerate() {
-                    self.line(p, i + 1, line)?;
-                }
-                Ok(())
+                self.card(&origin, &doc.to_json())
             }
         }
     }
@@ -474,15 +524,22 @@ impl Run<'_> {
         if line.trim().is_empty() {
             return Ok(());
         }
-        let card: Value = serde_json::from_str(line).map_err(|e| {
+        let node = gavel_policy::parse_document(line, gavel_policy::Format::Json).map_err(|e| {
+            let d = e.diagnostics().into_iter().next();
+            // Lines within the record are all line 1: a duplicate key says
+            // so, not which line of the file.
+            let message = d.as_ref().map_or_else(
+                || e.to_string(),
+                |d| d.message.replace(" (first at line 1)", " (given twice)"),
+            );
             let mut f = line_failure(
                 p,
                 n,
                 "invalid_scorecard",
-                format!("line {n} is not a JSON scorecard: {e}"),
+                format!("line {n} is not a JSON scorecard: {message}"),
             );
-            if let Some(d) = f.diagnostics.first_mut() {
-                d.column = u32::try_from(e.column()).ok();
+            if let (Some(first), Some(d)) = (f.diagnostics.first_mut(), d) {
+                first.column = d.column;
             }
             f
         })?;
@@ -490,9 +547,10 @@ impl Run<'_> {
             file: p,
             line: Some(n),
             index: None,
-            text: line,
+            node: &node,
+            text: None,
         };
-        self.card(&origin, &card)
+        self.card(&origin, &node.to_json())
     }
 
     /// Evaluates one scorecard, consumes the override if it applied, and
@@ -503,7 +561,14 @@ impl Run<'_> {
         let input = match &self.loaded {
             None => OverrideInput::default(),
             Some(o) => {
-                let mut input = OverrideInput::for_workflow(&o.check, &o.id, o.legacy, workflow);
+                let c = &o.checked;
+                let mut input = OverrideInput::for_workflow(
+                    &c.check,
+                    c.id.as_deref().unwrap_or(""),
+                    c.legacy,
+                    workflow,
+                );
+                input.id.clone_from(&c.id);
                 if input.refused.is_none() && o.consumed {
                     input = OverrideInput {
                         refused: Some("used".into()),
@@ -523,7 +588,7 @@ impl Run<'_> {
             // recorded it first, this evaluation is as without it.
             let won = self
                 .rt
-                .block_on(c.consume_override(&o.id, workflow, o.legacy))
+                .block_on(c.use_override(&o.doc, o.checked.verification.format, workflow))
                 .map_err(fail)?;
             o.consumed = true;
             if !won {
@@ -534,7 +599,7 @@ impl Run<'_> {
                     ..input
                 };
                 e = evaluate(&card, &self.policy, &refused);
-            } else if o.legacy && self.args.mark_used {
+            } else if o.checked.legacy && self.args.mark_used {
                 let mut marked = o.doc.clone();
                 marked["used"] = json!(true);
                 let text = serde_json::to_string_pretty(&marked).map_err(|err| {
@@ -602,13 +667,10 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Flushes what was written so far: the log and the queue keep every
-    /// evaluation that was printed, even when a later scorecard is bad.
+    /// Flushes the output printed so far (the log and the queue are
+    /// written record by record, before the output).
     fn flush(&mut self) -> Result<(), Failure> {
-        let out = self.out.flush().map_err(unwritable_stdout);
-        let log = self.log.as_mut().map_or(Ok(()), Appender::flush);
-        let queue = self.queue.as_mut().map_or(Ok(()), Appender::flush);
-        out.and(log).and(queue)
+        self.out.flush().map_err(unwritable_stdout)
     }
 
     fn print_summary(&mut self) -> Result<(), Failure> {
@@ -632,10 +694,19 @@ impl Run<'_> {
     }
 }
 
-/// The `.json` and `.jsonl` files of a directory and its subdirectories
-/// (hidden ones left out), in name order. A symbolic link that leads
-/// back to a directory being read is an error, not an endless walk.
-fn walk(dir: &Path, ancestors: &mut Vec<PathBuf>, files: &mut Vec<String>) -> Result<(), Failure> {
+/// The `.json`, `.jsonl` and `.ndjson` files of a directory and its
+/// subdirectories (hidden ones left out), in name order. Symbolic links
+/// are followed, each directory and each file once however many links
+/// lead to it (`visited`, by canonical path, for the whole run): a diamond
+/// of links costs one read per directory, not one per path, and a file
+/// linked twice is evaluated once. A link back to a directory being read is
+/// an error, not an endless walk.
+fn walk(
+    dir: &Path,
+    ancestors: &mut Vec<PathBuf>,
+    visited: &mut Visited,
+    files: &mut Vec<String>,
+) -> Result<(), Failure> {
     let shown = dir.display().to_string();
     let unreadable = |e: std::io::Error| {
         Failure::new(
@@ -655,6 +726,9 @@ fn walk(dir: &Path, ancestors: &mut Vec<PathBuf>, files: &mut Vec<String>) -> Re
         )
         .in_file(&shown));
     }
+    if !visited.dirs.insert(canonical.clone()) {
+        return Ok(());
+    }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(unreadable)?
         .map(|e| e.map(|e| e.path()))
@@ -668,15 +742,19 @@ fn walk(dir: &Path, ancestors: &mut Vec<PathBuf>, files: &mut Vec<String>) -> Re
             continue;
         }
         let shown = path.display().to_string();
-        // Follows links: a link to itself fails here (the OS reports the loop).
-        let meta = std::fs::metadata(&path).map_err(|e| {
+        let unreadable = |e: std::io::Error| {
             Failure::new("unreadable", format!("cannot read `{shown}`: {e}")).in_file(&shown)
-        })?;
+        };
+        // Follows links: a link to itself fails here (the OS reports the loop).
+        let meta = std::fs::metadata(&path).map_err(unreadable)?;
         if meta.is_dir() {
-            walk(&path, ancestors, files)?;
+            walk(&path, ancestors, visited, files)?;
         } else if path
             .extension()
-            .is_some_and(|x| x == "json" || x == "jsonl")
+            .is_some_and(|x| x == "json" || x == "jsonl" || x == "ndjson")
+            && visited
+                .files
+                .insert(std::fs::canonicalize(&path).map_err(unreadable)?)
         {
             files.push(shown);
         }
@@ -729,6 +807,7 @@ pub fn eval(args: &EvalArgs, format: OutputFormat) -> Result<ExitCode, Failure> 
         summary: BatchSummary::default(),
         any_refused: false,
         now: jiff::Timestamp::now(),
+        visited: Visited::default(),
     };
     let read = args.scorecards.iter().try_for_each(|p| run.path(p));
     let flushed = run.flush();
@@ -736,7 +815,7 @@ pub fn eval(args: &EvalArgs, format: OutputFormat) -> Result<ExitCode, Failure> 
     flushed?;
     if run.summary.total == 0 {
         return Err(Failure::usage(
-            "no scorecards found in the given paths (files, `.jsonl` files, or directories of `.json`/`.jsonl` files)",
+            "no scorecards found in the given paths (files, `.jsonl` files, or directories of `.json`/`.jsonl`/`.ndjson` files)",
         ));
     }
     run.print_summary()?;
@@ -746,21 +825,6 @@ pub fn eval(args: &EvalArgs, format: OutputFormat) -> Result<ExitCode, Failure> 
     } else {
         ExitCode::SUCCESS
     })
-}
-
-fn read_keys(files: &[String]) -> Result<Vec<PublicKey>, Failure> {
-    files
-        .iter()
-        .map(|k| {
-            let text = read_text(k)?;
-            let key: PublicKey = serde_json::from_str(&text).map_err(|e| {
-                Failure::new("invalid_key", format!("not a public key document: {e}")).in_file(k)
-            })?;
-            key.verifying_key()
-                .map_err(|e| Failure::new("invalid_key", e.to_string()).in_file(k))?;
-            Ok(key)
-        })
-        .collect()
 }
 
 /// `gavel override verify`: 0 valid, 1 invalid or used, 2 unreadable, not
@@ -778,22 +842,12 @@ fn verify(
         let rt = runtime()?;
         rt.block_on(async {
             let c = console().await?;
-            let secret = legacy_secret(Some(&c), secret, secret_path)?;
-            let trusted = c.trusted_keys().await.map_err(fail)?;
-            let mut checked = check_override_doc(&doc, file, &trusted, secret.as_ref(), now)?;
-            if matches!(checked.check, OverrideCheck::Usable(_))
-                && c.override_used(&checked.id).await.map_err(fail)?
-            {
-                checked.check = refused(
-                    "used",
-                    format!("override `{}` was already used", checked.id),
-                );
-            }
+            let checked = check_in_store(&c, &doc, file, secret, secret_path, now).await?;
             Ok::<_, Failure>((checked, true))
         })?
     } else {
         // `--key`: exactly these keys, no store, no keychain, no ledger.
-        let trusted = read_keys(key_files)?;
+        let trusted = read_public_keys(key_files)?;
         let secret = legacy_secret(None, secret, secret_path)?;
         (
             check_override_doc(&doc, file, &trusted, secret.as_ref(), now)?,
@@ -817,8 +871,10 @@ fn verify(
     };
     let out = json!({
         "valid": valid,
+        "format": v.format,
         "legacy": checked.legacy,
-        "override_id": (!checked.id.is_empty()).then_some(&checked.id),
+        "payload_type": v.payload_type,
+        "override_id": checked.id,
         "workflow_id": workflow,
         "scope": scope,
         "forced_verdict": content.and_then(|c| c.forced_verdict),
@@ -846,7 +902,10 @@ fn verify(
                         (Some(v), false) => format!("forces {v}"),
                         (None, _) => "bypasses the micro-pilot".to_string(),
                     };
-                    println!("valid override {} for {target}: {what}", checked.id);
+                    println!(
+                        "valid override {} for {target}: {what}",
+                        checked.id.as_deref().unwrap_or("")
+                    );
                     let by: Vec<&str> = v.signers.iter().map(|s| s.name.as_str()).collect();
                     println!("signed by {}", by.join(", "));
                     if let Some(e) = &v.expires_at {
@@ -881,24 +940,19 @@ pub fn overrides(cmd: &OverrideCommand, format: OutputFormat) -> Result<ExitCode
             reason,
             actor,
             expires_in,
-            id,
         } => {
             let validity_seconds = crate::keys::duration(expires_in)?;
             let rt = runtime()?;
             let issued = rt.block_on(async {
                 let c = console().await?;
-                c.issue_override(
-                    &OverrideRequest {
-                        workflow_id: workflow,
-                        forced_verdict: verdict.as_deref(),
-                        bypass_micro_pilot: *bypass_micro_pilot,
-                        reason,
-                        actor: actor.as_deref(),
-                        validity_seconds,
-                        id: id.as_deref(),
-                    },
-                    jiff::Timestamp::now(),
-                )
+                c.issue_override(&OverrideRequest {
+                    workflow_id: workflow,
+                    forced_verdict: verdict.as_deref(),
+                    bypass_micro_pilot: *bypass_micro_pilot,
+                    reason,
+                    actor: actor.as_deref(),
+                    validity_seconds,
+                })
                 .await
                 .map_err(fail)
             })?;

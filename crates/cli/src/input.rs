@@ -3,6 +3,7 @@
 use std::io::{BufRead, Read};
 
 use gavel_policy::{Bundle, Format, LoadError, MAX_FILE_BYTES, parse_bundle};
+use gavel_trust::PublicKey;
 
 use crate::failure::Failure;
 
@@ -61,6 +62,24 @@ pub fn load_bundle(path: &str) -> Result<Bundle, Failure> {
     let text = read_text(path)?;
     parse_bundle(&text, Format::detect(path, &text))
         .map_err(|e| Failure::load(path, Some(text), &e))
+}
+
+/// Reads public key documents (`{keyid, algorithm, public_key, name,
+/// email, roles}`, as `keys export` prints them) for `--key`: each must
+/// parse, with no field given twice, and hold a usable Ed25519 key.
+pub fn read_public_keys(files: &[String]) -> Result<Vec<PublicKey>, Failure> {
+    files
+        .iter()
+        .map(|k| {
+            let text = read_text(k)?;
+            let key: PublicKey = serde_json::from_str(&text).map_err(|e| {
+                Failure::new("invalid_key", format!("not a public key document: {e}")).in_file(k)
+            })?;
+            key.verifying_key()
+                .map_err(|e| Failure::new("invalid_key", e.to_string()).in_file(k))?;
+            Ok(key)
+        })
+        .collect()
 }
 
 /// The longest line a JSON Lines input may have. Line-oriented inputs

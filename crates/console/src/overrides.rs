@@ -1,17 +1,22 @@
-//! Issuing a signed override (DESIGN §6, §11.3): one use case for the CLI
-//! and the desktop app, so both apply the same checks (the security role, a
-//! verdict an override may force, a reason) and the same unique ids.
+//! Overrides (DESIGN §6, §11.3, §11.12), one set of use cases for the CLI
+//! and the desktop app: issuing through the same checked path as `gavel
+//! sign --type override` (the security role, a well-formed payload with
+//! times set by Gavel, a verdict an override may force, a reason, a unique
+//! id), and the single-use ledger, keyed by what identifies the signed
+//! override rather than by the id its signer chose.
 
+use base64::Engine as _;
 use gavel_governance::Verdict;
+use gavel_trust::{Digest, Format, PayloadKind};
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::{Console, ConsoleError};
 
-/// The payload type of a signed override.
-pub const OVERRIDE_TYPE: &str = "application/vnd.gavel.override.v1+json";
+pub use gavel_governance::MIN_REASON_CHARS;
 
-/// The shortest reason an override may give.
-pub const MIN_REASON_CHARS: usize = 10;
+/// The payload type of a signed override.
+pub const OVERRIDE_TYPE: &str = PayloadKind::Override.media_type();
 
 /// What to issue.
 #[derive(Debug, Clone, Default)]
@@ -24,24 +29,22 @@ pub struct OverrideRequest<'a> {
     /// The issuing identity (name or key id); the store's only identity
     /// when not given.
     pub actor: Option<&'a str>,
-    /// Seconds from `now` until it expires.
+    /// Seconds until it expires.
     pub validity_seconds: i64,
-    /// An id of the caller's choosing; a unique one is made otherwise.
-    pub id: Option<&'a str>,
 }
 
 /// A signed override.
 #[derive(Debug, Clone, Serialize)]
 pub struct IssuedOverride {
     pub id: String,
-    pub payload: serde_json::Value,
+    pub payload: Value,
     /// The DSSE envelope.
-    pub envelope: serde_json::Value,
+    pub envelope: Value,
 }
 
 /// `ovr-<workflow>-<unix seconds>-<16 hex digits from the OS>`: two
-/// overrides issued in the same second never share an id (and so never
-/// share a single use).
+/// overrides issued in the same second never share an id. (The ledger
+/// does not rely on it: it keys each override by its digest.)
 fn new_id(workflow_id: &str, now: jiff::Timestamp) -> Result<String, ConsoleError> {
     let mut random = [0u8; 8];
     getrandom::fill(&mut random)
@@ -53,13 +56,69 @@ fn new_id(workflow_id: &str, now: jiff::Timestamp) -> Result<String, ConsoleErro
     ))
 }
 
+/// The bytes a DSSE envelope's signatures cover, when its `payload` is
+/// standard base64.
+fn dsse_payload(envelope: &Value) -> Option<Vec<u8>> {
+    let b64 = envelope.get("payload")?.as_str()?;
+    base64::engine::general_purpose::STANDARD.decode(b64).ok()
+}
+
+/// What the single-use ledger knows an override by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LedgerKey {
+    /// `sha256:` of a DSSE envelope's payload bytes (what its signatures
+    /// cover: the same override re-signed, or signed by several keys, is
+    /// still one override), or of a legacy file's signature (§11.12).
+    digest: String,
+    /// The payload's `id`, for display: never what the ledger is keyed by,
+    /// since whoever signs may choose it. A legacy file has none.
+    override_id: Option<String>,
+    legacy: bool,
+}
+
+impl LedgerKey {
+    /// The key of an override document as verification classified it
+    /// (`format`); `None` for anything but a DSSE envelope or a legacy
+    /// override file, or one without a payload or signature to key it by.
+    fn of(doc: &Value, format: Format) -> Option<LedgerKey> {
+        match format {
+            Format::Dsse => {
+                let bytes = dsse_payload(doc)?;
+                let override_id = serde_json::from_slice::<Value>(&bytes)
+                    .ok()
+                    .and_then(|p| p.get("id").and_then(Value::as_str).map(str::to_string));
+                Some(LedgerKey {
+                    digest: Digest::of(&bytes).to_string(),
+                    override_id,
+                    legacy: false,
+                })
+            }
+            Format::LegacyOverride => Some(LedgerKey {
+                digest: gavel_trust::legacy_ledger_key(doc)?.to_string(),
+                override_id: None,
+                legacy: true,
+            }),
+            _ => None,
+        }
+    }
+
+    fn of_override(doc: &Value, format: Format) -> Result<LedgerKey, ConsoleError> {
+        LedgerKey::of(doc, format).ok_or_else(|| {
+            ConsoleError::Invalid(
+                "not an override: the single-use ledger knows a signed override envelope or a legacy `{data, signature}` file".into(),
+            )
+        })
+    }
+}
+
 impl Console {
     /// Issues an override for one workflow, signed by the acting identity,
-    /// which needs the security role.
+    /// which needs the security role. The payload goes through the checks
+    /// every signed override goes through (`sign_statement`): its shape,
+    /// its signer, and times set by Gavel.
     pub async fn issue_override(
         &self,
         request: &OverrideRequest<'_>,
-        now: jiff::Timestamp,
     ) -> Result<IssuedOverride, ConsoleError> {
         let workflow_id = request.workflow_id.trim();
         if workflow_id.is_empty() {
@@ -92,39 +151,69 @@ impl Console {
                 "an override must be valid for some time (--expires-in)".into(),
             ));
         }
-        if let Some(id) = request.id.filter(|id| id.trim().is_empty()) {
-            return Err(ConsoleError::Invalid(format!(
-                "the override id `{id}` is empty (--id)"
-            )));
-        }
-        self.require_security(request.actor, "issue overrides")
-            .await?;
-        let (me, key) = self.signing_key(request.actor).await?;
-        let expires =
-            jiff::Timestamp::from_second(now.as_second().saturating_add(request.validity_seconds))
-                .map_err(|_| {
-                    ConsoleError::Invalid("the expiry is out of range (--expires-in)".into())
-                })?;
-        let id = match request.id {
-            Some(id) => id.to_string(),
-            None => new_id(workflow_id, now)?,
-        };
-        let payload = serde_json::json!({
+        let me = self.acting_identity(request.actor).await?;
+        let id = new_id(workflow_id, jiff::Timestamp::now())?;
+        let statement = serde_json::json!({
             "id": id,
             "workflow_id": workflow_id,
             "flags": {"bypass_micro_pilot": request.bypass_micro_pilot, "forced_verdict": forced},
             "reason": request.reason.trim(),
             "issued_by": me.name,
-            "issued_at": gavel_trust::rfc3339(now),
-            "expires_at": gavel_trust::rfc3339(expires),
         });
-        let envelope = gavel_trust::sign_dsse(OVERRIDE_TYPE, &payload, &[&key])
-            .map_err(|e| ConsoleError::Invalid(e.to_string()))?;
+        let envelope = self
+            .sign_statement(
+                PayloadKind::Override,
+                &statement,
+                Some(request.validity_seconds),
+                Some(&me.keyid.0),
+            )
+            .await?;
+        let payload = dsse_payload(&envelope)
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or_else(|| ConsoleError::Invalid("the signed override has no payload".into()))?;
         Ok(IssuedOverride {
             id,
             payload,
             envelope,
         })
+    }
+
+    /// How outputs name an override `doc` (as verification classified it,
+    /// `format`): its payload's `id`, or a legacy file's ledger digest.
+    /// Display only: the ledger never goes by the id, which whoever signs
+    /// may choose.
+    pub fn override_id(doc: &Value, format: Format) -> Option<String> {
+        LedgerKey::of(doc, format).map(|k| k.override_id.unwrap_or(k.digest))
+    }
+
+    /// Records one use of the override `doc` (as verification classified
+    /// it, `format`): `false` when it was already used, by this run or
+    /// another (recording the use is what grants it).
+    pub async fn use_override(
+        &self,
+        doc: &Value,
+        format: Format,
+        workflow_id: Option<&str>,
+    ) -> Result<bool, ConsoleError> {
+        let key = LedgerKey::of_override(doc, format)?;
+        Ok(self
+            .store
+            .record_override_use(
+                &key.digest,
+                key.override_id.as_deref(),
+                workflow_id,
+                key.legacy,
+            )
+            .await?)
+    }
+
+    /// Whether the override `doc` was already used.
+    pub async fn override_spent(&self, doc: &Value, format: Format) -> Result<bool, ConsoleError> {
+        let key = LedgerKey::of_override(doc, format)?;
+        Ok(self
+            .store
+            .override_use_recorded(&key.digest, key.override_id.as_deref())
+            .await?)
     }
 }
 
@@ -160,38 +249,51 @@ mod tests {
         }
     }
 
-    fn now() -> jiff::Timestamp {
-        jiff::Timestamp::from_second(1_900_000_000).unwrap()
+    fn time(payload: &Value, field: &str) -> i64 {
+        payload[field]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .as_second()
     }
 
     #[tokio::test]
     async fn overrides_issued_in_the_same_second_get_different_ids() {
         let (_dir, c) = console().await;
-        let a = c.issue_override(&request(), now()).await.unwrap();
-        let b = c.issue_override(&request(), now()).await.unwrap();
+        let before = jiff::Timestamp::now().as_second();
+        let a = c.issue_override(&request()).await.unwrap();
+        let b = c.issue_override(&request()).await.unwrap();
         assert_ne!(a.id, b.id);
-        assert!(a.id.starts_with("ovr-wf-1-1900000000-"), "{}", a.id);
-        assert_eq!(a.id.len(), "ovr-wf-1-1900000000-".len() + 16);
-        // The payload says what was asked, and it verifies as sam's.
+        let (stem, random) = a.id.rsplit_once('-').unwrap();
+        assert!(stem.starts_with("ovr-wf-1-"), "{}", a.id);
+        assert!(
+            stem["ovr-wf-1-".len()..].parse::<i64>().unwrap() >= before,
+            "{}",
+            a.id
+        );
+        assert_eq!(random.len(), 16, "{}", a.id);
+        // The payload says what was asked, with times set by Gavel, and it
+        // verifies as sam's.
         assert_eq!(a.payload["id"], a.id.as_str());
         assert_eq!(a.payload["workflow_id"], "wf-1");
         assert_eq!(a.payload["issued_by"], "sam");
+        assert_eq!(a.payload["reason"], "the board approved the launch");
         assert_eq!(a.payload["flags"]["forced_verdict"], "promote");
         assert_eq!(a.payload["flags"]["bypass_micro_pilot"], false);
-        assert_eq!(a.payload["expires_at"], "2030-03-17T18:46:40Z");
-        let v = c.verify(&a.envelope, None, now()).await.unwrap();
+        assert!(time(&a.payload, "issued_at") >= before);
+        assert_eq!(
+            time(&a.payload, "expires_at") - time(&a.payload, "issued_at"),
+            3600
+        );
+        let v = c
+            .verify(&a.envelope, None, jiff::Timestamp::now())
+            .await
+            .unwrap();
         assert!(v.valid, "{}", v.message);
         assert_eq!(v.payload_type.as_deref(), Some(OVERRIDE_TYPE));
         assert_eq!(v.signers[0].name, "sam");
-        // A chosen id is kept.
-        let chosen = OverrideRequest {
-            id: Some("ovr-mine"),
-            ..request()
-        };
-        assert_eq!(
-            c.issue_override(&chosen, now()).await.unwrap().id,
-            "ovr-mine"
-        );
+        assert_eq!(v.payload.as_ref(), Some(&a.payload));
     }
 
     #[tokio::test]
@@ -201,7 +303,7 @@ mod tests {
             actor: Some("ann"),
             ..request()
         };
-        let e = c.issue_override(&by_ann, now()).await.unwrap_err();
+        let e = c.issue_override(&by_ann).await.unwrap_err();
         assert!(e.is_refusal(), "{e}");
         assert!(e.to_string().contains("security role"), "{e}");
     }
@@ -245,16 +347,9 @@ mod tests {
                 },
                 "--expires-in",
             ),
-            (
-                OverrideRequest {
-                    id: Some(""),
-                    ..request()
-                },
-                "--id",
-            ),
         ];
         for (req, expected) in cases {
-            let e = c.issue_override(&req, now()).await.unwrap_err();
+            let e = c.issue_override(&req).await.unwrap_err();
             assert!(!e.is_refusal(), "{e}");
             assert!(e.to_string().contains(expected), "{expected}: {e}");
         }
@@ -264,11 +359,86 @@ mod tests {
             bypass_micro_pilot: true,
             ..request()
         };
-        let o = c.issue_override(&bypass, now()).await.unwrap();
-        assert_eq!(
-            o.payload["flags"]["forced_verdict"],
-            serde_json::Value::Null
-        );
+        let o = c.issue_override(&bypass).await.unwrap();
+        assert_eq!(o.payload["flags"]["forced_verdict"], Value::Null);
         assert_eq!(o.payload["flags"]["bypass_micro_pilot"], true);
+    }
+
+    /// Regression: `issue_override` signed with `sign_dsse` directly,
+    /// skipping the checks `gavel sign --type override` applies (here, the
+    /// longest validity Gavel signs for).
+    #[tokio::test]
+    async fn issuing_goes_through_the_checked_signing_path() {
+        let (_dir, c) = console().await;
+        let forever = OverrideRequest {
+            validity_seconds: gavel_trust::MAX_VALIDITY_SECONDS + 1,
+            ..request()
+        };
+        let e = c.issue_override(&forever).await.unwrap_err();
+        assert!(matches!(e, ConsoleError::Payload(_)), "{e:?}");
+        assert!(e.to_string().contains("100 years"), "{e}");
+    }
+
+    /// Regression: the ledger was keyed by the payload's `id`, so using one
+    /// override consumed any other the signer gave the same id. Each signed
+    /// override is now used once, whatever its id; the id is for display.
+    #[tokio::test]
+    async fn overrides_sharing_an_id_are_used_once_each() {
+        let (_dir, c) = console().await;
+        let issued = c.issue_override(&request()).await.unwrap();
+        let mut statement = issued.payload.clone();
+        let body = statement.as_object_mut().unwrap();
+        body.remove("issued_at");
+        body.remove("expires_at");
+        body.insert("workflow_id".into(), "wf-2".into());
+        let twin = c
+            .sign_statement(PayloadKind::Override, &statement, Some(600), Some("sam"))
+            .await
+            .unwrap();
+        let dsse = Format::Dsse;
+        assert_eq!(
+            Console::override_id(&twin, dsse).as_deref(),
+            Some(issued.id.as_str())
+        );
+        assert!(!c.override_spent(&issued.envelope, dsse).await.unwrap());
+        assert!(
+            c.use_override(&issued.envelope, dsse, Some("wf-1"))
+                .await
+                .unwrap()
+        );
+        assert!(c.override_spent(&issued.envelope, dsse).await.unwrap());
+        assert!(
+            !c.use_override(&issued.envelope, dsse, Some("wf-1"))
+                .await
+                .unwrap()
+        );
+        // The twin shares the id, not the use.
+        assert!(!c.override_spent(&twin, dsse).await.unwrap());
+        assert!(c.use_override(&twin, dsse, Some("wf-2")).await.unwrap());
+        // A legacy file is known by the digest of its signature.
+        let secret = gavel_trust::Sensitive::new(b"s3cret".to_vec());
+        let legacy =
+            gavel_trust::legacy_override(&serde_json::json!({"forced_verdict": "pilot"}), &secret);
+        let key = Console::override_id(&legacy, Format::LegacyOverride).unwrap();
+        assert_eq!(
+            key,
+            gavel_trust::legacy_ledger_key(&legacy).unwrap().to_string()
+        );
+        assert!(
+            c.use_override(&legacy, Format::LegacyOverride, None)
+                .await
+                .unwrap()
+        );
+        assert!(
+            c.override_spent(&legacy, Format::LegacyOverride)
+                .await
+                .unwrap()
+        );
+        // Anything else is not an override the ledger knows.
+        assert!(
+            c.override_spent(&issued.envelope, Format::TeamHmac)
+                .await
+                .is_err()
+        );
     }
 }

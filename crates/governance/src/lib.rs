@@ -46,7 +46,8 @@ use serde_json::{Value, json};
 
 use crate::expr::{Expr, Val};
 pub use crate::overrides::{
-    OverrideCheck, OverrideContent, OverrideSigner, Refusal, Scope, UnknownVerdict, check_override,
+    MIN_REASON_CHARS, OverrideCheck, OverrideContent, OverrideSigner, Refusal, Scope,
+    UnknownVerdict, check_override,
 };
 pub use crate::scorecard::{Forecast, Scorecard, ScorecardError, Scores};
 

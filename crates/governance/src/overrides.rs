@@ -9,6 +9,12 @@ use serde_json::Value;
 
 use crate::Verdict;
 
+/// The shortest reason a signed override may give, in characters (spaces
+/// around it not counted). Issuing refuses a shorter one, and so does
+/// reading: an override signed some other way (`gavel sign --type
+/// override`) holds to the same rule.
+pub const MIN_REASON_CHARS: usize = 10;
+
 /// Why an override cannot be used at all (exit 2): its verdict is not one
 /// an override may force (§11.12).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -178,6 +184,12 @@ pub fn check_override(
                 "a signed override needs an `id` (its single use is recorded under it)",
             ));
         };
+        let reason = body.get("reason").and_then(Value::as_str).unwrap_or("");
+        if reason.trim().chars().count() < MIN_REASON_CHARS {
+            return Ok(malformed(format!(
+                "override `{id}` must say why in its `reason`, in at least {MIN_REASON_CHARS} characters"
+            )));
+        }
         let Some(issuer) = &issued_by else {
             return Ok(malformed(format!(
                 "override `{id}` does not say who issued it (`issued_by`)"

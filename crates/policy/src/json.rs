@@ -346,6 +346,39 @@ mod tests {
         }
     }
 
+    /// Regression: every key was compared with every earlier one, so one
+    /// object of 100,000 keys (1 MB) took seconds and 16 MiB of keys hours.
+    /// Past the first few keys they are looked up in an index, which must
+    /// find a duplicate wherever the two copies are.
+    #[test]
+    fn duplicate_keys_are_found_in_objects_of_any_width() {
+        for (width, first, again) in [(3, 1, 2), (40, 5, 39), (40, 35, 39), (5000, 4000, 4999)] {
+            let keys: Vec<String> = (0..width)
+                .map(|i| {
+                    let name = if i == again { first } else { i };
+                    format!("\n\"k{name}\": {i}")
+                })
+                .collect();
+            let text = format!("{{{}\n}}", keys.join(","));
+            let e = err(&text);
+            assert_eq!(
+                (e.message.as_str(), e.line),
+                (
+                    format!(
+                        "duplicate key `k{first}` (first at line {}); remove one of them",
+                        first + 2
+                    )
+                    .as_str(),
+                    Some(u32::try_from(again).unwrap() + 2)
+                ),
+                "{width} keys"
+            );
+        }
+        let wide: Vec<String> = (0..5000).map(|i| format!("\"k{i}\": {i}")).collect();
+        let doc = parse(&format!("{{{}}}", wide.join(","))).unwrap();
+        assert_eq!(doc.as_map().unwrap().len(), 5000);
+    }
+
     #[test]
     fn values_keep_locations() {
         let doc = parse("{\n  \"a\": [1, 2.5, \"x\"],\n  \"b\": null\n}").unwrap();

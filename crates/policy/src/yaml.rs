@@ -487,6 +487,27 @@ mod tests {
         );
     }
 
+    /// Regression: a mapping's keys were each compared with every earlier
+    /// one (n² for a wide mapping); past the first few they are indexed,
+    /// and a duplicate is still found wherever it is.
+    #[test]
+    fn duplicate_keys_are_found_in_mappings_of_any_width() {
+        for (width, first, again) in [(40, 5, 39), (40, 35, 39), (3000, 2000, 2999)] {
+            let text: String = (0..width)
+                .map(|i| format!("k{}: {i}\n", if i == again { first } else { i }))
+                .collect();
+            let e = err(&text);
+            assert!(
+                e.message.contains(&format!(
+                    "duplicate key `k{first}` (first at line {})",
+                    first + 1
+                )),
+                "{width}: {e}"
+            );
+            assert_eq!(e.line, Some(u32::try_from(again).unwrap() + 1), "{width}");
+        }
+    }
+
     #[test]
     fn refuses_duplicates_tags_and_multiple_documents() {
         let e = err("a: 1\nb: 2\na: 3\n");

@@ -188,18 +188,28 @@ impl Store {
             .collect()
     }
 
-    /// Records an override as used. `false` when it was already used.
-    pub async fn consume_override(
+    /// Records an override as used under `key`, what identifies the signed
+    /// override (`sha256:` of its payload, or of a legacy file's
+    /// signature); `override_id` is its payload's id, kept for display.
+    /// `false` when it was already used: under `key`, or, for a row written
+    /// before the ledger was keyed by digest, under `override_id`.
+    pub async fn record_override_use(
         &self,
-        id: &str,
+        key: &str,
+        override_id: Option<&str>,
         workflow_id: Option<&str>,
         legacy: bool,
     ) -> Result<bool, StoreError> {
+        // One statement: two runs racing for one override cannot both win.
         let done = sqlx::query(
-            "INSERT INTO consumed_overrides (id, workflow_id, legacy, consumed_at) VALUES (?, ?, ?, ?) \
+            "INSERT INTO consumed_overrides (id, override_id, workflow_id, legacy, consumed_at) \
+             SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (\
+                 SELECT 1 FROM consumed_overrides \
+                 WHERE ?2 IS NOT NULL AND legacy = 0 AND id = override_id AND id = ?2) \
              ON CONFLICT(id) DO NOTHING",
         )
-        .bind(id)
+        .bind(key)
+        .bind(override_id)
         .bind(workflow_id)
         .bind(legacy)
         .bind(now())
@@ -208,13 +218,41 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn override_used(&self, id: &str) -> Result<bool, StoreError> {
-        let n: i64 = sqlx::query("SELECT COUNT(*) FROM consumed_overrides WHERE id = ?")
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get(0)?;
+    /// Whether the override recorded under `key` (see
+    /// [`Store::record_override_use`]) was used.
+    pub async fn override_use_recorded(
+        &self,
+        key: &str,
+        override_id: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM consumed_overrides \
+             WHERE id = ?1 OR (?2 IS NOT NULL AND legacy = 0 AND id = override_id AND id = ?2)",
+        )
+        .bind(key)
+        .bind(override_id)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get(0)?;
         Ok(n > 0)
+    }
+
+    /// Records an override as used under `id` as given. `false` when it
+    /// was already used. Prefer [`Store::record_override_use`], which keys
+    /// a signed override by its digest.
+    pub async fn consume_override(
+        &self,
+        id: &str,
+        workflow_id: Option<&str>,
+        legacy: bool,
+    ) -> Result<bool, StoreError> {
+        self.record_override_use(id, None, workflow_id, legacy)
+            .await
+    }
+
+    /// Whether an override was recorded under `id` as given.
+    pub async fn override_used(&self, id: &str) -> Result<bool, StoreError> {
+        self.override_use_recorded(id, None).await
     }
 }
 
@@ -337,5 +375,119 @@ mod tests {
                 .unwrap()
         );
         assert!(store.override_used("ovr-1").await.unwrap());
+    }
+
+    /// Regression: the ledger was keyed by the payload's `id`, which the
+    /// signer chooses, so using one override consumed every other with the
+    /// same id. Keyed by digest, each is used once, whatever its id.
+    #[tokio::test]
+    async fn overrides_sharing_an_id_are_each_used_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("gavel.db")).await.unwrap();
+        let (a, b) = ("sha256:aaaa", "sha256:bbbb");
+        assert!(!store.override_use_recorded(a, Some("ovr-x")).await.unwrap());
+        assert!(
+            store
+                .record_override_use(a, Some("ovr-x"), Some("wf"), false)
+                .await
+                .unwrap()
+        );
+        assert!(store.override_use_recorded(a, Some("ovr-x")).await.unwrap());
+        // Another override with the same id is still unused, and usable once.
+        assert!(!store.override_use_recorded(b, Some("ovr-x")).await.unwrap());
+        assert!(
+            store
+                .record_override_use(b, Some("ovr-x"), Some("wf"), false)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .record_override_use(b, Some("ovr-x"), Some("wf"), false)
+                .await
+                .unwrap()
+        );
+        // A legacy file is known by its key alone.
+        assert!(
+            store
+                .record_override_use("sha256:cccc", None, None, true)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .override_use_recorded("sha256:cccc", None)
+                .await
+                .unwrap()
+        );
+    }
+
+    /// An override consumed before the ledger was keyed by digest (its row
+    /// keyed by its id) stays consumed after the upgrade.
+    #[tokio::test]
+    async fn overrides_used_before_the_digest_ledger_stay_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gavel.db");
+        // The schema as it was: the first migration alone.
+        let only_first = dir.path().join("migrations");
+        std::fs::create_dir_all(&only_first).unwrap();
+        std::fs::copy(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/0001_trust.sql"),
+            only_first.join("0001_trust.sql"),
+        )
+        .unwrap();
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+            .unwrap()
+            .create_if_missing(true);
+        let pool = SqlitePool::connect_with(options).await.unwrap();
+        sqlx::migrate::Migrator::new(only_first.as_path())
+            .await
+            .unwrap()
+            .run(&pool)
+            .await
+            .unwrap();
+        for (id, legacy) in [("ovr-old", false), ("sha256:dddd", true)] {
+            sqlx::query(
+                "INSERT INTO consumed_overrides (id, workflow_id, legacy, consumed_at) VALUES (?, 'wf', ?, 'then')",
+            )
+            .bind(id)
+            .bind(legacy)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+        let store = Store::open(&path).await.unwrap();
+        assert!(
+            store
+                .override_use_recorded("sha256:eeee", Some("ovr-old"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .record_override_use("sha256:eeee", Some("ovr-old"), Some("wf"), false)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .override_use_recorded("sha256:eeee", Some("ovr-new"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .override_use_recorded("sha256:dddd", None)
+                .await
+                .unwrap()
+        );
+        // A legacy row's key is never mistaken for a payload id.
+        assert!(
+            !store
+                .override_use_recorded("sha256:ffff", Some("sha256:dddd"))
+                .await
+                .unwrap()
+        );
     }
 }

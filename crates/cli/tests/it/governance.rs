@@ -1195,3 +1195,615 @@ fn an_empty_directory_is_a_usage_error() {
     );
     assert!(!g.home().join("governance/decision_log.jsonl").exists());
 }
+
+/// `scorecard eval FILES… --policy policy.yaml --format json` with extra
+/// arguments, in the test's store; the output lines and the error.
+fn eval_files(g: &Governance, files: &[&str], extra: &[&str]) -> (i32, Vec<Value>, Value) {
+    let policy = g.path("policy.yaml");
+    if !Path::new(&policy).exists() {
+        std::fs::write(&policy, "rules: []\n").unwrap();
+    }
+    let mut args = vec!["scorecard", "eval"];
+    args.extend_from_slice(files);
+    args.extend_from_slice(&["--policy", &policy, "--format", "json"]);
+    args.extend_from_slice(extra);
+    let out = gavel_in(g.home(), &args);
+    let mut lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let error = match lines.last() {
+        Some(l) if l.get("error").is_some() => lines.pop().unwrap()["error"].clone(),
+        _ => Value::Null,
+    };
+    (code(&out), lines, error)
+}
+
+/// Regression: scorecards were read with `serde_json`, where the last of
+/// two equal keys wins: `"security_status": "fail", "security_status":
+/// "pass"` promoted, exit 0, and so did a nested `security.status` given
+/// twice. Duplicate keys are bad input (§11.2) in a scorecard file, a list
+/// of them and a JSON Lines line, and nothing of that card is logged.
+#[test]
+fn duplicate_scorecard_keys_are_refused_flat_and_nested() {
+    let g = Governance::new();
+    let log = g.path("log.jsonl");
+    let flat = r#"{"workflow_id":"w","raroi":2,"confidence":0.9,"security_status":"fail","security_status":"pass"}"#;
+    let nested = r#"{"workflow_id":"w","raroi":2,"confidence":0.9,"security":{"status":"fail","status":"pass"}}"#;
+    let good = r#"{"workflow_id":"ok","raroi":2,"confidence":0.9}"#;
+    for (name, card, key) in [
+        ("flat", flat, "\"security_status\""),
+        ("nested", nested, "\"status\""),
+    ] {
+        // Where the second copy of the key starts (1-based).
+        let column = u64::try_from(card.rfind(key).unwrap() + 1).unwrap();
+        // A whole file: a syntax error where the second key is.
+        let file = g.path(&format!("{name}.json"));
+        std::fs::write(&file, card).unwrap();
+        let (c, lines, e) = eval_files(&g, &[&file], &["--log", &log]);
+        assert_eq!((c, lines.len()), (2, 0), "{name}: {e}");
+        assert_eq!(e["code"], "syntax_error", "{name}: {e}");
+        assert_eq!(
+            (e["line"].as_u64(), e["column"].as_u64()),
+            (Some(1), Some(column)),
+            "{name}: {e}"
+        );
+        let message = e["message"].as_str().unwrap();
+        assert!(message.contains("duplicate key"), "{name}: {e}");
+        assert!(message.contains("status`"), "{name}: {e}");
+        // In a list, after a good card: the good one is evaluated, then
+        // the run stops.
+        let list = g.path(&format!("{name}-list.json"));
+        std::fs::write(&list, format!("[\n{good},\n{card}\n]")).unwrap();
+        let (c, lines, e) = eval_files(&g, &[&list], &["--no-log"]);
+        assert_eq!(
+            (c, e["code"].as_str(), e["line"].as_u64()),
+            (2, Some("syntax_error"), Some(3)),
+            "{name}: {e}"
+        );
+        assert!(lines.is_empty(), "a file that is not JSON is refused whole");
+        // A JSON Lines line: its line number, the good line before it
+        // evaluated and logged.
+        let jsonl = g.path(&format!("{name}.jsonl"));
+        std::fs::write(&jsonl, format!("{good}\n{card}\n{good}\n")).unwrap();
+        let (c, lines, e) = eval_files(&g, &[&jsonl], &["--log", &log]);
+        assert_eq!(c, 2, "{name}: {e}");
+        assert_eq!(lines.len(), 1, "{name}");
+        assert_eq!(
+            (e["code"].as_str(), e["line"].as_u64(), e["column"].as_u64()),
+            (Some("invalid_scorecard"), Some(2), Some(column)),
+            "{name}: {e}"
+        );
+        let message = e["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("line 2 is not a JSON scorecard: duplicate key"),
+            "{e}"
+        );
+        assert!(!message.contains("first at line 1"), "{e}");
+    }
+    // Never promoted, never logged: only the good lines reached the log.
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(logged.lines().count(), 2, "{logged}");
+    assert!(
+        logged.lines().all(|l| l.contains(r#""workflow_id":"ok""#)),
+        "{logged}"
+    );
+}
+
+/// Regression: a pretty-printed scorecard with a syntax error on line 5
+/// was re-read as JSON Lines and reported at `1:1` ("EOF while parsing an
+/// object"). A file is JSON Lines when named so (`.jsonl`, `.ndjson`) or
+/// when its first value parses and more follow.
+#[test]
+fn a_multi_line_scorecard_with_a_syntax_error_is_reported_where_it_breaks() {
+    let g = Governance::new();
+    let pretty = g.path("pretty.json");
+    std::fs::write(
+        &pretty,
+        "{\n  \"workflow_id\": \"w\",\n  \"raroi\": 2,\n  \"confidence\": 0.9,\n  \"alignment_status\" \"pass\"\n}\n",
+    )
+    .unwrap();
+    let (c, lines, e) = eval_files(&g, &[&pretty], &["--no-log"]);
+    assert_eq!((c, lines.len()), (2, 0), "{e}");
+    assert_eq!(
+        (e["code"].as_str(), e["line"].as_u64(), e["column"].as_u64()),
+        (Some("syntax_error"), Some(5), Some(22)),
+        "{e}"
+    );
+    assert!(
+        e["message"].as_str().unwrap().contains("expected `:`"),
+        "{e}"
+    );
+    // A text error shows the line.
+    let out = gavel_in(
+        g.home(),
+        &[
+            "scorecard",
+            "eval",
+            &pretty,
+            "--policy",
+            &g.path("policy.yaml"),
+            "--no-log",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("pretty.json:5:22"), "{stderr}");
+    // Several values in a `.json` file, or in any `.ndjson` file, are
+    // JSON Lines; a broken line is named by its number.
+    let a = r#"{"workflow_id": "a", "raroi": 2, "confidence": 0.9}"#;
+    let b = r#"{"workflow_id": "b", "raroi": 0.1}"#;
+    for name in ["two.json", "two.ndjson"] {
+        let f = g.path(name);
+        std::fs::write(&f, format!("{a}\n{b}\n")).unwrap();
+        let (c, lines, e) = eval_files(&g, &[&f], &["--no-log"]);
+        assert_eq!(c, 0, "{name}: {e}");
+        let verdicts: Vec<&str> = lines
+            .iter()
+            .map(|l| l["verdict"].as_str().unwrap())
+            .collect();
+        assert_eq!(verdicts, ["promote", "no_go"], "{name}");
+    }
+    let f = g.path("broken.ndjson");
+    std::fs::write(&f, format!("{a}\n{{\"raroi\": \n")).unwrap();
+    let (c, lines, e) = eval_files(&g, &[&f], &["--no-log"]);
+    assert_eq!((c, lines.len(), e["line"].as_u64()), (2, 1, Some(2)), "{e}");
+    // A one-line value followed by text that is not one: JSON Lines, line 1.
+    let f = g.path("trailing.json");
+    std::fs::write(&f, format!("{a} x\n")).unwrap();
+    let (c, _, e) = eval_files(&g, &[&f], &["--no-log"]);
+    assert_eq!((c, e["line"].as_u64()), (2, Some(1)), "{e}");
+    // A pretty-printed scorecard with a stray `}` after it: there.
+    let f = g.path("stray.json");
+    std::fs::write(&f, "\n{\n  \"workflow_id\": \"w\",\n  \"raroi\": 2\n}\n}\n").unwrap();
+    let (c, _, e) = eval_files(&g, &[&f], &["--no-log"]);
+    assert_eq!(
+        (
+            c,
+            e["code"].as_str(),
+            e["line"].as_u64(),
+            e["column"].as_u64()
+        ),
+        (2, Some("syntax_error"), Some(6), Some(1)),
+        "{e}"
+    );
+}
+
+/// Regression: overrides were read with `serde_json` too; an override
+/// file that gives a key twice is not one override (exit 2, located), for
+/// `override verify` and `scorecard eval` alike.
+#[test]
+fn duplicate_keys_in_an_override_file_are_refused() {
+    let g = Governance::new();
+    let good = g.override_file("good", &g.security, "wf-1", "promote", 3600);
+    let env = std::fs::read_to_string(&good).unwrap();
+    let twice = env.replacen(
+        "\"payloadType\"",
+        "\"payloadType\":\"application/vnd.gavel.review.v1+json\",\"payloadType\"",
+        1,
+    );
+    assert_ne!(twice, env);
+    let f = g.path("twice.json");
+    std::fs::write(&f, &twice).unwrap();
+    let out = gavel_in(g.home(), &["override", "verify", &f, "--format", "json"]);
+    let e = &json(&out)["error"];
+    assert_eq!(
+        (code(&out), e["code"].as_str()),
+        (2, Some("syntax_error")),
+        "{e}"
+    );
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate key `payloadType`"),
+        "{e}"
+    );
+    assert_eq!(e["line"], 1);
+    let (c, lines) = g.eval(
+        r#"{"workflow_id": "wf-1", "raroi": 0.2, "confidence": 0.9}"#,
+        &["--override", &f, "--no-log"],
+    );
+    assert_eq!(c, 2);
+    assert_eq!(lines.last().unwrap()["error"]["code"], "syntax_error");
+    // The override itself is untouched and still usable once.
+    let (c, lines) = g.eval(
+        r#"{"workflow_id": "wf-1", "raroi": 0.2, "confidence": 0.9}"#,
+        &["--override", &good, "--no-log"],
+    );
+    assert_eq!((c, lines[0]["verdict"].as_str()), (0, Some("promote")));
+}
+
+/// A JSON Lines file of `n` scorecards whose records are about 2 KB each
+/// (so that any buffer of a few KiB would hold part of one).
+fn many_cards(g: &Governance, name: &str, n: usize) -> String {
+    let pad = "p".repeat(2000);
+    let text: String = (0..n)
+        .map(|i| {
+            format!(
+                "{{\"workflow_id\": \"{name}-{i}\", \"raroi\": 2, \"confidence\": 0.9, \"patch_summary\": \"{i} {pad}\"}}\n"
+            )
+        })
+        .collect();
+    let f = g.path(&format!("{name}.jsonl"));
+    std::fs::write(&f, text).unwrap();
+    f
+}
+
+/// Every line of a decision log is one whole JSON record.
+fn log_records(log: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(log).unwrap();
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "the log ends mid-line"
+    );
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l).unwrap_or_else(|e| {
+                panic!(
+                    "log line {} is not a whole record ({e}): {}…",
+                    i + 1,
+                    &l[..l.len().min(80)]
+                )
+            })
+        })
+        .collect()
+}
+
+/// Regression: the decision log was written through an 8 KiB buffer, so a
+/// run ended by a closed output pipe (SIGPIPE: `… | head -c N`) left the
+/// log cut in the middle of a record, and the next run's first record
+/// joined it into an invalid line. Each record is now one write, made
+/// before the result is printed: the log holds whole lines, and at least
+/// every result the reader saw.
+#[cfg(unix)]
+#[test]
+fn a_closed_output_pipe_leaves_the_log_whole_and_holding_what_was_printed() {
+    use std::io::Read as _;
+    let g = Governance::new();
+    std::fs::write(g.path("policy.yaml"), "rules: []\n").unwrap();
+    let cards = many_cards(&g, "piped", 3000);
+    let log = g.path("log.jsonl");
+    for round in 0..2 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gavel"))
+            .args([
+                "scorecard",
+                "eval",
+                &cards,
+                "--policy",
+                &g.path("policy.yaml"),
+                "--log",
+                &log,
+                "--format",
+                "json",
+            ])
+            .env("GAVEL_HOME", g.home())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut seen = vec![0u8; 100_000];
+        let mut stdout = child.stdout.take().unwrap();
+        stdout.read_exact(&mut seen).unwrap();
+        drop(stdout);
+        let status = child.wait().unwrap();
+        // Ended by the closed pipe, before the batch was done.
+        assert!(!status.success(), "round {round}: {status:?}");
+        let printed = seen.iter().filter(|b| **b == b'\n').count();
+        let records = log_records(&log);
+        let this_run = records
+            .iter()
+            .filter(|r| r["patch_summary"].as_str().is_some())
+            .count();
+        assert!(
+            this_run >= printed * (round + 1),
+            "round {round}: {printed} results read, {this_run} logged in all"
+        );
+        assert!(
+            records.len() < 3000 * (round + 1),
+            "round {round}: the batch was not cut short"
+        );
+    }
+}
+
+/// Regression: two runs appending to one log through buffers could
+/// interleave parts of records. Each record is one write to a file opened
+/// for appending, so the lines of concurrent runs never mix.
+#[test]
+fn concurrent_runs_append_only_whole_lines_to_one_log() {
+    let g = Governance::new();
+    std::fs::write(g.path("policy.yaml"), "rules: []\n").unwrap();
+    let log = g.path("shared-log.jsonl");
+    let runs: Vec<(String, std::process::Child)> = (0..4)
+        .map(|r| {
+            let name = format!("run{r}");
+            let cards = many_cards(&g, &name, 500);
+            let child = Command::new(env!("CARGO_BIN_EXE_gavel"))
+                .args([
+                    "scorecard",
+                    "eval",
+                    &cards,
+                    "--policy",
+                    &g.path("policy.yaml"),
+                    "--log",
+                    &log,
+                    "--format",
+                    "json",
+                ])
+                .env("GAVEL_HOME", g.home())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            (name, child)
+        })
+        .collect();
+    for (name, child) in runs {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let records = log_records(&log);
+    assert_eq!(records.len(), 2000);
+    for r in 0..4 {
+        let mine: Vec<&str> = records
+            .iter()
+            .filter_map(|rec| rec["workflow_id"].as_str())
+            .filter(|w| w.starts_with(&format!("run{r}-")))
+            .collect();
+        assert_eq!(mine.len(), 500, "run{r}");
+        // Each run's records are in its own order.
+        assert!(
+            mine.iter()
+                .enumerate()
+                .all(|(i, w)| *w == format!("run{r}-{i}")),
+            "run{r}"
+        );
+    }
+}
+
+/// Regression: the walk only refused links back to a directory being read,
+/// so 23 directories each holding two links to the next (no loop) made
+/// 2^22 paths: nothing printed in 30 s. Each directory is read once, and a
+/// file reached through several links is evaluated (and logged) once.
+#[cfg(unix)]
+#[test]
+fn a_diamond_of_directory_links_is_walked_once() {
+    use std::os::unix::fs::symlink;
+    let g = Governance::new();
+    std::fs::write(g.path("policy.yaml"), "rules: []\n").unwrap();
+    let root = g.dir.path().join("levels");
+    for level in 0..23 {
+        let dir = root.join(format!("d{level}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        if level < 22 {
+            let next = root.join(format!("d{}", level + 1));
+            symlink(&next, dir.join("a")).unwrap();
+            symlink(&next, dir.join("b")).unwrap();
+        }
+    }
+    std::fs::write(
+        root.join("d22/card.json"),
+        r#"{"workflow_id": "deep", "raroi": 2, "confidence": 0.9}"#,
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let log = g.path("log.jsonl");
+    let (c, lines, e) = eval_files(&g, &[root.join("d0").to_str().unwrap()], &["--log", &log]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(c, 0, "{e}");
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["workflow_id"], "deep");
+    assert_eq!(log_records(&log).len(), 1);
+
+    // Two links to one file, beside the file: one evaluation.
+    let flat = g.dir.path().join("flat");
+    std::fs::create_dir_all(flat.join("sub")).unwrap();
+    std::fs::write(
+        flat.join("card.json"),
+        r#"{"workflow_id": "once", "raroi": 2, "confidence": 0.9}"#,
+    )
+    .unwrap();
+    symlink(flat.join("card.json"), flat.join("x.json")).unwrap();
+    symlink(flat.join("card.json"), flat.join("sub/y.json")).unwrap();
+    symlink(flat.join("sub"), flat.join("again")).unwrap();
+    let log = g.path("flat-log.jsonl");
+    let (c, lines, e) = eval_files(&g, &[flat.to_str().unwrap()], &["--log", &log]);
+    assert_eq!(c, 0, "{e}");
+    let ids: Vec<&str> = lines
+        .iter()
+        .map(|l| l["workflow_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["once"]);
+    assert_eq!(log_records(&log).len(), 1);
+}
+
+/// Regression: the single-use ledger was keyed by the payload's `id`,
+/// which whoever signs chooses (`override issue --id`, `gavel sign --type
+/// override`): using one override consumed every other with the same id.
+/// Each signed override is used once, whatever its id; the id is still
+/// what the output shows.
+#[test]
+fn overrides_sharing_an_id_are_each_used_once() {
+    let g = Governance::new();
+    let card = r#"{"workflow_id": "wf-1", "raroi": 0.2, "confidence": 0.9}"#;
+    let mut first = override_payload("wf-1", "sam", -60, 3600);
+    first["id"] = json!("ovr-shared");
+    let mut second = first.clone();
+    second["issued_at"] = json!(at(-30));
+    let first = envelope(&g, "first", &[&g.security], first);
+    let second = envelope(&g, "second", &[&g.security], second);
+    for (name, f) in [("first", &first), ("second", &second)] {
+        let (c, out) = g.eval(card, &["--override", f, "--no-log"]);
+        assert_eq!(
+            (c, out[0]["verdict"].as_str()),
+            (0, Some("promote")),
+            "{name}: {out:?}"
+        );
+        assert_eq!(out[0]["overrides"]["override_id"], "ovr-shared", "{name}");
+        let (c, v) = verify_override(&g, f, &[]);
+        assert_eq!((c, v["reason"].as_str()), (1, Some("used")), "{name}: {v}");
+        assert_eq!(v["override_id"], "ovr-shared");
+    }
+    // The same payload signed again is the same override: already used.
+    let mut env: Value = serde_json::from_str(&std::fs::read_to_string(&first).unwrap()).unwrap();
+    let mut twice = env["signatures"][0].clone();
+    twice["keyid"] = json!("0000000000000000");
+    env["signatures"].as_array_mut().unwrap().push(twice);
+    let resigned = g.path("resigned.json");
+    std::fs::write(&resigned, env.to_string()).unwrap();
+    let (c, out) = g.eval(card, &["--override", &resigned, "--no-log"]);
+    assert_eq!(
+        (c, out[0]["overrides"]["refused"].as_str()),
+        (1, Some("used")),
+        "{out:?}"
+    );
+    // `override issue` makes the id; it takes none.
+    let out = gavel_in(
+        g.home(),
+        &[
+            "override",
+            "issue",
+            "--workflow",
+            "wf-1",
+            "--verdict",
+            "promote",
+            "--reason",
+            "the board approved it",
+            "--id",
+            "ovr-shared",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(
+        (code(&out), json(&out)["error"]["code"].as_str()),
+        (2, Some("usage"))
+    );
+}
+
+/// `override verify --format json` has the §11.3 verify fields (`format`,
+/// `payload_type`) besides its own, and names an override whose
+/// signature verified even when it is refused (expired, not yet valid):
+/// before, `override_id` was null for an expired override.
+#[test]
+fn override_verify_names_the_format_the_payload_type_and_an_expired_override() {
+    let g = Governance::new();
+    let good = g.override_file("fresh", &g.security, "wf-1", "promote", 3600);
+    let (c, v) = verify_override(&g, &good, &[]);
+    assert_eq!(c, 0, "{v}");
+    assert_eq!(
+        (
+            v["format"].as_str(),
+            v["payload_type"].as_str(),
+            v["override_id"].as_str()
+        ),
+        (Some("dsse"), Some(OVERRIDE_TYPE), Some("ovr-fresh"))
+    );
+    let expired = g.override_file("stale", &g.security, "wf-1", "promote", -60);
+    let (c, v) = verify_override(&g, &expired, &[]);
+    assert_eq!(
+        (c, v["reason"].as_str(), v["override_id"].as_str()),
+        (1, Some("expired"), Some("ovr-stale")),
+        "{v}"
+    );
+    // Signed by a key nobody trusts: its id is not vouched for, not shown.
+    let unknown = envelope(
+        &g,
+        "unknown",
+        &[&stranger()],
+        override_payload("wf-1", "sam", -60, 3600),
+    );
+    let (c, v) = verify_override(&g, &unknown, &[]);
+    assert_eq!((c, v["reason"].as_str()), (1, Some("unknown_key")));
+    assert_eq!(v["override_id"], Value::Null);
+    assert_eq!(v["format"], "dsse");
+    // A legacy file: its format, no payload type, its ledger digest.
+    std::fs::write(g.path("secret.txt"), "legacy-secret").unwrap();
+    let secret = gavel_trust::Sensitive::new(b"legacy-secret".to_vec());
+    let legacy = gavel_trust::legacy_override(&json!({"verdict": "pilot"}), &secret);
+    std::fs::write(g.path("legacy.json"), legacy.to_string()).unwrap();
+    let (c, v) = verify_override(
+        &g,
+        &g.path("legacy.json"),
+        &["--secret-file", &g.path("secret.txt")],
+    );
+    assert_eq!(c, 0, "{v}");
+    assert_eq!(
+        (
+            v["format"].as_str(),
+            v["payload_type"].clone(),
+            v["override_id"].as_str()
+        ),
+        (
+            Some("legacy-override"),
+            Value::Null,
+            Some(
+                gavel_trust::legacy_ledger_key(&legacy)
+                    .unwrap()
+                    .to_string()
+                    .as_str()
+            )
+        )
+    );
+    // Not an override at all: exit 1 with the reason, as the README says.
+    std::fs::write(g.path("empty.json"), "{}").unwrap();
+    let (c, v) = verify_override(&g, &g.path("empty.json"), &[]);
+    assert_eq!(
+        (c, v["valid"].as_bool(), v["reason"].as_str()),
+        (1, Some(false), Some("malformed")),
+        "{v}"
+    );
+    let bundle = write_signed(
+        &g,
+        "bundle-envelope",
+        "application/vnd.gavel.bundle.v1+json",
+        &[&g.security],
+        &json!({"name": "b"}),
+    );
+    let (c, v) = verify_override(&g, &bundle, &[]);
+    assert_eq!(
+        (c, v["reason"].as_str()),
+        (1, Some("wrong_payload_type")),
+        "{v}"
+    );
+}
+
+/// The 10-character reason `override issue` asks for holds for an
+/// override signed any other way (`gavel sign --type override` checks only
+/// that a reason is there): reading it refuses it as malformed.
+#[test]
+fn an_override_with_a_short_reason_is_refused_however_it_was_signed() {
+    let g = Governance::new();
+    let mut payload = override_payload("wf-1", "sam", -60, 3600);
+    payload["reason"] = json!("because");
+    let short = envelope(&g, "short", &[&g.security], payload);
+    let (c, v) = verify_override(&g, &short, &[]);
+    assert_eq!((c, v["reason"].as_str()), (1, Some("malformed")), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("at least 10 characters"),
+        "{v}"
+    );
+    let (c, out) = g.eval(
+        r#"{"workflow_id": "wf-1", "raroi": 0.2}"#,
+        &["--override", &short, "--no-log"],
+    );
+    assert_eq!(
+        (
+            c,
+            out[0]["verdict"].as_str(),
+            out[0]["overrides"]["refused"].as_str()
+        ),
+        (1, Some("no_go"), Some("malformed"))
+    );
+}

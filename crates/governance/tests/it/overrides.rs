@@ -245,6 +245,41 @@ fn malformed_content_is_refused_with_what_is_wrong() {
     assert_eq!((c.bypass_micro_pilot, c.forced_verdict), (true, None));
 }
 
+/// An override must say why in at least ten characters, however it was
+/// signed: `override issue` refuses a shorter reason, and so does reading
+/// one made by `gavel sign --type override`. A legacy file has no reason.
+#[test]
+fn a_signed_override_without_a_ten_character_reason_is_malformed() {
+    for (reason, ok) in [
+        (json!("board approved"), true),
+        (json!("ten chars!"), true),
+        (json!("  nine ch  "), false),
+        (json!("because"), false),
+        (json!(""), false),
+        (json!(42), false),
+        (Value::Null, false),
+    ] {
+        let mut content = signed(json!({"forced_verdict": "promote"}));
+        content["reason"] = reason.clone();
+        let check = check_override(&content, false, &[SAM]);
+        if ok {
+            usable(check);
+        } else {
+            let (r, message) = refusal(check);
+            assert_eq!(r, "malformed", "{reason}");
+            assert!(
+                message.contains("`reason`, in at least 10 characters"),
+                "{reason}: {message}"
+            );
+        }
+    }
+    usable(check_override(
+        &json!({"forced_verdict": "promote"}),
+        true,
+        &[],
+    ));
+}
+
 #[test]
 fn a_refused_check_gives_a_refused_input_whatever_its_content() {
     let content = signed(json!({"forced_verdict": "promote"}));
