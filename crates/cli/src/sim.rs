@@ -652,7 +652,7 @@ fn check_test_case(
     file: &str,
     case: &Case,
     rule_ids: &[&str],
-    seen: &mut HashMap<String, (String, Option<usize>)>,
+    seen: &mut CaseIds,
 ) -> Result<(), Failure> {
     if let Some(Some(rule)) = &case.expected_rule {
         if !rule_ids.contains(&rule.as_str()) {
@@ -671,9 +671,7 @@ fn check_test_case(
         }
     }
     if case.id_given {
-        if let Some((first_file, first_line)) =
-            seen.insert(case.case_id.clone(), (file.to_string(), case.line))
-        {
+        if let Some((first_file, first_line)) = seen.insert(file, case)? {
             let at = match first_line {
                 Some(l) => format!("{first_file}:{l}"),
                 None => format!("`{first_file}`"),
@@ -691,6 +689,65 @@ fn check_test_case(
     Ok(())
 }
 
+/// The most cases of one `gavel test` run whose ids are remembered (to
+/// refuse an id given twice): about 30 bytes each, so at most ~300 MB.
+pub const MAX_TEST_CASES: usize = 10_000_000;
+
+/// The most failures `gavel test` lists; all are counted.
+pub const MAX_LISTED_FAILURES: usize = 1_000;
+
+/// The `case_id`s of a `gavel test` run, each remembered by a 128-bit hash
+/// (two SipHash keys chosen at random per run, so ids cannot be crafted to
+/// collide) with where it was first given, not by its text.
+struct CaseIds<'f> {
+    files: &'f [String],
+    keys: (std::hash::RandomState, std::hash::RandomState),
+    first: HashMap<u128, (u32, u32)>,
+}
+
+impl<'f> CaseIds<'f> {
+    fn new(files: &'f [String]) -> Self {
+        CaseIds {
+            files,
+            keys: Default::default(),
+            first: HashMap::new(),
+        }
+    }
+
+    /// Records `case`'s id; where it was first given if it was already.
+    fn insert(
+        &mut self,
+        file: &str,
+        case: &Case,
+    ) -> Result<Option<(&'f str, Option<usize>)>, Failure> {
+        use std::hash::BuildHasher as _;
+        let id = case.case_id.as_str();
+        let hash =
+            u128::from(self.keys.0.hash_one(id)) << 64 | u128::from(self.keys.1.hash_one(id));
+        let file_index = self.files.iter().position(|f| f == file).unwrap_or(0);
+        // Line 0: a case of a file without lines (a JSON array).
+        let line = case
+            .line
+            .map_or(0, |l| u32::try_from(l).unwrap_or(u32::MAX));
+        if let Some(&(f, l)) = self.first.get(&hash) {
+            let first_file = self.files.get(f as usize).map_or("", String::as_str);
+            return Ok(Some((first_file, (l > 0).then_some(l as usize))));
+        }
+        if self.first.len() >= MAX_TEST_CASES {
+            return Err(bad_case(
+                file,
+                case,
+                format!(
+                    "a test run checks at most {MAX_TEST_CASES} cases with a `case_id`; split the cases across runs"
+                ),
+            ));
+        }
+        self.first
+            .insert(hash, (u32::try_from(file_index).unwrap_or(u32::MAX), line));
+        Ok(None)
+    }
+}
+
 /// `gavel test BUNDLE CASES…`: 0 every case as expected, 1 any mismatch,
 /// 2 bad input (including a file without a single expectation, an
 /// `expected_rule` naming no rule, a `case_id` used twice).
@@ -698,14 +755,18 @@ pub fn test(bundle: &str, files: &[String], format: OutputFormat) -> Result<Exit
     let b = load_bundle(bundle)?;
     let engine = Engine::compile(&b);
     let rule_ids: Vec<&str> = b.rules.iter().map(|r| r.id.as_str()).collect();
-    let mut seen = HashMap::new();
+    let mut seen = CaseIds::new(files);
     let mut total = 0;
+    let mut failed = 0;
     let mut failures = Vec::new();
     for file in files {
         let mut run = SimRun::new(&engine, SimConfig::default());
         let mut sink = |case: &Case, row: &ResultRow<'_>| -> Result<(), Failure> {
             if let Some(f) = sim::Failure::of(case, row) {
-                failures.push((file.clone(), f));
+                failed += 1;
+                if failures.len() < MAX_LISTED_FAILURES {
+                    failures.push((file.clone(), f));
+                }
             }
             Ok(())
         };
@@ -734,9 +795,9 @@ pub fn test(bundle: &str, files: &[String], format: OutputFormat) -> Result<Exit
                 })
                 .collect();
             let out = serde_json::json!({
-                "passed": failures.is_empty(),
+                "passed": failed == 0,
                 "total": total,
-                "failed": failures.len(),
+                "failed": failed,
                 "failures": list,
             });
             println!("{out}");
@@ -758,14 +819,16 @@ pub fn test(bundle: &str, files: &[String], format: OutputFormat) -> Result<Exit
                     rule(&f.actual_rule)
                 );
             }
-            println!(
-                "{bundle}: {} passed, {} failed",
-                total - failures.len(),
-                failures.len()
-            );
+            if failed > failures.len() {
+                println!(
+                    "… and {} more failures not listed (the first {MAX_LISTED_FAILURES} are)",
+                    failed - failures.len()
+                );
+            }
+            println!("{bundle}: {} passed, {failed} failed", total - failed);
         }
     }
-    Ok(if failures.is_empty() {
+    Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

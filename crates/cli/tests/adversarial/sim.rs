@@ -274,3 +274,33 @@ fn endless_csv_row_is_refused_with_its_line() {
     assert!(e["message"].as_str().unwrap().contains("1 MiB"), "{e}");
     assert!(r.peak_bytes < 64 << 20, "peak {} MB", r.peak_bytes >> 20);
 }
+
+/// Regression: `gavel test` kept every failure and every case id as text,
+/// so a large failing run grew without bound. It lists the first 1,000
+/// failures, counts the rest, and remembers ids by a 128-bit hash.
+#[test]
+fn gavel_test_of_a_million_failing_cases_is_bounded() {
+    let dir = workdir();
+    let path = dir.path().join("cases.jsonl");
+    let n = write_lines(&path, "", 200 << 20, |i| {
+        format!(
+            "{{\"case_id\":\"case-with-a-long-identifier-{i:012}\",\"agent\":\"planner.deploy\",\"action\":\"deploy\",\"context\":{{\"env\":\"prod\",\"risk_score\":{}}},\"expected_effect\":\"{}\"}}\n",
+            i % 100,
+            if i % 2 == 0 { "allow" } else { "deny" }
+        )
+    });
+    let r = run(
+        dir.path(),
+        &["test", BUNDLE, path.to_str().unwrap(), "--format", "json"],
+        None,
+    );
+    r.assert_bounded(
+        &format!("gavel test, {n} cases (200 MB JSONL)"),
+        Duration::from_secs(60),
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let v = report(&r);
+    assert_eq!(v["total"], n);
+    assert_eq!(v["failures"].as_array().unwrap().len(), 1_000);
+    assert!(v["failed"].as_u64().unwrap() > 1_000, "{v}");
+}

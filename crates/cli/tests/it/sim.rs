@@ -572,3 +572,67 @@ fn test_suggests_the_field_a_misspelled_case_field_meant() {
         "{stderr}"
     );
 }
+
+/// Regression: every failure was kept to be printed, so a run of millions
+/// of failing cases grew without bound. The first 1,000 are listed; all
+/// are counted.
+#[test]
+fn test_lists_the_first_thousand_failures_and_counts_all() {
+    let cases: String = (0..1_500)
+        .map(|i| format!("{{\"case_id\":\"c{i}\",{PHISHING},\"expected_effect\":\"deny\"}}\n"))
+        .collect();
+    let (code, r, _) = gavel_test(&[("cases.jsonl", &cases)]);
+    assert_eq!(code, 1, "{r}");
+    assert_eq!(
+        (
+            r["total"].as_u64(),
+            r["failed"].as_u64(),
+            r["passed"].as_bool()
+        ),
+        (Some(1_500), Some(1_500), Some(false))
+    );
+    let listed = r["failures"].as_array().unwrap();
+    assert_eq!(listed.len(), 1_000);
+    assert_eq!(listed[999]["case_id"], "c999");
+
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("cases.jsonl");
+    std::fs::write(&p, &cases).unwrap();
+    let out = gavel(
+        &["test", "fixtures/sim/bundle.yaml", p.to_str().unwrap()],
+        None,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("… and 500 more failures not listed (the first 1000 are)"),
+        "{}",
+        &text[text.len() - 300..]
+    );
+    assert!(
+        text.ends_with("0 passed, 1500 failed\n"),
+        "{}",
+        &text[text.len() - 300..]
+    );
+}
+
+/// Case ids are remembered by hash, not text: a duplicate is still found
+/// across files, with where it was first given.
+#[test]
+fn test_finds_an_id_given_twice_across_files_after_many_cases() {
+    let first: String = (0..5_000)
+        .map(|i| format!("{{\"case_id\":\"c{i}\",{PHISHING},\"expected_effect\":\"allow\"}}\n"))
+        .collect();
+    let second = format!(
+        "{{\"case_id\":\"new\",{PHISHING},\"expected_effect\":\"allow\"}}\n{{\"case_id\":\"c4321\",{PHISHING},\"expected_effect\":\"allow\"}}\n"
+    );
+    let (code, r, _) = gavel_test(&[("a.jsonl", &first), ("b.jsonl", &second)]);
+    assert_eq!(code, 2, "{r}");
+    let e = &r["error"];
+    assert_eq!(e["line"], 2);
+    assert!(e["file"].as_str().unwrap().ends_with("b.jsonl"), "{e}");
+    let m = e["message"].as_str().unwrap();
+    assert!(
+        m.contains("case `c4321` is defined twice (first at ") && m.contains("a.jsonl:4322)"),
+        "{m}"
+    );
+}
