@@ -16,7 +16,7 @@ use serde::{Serialize, Serializer};
 use serde_json::{Value, json};
 
 use crate::OutputFormat;
-use crate::failure::{Failure, Source};
+use crate::failure::{Failure, Snippet, Source};
 use crate::input::read_text;
 
 /// The most findings `--max-findings` may ask for per check: past it, the
@@ -53,8 +53,9 @@ pub fn run(
         ..LintConfig::default()
     };
     let mut linter = Linter::new(config);
-    // Texts are kept for the source lines of text output only.
-    let mut sources: Vec<(String, String)> = Vec::new();
+    // Standard input cannot be read twice: its text is kept for the source
+    // lines of text output. Files are read again once findings are known.
+    let mut stdin_text = None;
     for file in files {
         let text = read_text(file)?;
         let doc = match parse_document(&text, Format::detect(file, &text)) {
@@ -63,8 +64,8 @@ pub fn run(
         };
         linter.add(Some(file), &doc);
         drop(doc);
-        if format == OutputFormat::Text {
-            sources.push((file.clone(), text));
+        if file == "-" && format == OutputFormat::Text {
+            stdin_text = Some(text);
         }
     }
     let report = linter.finish();
@@ -76,7 +77,10 @@ pub fn run(
         OutputFormat::Sarif => serde_json::to_writer(&mut out, &Sarif(&report.findings))
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(out)),
-        OutputFormat::Text => text(&mut out, &report, &sources, files.len()),
+        OutputFormat::Text => {
+            let snippets = snippets(&report, stdin_text.as_deref());
+            text(&mut out, &report, &snippets, files.len())
+        }
     }
     .and_then(|()| out.flush());
     match written {
@@ -123,14 +127,47 @@ fn json_report(out: &mut impl Write, report: &LintReport) -> std::io::Result<()>
     writeln!(out)
 }
 
+/// The source lines shown under each finding, by finding: each file with
+/// a located finding is read again and indexed once, then dropped, so a
+/// lint of many large files holds one file's text at a time rather than
+/// all of them. A file that can no longer be read shows no lines.
+fn snippets(report: &LintReport, stdin_text: Option<&str>) -> Vec<Option<Snippet>> {
+    let mut shown: Vec<Option<Snippet>> = report.findings.iter().map(|_| None).collect();
+    let mut by_file: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for (i, f) in report.findings.iter().enumerate() {
+        if let (Some(file), Some(_)) = (f.file.as_deref(), f.line) {
+            by_file.entry(file).or_default().push(i);
+        }
+    }
+    for (file, findings) in by_file {
+        let text = match (file, stdin_text) {
+            ("-", Some(t)) => std::borrow::Cow::Borrowed(t),
+            ("-", None) => continue,
+            _ => match read_text(file) {
+                Ok(t) => std::borrow::Cow::Owned(t),
+                Err(_) => continue,
+            },
+        };
+        let mut source = Source::new(&text);
+        for i in findings {
+            let Some(f) = report.findings.get(i) else {
+                continue;
+            };
+            if let (Some(line), Some(slot)) = (f.line, shown.get_mut(i)) {
+                *slot = source.snippet(line, f.column);
+            }
+        }
+    }
+    shown
+}
+
 fn text(
     out: &mut impl Write,
     report: &LintReport,
-    sources: &[(String, String)],
+    snippets: &[Option<Snippet>],
     files: usize,
 ) -> std::io::Result<()> {
-    let mut indexed: Vec<(&str, Source<'_>)> = Vec::new();
-    for f in &report.findings {
+    for (i, f) in report.findings.iter().enumerate() {
         let severity = match f.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
@@ -151,18 +188,7 @@ fn text(
                     None => line.to_string(),
                 };
                 writeln!(out, "  --> {file}:{at}{rule}")?;
-                // Each file's lines are indexed once, when first needed.
-                let slot =
-                    match indexed.iter().position(|(name, _)| *name == file) {
-                        Some(i) => indexed.get_mut(i),
-                        None => sources.iter().find(|(name, _)| name == file).and_then(
-                            |(name, text)| {
-                                indexed.push((name.as_str(), Source::new(text)));
-                                indexed.last_mut()
-                            },
-                        ),
-                    };
-                if let Some(snippet) = slot.and_then(|(_, s)| s.snippet(line, f.column)) {
+                if let Some(Some(snippet)) = snippets.get(i) {
                     let mut block = String::new();
                     snippet.render(&mut block, line);
                     out.write_all(block.as_bytes())?;

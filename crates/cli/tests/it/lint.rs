@@ -393,3 +393,31 @@ fn errors_with_a_line_but_no_column_still_name_the_line() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("--> {l}:2\n")), "{stderr}");
 }
+
+/// Text output shows each finding's source line whether the bundle came
+/// from a file (read again once the findings are known, so that a lint of
+/// many large files holds one text at a time) or from standard input (kept,
+/// since it cannot be read twice), and for findings in several files.
+#[test]
+fn lint_text_shows_source_lines_from_files_and_standard_input() {
+    let out = gavel(&["lint", "-"], Some(LINTY));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("--> -:14:5 (rule `odd-action`, #2)"),
+        "{text}"
+    );
+    assert!(text.contains("14 |   - id: odd-action"), "{text}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.yaml");
+    let b = dir.path().join("b.yaml");
+    std::fs::write(&a, LINTY).unwrap();
+    std::fs::write(&b, format!("\n\n{LINTY}")).unwrap();
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let out = gavel(&["lint", a, b], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("--> {a}:14:5")), "{text}");
+    assert!(text.contains(&format!("--> {b}:16:5")), "{text}");
+    assert!(text.contains("14 |   - id: odd-action"), "{text}");
+    assert!(text.contains("16 |   - id: odd-action"), "{text}");
+}
