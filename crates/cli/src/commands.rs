@@ -151,17 +151,22 @@ pub fn decide_batch(
             Err(e) => {
                 refused += 1;
                 let message = format!("invalid request: {}", serde_message(&e));
-                eprintln!("error: {requests}:{line}: {message}");
+                // The line is one request: serde's column is within it.
+                let column = Some(e.column()).filter(|&c| c > 0);
+                let at = column.map_or(line.to_string(), |c| format!("{line}:{c}"));
+                eprintln!("error: {requests}:{at}: {message}");
                 match format {
-                    OutputFormat::Json => writeln!(
-                        out,
-                        "{}",
-                        serde_json::json!({"line": line, "error": {
+                    OutputFormat::Json => {
+                        let mut error = serde_json::json!({
                             "code": if e.is_syntax() || e.is_eof() { "syntax_error" } else { "invalid_request" },
                             "message": message,
-                        }})
-                    ),
-                    _ => writeln!(out, "{line}: error: {message}"),
+                        });
+                        if let Some(c) = column {
+                            error["column"] = c.into();
+                        }
+                        writeln!(out, "{}", serde_json::json!({"line": line, "error": error}))
+                    }
+                    _ => writeln!(out, "{at}: error: {message}"),
                 }
             }
         };

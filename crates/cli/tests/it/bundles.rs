@@ -434,7 +434,9 @@ fn decide_streams_a_batch_of_requests() {
     );
     assert_eq!(lines[3]["effect"], lines[0]["effect"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("-:4: invalid request"), "{stderr}");
+    // Located within its line, at the value that is wrong.
+    assert_eq!(lines[2]["error"]["column"], 10);
+    assert!(stderr.contains("-:4:10: invalid request"), "{stderr}");
     assert!(
         stderr.contains("1 of 4 lines could not be used"),
         "{stderr}"
