@@ -45,19 +45,18 @@ impl ConsoleError {
     }
 }
 
-/// Where Gavel keeps its data: `GAVEL_HOME`, else the platform data
-/// directory (`$XDG_DATA_HOME/gavel` or `~/.local/share/gavel`).
+/// Where Gavel keeps its data: `GAVEL_HOME`, else the platform's data
+/// directory (`$XDG_DATA_HOME/gavel`, by default `~/.local/share/gavel`, on
+/// Linux; `~/Library/Application Support/gavel` on macOS; `%APPDATA%\gavel`
+/// on Windows), else `.gavel` in the working directory when the platform
+/// has no home directory.
 pub fn gavel_home() -> PathBuf {
     if let Some(h) = std::env::var_os("GAVEL_HOME").filter(|h| !h.is_empty()) {
         return PathBuf::from(h);
     }
-    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|h| !h.is_empty()) {
-        return PathBuf::from(x).join("gavel");
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    home.join(".local/share/gavel")
+    directories::ProjectDirs::from("", "", "gavel")
+        .map(|d| d.data_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".gavel"))
 }
 
 /// The keychain service name: `GAVEL_KEYCHAIN_SERVICE`, else `gavel`.
@@ -346,13 +345,13 @@ impl Console {
     }
 
     pub async fn untrust_key(&self, keyid: &str, actor: Option<&str>) -> Result<(), ConsoleError> {
-        self.require_security(actor, "remove trusted keys").await?;
+        let me = self.require_security(actor, "remove trusted keys").await?;
         if self.store.key(keyid).await?.is_none() {
             return Err(ConsoleError::NotFound(format!(
                 "no key `{keyid}` in the trust store"
             )));
         }
-        if !self.store.untrust(keyid).await? {
+        if !self.store.untrust(keyid, &me.name).await? {
             return Err(ConsoleError::Refused(format!(
                 "key `{keyid}` belongs to an identity of this store; rotate it instead"
             )));

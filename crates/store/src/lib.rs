@@ -1,16 +1,30 @@
 //! Gavel's SQLite store through sqlx, with migrations embedded at build
-//! time. For now it holds the trust store (public keys and their roles,
-//! identities) and the consumed-override ledger; the store issue extends it.
+//! time: the trust store (public keys and their roles, identities), the
+//! consumed-override ledger, bundle versions, scorecard runs and the
+//! hash-chained audit log.
 //!
-//! Queries are checked at run time (`sqlx::query`), so building never
-//! needs a live database. Private keys never reach this crate.
+//! Every change is one transaction begun with `BEGIN IMMEDIATE`
+//! ([`Store::write`]), and its audit entry is appended in that same
+//! transaction. Queries are checked at run time (`sqlx::query`), so building
+//! never needs a live database. Private keys never reach this crate.
+
+pub mod audit;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::time::Duration;
 
 use gavel_trust::{KeyId, PublicKey, Role};
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use audit::{AuditEntry, GENESIS_HASH, NewEntry};
+
+/// How long a writer waits for another process's transaction to finish
+/// before the store reports itself busy.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +65,7 @@ pub struct Store {
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string()
@@ -59,7 +73,9 @@ fn now() -> String {
 
 impl Store {
     /// Opens (creating if needed) the database file and brings it to the
-    /// latest schema. WAL mode; foreign keys on.
+    /// latest schema. WAL mode (synchronous `FULL`, so a committed change
+    /// survives a power cut); foreign keys on; a writer waits up to
+    /// [`BUSY_TIMEOUT`] for another.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
         let open_err = |source| StoreError::Open {
             path: path.display().to_string(),
@@ -69,6 +85,8 @@ impl Store {
             .map_err(open_err)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
@@ -77,6 +95,31 @@ impl Store {
             .map_err(open_err)?;
         MIGRATOR.run(&pool).await?;
         Ok(Store { pool })
+    }
+
+    /// A write transaction: `BEGIN IMMEDIATE` takes the write lock at once,
+    /// so two processes never read the same audit head and both append
+    /// after it (a deferred transaction would fail to upgrade instead).
+    pub async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// The audit log from `after_seq` (exclusive), oldest first, at most
+    /// `limit` entries.
+    pub async fn audit_entries(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, action, subject, details, prev_hash, hash \
+             FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(audit::from_row).collect()
     }
 
     /// Trusted keys, retired ones included (they still verify old signatures).
@@ -101,17 +144,32 @@ impl Store {
         row.as_ref().map(stored_key).transpose()
     }
 
-    /// Adds a key (or replaces its name, email and roles if already there).
+    /// Adds a key (or replaces its name, email and roles if already there),
+    /// audited as `key.trust` by `added_by` (`gavel` when none).
     pub async fn trust(&self, key: &PublicKey, added_by: Option<&str>) -> Result<(), StoreError> {
-        insert_key(&self.pool, key, added_by, true).await?;
+        let mut tx = self.write().await?;
+        insert_key(&mut *tx, key, added_by, true).await?;
+        audit::append(
+            &mut tx,
+            NewEntry {
+                actor: added_by.unwrap_or("gavel"),
+                action: "key.trust",
+                subject: &key.keyid.0,
+                details: serde_json::json!({"name": key.name, "email": key.email, "roles": key.roles}),
+            },
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    /// Removes a key; refused (false) while an identity still uses it.
-    pub async fn untrust(&self, keyid: &str) -> Result<bool, StoreError> {
+    /// Removes a key, audited as `key.untrust` by `actor`; refused (false)
+    /// while an identity still uses it.
+    pub async fn untrust(&self, keyid: &str, actor: &str) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
         let used: i64 = sqlx::query("SELECT COUNT(*) FROM identities WHERE keyid = ?")
             .bind(keyid)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await?
             .try_get(0)?;
         if used > 0 {
@@ -119,14 +177,29 @@ impl Store {
         }
         let done = sqlx::query("DELETE FROM trusted_keys WHERE keyid = ?")
             .bind(keyid)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() > 0)
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        audit::append(
+            &mut tx,
+            NewEntry {
+                actor,
+                action: "key.untrust",
+                subject: keyid,
+                details: serde_json::json!({}),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
-    /// Creates an identity and trusts its key, in one transaction.
+    /// Creates an identity and trusts its key, in one transaction, audited
+    /// as `identity.create`.
     pub async fn add_identity(&self, key: &PublicKey) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         insert_key(&mut *tx, key, Some(&key.name), false).await?;
         sqlx::query("INSERT INTO identities (name, email, keyid, created_at) VALUES (?, ?, ?, ?)")
             .bind(&key.name)
@@ -135,6 +208,16 @@ impl Store {
             .bind(now())
             .execute(&mut *tx)
             .await?;
+        audit::append(
+            &mut tx,
+            NewEntry {
+                actor: &key.name,
+                action: "identity.create",
+                subject: &key.name,
+                details: serde_json::json!({"keyid": key.keyid.0, "email": key.email, "roles": key.roles}),
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -146,7 +229,7 @@ impl Store {
         name: &str,
         new_key: &PublicKey,
     ) -> Result<Option<KeyId>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let Some(row) = sqlx::query("SELECT keyid FROM identities WHERE name = ?")
             .bind(name)
             .fetch_optional(&mut *tx)
@@ -166,6 +249,16 @@ impl Store {
             .bind(name)
             .execute(&mut *tx)
             .await?;
+        audit::append(
+            &mut tx,
+            NewEntry {
+                actor: name,
+                action: "key.rotate",
+                subject: name,
+                details: serde_json::json!({"old_keyid": old, "new_keyid": new_key.keyid.0}),
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(Some(KeyId(old)))
     }
@@ -327,6 +420,46 @@ mod tests {
         gavel_trust::ed25519::SigningKey::from_bytes(&[seed; 32]).verifying_key()
     }
 
+    /// Identity and key changes are audited in their own transaction, each
+    /// entry chained to the one before it.
+    #[tokio::test]
+    async fn key_changes_append_a_chained_audit_entry_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("gavel.db")).await.unwrap();
+        let alice = key(1, "alice", vec![Role::Security]);
+        store.add_identity(&alice).await.unwrap();
+        let bob = key(2, "bob", vec![Role::Approver]);
+        store.trust(&bob, Some("alice")).await.unwrap();
+        assert!(!store.untrust(&alice.keyid.0, "alice").await.unwrap());
+        assert!(store.untrust(&bob.keyid.0, "alice").await.unwrap());
+        store
+            .rotate("alice", &key(3, "alice", vec![Role::Security]))
+            .await
+            .unwrap();
+        let log = store.audit_entries(0, 100).await.unwrap();
+        let actions: Vec<(&str, &str, &str)> = log
+            .iter()
+            .map(|e| (e.actor.as_str(), e.action.as_str(), e.subject.as_str()))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                ("alice", "identity.create", "alice"),
+                ("alice", "key.trust", bob.keyid.0.as_str()),
+                ("alice", "key.untrust", bob.keyid.0.as_str()),
+                ("alice", "key.rotate", "alice"),
+            ],
+            "a refused untrust writes nothing"
+        );
+        let mut prev = GENESIS_HASH.to_string();
+        for (i, e) in log.iter().enumerate() {
+            assert_eq!(e.seq, i as i64 + 1);
+            assert_eq!(e.prev_hash, prev);
+            assert_eq!(e.computed_hash().unwrap(), e.hash);
+            prev = e.hash.clone();
+        }
+    }
+
     #[tokio::test]
     async fn trust_store_round_trip_and_ledger() {
         let dir = tempfile::tempdir().unwrap();
@@ -343,10 +476,10 @@ mod tests {
         assert_eq!(keys.len(), 2);
         assert_eq!(keys.iter().find(|k| k.key.name == "bob").unwrap().key, bob);
         assert!(
-            !store.untrust(&alice.keyid.0).await.unwrap(),
+            !store.untrust(&alice.keyid.0, "alice").await.unwrap(),
             "an identity's key stays"
         );
-        assert!(store.untrust(&bob.keyid.0).await.unwrap());
+        assert!(store.untrust(&bob.keyid.0, "alice").await.unwrap());
         let alice2 = key(3, "alice", alice.roles.clone());
         assert_eq!(
             store.rotate("alice", &alice2).await.unwrap(),
