@@ -9,6 +9,7 @@
 //! never needs a live database. Private keys never reach this crate.
 
 pub mod audit;
+pub mod versions;
 
 use std::path::Path;
 use std::str::FromStr;
