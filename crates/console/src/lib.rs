@@ -7,6 +7,7 @@
 
 mod keychain;
 mod overrides;
+mod versions;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,6 +19,11 @@ use serde::Serialize;
 
 pub use keychain::{Keychain, KeychainError, MemoryKeychain, OsKeychain};
 pub use overrides::{IssuedOverride, MIN_REASON_CHARS, OVERRIDE_TYPE, OverrideRequest};
+pub use versions::{
+    EXAMPLE_AUTHOR, EXAMPLES, EditedVersion, ExampleLoad, ExportedVersion, InitReport, ListQuery,
+    MAX_LIST_LIMIT, MIN_DIGEST_DIGITS, VersionDetail, VersionDiff, VersionError, VersionHistory,
+    VersionList, VersionRef, VersionSummary,
+};
 
 /// Why a use case could not be carried out.
 #[derive(Debug, thiserror::Error)]
