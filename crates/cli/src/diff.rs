@@ -39,7 +39,7 @@ pub fn suggest(old: &str, new: &str, format: OutputFormat) -> Result<ExitCode, F
     Ok(ExitCode::SUCCESS)
 }
 
-fn text(d: &Diff) -> String {
+pub(crate) fn text(d: &Diff) -> String {
     let mut out = String::new();
     for a in &d.added {
         let _ = writeln!(out, "+ added    {} ({}, {})", a.id, a.effect, a.class);

@@ -107,3 +107,45 @@ pub const VERSION: &str = "Examples:
 pub const VERSION_SUGGEST: &str = "Examples:
   gavel version suggest fixtures/bundles/inbox-triage.yaml my-inbox-triage.yaml
   gavel version suggest old.yaml new.yaml --format json";
+
+pub const INIT: &str = "Examples:
+  gavel init
+  gavel init --examples --format json";
+
+pub const BUNDLE: &str = "Examples:
+  gavel bundle new fixtures/bundles/inbox-triage.yaml --notes 'First draft'
+  gavel bundle list --status draft --format json";
+
+pub const BUNDLE_NEW: &str = "Examples:
+  gavel bundle new fixtures/bundles/inbox-triage.yaml --notes 'First draft'
+  gavel bundle new my-inbox-triage.yaml --as alice --format json";
+
+pub const BUNDLE_LIST: &str = "Examples:
+  gavel bundle list
+  gavel bundle list --name inbox-triage --status draft --limit 10 --format json";
+
+pub const BUNDLE_SHOW: &str = "Examples:
+  gavel bundle show inbox-triage@1.0.0
+  gavel bundle show sha256:3f2a9c0d --format json";
+
+pub const BUNDLE_EDIT: &str = "Examples:
+  gavel bundle edit inbox-triage@1.0.0 my-inbox-triage.yaml";
+
+pub const BUNDLE_RM: &str = "Examples:
+  gavel bundle rm inbox-triage@1.0.0";
+
+pub const BUNDLE_DIFF: &str = "Examples:
+  gavel bundle diff inbox-triage@1.0.0 inbox-triage@1.1.0
+  gavel bundle diff inbox-triage@1.0.0 sha256:3f2a9c0d --format json";
+
+pub const BUNDLE_HISTORY: &str = "Examples:
+  gavel bundle history inbox-triage
+  gavel bundle history inbox-triage --format json";
+
+pub const BUNDLE_EXPORT: &str = "Examples:
+  gavel bundle export inbox-triage@1.0.0 --out inbox-triage.dsse.json
+  gavel bundle export inbox-triage@1.0.0 --as alice --expires-in 30d > inbox-triage.dsse.json";
+
+pub const BUNDLE_IMPORT: &str = "Examples:
+  gavel bundle import inbox-triage.dsse.json
+  gavel bundle import studio-export.json --secret-file team.secret --format json";

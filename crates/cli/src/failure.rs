@@ -38,6 +38,10 @@ pub const CODES: &[(&str, u8, &str)] = &[
     ("keychain", 2, "the OS keychain cannot be used (is a Secret Service running and unlocked?)"),
     ("unwritable", 2, "an output file (results, logs, a queue) cannot be written"),
     ("internal", 2, "gavel could not start its runtime; please report it"),
+    ("ambiguous_reference", 2, "a `sha256:` prefix that matches several stored versions (the message lists them); give more digits or NAME@VERSION"),
+    ("version_exists", 1, "`gavel bundle new` or `import` of a NAME@VERSION already stored (the message names its digest)"),
+    ("not_a_draft", 1, "`gavel bundle edit` or `rm` of a version that is no longer a draft; create a new version"),
+    ("import_refused", 1, "`gavel bundle import` of a document that does not verify: bad, expired or untrusted signature, digest mismatch (the message gives the reason)"),
     ("refused", 1, "refused: the acting identity lacks the role, or a precondition does not hold"),
 ];
 

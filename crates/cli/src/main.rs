@@ -2,6 +2,7 @@
 //! library, prints, and chooses the exit code of DESIGN §11.1: 0 success,
 //! 1 a check failed, 2 the input could not be used.
 
+mod bundle;
 mod commands;
 mod diff;
 mod examples;
@@ -151,6 +152,19 @@ enum Command {
         /// Case files (JSON array, JSONL or CSV).
         #[arg(required = true)]
         cases: Vec<String>,
+    },
+    /// Create and migrate the store; `--examples` loads the example bundles as drafts.
+    #[command(after_help = crate::examples::INIT)]
+    Init {
+        /// Also store the example bundles as drafts (running it again adds nothing).
+        #[arg(long)]
+        examples: bool,
+    },
+    /// Bundle versions in the store: new, list, show, edit, rm, diff, history, export, import.
+    #[command(after_help = crate::examples::BUNDLE)]
+    Bundle {
+        #[command(subcommand)]
+        command: bundle::BundleCommand,
     },
     /// Version helpers.
     #[command(after_help = crate::examples::VERSION)]
@@ -304,6 +318,8 @@ fn main() -> ExitCode {
         } => governance::eval(args, cli.format),
         Command::Override { command } => governance::overrides(command, cli.format),
         Command::Keys { command } => keys::keys(command.clone(), cli.format),
+        Command::Init { examples } => bundle::init(*examples, cli.format),
+        Command::Bundle { command } => bundle::bundle(command.clone(), cli.format),
         Command::Sign {
             kind,
             file,

@@ -17,6 +17,7 @@ use gavel_trust::ed25519::SigningKey;
 use gavel_trust::{KeyId, PayloadError, PayloadKind, PublicKey, Role, Sensitive, VerifyOptions};
 use serde::Serialize;
 
+pub use gavel_store::versions::{DocumentFormat, VersionSource, VersionStatus};
 pub use keychain::{Keychain, KeychainError, MemoryKeychain, OsKeychain};
 pub use overrides::{IssuedOverride, MIN_REASON_CHARS, OVERRIDE_TYPE, OverrideRequest};
 pub use versions::{

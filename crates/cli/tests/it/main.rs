@@ -6,6 +6,7 @@ mod governance;
 mod keys;
 mod lint;
 mod sim;
+mod versions;
 
 use std::io::Write;
 pub(crate) use std::path::{Path, PathBuf};
