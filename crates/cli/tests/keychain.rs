@@ -423,3 +423,124 @@ fn trust_and_sign_refuse_what_they_must_with_the_real_keychain() {
     assert!(rotated["public_key"]["keyid"].is_string());
     remember_accounts(&env, &["hmac:team"]);
 }
+
+/// `gavel bundle export` signs a stored version with the acting identity's
+/// key from the keychain (audited as `bundle.export`); the envelope
+/// verifies, and imports into another store that trusts the signer as the
+/// same version, by digest. An unwritable `--out` changes nothing.
+#[test]
+fn a_stored_version_exports_signed_and_imports_elsewhere() {
+    let env = Env::new();
+    env.ok(
+        &["keys", "gen", "--name", "alice", "--email", "a@example.com"],
+        None,
+    );
+    remember_accounts(&env, &[]);
+    let made = json(&env.ok(
+        &[
+            "bundle",
+            "new",
+            "fixtures/bundles/inbox-triage.yaml",
+            "--format",
+            "json",
+        ],
+        None,
+    ));
+    let digest = made["digest"].as_str().unwrap().to_string();
+    let out_file = env.home.path().join("inbox.dsse.json");
+    let out = out_file.to_str().unwrap();
+    let summary = json(&env.ok(
+        &[
+            "bundle",
+            "export",
+            &digest[..15],
+            "--out",
+            out,
+            "--expires-in",
+            "7d",
+            "--format",
+            "json",
+        ],
+        None,
+    ));
+    assert_eq!(summary["digest"], digest.as_str());
+    assert_eq!(summary["out"], out);
+    let verified = json(&env.ok(&["verify", out, "--format", "json"], None));
+    assert_eq!(verified["valid"], true, "{verified}");
+    assert_eq!(verified["signers"][0]["name"], "alice");
+    // Without --out, the envelope itself goes to standard output.
+    let envelope = json(&env.ok(
+        &["bundle", "export", "inbox-triage@1.0.0", "--format", "json"],
+        None,
+    ));
+    assert_eq!(
+        envelope["payloadType"],
+        "application/vnd.gavel.bundle.v1+json"
+    );
+    let history = json(&env.ok(
+        &["bundle", "history", "inbox-triage", "--format", "json"],
+        None,
+    ));
+    let exports: Vec<&serde_json::Value> = history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "bundle.export")
+        .collect();
+    assert_eq!(exports.len(), 2);
+    assert_eq!(exports[0]["details"]["digest"], digest.as_str());
+    assert_eq!(exports[0]["actor"], "alice");
+
+    // An unwritable --out: refused before anything is signed or recorded.
+    let audit_before = history["events"].as_array().unwrap().len();
+    let bad = env.gavel(
+        &[
+            "bundle",
+            "export",
+            "inbox-triage@1.0.0",
+            "--out",
+            "/nonexistent/dir/x.json",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(
+        json(&String::from_utf8_lossy(&bad.stdout))["error"]["code"],
+        "unwritable"
+    );
+    let history = json(&env.ok(
+        &["bundle", "history", "inbox-triage", "--format", "json"],
+        None,
+    ));
+    assert_eq!(history["events"].as_array().unwrap().len(), audit_before);
+
+    // Another store, whose security identity trusts alice as an author.
+    let other = Env::new();
+    other.ok(
+        &["keys", "gen", "--name", "bob", "--email", "b@example.com"],
+        None,
+    );
+    remember_accounts(&other, &[]);
+    let alice_pub = env.home.path().join("alice.pub.json");
+    std::fs::write(&alice_pub, env.ok(&["keys", "export", "alice"], None)).unwrap();
+    let refused = other.gavel(&["bundle", "import", out, "--format", "json"], None);
+    assert_eq!(refused.status.code(), Some(1), "not trusted yet");
+    other.ok(
+        &[
+            "keys",
+            "trust",
+            alice_pub.to_str().unwrap(),
+            "--roles",
+            "author",
+            "--as",
+            "bob",
+        ],
+        None,
+    );
+    let imported = json(&other.ok(&["bundle", "import", out, "--format", "json"], None));
+    assert_eq!(imported["digest"], digest.as_str());
+    assert_eq!(imported["author"], "alice");
+    assert_eq!(imported["provenance"]["imported_by"], "bob");
+}
