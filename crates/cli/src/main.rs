@@ -2,6 +2,7 @@
 //! library, prints, and chooses the exit code of DESIGN §11.1: 0 success,
 //! 1 a check failed, 2 the input could not be used.
 
+mod audit;
 mod commands;
 mod diff;
 mod examples;
@@ -151,6 +152,12 @@ enum Command {
         /// Case files (JSON array, JSONL or CSV).
         #[arg(required = true)]
         cases: Vec<String>,
+    },
+    /// The hash-chained audit log: list, verify, export, checkpoint.
+    #[command(after_help = crate::examples::AUDIT)]
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
     },
     /// Version helpers.
     #[command(after_help = crate::examples::VERSION)]
@@ -304,6 +311,7 @@ fn main() -> ExitCode {
         } => governance::eval(args, cli.format),
         Command::Override { command } => governance::overrides(command, cli.format),
         Command::Keys { command } => keys::keys(command.clone(), cli.format),
+        Command::Audit { command } => audit::audit(command.clone(), cli.format),
         Command::Sign {
             kind,
             file,
