@@ -138,7 +138,8 @@ fn rows_changed_in_sqlite_are_found_by_gavel_and_by_the_python_script_alike() {
         ]
     };
     let one = |s: &str| vec![s.to_string()];
-    let cases: Vec<(&str, Vec<String>, Option<(i64, &str)>)> = vec![
+    type Case<'a> = (&'a str, Vec<String>, Option<(i64, &'a str)>);
+    let cases: Vec<Case> = vec![
         ("untouched", vec![], None),
         (
             "details changed",
