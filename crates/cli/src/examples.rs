@@ -149,3 +149,22 @@ pub const BUNDLE_EXPORT: &str = "Examples:
 pub const BUNDLE_IMPORT: &str = "Examples:
   gavel bundle import inbox-triage.dsse.json
   gavel bundle import studio-export.json --secret-file team.secret --format json";
+pub const AUDIT: &str = "Examples:
+  gavel audit verify
+  gavel audit list --action key.trust --limit 20";
+
+pub const AUDIT_LIST: &str = "Examples:
+  gavel audit list --actor alice --since 2026-11-01
+  gavel audit list --subject inbox-agents@1.0.0 --format json";
+
+pub const AUDIT_VERIFY: &str = "Examples:
+  gavel audit verify
+  gavel audit verify --checkpoint checkpoint.json --format json";
+
+pub const AUDIT_EXPORT: &str = "Examples:
+  gavel audit export --out audit.jsonl
+  python3 tests/audit_verify.py audit.jsonl";
+
+pub const AUDIT_CHECKPOINT: &str = "Examples:
+  gavel audit checkpoint --out checkpoint.json
+  gavel audit verify --checkpoint checkpoint.json";

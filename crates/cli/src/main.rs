@@ -2,6 +2,7 @@
 //! library, prints, and chooses the exit code of DESIGN §11.1: 0 success,
 //! 1 a check failed, 2 the input could not be used.
 
+mod audit;
 mod bundle;
 mod commands;
 mod diff;
@@ -166,6 +167,12 @@ enum Command {
         #[command(subcommand)]
         command: bundle::BundleCommand,
     },
+    /// The hash-chained audit log: list, verify, export, checkpoint.
+    #[command(after_help = crate::examples::AUDIT)]
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
     /// Version helpers.
     #[command(after_help = crate::examples::VERSION)]
     Version {
@@ -320,6 +327,7 @@ fn main() -> ExitCode {
         Command::Keys { command } => keys::keys(command.clone(), cli.format),
         Command::Init { examples } => bundle::init(*examples, cli.format),
         Command::Bundle { command } => bundle::bundle(command.clone(), cli.format),
+        Command::Audit { command } => audit::audit(command.clone(), cli.format),
         Command::Sign {
             kind,
             file,

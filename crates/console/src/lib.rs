@@ -5,6 +5,7 @@
 //! This crate does IO (the store, the keychain, randomness, the clock); the
 //! rules it applies come from the pure crates.
 
+mod audit;
 mod keychain;
 mod overrides;
 mod versions;
@@ -17,6 +18,11 @@ use gavel_trust::ed25519::SigningKey;
 use gavel_trust::{KeyId, PayloadError, PayloadKind, PublicKey, Role, Sensitive, VerifyOptions};
 use serde::Serialize;
 
+pub use audit::{
+    AuditExport, AuditQuery, AuditVerification, CHECKPOINT_TYPE, CHECKPOINT_VALIDITY_SECONDS,
+    CheckpointCheck, DEFAULT_LIST_LIMIT as DEFAULT_AUDIT_LIST_LIMIT,
+    MAX_LIST_LIMIT as MAX_AUDIT_LIST_LIMIT, OperatorKey, SignedCheckpoint,
+};
 pub use gavel_store::versions::{DocumentFormat, VersionSource, VersionStatus};
 pub use keychain::{Keychain, KeychainError, MemoryKeychain, OsKeychain};
 pub use overrides::{IssuedOverride, MIN_REASON_CHARS, OVERRIDE_TYPE, OverrideRequest};

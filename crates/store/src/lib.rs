@@ -21,7 +21,10 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use audit::{AuditEntry, GENESIS_HASH, NewEntry};
+pub use audit::{
+    AuditEntry, AuditFilter, BreakKind, ChainBreak, ChainReport, ChainVerifier, Checkpoint,
+    GENESIS_HASH, NewEntry, OPERATOR, verify_chain,
+};
 
 /// How long a writer waits for another process's transaction to finish
 /// before the store reports itself busy.

@@ -1,6 +1,7 @@
 //! The `gavel` binary end to end: exit codes, JSON contracts, and bad input
 //! that must give a located error with exit 2, never a panic.
 
+mod audit;
 mod bundles;
 mod governance;
 mod keys;
