@@ -491,3 +491,32 @@ fn reason_and_format_names_are_their_json_names() {
         assert_eq!(serde_json::to_value(f).unwrap(), json!(f.as_str()));
     }
 }
+
+/// Under the signing rule, an envelope signed only by untrusted keys says
+/// to trust the signer's key (naming it by key id), not that a role is
+/// missing: no trusted key was there to lack one.
+#[test]
+fn an_envelope_signed_only_by_strangers_says_to_trust_the_signer_not_which_role_is_missing() {
+    let alice = key(95);
+    let stranger = key(96);
+    let trusted = [public(&alice, "alice", vec![Role::Author])];
+    let stranger_id = public(&stranger, "stranger", vec![Role::Author]).keyid.0;
+    for kind in PayloadKind::ALL {
+        let p = naming(kind, "alice");
+        let v = owner(&envelope(kind, &p, &[&stranger]), &trusted);
+        assert_eq!(
+            (v.valid, v.reason),
+            (false, Some(Reason::UnknownKey)),
+            "{kind:?}: {}",
+            v.message
+        );
+        assert!(
+            v.message.contains(&format!(
+                "no trusted key signed this (signed by `{stranger_id}`); trust the signer's public key first"
+            )),
+            "{kind:?}: {}",
+            v.message
+        );
+        assert!(!v.message.contains("role"), "{kind:?}: {}", v.message);
+    }
+}
