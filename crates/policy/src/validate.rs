@@ -479,6 +479,9 @@ fn classify(
     (check, Some(index))
 }
 
+/// How many unknown field names of one mapping get a "did you mean".
+const SUGGESTED_NAMES: usize = 1_000;
+
 fn describe_schema_error(
     document: &Node,
     pointer: &str,
@@ -504,7 +507,8 @@ fn describe_schema_error(
                 .collect();
             return unexpected
                 .iter()
-                .map(|name| {
+                .enumerate()
+                .map(|(i, name)| {
                     let p = format!("{pointer}/{}", pointer_token(name));
                     let key_loc = keys
                         .get(name.as_str())
@@ -530,7 +534,14 @@ fn describe_schema_error(
                     } else {
                         &["apiVersion", "kind", "metadata", "rules"]
                     };
-                    if let Some(s) = did_you_mean(name, known) {
+                    // Suggestions for the first names only: past the
+                    // problems an error lists, nobody reads them.
+                    let suggestion = if i < SUGGESTED_NAMES {
+                        did_you_mean(name, known)
+                    } else {
+                        None
+                    };
+                    if let Some(s) = suggestion {
                         m.push_str(&format!("; did you mean `{s}`?"));
                     } else if in_rule {
                         m.push_str("; free-form data goes in the rule's `metadata`");
