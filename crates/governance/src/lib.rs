@@ -265,6 +265,9 @@ fn condition_offset(
         .flatten()
 }
 
+/// How many problems an invalid policy lists; the rest are counted.
+pub const MAX_POLICY_PROBLEMS: usize = 100;
+
 const POLICY_KEYS: [&str; 17] = [
     "raroi_threshold",
     "confidence_threshold",
@@ -325,12 +328,18 @@ impl Policy {
             column: None,
             at_key: false,
         };
+        // Unknown fields past the listed problems, counted, not built.
+        let mut unlisted = 0usize;
         let (rules, prefix): (&[Value], &str) = match doc {
             Value::Array(items) => (items, ""),
             Value::Object(map) => {
                 for (k, v) in map {
                     let at = format!("/{}", pointer_token(k));
                     if !POLICY_KEYS.contains(&k.as_str()) {
+                        if problems.len() >= MAX_POLICY_PROBLEMS {
+                            unlisted += 1;
+                            continue;
+                        }
                         let mut unknown =
                             problem(at, None, unknown_field("policy", k, &POLICY_KEYS));
                         unknown.at_key = true;
@@ -452,6 +461,10 @@ impl Policy {
             };
             for k in obj.keys() {
                 if !RULE_KEYS.contains(&k.as_str()) {
+                    if problems.len() >= MAX_POLICY_PROBLEMS {
+                        unlisted += 1;
+                        continue;
+                    }
                     let mut unknown = problem(
                         format!("{at}/{}", pointer_token(k)),
                         Some(i),
@@ -545,10 +558,20 @@ impl Policy {
             }
         }
         if problems.is_empty() {
-            Ok(p)
-        } else {
-            Err(PolicyError(problems))
+            return Ok(p);
         }
+        // Each problem is then located in the tree and the text: past the
+        // first ones, a policy of a million unknown keys took minutes.
+        let more = problems.len().saturating_sub(MAX_POLICY_PROBLEMS) + unlisted;
+        if more > 0 {
+            problems.truncate(MAX_POLICY_PROBLEMS);
+            problems.push(problem(
+                String::new(),
+                None,
+                format!("and {more} more problems not listed; fix these first"),
+            ));
+        }
+        Err(PolicyError(problems))
     }
 
     fn threshold_vals(&self) -> [Val<'static>; 8] {

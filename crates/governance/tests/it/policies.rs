@@ -150,3 +150,22 @@ fn every_wrong_typed_policy_value_is_named_by_pointer() {
     .unwrap();
     assert_eq!(p, Policy::default());
 }
+
+/// Regression: every problem was located in the tree and the text, so a
+/// policy of a million unknown keys took minutes. The first 100 are
+/// listed and located; the rest are counted in one closing problem.
+#[test]
+fn an_invalid_policy_lists_its_first_hundred_problems_and_counts_the_rest() {
+    let text: String = (0..150).map(|i| format!("k{i:03}: 0\n")).collect();
+    let all = problems(&text);
+    assert_eq!(all.len(), gavel_governance::MAX_POLICY_PROBLEMS + 1);
+    assert_eq!(all[99].pointer, "/k099");
+    assert_eq!(all[99].line, Some(100));
+    assert_eq!(
+        all[100].message,
+        "and 50 more problems not listed; fix these first"
+    );
+    // At the limit, nothing is counted.
+    let text: String = (0..100).map(|i| format!("k{i:03}: 0\n")).collect();
+    assert_eq!(problems(&text).len(), 100);
+}
