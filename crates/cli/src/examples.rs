@@ -50,6 +50,14 @@ pub const KEYS_UNTRUST: &str = "Examples:
 pub const KEYS_ROTATE: &str = "Examples:
   gavel keys rotate alice";
 
+pub const KEYS_BACKUP: &str = "Examples:
+  gavel keys backup alice --out alice.key.age
+  gavel keys backup alice --out alice.key.age --passphrase-file pass.txt --format json";
+
+pub const KEYS_RESTORE: &str = "Examples:
+  gavel keys restore alice.key.age
+  gavel keys restore alice.key.age --passphrase-file pass.txt --format json";
+
 pub const KEYS_SECRET: &str = "Examples:
   printf '%s' \"$TEAM_SECRET\" | gavel keys secret team
   gavel keys secret team --from-file secret.txt";

@@ -5,6 +5,7 @@
 //! This crate does IO (the store, the keychain, randomness, the clock); the
 //! rules it applies come from the pure crates.
 
+mod backup;
 mod keychain;
 mod overrides;
 
@@ -16,6 +17,7 @@ use gavel_trust::ed25519::SigningKey;
 use gavel_trust::{KeyId, PayloadError, PayloadKind, PublicKey, Role, Sensitive, VerifyOptions};
 use serde::Serialize;
 
+pub use backup::{BACKUP_FORMAT, BackupError, KeyBackup, KeyRestore};
 pub use keychain::{Keychain, KeychainError, MemoryKeychain, OsKeychain};
 pub use overrides::{IssuedOverride, MIN_REASON_CHARS, OVERRIDE_TYPE, OverrideRequest};
 
@@ -36,6 +38,9 @@ pub enum ConsoleError {
     /// as given.
     #[error(transparent)]
     Payload(#[from] PayloadError),
+    /// A key backup that cannot be made or read (`keys backup`, `restore`).
+    #[error(transparent)]
+    Backup(#[from] BackupError),
 }
 
 impl ConsoleError {
