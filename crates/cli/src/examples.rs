@@ -73,6 +73,10 @@ pub const VERIFY: &str = "Examples:
 pub const SCORECARD: &str = "Examples:
   gavel scorecard eval fixtures/governance/scorecards --policy fixtures/governance/policy.yaml";
 
+pub const SCORECARD_RUNS: &str = "Examples:
+  gavel scorecard runs --workflow wf-1 --limit 20
+  gavel scorecard runs --verdict no_go --since 2026-11-01 --format json";
+
 pub const SCORECARD_EVAL: &str = "Examples:
   gavel scorecard eval fixtures/governance/scorecards/invoice-triage.json \\
     --policy fixtures/governance/policy.yaml --no-log

@@ -8,6 +8,7 @@
 mod backup;
 mod keychain;
 mod overrides;
+mod runs;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,8 +19,10 @@ use gavel_trust::{KeyId, PayloadError, PayloadKind, PublicKey, Role, Sensitive, 
 use serde::Serialize;
 
 pub use backup::{BACKUP_FORMAT, BackupError, KeyBackup, KeyRestore};
+pub use gavel_store::{NewRun, ScorecardRun};
 pub use keychain::{Keychain, KeychainError, MemoryKeychain, OsKeychain};
 pub use overrides::{IssuedOverride, MIN_REASON_CHARS, OVERRIDE_TYPE, OverrideRequest};
+pub use runs::{DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT, RunFilter, run_time};
 
 /// Why a use case could not be carried out.
 #[derive(Debug, thiserror::Error)]

@@ -9,6 +9,7 @@
 //! never needs a live database. Private keys never reach this crate.
 
 pub mod audit;
+pub mod runs;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -21,6 +22,7 @@ use sqlx::sqlite::{
 };
 
 pub use audit::{AuditEntry, GENESIS_HASH, NewEntry};
+pub use runs::{NewRun, OverrideUse, RunQuery, ScorecardRun};
 
 /// How long a writer waits for another process's transaction to finish
 /// before the store reports itself busy.
@@ -423,22 +425,8 @@ impl Store {
         workflow_id: Option<&str>,
         legacy: bool,
     ) -> Result<bool, StoreError> {
-        // One statement: two runs racing for one override cannot both win.
-        let done = sqlx::query(
-            "INSERT INTO consumed_overrides (id, override_id, workflow_id, legacy, consumed_at) \
-             SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (\
-                 SELECT 1 FROM consumed_overrides \
-                 WHERE ?2 IS NOT NULL AND legacy = 0 AND id = override_id AND id = ?2) \
-             ON CONFLICT(id) DO NOTHING",
-        )
-        .bind(key)
-        .bind(override_id)
-        .bind(workflow_id)
-        .bind(legacy)
-        .bind(now())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let mut conn = self.pool.acquire().await?;
+        consume_in(&mut conn, key, override_id, workflow_id, legacy).await
     }
 
     /// Whether the override recorded under `key` (see
@@ -477,6 +465,33 @@ impl Store {
     pub async fn override_used(&self, id: &str) -> Result<bool, StoreError> {
         self.override_use_recorded(id, None).await
     }
+}
+
+/// Records an override as used (see [`Store::record_override_use`]) on
+/// `conn`, alone or inside a transaction with what the use brings.
+pub(crate) async fn consume_in(
+    conn: &mut sqlx::SqliteConnection,
+    key: &str,
+    override_id: Option<&str>,
+    workflow_id: Option<&str>,
+    legacy: bool,
+) -> Result<bool, StoreError> {
+    // One statement: two runs racing for one override cannot both win.
+    let done = sqlx::query(
+        "INSERT INTO consumed_overrides (id, override_id, workflow_id, legacy, consumed_at) \
+         SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (\
+             SELECT 1 FROM consumed_overrides \
+             WHERE ?2 IS NOT NULL AND legacy = 0 AND id = override_id AND id = ?2) \
+         ON CONFLICT(id) DO NOTHING",
+    )
+    .bind(key)
+    .bind(override_id)
+    .bind(workflow_id)
+    .bind(legacy)
+    .bind(now())
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Inserts a trusted key; with `upsert`, an existing key gets the new name,
