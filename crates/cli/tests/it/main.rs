@@ -5,6 +5,7 @@ mod bundles;
 mod governance;
 mod keys;
 mod lint;
+mod runs;
 mod sim;
 
 use std::io::Write;
