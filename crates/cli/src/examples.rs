@@ -50,6 +50,14 @@ pub const KEYS_UNTRUST: &str = "Examples:
 pub const KEYS_ROTATE: &str = "Examples:
   gavel keys rotate alice";
 
+pub const KEYS_BACKUP: &str = "Examples:
+  gavel keys backup alice --out alice.key.age
+  gavel keys backup alice --out alice.key.age --passphrase-file pass.txt --format json";
+
+pub const KEYS_RESTORE: &str = "Examples:
+  gavel keys restore alice.key.age
+  gavel keys restore alice.key.age --passphrase-file pass.txt --format json";
+
 pub const KEYS_SECRET: &str = "Examples:
   printf '%s' \"$TEAM_SECRET\" | gavel keys secret team
   gavel keys secret team --from-file secret.txt";
@@ -64,6 +72,10 @@ pub const VERIFY: &str = "Examples:
 
 pub const SCORECARD: &str = "Examples:
   gavel scorecard eval fixtures/governance/scorecards --policy fixtures/governance/policy.yaml";
+
+pub const SCORECARD_RUNS: &str = "Examples:
+  gavel scorecard runs --workflow wf-1 --limit 20
+  gavel scorecard runs --verdict no_go --since 2026-11-01 --format json";
 
 pub const SCORECARD_EVAL: &str = "Examples:
   gavel scorecard eval fixtures/governance/scorecards/invoice-triage.json \\

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use gavel_console::{Console, OVERRIDE_TYPE, OverrideRequest};
+use gavel_console::{Console, NewRun, OVERRIDE_TYPE, OverrideRequest, RunFilter, run_time};
 use gavel_governance::{
     BatchSummary, OverrideCheck, OverrideInput, OverrideSigner, Policy, Refusal, Scope, Scorecard,
     ScorecardError, Verdict, check_override, decision_log_record, evaluate,
@@ -64,7 +64,37 @@ pub struct EvalArgs {
     /// Also mark a consumed legacy override file `"used": true`.
     #[arg(long)]
     pub mark_used: bool,
+    /// Who runs the scorecards, recorded with each run (default: the store's only identity, else nobody).
+    #[arg(long = "as", env = "GAVEL_IDENTITY")]
+    pub actor: Option<String>,
 }
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunsArgs {
+    /// Only this workflow's runs.
+    #[arg(long)]
+    pub workflow: Option<String>,
+    /// Only runs with this verdict: promote, demote, pilot, no_go or borderline.
+    #[arg(long)]
+    pub verdict: Option<String>,
+    /// Runs at or after this time (RFC 3339, or a date: midnight UTC).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Runs before this time (RFC 3339, or a date: midnight UTC).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// At most this many runs (default 100, at most 10000), newest first.
+    #[arg(long)]
+    pub limit: Option<i64>,
+    /// Skip this many of the newest matching runs.
+    #[arg(long)]
+    pub offset: Option<i64>,
+}
+
+/// Runs recorded in the store per transaction: a batch of 100,000
+/// scorecards is 20 commits, and a run cut short loses at most this many
+/// from the store (the decision log file has every line).
+const RUNS_PER_TRANSACTION: usize = 5000;
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum OverrideCommand {
@@ -318,6 +348,24 @@ impl Appender {
     }
 
     fn append(&mut self, record: &Value) -> Result<(), Failure> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, record).map_err(|e| {
+            Failure::new(
+                "unwritable",
+                format!("cannot write `{}`: {e}", self.path.display()),
+            )
+        })?;
+        self.write_line()
+    }
+
+    /// Appends a record already written as one line of JSON.
+    fn append_line(&mut self, record: &str) -> Result<(), Failure> {
+        self.line.clear();
+        self.line.extend_from_slice(record.as_bytes());
+        self.write_line()
+    }
+
+    fn write_line(&mut self) -> Result<(), Failure> {
         let path = &self.path;
         let unwritable = |what: &str, e: std::io::Error| {
             Failure::new(
@@ -325,9 +373,6 @@ impl Appender {
                 format!("cannot {what} `{}`: {e}", path.display()),
             )
         };
-        self.line.clear();
-        serde_json::to_writer(&mut self.line, record)
-            .map_err(|e| unwritable("write", std::io::Error::other(e)))?;
         self.line.push(b'\n');
         let file = match &mut self.file {
             Some(f) => f,
@@ -431,6 +476,15 @@ struct Run<'a> {
     any_refused: bool,
     now: jiff::Timestamp,
     visited: Visited,
+    /// Runs to record in the store (`None` with `--no-log`, which skips
+    /// the store as it skips the log, except for a run that uses an
+    /// override: that use is always recorded).
+    runs: Option<Vec<NewRun>>,
+    /// `at` of this batch's runs, and who ran them.
+    run_at: String,
+    actor: Option<String>,
+    /// The record being written, kept to reuse its allocation.
+    record: String,
 }
 
 fn unwritable_stdout(e: std::io::Error) -> Failure {
@@ -581,16 +635,31 @@ impl Run<'_> {
             }
         };
         let mut e = evaluate(&card, &self.policy, &input);
+        let mut recorded = false;
+        if e.override_applied() && self.loaded.is_some() {
+            // In order: the runs before this one go first.
+            self.flush_runs()?;
+        }
         if let (true, Some(o), Some(c)) =
             (e.override_applied(), self.loaded.as_mut(), &self.console)
         {
-            // One use: recording the use is what grants it. If another run
+            // One use: recording the use (with this run and its audit
+            // entry, in one transaction) is what grants it. If another run
             // recorded it first, this evaluation is as without it.
+            let run = NewRun {
+                at: self.run_at.clone(),
+                actor: self.actor.clone(),
+                workflow_id: e.workflow_id.clone(),
+                verdict: e.verdict.as_str().to_string(),
+                override_id: None,
+                log_line: decision_log_record(&card, &e, self.now.as_second()).to_string(),
+            };
             let won = self
                 .rt
-                .block_on(c.use_override(&o.doc, o.checked.verification.format, workflow))
+                .block_on(c.use_override_for_run(&o.doc, o.checked.verification.format, &run))
                 .map_err(fail)?;
             o.consumed = true;
+            recorded = won;
             if !won {
                 let refused = OverrideInput {
                     refused: Some("used".into()),
@@ -617,8 +686,27 @@ impl Run<'_> {
             self.any_refused = true;
         }
         self.summary.add(&e);
+        if self.log.is_some() || (self.runs.is_some() && !recorded) {
+            self.record.clear();
+            let record = decision_log_record(&card, &e, self.now.as_second());
+            // Writing JSON into a `String` cannot fail.
+            let _ = std::fmt::Write::write_fmt(&mut self.record, format_args!("{record}"));
+        }
         if let Some(log) = self.log.as_mut() {
-            log.append(&decision_log_record(&card, &e, self.now.as_second()))?;
+            log.append_line(&self.record)?;
+        }
+        if let (Some(runs), false) = (self.runs.as_mut(), recorded) {
+            runs.push(NewRun {
+                at: self.run_at.clone(),
+                actor: self.actor.clone(),
+                workflow_id: e.workflow_id.clone(),
+                verdict: e.verdict.as_str().to_string(),
+                override_id: None,
+                log_line: self.record.clone(),
+            });
+            if runs.len() >= RUNS_PER_TRANSACTION {
+                self.flush_runs()?;
+            }
         }
         if let (Some(queue), Verdict::Borderline) = (self.queue.as_mut(), e.verdict) {
             queue.append(&json!({
@@ -662,6 +750,17 @@ impl Run<'_> {
                     )
                     .map_err(unwritable_stdout)?;
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the runs not yet in the store, in one transaction.
+    fn flush_runs(&mut self) -> Result<(), Failure> {
+        if let (Some(runs), Some(c)) = (self.runs.as_mut(), &self.console) {
+            if !runs.is_empty() {
+                self.rt.block_on(c.record_runs(runs)).map_err(fail)?;
+                runs.clear();
             }
         }
         Ok(())
@@ -770,12 +869,20 @@ pub fn eval(args: &EvalArgs, format: OutputFormat) -> Result<ExitCode, Failure> 
         policy.borderline_queue = true;
     }
     let rt = runtime()?;
-    let needs_console = args.override_file.is_some() || (!args.no_log && args.log.is_none());
+    // The store records every run (unless `--no-log`) and any override use.
+    let needs_console = args.override_file.is_some() || !args.no_log;
     let console = if needs_console {
         Some(rt.block_on(console())?)
     } else {
         None
     };
+    let actor = match &console {
+        Some(c) => rt
+            .block_on(c.run_actor(args.actor.as_deref()))
+            .map_err(fail)?,
+        None => None,
+    };
+    let now = jiff::Timestamp::now();
     let loaded = match (&args.override_file, &console) {
         (Some(path), Some(c)) => Some(rt.block_on(load_override(
             c,
@@ -806,12 +913,20 @@ pub fn eval(args: &EvalArgs, format: OutputFormat) -> Result<ExitCode, Failure> 
             .map(|q| Appender::new(PathBuf::from(q))),
         summary: BatchSummary::default(),
         any_refused: false,
-        now: jiff::Timestamp::now(),
+        now,
         visited: Visited::default(),
+        runs: (!args.no_log).then(Vec::new),
+        run_at: run_time(now),
+        actor,
+        record: String::new(),
     };
     let read = args.scorecards.iter().try_for_each(|p| run.path(p));
+    // What was evaluated is recorded, even when a bad scorecard stopped
+    // the run.
+    let stored = run.flush_runs();
     let flushed = run.flush();
     read?;
+    stored?;
     flushed?;
     if run.summary.total == 0 {
         return Err(Failure::usage(
@@ -968,4 +1083,54 @@ pub fn overrides(cmd: &OverrideCommand, format: OutputFormat) -> Result<ExitCode
             keys,
         } => verify(file, secret.as_deref(), sf.as_deref(), keys, format),
     }
+}
+
+/// `gavel scorecard runs`: the runs recorded in the store, newest first.
+pub fn runs(args: &RunsArgs, format: OutputFormat) -> Result<ExitCode, Failure> {
+    let rt = runtime()?;
+    let list = rt.block_on(async {
+        let c = console().await?;
+        c.list_runs(&RunFilter {
+            workflow_id: args.workflow.clone(),
+            verdict: args.verdict.clone(),
+            since: args.since.clone(),
+            until: args.until.clone(),
+            limit: args.limit,
+            offset: args.offset,
+        })
+        .await
+        .map_err(fail)
+    })?;
+    match format {
+        OutputFormat::Json => {
+            let text = serde_json::to_string(&list)
+                .map_err(|e| Failure::new("internal", format!("cannot print the runs: {e}")))?;
+            println!("{text}");
+        }
+        _ => {
+            for r in &list {
+                let with = r
+                    .override_id
+                    .as_deref()
+                    .map(|o| format!("  override {o}"))
+                    .unwrap_or_default();
+                let by = r
+                    .actor
+                    .as_deref()
+                    .map(|a| format!("  by {a}"))
+                    .unwrap_or_default();
+                println!(
+                    "{:>6}  {}  {:<24} {}{with}{by}",
+                    r.id,
+                    r.at,
+                    r.workflow_id.as_deref().unwrap_or("-"),
+                    r.verdict
+                );
+            }
+            if list.is_empty() {
+                println!("no scorecard runs recorded match");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

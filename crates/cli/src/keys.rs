@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Subcommand;
-use gavel_console::{Console, ConsoleError, OsKeychain, gavel_home, keychain_service};
+use gavel_console::{BackupError, Console, ConsoleError, OsKeychain, gavel_home, keychain_service};
 use gavel_trust::{PayloadKind, PublicKey, Role, Sensitive, VerifyOptions};
 
 use crate::OutputFormat;
@@ -57,6 +57,27 @@ pub enum KeysCommand {
     /// Give an identity a new key; the old one is retired.
     #[command(after_help = crate::examples::KEYS_ROTATE)]
     Rotate { name: String },
+    /// Back up an identity's private key to FILE, encrypted with a passphrase (age format).
+    #[command(after_help = crate::examples::KEYS_BACKUP)]
+    Backup {
+        /// The identity (name or key id).
+        name: String,
+        /// Where to write the backup (an existing file is not overwritten).
+        #[arg(long)]
+        out: String,
+        /// Read the passphrase from this file (surrounding whitespace stripped) instead of a prompt.
+        #[arg(long)]
+        passphrase_file: Option<String>,
+    },
+    /// Restore a key backup: the private key into the keychain, the identity into this store.
+    #[command(after_help = crate::examples::KEYS_RESTORE)]
+    Restore {
+        /// A file written by `gavel keys backup`.
+        file: String,
+        /// Read the passphrase from this file (surrounding whitespace stripped) instead of a prompt.
+        #[arg(long)]
+        passphrase_file: Option<String>,
+    },
     /// Store a shared HMAC secret in the keychain (read from standard input or --from-file).
     #[command(after_help = crate::examples::KEYS_SECRET)]
     Secret {
@@ -92,6 +113,9 @@ pub(crate) fn fail(e: ConsoleError) -> Failure {
         ConsoleError::Payload(_) => "invalid_payload",
         ConsoleError::Store(_) => "store",
         ConsoleError::Keychain(_) => "keychain",
+        ConsoleError::Backup(BackupError::BadPassphrase) => "bad_passphrase",
+        ConsoleError::Backup(BackupError::InvalidPassphrase(_)) => "invalid_passphrase",
+        ConsoleError::Backup(BackupError::InvalidBackup(_)) => "invalid_backup",
     };
     let mut f = Failure::new(code, e.to_string());
     f.exit = if e.is_refusal() { 1 } else { 2 };
@@ -225,6 +249,56 @@ pub fn keys(cmd: KeysCommand, format: OutputFormat) -> Result<ExitCode, Failure>
                     _ => println!("`{name}` now signs with {}; {old} is retired (it still verifies what it signed)", new.keyid),
                 }
             }
+            KeysCommand::Backup { name, out, passphrase_file } => {
+                // The file is made first (never over another), so a backup
+                // that cannot be written is not made, nor audited.
+                let mut file = create_new(&out)?;
+                let made = match passphrase(passphrase_file.as_deref(), true) {
+                    Ok(p) => c.backup_key(&name, &p).await.map_err(fail),
+                    Err(f) => Err(f),
+                };
+                let made = match made {
+                    Ok(m) => m,
+                    Err(f) => {
+                        drop(file);
+                        let _ = std::fs::remove_file(&out);
+                        return Err(f);
+                    }
+                };
+                std::io::Write::write_all(&mut file, &made.armored)
+                    .and_then(|()| file.sync_all())
+                    .map_err(|e| Failure::new("unwritable", format!("cannot write `{out}`: {e}")).in_file(&out))?;
+                match format {
+                    OutputFormat::Json => print_json(&serde_json::json!({"public_key": made.public_key, "out": out})),
+                    _ => {
+                        println!("backed up the private key of `{}` ({}) to `{out}`, encrypted with the passphrase", made.public_key.name, made.public_key.keyid);
+                        println!("keep the file and the passphrase apart: together they sign as `{}`", made.public_key.name);
+                    }
+                }
+            }
+            KeysCommand::Restore { file, passphrase_file } => {
+                let bytes = read_backup(&file)?;
+                let p = passphrase(passphrase_file.as_deref(), false)?;
+                let done = c.restore_key(&bytes, &p).await.map_err(|e| fail(e).in_file(&file))?;
+                match format {
+                    OutputFormat::Json => print_json(&done),
+                    _ => {
+                        let k = &done.public_key;
+                        println!("restored the private key of `{}` ({}) into the OS keychain (service `{}`)", k.name, k.keyid, keychain_service());
+                        if done.identity_added {
+                            println!("added identity `{}` to this store, with roles {}{}", k.name, role_list(&k.roles), if done.bootstrap { " (bootstrap: the store was empty)" } else { "" });
+                        } else {
+                            println!("identity `{}` was already in this store with this key", k.name);
+                        }
+                        if !done.ignored_roles.is_empty() {
+                            println!(
+                                "  not granted the roles the backup names ({}): a security identity grants them with `gavel keys trust --roles`",
+                                role_list(&done.ignored_roles)
+                            );
+                        }
+                    }
+                }
+            }
             KeysCommand::Secret { name, from_file } => {
                 let secret = match from_file {
                     Some(path) => secret_file(&path)?,
@@ -272,6 +346,79 @@ pub(crate) fn secret_file(path: &str) -> Result<Sensitive<Vec<u8>>, Failure> {
     })?;
     trimmed(bytes)
         .ok_or_else(|| Failure::new("invalid_secret", "the secret file is empty").in_file(path))
+}
+
+/// Creates `path` for a key backup, refusing to replace a file, readable
+/// by its owner only.
+fn create_new(path: &str) -> Result<std::fs::File, Failure> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map_err(|e| {
+        let why = if e.kind() == std::io::ErrorKind::AlreadyExists {
+            "it exists, and a key backup never replaces a file; choose another --out".to_string()
+        } else {
+            e.to_string()
+        };
+        Failure::new("unwritable", format!("cannot write `{path}`: {why}")).in_file(path)
+    })
+}
+
+/// A backup file's bytes (ASCII armor or binary age), at most 16 MiB.
+fn read_backup(path: &str) -> Result<Vec<u8>, Failure> {
+    let unreadable = |e: std::io::Error| {
+        Failure::new("unreadable", format!("cannot read `{path}`: {e}")).in_file(path)
+    };
+    let len = std::fs::metadata(path).map_err(unreadable)?.len();
+    if len > gavel_policy::MAX_FILE_BYTES {
+        return Err(Failure::new(
+            "file_too_large",
+            format!("`{path}` is {len} bytes, over 16 MiB: not a key backup"),
+        )
+        .in_file(path));
+    }
+    std::fs::read(path).map_err(unreadable)
+}
+
+/// The passphrase of a key backup: from `--passphrase-file` (its bytes,
+/// surrounding whitespace stripped, UTF-8, not empty), else typed at the
+/// terminal without echo, twice when `confirm` (a backup). It is never
+/// printed: errors say what is wrong with it, not what it is.
+fn passphrase(file: Option<&str>, confirm: bool) -> Result<Sensitive<String>, Failure> {
+    let invalid = |m: &str| Failure::new("invalid_passphrase", m.to_string());
+    let text = match file {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|e| {
+                Failure::new("unreadable", format!("cannot read `{path}`: {e}")).in_file(path)
+            })?;
+            let bytes = trimmed(bytes)
+                .ok_or_else(|| invalid("the passphrase file is empty").in_file(path))?;
+            String::from_utf8(bytes.expose().clone())
+                .map_err(|_| invalid("the passphrase file is not UTF-8 text").in_file(path))?
+        }
+        None => {
+            let ask = |prompt: &str| {
+                rpassword::prompt_password(prompt).map_err(|e| {
+                    invalid(&format!(
+                        "cannot read a passphrase from the terminal ({e}); give one with --passphrase-file"
+                    ))
+                })
+            };
+            let first = Sensitive::new(ask("passphrase: ")?);
+            if confirm {
+                let again = Sensitive::new(ask("passphrase (again): ")?);
+                if again != first {
+                    return Err(invalid("the two passphrases differ; nothing was written"));
+                }
+            }
+            first.expose().trim().to_string()
+        }
+    };
+    if text.is_empty() {
+        return Err(invalid("the passphrase is empty"));
+    }
+    Ok(Sensitive::new(text))
 }
 
 /// `--expires-in`: a positive duration with explicit units, read by

@@ -222,6 +222,9 @@ enum ScorecardCommand {
     /// Evaluate scorecards against a policy: a verdict with reason codes each.
     #[command(after_help = crate::examples::SCORECARD_EVAL)]
     Eval(governance::EvalArgs),
+    /// List the scorecard runs recorded in the store, newest first.
+    #[command(after_help = crate::examples::SCORECARD_RUNS)]
+    Runs(governance::RunsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -323,6 +326,9 @@ fn main() -> ExitCode {
         Command::Scorecard {
             command: ScorecardCommand::Eval(args),
         } => governance::eval(args, cli.format),
+        Command::Scorecard {
+            command: ScorecardCommand::Runs(args),
+        } => governance::runs(args, cli.format),
         Command::Override { command } => governance::overrides(command, cli.format),
         Command::Keys { command } => keys::keys(command.clone(), cli.format),
         Command::Init { examples } => bundle::init(*examples, cli.format),

@@ -760,3 +760,229 @@ fn four_processes_writing_audited_changes_at_once_lose_nothing() {
     let v = json(&env.ok(&["audit", "verify", "--format", "json"], None));
     assert_eq!(v["valid"], true, "{v}");
 }
+
+/// Counts and the audit chain of a store, read directly: what a refusal
+/// must leave as it was.
+fn store_state(home: &Path) -> (usize, usize, Vec<gavel_store::AuditEntry>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let s = gavel_store::Store::open(&home.join("gavel.db"))
+            .await
+            .unwrap();
+        (
+            s.identities().await.unwrap().len(),
+            s.keys().await.unwrap().len(),
+            s.audit_entries(0, 100_000).await.unwrap(),
+        )
+    })
+}
+
+/// DESIGN §11.3 and issue 19: a key backed up with `keys backup` and
+/// restored into a fresh keychain service and a fresh `GAVEL_HOME` signs
+/// envelopes that verify under the original key id; the passphrase is in
+/// no output and no file under either home; a wrong passphrase is refused
+/// and changes nothing.
+#[test]
+fn a_backed_up_key_restored_on_a_fresh_keychain_signs_as_the_original() {
+    const PASSPHRASE: &str = "zebra-quartz-7781-marmalade";
+    let original = Env::new();
+    let fresh = Env::new();
+    let outside = tempfile::tempdir().unwrap();
+    let file = |name: &str| outside.path().join(name).to_str().unwrap().to_string();
+    let mut printed = String::new();
+    let mut run = |env: &Env, args: &[&str]| {
+        let out = env.gavel(args, None);
+        printed.push_str(&String::from_utf8_lossy(&out.stdout));
+        printed.push_str(&String::from_utf8_lossy(&out.stderr));
+        out
+    };
+
+    let made = json(&original.ok(
+        &[
+            "keys",
+            "gen",
+            "--name",
+            "alice",
+            "--email",
+            "alice@example.com",
+            "--format",
+            "json",
+        ],
+        None,
+    ));
+    let keyid = made["public_key"]["keyid"].as_str().unwrap().to_string();
+    remember_accounts(&original, &[]);
+    std::fs::write(
+        file("alice.pub.json"),
+        original.ok(&["keys", "export", "alice"], None),
+    )
+    .unwrap();
+    std::fs::write(file("pass.txt"), format!("  {PASSPHRASE}\n")).unwrap();
+    std::fs::write(file("wrong.txt"), "not-the-passphrase").unwrap();
+    let before_sig = original.ok(
+        &["sign", "--type", "bundle", "fixtures/bundles/budgets.json"],
+        None,
+    );
+
+    let out = run(
+        &original,
+        &[
+            "keys",
+            "backup",
+            "alice",
+            "--out",
+            &file("alice.key.age"),
+            "--passphrase-file",
+            &file("pass.txt"),
+            "--format",
+            "json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let backed = json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(backed["public_key"]["keyid"], keyid.as_str());
+    let armored = std::fs::read_to_string(file("alice.key.age")).unwrap();
+    assert!(
+        armored.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"),
+        "{armored}"
+    );
+    // A second backup to the same file is refused; the first stays.
+    let out = run(
+        &original,
+        &[
+            "keys",
+            "backup",
+            "alice",
+            "--out",
+            &file("alice.key.age"),
+            "--passphrase-file",
+            &file("pass.txt"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        std::fs::read_to_string(file("alice.key.age")).unwrap(),
+        armored
+    );
+
+    // A wrong passphrase: exit 2 `bad_passphrase`, nothing changed (the
+    // fresh store's tables and audit chain, the fresh keychain).
+    let fresh_kc = OsKeychain::new(&fresh.service);
+    let before = store_state(fresh.home.path());
+    let out = run(
+        &fresh,
+        &[
+            "keys",
+            "restore",
+            &file("alice.key.age"),
+            "--passphrase-file",
+            &file("wrong.txt"),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(err["error"]["code"], "bad_passphrase", "{err}");
+    assert_eq!(store_state(fresh.home.path()), before);
+    assert!(fresh_kc.get(&format!("ed25519:{keyid}")).unwrap().is_none());
+
+    // The right one: the identity in the fresh store (the bootstrap, with
+    // the roles it had), its key in the fresh keychain.
+    let out = run(
+        &fresh,
+        &[
+            "keys",
+            "restore",
+            &file("alice.key.age"),
+            "--passphrase-file",
+            &file("pass.txt"),
+            "--format",
+            "json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    remember_accounts(&fresh, &[]);
+    let restored = json(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(restored["public_key"]["keyid"], keyid.as_str());
+    assert_eq!(restored["identity_added"], true);
+    assert_eq!(restored["bootstrap"], true);
+    assert_eq!(restored["public_key"]["roles"], made["public_key"]["roles"]);
+    let (_, _, log) = store_state(fresh.home.path());
+    assert_eq!(
+        log.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        ["key.restore"]
+    );
+
+    // Signed there, verified with the original public key only.
+    let sig = fresh.ok(
+        &["sign", "--type", "bundle", "fixtures/bundles/budgets.json"],
+        None,
+    );
+    for (name, envelope) in [("after.dsse.json", &sig), ("before.dsse.json", &before_sig)] {
+        std::fs::write(file(name), envelope).unwrap();
+        let v = json(&fresh.ok(
+            &[
+                "verify",
+                &file(name),
+                "--key",
+                &file("alice.pub.json"),
+                "--format",
+                "json",
+            ],
+            None,
+        ));
+        assert_eq!(v["valid"], true, "{v}");
+        assert_eq!(v["signers"][0]["keyid"], keyid.as_str());
+    }
+
+    // Restoring where the identity already is: nothing added.
+    let out = run(
+        &original,
+        &[
+            "keys",
+            "restore",
+            &file("alice.key.age"),
+            "--passphrase-file",
+            &file("pass.txt"),
+            "--format",
+            "json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        json(&String::from_utf8_lossy(&out.stdout))["identity_added"],
+        false
+    );
+
+    // The passphrase: in no output, no file under either home.
+    assert!(!printed.contains(PASSPHRASE), "the passphrase was printed");
+    for env in [&original, &fresh] {
+        let mut files = Vec::new();
+        collect(env.home.path(), &mut files);
+        for f in &files {
+            let bytes = std::fs::read(f).unwrap();
+            assert!(
+                !contains(&bytes, PASSPHRASE.as_bytes()),
+                "the passphrase is in {}",
+                f.display()
+            );
+        }
+    }
+    assert!(!armored.contains(PASSPHRASE));
+}

@@ -6,8 +6,10 @@
 //! rules it applies come from the pure crates.
 
 mod audit;
+mod backup;
 mod keychain;
 mod overrides;
+mod runs;
 mod versions;
 
 use std::path::{Path, PathBuf};
@@ -23,9 +25,12 @@ pub use audit::{
     CheckpointCheck, DEFAULT_LIST_LIMIT as DEFAULT_AUDIT_LIST_LIMIT,
     MAX_LIST_LIMIT as MAX_AUDIT_LIST_LIMIT, OperatorKey, SignedCheckpoint,
 };
+pub use backup::{BACKUP_FORMAT, BackupError, KeyBackup, KeyRestore};
 pub use gavel_store::versions::{DocumentFormat, VersionSource, VersionStatus};
+pub use gavel_store::{NewRun, ScorecardRun};
 pub use keychain::{Keychain, KeychainError, MemoryKeychain, OsKeychain};
 pub use overrides::{IssuedOverride, MIN_REASON_CHARS, OVERRIDE_TYPE, OverrideRequest};
+pub use runs::{DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT, RunFilter, run_time};
 pub use versions::{
     EXAMPLE_AUTHOR, EXAMPLES, EditedVersion, ExampleLoad, ExportedVersion, InitReport, ListQuery,
     MAX_LIST_LIMIT, MIN_DIGEST_DIGITS, VersionDetail, VersionDiff, VersionError, VersionHistory,
@@ -49,6 +54,9 @@ pub enum ConsoleError {
     /// as given.
     #[error(transparent)]
     Payload(#[from] PayloadError),
+    /// A key backup that cannot be made or read (`keys backup`, `restore`).
+    #[error(transparent)]
+    Backup(#[from] BackupError),
 }
 
 impl ConsoleError {

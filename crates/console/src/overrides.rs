@@ -207,6 +207,32 @@ impl Console {
             .await?)
     }
 
+    /// Uses the override `doc` (as verification classified it, `format`)
+    /// for `run`: its consumption, the run (with the override's id) and
+    /// an `override.use` audit entry, in one transaction. `false`, writing
+    /// nothing, when it was already used; the caller then evaluates and
+    /// records the run as without it.
+    pub async fn use_override_for_run(
+        &self,
+        doc: &Value,
+        format: Format,
+        run: &gavel_store::NewRun,
+    ) -> Result<bool, ConsoleError> {
+        let key = LedgerKey::of_override(doc, format)?;
+        let mut run = run.clone();
+        run.override_id = Some(
+            key.override_id
+                .clone()
+                .unwrap_or_else(|| key.digest.clone()),
+        );
+        let used = gavel_store::OverrideUse {
+            key: &key.digest,
+            override_id: run.override_id.as_deref(),
+            legacy: key.legacy,
+        };
+        Ok(self.store.record_override_run(used, &run).await?.is_some())
+    }
+
     /// Whether the override `doc` was already used.
     pub async fn override_spent(&self, doc: &Value, format: Format) -> Result<bool, ConsoleError> {
         let key = LedgerKey::of_override(doc, format)?;

@@ -9,6 +9,7 @@
 //! never needs a live database. Private keys never reach this crate.
 
 pub mod audit;
+pub mod runs;
 pub mod versions;
 
 use std::path::Path;
@@ -25,6 +26,7 @@ pub use audit::{
     AuditEntry, AuditFilter, BreakKind, ChainBreak, ChainReport, ChainVerifier, Checkpoint,
     GENESIS_HASH, NewEntry, OPERATOR, verify_chain,
 };
+pub use runs::{NewRun, OverrideUse, RunQuery, ScorecardRun};
 
 /// How long a writer waits for another process's transaction to finish
 /// before the store reports itself busy.
@@ -59,6 +61,25 @@ pub struct Identity {
     pub email: String,
     pub keyid: KeyId,
     pub created_at: String,
+}
+
+/// What [`Store::restore_identity`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Restored {
+    /// The identity (and its key) is in the store, with these roles.
+    Done {
+        roles: Vec<Role>,
+        /// False when the identity was already there with this key.
+        identity_added: bool,
+        /// The store was empty: the key got the roles it states.
+        bootstrap: bool,
+    },
+    /// An identity of that name has another key (this one).
+    NameTaken { keyid: String },
+    /// The key belongs to an identity of another name.
+    KeyTaken { name: String },
+    /// The key was retired (rotated out) here, at this time.
+    Retired { at: String },
 }
 
 /// The store. Cheap to clone (a connection pool).
@@ -226,6 +247,117 @@ impl Store {
         Ok(())
     }
 
+    /// Makes a restored key an identity (DESIGN §11.3 `keys restore`), in
+    /// one transaction audited as `key.restore`: the key is trusted if it
+    /// is not yet (with the roles it states only in an empty store, the
+    /// bootstrap; otherwise with none: roles come from a security
+    /// identity), and the identity is created if absent. Refused, writing
+    /// nothing, when the name belongs to an identity with another key, the
+    /// key to another identity, or the key was retired here.
+    pub async fn restore_identity(&self, key: &PublicKey) -> Result<Restored, StoreError> {
+        let mut tx = self.write().await?;
+        let by_name: Option<String> = sqlx::query("SELECT keyid FROM identities WHERE name = ?")
+            .bind(&key.name)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+        if let Some(other) = by_name.as_ref().filter(|k| **k != key.keyid.0) {
+            return Ok(Restored::NameTaken {
+                keyid: other.clone(),
+            });
+        }
+        let by_key: Option<String> = sqlx::query("SELECT name FROM identities WHERE keyid = ?")
+            .bind(&key.keyid.0)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+        if let Some(other) = by_key.filter(|n| *n != key.name) {
+            return Ok(Restored::KeyTaken { name: other });
+        }
+        let known = sqlx::query(
+            "SELECT keyid, algorithm, public_key, name, email, roles, added_at, added_by, retired_at \
+             FROM trusted_keys WHERE keyid = ?",
+        )
+        .bind(&key.keyid.0)
+        .fetch_optional(&mut *tx)
+        .await?
+        .as_ref()
+        .map(stored_key)
+        .transpose()?;
+        if let Some(at) = known.as_ref().and_then(|k| k.retired_at.clone()) {
+            return Ok(Restored::Retired { at });
+        }
+        let identity_added = by_name.is_none();
+        let (roles, bootstrap) = match &known {
+            Some(k) => (k.key.roles.clone(), false),
+            None => {
+                let count = |table: &'static str| format!("SELECT COUNT(*) FROM {table}");
+                let ids: i64 = sqlx::query(&count("identities"))
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get(0)?;
+                let keys: i64 = sqlx::query(&count("trusted_keys"))
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get(0)?;
+                let bootstrap = ids == 0 && keys == 0;
+                let roles = if bootstrap {
+                    key.roles.clone()
+                } else {
+                    Vec::new()
+                };
+                let mut trusted = key.clone();
+                trusted.roles.clone_from(&roles);
+                trusted.retired_at = None;
+                insert_key(&mut *tx, &trusted, Some(&key.name), false).await?;
+                (roles, bootstrap)
+            }
+        };
+        if identity_added {
+            sqlx::query(
+                "INSERT INTO identities (name, email, keyid, created_at) VALUES (?, ?, ?, ?)",
+            )
+            .bind(&key.name)
+            .bind(&key.email)
+            .bind(&key.keyid.0)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        }
+        audit::append(
+            &mut tx,
+            NewEntry {
+                actor: &key.name,
+                action: "key.restore",
+                subject: &key.name,
+                details: serde_json::json!({
+                    "keyid": key.keyid.0,
+                    "identity_added": identity_added,
+                    "key_trusted": known.is_none(),
+                    "roles": roles,
+                }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Restored::Done {
+            roles,
+            identity_added,
+            bootstrap,
+        })
+    }
+
+    /// Appends an audit entry for something that changes no table, such as
+    /// a private key leaving the keychain in a backup (`key.backup`).
+    pub async fn audit_event(&self, entry: NewEntry<'_>) -> Result<AuditEntry, StoreError> {
+        let mut tx = self.write().await?;
+        let appended = audit::append(&mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(appended)
+    }
+
     /// Moves an identity to a new key and retires the old one, in one
     /// transaction.
     pub async fn rotate(
@@ -297,22 +429,8 @@ impl Store {
         workflow_id: Option<&str>,
         legacy: bool,
     ) -> Result<bool, StoreError> {
-        // One statement: two runs racing for one override cannot both win.
-        let done = sqlx::query(
-            "INSERT INTO consumed_overrides (id, override_id, workflow_id, legacy, consumed_at) \
-             SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (\
-                 SELECT 1 FROM consumed_overrides \
-                 WHERE ?2 IS NOT NULL AND legacy = 0 AND id = override_id AND id = ?2) \
-             ON CONFLICT(id) DO NOTHING",
-        )
-        .bind(key)
-        .bind(override_id)
-        .bind(workflow_id)
-        .bind(legacy)
-        .bind(now())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let mut conn = self.pool.acquire().await?;
+        consume_in(&mut conn, key, override_id, workflow_id, legacy).await
     }
 
     /// Whether the override recorded under `key` (see
@@ -351,6 +469,33 @@ impl Store {
     pub async fn override_used(&self, id: &str) -> Result<bool, StoreError> {
         self.override_use_recorded(id, None).await
     }
+}
+
+/// Records an override as used (see [`Store::record_override_use`]) on
+/// `conn`, alone or inside a transaction with what the use brings.
+pub(crate) async fn consume_in(
+    conn: &mut sqlx::SqliteConnection,
+    key: &str,
+    override_id: Option<&str>,
+    workflow_id: Option<&str>,
+    legacy: bool,
+) -> Result<bool, StoreError> {
+    // One statement: two runs racing for one override cannot both win.
+    let done = sqlx::query(
+        "INSERT INTO consumed_overrides (id, override_id, workflow_id, legacy, consumed_at) \
+         SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (\
+             SELECT 1 FROM consumed_overrides \
+             WHERE ?2 IS NOT NULL AND legacy = 0 AND id = override_id AND id = ?2) \
+         ON CONFLICT(id) DO NOTHING",
+    )
+    .bind(key)
+    .bind(override_id)
+    .bind(workflow_id)
+    .bind(legacy)
+    .bind(now())
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Inserts a trusted key; with `upsert`, an existing key gets the new name,

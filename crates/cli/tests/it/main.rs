@@ -6,6 +6,7 @@ mod bundles;
 mod governance;
 mod keys;
 mod lint;
+mod runs;
 mod sim;
 mod versions;
 

@@ -1,0 +1,248 @@
+//! `gavel scorecard eval` records its runs in the store, and `gavel
+//! scorecard runs` lists them; an override's use is recorded with its run
+//! and audited, and a refused one writes nothing of it.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use gavel_console::{Console, MemoryKeychain, RunFilter, ScorecardRun};
+use serde_json::{Value, json};
+
+use crate::{Governance, code, gavel_in};
+
+/// Every recorded run (newest first) and the audit chain, read directly.
+fn state(home: &Path) -> (Vec<ScorecardRun>, Vec<gavel_store::AuditEntry>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let c = Console::open(home, Arc::new(MemoryKeychain::default()))
+            .await
+            .unwrap();
+        let runs = c
+            .list_runs(&RunFilter {
+                limit: Some(10_000),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let store = gavel_store::Store::open(&home.join("gavel.db"))
+            .await
+            .unwrap();
+        (runs, store.audit_entries(0, 100_000).await.unwrap())
+    })
+}
+
+fn spent(home: &Path, file: &str) -> bool {
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let c = Console::open(home, Arc::new(MemoryKeychain::default()))
+            .await
+            .unwrap();
+        c.override_spent(&doc, gavel_trust::Format::Dsse)
+            .await
+            .unwrap()
+    })
+}
+
+fn runs(g: &Governance, extra: &[&str]) -> (i32, Value) {
+    let mut args = vec!["scorecard", "runs", "--format", "json"];
+    args.extend_from_slice(extra);
+    let out = gavel_in(g.home(), &args);
+    let v = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    (code(&out), v)
+}
+
+fn workflows(v: &Value) -> Vec<(&str, &str)> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["workflow_id"].as_str().unwrap(),
+                r["verdict"].as_str().unwrap(),
+            )
+        })
+        .collect()
+}
+
+const BATCH: &str = r#"{"workflow_id": "wf-1", "raroi": 0.2, "confidence": 0.9}
+{"workflow_id": "wf-2", "raroi": 2.0, "confidence": 0.9}
+{"workflow_id": "wf-1", "raroi": 2.0, "confidence": 0.9}
+"#;
+
+#[test]
+fn scorecard_runs_are_recorded_with_their_log_line_and_filtered() {
+    let g = Governance::new();
+    let (_, audit_before) = state(g.home());
+    let (c, _) = g.eval(BATCH, &[]);
+    assert_eq!(c, 0);
+    let (c, all) = runs(&g, &[]);
+    assert_eq!(c, 0);
+    assert_eq!(
+        workflows(&all),
+        [("wf-1", "promote"), ("wf-2", "promote"), ("wf-1", "no_go")],
+        "newest first"
+    );
+    // Each run holds the line the decision log got.
+    let log = std::fs::read_to_string(g.home().join("governance/decision_log.jsonl")).unwrap();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let stored: Vec<Value> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|r| r["log_line"].clone())
+        .collect();
+    assert_eq!(stored, lines);
+    let first = &all[2];
+    assert_eq!(first["override_id"], Value::Null);
+    assert!(first["at"].as_str().unwrap().ends_with('Z'), "{first}");
+    assert!(first["id"].as_i64().unwrap() >= 1);
+    // No audit entry per run.
+    assert_eq!(state(g.home()).1, audit_before);
+
+    // Filters.
+    let filtered = |extra: &[&str]| {
+        workflows(&runs(&g, extra).1)
+            .into_iter()
+            .map(|(w, v)| format!("{w}:{v}"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        filtered(&["--workflow", "wf-1"]),
+        ["wf-1:promote", "wf-1:no_go"]
+    );
+    assert_eq!(
+        filtered(&["--verdict", "promote"]),
+        ["wf-1:promote", "wf-2:promote"]
+    );
+    assert_eq!(
+        filtered(&["--workflow", "wf-1", "--verdict", "no_go"]),
+        ["wf-1:no_go"]
+    );
+    assert_eq!(
+        filtered(&["--limit", "1", "--offset", "1"]),
+        ["wf-2:promote"]
+    );
+    assert!(filtered(&["--since", "2999-01-01"]).is_empty());
+    assert!(filtered(&["--until", "2000-01-01T00:00:00Z"]).is_empty());
+    assert_eq!(
+        filtered(&["--since", "2000-01-01", "--until", "2999-01-01"]).len(),
+        3
+    );
+    for bad in [
+        &["--verdict", "maybe"][..],
+        &["--since", "last week"],
+        &["--limit", "0"],
+        &["--offset=-1"],
+    ] {
+        let (c, v) = runs(&g, bad);
+        assert_eq!(
+            (c, v["error"]["code"].as_str()),
+            (2, Some("invalid")),
+            "{bad:?}: {v}"
+        );
+    }
+
+    // `--no-log` skips the store as it skips the log; `--log FILE` records.
+    let (before, _) = state(g.home());
+    assert_eq!(g.eval(BATCH, &["--no-log"]).0, 0);
+    assert_eq!(state(g.home()).0, before);
+    let elsewhere = g.path("elsewhere.jsonl");
+    assert_eq!(g.eval(BATCH, &["--log", &elsewhere]).0, 0);
+    assert_eq!(state(g.home()).0.len(), before.len() + 3);
+}
+
+/// A run is recorded with who ran it: `--as`, else the store's only
+/// identity, else nobody; an unknown `--as` is bad input and records
+/// nothing.
+#[test]
+fn a_run_records_who_ran_it() {
+    let g = Governance::new();
+    assert_eq!(g.eval(BATCH, &[]).0, 0);
+    let (all, _) = state(g.home());
+    assert!(all.iter().all(|r| r.actor.is_none()), "no identity here");
+    let (c, _) = g.eval(BATCH, &["--as", "nobody"]);
+    assert_eq!(c, 2);
+    assert_eq!(state(g.home()).0, all);
+}
+
+#[test]
+fn an_override_use_is_recorded_with_its_run_and_audited_and_a_refused_one_writes_nothing() {
+    let g = Governance::new();
+    let card = r#"{"workflow_id": "wf-1", "raroi": 0.2, "confidence": 0.9}"#;
+    let ovr = g.override_file("good", &g.security, "wf-1", "promote", 3600);
+    let (_, audit_before) = state(g.home());
+
+    // Refused for another workflow (with --no-log): nothing written at all.
+    let other = g.override_file("other", &g.security, "wf-2", "promote", 3600);
+    let before = state(g.home());
+    let (c, out) = g.eval(card, &["--override", &other, "--no-log"]);
+    assert_eq!(
+        (c, out[0]["overrides"]["refused"].as_str()),
+        (1, Some("other_workflow"))
+    );
+    assert_eq!(state(g.home()), before);
+    assert!(!spent(g.home(), &other));
+
+    // Used (even with --no-log): consumed, its run recorded, audited, in
+    // one transaction.
+    let (c, out) = g.eval(card, &["--override", &ovr, "--no-log"]);
+    assert_eq!((c, out[0]["verdict"].as_str()), (0, Some("promote")));
+    assert!(spent(g.home(), &ovr));
+    let (all, audit) = state(g.home());
+    assert_eq!(all.len(), 1);
+    let run = &all[0];
+    assert_eq!(run.override_id.as_deref(), Some("ovr-good"));
+    assert_eq!(
+        (run.workflow_id.as_deref(), run.verdict.as_str()),
+        (Some("wf-1"), "promote")
+    );
+    assert_eq!(
+        run.log_line["reason_codes"],
+        json!(["raroi_below_threshold", "manual_override"])
+    );
+    assert_eq!(audit.len(), audit_before.len() + 1);
+    let entry = audit.last().unwrap();
+    assert_eq!(
+        (
+            entry.actor.as_str(),
+            entry.action.as_str(),
+            entry.subject.as_str()
+        ),
+        ("gavel", "override.use", "ovr-good")
+    );
+    assert_eq!(entry.details["run_id"], run.id);
+    assert_eq!(entry.details["workflow_id"], "wf-1");
+    assert_eq!(entry.prev_hash, audit_before.last().unwrap().hash);
+
+    // Used again: refused; with --no-log nothing is written, without it
+    // only the run as evaluated without the override (no ledger row, no
+    // audit entry).
+    let before = state(g.home());
+    let (c, out) = g.eval(card, &["--override", &ovr, "--no-log"]);
+    assert_eq!(
+        (c, out[0]["overrides"]["refused"].as_str()),
+        (1, Some("used"))
+    );
+    assert_eq!(state(g.home()), before);
+    let (c, _) = g.eval(card, &["--override", &ovr]);
+    assert_eq!(c, 1);
+    let (after, audit_after) = state(g.home());
+    assert_eq!(audit_after, before.1);
+    assert_eq!(after.len(), before.0.len() + 1);
+    assert_eq!(
+        (after[0].override_id.as_deref(), after[0].verdict.as_str()),
+        (None, "no_go")
+    );
+}
