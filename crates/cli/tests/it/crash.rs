@@ -278,7 +278,7 @@ fn a_store_killed_at_random_points_stays_consistent() {
         .0;
     let mut model = check_store(home);
     let mut next = 0u64;
-    let (mut attempts, mut kills, mut checks) = (0, 0, 0);
+    let (mut attempts, mut kills, mut committed, mut checks) = (0, 0, 0, 0);
     for op in 0..OPERATIONS {
         next += 1;
         let base = files.path().join(format!("op-{op}"));
@@ -430,7 +430,9 @@ fn a_store_killed_at_random_points_stays_consistent() {
                 kills += 1;
                 // Whether it committed is unknown: the store, once checked,
                 // is the model from here on.
-                model = check_store(home);
+                let after = check_store(home);
+                committed += usize::from(after != model);
+                model = after;
                 checks += 1;
                 continue;
             }
@@ -447,7 +449,7 @@ fn a_store_killed_at_random_points_stays_consistent() {
     );
     assert_eq!(json(&listed)["total"], model.versions.len());
     eprintln!(
-        "crash test: {OPERATIONS} operations, {attempts} kill attempts, {kills} killed mid-run, {checks} full checks, {} versions at the end, {:.1?}",
+        "crash test: {OPERATIONS} operations, {attempts} kill attempts, {kills} killed mid-run ({committed} of them after their change committed), {checks} full checks, {} versions at the end, {:.1?}",
         model.versions.len(),
         started.elapsed()
     );
