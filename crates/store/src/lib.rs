@@ -17,10 +17,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use gavel_trust::{KeyId, PublicKey, Role};
-use sqlx::Row;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::{Row, SqliteConnection};
 
 pub use audit::{
     AuditEntry, AuditFilter, BreakKind, ChainBreak, ChainReport, ChainVerifier, Checkpoint,
@@ -226,13 +226,7 @@ impl Store {
     pub async fn add_identity(&self, key: &PublicKey) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         insert_key(&mut *tx, key, Some(&key.name), false).await?;
-        sqlx::query("INSERT INTO identities (name, email, keyid, created_at) VALUES (?, ?, ?, ?)")
-            .bind(&key.name)
-            .bind(&key.email)
-            .bind(&key.keyid.0)
-            .bind(now())
-            .execute(&mut *tx)
-            .await?;
+        insert_identity(&mut tx, key).await?;
         audit::append(
             &mut tx,
             NewEntry {
@@ -316,15 +310,7 @@ impl Store {
             }
         };
         if identity_added {
-            sqlx::query(
-                "INSERT INTO identities (name, email, keyid, created_at) VALUES (?, ?, ?, ?)",
-            )
-            .bind(&key.name)
-            .bind(&key.email)
-            .bind(&key.keyid.0)
-            .bind(now())
-            .execute(&mut *tx)
-            .await?;
+            insert_identity(&mut tx, key).await?;
         }
         audit::append(
             &mut tx,
@@ -496,6 +482,19 @@ pub(crate) async fn consume_in(
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Makes `key`'s owner an identity of this store (the key is trusted
+/// already, in the same transaction).
+async fn insert_identity(conn: &mut SqliteConnection, key: &PublicKey) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO identities (name, email, keyid, created_at) VALUES (?, ?, ?, ?)")
+        .bind(&key.name)
+        .bind(&key.email)
+        .bind(&key.keyid.0)
+        .bind(now())
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Inserts a trusted key; with `upsert`, an existing key gets the new name,
