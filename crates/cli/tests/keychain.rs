@@ -775,7 +775,7 @@ fn store_state(home: &Path) -> (usize, usize, Vec<gavel_store::AuditEntry>) {
         (
             s.identities().await.unwrap().len(),
             s.keys().await.unwrap().len(),
-            s.audit_entries(0, 100_000).await.unwrap(),
+            s.audit_page(0, 100_000).await.unwrap(),
         )
     })
 }

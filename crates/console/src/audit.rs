@@ -417,7 +417,7 @@ mod tests {
     }
 
     async fn log(c: &Console) -> Vec<AuditEntry> {
-        c.store.audit_entries(0, 1_000_000).await.unwrap()
+        c.store.audit_page(0, 1_000_000).await.unwrap()
     }
 
     fn sign_checkpoint(key: &SigningKey, payload: serde_json::Value) -> String {

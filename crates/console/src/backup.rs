@@ -333,7 +333,7 @@ mod tests {
         (
             c.store.identities().await.unwrap().len(),
             c.store.keys().await.unwrap().len(),
-            c.store.audit_entries(0, 10_000).await.unwrap(),
+            c.store.audit_page(0, 10_000).await.unwrap(),
         )
     }
 
@@ -361,7 +361,7 @@ mod tests {
             .unwrap();
         let seed_b64 = base64::engine::general_purpose::STANDARD.encode(seed.expose());
         assert!(!text.contains(&seed_b64) && !text.contains("correct horse"));
-        let log = c.store.audit_entries(0, 100).await.unwrap();
+        let log = c.store.audit_page(0, 100).await.unwrap();
         let last = log.last().unwrap();
         assert_eq!(
             (last.action.as_str(), last.subject.as_str()),
@@ -390,7 +390,7 @@ mod tests {
         );
         let (_, key) = fresh.signing_key(Some("alice")).await.unwrap();
         assert_eq!(key.to_bytes().as_slice(), seed.expose().as_slice());
-        let log = fresh.store.audit_entries(0, 100).await.unwrap();
+        let log = fresh.store.audit_page(0, 100).await.unwrap();
         assert_eq!(log.len(), 1);
         assert_eq!(
             (log[0].action.as_str(), &log[0].details["identity_added"]),

@@ -880,7 +880,7 @@ mod tests {
         };
         (
             c.list_versions(&q).await.unwrap().versions,
-            c.store.audit_entries(0, i64::MAX).await.unwrap(),
+            c.store.audit_page(0, i64::MAX).await.unwrap(),
         )
     }
 
@@ -1124,7 +1124,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(out.digest, made.digest);
-        let audit = c.store.audit_entries(0, 100).await.unwrap();
+        let audit = c.store.audit_page(0, 100).await.unwrap();
         let last = audit.last().unwrap();
         assert_eq!(
             (last.action.as_str(), last.subject.as_str()),

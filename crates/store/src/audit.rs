@@ -131,22 +131,6 @@ pub async fn append(
     })
 }
 
-/// Reads a stored row back into an entry (details parsed from its JSON).
-pub(crate) fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<AuditEntry, StoreError> {
-    let details: String = row.try_get("details")?;
-    Ok(AuditEntry {
-        seq: row.try_get("seq")?,
-        at: row.try_get("at")?,
-        actor: row.try_get("actor")?,
-        action: row.try_get("action")?,
-        subject: row.try_get("subject")?,
-        details: serde_json::from_str(&details)
-            .map_err(|e| StoreError::Corrupt(format!("audit entry details: {e}")))?,
-        prev_hash: row.try_get("prev_hash")?,
-        hash: row.try_get("hash")?,
-    })
-}
-
 /// What a signed audit checkpoint vouches for: the entry `seq`, its `hash`
 /// and its `at`. A log that ends below `seq`, or whose entry `seq` has
 /// another hash, was cut (and perhaps written again) after the checkpoint.
@@ -428,14 +412,14 @@ pub struct AuditFilter {
 /// The columns of an audit row, each read as text whatever was stored in
 /// it, so a row changed by hand is read (and found not to match its hash)
 /// rather than refused.
-const RAW_COLUMNS: &str = "seq, CAST(at AS TEXT) AS at, CAST(actor AS TEXT) AS actor, \
+pub(crate) const RAW_COLUMNS: &str = "seq, CAST(at AS TEXT) AS at, CAST(actor AS TEXT) AS actor, \
      CAST(action AS TEXT) AS action, CAST(subject AS TEXT) AS subject, \
      CAST(details AS TEXT) AS details, CAST(prev_hash AS TEXT) AS prev_hash, \
      CAST(hash AS TEXT) AS hash";
 
 /// A stored row as it is, `details` parsed as JSON, or kept as a JSON
 /// string when it is not JSON (it then cannot match its hash).
-fn raw_entry(row: &sqlx::sqlite::SqliteRow) -> Result<AuditEntry, StoreError> {
+pub(crate) fn raw_entry(row: &sqlx::sqlite::SqliteRow) -> Result<AuditEntry, StoreError> {
     let text = |col: &str| -> Result<String, StoreError> {
         Ok(row.try_get::<Option<String>, _>(col)?.unwrap_or_default())
     };

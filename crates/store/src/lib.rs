@@ -129,24 +129,6 @@ impl Store {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
-    /// The audit log from `after_seq` (exclusive), oldest first, at most
-    /// `limit` entries.
-    pub async fn audit_entries(
-        &self,
-        after_seq: i64,
-        limit: i64,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT seq, at, actor, action, subject, details, prev_hash, hash \
-             FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?",
-        )
-        .bind(after_seq)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(audit::from_row).collect()
-    }
-
     /// Trusted keys, retired ones included (they still verify old signatures).
     pub async fn keys(&self) -> Result<Vec<StoredKey>, StoreError> {
         let rows = sqlx::query(
@@ -584,7 +566,7 @@ mod tests {
             .rotate("alice", &key(3, "alice", vec![Role::Security]))
             .await
             .unwrap();
-        let log = store.audit_entries(0, 100).await.unwrap();
+        let log = store.audit_page(0, 100).await.unwrap();
         let actions: Vec<(&str, &str, &str)> = log
             .iter()
             .map(|e| (e.actor.as_str(), e.action.as_str(), e.subject.as_str()))

@@ -221,7 +221,7 @@ mod tests {
         (
             n("scorecard_runs").await,
             n("consumed_overrides").await,
-            s.audit_entries(0, 1_000_000).await.unwrap().len(),
+            s.audit_page(0, 1_000_000).await.unwrap().len(),
         )
     }
 
@@ -309,7 +309,7 @@ mod tests {
         r.override_id = Some("ovr-1".into());
         let id = s.record_override_run(used, &r).await.unwrap().unwrap();
         assert_eq!(counts(&s).await, (1, 1, 1));
-        let log = s.audit_entries(0, 10).await.unwrap();
+        let log = s.audit_page(0, 10).await.unwrap();
         assert_eq!(
             (
                 log[0].actor.as_str(),
@@ -328,6 +328,6 @@ mod tests {
         let before = counts(&s).await;
         assert_eq!(s.record_override_run(used, &r).await.unwrap(), None);
         assert_eq!(counts(&s).await, before);
-        assert_eq!(s.audit_entries(0, 10).await.unwrap(), log);
+        assert_eq!(s.audit_page(0, 10).await.unwrap(), log);
     }
 }

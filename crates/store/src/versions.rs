@@ -513,16 +513,17 @@ impl Store {
             .map(version_from_row)
             .collect::<Result<Vec<_>, _>>()?;
         let prefix = format!("{name}@");
-        let rows = sqlx::query(
-            "SELECT seq, at, actor, action, subject, details, prev_hash, hash FROM audit_log \
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM audit_log \
              WHERE substr(subject, 1, length(?1)) = ?1 AND action LIKE 'bundle.%' ORDER BY seq",
-        )
+            audit::RAW_COLUMNS
+        ))
         .bind(&prefix)
         .fetch_all(&self.pool)
         .await?;
         let events = rows
             .iter()
-            .map(audit::from_row)
+            .map(audit::raw_entry)
             .collect::<Result<Vec<_>, _>>()?;
         Ok((versions, events))
     }

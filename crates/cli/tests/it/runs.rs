@@ -30,7 +30,7 @@ fn state(home: &Path) -> (Vec<ScorecardRun>, Vec<gavel_store::AuditEntry>) {
         let store = gavel_store::Store::open(&home.join("gavel.db"))
             .await
             .unwrap();
-        (runs, store.audit_entries(0, 100_000).await.unwrap())
+        (runs, store.audit_page(0, 100_000).await.unwrap())
     })
 }
 

@@ -46,6 +46,6 @@ pub(crate) async fn snapshot(store: &Store, dir: &Path) -> Snapshot {
     pool.close().await;
     Snapshot {
         versions,
-        audit: store.audit_entries(0, i64::MAX).await.unwrap(),
+        audit: store.audit_page(0, i64::MAX).await.unwrap(),
     }
 }

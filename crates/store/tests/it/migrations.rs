@@ -265,7 +265,7 @@ async fn a_v1_database_upgrades_to_the_latest_schema_with_its_data() {
     );
 
     // The new tables are there and empty, and work.
-    assert!(store.audit_entries(0, 10).await.unwrap().is_empty());
+    assert!(store.audit_page(0, 10).await.unwrap().is_empty());
     let (list, total) = store
         .list_versions(&gavel_store::versions::VersionFilter {
             limit: 10,
@@ -278,5 +278,5 @@ async fn a_v1_database_upgrades_to_the_latest_schema_with_its_data() {
         .trust(&key(4, "carol", vec![]), Some("alice"))
         .await
         .unwrap();
-    assert_eq!(store.audit_entries(0, 10).await.unwrap().len(), 1);
+    assert_eq!(store.audit_page(0, 10).await.unwrap().len(), 1);
 }

@@ -65,7 +65,7 @@ async fn inserting_a_version_stores_a_draft_and_its_audit_entry() {
         store.version_by_name("inbox", "1.0.0").await.unwrap(),
         Some(v.clone())
     );
-    let audit = store.audit_entries(0, 10).await.unwrap();
+    let audit = store.audit_page(0, 10).await.unwrap();
     assert_eq!(audit.len(), 1);
     assert_eq!(
         (
@@ -117,7 +117,7 @@ async fn inserting_several_skips_the_existing_ones() {
         .unwrap();
     assert!(matches!(out[0], Inserted::Exists(_)));
     assert!(matches!(out[1], Inserted::New(_)));
-    assert_eq!(store.audit_entries(0, 10).await.unwrap().len(), 2);
+    assert_eq!(store.audit_page(0, 10).await.unwrap().len(), 2);
 }
 
 /// A digest prefix returns every match, so the caller can refuse an
@@ -223,7 +223,7 @@ async fn the_list_is_newest_first_filtered_and_paged() {
 /// A draft's document changes with its digest, audited as `bundle.edit`
 /// naming both digests; a delete is audited as `bundle.delete`.
 #[tokio::test]
-async fn a_draft_is_edited_and_deleted_with_audit_entries() {
+async fn a_draft_is_edited_and_deleted_with_audit_page() {
     let (_dir, store) = store().await;
     let v = insert(&store, "a", "1.0.0", &digest('a')).await;
     let DraftChange::Done(after) = store
@@ -252,7 +252,7 @@ async fn a_draft_is_edited_and_deleted_with_audit_entries() {
         DraftChange::Done(_)
     ));
     assert_eq!(store.version(v.id).await.unwrap(), None);
-    let audit = store.audit_entries(0, 10).await.unwrap();
+    let audit = store.audit_page(0, 10).await.unwrap();
     let actions: Vec<_> = audit.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["bundle.create", "bundle.edit", "bundle.delete"]);
     assert_eq!(audit[1].details["previous_digest"], digest('a'));
@@ -292,7 +292,7 @@ async fn a_version_that_is_not_a_draft_is_neither_edited_nor_deleted() {
 /// them (a deleted one's included), and nothing about another name that
 /// merely starts the same.
 #[tokio::test]
-async fn the_history_of_a_name_has_its_versions_and_their_audit_entries() {
+async fn the_history_of_a_name_has_its_versions_and_their_audit_page() {
     let (_dir, store) = store().await;
     let a1 = insert(&store, "inbox", "1.0.0", &digest('a')).await;
     insert(&store, "inbox", "1.1.0", &digest('b')).await;
