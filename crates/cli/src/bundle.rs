@@ -96,7 +96,7 @@ pub enum BundleCommand {
 /// A version error as printed: its own code and exit (1 for a refused
 /// change, 2 for bad input), a console error as `keys` maps them, a bundle
 /// that does not validate located in its file.
-fn vfail(e: VersionError, file: Option<(&str, &str)>) -> Failure {
+pub(crate) fn vfail(e: VersionError, file: Option<(&str, &str)>) -> Failure {
     match e {
         VersionError::Console(c) => fail(c),
         VersionError::Bundle(load) => match file {

@@ -180,3 +180,52 @@ pub const AUDIT_EXPORT: &str = "Examples:
 pub const AUDIT_CHECKPOINT: &str = "Examples:
   gavel audit checkpoint --out checkpoint.json
   gavel audit verify --checkpoint checkpoint.json";
+
+pub const ENV: &str = "Examples:
+  gavel env list
+  gavel env set staging --canary off --bake-time 0
+  gavel env add qa --quorum 1 --canary on --bake-time 2h";
+
+pub const ENV_ADD: &str = "Examples:
+  gavel env add qa
+  gavel env add eu-prod --quorum 2 --canary on --bake-time 24h --min-samples 500";
+
+pub const ENV_SET: &str = "Examples:
+  gavel env set prod --quorum 3
+  gavel env set dev --canary off --bake-time 0";
+
+pub const SUBMIT: &str = "Examples:
+  gavel submit inbox-triage@1.2.0
+  gavel submit sha256:3f2a9c1e --format json";
+
+pub const APPROVE: &str = "Examples:
+  gavel approve inbox-triage@1.2.0 --env staging --comment 'Diff and impact reviewed'
+  gavel approve inbox-triage@1.2.0 --env prod --comment 'LGTM' --as bob --format json";
+
+pub const REJECT: &str = "Examples:
+  gavel reject inbox-triage@1.2.0 --env prod --comment 'Denies every refund under $5: see case c-17'";
+
+pub const ACTIVATE: &str = "Examples:
+  gavel activate inbox-triage@1.2.0 --env staging
+  gavel activate inbox-triage@1.2.0 --env prod --expect-active sha256:9b1c0d2e --expect-canary none";
+
+pub const PROMOTE: &str = "Examples:
+  gavel promote inbox-triage --env prod --metrics canary-metrics.json
+  gavel promote inbox-triage --env prod --metrics - --format json < metrics.json";
+
+pub const MONITOR: &str = "Examples:
+  gavel monitor --env prod --bundle inbox-triage --metrics canary-metrics.json";
+
+pub const ROLLBACK: &str = "Examples:
+  gavel rollback --env prod --reason 'Deny rate doubled after 1.2.0' --bundle inbox-triage";
+
+pub const INCIDENTS: &str = "Examples:
+  gavel incidents --open
+  gavel incident resolve 3 --comment 'Rule r-12 fixed in 1.2.1'";
+
+pub const INCIDENT_RESOLVE: &str = "Examples:
+  gavel incident resolve 3 --comment 'Rule r-12 fixed in 1.2.1'";
+
+pub const STATUS: &str = "Examples:
+  gavel status
+  gavel status --bundle inbox-triage --env prod --format json";

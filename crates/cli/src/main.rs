@@ -11,6 +11,7 @@ mod failure;
 mod governance;
 mod input;
 mod keys;
+mod lifecycle;
 mod lint;
 mod sim;
 
@@ -173,6 +174,14 @@ enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// Environments and their settings: list, add, set.
+    #[command(after_help = crate::examples::ENV)]
+    Env {
+        #[command(subcommand)]
+        command: lifecycle::EnvCommand,
+    },
+    #[command(flatten)]
+    Lifecycle(lifecycle::LifecycleCommand),
     /// Version helpers.
     #[command(after_help = crate::examples::VERSION)]
     Version {
@@ -334,6 +343,8 @@ fn main() -> ExitCode {
         Command::Init { examples } => bundle::init(*examples, cli.format),
         Command::Bundle { command } => bundle::bundle(command.clone(), cli.format),
         Command::Audit { command } => audit::audit(command.clone(), cli.format),
+        Command::Env { command } => lifecycle::env(command.clone(), cli.format),
+        Command::Lifecycle(command) => lifecycle::run(command.clone(), cli.format),
         Command::Sign {
             kind,
             file,

@@ -335,7 +335,9 @@ impl Console {
         Ok(self.operator_signing_key().await?.0)
     }
 
-    async fn operator_signing_key(&self) -> Result<(OperatorKey, SigningKey), ConsoleError> {
+    pub(crate) async fn operator_signing_key(
+        &self,
+    ) -> Result<(OperatorKey, SigningKey), ConsoleError> {
         if let Some(found) = self.known_operator_key().await? {
             return Ok(found);
         }

@@ -8,6 +8,7 @@
 mod audit;
 mod backup;
 mod keychain;
+mod lifecycle;
 mod overrides;
 mod runs;
 mod versions;
@@ -26,9 +27,16 @@ pub use audit::{
     MAX_LIST_LIMIT as MAX_AUDIT_LIST_LIMIT, OperatorKey, SignedCheckpoint,
 };
 pub use backup::{BACKUP_FORMAT, BackupError, KeyBackup, KeyRestore};
+pub use gavel_store::lifecycle::{DeployState, Environment, GateCheck, Incident, StoredApproval};
 pub use gavel_store::versions::{DocumentFormat, VersionSource, VersionStatus};
 pub use gavel_store::{NewRun, ScorecardRun};
 pub use keychain::{Keychain, KeychainError, MemoryKeychain, OsKeychain};
+pub use lifecycle::{
+    ApprovalRecord, Approver, BundleStatus, CANARY_STEPS, CanaryView, Decision, EVIDENCE_CASES,
+    EVIDENCE_SEED, EnvSettings, EnvStatus, Evidence, Expect, Impact, LifecycleError,
+    MIN_COMMENT_CHARS, PendingView, RolloutView, SlotView, Status, Tally, Transition, evidence_of,
+    human_seconds, parse_duration,
+};
 pub use overrides::{IssuedOverride, MIN_REASON_CHARS, OVERRIDE_TYPE, OverrideRequest};
 pub use runs::{DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT, RunFilter, run_time};
 pub use versions::{

@@ -58,7 +58,7 @@ fn new_id(workflow_id: &str, now: jiff::Timestamp) -> Result<String, ConsoleErro
 
 /// The bytes a DSSE envelope's signatures cover, when its `payload` is
 /// standard base64.
-fn dsse_payload(envelope: &Value) -> Option<Vec<u8>> {
+pub(crate) fn dsse_payload(envelope: &Value) -> Option<Vec<u8>> {
     let b64 = envelope.get("payload")?.as_str()?;
     base64::engine::general_purpose::STANDARD.decode(b64).ok()
 }

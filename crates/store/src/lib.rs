@@ -9,6 +9,7 @@
 //! never needs a live database. Private keys never reach this crate.
 
 pub mod audit;
+pub mod lifecycle;
 pub mod runs;
 pub mod versions;
 

@@ -187,9 +187,9 @@ pub struct VersionFilter {
     pub offset: i64,
 }
 
-const COLUMNS: &str = "id, name, version, digest, document, format, author, created_at, status, source, provenance, notes";
+pub(crate) const COLUMNS: &str = "id, name, version, digest, document, format, author, created_at, status, source, provenance, notes";
 
-fn version_from_row(r: &SqliteRow) -> Result<BundleVersion, StoreError> {
+pub(crate) fn version_from_row(r: &SqliteRow) -> Result<BundleVersion, StoreError> {
     let corrupt = |what: &str, v: &str| StoreError::Corrupt(format!("bundle version {what} `{v}`"));
     let format: String = r.try_get("format")?;
     let status: String = r.try_get("status")?;
@@ -229,7 +229,7 @@ async fn by_name_version(
     .transpose()
 }
 
-async fn by_id(
+pub(crate) async fn by_id(
     conn: &mut sqlx::SqliteConnection,
     id: i64,
 ) -> Result<Option<BundleVersion>, StoreError> {
