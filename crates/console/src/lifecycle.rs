@@ -414,16 +414,16 @@ pub struct PendingView {
 
 /// The current state of a (bundle, environment), with the expectation it
 /// meets.
-struct Current {
-    rollout: Option<Rollout>,
+pub(crate) struct Current {
+    pub(crate) rollout: Option<Rollout>,
 }
 
 impl Current {
-    fn serial(&self) -> i64 {
+    pub(crate) fn serial(&self) -> i64 {
         self.rollout.as_ref().map_or(0, |r| r.serial)
     }
 
-    fn active(&self) -> Option<&Slot> {
+    pub(crate) fn active(&self) -> Option<&Slot> {
         self.rollout.as_ref().map(|r| &r.stable)
     }
 
@@ -521,7 +521,7 @@ fn comment_ok(text: &str) -> bool {
     text.trim().chars().count() >= MIN_COMMENT_CHARS
 }
 
-fn bundle_of(v: &BundleVersion) -> Result<Bundle, LifecycleError> {
+pub(crate) fn bundle_of(v: &BundleVersion) -> Result<Bundle, LifecycleError> {
     let format = match v.format {
         gavel_store::versions::DocumentFormat::Json => Format::Json,
         gavel_store::versions::DocumentFormat::Yaml => Format::Yaml,
@@ -621,14 +621,14 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
 }
 
 impl Console {
-    async fn env(&self, name: &str) -> Result<Environment, LifecycleError> {
+    pub(crate) async fn env(&self, name: &str) -> Result<Environment, LifecycleError> {
         self.store
             .environment(name)
             .await?
             .ok_or_else(|| LifecycleError::UnknownEnvironment(name.to_string()))
     }
 
-    async fn current(&self, bundle: &str, env: &str) -> Result<Current, LifecycleError> {
+    pub(crate) async fn current(&self, bundle: &str, env: &str) -> Result<Current, LifecycleError> {
         Ok(Current {
             rollout: self.store.rollout(bundle, env).await?,
         })
@@ -716,7 +716,7 @@ impl Console {
     }
 
     /// The active version of the version's bundle in `env`, parsed.
-    async fn base_of(
+    pub(crate) async fn base_of(
         &self,
         current: &Current,
     ) -> Result<Option<(BundleVersion, Bundle)>, LifecycleError> {
@@ -899,7 +899,7 @@ impl Console {
     /// Refused unless `name` (key `keyid`) may decide on `version` in `env`
     /// now: a submitted version, open for review there, not the author's,
     /// a trusted key with the approver role, not decided by this key yet.
-    async fn check_reviewer(
+    pub(crate) async fn check_reviewer(
         &self,
         version: &BundleVersion,
         env: &Environment,
@@ -971,7 +971,7 @@ impl Console {
     }
 
     /// Records a signed approval envelope (checked by the caller or here).
-    async fn record_decision(
+    pub(crate) async fn record_decision(
         &self,
         version: &BundleVersion,
         env: &Environment,
