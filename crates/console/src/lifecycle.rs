@@ -1298,11 +1298,21 @@ impl Console {
             passed: report.passed,
             report: serde_json::to_value(&report).unwrap_or(Value::Null),
         };
+        // Every gate must pass; `cost_increase` skipped is its pass for a
+        // baseline cost of 0, but `vs_stable` skipped means the metrics
+        // have no stable counters, and the lifecycle always compares.
         let mut reasons: Vec<String> = report
             .gates
             .iter()
-            .filter(|g| g.state != canary::GateState::Pass)
-            .map(|g| format!("gate `{}` is {}: {}", g.name, g.state.as_str(), g.message))
+            .filter(|g| match g.state {
+                canary::GateState::Pass => false,
+                canary::GateState::Skipped => g.name != "cost_increase",
+                _ => true,
+            })
+            .map(|g| match (g.name, g.state) {
+                ("vs_stable", canary::GateState::Skipped) => "gate `vs_stable` is skipped: the metrics have no `stable` counters, and promotion compares the canary with the stable version serving beside it".to_string(),
+                _ => format!("gate `{}` is {}: {}", g.name, g.state.as_str(), g.message),
+            })
             .collect();
         if left > 0 {
             reasons.push(format!(
