@@ -138,7 +138,7 @@ pub enum LifecycleError {
         reference: String,
         environment: String,
         reasons: Vec<String>,
-        report: Option<GateReport>,
+        report: Option<Box<GateReport>>,
         bake_time_left_seconds: i64,
     },
     #[error(
@@ -1329,7 +1329,7 @@ impl Console {
                 reference,
                 environment: env.to_string(),
                 reasons,
-                report: Some(report),
+                report: Some(Box::new(report)),
                 bake_time_left_seconds: left,
             });
         }
