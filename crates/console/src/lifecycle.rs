@@ -1175,6 +1175,32 @@ impl Console {
                     state,
                 });
             }
+            // A veto stands even once its envelope has expired, and a
+            // version rolled back here is not brought back on the
+            // approvals of its first attempt: both need a new version.
+            DeployState::Rejected => {
+                let veto = self
+                    .store
+                    .approvals(&version.digest, Some(env))
+                    .await?
+                    .into_iter()
+                    .find(|a| a.decision == Decision::Reject);
+                return Err(LifecycleError::Rejected {
+                    reference: reference(&version),
+                    environment: env.to_string(),
+                    by: veto
+                        .as_ref()
+                        .map_or_else(String::new, |a| a.approver.clone()),
+                    comment: veto.map_or_else(String::new, |a| a.comment),
+                });
+            }
+            DeployState::RolledBack => {
+                return Err(LifecycleError::ReviewClosed {
+                    reference: reference(&version),
+                    environment: env.to_string(),
+                    state,
+                });
+            }
             _ => {}
         }
         if let Some(c) = current.canary() {

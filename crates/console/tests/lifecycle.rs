@@ -844,6 +844,15 @@ async fn rollback_drops_a_canary_or_restores_the_previous_version_with_an_incide
     let v2_state = t.console.approvals_of(&v2).await.unwrap();
     assert_eq!(v2_state.len(), 1);
 
+    // A version rolled back here does not come back on its old approvals.
+    refused(
+        &t,
+        "review_closed",
+        t.console
+            .activate(&v2, "staging", &Expect::default(), Some("alice")),
+    )
+    .await;
+
     // A fully promoted version: rollback restores the one before it, with
     // the time it was first activated.
     let v3 = t.submitted("payments", "1.2.0", DENY_ALL).await;
@@ -1100,4 +1109,33 @@ async fn status_says_what_each_pending_version_still_needs() {
     // Every environment is listed without filters.
     let all = t.console.status(None, None).await.unwrap();
     assert_eq!(all.environments.len(), 3);
+}
+
+#[tokio::test]
+async fn a_rejection_still_blocks_activation_after_its_envelope_expires() {
+    let t = team().await;
+    let r = t.submitted("payments", "1.0.0", ALLOW_SMALL).await;
+    t.console
+        .decide(
+            &r,
+            "dev",
+            Decision::Reject,
+            "no refunds without a cap",
+            Some(1),
+            Some("bob"),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let msg = refused(
+        &t,
+        "rejected",
+        t.console
+            .activate(&r, "dev", &Expect::default(), Some("alice")),
+    )
+    .await;
+    assert!(
+        msg.contains("bob") && msg.contains("without a cap"),
+        "{msg}"
+    );
 }
