@@ -40,6 +40,11 @@ pub enum StoreError {
     Open { path: String, source: sqlx::Error },
     #[error("cannot migrate the store: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database was migrated by a newer Gavel than this one.
+    #[error(
+        "the store at `{path}` was written by a newer Gavel (its schema has migration {found}; this gavel knows up to {known}): upgrade gavel, or set GAVEL_HOME to another directory"
+    )]
+    Newer { path: String, found: i64, known: i64 },
     #[error("store query failed: {0}")]
     Query(#[from] sqlx::Error),
     #[error("a stored row is corrupt: {0}")]
@@ -119,7 +124,17 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(open_err)?;
-        MIGRATOR.run(&pool).await?;
+        match MIGRATOR.run(&pool).await {
+            Ok(()) => {}
+            Err(sqlx::migrate::MigrateError::VersionMissing(found)) => {
+                return Err(StoreError::Newer {
+                    path: path.display().to_string(),
+                    found,
+                    known: MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
         Ok(Store { pool })
     }
 
@@ -684,6 +699,27 @@ mod tests {
                 .await
                 .unwrap()
         );
+    }
+
+    /// A store a newer Gavel migrated is refused with a message that says
+    /// so, not sqlx's "previously applied but missing".
+    #[tokio::test]
+    async fn a_store_from_a_newer_gavel_is_refused_saying_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gavel.db");
+        let store = Store::open(&path).await.unwrap();
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time) \
+             VALUES (9999, 'from the future', CURRENT_TIMESTAMP, 1, x'00', 0)",
+        )
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        store.pool.close().await;
+        let e = Store::open(&path).await.unwrap_err();
+        let known = MIGRATOR.iter().map(|m| m.version).max().unwrap();
+        assert!(matches!(e, StoreError::Newer { found: 9999, known: k, .. } if k == known), "{e}");
+        assert!(e.to_string().contains("newer Gavel"), "{e}");
     }
 
     /// An override consumed before the ledger was keyed by digest (its row
