@@ -32,6 +32,7 @@
     )
 )]
 
+pub mod canary;
 pub mod expr;
 mod overrides;
 mod scorecard;
