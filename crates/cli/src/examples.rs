@@ -180,3 +180,11 @@ pub const AUDIT_EXPORT: &str = "Examples:
 pub const AUDIT_CHECKPOINT: &str = "Examples:
   gavel audit checkpoint --out checkpoint.json
   gavel audit verify --checkpoint checkpoint.json";
+
+pub const CANARY: &str = "Examples:
+  gavel canary check --metrics canary-metrics.json
+  gavel canary check --metrics canary-metrics.json --min-samples 500 --format json";
+
+pub const CANARY_CHECK: &str = "Examples:
+  gavel canary check --metrics canary-metrics.json
+  gavel canary check --metrics - --min-samples 500 --format json < canary-metrics.json";

@@ -27,6 +27,7 @@ pub const CODES: &[(&str, u8, &str)] = &[
     ("invalid_log", 2, "a decision log line that is not a decision"),
     ("invalid_policy", 2, "a governance policy that breaks its schema or has a bad condition"),
     ("invalid_scorecard", 2, "a scorecard field of the wrong type, or statuses that disagree"),
+    ("invalid_metrics", 2, "a canary metrics file (`gavel canary check`) with a field of the wrong type, an unknown field, or a count above `total_decisions`"),
     ("invalid_override", 2, "an override that forces a verdict no override may force (a document that is not an override is refused with exit 1: `wrong_payload_type` or `malformed`)"),
     ("invalid_payload", 2, "a payload to sign that is not well formed for its type"),
     ("invalid_key", 2, "a public key document that is not one"),
