@@ -698,6 +698,33 @@ fn rank_test_agrees_with_counting_every_pair() {
     }
 }
 
+/// The rank test over the largest histograms takes a few dozen passes over
+/// them, not a list of their hundred million pairs of costs.
+#[test]
+fn largest_histograms_are_judged_without_listing_every_pair() {
+    let side = |offset: f64| -> serde_json::Map<String, Value> {
+        (0..MAX_HISTOGRAM_COSTS)
+            .map(|i| (format!("{}", i as f64 * 0.01 + offset), json!(3)))
+            .collect()
+    };
+    let mut doc = pair([30_000, 0, 0, 0], [30_000, 0, 0, 0]);
+    doc["cost_histogram"] = Value::Object(side(0.0));
+    doc["stable"]["cost_histogram"] = Value::Object(side(0.005));
+    let m = metrics(doc);
+    let h = m.canary.cost_histogram.as_ref().unwrap();
+    assert_eq!(h.bins().len(), MAX_HISTOGRAM_COSTS);
+    let t = mann_whitney(
+        h,
+        m.stable.as_ref().unwrap().cost_histogram.as_ref().unwrap(),
+    )
+    .unwrap();
+    // Stable costs are 0.005 higher: the median difference is near -0.005.
+    assert!(t.shift < 0.0 && t.shift > -0.01, "{t:?}");
+    assert!(t.p > 0.5);
+    let g = gate(&check(&m, &GateConfig::default()), "vs_stable").clone();
+    assert_eq!(g.state, GateState::Pass);
+}
+
 #[test]
 fn histograms_merge_costs_and_refuse_bad_ones() {
     let h = hist(&[(2.0, 1), (0.5, 2), (2.0, 3), (1.0, 0), (-0.0, 4)]);
@@ -922,7 +949,31 @@ fn bad_metrics_name_their_field() {
             json!({"1": 9_007_199_254_740_991_u64, "2": 1}),
         ),
         "/cost_histogram",
-        "`cost_histogram` must be counts that add up to at most 9007199254740991, found more",
+        "`cost_histogram` counts 9007199254740992 decisions, more than the 100 in `total_decisions`; count each decision once",
+    );
+    // Paths: plain names dotted, other keys quoted.
+    let path = |doc: Value| error(doc).path().map(ToString::to_string).unwrap();
+    assert_eq!(path(with(ok(), "stable", json!({"_x": 1}))), "stable._x");
+    assert_eq!(path(with(ok(), "stable", json!({"a_9": 1}))), "stable.a_9");
+    assert_eq!(
+        path(with(ok(), "stable", json!({"9lives": 1}))),
+        "stable[\"9lives\"]"
+    );
+    assert_eq!(path(with(ok(), "x-y", json!(1))), "[\"x-y\"]");
+    assert_eq!(path(with(ok(), "x_y", json!(1))), "x_y");
+    // A value is shown whole up to 40 characters, cut past them.
+    let forty = "a".repeat(38);
+    assert_eq!(
+        error(with(ok(), "deny_count", json!(forty))).to_string(),
+        format!(
+            "`deny_count` must be a whole number from 0 to 9007199254740991, found a string `\"{forty}\"`"
+        )
+    );
+    let cut = "b".repeat(39);
+    assert!(
+        error(with(ok(), "deny_count", json!(cut)))
+            .to_string()
+            .ends_with(&format!("found a string `\"{}...`", "b".repeat(36))),
     );
     // Where each error is: a key, or a value.
     assert!(error(with(ok(), "zzz", json!(1))).at_key());
