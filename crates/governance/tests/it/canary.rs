@@ -602,6 +602,18 @@ fn mann_whitney_by_hand() {
     close(t.z, 6.799_829_442_564_728, 1e-12);
     close(t.p, 5.237_154_011_535_339_4e-12, 1e-6);
     assert_eq!((t.shift, t.interval), (1.0, (0.5, 1.0)));
+    // Stable costs above every canary cost, tied among themselves: canary
+    // [1,1,1,2,2] against stable [0,0,3,3,3,3,5,5,5] gives U = 5 * 2 = 10;
+    // ties 0 x2, 1 x3, 2 x2, 3 x4, 5 x3, sd = 7.333313, z = -1.772732 (python).
+    let t = mann_whitney(
+        &hist(&[(1.0, 3), (2.0, 2)]),
+        &hist(&[(0.0, 2), (3.0, 4), (5.0, 3)]),
+    )
+    .unwrap();
+    assert_eq!(t.u, 10.0);
+    close(t.z, -1.772_732_303_874_589_7, 1e-12);
+    close(t.p, 0.961_863_462_221_812_5, 1e-6);
+    assert_eq!((t.shift, t.interval), (-2.0, (-4.0, 1.0)));
     // Identical histograms: U is half the pairs, z a hair below 0.
     let h = hist(&[(1.0, 50), (2.0, 50)]);
     let t = mann_whitney(&h, &h).unwrap();
@@ -675,6 +687,26 @@ fn rank_test_agrees_with_counting_every_pair() {
         let t = mann_whitney(&ha, &hb).unwrap();
         let (u, diffs) = brute_force(ha.bins(), hb.bins());
         assert_eq!(t.u, u, "{a:?} {b:?}");
+        // z from the tie groups of the pooled sample, counted one by one.
+        let (n1, n2) = (ha.decisions() as f64, hb.decisions() as f64);
+        let n = n1 + n2;
+        let mut pooled: Vec<f64> = ha
+            .bins()
+            .iter()
+            .chain(hb.bins())
+            .flat_map(|&(c, k)| std::iter::repeat_n(c, k as usize))
+            .collect();
+        pooled.sort_by(f64::total_cmp);
+        let ties: f64 = pooled
+            .chunk_by(|x, y| x == y)
+            .map(|g| (g.len() as f64).powi(3) - g.len() as f64)
+            .sum();
+        let sd = (n1 * n2 / 12.0 * (n + 1.0 - ties / (n * (n - 1.0)))).sqrt();
+        if sd > 0.0 {
+            close(t.z, (u - n1 * n2 / 2.0 - 0.5) / sd, 1e-9);
+        } else {
+            assert_eq!((t.z, t.p), (0.0, 1.0));
+        }
         let w = diffs.len();
         let median = if w % 2 == 1 {
             diffs[w / 2]
