@@ -229,3 +229,11 @@ pub const INCIDENT_RESOLVE: &str = "Examples:
 pub const STATUS: &str = "Examples:
   gavel status
   gavel status --bundle inbox-triage --env prod --format json";
+
+pub const CANARY: &str = "Examples:
+  gavel canary check --metrics canary-metrics.json
+  gavel canary check --metrics canary-metrics.json --min-samples 500 --format json";
+
+pub const CANARY_CHECK: &str = "Examples:
+  gavel canary check --metrics canary-metrics.json
+  gavel canary check --metrics - --min-samples 500 --format json < canary-metrics.json";

@@ -8,12 +8,10 @@ use clap::{Args, Subcommand, ValueEnum};
 use gavel_console::{
     Decision, EnvSettings, Expect, LifecycleError, Transition, human_seconds, parse_duration,
 };
-use gavel_governance::canary::Metrics;
 
 use crate::OutputFormat;
 use crate::bundle::vfail;
 use crate::failure::Failure;
-use crate::input::read_text;
 use crate::keys::{console, duration, runtime};
 
 #[derive(Debug, Clone, Subcommand)]
@@ -235,15 +233,6 @@ fn print_json(v: &impl serde::Serialize) {
     println!("{}", serde_json::to_string(v).unwrap_or_default());
 }
 
-/// Reads a metrics file (§11.8's shape), or `-`.
-fn metrics(path: &str) -> Result<Metrics, Failure> {
-    let text = read_text(path)?;
-    let doc: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Failure::new("invalid_metrics", format!("not JSON: {e}")).in_file(path))?;
-    Metrics::from_json(&doc)
-        .map_err(|e| Failure::new("invalid_metrics", e.to_string()).in_file(path))
-}
-
 fn short(digest: &str) -> &str {
     digest.get(..19).unwrap_or(digest)
 }
@@ -374,7 +363,7 @@ pub fn run(cmd: LifecycleCommand, format: OutputFormat) -> Result<ExitCode, Fail
                 expect,
                 actor,
             } => {
-                let m = metrics(&file)?;
+                let m = crate::canary::load_metrics(&file)?;
                 let t = c
                     .promote(&bundle, &env, &m, &expect.expect(), actor.as_deref())
                     .await
@@ -387,7 +376,7 @@ pub fn run(cmd: LifecycleCommand, format: OutputFormat) -> Result<ExitCode, Fail
                 metrics: file,
                 actor,
             } => {
-                let m = metrics(&file)?;
+                let m = crate::canary::load_metrics(&file)?;
                 let t = c
                     .monitor(&bundle, &env, &m, actor.as_deref())
                     .await

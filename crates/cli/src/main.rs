@@ -4,6 +4,7 @@
 
 mod audit;
 mod bundle;
+mod canary;
 mod commands;
 mod diff;
 mod examples;
@@ -142,6 +143,12 @@ enum Command {
     Override {
         #[command(subcommand)]
         command: governance::OverrideCommand,
+    },
+    /// Canary gates: judge a canary's metrics before it is promoted.
+    #[command(after_help = crate::examples::CANARY)]
+    Canary {
+        #[command(subcommand)]
+        command: canary::CanaryCommand,
     },
     /// Simulate a bundle over a dataset (or compare two bundles, or replay a decision log).
     #[command(after_help = crate::examples::SIM)]
@@ -339,6 +346,7 @@ fn main() -> ExitCode {
             command: ScorecardCommand::Runs(args),
         } => governance::runs(args, cli.format),
         Command::Override { command } => governance::overrides(command, cli.format),
+        Command::Canary { command } => canary::run(command, cli.format),
         Command::Keys { command } => keys::keys(command.clone(), cli.format),
         Command::Init { examples } => bundle::init(*examples, cli.format),
         Command::Bundle { command } => bundle::bundle(command.clone(), cli.format),

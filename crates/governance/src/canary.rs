@@ -62,11 +62,6 @@ const TRIP_DENY_PERCENT: u64 = 50;
 const TRIP_NO_MATCH_PERCENT: u64 = 20;
 const TRIP_COST_INCREASE: f64 = 0.50;
 
-/// Costs are decimals written by agents: an increase of exactly 20% may
-/// compute as 20.000000000000004%. A cost ratio counts as over its limit
-/// only past this margin. (Rates are compared exactly, as whole numbers.)
-const COST_MARGIN: f64 = 1e-9;
-
 const CANARY_FIELDS: [&str; 8] = [
     "total_decisions",
     "error_count",
@@ -109,9 +104,13 @@ impl FieldPath {
 
 impl fmt::Display for FieldPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut previous: Option<&str> = None;
         for (i, token) in self.0.iter().enumerate() {
-            let plain = token.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            // A histogram's keys are costs, always quoted: `cost_histogram["0.5"]`.
+            let plain = previous != Some("cost_histogram")
+                && token.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
                 && token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            previous = Some(token);
             if !plain {
                 write!(f, "[{token:?}]")?;
             } else if i > 0 {
@@ -162,7 +161,7 @@ pub enum MetricsError {
     )]
     HistogramAboveTotal {
         at: FieldPath,
-        decisions: u64,
+        decisions: u128,
         total: u64,
     },
     #[error("`{at}` has more than {limit} distinct costs; round the costs to fewer values")]
@@ -359,20 +358,14 @@ fn counts(map: &Map<String, Value>, at: &FieldPath) -> Result<Counts, MetricsErr
         }
     }
     if let Some(v) = map.get("cost_histogram").filter(|v| !v.is_null()) {
-        let h = histogram(v, &at.child("cost_histogram"))?;
-        if h.decisions > total {
-            return Err(MetricsError::HistogramAboveTotal {
-                at: at.child("cost_histogram"),
-                decisions: h.decisions,
-                total,
-            });
-        }
+        let h = histogram(v, &at.child("cost_histogram"), total)?;
         c.cost_histogram = Some(h);
     }
     Ok(c)
 }
 
-fn histogram(v: &Value, at: &FieldPath) -> Result<Histogram, MetricsError> {
+/// A `cost_histogram` whose counts add up to at most `total`.
+fn histogram(v: &Value, at: &FieldPath, total: u64) -> Result<Histogram, MetricsError> {
     let Value::Object(map) = v else {
         return Err(MetricsError::WrongType {
             at: at.clone(),
@@ -397,12 +390,19 @@ fn histogram(v: &Value, at: &FieldPath) -> Result<Histogram, MetricsError> {
             .ok_or_else(|| MetricsError::BadCost { at: at.child(key) })?;
         bins.push((cost, count(n, &at.child(key))?));
     }
-    // Every cost is valid and there are few enough: only a sum past
-    // MAX_COUNT is left to refuse.
-    Histogram::new(bins).ok_or_else(|| MetricsError::WrongType {
+    let decisions: u128 = bins.iter().map(|(_, n)| u128::from(*n)).sum();
+    if decisions > u128::from(total) {
+        return Err(MetricsError::HistogramAboveTotal {
+            at: at.clone(),
+            decisions,
+            total,
+        });
+    }
+    // Every cost is valid, there are few enough, and their counts add up to
+    // at most `total`: the histogram can be built.
+    Histogram::new(bins).ok_or_else(|| MetricsError::TooManyCosts {
         at: at.clone(),
-        expected: "counts that add up to at most 9007199254740991",
-        found: "more".to_string(),
+        limit: MAX_HISTOGRAM_COSTS,
     })
 }
 
@@ -548,6 +548,14 @@ fn over_percent(count: u64, total: u64, limit_percent: u64) -> bool {
     u128::from(count) * 100 > u128::from(limit_percent) * u128::from(total)
 }
 
+/// Whether a cost ratio is over `limit`, compared at nine decimals: costs
+/// are decimals written by agents, and an increase of exactly 20% may
+/// compute as 20.000000000000004%. (Rates are compared exactly, as whole
+/// numbers.)
+fn over_fraction(ratio: f64, limit: f64) -> bool {
+    (ratio * 1e9).round() > (limit * 1e9).round()
+}
+
 /// The cost increase over `baseline` as a fraction, when it can be
 /// measured (a baseline above 0, both costs finite).
 fn increase(cost: f64, baseline: f64) -> Option<f64> {
@@ -636,7 +644,7 @@ fn cost_gate(m: &Metrics) -> Gate {
             ..gate(name, GateState::Inconclusive, None, MAX_COST_INCREASE)
         };
     };
-    let (state, message) = if up > MAX_COST_INCREASE + COST_MARGIN {
+    let (state, message) = if over_fraction(up, MAX_COST_INCREASE) {
         (
             GateState::Fail,
             format!(
@@ -901,7 +909,7 @@ fn compare_cost(canary: &Histogram, stable: &Histogram) -> Option<Compared> {
     let test = mann_whitney(canary, stable)?;
     let (m1, m2) = (canary.mean(), stable.mean());
     let higher = if m2 > 0.0 {
-        (m1 - m2) / m2 > COST_ALLOWANCE + COST_MARGIN
+        over_fraction((m1 - m2) / m2, COST_ALLOWANCE)
     } else {
         m1 > 0.0
     };
@@ -1074,7 +1082,7 @@ pub fn rollback_trip(m: &Metrics) -> Option<Trip> {
         }
     }
     if let Some(up) = increase(m.canary_avg_cost, m.baseline_avg_cost)
-        .filter(|up| *up > TRIP_COST_INCREASE + COST_MARGIN)
+        .filter(|up| over_fraction(*up, TRIP_COST_INCREASE))
     {
         reasons.push(format!(
             "Cost increase {} > {}",

@@ -44,7 +44,11 @@ pub enum StoreError {
     #[error(
         "the store at `{path}` was written by a newer Gavel (its schema has migration {found}; this gavel knows up to {known}): upgrade gavel, or set GAVEL_HOME to another directory"
     )]
-    Newer { path: String, found: i64, known: i64 },
+    Newer {
+        path: String,
+        found: i64,
+        known: i64,
+    },
     #[error("store query failed: {0}")]
     Query(#[from] sqlx::Error),
     #[error("a stored row is corrupt: {0}")]
@@ -718,7 +722,10 @@ mod tests {
         store.pool.close().await;
         let e = Store::open(&path).await.unwrap_err();
         let known = MIGRATOR.iter().map(|m| m.version).max().unwrap();
-        assert!(matches!(e, StoreError::Newer { found: 9999, known: k, .. } if k == known), "{e}");
+        assert!(
+            matches!(e, StoreError::Newer { found: 9999, known: k, .. } if k == known),
+            "{e}"
+        );
         assert!(e.to_string().contains("newer Gavel"), "{e}");
     }
 

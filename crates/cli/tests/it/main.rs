@@ -3,6 +3,7 @@
 
 mod audit;
 mod bundles;
+mod canary;
 mod crash;
 mod governance;
 mod keys;

@@ -2,6 +2,7 @@
 //! threshold.
 
 mod boundaries;
+mod canary;
 mod cards;
 mod overrides;
 mod policies;
