@@ -183,8 +183,7 @@ pub const AUDIT_CHECKPOINT: &str = "Examples:
 
 pub const ENV: &str = "Examples:
   gavel env list
-  gavel env set staging --canary off --bake-time 0
-  gavel env add qa --quorum 1 --canary on --bake-time 2h";
+  gavel env set staging --canary off --bake-time 0";
 
 pub const ENV_ADD: &str = "Examples:
   gavel env add qa

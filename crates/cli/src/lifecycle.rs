@@ -17,6 +17,7 @@ use crate::keys::{console, duration, runtime};
 #[derive(Debug, Clone, Subcommand)]
 pub enum EnvCommand {
     /// Every environment with its settings.
+    #[command(after_help = crate::examples::ENV)]
     List,
     /// Add an environment (quorum 1, canary on, bake time 1h, 100 samples unless given).
     #[command(after_help = crate::examples::ENV_ADD)]
@@ -202,6 +203,7 @@ pub enum LifecycleCommand {
         open: bool,
     },
     /// Resolve an incident.
+    #[command(after_help = crate::examples::INCIDENT_RESOLVE)]
     Incident {
         #[command(subcommand)]
         command: IncidentCommand,
