@@ -1297,33 +1297,11 @@ impl Console {
         let me = self.acting_identity(actor).await?;
         let current = self.current(bundle, env).await?;
         current.check(expect)?;
-        let Some(rollout) = current.rollout.as_ref() else {
-            return Err(LifecycleError::NoRollout {
-                bundle: bundle.to_string(),
-                environment: env.to_string(),
-            });
-        };
-        let Some(canary) = rollout.canary.clone() else {
-            return Err(LifecycleError::NoCanary {
-                bundle: bundle.to_string(),
-                environment: env.to_string(),
-            });
-        };
-        let report = canary::check(
-            metrics,
-            &GateConfig {
-                min_samples: environment.min_samples,
-            },
-        );
+        let (rollout, canary, report, check) = gated(&current, bundle, &environment, metrics)?;
         let now = jiff::Timestamp::now();
         let left =
             (environment.bake_time_seconds - seconds_between(&canary.step_started_at, now)).max(0);
         let reference = format!("{bundle}@{}", canary.slot.version);
-        let check = NewGateCheck {
-            digest: canary.slot.digest.clone(),
-            passed: report.passed,
-            report: serde_json::to_value(&report).unwrap_or(Value::Null),
-        };
         // Every gate must pass; `cost_increase` skipped is its pass for a
         // baseline cost of 0, but `vs_stable` skipped means the metrics
         // have no stable counters, and the lifecycle always compares.
@@ -1426,29 +1404,7 @@ impl Console {
             None => MONITOR_ACTOR.to_string(),
         };
         let current = self.current(bundle, env).await?;
-        let Some(rollout) = current.rollout.as_ref() else {
-            return Err(LifecycleError::NoRollout {
-                bundle: bundle.to_string(),
-                environment: env.to_string(),
-            });
-        };
-        let Some(canary_slot) = rollout.canary.clone() else {
-            return Err(LifecycleError::NoCanary {
-                bundle: bundle.to_string(),
-                environment: env.to_string(),
-            });
-        };
-        let report = canary::check(
-            metrics,
-            &GateConfig {
-                min_samples: environment.min_samples,
-            },
-        );
-        let check = NewGateCheck {
-            digest: canary_slot.slot.digest.clone(),
-            passed: report.passed,
-            report: serde_json::to_value(&report).unwrap_or(Value::Null),
-        };
+        let (rollout, canary_slot, report, check) = gated(&current, bundle, &environment, metrics)?;
         let Some(trip) = canary::rollback_trip(metrics) else {
             self.store
                 .record_gate_check(bundle, env, rollout.serial, &actor, &check)
@@ -1725,6 +1681,41 @@ impl Console {
         let v = self.resolve_version(reference).await?;
         Ok(self.store.approvals(&v.digest, None).await?)
     }
+}
+
+/// The running canary of a (bundle, environment) and its gates evaluated
+/// on `metrics`, with the results to record; refused where nothing is
+/// active or no canary runs.
+fn gated<'c>(
+    current: &'c Current,
+    bundle: &str,
+    env: &Environment,
+    metrics: &Metrics,
+) -> Result<(&'c Rollout, CanarySlot, GateReport, NewGateCheck), LifecycleError> {
+    let Some(rollout) = current.rollout.as_ref() else {
+        return Err(LifecycleError::NoRollout {
+            bundle: bundle.to_string(),
+            environment: env.name.clone(),
+        });
+    };
+    let Some(canary) = rollout.canary.clone() else {
+        return Err(LifecycleError::NoCanary {
+            bundle: bundle.to_string(),
+            environment: env.name.clone(),
+        });
+    };
+    let report = canary::check(
+        metrics,
+        &GateConfig {
+            min_samples: env.min_samples,
+        },
+    );
+    let check = NewGateCheck {
+        digest: canary.slot.digest.clone(),
+        passed: report.passed,
+        report: serde_json::to_value(&report).unwrap_or(Value::Null),
+    };
+    Ok((rollout, canary, report, check))
 }
 
 fn already(version: &BundleVersion, a: &StoredApproval) -> LifecycleError {

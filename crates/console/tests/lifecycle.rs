@@ -103,6 +103,17 @@ impl Team {
             .unwrap()
     }
 
+    async fn no_bake_time(&self, env: &str) {
+        let settings = EnvSettings {
+            bake_time_seconds: Some(0),
+            ..Default::default()
+        };
+        self.console
+            .set_environment(env, settings, Some("alice"))
+            .await
+            .unwrap();
+    }
+
     /// Every row of every table, and the audit chain, as text.
     async fn snapshot(&self) -> Vec<String> {
         snapshot(self.home.path()).await
@@ -573,17 +584,7 @@ async fn expired_approvals_and_approvers_who_lost_the_role_do_not_count() {
 #[tokio::test]
 async fn canary_promotion_needs_passing_gates_and_the_bake_time() {
     let t = team().await;
-    t.console
-        .set_environment(
-            "staging",
-            EnvSettings {
-                bake_time_seconds: Some(0),
-                ..Default::default()
-            },
-            Some("alice"),
-        )
-        .await
-        .unwrap();
+    t.no_bake_time("staging").await;
     let v1 = t.submitted("payments", "1.0.0", ALLOW_SMALL).await;
     t.approve(&v1, "staging", "bob").await;
     let first = t.activate(&v1, "staging").await;
@@ -772,17 +773,7 @@ async fn promotion_waits_for_the_bake_time_and_says_how_long() {
 #[tokio::test]
 async fn rollback_drops_a_canary_or_restores_the_previous_version_with_an_incident() {
     let t = team().await;
-    t.console
-        .set_environment(
-            "staging",
-            EnvSettings {
-                bake_time_seconds: Some(0),
-                ..Default::default()
-            },
-            Some("alice"),
-        )
-        .await
-        .unwrap();
+    t.no_bake_time("staging").await;
     let v1 = t.submitted("payments", "1.0.0", ALLOW_SMALL).await;
     t.approve(&v1, "staging", "bob").await;
     let first = t.activate(&v1, "staging").await;
@@ -1007,17 +998,7 @@ async fn a_change_expecting_another_state_is_refused() {
 #[tokio::test]
 async fn two_consoles_racing_on_one_environment_lose_nothing_and_never_reuse_a_serial() {
     let t = team().await;
-    t.console
-        .set_environment(
-            "staging",
-            EnvSettings {
-                bake_time_seconds: Some(0),
-                ..Default::default()
-            },
-            Some("alice"),
-        )
-        .await
-        .unwrap();
+    t.no_bake_time("staging").await;
     let other = t.second().await;
     let none = Expect::default();
     let v1 = t.submitted("payments", "1.0.0", ALLOW_SMALL).await;
