@@ -53,7 +53,9 @@ fn five_million_synthetic_cases_in_bounded_memory() {
         ],
         None,
     );
-    r.assert_bounded("sim 5,000,000 synthetic cases", Duration::from_secs(30));
+    // 5.5 s alone; room for a busy CI machine (43 s was seen beside
+    // four builds).
+    r.assert_bounded("sim 5,000,000 synthetic cases", Duration::from_secs(60));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let v = report(&r);
     assert_eq!(v["summary"]["total_cases"], 5_000_000);
@@ -97,7 +99,7 @@ fn five_million_synthetic_results_stream_to_a_file() {
     );
     r.assert_bounded(
         "sim 5,000,000 synthetic cases --results",
-        Duration::from_secs(30),
+        Duration::from_secs(90),
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
