@@ -229,3 +229,25 @@ pub const INCIDENT_RESOLVE: &str = "Examples:
 pub const STATUS: &str = "Examples:
   gavel status
   gavel status --bundle inbox-triage --env prod --format json";
+
+pub const REVIEW: &str = "Examples:
+  gavel review pack inbox-triage@1.2.0 --env prod --out inbox-triage-1.2.0.review.json
+  gavel review show inbox-triage-1.2.0.review.json          # on the reviewer's machine
+  gavel review sign inbox-triage-1.2.0.review.json --decision approve --comment 'Diff and impact reviewed' --out rita.approval.json
+  gavel review import rita.approval.json                     # back on the console";
+
+pub const REVIEW_PACK: &str = "Examples:
+  gavel review pack inbox-triage@1.2.0 --env prod --out inbox-triage-1.2.0.review.json
+  gavel review pack sha256:3f2a9c1e --env staging --as alice --expires-in 3d --format json > pkg.json";
+
+pub const REVIEW_SHOW: &str = "Examples:
+  gavel review show inbox-triage-1.2.0.review.json
+  gavel review show inbox-triage-1.2.0.review.json --format json";
+
+pub const REVIEW_SIGN: &str = "Examples:
+  gavel review sign inbox-triage-1.2.0.review.json --decision approve --comment 'Diff and impact reviewed' --out rita.approval.json
+  gavel review sign pkg.json --decision reject --comment 'Denies every refund under $5: see case c-17' --out rita.rejection.json --as rita";
+
+pub const REVIEW_IMPORT: &str = "Examples:
+  gavel review import rita.approval.json
+  gavel review import rita.approval.json --format json";
