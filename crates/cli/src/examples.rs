@@ -231,10 +231,8 @@ pub const STATUS: &str = "Examples:
   gavel status --bundle inbox-triage --env prod --format json";
 
 pub const REVIEW: &str = "Examples:
-  gavel review pack inbox-triage@1.2.0 --env prod --out inbox-triage-1.2.0.review.json
-  gavel review show inbox-triage-1.2.0.review.json          # on the reviewer's machine
-  gavel review sign inbox-triage-1.2.0.review.json --decision approve --comment 'Diff and impact reviewed' --out rita.approval.json
-  gavel review import rita.approval.json                     # back on the console";
+  gavel review pack inbox-triage@1.2.0 --env prod --out pkg.json        # on the console; then, on the reviewer's machine:
+  gavel review sign pkg.json --decision approve --comment 'Diff and impact reviewed' --out rita.approval.json";
 
 pub const REVIEW_PACK: &str = "Examples:
   gavel review pack inbox-triage@1.2.0 --env prod --out inbox-triage-1.2.0.review.json
