@@ -368,6 +368,16 @@ fn diff_counts(d: &Value) -> String {
 const IMPACT_KEYS: [&str; 5] = ["allow_to_deny", "deny_to_allow", "other", "cases", "seed"];
 const LINT_KEYS: [&str; 4] = ["total_rules", "errors", "warnings", "info"];
 
+/// Whether two values are the same once signed: compared as their RFC
+/// 8785 forms, in which `1.0` and `1` are one number (a package's payload
+/// reaches the reviewer in that form).
+fn same(a: &Value, b: &Value) -> bool {
+    match (gavel_trust::canonicalize(a), gavel_trust::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
 /// Every way the package's contents disagree with its documents.
 fn mismatches(p: &Package) -> (Vec<String>, Option<Facts>) {
     let mut out = Vec::new();
@@ -425,21 +435,21 @@ fn mismatches(p: &Package) -> (Vec<String>, Option<Facts>) {
             return (out, None);
         }
     };
-    if f.diff != p.diff {
+    if !same(&f.diff, &p.diff) {
         out.push(format!(
             "`diff` does not match the diff of the documents (the package says {}; recomputed: {})",
             diff_counts(&p.diff),
             diff_counts(&f.diff)
         ));
     }
-    if f.simulation != p.simulation {
+    if !same(&f.simulation, &p.simulation) {
         out.push(format!(
             "`simulation` does not match the impact simulated from the documents (the package says {}; recomputed: {})",
             counts(&p.simulation, &IMPACT_KEYS),
             counts(&f.simulation, &IMPACT_KEYS)
         ));
     }
-    if f.lint != p.lint {
+    if !same(&f.lint, &p.lint) {
         out.push(format!(
             "`lint` does not match the lint summary of the proposed document (the package says {}; recomputed: {})",
             counts(&p.lint, &LINT_KEYS),
@@ -1002,5 +1012,81 @@ impl Console {
             )
             .await?;
         Ok(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_the_same_as_signed() {
+        assert!(same(
+            &json!({"a": 1.0, "b": [2]}),
+            &json!({"b": [2], "a": 1})
+        ));
+        assert!(!same(&json!({"a": 1}), &json!({"a": 2})));
+        assert!(!same(&json!([1]), &json!([1, 1])));
+    }
+
+    fn package(issued_at: &str, expires_at: &str) -> Package {
+        let side = Side {
+            version: "1.0.0".into(),
+            digest: String::new(),
+            document: Value::Null,
+        };
+        Package {
+            bundle: "b".into(),
+            environment: "prod".into(),
+            author: "alice".into(),
+            proposed: side,
+            base: None,
+            diff: json!({}),
+            simulation: json!({}),
+            lint: json!({}),
+            gates: None,
+            signatures: Vec::new(),
+            issued_at: issued_at.into(),
+            expires_at: expires_at.into(),
+        }
+    }
+
+    /// A package is valid from 60 seconds before its `issued_at` (clock
+    /// skew) until just before its `expires_at`.
+    #[test]
+    fn a_package_is_valid_between_its_times_with_a_minute_of_skew() {
+        let now: jiff::Timestamp = "2026-11-23T15:00:00Z".parse().unwrap();
+        let p = |i: &str, e: &str| time_problem(&package(i, e), now);
+        assert_eq!(p("2026-11-23T14:00:00Z", "2026-11-23T15:00:01Z"), None);
+        assert_eq!(p("2026-11-23T15:01:00Z", "2026-11-24T00:00:00Z"), None);
+        assert_eq!(
+            p("2026-11-23T15:01:01Z", "2026-11-24T00:00:00Z").as_deref(),
+            Some("it is not valid before 2026-11-23T15:01:01Z (check this machine's clock)")
+        );
+        assert_eq!(
+            p("2026-11-23T14:00:00Z", "2026-11-23T15:00:00Z").as_deref(),
+            Some("it expired at 2026-11-23T15:00:00Z")
+        );
+        assert_eq!(
+            p("yesterday", "2026-11-24T00:00:00Z").as_deref(),
+            Some("its `issued_at` and `expires_at` are not RFC 3339 times")
+        );
+        assert_eq!(
+            p("2026-11-23T14:00:00Z", "never").as_deref(),
+            Some("its `issued_at` and `expires_at` are not RFC 3339 times")
+        );
+    }
+
+    #[test]
+    fn messages_count_what_they_compare() {
+        assert_eq!(counts(&json!({"a": 1, "b": 2}), &["a", "c"]), "a 1, c none");
+        assert_eq!(
+            diff_counts(&json!({"added": [1, 2], "modified": [3], "class": "tightening"})),
+            "2 added, 0 removed, 1 modified, class tightening"
+        );
+        assert_eq!(
+            keyids(&json!({"signatures": [{"keyid": "k1"}, {"sig": "x"}, {"keyid": "k2"}]})),
+            vec!["k1", "k2"]
+        );
     }
 }

@@ -188,12 +188,21 @@ async fn offline_review_end_to_end_counts_toward_quorum() {
     let shown = b.c.show_review(&pack.envelope).await.unwrap();
     assert!(shown.valid && shown.consistent, "{:?}", shown.problems);
     assert_eq!(shown.signature.status, "unknown_signer");
+    assert_eq!(
+        shown.signature.reason,
+        Some(gavel_trust::Reason::UnknownKey)
+    );
+    assert!(shown.signature.signers.is_empty());
     assert_eq!(shown.signature.keyids, vec![pack.keyid.clone()]);
     assert_eq!(shown.proposed.digest, pack.digest);
     // The console's own store knows who signed it.
     let here = a.c.show_review(&pack.envelope).await.unwrap();
     assert_eq!(here.signature.status, "verified");
     assert_eq!(here.signature.signers[0].name, "alice");
+    assert_eq!(
+        (here.signature.reason, here.signature.message.as_str()),
+        (None, "valid")
+    );
 
     let signed =
         b.c.sign_review(
@@ -441,17 +450,47 @@ async fn an_edited_package_is_refused_at_sign_naming_what_does_not_match() {
     assert_ne!(signed.digest, pack.digest);
     let m = refused_import(&a, &signed.envelope, "approval_refused").await;
     assert!(m.contains("no version of this store has digest"), "{m}");
+    // A document that is no bundle, its digest recomputed: named, with
+    // where it is wrong.
+    for (doc, says) in [
+        (
+            json!({"rules": [{"id": "abc", "agent": "inbox.*", "action": "allow", "effect": "maybe", "reason": "r"}]}),
+            "the proposed document is not a valid bundle: `effect` must be one of `allow`, `deny`, `needs_approval`, found string `maybe` (at `/rules/0/effect`)",
+        ),
+        (
+            json!({}),
+            "the proposed document is not a valid bundle: object is missing required field `rules`",
+        ),
+    ] {
+        let p = refused_sign(
+            &b,
+            edited(&pack.envelope, |p| {
+                p["proposed"]["bundle"] = doc.clone();
+                p["proposed"]["digest"] =
+                    gavel_trust::bundle_digest(&doc).unwrap().to_string().into();
+            }),
+        )
+        .await;
+        assert_eq!(p, vec![says.to_string()]);
+    }
     // The impact, the lint summary, the diff, the names.
     for (edit, named) in [
         (
             json!({"/simulation/allow_to_deny": 7}),
-            "`simulation` does not match",
+            "`simulation` does not match the impact simulated from the documents (the package says allow_to_deny 7, deny_to_allow ",
         ),
         (
             json!({"/simulation/seed": 1}),
             "`simulation` does not match",
         ),
-        (json!({"/lint/errors": 3}), "`lint` does not match"),
+        (
+            json!({"/lint/errors": 3}),
+            "`lint` does not match the lint summary of the proposed document (the package says total_rules 10, errors 3, warnings 1, info 1; recomputed: total_rules 10, errors 0, warnings 1, info 1)",
+        ),
+        (
+            json!({"/diff/added": []}),
+            "`diff` does not match the diff of the documents (the package says 0 added, 0 removed, 0 modified, class loosening; recomputed: 10 added, 0 removed, 0 modified, class loosening)",
+        ),
         (json!({"/diff/unchanged": 99}), "`diff` does not match"),
         (
             json!({"/proposed/version": "9.9.9"}),
@@ -519,8 +558,27 @@ async fn an_edited_package_is_refused_at_sign_naming_what_does_not_match() {
         .unwrap();
     let stamped = gavel_trust::stamp(PayloadKind::Review, &old, past, 3600).unwrap();
     let expired = gavel_trust::sign_dsse(REVIEW, &stamped, &[&key]).unwrap();
-    let p = refused_sign(&b, expired).await;
+    let p = refused_sign(&b, expired.clone()).await;
     assert!(p.iter().any(|m| m.starts_with("it expired at")), "{p:?}");
+    // Where the signer is known, an expired package still shows who
+    // signed it: the signature verified, the time did not.
+    let shown = b2.c.show_review(&expired).await.unwrap();
+    assert_eq!(shown.signature.status, "verified");
+    assert_eq!(shown.signature.reason, None);
+    assert_eq!(shown.problems.len(), 1, "{:?}", shown.problems);
+    assert!(shown.consistent);
+    // Issued in the future: a minute of clock skew is fine, more is not.
+    let at = |seconds: i64| {
+        let t = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() + seconds).unwrap();
+        let stamped = gavel_trust::stamp(PayloadKind::Review, &old, t, 3600).unwrap();
+        gavel_trust::sign_dsse(REVIEW, &stamped, &[&key]).unwrap()
+    };
+    let p = refused_sign(&b, at(600)).await;
+    assert!(
+        p.iter().any(|m| m.starts_with("it is not valid before")),
+        "{p:?}"
+    );
+    assert!(b.c.show_review(&at(30)).await.unwrap().valid);
     // Refusals wrote nothing on the reviewer's machine.
     assert_eq!(snapshot(&b).await, before);
 }
@@ -864,4 +922,136 @@ async fn packing_needs_an_author_an_environment_and_a_known_version() {
         "{err}"
     );
     assert_eq!(snapshot(&a).await, before);
+}
+
+/// Regression: numbers written as floats (`1.0`, `90.0`) reach the
+/// reviewer in canonical JSON (`1`, `90`); the diff, impact and lint
+/// recomputed there still match what the console packed.
+#[tokio::test]
+async fn whole_numbers_written_as_floats_survive_the_trip() {
+    let (a, b) = homes().await;
+    let floats = |version: &str, threshold: &str, cost: &str| {
+        inbox(version, 90)
+            .replace(
+                "\">=risk_score\": 90,",
+                &format!("\">=risk_score\": {threshold},"),
+            )
+            .replace("budget: {cost: 0.05,", &format!("budget: {{cost: {cost},"))
+    };
+    let v1 =
+        a.c.create_version(
+            "v1.yaml",
+            &floats("1.0.0", "90.0", "1.0"),
+            None,
+            Some("alice"),
+        )
+        .await
+        .unwrap();
+    a.c.submit(&v1.reference, Some("alice")).await.unwrap();
+    a.c.decide(
+        &v1.reference,
+        "dev",
+        Decision::Approve,
+        "ok",
+        None,
+        Some("carol"),
+    )
+    .await
+    .unwrap();
+    a.c.activate(&v1.reference, "dev", &Expect::default(), Some("alice"))
+        .await
+        .unwrap();
+    let v2 =
+        a.c.create_version(
+            "v2.yaml",
+            &floats("1.1.0", "80.5", "2.0"),
+            None,
+            Some("alice"),
+        )
+        .await
+        .unwrap();
+    a.c.submit(&v2.reference, Some("alice")).await.unwrap();
+    let pack =
+        a.c.pack_review(&v2.reference, "dev", None, Some("alice"))
+            .await
+            .unwrap();
+    let p = payload(&pack.envelope);
+    assert_eq!(
+        p["diff"]["modified"].as_array().unwrap().len(),
+        2,
+        "{}",
+        p["diff"]
+    );
+    let shown = b.c.show_review(&pack.envelope).await.unwrap();
+    assert!(shown.valid, "{:?}", shown.problems);
+    let signed =
+        b.c.sign_review(&pack.envelope, Decision::Approve, "", None, None)
+            .await
+            .unwrap();
+    a.c.import_review(&signed.envelope).await.unwrap();
+}
+
+/// A package carrying approvals for another environment or digest (made
+/// by hand, signed by the console's author): shown as not verified, and
+/// no reason for the reviewer not to decide.
+#[tokio::test]
+async fn approvals_a_package_carries_are_shown_for_what_they_are() {
+    let (a, b) = homes().await;
+    let v1 = submitted(&a, "1.0.0", 90).await;
+    let staging = approval(&a, &b, &v1, "staging").await;
+    let v2 = submitted(&a, "1.1.0", 80).await;
+    let other = approval(&a, &b, &v2, "prod").await;
+    let pack =
+        a.c.pack_review(&v1, "prod", None, Some("alice"))
+            .await
+            .unwrap();
+    let mut p = payload(&pack.envelope);
+    let o = p.as_object_mut().unwrap();
+    o.remove("issued_at");
+    o.remove("expires_at");
+    p["signatures"] = json!([staging, other]);
+    let (_, key) = a.c.signing_key(Some("alice")).await.unwrap();
+    let stamped =
+        gavel_trust::stamp(PayloadKind::Review, &p, jiff::Timestamp::now(), 3600).unwrap();
+    let carrying = gavel_trust::sign_dsse(REVIEW, &stamped, &[&key]).unwrap();
+    let shown = a.c.show_review(&carrying).await.unwrap();
+    assert!(shown.valid, "{:?}", shown.problems);
+    assert_eq!(shown.approvals.len(), 2);
+    for a in &shown.approvals {
+        assert!(!a.verified);
+        assert_eq!(
+            a.message,
+            "it names another digest or environment than the package"
+        );
+        assert_eq!(a.approver, "rita");
+    }
+    // Rita's own machine knows her key, and finds the same.
+    let there = b.c.show_review(&carrying).await.unwrap();
+    assert_eq!(there.approvals, shown.approvals);
+    // Rita decided elsewhere, not here: she may sign.
+    let signed =
+        b.c.sign_review(&carrying, Decision::Approve, "", None, None)
+            .await
+            .unwrap();
+    a.c.import_review(&signed.envelope).await.unwrap();
+}
+
+/// An approval naming a digest of this store but another version.
+#[tokio::test]
+async fn an_approval_naming_another_version_is_refused() {
+    let (a, b) = homes().await;
+    let v1 = submitted(&a, "1.0.0", 90).await;
+    let signed = approval(&a, &b, &v1, "prod").await;
+    let mut s = payload(&signed);
+    let o = s.as_object_mut().unwrap();
+    o.remove("issued_at");
+    o.remove("expires_at");
+    s["version"] = json!("1.0.1");
+    let renamed =
+        b.c.sign_statement(PayloadKind::Approval, &s, None, Some("rita"))
+            .await
+            .unwrap();
+    let m = refused_import(&a, &renamed, "approval_refused").await;
+    assert!(m.contains("it names version `1.0.1`, but digest"), "{m}");
+    assert!(m.contains("is `inbox-triage@1.0.0`"), "{m}");
 }
