@@ -236,3 +236,23 @@ pub const CANARY: &str = "Examples:
 pub const CANARY_CHECK: &str = "Examples:
   gavel canary check --metrics canary-metrics.json
   gavel canary check --metrics - --min-samples 500 --format json < canary-metrics.json";
+
+pub const REVIEW: &str = "Examples:
+  gavel review pack inbox-triage@1.2.0 --env prod --out pkg.json        # on the console; then, on the reviewer's machine:
+  gavel review sign pkg.json --decision approve --comment 'Diff and impact reviewed' --out rita.approval.json";
+
+pub const REVIEW_PACK: &str = "Examples:
+  gavel review pack inbox-triage@1.2.0 --env prod --out inbox-triage-1.2.0.review.json
+  gavel review pack sha256:3f2a9c1e --env staging --as alice --expires-in 3d --format json > pkg.json";
+
+pub const REVIEW_SHOW: &str = "Examples:
+  gavel review show inbox-triage-1.2.0.review.json
+  gavel review show inbox-triage-1.2.0.review.json --format json";
+
+pub const REVIEW_SIGN: &str = "Examples:
+  gavel review sign inbox-triage-1.2.0.review.json --decision approve --comment 'Diff and impact reviewed' --out rita.approval.json
+  gavel review sign pkg.json --decision reject --comment 'Denies every refund under $5: see case c-17' --out rita.rejection.json --as rita";
+
+pub const REVIEW_IMPORT: &str = "Examples:
+  gavel review import rita.approval.json
+  gavel review import rita.approval.json --format json";

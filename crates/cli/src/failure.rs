@@ -66,6 +66,8 @@ pub const CODES: &[(&str, u8, &str)] = &[
     ("not_ready", 1, "`gavel promote` while a gate is not `pass` or bake time is left (every reason listed)"),
     ("nothing_to_roll_back", 1, "`gavel rollback` of the first version activated in an environment"),
     ("already_resolved", 1, "resolving an incident already resolved"),
+    ("package_refused", 1, "`gavel review sign` (or `show`, which exits 1) of a review package that is expired, badly signed, not a review package, or whose digests, names, diff, impact or lint do not match its documents (the message names each)"),
+    ("approval_refused", 1, "`gavel review import` of an approval that does not verify against the trust store (the message gives the reason: `bad_signature`, `unknown_key`, `expired`, …), carries more than one signature, or names a digest, version or environment this store does not have"),
 ];
 
 /// Why a command could not use its input.

@@ -14,6 +14,7 @@ mod input;
 mod keys;
 mod lifecycle;
 mod lint;
+mod review;
 mod sim;
 
 use std::process::ExitCode;
@@ -189,6 +190,12 @@ enum Command {
     },
     #[command(flatten)]
     Lifecycle(lifecycle::LifecycleCommand),
+    /// Offline review: pack a version for a reviewer, show and sign the package on their machine, import the approval.
+    #[command(after_help = crate::examples::REVIEW)]
+    Review {
+        #[command(subcommand)]
+        command: review::ReviewCommand,
+    },
     /// Version helpers.
     #[command(after_help = crate::examples::VERSION)]
     Version {
@@ -317,6 +324,7 @@ fn main() -> ExitCode {
             max_findings,
         } => lint::run(files, *max_findings, cli.format),
         Command::Diff { old, new } => diff::run(old, new, cli.format),
+        Command::Review { command } => review::review(command.clone(), cli.format),
         Command::Version {
             command: VersionCommand::Suggest { old, new },
         } => diff::suggest(old, new, cli.format),

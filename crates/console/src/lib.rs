@@ -10,6 +10,7 @@ mod backup;
 mod keychain;
 mod lifecycle;
 mod overrides;
+mod review;
 mod runs;
 mod versions;
 
@@ -38,6 +39,10 @@ pub use lifecycle::{
     human_seconds, parse_duration,
 };
 pub use overrides::{IssuedOverride, MIN_REASON_CHARS, OVERRIDE_TYPE, OverrideRequest};
+pub use review::{
+    PackageSignature, PackedApproval, PackedVersion, REVIEW_TYPE, ReviewError, ReviewPackage,
+    ReviewReport, SignedApproval,
+};
 pub use runs::{DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT, RunFilter, run_time};
 pub use versions::{
     EXAMPLE_AUTHOR, EXAMPLES, EditedVersion, ExampleLoad, ExportedVersion, InitReport, ListQuery,

@@ -610,12 +610,24 @@ const VERSION: &[Field] = &[
     req("bundle", Ty::Document),
 ];
 
+/// A review package (`gavel review pack`): the bundle name, the two
+/// versions with their documents, their diff, simulated impact and lint
+/// summary, and the approvals recorded so far (`signatures`, each an
+/// `approval.v1` envelope). `environment`, `author` (of the proposed
+/// version), `lint` and `gates` (the last canary gate results, where a
+/// canary of the bundle runs) are optional here so that a package signed
+/// by hand with `gavel sign --type review` stays well formed; `gavel
+/// review` itself refuses a package without the first three.
 const REVIEW: &[Field] = &[
     req("bundle", Ty::Text),
+    opt("environment", Ty::Text),
+    opt("author", Ty::Text),
     req("base", Ty::OrNull(&Ty::Object(VERSION))),
     req("proposed", Ty::Object(VERSION)),
     req("diff", Ty::AnyObject),
     req("simulation", Ty::AnyObject),
+    opt("lint", Ty::AnyObject),
+    opt("gates", Ty::Objects),
     req("signatures", Ty::Objects),
     ISSUED_AT,
     EXPIRES_AT,
@@ -742,5 +754,58 @@ fn found(v: &Value) -> String {
         },
         Value::Number(n) => format!("`{n}`"),
         other => describe(other).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// A review package as `gavel review pack` writes it.
+    fn package() -> Value {
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        json!({
+            "bundle": "inbox-triage", "environment": "prod", "author": "alice",
+            "base": null,
+            "proposed": {"version": "1.1.0", "digest": digest, "bundle": {"rules": []}},
+            "diff": {}, "simulation": {"allow_to_deny": 0},
+            "lint": {"errors": 0}, "gates": [{"name": "samples"}], "signatures": [],
+            "issued_at": "2026-11-23T00:00:00Z", "expires_at": "2026-12-07T00:00:00Z",
+        })
+    }
+
+    /// The fields `gavel review` adds are typed when present, and may be
+    /// left out (a package signed by hand need not have them).
+    #[test]
+    fn review_packages_type_environment_author_lint_and_gates() {
+        assert_eq!(PayloadKind::Review.check(&package()), Ok(()));
+        for field in ["environment", "author", "lint", "gates"] {
+            let mut p = package();
+            p.as_object_mut().unwrap().remove(field);
+            assert_eq!(PayloadKind::Review.check(&p), Ok(()), "without {field}");
+        }
+        for (field, bad, expected) in [
+            ("environment", json!(" "), "a non-empty string"),
+            ("author", json!(7), "a non-empty string"),
+            ("lint", json!([]), "an object"),
+            ("gates", json!([3]), "an object"),
+        ] {
+            let mut p = package();
+            p[field] = bad;
+            let e = PayloadKind::Review.check(&p).unwrap_err();
+            assert!(
+                e.field().is_some_and(|f| f.starts_with(field)),
+                "{field}: {e}"
+            );
+            assert!(e.to_string().contains(expected), "{field}: {e}");
+        }
+        let mut p = package();
+        p["reviewer"] = json!("bob");
+        assert!(matches!(
+            PayloadKind::Review.check(&p),
+            Err(PayloadError::Unknown { .. })
+        ));
     }
 }
