@@ -210,7 +210,7 @@ fn keychain_tests() -> Result<()> {
         std::fs::create_dir_all(PathBuf::from(home).join(".local/share/keyrings"))?;
     }
     let script = "echo -n test | gnome-keyring-daemon --unlock --replace --daemonize --components=secrets >/dev/null \
-        && cargo nextest run --locked -p gavel-cli --features real-keychain-tests --test keychain --profile ci";
+        && cargo nextest run --locked -p gavel-cli --features real-keychain-tests --test keychain --test review --test lifecycle --profile ci";
     sh("dbus-run-session", &["--", "sh", "-c", script])
 }
 
