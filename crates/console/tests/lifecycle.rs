@@ -961,8 +961,26 @@ async fn a_change_expecting_another_state_is_refused() {
     let t = team().await;
     let v1 = t.submitted("payments", "1.0.0", ALLOW_SMALL).await;
     t.approve(&v1, "staging", "bob").await;
-    let d1 = t.activate(&v1, "staging").await.rollout.active.digest;
+    // `none`: nothing active yet, as expected.
+    let nothing = Expect {
+        active: Some("none".into()),
+        canary: Some(None),
+    };
+    let d1 = t
+        .console
+        .activate(&v1, "staging", &nothing, Some("alice"))
+        .await
+        .unwrap()
+        .rollout
+        .active
+        .digest;
     let v2 = t.submitted("payments", "1.1.0", DENY_ALL).await;
+    refused(
+        &t,
+        "stale_state",
+        t.console.activate(&v2, "staging", &nothing, Some("alice")),
+    )
+    .await;
     t.approve(&v2, "staging", "bob").await;
     let wrong = Expect {
         active: Some("sha256:00000000".into()),
@@ -1119,4 +1137,127 @@ async fn a_rejection_still_blocks_activation_after_its_envelope_expires() {
         msg.contains("bob") && msg.contains("without a cap"),
         "{msg}"
     );
+}
+
+/// An approval row whose signed envelope says something else (another
+/// environment, digest, decision or key: a store edited by hand, or a bug)
+/// never counts: quorum is read from what was signed.
+#[tokio::test]
+async fn an_approval_row_that_disagrees_with_its_envelope_does_not_count() {
+    let t = team().await;
+    let a = t.submitted("payments", "1.0.0", ALLOW_SMALL).await;
+    let b = t.submitted("payments", "1.1.0", DENY_ALL).await;
+    t.approve(&a, "prod", "bob").await;
+    t.console
+        .add_environment("qa", EnvSettings::default(), Some("alice"))
+        .await
+        .unwrap();
+    t.console
+        .decide(
+            &a,
+            "staging",
+            Decision::Reject,
+            "not for staging yet",
+            None,
+            Some("carol"),
+        )
+        .await
+        .unwrap();
+    let pool = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        t.home.path().join("gavel.db").display()
+    ))
+    .await
+    .unwrap();
+    let version_id = |r: &str| {
+        let pool = pool.clone();
+        let (name, version) = r.split_once('@').unwrap();
+        let (name, version) = (name.to_string(), version.to_string());
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT id FROM bundle_versions WHERE name = ? AND version = ?",
+            )
+            .bind(name)
+            .bind(version)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let (ia, ib) = (version_id(&a).await, version_id(&b).await);
+    let digest_b: String = sqlx::query_scalar("SELECT digest FROM bundle_versions WHERE id = ?")
+        .bind(ib)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    // Each forged row copies bob's prod approval of `a` (or carol's
+    // rejection) under other columns.
+    let forge = |version: i64,
+                 digest: String,
+                 env: &'static str,
+                 decision: &'static str,
+                 keyid_from: &'static str,
+                 envelope_from: (&'static str, &'static str)| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(
+                "INSERT INTO approvals (version_id, digest, environment, decision, keyid, approver, comment, issued_at, expires_at, envelope, source, recorded_at) \
+                 SELECT ?, ?, ?, ?, (SELECT keyid FROM trusted_keys WHERE name = ? AND retired_at IS NULL), approver, comment, issued_at, expires_at, envelope, source, recorded_at \
+                 FROM approvals WHERE approver = ? AND environment = ?",
+            )
+            .bind(version)
+            .bind(digest)
+            .bind(env)
+            .bind(decision)
+            .bind(keyid_from)
+            .bind(envelope_from.0)
+            .bind(envelope_from.1)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    };
+    let digest_a: String = sqlx::query_scalar("SELECT digest FROM bundle_versions WHERE id = ?")
+        .bind(ia)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    // Another environment: bob's prod approval filed under dev.
+    forge(
+        ia,
+        digest_a.clone(),
+        "dev",
+        "approve",
+        "bob",
+        ("bob", "prod"),
+    )
+    .await;
+    // Another digest: bob's approval of `a` filed under `b`.
+    forge(ib, digest_b, "dev", "approve", "bob", ("bob", "prod")).await;
+    // Another decision: carol's rejection filed as an approval.
+    forge(
+        ia,
+        digest_a.clone(),
+        "qa",
+        "approve",
+        "carol",
+        ("carol", "staging"),
+    )
+    .await;
+    // Another key: bob's approval filed under erin's key.
+    forge(ia, digest_a, "qa", "approve", "erin", ("bob", "prod")).await;
+    pool.close().await;
+    for (r, env) in [(&a, "dev"), (&b, "dev"), (&a, "qa")] {
+        let msg = refused(
+            &t,
+            "quorum_not_met",
+            t.console
+                .activate(r, env, &Expect::default(), Some("alice")),
+        )
+        .await;
+        assert!(
+            msg.contains("names another digest, environment, decision or key"),
+            "{env}: {msg}"
+        );
+    }
 }
