@@ -801,21 +801,23 @@ impl Console {
                     .unwrap_or_default()
                     .to_string()
             };
-            if says("digest") != version.digest
-                || says("environment") != env.name
-                || says("decision") != a.decision.as_str()
-                || !check.signers.iter().any(|s| s.keyid == a.keyid)
-            {
-                not_counted.push(format!(
-                    "{who}: the signed approval names another digest, environment, decision or key"
-                ));
-                continue;
-            }
+            // The signer who vouches, by the key the row names: its name
+            // comes from the trust store, not from the row.
             let signer = check
                 .signers
                 .iter()
                 .find(|s| s.keyid == a.keyid)
-                .map_or_else(|| a.approver.clone(), |s| s.name.clone());
+                .map(|s| s.name.clone());
+            let Some(signer) = signer.filter(|_| {
+                says("digest") == version.digest
+                    && says("environment") == env.name
+                    && says("decision") == a.decision.as_str()
+            }) else {
+                not_counted.push(format!(
+                    "{who}: the signed approval names another digest, environment, decision or key"
+                ));
+                continue;
+            };
             if signer == version.author {
                 not_counted.push(format!("{who}: the author of the version"));
                 continue;
