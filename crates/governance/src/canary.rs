@@ -1099,3 +1099,16 @@ pub fn rollback_trip(m: &Metrics) -> Option<Trip> {
     }
     (!reasons.is_empty()).then_some(Trip { reasons })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Four decimals down to 0.0001 itself; below it, `p<0.0001`.
+    #[test]
+    fn p_values_are_written_with_four_decimals() {
+        assert_eq!(p_text(0.0001), "p=0.0001");
+        assert_eq!(p_text(0.000_099_9), "p<0.0001");
+        assert_eq!(p_text(0.012_34), "p=0.0123");
+    }
+}
