@@ -209,11 +209,11 @@ pub const ACTIVATE: &str = "Examples:
   gavel activate inbox-triage@1.2.0 --env prod --expect-active sha256:9b1c0d2e --expect-canary none";
 
 pub const PROMOTE: &str = "Examples:
-  gavel promote inbox-triage --env prod --metrics canary-metrics.json
+  gavel promote inbox-triage --env prod --metrics fixtures/canary/metrics.json
   gavel promote inbox-triage --env prod --metrics - --format json < metrics.json";
 
 pub const MONITOR: &str = "Examples:
-  gavel monitor --env prod --bundle inbox-triage --metrics canary-metrics.json";
+  gavel monitor --env prod --bundle inbox-triage --metrics fixtures/canary/metrics.json";
 
 pub const ROLLBACK: &str = "Examples:
   gavel rollback --env prod --reason 'Deny rate doubled after 1.2.0' --bundle inbox-triage";
@@ -230,12 +230,12 @@ pub const STATUS: &str = "Examples:
   gavel status --bundle inbox-triage --env prod --format json";
 
 pub const CANARY: &str = "Examples:
-  gavel canary check --metrics canary-metrics.json
-  gavel canary check --metrics canary-metrics.json --min-samples 500 --format json";
+  gavel canary check --metrics fixtures/canary/metrics.json
+  gavel canary check --metrics fixtures/canary/metrics.json --min-samples 500 --format json";
 
 pub const CANARY_CHECK: &str = "Examples:
-  gavel canary check --metrics canary-metrics.json
-  gavel canary check --metrics - --min-samples 500 --format json < canary-metrics.json";
+  gavel canary check --metrics fixtures/canary/metrics.json
+  gavel canary check --metrics - --min-samples 500 --format json < fixtures/canary/metrics.json";
 
 pub const REVIEW: &str = "Examples:
   gavel review pack inbox-triage@1.2.0 --env prod --out pkg.json        # on the console; then, on the reviewer's machine:

@@ -1,7 +1,8 @@
 //! Workflow governance (DESIGN §4, §11.12): RAROI scorecards evaluated
 //! against a policy into `promote`, `demote`, `pilot`, `no_go` or
 //! `borderline`, with reason codes, the micro-pilot, the foresight gate and
-//! signed overrides.
+//! signed overrides; and the canary gates and automatic-rollback trip of
+//! a version's rollout ([`canary`], DESIGN §7, §11.8).
 //!
 //! Pure: scorecards and policies arrive as values, overrides arrive
 //! verified (the console checks signatures, expiry and the ledger), and the
