@@ -4,12 +4,13 @@
 //! rollback and incident with the JSON contracts and exit codes of §11.1
 //! (every refusal exit 1 with its code, changing no row and no audit
 //! entry); two `gavel` processes at once (both approvals kept, one
-//! activation, one promotion step, serials never repeated); and `gavel`
-//! killed with SIGKILL at random points of a few hundred lifecycle
-//! operations, after each of which the store opens and holds no half-done
-//! change (serials 1..n, every rollout and approval row with its one audit
-//! entry and no entry without its row, deployment states that match the
-//! newest rollout, every successful approval kept, a chain that verifies).
+//! activation, one promotion step, serials never repeated; a rejection
+//! and an activation never both succeed); and `gavel` killed with SIGKILL
+//! at random points of a few hundred lifecycle operations, after each of
+//! which the store opens and holds no half-done change (serials 1..n,
+//! every rollout and approval row with its one audit entry and no entry
+//! without its row, deployment states that match the newest rollout,
+//! every successful approval kept, a chain that verifies).
 //!
 //! Each test has its own `GAVEL_HOME` and keychain service, whose entries
 //! are deleted when the test ends. Runs inside a D-Bus session with an
@@ -1297,6 +1298,105 @@ fn two_gavel_processes_at_once_keep_every_approval_and_move_a_rollout_once() {
     assert_eq!(v["valid"], true, "{v}");
     let world = read_world(&env.db());
     check_world(&world, &BTreeSet::new());
+}
+
+/// Regression: `gavel reject` by one approver while `gavel activate` of
+/// the same version runs never lets both succeed. A rejection moves no
+/// serial, and one recorded after `activate` counted the approvals was
+/// overridden: the rejected version went out (both exited 0 in 8 of 9
+/// tries). Started at offsets across the activation's run, each round ends
+/// one way: the rejection kept and the activation refused (`stale_state`
+/// when the rejection landed while it signed, `rejected` before), or the
+/// activation done and the rejection refused (`review_closed`).
+#[test]
+fn an_activation_and_a_rejection_at_once_never_both_succeed() {
+    let env = Env::new();
+    team(&env, &["bob", "erin"]);
+    let (mut rejected_first, mut raced, mut activated_first) = (0, 0, 0);
+    for (round, offset_ms) in [0u64, 15, 30, 45, 60, 75, 90, 120].into_iter().enumerate() {
+        let version = format!("1.0.{round}");
+        let reference = format!("inbox-triage@{version}");
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/bundles/inbox-triage.yaml"),
+        )
+        .unwrap()
+        .replacen("version: 1.0.0", &format!("version: {version}"), 1);
+        env.ok(&[
+            "bundle",
+            "new",
+            &env.write(&format!("{version}.yaml"), &text),
+            "--as",
+            "alice",
+        ]);
+        env.ok(&["submit", &reference, "--as", "alice"]);
+        env.ok(&[
+            "approve",
+            &reference,
+            "--env",
+            "dev",
+            "--comment",
+            "fine",
+            "--as",
+            "bob",
+        ]);
+        let reject = [
+            "reject",
+            &reference,
+            "--env",
+            "dev",
+            "--comment",
+            "this one must not go out",
+            "--as",
+            "erin",
+        ];
+        let activate = ["activate", &reference, "--env", "dev", "--as", "alice"];
+        let (r, a) = std::thread::scope(|s| {
+            let r = s.spawn(|| env.run(&reject));
+            std::thread::sleep(Duration::from_millis(offset_ms));
+            let a = s.spawn(|| env.run(&activate));
+            (r.join().unwrap(), a.join().unwrap())
+        });
+        let (rv, av) = (json_of(&r, &reject), json_of(&a, &activate));
+        let at = format!(
+            "round {round} (activate {offset_ms} ms after reject): reject {rv}, activate {av}"
+        );
+        let state = block_on(async {
+            let pool = pool(&env.db()).await;
+            let s: String = sqlx::query_scalar(
+                "SELECT d.state FROM deployments d JOIN bundle_versions v ON v.id = d.version_id \
+                 WHERE v.version = ? AND d.environment = 'dev'",
+            )
+            .bind(&version)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+            pool.close().await;
+            s
+        });
+        match (r.status.code(), a.status.code()) {
+            (Some(0), Some(1)) => {
+                let code = av["error"]["code"].as_str().unwrap_or_default();
+                assert!(["rejected", "stale_state"].contains(&code), "{at}");
+                assert_eq!(state, "rejected", "{at}");
+                if code == "stale_state" {
+                    raced += 1;
+                } else {
+                    rejected_first += 1;
+                }
+            }
+            (Some(1), Some(0)) => {
+                assert_eq!(rv["error"]["code"], "review_closed", "{at}");
+                assert_eq!(state, "active", "{at}");
+                activated_first += 1;
+            }
+            _ => panic!("exactly one of them succeeds: {at}"),
+        }
+    }
+    eprintln!(
+        "activate against reject: {rejected_first} rejected first, {raced} rejected while the activation signed, {activated_first} activated first"
+    );
+    check_world(&read_world(&env.db()), &BTreeSet::new());
+    assert_eq!(env.ok(&["audit", "verify"])["valid"], true);
 }
 
 // ---------------------------------------------------------------------------

@@ -1145,6 +1145,18 @@ impl Console {
                 env.name,
                 current.serial()
             ))),
+            Applied::Closed { version_id, state } => {
+                let named = self
+                    .store
+                    .version(version_id)
+                    .await?
+                    .map_or_else(|| format!("version {version_id}"), |v| v.reference());
+                Err(LifecycleError::Stale(format!(
+                    "`{named}` became {} in {} after its state was read",
+                    state.as_str(),
+                    env.name
+                )))
+            }
         }
     }
 

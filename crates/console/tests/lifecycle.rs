@@ -1261,3 +1261,124 @@ async fn an_approval_row_that_disagrees_with_its_envelope_does_not_count() {
         );
     }
 }
+
+/// The keychain of a console that, the first time the account `armed`
+/// is read, runs `hook` to completion first: another process acting at
+/// that moment, between the use case's reads and its write (the operator
+/// key is read to sign the rollout document, after the approvals were
+/// counted).
+struct Interposed {
+    inner: Arc<MemoryKeychain>,
+    armed: String,
+    hook: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+impl std::fmt::Debug for Interposed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interposed")
+            .field("armed", &self.armed)
+            .finish()
+    }
+}
+
+impl gavel_console::Keychain for Interposed {
+    fn get(
+        &self,
+        account: &str,
+    ) -> Result<Option<gavel_trust::Sensitive<Vec<u8>>>, gavel_console::KeychainError> {
+        if account == self.armed {
+            if let Some(hook) = self.hook.lock().unwrap().take() {
+                hook();
+            }
+        }
+        self.inner.get(account)
+    }
+
+    fn set(
+        &self,
+        account: &str,
+        secret: &gavel_trust::Sensitive<Vec<u8>>,
+    ) -> Result<(), gavel_console::KeychainError> {
+        self.inner.set(account, secret)
+    }
+
+    fn delete(&self, account: &str) -> Result<(), gavel_console::KeychainError> {
+        self.inner.delete(account)
+    }
+}
+
+/// Regression (found by the CLI's end-to-end race of `gavel activate`
+/// and `gavel reject`): a rejection recorded after `activate` counted the
+/// approvals, but before its rollout was written, was overridden (both
+/// succeeded, and the rejected version went out), because a rejection
+/// moves no serial. The rollout is now refused as stale, the version stays
+/// rejected, and activating it again is refused as `rejected`.
+#[tokio::test]
+async fn a_rejection_recorded_while_an_activation_signs_refuses_the_activation() {
+    let t = team().await;
+    let r = t.submitted("payments", "1.0.0", ALLOW_SMALL).await;
+    t.approve(&r, "staging", "bob").await;
+    let operator = t.console.operator_key().await.unwrap();
+    let (home, keychain, rejected) = (t.home.path().to_path_buf(), t.keychain.clone(), r.clone());
+    let interposed = Arc::new(Interposed {
+        inner: t.keychain.clone(),
+        armed: format!("ed25519:{}", operator.public_key.keyid.0),
+        hook: std::sync::Mutex::new(Some(Box::new(move || {
+            // Another process: its own runtime and console on the same store.
+            std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(async {
+                        let other = Console::open(&home, keychain).await.unwrap();
+                        other
+                            .decide(
+                                &rejected,
+                                "staging",
+                                Decision::Reject,
+                                "refunds need a daily cap",
+                                None,
+                                Some("carol"),
+                            )
+                            .await
+                            .unwrap();
+                    });
+            })
+            .join()
+            .unwrap();
+        }))),
+    });
+    let console = Console::open(t.home.path(), interposed.clone())
+        .await
+        .unwrap();
+    let e = console
+        .activate(&r, "staging", &Expect::default(), Some("alice"))
+        .await
+        .expect_err("a version rejected before its rollout was written must not go out");
+    assert!(interposed.hook.lock().unwrap().is_none(), "the hook ran");
+    assert_eq!(code(&e), "stale_state", "{e}");
+    assert!(
+        e.to_string()
+            .contains("`payments@1.0.0` became rejected in staging"),
+        "{e}"
+    );
+    let s = t
+        .console
+        .status(Some("payments"), Some("staging"))
+        .await
+        .unwrap();
+    let b = &s.environments[0].bundles[0];
+    assert_eq!(
+        (b.serial, b.active.is_none()),
+        (0, true),
+        "no rollout written"
+    );
+    refused(
+        &t,
+        "rejected",
+        t.console
+            .activate(&r, "staging", &Expect::default(), Some("alice")),
+    )
+    .await;
+}

@@ -181,6 +181,14 @@ pub enum Applied {
     Stale {
         current: i64,
     },
+    /// A version the change would make the canary or the active one is
+    /// now `state` (rejected or rolled back) in the environment: a
+    /// rejection recorded after the approvals were counted moves no
+    /// serial, and must refuse the activation rather than be overridden.
+    Closed {
+        version_id: i64,
+        state: DeployState,
+    },
 }
 
 /// A signed approval or rejection to record.
@@ -912,6 +920,17 @@ impl Store {
         let current = current_serial(&mut tx, &change.bundle, &change.environment).await?;
         if current != change.expected_serial {
             return Ok(Applied::Stale { current });
+        }
+        for (version_id, state) in &change.states {
+            if matches!(state, DeployState::Canary | DeployState::Active) {
+                let now = state_of(&mut tx, *version_id, &change.environment).await?;
+                if matches!(now, DeployState::Rejected | DeployState::RolledBack) {
+                    return Ok(Applied::Closed {
+                        version_id: *version_id,
+                        state: now,
+                    });
+                }
+            }
         }
         let serial = current + 1;
         let now = crate::now();
