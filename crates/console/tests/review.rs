@@ -1055,3 +1055,23 @@ async fn an_approval_naming_another_version_is_refused() {
     assert!(m.contains("it names version `1.0.1`, but digest"), "{m}");
     assert!(m.contains("is `inbox-triage@1.0.0`"), "{m}");
 }
+
+/// An approval signed with a key that has since been rotated out is not
+/// taken: the approver signs again with the identity's current key.
+#[tokio::test]
+async fn an_approval_by_a_key_retired_since_is_refused_at_import() {
+    let (a, _b) = homes().await;
+    let v1 = submitted(&a, "1.0.0", 90).await;
+    let pack =
+        a.c.pack_review(&v1, "prod", None, Some("alice"))
+            .await
+            .unwrap();
+    let signed =
+        a.c.sign_review(&pack.envelope, Decision::Approve, "", None, Some("carol"))
+            .await
+            .unwrap()
+            .envelope;
+    a.c.rotate("carol").await.unwrap();
+    let m = refused_import(&a, &signed, "not_an_approver").await;
+    assert!(m.contains("retired"), "{m}");
+}
