@@ -124,11 +124,14 @@ impl Home {
         })
     }
 
-    /// The files in the home (to see that a refusal wrote none).
+    /// The files in the home (to see that a refusal wrote none), leaving
+    /// out SQLite's `-wal` and `-shm` files, which come and go with its
+    /// connections whatever gavel does.
     fn files(&self) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(self.dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.ends_with("-wal") && !n.ends_with("-shm"))
             .collect();
         names.sort();
         names
