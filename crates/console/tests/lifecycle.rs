@@ -1382,3 +1382,32 @@ async fn a_rejection_recorded_while_an_activation_signs_refuses_the_activation()
     )
     .await;
 }
+
+/// Where the environment has `canary: off` (dev by default), a second
+/// version goes straight to 100% and the one before is superseded.
+#[tokio::test]
+async fn without_a_canary_a_new_version_replaces_the_active_one_at_once() {
+    let t = team().await;
+    let v1 = t.submitted("payments", "1.0.0", ALLOW_SMALL).await;
+    t.approve(&v1, "dev", "bob").await;
+    t.activate(&v1, "dev").await;
+    let v2 = t.submitted("payments", "1.1.0", DENY_ALL).await;
+    t.approve(&v2, "dev", "bob").await;
+    let done = t.activate(&v2, "dev").await;
+    assert_eq!(done.rollout.serial, 2);
+    assert!(done.rollout.canary.is_none());
+    assert_eq!(done.rollout.active.reference, "payments@1.1.0");
+    let rows = t.snapshot().await;
+    let states: Vec<&String> = rows
+        .iter()
+        .filter(|l| l.starts_with("deployments: "))
+        .collect();
+    assert!(
+        states.iter().any(|l| l.contains("| dev | superseded |")),
+        "{states:?}"
+    );
+    assert!(
+        states.iter().any(|l| l.contains("| dev | active |")),
+        "{states:?}"
+    );
+}
