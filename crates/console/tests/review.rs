@@ -193,6 +193,14 @@ async fn offline_review_end_to_end_counts_toward_quorum() {
         Some(gavel_trust::Reason::UnknownKey)
     );
     assert!(shown.signature.signers.is_empty());
+    assert!(
+        shown
+            .signature
+            .message
+            .contains("trust the signer's public key"),
+        "{}",
+        shown.signature.message
+    );
     assert_eq!(shown.signature.keyids, vec![pack.keyid.clone()]);
     assert_eq!(shown.proposed.digest, pack.digest);
     // The console's own store knows who signed it.
@@ -547,6 +555,19 @@ async fn an_edited_package_is_refused_at_sign_naming_what_does_not_match() {
         let err = b.c.show_review(&doc).await.unwrap_err();
         assert_eq!(err.code(), Some("package_refused"), "{err}");
     }
+    // A review payload signed under another payload type: refused before
+    // anything else is read, whoever signed it.
+    let (_, alice_key) = a.c.signing_key(Some("alice")).await.unwrap();
+    let retyped = gavel_trust::sign_dsse(
+        PayloadKind::Approval.media_type(),
+        &payload(&pack.envelope),
+        &[&alice_key],
+    )
+    .unwrap();
+    for h in [&a, &b] {
+        let err = h.c.show_review(&retyped).await.unwrap_err();
+        assert!(err.to_string().contains("(wrong_payload_type)"), "{err}");
+    }
     // An expired package, signed by alice's own key: refused at sign.
     let (_, key) = a.c.signing_key(Some("alice")).await.unwrap();
     let mut old = payload(&pack.envelope);
@@ -565,6 +586,7 @@ async fn an_edited_package_is_refused_at_sign_naming_what_does_not_match() {
     let shown = b2.c.show_review(&expired).await.unwrap();
     assert_eq!(shown.signature.status, "verified");
     assert_eq!(shown.signature.reason, None);
+    assert_eq!(shown.signature.message, "valid");
     assert_eq!(shown.problems.len(), 1, "{:?}", shown.problems);
     assert!(shown.consistent);
     // Issued in the future: a minute of clock skew is fine, more is not.
@@ -856,6 +878,11 @@ async fn signing_needs_the_approver_role_a_reason_to_reject_and_not_the_author()
             .await
             .unwrap_err();
     assert_eq!(err.code(), Some("author_cannot_approve"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("`alice` is the author of `inbox-triage@1.0.0`"),
+        "{err}"
+    );
     // A rejection signed offline and imported closes the review.
     let no =
         b.c.sign_review(
@@ -1034,6 +1061,50 @@ async fn approvals_a_package_carries_are_shown_for_what_they_are() {
             .await
             .unwrap();
     a.c.import_review(&signed.envelope).await.unwrap();
+}
+
+/// A package carrying the reviewer's own decision on it (by hand: the
+/// console packs nothing once a version is rejected) is refused, naming
+/// that decision.
+#[tokio::test]
+async fn a_reviewer_does_not_decide_twice_from_a_package() {
+    let (a, b) = homes().await;
+    let v1 = submitted(&a, "1.0.0", 90).await;
+    let pack =
+        a.c.pack_review(&v1, "prod", None, Some("alice"))
+            .await
+            .unwrap();
+    let no =
+        b.c.sign_review(
+            &pack.envelope,
+            Decision::Reject,
+            "quarantines too much",
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    let mut p = payload(&pack.envelope);
+    let o = p.as_object_mut().unwrap();
+    o.remove("issued_at");
+    o.remove("expires_at");
+    p["signatures"] = json!([no.envelope]);
+    let (_, key) = a.c.signing_key(Some("alice")).await.unwrap();
+    let stamped =
+        gavel_trust::stamp(PayloadKind::Review, &p, jiff::Timestamp::now(), 3600).unwrap();
+    let carrying = gavel_trust::sign_dsse(REVIEW, &stamped, &[&key]).unwrap();
+    let err =
+        b.c.sign_review(&carrying, Decision::Approve, "", None, None)
+            .await
+            .unwrap_err();
+    assert_eq!(err.code(), Some("already_decided"), "{err}");
+    // The lifecycle's message spells it `rejectd` today (`{decision}d`):
+    // either spelling names the rejection.
+    let m = err.to_string();
+    assert!(
+        m.contains("already reject") && m.contains("`inbox-triage@1.0.0` for prod"),
+        "{m}"
+    );
 }
 
 /// An approval naming a digest of this store but another version.
