@@ -72,12 +72,13 @@ pub enum LifecycleError {
         why: String,
     },
     #[error(
-        "key {keyid} already {decision}d `{reference}` for {environment} at {at}; each approver decides once per environment"
+        "key {keyid} already {decision} `{reference}` for {environment} at {at}; each approver decides once per environment"
     )]
     AlreadyDecided {
         keyid: String,
         reference: String,
         environment: String,
+        /// `approved` or `rejected`.
         decision: &'static str,
         at: String,
     },
@@ -1737,7 +1738,10 @@ fn already(version: &BundleVersion, a: &StoredApproval) -> LifecycleError {
         keyid: a.keyid.clone(),
         reference: reference(version),
         environment: a.environment.clone(),
-        decision: a.decision.as_str(),
+        decision: match a.decision {
+            Decision::Approve => "approved",
+            Decision::Reject => "rejected",
+        },
         at: a.recorded_at.clone(),
     }
 }

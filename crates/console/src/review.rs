@@ -845,8 +845,8 @@ impl Console {
                     reference: p.reference(),
                     environment: p.environment,
                     decision: match said("decision") {
-                        "reject" => "reject",
-                        _ => "approve",
+                        "reject" => "rejected",
+                        _ => "approved",
                     },
                     at: said("issued_at").to_string(),
                 }

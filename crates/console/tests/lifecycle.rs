@@ -382,13 +382,17 @@ async fn approvals_are_refused_to_authors_non_approvers_repeats_and_short_reject
         (rec.approvals, rec.required, rec.state),
         (1, 2, DeployState::Pending)
     );
-    refused(
+    let msg = refused(
         &t,
         "already_decided",
         t.console
             .decide(&r, "prod", Decision::Approve, "again", None, Some("bob")),
     )
     .await;
+    assert!(
+        msg.contains("already approved `payments@1.0.0` for prod"),
+        "{msg}"
+    );
     refused(
         &t,
         "already_decided",

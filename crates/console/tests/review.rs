@@ -1098,11 +1098,9 @@ async fn a_reviewer_does_not_decide_twice_from_a_package() {
             .await
             .unwrap_err();
     assert_eq!(err.code(), Some("already_decided"), "{err}");
-    // The lifecycle's message spells it `rejectd` today (`{decision}d`):
-    // either spelling names the rejection.
     let m = err.to_string();
     assert!(
-        m.contains("already reject") && m.contains("`inbox-triage@1.0.0` for prod"),
+        m.contains("already rejected") && m.contains("`inbox-triage@1.0.0` for prod"),
         "{m}"
     );
 }
