@@ -2497,9 +2497,10 @@ fn plan(
 /// approve, reject, activate, promote, monitor with tripping and with
 /// healthy metrics, rollback, and refusals) in dev (canary off) and staging
 /// (canary on), both with bake time 0. Once a kind's uninterrupted runs
-/// are measured, three in five of its runs get a SIGKILL: half of those
-/// within the span where its transaction holds the store's write lock
-/// (seen with `WriteLock`), the others anywhere in the run. After every
+/// are measured, three in five of its runs that change something (one in
+/// five of its refusals) get a SIGKILL: half of those within the span
+/// where its transaction holds the store's write lock (seen with
+/// `WriteLock`), the others anywhere in the run. After every
 /// operation: the store opens, `check_world`'s invariants hold, and `gavel
 /// audit verify` exits 0; an operation not killed did exactly what it must
 /// (its exit and error code, one audit entry, its rollout moved one serial)
@@ -2560,7 +2561,14 @@ fn gavel_killed_at_random_points_of_lifecycle_operations_leaves_no_half_done_cha
             .as_ref()
             .and_then(|(b, e)| world.current(b, e))
             .map_or(0, |r| r.serial);
-        let kill = if rng.below(5) < 3 {
+        // Three in five of the operations that change something, one in
+        // five of the refusals (which exit before any write).
+        let share = if matches!(p.expect, Expect::Done { .. }) {
+            3
+        } else {
+            1
+        };
+        let kill = if rng.below(5) < share {
             timings.kill(p.kind, &mut rng)
         } else {
             None
@@ -2656,15 +2664,18 @@ fn gavel_killed_at_random_points_of_lifecycle_operations_leaves_no_half_done_cha
         "too few runs were killed: {killed}"
     );
     assert!(
-        in_tx > 0,
-        "no run was killed inside its transaction: the delays miss it"
+        in_tx > 0 && committed > 0,
+        "kills land on both sides of the commit: {in_tx} inside a transaction, {committed} after it"
     );
+    // Which kinds get killed depends on the timing of the run (how many
+    // canaries there are to promote or roll back); that each ran to the
+    // end does not.
     for kind in [
         "submit", "approve", "activate", "promote", "monitor", "rollback",
     ] {
         assert!(
-            done_by_kind.contains_key(kind) && killed_by_kind.contains_key(kind),
-            "`{kind}` was not both run to the end and killed: {done_by_kind:?} {killed_by_kind:?}"
+            done_by_kind.contains_key(kind),
+            "no `{kind}` ran to the end: {done_by_kind:?}"
         );
     }
 }
