@@ -203,13 +203,15 @@ fn system_packages() -> Result<()> {
 }
 
 /// The test against the real OS keychain: a private D-Bus session with an
-/// unlocked gnome-keyring (Secret Service), as on a desktop.
+/// unlocked gnome-keyring (Secret Service), as on a desktop. The keyring
+/// lives in a directory of its own (`XDG_DATA_HOME`), so another session on
+/// the same machine (a second checkout's tests) never shares its file: two
+/// daemons writing one keyring file lose each other's entries.
 fn keychain_tests() -> Result<()> {
     system_packages()?;
-    if let Some(home) = std::env::var_os("HOME") {
-        std::fs::create_dir_all(PathBuf::from(home).join(".local/share/keyrings"))?;
-    }
-    let script = "echo -n test | gnome-keyring-daemon --unlock --replace --daemonize --components=secrets >/dev/null \
+    let script = "XDG_DATA_HOME=$(mktemp -d) && export XDG_DATA_HOME && trap 'rm -rf \"$XDG_DATA_HOME\"' EXIT \
+        && mkdir -p \"$XDG_DATA_HOME/keyrings\" \
+        && echo -n test | gnome-keyring-daemon --unlock --replace --daemonize --components=secrets >/dev/null \
         && cargo nextest run --locked -p gavel-cli --features real-keychain-tests --test keychain --test review --test lifecycle --profile ci";
     sh("dbus-run-session", &["--", "sh", "-c", script])
 }
