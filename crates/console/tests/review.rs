@@ -1144,3 +1144,31 @@ async fn an_approval_by_a_key_retired_since_is_refused_at_import() {
     let m = refused_import(&a, &signed, "not_an_approver").await;
     assert!(m.contains("retired"), "{m}");
 }
+
+/// A recorded approval stops counting once its key is no longer trusted:
+/// quorum is counted from the signed envelopes against the trust store of
+/// the moment, not from what was recorded.
+#[tokio::test]
+async fn an_approval_stops_counting_when_its_key_is_untrusted() {
+    let (a, b) = homes().await;
+    let v1 = submitted(&a, "1.0.0", 90).await;
+    let signed = approval(&a, &b, &v1, "dev").await;
+    a.c.import_review(&signed).await.unwrap();
+    let version = a.c.resolve_version(&v1).await.unwrap();
+    let dev = env(&a, "dev").await;
+    assert_eq!(a.c.tally(&version, &dev).await.unwrap().counted.len(), 1);
+    let rita = b.c.export_key("rita").await.unwrap();
+    a.c.untrust_key(&rita.keyid.0, Some("alice")).await.unwrap();
+    let tally = a.c.tally(&version, &dev).await.unwrap();
+    assert!(tally.counted.is_empty());
+    assert!(
+        tally.not_counted[0].contains("rita"),
+        "{:?}",
+        tally.not_counted
+    );
+    let e =
+        a.c.activate(&v1, "dev", &gavel_console::Expect::default(), Some("alice"))
+            .await
+            .unwrap_err();
+    assert_eq!(e.code(), Some("quorum_not_met"), "{e}");
+}
