@@ -289,6 +289,18 @@ pub struct Impact {
     pub cases: u64,
 }
 
+/// What an approver states about a version (DESIGN §7), less who signs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ApprovalStatement<'a> {
+    pub digest: &'a str,
+    pub base_digest: Option<&'a str>,
+    pub version: &'a str,
+    pub environment: &'a str,
+    pub decision: Decision,
+    pub comment: &'a str,
+    pub evidence: &'a Evidence,
+}
+
 /// A recorded approval or rejection, as `approve`/`reject` print it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ApprovalRecord {
@@ -875,28 +887,53 @@ impl Console {
         self.check_reviewer(&version, &environment, &me.name, &me.keyid.0, decision)
             .await?;
         let (evidence, base_digest, serial) = self.evidence(&version, env).await?;
+        let envelope = self
+            .sign_approval(
+                &me,
+                ApprovalStatement {
+                    digest: &version.digest,
+                    base_digest: base_digest.as_deref(),
+                    version: &version.version,
+                    environment: env,
+                    decision,
+                    comment,
+                    evidence: &evidence,
+                },
+                validity_seconds,
+            )
+            .await?;
+        self.record_decision(&version, &environment, envelope, "local", serial)
+            .await
+    }
+
+    /// Signs DESIGN §7's approval statement as `me`, with `me`'s roles in
+    /// this store: the one shape `approve`, `reject` and `review sign` sign.
+    pub(crate) async fn sign_approval(
+        &self,
+        me: &gavel_store::Identity,
+        s: ApprovalStatement<'_>,
+        validity_seconds: Option<i64>,
+    ) -> Result<Value, LifecycleError> {
         let roles = self.roles_of(&me.keyid).await?;
         let statement = json!({
-            "digest": version.digest,
-            "base_digest": base_digest,
-            "version": version.version,
-            "environment": env,
-            "decision": decision.as_str(),
-            "comment": comment,
+            "digest": s.digest,
+            "base_digest": s.base_digest,
+            "version": s.version,
+            "environment": s.environment,
+            "decision": s.decision.as_str(),
+            "comment": s.comment,
             "approver": me.name,
             "roles": roles,
-            "evidence": evidence,
+            "evidence": s.evidence,
         });
-        let envelope = self
+        Ok(self
             .sign_statement(
                 PayloadKind::Approval,
                 &statement,
                 validity_seconds,
                 Some(&me.keyid.0),
             )
-            .await?;
-        self.record_decision(&version, &environment, envelope, "local", serial)
-            .await
+            .await?)
     }
 
     /// Refused unless `name` (key `keyid`) may decide on `version` in `env`

@@ -24,8 +24,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::lifecycle::{
-    ApprovalRecord, Decision, EVIDENCE_CASES, EVIDENCE_SEED, Evidence, LifecycleError,
-    MIN_COMMENT_CHARS, bundle_of, evidence_of,
+    ApprovalRecord, ApprovalStatement, Decision, EVIDENCE_CASES, EVIDENCE_SEED, Evidence,
+    LifecycleError, MIN_COMMENT_CHARS, bundle_of, evidence_of,
 };
 use crate::versions::VersionError;
 use crate::{Console, ConsoleError};
@@ -853,27 +853,21 @@ impl Console {
                 .into());
             }
         }
-        let roles = self.roles_of(&me.keyid).await?;
         let mut evidence = facts.evidence;
         evidence.gates = p.gates.clone();
-        let base_digest = p.base.as_ref().map(|b| b.digest.clone());
-        let statement = json!({
-            "digest": p.proposed.digest,
-            "base_digest": base_digest,
-            "version": p.proposed.version,
-            "environment": p.environment,
-            "decision": decision.as_str(),
-            "comment": comment,
-            "approver": me.name,
-            "roles": roles,
-            "evidence": evidence,
-        });
         let envelope = self
-            .sign_statement(
-                PayloadKind::Approval,
-                &statement,
+            .sign_approval(
+                &me,
+                ApprovalStatement {
+                    digest: &p.proposed.digest,
+                    base_digest: p.base.as_ref().map(|b| b.digest.as_str()),
+                    version: &p.proposed.version,
+                    environment: &p.environment,
+                    decision,
+                    comment,
+                    evidence: &evidence,
+                },
                 validity_seconds,
-                Some(&me.keyid.0),
             )
             .await?;
         let expires_at = payload_of(&envelope)
@@ -886,7 +880,7 @@ impl Console {
         Ok(SignedApproval {
             reference: p.reference(),
             digest: p.proposed.digest,
-            base_digest,
+            base_digest: p.base.as_ref().map(|b| b.digest.clone()),
             environment: p.environment,
             decision,
             approver: me.name,
