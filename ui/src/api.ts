@@ -1,0 +1,144 @@
+// The back end, typed: one function per Tauri command of `src-tauri/src/lib.rs`,
+// taking and returning the types generated from Rust (`./bindings/`, by
+// `cargo xtask bindings`). Every failure is thrown as an `ApiError` whose
+// `code` the screens branch on; the linter, simulator, diff and rule builder
+// all run in Rust.
+
+import { Channel, invoke } from "@tauri-apps/api/core";
+import type { AppInfo } from "./bindings/AppInfo";
+import type { BundleIndex } from "./bindings/BundleIndex";
+import type { CompareOutcome } from "./bindings/CompareOutcome";
+import type { DatasetSpec } from "./bindings/DatasetSpec";
+import type { DiffView } from "./bindings/DiffView";
+import type { ErrorBody } from "./bindings/ErrorBody";
+import type { IdentityInfo } from "./bindings/IdentityInfo";
+import type { InitReport } from "./bindings/InitReport";
+import type { LintResult } from "./bindings/LintResult";
+import type { NewDraft } from "./bindings/NewDraft";
+import type { RuleDraft } from "./bindings/RuleDraft";
+import type { RuleInsert } from "./bindings/RuleInsert";
+import type { SavedDraft } from "./bindings/SavedDraft";
+import type { SimOutcome } from "./bindings/SimOutcome";
+import type { SimProgress } from "./bindings/SimProgress";
+import type { SimSource } from "./bindings/SimSource";
+import type { VersionDetail } from "./bindings/VersionDetail";
+import type { VersionHistory } from "./bindings/VersionHistory";
+
+/** A failure of a command: `code` (stable, to branch on), `message` (for people). */
+export class ApiError extends Error {
+  readonly code: string;
+  readonly line: number | null;
+  readonly column: number | null;
+
+  constructor(body: ErrorBody) {
+    super(body.message);
+    this.name = "ApiError";
+    this.code = body.code;
+    this.line = body.line;
+    this.column = body.column;
+  }
+}
+
+function isErrorBody(e: unknown): e is ErrorBody {
+  return (
+    typeof e === "object" &&
+    e !== null &&
+    typeof (e as { code?: unknown }).code === "string" &&
+    typeof (e as { message?: unknown }).message === "string"
+  );
+}
+
+/** Calls a command; whatever it throws becomes an `ApiError`. */
+export async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (e) {
+    if (isErrorBody(e)) throw new ApiError({ line: null, column: null, ...e });
+    const message = typeof e === "string" ? e : e instanceof Error ? e.message : String(e);
+    throw new ApiError({ code: "internal", message, line: null, column: null });
+  }
+}
+
+let runCounter = 0;
+
+/** A run that reports progress and can be cancelled. */
+export interface Run<T> {
+  id: string;
+  result: Promise<T>;
+  cancel: () => Promise<boolean>;
+}
+
+function startRun<T>(
+  command: string,
+  args: Record<string, unknown>,
+  onProgress: (p: SimProgress) => void,
+): Run<T> {
+  runCounter += 1;
+  const id = `run-${Date.now()}-${runCounter}`;
+  const channel = new Channel<SimProgress>();
+  channel.onmessage = onProgress;
+  const result = call<T>(command, { ...args, runId: id, onProgress: channel });
+  return { id, result, cancel: () => call<boolean>("cancel_run", { runId: id }) };
+}
+
+export const api = {
+  /** Data directory, identities, environments, and whether the store is empty. */
+  appInfo: () => call<AppInfo>("app_info"),
+  /** Chooses which identity acts in this window. */
+  setActing: (name: string) => call<void>("set_acting", { name }),
+  /** Stores the example bundles as drafts (running it again adds nothing). */
+  loadExamples: () => call<InitReport>("load_examples"),
+  /** A new identity with its key in the OS keychain; it becomes the acting one. */
+  createIdentity: (name: string, email: string) =>
+    call<IdentityInfo>("create_identity", { name, email }),
+  /** Every version, newest first, with its state per environment. */
+  bundleIndex: () => call<BundleIndex>("bundle_index"),
+  /** One version with its document (`NAME@VERSION` or `sha256:` prefix). */
+  showVersion: (reference: string) => call<VersionDetail>("show_version", { reference }),
+  /** Every version of a bundle name and every audit entry about them. */
+  history: (name: string) => call<VersionHistory>("history", { name }),
+  /** Lints the editor's text (`fileName` tells JSON from YAML). */
+  lint: (document: string, fileName?: string) =>
+    call<LintResult>("lint", { document, fileName: fileName ?? null }),
+  /**
+   * Saves the editor's text: edits the draft `reference` when the text keeps
+   * its name and version, else creates a new draft. Fails with `no_identity`
+   * when the store has no identity yet, `invalid_bundle` (with line and
+   * column) when the text cannot be saved, `version_exists`, `not_a_draft`.
+   */
+  saveDraft: (args: {
+    document: string;
+    reference?: string | null;
+    notes?: string;
+    fileName?: string;
+  }) =>
+    call<SavedDraft>("save_draft", {
+      document: args.document,
+      reference: args.reference ?? null,
+      notes: args.notes ?? null,
+      fileName: args.fileName ?? null,
+    }),
+  /** Stores a bundle file's text (YAML or JSON) as a new draft. */
+  importBundle: (fileName: string, document: string) =>
+    call<SavedDraft>("import_bundle", { fileName, document }),
+  /** The version's document with the next free patch version, to edit and save. */
+  newVersionFrom: (reference: string) => call<NewDraft>("new_version_from", { reference }),
+  /** The document with the rule builder's rule appended (fails with `invalid_rule`). */
+  addRule: (document: string, rule: RuleDraft, fileName?: string) =>
+    call<RuleInsert>("add_rule", { document, rule, fileName: fileName ?? null }),
+  /** Two stored versions rule by rule, each change classed. */
+  diff: (oldRef: string, newRef: string) => call<DiffView>("diff_view", { old: oldRef, new: newRef }),
+  /** Simulates a version or the editor's text; cancel ends it with `cancelled`. */
+  simulate: (
+    source: SimSource,
+    dataset: DatasetSpec,
+    onProgress: (p: SimProgress) => void,
+  ): Run<SimOutcome> => startRun<SimOutcome>("simulate", { source, dataset }, onProgress),
+  /** Compares A and B over one dataset; lists the cases whose effect changed. */
+  compare: (
+    a: SimSource,
+    b: SimSource,
+    dataset: DatasetSpec,
+    onProgress: (p: SimProgress) => void,
+  ): Run<CompareOutcome> => startRun<CompareOutcome>("compare", { a, b, dataset }, onProgress),
+};
