@@ -6,7 +6,7 @@ import type { Text } from "@codemirror/state";
 
 /** The fields of a lint finding that placing it needs (the generated type has more). */
 export interface Placeable {
-  line: number;
+  line?: number | null;
   column?: number | null;
   severity: string;
   code: string;
@@ -43,7 +43,7 @@ export function offsetOf(doc: Text, line: number, column = 1): number {
 
 /** The range a finding underlines: from its column to the end of that line (never empty when the line has text). */
 export function findingRange(doc: Text, finding: Placeable): { from: number; to: number } {
-  const from = offsetOf(doc, finding.line, finding.column ?? 1);
+  const from = offsetOf(doc, finding.line ?? 1, finding.column ?? 1);
   const line = doc.lineAt(from);
   const trimmedEnd = line.from + line.text.trimEnd().length;
   let to = Math.max(from, trimmedEnd);

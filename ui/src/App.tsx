@@ -1,0 +1,249 @@
+//! The shell: navigation rail, header with the acting identity, the screen on view,
+//! the command palette and global keyboard shortcuts, and the notification area.
+
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { AppInfoProvider } from "./appInfo";
+import {
+  type Command,
+  SCREEN_COMMANDS,
+  type ScreenCommands,
+  ScreenCommandsContext,
+} from "./commands";
+import { Palette } from "./components/Palette";
+import { ToastProvider } from "./components/Toasts";
+import { IdentityHeader } from "./IdentityHeader";
+import { NEW_BUNDLE_TEXT, RAIL, type Route } from "./route";
+import { BundlesScreen } from "./screens/Bundles";
+import { DiffScreen } from "./screens/Diff";
+import { EditorScreen } from "./screens/Editor";
+import { SimulatorScreen } from "./screens/Simulator";
+import { WelcomeScreen } from "./screens/Welcome";
+import { detectMac, findByShortcut, formatChord } from "./shortcuts";
+
+const RAIL_ICONS: Record<string, string> = { bundles: "▤", editor: "✎", diff: "⇄", simulator: "▶" };
+
+export function App() {
+  return (
+    <ToastProvider>
+      <AppInfoProvider>
+        <Shell />
+      </AppInfoProvider>
+    </ToastProvider>
+  );
+}
+
+/** Whether `route` opens a document in the editor (rather than showing the open one). */
+function opensDocument(route: Route): boolean {
+  return (
+    route.screen === "editor" && (route.reference !== undefined || route.draftText !== undefined)
+  );
+}
+
+function Shell() {
+  const [route, setRoute] = useState<Route>({ screen: "welcome" });
+  // The editor stays mounted once opened, so that unsaved work survives a look at another screen.
+  const [editor, setEditor] = useState<{ route: Route; session: number } | null>(null);
+  const [pending, setPending] = useState<Route | null>(null);
+  const [paletteOpen, setPaletteOpen] = useState(false);
+  const [screenCommands, setScreenCommands] = useState<ScreenCommands>({});
+  const editorDirty = useRef(false);
+  const isMac = useMemo(() => detectMac(), []);
+
+  const go = useCallback((r: Route) => {
+    if (opensDocument(r)) {
+      editorDirty.current = false;
+      setEditor((e) => ({ route: r, session: (e?.session ?? 0) + 1 }));
+    }
+    setRoute(r);
+  }, []);
+
+  const navigate = useCallback(
+    (r: Route) => {
+      if (opensDocument(r) && editorDirty.current) setPending(r);
+      else go(r);
+    },
+    [go],
+  );
+
+  const commands = useMemo<Command[]>(() => {
+    const list: Command[] = [
+      {
+        id: "palette",
+        title: "Show command palette",
+        shortcut: "Mod+K",
+        run: () => setPaletteOpen(true),
+      },
+    ];
+    RAIL.forEach((item, i) => {
+      list.push({
+        id: `go-${item.screen}`,
+        title: `Go to ${item.title}`,
+        shortcut: `Mod+${i + 1}`,
+        run: () => navigate({ screen: item.screen }),
+      });
+    });
+    for (const c of SCREEN_COMMANDS) {
+      list.push({
+        id: c.id,
+        title: c.title,
+        shortcut: c.shortcut,
+        run: screenCommands[c.id],
+        unavailable: c.unavailable,
+      });
+    }
+    list.push({
+      id: "new-bundle",
+      title: "New bundle",
+      run: () => navigate({ screen: "editor", draftText: NEW_BUNDLE_TEXT }),
+    });
+    return list;
+  }, [navigate, screenCommands]);
+
+  // Shortcuts are read in the capture phase so that they win over the editor's own keymap.
+  const commandsRef = useRef(commands);
+  commandsRef.current = commands;
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.defaultPrevented || e.isComposing) return;
+      const command = findByShortcut(commandsRef.current, e, isMac);
+      if (!command) return;
+      e.preventDefault();
+      e.stopPropagation();
+      if (command.id === "palette") setPaletteOpen((open) => !open);
+      else command.run?.();
+    };
+    window.addEventListener("keydown", onKey, true);
+    return () => window.removeEventListener("keydown", onKey, true);
+  }, [isMac]);
+
+  const screenProps = { route, navigate };
+  let screen: React.ReactNode;
+  switch (route.screen) {
+    case "welcome":
+      screen = <WelcomeScreen {...screenProps} />;
+      break;
+    case "bundles":
+      screen = <BundlesScreen {...screenProps} />;
+      break;
+    case "editor":
+      screen = null; // kept mounted below
+      break;
+    case "diff":
+      screen = <DiffScreen {...screenProps} />;
+      break;
+    case "simulator":
+      screen = <SimulatorScreen {...screenProps} />;
+      break;
+  }
+
+  return (
+    <ScreenCommandsContext.Provider value={setScreenCommands}>
+      <div className="shell">
+        <nav className="rail" aria-label="Screens">
+          <button
+            type="button"
+            className="rail-logo"
+            aria-label="Home"
+            title="Home"
+            onClick={() => navigate({ screen: "welcome" })}
+          >
+            G
+          </button>
+          {RAIL.map((item, i) => (
+            <button
+              key={item.screen}
+              type="button"
+              className={`rail-button${route.screen === item.screen ? " current" : ""}`}
+              aria-label={item.title}
+              aria-current={route.screen === item.screen ? "page" : undefined}
+              title={`${item.title} (${formatChord(`Mod+${i + 1}`, isMac)})`}
+              onClick={() => navigate({ screen: item.screen })}
+            >
+              <span aria-hidden="true" className="rail-icon">
+                {RAIL_ICONS[item.screen]}
+              </span>
+              <span className="rail-label">{item.title}</span>
+            </button>
+          ))}
+          <div className="rail-spacer" />
+          <button
+            type="button"
+            className="rail-button"
+            aria-label="Command palette"
+            title={`Command palette (${formatChord("Mod+K", isMac)})`}
+            onClick={() => setPaletteOpen(true)}
+          >
+            <span aria-hidden="true" className="rail-icon">
+              ⌘
+            </span>
+            <span className="rail-label">Commands</span>
+          </button>
+        </nav>
+        <header className="header">
+          <span className="header-title">Gavel</span>
+          <IdentityHeader />
+        </header>
+        <main className="main">
+          {screen}
+          {route.screen === "editor" && !editor && (
+            <EditorScreen route={route} navigate={navigate} />
+          )}
+          {editor && (
+            <div className="screen" hidden={route.screen !== "editor"}>
+              <EditorScreen
+                key={editor.session}
+                route={editor.route}
+                navigate={navigate}
+                active={route.screen === "editor"}
+                onDirtyChange={(dirty) => {
+                  editorDirty.current = dirty;
+                }}
+              />
+            </div>
+          )}
+        </main>
+      </div>
+      {pending && (
+        <div className="backdrop">
+          <div
+            className="dialog"
+            role="alertdialog"
+            aria-modal="true"
+            aria-label="Discard unsaved changes?"
+          >
+            <h2>Discard unsaved changes?</h2>
+            <p>
+              The editor has changes that are not saved. Opening another document discards them.
+            </p>
+            <div className="detail-actions" style={{ justifyContent: "flex-end" }}>
+              <button
+                type="button"
+                onClick={() => {
+                  setPending(null);
+                  setRoute({ screen: "editor" });
+                }}
+              >
+                Keep editing
+              </button>
+              <button
+                type="button"
+                className="danger"
+                aria-label="Discard changes"
+                onClick={() => {
+                  const r = pending;
+                  setPending(null);
+                  go(r);
+                }}
+              >
+                Discard changes
+              </button>
+            </div>
+          </div>
+        </div>
+      )}
+      {paletteOpen && (
+        <Palette commands={commands} isMac={isMac} onClose={() => setPaletteOpen(false)} />
+      )}
+    </ScreenCommandsContext.Provider>
+  );
+}

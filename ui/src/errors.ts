@@ -1,0 +1,43 @@
+//! Errors from the back end cross as `{code, message}`. The UI shows `message` and
+//! branches on `code` only, never on message text.
+
+export interface ErrorLike {
+  code: string;
+  message: string;
+}
+
+/** Normalises anything thrown (an `ApiError`, a plain `{code, message}`, an `Error`, a string). */
+export function toErrorLike(error: unknown): ErrorLike {
+  if (typeof error === "object" && error !== null) {
+    const e = error as { code?: unknown; message?: unknown };
+    if (typeof e.code === "string" && typeof e.message === "string") {
+      return { code: e.code, message: e.message };
+    }
+    if (typeof e.message === "string") return { code: "internal", message: e.message };
+  }
+  if (typeof error === "string") return { code: "internal", message: error };
+  return { code: "internal", message: "something went wrong (no details were given)" };
+}
+
+/** What the user can do about an error, by code; undefined when the message says enough. */
+export function errorHint(code: string): string | undefined {
+  switch (code) {
+    case "invalid_bundle":
+    case "invalid":
+      return "Fix the problems listed in the Problems panel, then save again.";
+    case "version_exists":
+      return "Raise metadata.version in the document (or use New version from this), then save again.";
+    case "not_a_draft":
+      return "Only drafts can be changed. Use New version from this to start an editable copy.";
+    case "no_identity":
+      return "Create an identity to act as, then try again.";
+    case "not_found":
+      return "It may have been deleted: refresh the bundle list.";
+    case "ambiguous_reference":
+      return "Use NAME@VERSION or a longer digest prefix.";
+    case "stale_state":
+      return "Someone else changed it first: reload and try again.";
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,36 @@
+//! Routing as plain React state: which screen is shown and with what. Screens receive
+//! the current route and `navigate` as props (`ScreenProps`).
+
+export type Route =
+  | { screen: "welcome" }
+  | { screen: "bundles" }
+  | { screen: "editor"; reference?: string; draftText?: string }
+  | { screen: "diff"; old?: string; new?: string }
+  | { screen: "simulator"; reference?: string };
+
+export type ScreenName = Route["screen"];
+
+export type Navigate = (route: Route) => void;
+
+export interface ScreenProps {
+  route: Route;
+  navigate: Navigate;
+}
+
+/** The screens of the navigation rail, in order (Ctrl+1..4). */
+export const RAIL: readonly { screen: Exclude<ScreenName, "welcome">; title: string }[] = [
+  { screen: "bundles", title: "Bundles" },
+  { screen: "editor", title: "Editor" },
+  { screen: "diff", title: "Diff" },
+  { screen: "simulator", title: "Simulator" },
+];
+
+/** The text a new bundle starts from. */
+export const NEW_BUNDLE_TEXT = `apiVersion: gavel/v1
+kind: PolicyBundle
+metadata:
+  name: my-bundle
+  version: 0.1.0
+  default_effect: deny
+rules: []
+`;
