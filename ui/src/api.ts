@@ -53,7 +53,8 @@ export async function call<T>(command: string, args?: Record<string, unknown>): 
   try {
     return await invoke<T>(command, args);
   } catch (e) {
-    if (isErrorBody(e)) throw new ApiError({ line: null, column: null, ...e });
+    if (isErrorBody(e))
+      throw new ApiError({ ...e, line: e.line ?? null, column: e.column ?? null });
     const message = typeof e === "string" ? e : e instanceof Error ? e.message : String(e);
     throw new ApiError({ code: "internal", message, line: null, column: null });
   }
@@ -127,7 +128,8 @@ export const api = {
   addRule: (document: string, rule: RuleDraft, fileName?: string) =>
     call<RuleInsert>("add_rule", { document, rule, fileName: fileName ?? null }),
   /** Two stored versions rule by rule, each change classed. */
-  diff: (oldRef: string, newRef: string) => call<DiffView>("diff_view", { old: oldRef, new: newRef }),
+  diff: (oldRef: string, newRef: string) =>
+    call<DiffView>("diff_view", { old: oldRef, new: newRef }),
   /** Simulates a version or the editor's text; cancel ends it with `cancelled`. */
   simulate: (
     source: SimSource,
