@@ -6,6 +6,6 @@ export default defineConfig({
   base: "./",
   clearScreen: false,
   server: { port: 1420, strictPort: true },
-  build: { outDir: "dist", target: "es2022", emptyOutDir: true },
+  build: { outDir: "dist", target: "es2022", emptyOutDir: true, chunkSizeWarningLimit: 1500 },
   test: { environment: "node", include: ["src/**/*.test.ts"] },
 });

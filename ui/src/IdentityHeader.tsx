@@ -1,13 +1,18 @@
-//! The header's account area: who the app acts as (the store's only identity), or a
-//! button to create one.
+//! The header's account area: who the app acts as (the store's only identity, or the
+//! one picked among several), or a button to create one.
 
 import { useState } from "react";
+import { api } from "./api";
 import { useAppInfo } from "./appInfo";
+import { useNotify } from "./components/Toasts";
 import { IdentityDialog } from "./IdentityDialog";
 
 export function IdentityHeader() {
-  const { info, error, loading } = useAppInfo();
+  const { info, error, loading, reload } = useAppInfo();
   const [creating, setCreating] = useState(false);
+  const [acting, setActing] = useState("");
+  const [switching, setSwitching] = useState(false);
+  const notify = useNotify();
 
   let content: React.ReactNode;
   if (loading && !info) content = <span className="muted">Loading identity…</span>;
@@ -26,19 +31,51 @@ export function IdentityHeader() {
         </button>
       </>
     );
-  } else {
-    const [me, ...others] = info.identities;
-    const title = info.identities
-      .map((i) => `${i.name} <${i.email}> (${i.keyid}) ${i.roles.join(", ")}`)
-      .join("\n");
+  } else if (info.identities.length === 1) {
+    const me = info.identities[0];
     content = (
-      <span className="identity" role="status" aria-label="Acting identity" title={title}>
+      <span
+        className="identity"
+        role="status"
+        aria-label="Acting identity"
+        title={me ? `${me.name} <${me.email}> (key ${me.keyid}) roles: ${me.roles.join(", ")}` : ""}
+      >
         <span aria-hidden="true">●</span>
         <span className="truncate">
           <strong>{me?.name}</strong> <span className="muted">{me?.email}</span>
         </span>
-        {others.length > 0 && <span className="badge">+{others.length}</span>}
       </span>
+    );
+  } else {
+    content = (
+      <label className="identity">
+        <span className="muted">Acting as</span>
+        <select
+          aria-label="Acting identity"
+          value={acting}
+          disabled={switching}
+          onChange={async (e) => {
+            const name = e.target.value;
+            setSwitching(true);
+            try {
+              await api.setActing(name);
+              setActing(name);
+              await reload();
+            } catch (err) {
+              notify.error("Could not switch identity", err);
+            } finally {
+              setSwitching(false);
+            }
+          }}
+        >
+          {acting === "" && <option value="">Choose an identity…</option>}
+          {info.identities.map((i) => (
+            <option key={i.keyid} value={i.name}>
+              {i.name} ({i.email})
+            </option>
+          ))}
+        </select>
+      </label>
     );
   }
   return (

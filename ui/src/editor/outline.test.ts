@@ -18,6 +18,11 @@ describe("ruleOutline", () => {
     expect(text[out[1]!.from]).toBe("{");
   });
 
+  it("skips comments between the key and the rules", () => {
+    const text = "rules:\n  # kept for history\n  - id: one # trailing\n\n  # next\n  - id: two\n";
+    expect(ruleOutline(text).map((e) => e.id)).toEqual(["one", "two"]);
+  });
+
   it("reads a bare list of rules", () => {
     const out = ruleOutline("- id: a\n  agent: x\n- id: b\n");
     expect(out.map((e) => [e.index, e.id])).toEqual([

@@ -35,7 +35,7 @@ function scalar(text: string, node: SyntaxNode | null): string | null {
 function pairValue(pair: SyntaxNode): SyntaxNode | null {
   let seenColon = false;
   for (let c = pair.firstChild; c; c = c.nextSibling) {
-    if (seenColon) return c;
+    if (seenColon && c.name !== "Comment") return c;
     if (c.name === ":") seenColon = true;
   }
   return null;

@@ -202,7 +202,12 @@ export function EditorScreen({ route, navigate, active = true, onDirtyChange }: 
       const saved = await api.saveDraft({ document, reference: b.reference, fileName: b.fileName });
       savedText.current = document;
       markDirty(view.current?.state.doc.toString() ?? document);
-      setBuffer({ ...b, reference: saved.version.reference, title: saved.version.reference });
+      setBuffer({
+        ...b,
+        reference: saved.version.reference,
+        detail: { ...saved.version, document },
+        title: saved.version.reference,
+      });
       notify.info(
         saved.created
           ? `Saved as new draft ${saved.version.reference}`
