@@ -29,7 +29,11 @@ const styles: Record<string, CSSProperties> = {
   card: { width: "min(720px, 100%)", display: "flex", flexDirection: "column", gap: 16 },
   title: { fontSize: 26 },
   lead: { margin: 0, fontSize: 15, lineHeight: 1.5, color: "var(--muted)" },
-  choices: { display: "grid", gridTemplateColumns: "repeat(auto-fit, minmax(260px, 1fr))", gap: 14 },
+  choices: {
+    display: "grid",
+    gridTemplateColumns: "repeat(auto-fit, minmax(260px, 1fr))",
+    gap: 14,
+  },
   choice: {
     display: "flex",
     flexDirection: "column",
@@ -82,7 +86,11 @@ export function WelcomeScreen({ navigate }: ScreenProps) {
       navigate({ screen: "bundles" });
     } catch (e) {
       setStatus(null);
-      setFailure({ what: "The example bundles could not be loaded", error: toErrorLike(e), at: null });
+      setFailure({
+        what: "The example bundles could not be loaded",
+        error: toErrorLike(e),
+        at: null,
+      });
     } finally {
       setBusy(null);
     }
