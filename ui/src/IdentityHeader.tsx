@@ -79,7 +79,7 @@ export function IdentityHeader() {
     );
   }
   return (
-    <div className="identity">
+    <div className="header-account">
       {content}
       {creating && (
         <IdentityDialog

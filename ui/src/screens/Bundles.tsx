@@ -198,14 +198,19 @@ export function BundlesScreen({ navigate }: ScreenProps) {
               <span className="version truncate" title={v.version}>
                 {v.version}
               </span>
-              <StatusBadge status={v.status} />
+              <span className="status">
+                <StatusBadge status={v.status} />
+              </span>
               <span className="author truncate" title={v.author}>
                 {v.author}
               </span>
               <span className="digest mono" title={v.digest}>
                 {shortDigest(v.digest)}
               </span>
-              <span className="badges">
+              <span
+                className="badges"
+                title={v.environments.map((b) => `${b.environment}: ${b.state.replaceAll("_", " ")}`).join(", ")}
+              >
                 {v.environments.map((b) => (
                   <EnvBadge key={b.environment} env={b.environment} state={b.state} />
                 ))}
@@ -333,7 +338,7 @@ function BundleDetail({
             <StatusBadge status={version.status} />
           </dd>
           <dt>Environments</dt>
-          <dd>
+          <dd className="wrap">
             {version.environments.length === 0 ? (
               <span className="muted">not deployed</span>
             ) : (

@@ -408,7 +408,8 @@ export function EditorScreen({ route, navigate, active = true, onDirtyChange }: 
       {saveError && (
         <div className="banner error" role="alert" aria-label="Save error">
           <div className="grow">
-            <strong>Not saved.</strong> {saveError.message}
+            <strong>Could not save</strong>
+            <div>{saveError.message}</div>
             {errorHint(saveError.code) && <div className="muted">{errorHint(saveError.code)}</div>}
           </div>
           {saveError.line !== null && (
