@@ -13,6 +13,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+mod desktop;
 mod tidy;
 
 /// The oldest Rust this workspace builds with (`rust-version` in Cargo.toml).
@@ -26,11 +27,25 @@ fn main() -> Result<()> {
         "run" => run(&root),
         "test" => test(),
         "setup" => setup(),
+        "bindings" => bindings(),
+        "e2e" => {
+            desktop::build_front_end(&root)?;
+            let filter = std::env::args().nth(2);
+            desktop::e2e_tests(
+                &root,
+                filter.as_deref(),
+                &target_dir(&root).join("e2e-screenshots"),
+            )
+        }
         _ => {
-            eprintln!("usage: cargo xtask <run|test|setup>\n");
+            eprintln!("usage: cargo xtask <run|test|setup|bindings|e2e [FILTER]>\n");
             eprintln!("  run    build gavel and run it over the example bundles and curated cases");
             eprintln!("  test   formatting, clippy with warnings denied, and the whole test suite");
             eprintln!("  setup  check the toolchain and install the cargo tools the tests need");
+            eprintln!("  bindings  regenerate the front end's TypeScript types (ui/src/bindings/)");
+            eprintln!(
+                "  e2e    only the desktop app's end-to-end tests (a nextest filter may follow)"
+            );
             bail!("unknown task `{task}`")
         }
     }
@@ -109,6 +124,11 @@ fn setup() -> Result<()> {
 /// The README's test command: everything CI checks.
 fn test() -> Result<()> {
     setup()?;
+    let root = root();
+    // The app embeds `ui/dist`: it is built before anything compiles the app.
+    desktop::packages()?;
+    desktop::build_front_end(&root)?;
+    desktop::check_front_end(&root)?;
     sh("cargo", &["fmt", "--all", "--", "--check"])?;
     sh(
         "cargo",
@@ -134,12 +154,16 @@ fn test() -> Result<()> {
             "--workspace",
             "--locked",
             "--no-fail-fast",
+            // As the end-to-end tests build the app: one build of Tauri.
+            "--features",
+            "gavel-desktop/custom-protocol",
             "--profile",
             "ci",
         ],
         &[("PROPTEST_RNG_SEED", &seed)],
     )?;
     keychain_tests()?;
+    desktop::e2e_tests(&root, None, &target_dir(&root).join("e2e-screenshots"))?;
     // Peak memory and time on hostile inputs up to the size limits: in a
     // release build, as users run it (debug is too slow at these sizes).
     sh(
@@ -181,6 +205,11 @@ fn system_packages() -> Result<()> {
         .filter(|(cmd, _)| output("sh", &["-c", &format!("command -v {cmd}")]).is_none())
         .map(|(_, pkg)| *pkg)
         .collect();
+    apt_install(&missing)
+}
+
+/// `apt-get install` of `missing` as root; otherwise the command to run.
+fn apt_install(missing: &[&str]) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
@@ -199,7 +228,35 @@ fn system_packages() -> Result<()> {
     )?;
     let mut args = vec!["install", "-y", "-qq"];
     args.extend(missing.iter().copied());
-    sh_env("apt-get", &args, &[("DEBIAN_FRONTEND", "noninteractive")])
+    sh_env("apt-get", &args, &[("DEBIAN_FRONTEND", "noninteractive")]).context(
+        "apt-get could not install the packages above: install them by hand, then run this again",
+    )
+}
+
+/// Where cargo puts its output: CARGO_TARGET_DIR when set, else `target/`.
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|t| !t.is_empty())
+        .map(PathBuf::from)
+        .map(|t| if t.is_absolute() { t } else { root.join(t) })
+        .unwrap_or_else(|| root.join("target"))
+}
+
+/// Regenerates `ui/src/bindings/` from the Rust types (the test that
+/// checks them writes them when `GAVEL_BLESS_BINDINGS` is set).
+fn bindings() -> Result<()> {
+    sh_env(
+        "cargo",
+        &[
+            "test",
+            "--locked",
+            "-p",
+            "gavel-console",
+            "--lib",
+            "desktop::tests::typescript_bindings_are_current",
+        ],
+        &[("GAVEL_BLESS_BINDINGS", "1")],
+    )
 }
 
 /// The test against the real OS keychain: a private D-Bus session with an
@@ -209,11 +266,10 @@ fn system_packages() -> Result<()> {
 /// daemons writing one keyring file lose each other's entries.
 fn keychain_tests() -> Result<()> {
     system_packages()?;
-    let script = "XDG_DATA_HOME=$(mktemp -d) && export XDG_DATA_HOME && trap 'rm -rf \"$XDG_DATA_HOME\"' EXIT \
-        && mkdir -p \"$XDG_DATA_HOME/keyrings\" \
-        && echo -n test | gnome-keyring-daemon --unlock --replace --daemonize --components=secrets >/dev/null \
-        && cargo nextest run --locked -p gavel-cli --features real-keychain-tests --test keychain --test review --test lifecycle --profile ci";
-    sh("dbus-run-session", &["--", "sh", "-c", script])
+    desktop::in_keyring_session(
+        "cargo nextest run --locked -p gavel-cli --features real-keychain-tests --test keychain --test review --test lifecycle --profile ci",
+        &[],
+    )
 }
 
 /// The README's run command: Gavel's main job on its sample data.
@@ -223,11 +279,7 @@ fn run(root: &Path) -> Result<()> {
         "cargo",
         &["build", "--release", "--locked", "--bin", "gavel"],
     )?;
-    // Where cargo put it: CARGO_TARGET_DIR when set, else `target/`.
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|t| if t.is_absolute() { t } else { root.join(t) })
-        .unwrap_or_else(|| root.join("target"));
+    let target = target_dir(root);
     let gavel = target.join("release/gavel");
     let gavel = gavel.to_str().context("the workspace path is not UTF-8")?;
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Subcommand;
-use gavel_console::{BackupError, Console, ConsoleError, OsKeychain, gavel_home, keychain_service};
+use gavel_console::{Console, ConsoleError, OsKeychain, gavel_home, keychain_service};
 use gavel_trust::{PayloadKind, PublicKey, Role, Sensitive, VerifyOptions};
 
 use crate::OutputFormat;
@@ -106,17 +106,7 @@ pub(crate) async fn console() -> Result<Console, Failure> {
 /// Refusals (permission, state) are exit 1 (`refused`); the rest exit 2:
 /// `not_found`, `invalid`, `invalid_payload`, `store`, `keychain`.
 pub(crate) fn fail(e: ConsoleError) -> Failure {
-    let code = match &e {
-        ConsoleError::Refused(_) => "refused",
-        ConsoleError::NotFound(_) => "not_found",
-        ConsoleError::Invalid(_) => "invalid",
-        ConsoleError::Payload(_) => "invalid_payload",
-        ConsoleError::Store(_) => "store",
-        ConsoleError::Keychain(_) => "keychain",
-        ConsoleError::Backup(BackupError::BadPassphrase) => "bad_passphrase",
-        ConsoleError::Backup(BackupError::InvalidPassphrase(_)) => "invalid_passphrase",
-        ConsoleError::Backup(BackupError::InvalidBackup(_)) => "invalid_backup",
-    };
+    let code = e.code();
     let mut f = Failure::new(code, e.to_string());
     f.exit = if e.is_refusal() { 1 } else { 2 };
     f

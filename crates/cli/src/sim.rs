@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use gavel_policy::sim::{
     self, Case, CaseFormat, Change, CompareRun, CsvCases, DatasetError, MAX_INLINE_RESULTS,
-    ReplayRun, Report, ResultRow, SimConfig, SimRun, Summary, SyntheticCases, fixture_cases,
-    parse_case_line, parse_cases, parse_logged_decision,
+    ReplayRun, Report, ResultRow, SimConfig, SimRun, Summary, fixture_cases, parse_case_line,
+    parse_cases, parse_logged_decision,
 };
 use gavel_policy::{Bundle, Engine, did_you_mean};
 use serde::Serialize;
@@ -111,25 +111,13 @@ impl<'a> Dataset<'a> {
 fn for_each_case(
     dataset: Dataset<'_>,
     bundles: &[&Bundle],
-    mut each: impl FnMut(Case) -> Result<(), Failure>,
+    each: impl FnMut(Case) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     match dataset {
         Dataset::Fixtures => fixture_cases().into_iter().try_for_each(each),
+        // Compare draws half of the cases from each bundle.
         Dataset::Synthetic { count, seed } => {
-            // Compare draws half of the cases from each bundle.
-            let per = count.div_ceil(bundles.len().max(1));
-            let mut made = 0;
-            for (i, b) in bundles.iter().enumerate() {
-                let n = per.min(count - made);
-                made += n;
-                for mut case in SyntheticCases::new(b, seed.wrapping_add(i as u64)).take(n) {
-                    if i > 0 {
-                        case.case_id = format!("{}-b{}", case.case_id, i + 1);
-                    }
-                    each(case)?;
-                }
-            }
-            Ok(())
+            sim::synthetic_dataset(bundles, count, seed).try_for_each(each)
         }
         Dataset::File(file) => for_each_file_case(file, each),
     }

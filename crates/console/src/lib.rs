@@ -7,6 +7,7 @@
 
 mod audit;
 mod backup;
+pub mod desktop;
 mod keychain;
 mod lifecycle;
 mod overrides;
@@ -76,6 +77,22 @@ impl ConsoleError {
     /// Refusals are exit 1; bad input and missing things are exit 2.
     pub fn is_refusal(&self) -> bool {
         matches!(self, ConsoleError::Refused(_))
+    }
+
+    /// The error code the CLI's `{"error": {"code"}}` and the desktop app
+    /// carry (the README's error table lists each).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ConsoleError::Refused(_) => "refused",
+            ConsoleError::NotFound(_) => "not_found",
+            ConsoleError::Invalid(_) => "invalid",
+            ConsoleError::Payload(_) => "invalid_payload",
+            ConsoleError::Store(_) => "store",
+            ConsoleError::Keychain(_) => "keychain",
+            ConsoleError::Backup(BackupError::BadPassphrase) => "bad_passphrase",
+            ConsoleError::Backup(BackupError::InvalidPassphrase(_)) => "invalid_passphrase",
+            ConsoleError::Backup(BackupError::InvalidBackup(_)) => "invalid_backup",
+        }
     }
 }
 

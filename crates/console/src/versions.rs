@@ -150,7 +150,7 @@ impl VersionError {
 }
 
 /// A version named by its reference and digest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct VersionRef {
     /// `NAME@VERSION`.
     pub reference: String,
@@ -167,8 +167,9 @@ impl From<&BundleVersion> for VersionRef {
 }
 
 /// A version without its document, as `bundle list` prints each.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct VersionSummary {
+    #[ts(type = "number")]
     pub id: i64,
     /// `NAME@VERSION`.
     pub reference: String,
@@ -204,7 +205,7 @@ impl From<&BundleVersion> for VersionSummary {
 }
 
 /// A version with its document as written (`bundle show`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct VersionDetail {
     #[serde(flatten)]
     pub summary: VersionSummary,
@@ -240,7 +241,7 @@ pub struct ListQuery<'a> {
 }
 
 /// One example bundle `init --examples` looked at.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct ExampleLoad {
     pub file: String,
     pub reference: String,
@@ -250,7 +251,7 @@ pub struct ExampleLoad {
 }
 
 /// `gavel init`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct InitReport {
     pub home: String,
     pub database: String,
@@ -269,7 +270,7 @@ pub struct EditedVersion {
 }
 
 /// `bundle diff`: the two versions and the diff of `gavel diff` (§11.6).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct VersionDiff {
     pub old: VersionRef,
     pub new: VersionRef,
@@ -279,7 +280,7 @@ pub struct VersionDiff {
 
 /// `bundle history`: the versions of a name (oldest first) and every audit
 /// entry about them, deleted versions' included.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct VersionHistory {
     pub name: String,
     pub versions: Vec<VersionSummary>,

@@ -23,6 +23,7 @@ use crate::value::Value;
 
 /// What a change does to decisions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Class {
     None,
@@ -50,6 +51,7 @@ impl fmt::Display for Class {
 
 /// The semantic-version part to increase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Bump {
     None,
@@ -80,6 +82,7 @@ impl Bump {
 
 /// A field of a rule or of the metadata, before and after.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FieldChange {
     pub field: String,
     pub before: Json,
@@ -88,6 +91,7 @@ pub struct FieldChange {
 
 /// An added or removed rule.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RuleEntry {
     pub id: String,
     pub class: Class,
@@ -97,6 +101,7 @@ pub struct RuleEntry {
 
 /// A rule present in both versions whose fields differ.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RuleChange {
     pub id: String,
     pub class: Class,
@@ -105,6 +110,7 @@ pub struct RuleChange {
 
 /// A metadata field that differs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MetadataChange {
     pub field: String,
     pub before: Json,
@@ -115,6 +121,7 @@ pub struct MetadataChange {
 /// The difference between two versions: `{added, removed, modified,
 /// unchanged, metadata_changes, class, bump, suggested_version}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Diff {
     pub added: Vec<RuleEntry>,
     pub removed: Vec<RuleEntry>,

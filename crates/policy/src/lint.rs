@@ -24,6 +24,7 @@ use crate::validate::{Check, check_document};
 
 /// How bad a finding is; only errors fail a lint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
@@ -106,6 +107,7 @@ pub const MAX_NAMED_RULES: usize = 16;
 
 /// One problem the linter found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Finding {
     pub code: &'static str,
     pub severity: Severity,
@@ -149,6 +151,8 @@ impl Finding {
 /// `total_issues` count every finding found, listed or not; `left_out` the
 /// ones found but not listed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "LintSummary"))]
 pub struct Summary {
     pub total_rules: usize,
     pub errors: usize,

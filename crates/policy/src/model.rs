@@ -22,6 +22,7 @@ pub const STANDARD_ACTIONS: [&str; 9] = [
 
 /// What a decision says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Effect {
     Allow,

@@ -16,7 +16,9 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 
 /// One entry as stored and exported (one JSON line of `gavel audit export`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AuditEntry {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub seq: i64,
     pub at: String,
     pub actor: String,

@@ -25,6 +25,7 @@ use crate::{Store, StoreError};
 
 /// An environment and its settings (§11.8).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Environment {
     pub name: String,
     /// Distinct approvals a version needs here (at least; its rules may ask
@@ -33,14 +34,17 @@ pub struct Environment {
     /// Whether an activation starts a canary (where a version is active).
     pub canary: bool,
     /// How long each canary step waits before it can be promoted.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub bake_time_seconds: i64,
     /// Decisions the `samples` gate needs.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub min_samples: u64,
     pub created_at: String,
 }
 
 /// A version's state in one environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum DeployState {
     Pending,
@@ -839,6 +843,27 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(approval_from_row).collect()
+    }
+
+    /// Every recorded state of every version: `(version id, environment,
+    /// state)`, for lists that badge each version.
+    pub async fn all_deploy_states(&self) -> Result<Vec<(i64, String, DeployState)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT version_id, environment, state FROM deployments ORDER BY version_id, environment",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let s: String = r.try_get(2)?;
+                Ok((
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    DeployState::parse(&s)
+                        .ok_or_else(|| StoreError::Corrupt(format!("deployment state `{s}`")))?,
+                ))
+            })
+            .collect()
     }
 
     /// Every state a version has, by environment (environments where

@@ -20,6 +20,7 @@ use crate::{Store, StoreError};
 
 /// Where a version is in its lifecycle (§7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum VersionStatus {
     Draft,
@@ -61,6 +62,7 @@ impl VersionStatus {
 
 /// Where a version came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum VersionSource {
     /// `gavel bundle new FILE`.
@@ -93,6 +95,7 @@ impl VersionSource {
 
 /// The syntax a document was written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum DocumentFormat {
     Yaml,
@@ -357,6 +360,19 @@ impl Store {
              WHERE substr(digest, 1, length(?1)) = ?1 ORDER BY created_at DESC, id DESC"
         ))
         .bind(prefix)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(version_from_row).collect()
+    }
+
+    /// Every version without its document (`document` is empty), newest
+    /// first: the desktop's bundle list, which shows thousands of versions
+    /// and opens one document at a time.
+    pub async fn version_index(&self) -> Result<Vec<BundleVersion>, StoreError> {
+        let columns = COLUMNS.replace("document", "'' AS document");
+        let rows = sqlx::query(&format!(
+            "SELECT {columns} FROM bundle_versions ORDER BY created_at DESC, id DESC"
+        ))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(version_from_row).collect()

@@ -24,7 +24,7 @@ pub use dataset::{
     CASE_FIELDS, Case, CaseFormat, CsvCases, DatasetError, LoggedDecision, fixture_cases,
     parse_case_line, parse_cases, parse_decision_log, parse_logged_decision,
 };
-pub use synthetic::{SyntheticCases, synthetic_cases};
+pub use synthetic::{SyntheticCases, synthetic_cases, synthetic_dataset};
 
 use crate::engine::{CompiledRule, Engine};
 use crate::model::{Budget, Bundle, Effect};
@@ -81,6 +81,8 @@ pub struct CaseResult {
 
 /// Counts, rates and budgets over a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "SimSummary"))]
 pub struct Summary {
     pub total_cases: usize,
     pub allow_count: usize,
@@ -93,6 +95,7 @@ pub struct Summary {
     pub approval_rate: f64,
     pub no_match_rate: f64,
     pub estimated_cost: f64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub estimated_compute: u64,
     pub breaches: Vec<String>,
 }
@@ -132,6 +135,7 @@ impl ResultRow<'_> {
 
 /// The first case of each outcome.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Example {
     pub case_id: String,
     pub effect: Effect,
@@ -183,9 +187,13 @@ impl Serialize for RuleHits {
 /// What a run found, apart from the per-case results (which went to the
 /// sink): `{summary, examples, rule_hits}`, and the expectations.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(rename = "SimReport"))]
 pub struct Report {
     pub summary: Summary,
     pub examples: Vec<Example>,
+    /// Hits per enabled rule id, in decision order.
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, number>"))]
     pub rule_hits: RuleHits,
     /// Cases that carried an expectation.
     #[serde(skip)]
@@ -554,6 +562,7 @@ pub fn simulate(bundle: &Bundle, cases: &[Case], config: &SimConfig<'_>) -> Simu
 
 /// Differences of rates (3 decimals) and cost (2 decimals), B minus A.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Deltas {
     pub allow_rate: f64,
     pub deny_rate: f64,
@@ -575,6 +584,7 @@ fn deltas(a: &Summary, b: &Summary) -> Deltas {
 /// A case whose effect changed between two bundles (or between what was
 /// served and a candidate).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Change {
     pub case_id: String,
     pub before: Effect,
@@ -624,6 +634,7 @@ impl Changes {
 /// `changes` lists the first [`MAX_LISTED_CHANGES`] changes, the other
 /// two count them all.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Comparison {
     pub summary_a: Summary,
     pub summary_b: Summary,

@@ -346,6 +346,29 @@ pub fn synthetic_cases(bundle: &Bundle, count: usize, seed: u64) -> Vec<Case> {
     SyntheticCases::new(bundle, seed).take(count).collect()
 }
 
+/// The synthetic dataset of a run over several bundles (`sim compare`
+/// draws from each): `count` cases in all, split evenly, the i-th bundle's
+/// drawn with `seed + i` and their ids suffixed `-b{i+1}` past the first,
+/// so that the ids stay distinct.
+pub fn synthetic_dataset<'b>(
+    bundles: &'b [&'b Bundle],
+    count: usize,
+    seed: u64,
+) -> impl Iterator<Item = Case> + 'b {
+    let per = count.div_ceil(bundles.len().max(1));
+    bundles.iter().enumerate().flat_map(move |(i, b)| {
+        let n = per.min(count.saturating_sub(per * i));
+        SyntheticCases::new(b, seed.wrapping_add(i as u64))
+            .take(n)
+            .map(move |mut case| {
+                if i > 0 {
+                    case.case_id = format!("{}-b{}", case.case_id, i + 1);
+                }
+                case
+            })
+    })
+}
+
 /// A pool value (or "missing") that satisfies every condition, if any does.
 fn satisfying(rng: &mut Rng, pool: &[Value<'static>], plan: &FieldPlan) -> Option<Value<'static>> {
     if plan.missing_ok {

@@ -1,0 +1,445 @@
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+/// `ui/src/bindings/`, where the front end imports the generated types.
+fn committed_bindings() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/bindings")
+}
+
+/// Every `.ts` file under `dir` (by its path relative to `dir`) and its text.
+fn files(dir: &Path) -> Vec<(String, String)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.filter_map(Result::ok) {
+            let path = e.path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else if path.extension().is_some_and(|x| x == "ts") {
+                let name = path
+                    .strip_prefix(root)
+                    .map(|p| p.to_string_lossy().replace('\\', "/"))
+                    .unwrap_or_default();
+                out.push((name, std::fs::read_to_string(&path).unwrap_or_default()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// The committed TypeScript types are the ones the Rust types generate
+/// today: a stale binding fails here. `GAVEL_BLESS_BINDINGS=1` (what
+/// `cargo xtask bindings` sets) writes them instead.
+#[test]
+fn typescript_bindings_are_current() {
+    let fresh = tempfile::tempdir().expect("temp dir");
+    export_bindings(fresh.path()).expect("export");
+    let generated = files(fresh.path());
+    assert!(generated.len() > 20, "{} files", generated.len());
+    for (name, text) in &generated {
+        assert!(
+            !text.contains("bigint"),
+            "{name} has a bigint: mark 64-bit integers #[ts(type = \"number\")]"
+        );
+    }
+    let dir = committed_bindings();
+    if std::env::var_os("GAVEL_BLESS_BINDINGS").is_some() {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("bindings dir");
+        for (name, text) in &generated {
+            let path = dir.join(name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).expect("bindings dir");
+            }
+            std::fs::write(path, text).expect("write binding");
+        }
+        return;
+    }
+    let committed = files(&dir);
+    let names = |v: &[(String, String)]| v.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        names(&committed),
+        names(&generated),
+        "ui/src/bindings/ lists other types than the Rust code generates: run `cargo xtask bindings`"
+    );
+    for ((name, old), (_, new)) in committed.iter().zip(&generated) {
+        assert_eq!(
+            old, new,
+            "ui/src/bindings/{name} is stale: run `cargo xtask bindings` and commit the result"
+        );
+    }
+}
+
+const BUNDLE: &str = "apiVersion: gavel/v1
+kind: PolicyBundle
+metadata:
+  name: demo
+  version: 1.2.3   # bumped by hand
+  default_effect: deny
+rules:
+  - id: allow-update
+    agent: inbox.*
+    action: update
+    effect: allow
+    reason: Reading the inbox is harmless
+    budget: {cost: 0.01}
+# the end of the rules
+";
+
+fn draft() -> RuleDraft {
+    RuleDraft {
+        id: "quarantine-phish".into(),
+        agent: "inbox.triage".into(),
+        action: "quarantine".into(),
+        effect: Effect::Allow,
+        priority: Some(80),
+        reason: "Quarantine high-confidence phishing".into(),
+        conditions: vec![
+            ConditionDraft {
+                field: "risk_score".into(),
+                operator: ">=".into(),
+                value: "90".into(),
+            },
+            ConditionDraft {
+                field: "category".into(),
+                operator: "in".into(),
+                value: "phishing, spam".into(),
+            },
+            ConditionDraft {
+                field: "sender.domain".into(),
+                operator: "==".into(),
+                value: "example.com".into(),
+            },
+        ],
+        budget: Some(BudgetDraft {
+            cost: Some(0.02),
+            compute: Some(1),
+            risk: Some("low".into()),
+        }),
+        enabled: true,
+        approvals_required: None,
+    }
+}
+
+fn rules_of(text: &str) -> Vec<Value> {
+    let b = parse_bundle(text, Format::Yaml).expect("the new document loads");
+    match b.document().to_json() {
+        Value::Object(mut m) => match m.remove("rules") {
+            Some(Value::Array(r)) => r,
+            other => panic!("rules: {other:?}"),
+        },
+        other => panic!("document: {other:?}"),
+    }
+}
+
+#[test]
+fn the_rule_builder_appends_a_rule_that_loads_and_keeps_the_rest_as_written() {
+    let out = add_rule(BUNDLE, "b.yaml", &draft()).expect("added");
+    let rules = rules_of(&out.document);
+    assert_eq!(rules.len(), 2);
+    let new = &rules[1];
+    assert_eq!(new["id"], "quarantine-phish");
+    assert_eq!(new["effect"], "allow");
+    assert_eq!(new["priority"], 80);
+    assert_eq!(new["conditions"][">=risk_score"], 90);
+    assert_eq!(
+        new["conditions"]["in:category"],
+        json!(["phishing", "spam"])
+    );
+    assert_eq!(new["conditions"]["sender.domain"], "example.com");
+    assert_eq!(
+        new["budget"],
+        json!({"cost": 0.02, "compute": 1, "risk": "low"})
+    );
+    // The text before the new rule is untouched, comments included.
+    let before: String = BUNDLE.lines().take(13).map(|l| format!("{l}\n")).collect();
+    assert!(out.document.starts_with(&before), "{}", out.document);
+    assert!(out.document.ends_with("# the end of the rules\n"));
+    // `line` is where the new rule's dash is.
+    let line = out
+        .document
+        .lines()
+        .nth(out.line as usize - 1)
+        .unwrap_or("");
+    assert_eq!(line, "  - id: \"quarantine-phish\"", "{}", out.document);
+}
+
+#[test]
+fn the_rule_builder_inserts_before_the_next_top_level_key() {
+    let text = "rules:\n- id: a-rule\n  agent: ops.x\n  action: deploy\n  effect: deny\n  reason: Deny deploys for ops.x always\nmetadata:\n  name: n\n  version: 1.0.0\n";
+    let out = add_rule(text, "b.yaml", &draft()).expect("added");
+    assert_eq!(rules_of(&out.document).len(), 2);
+    assert!(
+        out.document
+            .ends_with("metadata:\n  name: n\n  version: 1.0.0\n")
+    );
+    assert_eq!(out.line, 7, "{}", out.document);
+}
+
+#[test]
+fn the_rule_builder_turns_an_empty_flow_list_into_a_block_list_and_handles_json() {
+    let text = "apiVersion: gavel/v1\nkind: PolicyBundle\nmetadata: {name: n, version: 0.1.0}\nrules: []\n";
+    let out = add_rule(text, "b.yaml", &draft()).expect("added");
+    assert_eq!(rules_of(&out.document).len(), 1, "{}", out.document);
+    let json_text = r#"{"metadata": {"name": "n", "version": "1.0.0"}, "rules": []}"#;
+    let out = add_rule(json_text, "b.json", &draft()).expect("added");
+    let v: Value = serde_json::from_str(&out.document).expect("json");
+    assert_eq!(v["rules"][0]["id"], "quarantine-phish");
+    assert!(
+        out.document
+            .lines()
+            .nth(out.line as usize - 1)
+            .unwrap_or("")
+            .contains("\"id\": \"quarantine-phish\"")
+    );
+    // A bare list of rules gets the rule at column 0.
+    let bare = "- id: a-rule\n  agent: ops.x\n  action: deploy\n  effect: deny\n  reason: Deny deploys for ops.x always\n";
+    "- id: a-rule\n  agent: x\n  action: y\n  effect: deny\n  reason: Deny y for x always\n";
+    let out = add_rule(bare, "b.yaml", &draft()).expect("added");
+    assert!(
+        out.document.contains("\n- id: \"quarantine-phish\"\n"),
+        "{}",
+        out.document
+    );
+}
+
+#[test]
+fn the_rule_builder_refuses_what_would_not_load_and_says_which_field() {
+    let mut d = draft();
+    d.id = " ".into();
+    let e = add_rule(BUNDLE, "b.yaml", &d).expect_err("no id");
+    assert_eq!(e.code, "invalid_rule");
+    assert!(e.message.contains("id"), "{}", e.message);
+
+    let mut d = draft();
+    d.conditions[0].operator = "≈".into();
+    let e = add_rule(BUNDLE, "b.yaml", &d).expect_err("bad operator");
+    assert!(e.message.contains("condition 1"), "{}", e.message);
+
+    let mut d = draft();
+    d.conditions[1].field = String::new();
+    let e = add_rule(BUNDLE, "b.yaml", &d).expect_err("no field");
+    assert!(e.message.contains("condition 2"), "{}", e.message);
+
+    let mut d = draft();
+    d.conditions[0].value = "ninety".into();
+    let e = add_rule(BUNDLE, "b.yaml", &d).expect_err("a comparison needs a number");
+    assert_eq!(e.code, "invalid_rule", "{e:?}");
+
+    let mut d = draft();
+    d.budget = Some(BudgetDraft {
+        cost: None,
+        compute: None,
+        risk: Some("extreme".into()),
+    });
+    assert_eq!(
+        add_rule(BUNDLE, "b.yaml", &d).expect_err("risk").code,
+        "invalid_rule"
+    );
+
+    let e = add_rule("rules: [\n", "b.yaml", &draft()).expect_err("unparseable");
+    assert!(e.line.is_some(), "{e:?}");
+}
+
+#[test]
+fn exists_and_disabled_rules_are_written_as_the_bundle_format_says() {
+    let mut d = draft();
+    d.conditions = vec![ConditionDraft {
+        field: "ticket".into(),
+        operator: "exists".into(),
+        value: "false".into(),
+    }];
+    d.enabled = false;
+    d.priority = None;
+    d.budget = None;
+    d.approvals_required = Some(2);
+    d.effect = Effect::NeedsApproval;
+    let out = add_rule(BUNDLE, "b.yaml", &d).expect("added");
+    let r = &rules_of(&out.document)[1];
+    assert_eq!(r["conditions"]["exists:ticket"], false);
+    assert_eq!(r["enabled"], false);
+    assert_eq!(r["approvals_required"], 2);
+    assert_eq!(r["effect"], "needs_approval");
+    assert!(r.get("priority").is_none() || r["priority"] == 50);
+}
+
+#[test]
+fn set_version_changes_only_the_version_scalar() {
+    let out = set_version(BUNDLE, Format::Yaml, "1.2.4").expect("set");
+    assert!(
+        out.contains("  version: \"1.2.4\"   # bumped by hand\n"),
+        "{out}"
+    );
+    assert_eq!(out.replace("\"1.2.4\"", "1.2.3"), BUNDLE);
+    let quoted = "metadata:\n  name: n\n  version: '0.1.0'\nrules: []\n";
+    assert_eq!(
+        set_version(quoted, Format::Yaml, "0.1.1").expect("set"),
+        "metadata:\n  name: n\n  version: \"0.1.1\"\nrules: []\n"
+    );
+    let flow = "metadata: {name: n, version: 0.1.0}\nrules: []\n";
+    assert_eq!(
+        set_version(flow, Format::Yaml, "0.1.1").expect("set"),
+        "metadata: {name: n, version: \"0.1.1\"}\nrules: []\n"
+    );
+    assert!(set_version("rules: []\n", Format::Yaml, "1.0.0").is_none());
+}
+
+#[test]
+fn lint_text_reports_syntax_errors_where_they_are_and_blocks_saving() {
+    let broken = BUNDLE.replace("    effect: allow\n", "    effect: [allow\n");
+    let r = lint_text(&broken, "b.yaml");
+    assert_eq!(r.summary.errors, 1);
+    let f = &r.findings[0];
+    assert_eq!(f.severity, Severity::Error);
+    assert!(f.line.is_some_and(|l| l >= 11), "{f:?}");
+    assert!(r.blocked.is_some());
+
+    let ok = lint_text(BUNDLE, "b.yaml");
+    assert_eq!(ok.summary.errors, 0, "{:?}", ok.findings);
+    assert_eq!(ok.blocked, None);
+    assert_eq!(ok.name.as_deref(), Some("demo"));
+    assert_eq!(ok.version.as_deref(), Some("1.2.3"));
+}
+
+#[test]
+fn lint_text_points_at_the_rule_with_the_problem() {
+    // A rule without a reason on line 14: the linter's finding is there.
+    let text =
+        format!("{BUNDLE}  - id: no-reason\n    agent: a\n    action: b\n    effect: deny\n");
+    let r = lint_text(&text, "b.yaml");
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.code == "missing-reason")
+        .expect("missing-reason finding");
+    assert_eq!(f.line, Some(15), "{:?}", r.findings);
+    assert_eq!(f.rule_id.as_deref(), Some("no-reason"));
+    assert!(r.blocked.is_some(), "an error finding blocks saving");
+}
+
+#[test]
+fn lint_text_blocks_a_bundle_without_name_or_version() {
+    let text = BUNDLE.replace("  name: demo\n", "");
+    let r = lint_text(&text, "b.yaml");
+    assert!(r.blocked.is_some(), "{r:?}");
+    assert!(r.summary.errors >= 1, "{r:?}");
+}
+
+fn never(_: SimProgress) {}
+
+#[test]
+fn a_simulation_counts_every_case_and_reports_progress() {
+    let b = parse_bundle(BUNDLE, Format::Yaml).expect("bundle");
+    let seen = std::sync::Mutex::new(Vec::new());
+    let progress = |p: SimProgress| seen.lock().expect("lock").push(p);
+    let ds = DatasetSpec::Synthetic {
+        count: 10_000,
+        seed: 7,
+    };
+    let out = simulate_bundle(&b, &ds, &progress, &AtomicBool::new(false)).expect("run");
+    assert_eq!(out.report.summary.total_cases, 10_000);
+    let seen = seen.into_inner().expect("lock");
+    assert!(seen.len() >= 2, "{seen:?}");
+    assert!(seen.iter().all(|p| p.total == Some(10_000)));
+    assert_eq!(seen.last().map(|p| p.done), Some(10_000));
+    // The same seed gives the same counts.
+    let again = simulate_bundle(&b, &ds, &never, &AtomicBool::new(false)).expect("run");
+    assert_eq!(again.report.summary, out.report.summary);
+}
+
+#[test]
+fn a_cancelled_simulation_stops_with_cancelled() {
+    let b = parse_bundle(BUNDLE, Format::Yaml).expect("bundle");
+    let cancel = AtomicBool::new(true);
+    let ds = DatasetSpec::Synthetic {
+        count: MAX_SYNTHETIC_CASES,
+        seed: 1,
+    };
+    let started = Instant::now();
+    let e = simulate_bundle(&b, &ds, &never, &cancel).expect_err("cancelled");
+    assert_eq!(e.code, "cancelled");
+    assert!(started.elapsed().as_secs() < 5);
+    let e = compare_bundles(
+        ("a".into(), b.clone()),
+        ("b".into(), b.clone()),
+        &ds,
+        &never,
+        &cancel,
+    )
+    .expect_err("cancelled");
+    assert_eq!(e.code, "cancelled");
+}
+
+#[test]
+fn datasets_from_files_and_bad_counts() {
+    let b = parse_bundle(BUNDLE, Format::Yaml).expect("bundle");
+    let no = AtomicBool::new(false);
+    let lines = "{\"case_id\": \"c1\", \"agent\": \"inbox.triage\", \"action\": \"update\", \"context\": {}}\n{\"case_id\": \"c2\", \"agent\": \"x\", \"action\": \"delete\", \"context\": {}}\n";
+    let ds = DatasetSpec::File {
+        name: "cases.jsonl".into(),
+        text: lines.into(),
+    };
+    let out = simulate_bundle(&b, &ds, &never, &no).expect("run");
+    assert_eq!(out.report.summary.total_cases, 2);
+    assert_eq!(out.report.summary.allow_count, 1, "{:?}", out.report);
+    // No rule matches the second: the default effect, counted as no match.
+    assert_eq!(out.report.summary.no_match_count, 1, "{:?}", out.report);
+
+    let bad = DatasetSpec::File {
+        name: "cases.jsonl".into(),
+        text: "{\"agent\": 3}\n".into(),
+    };
+    let e = simulate_bundle(&b, &bad, &never, &no).expect_err("bad file");
+    assert_eq!(e.code, "invalid_cases");
+    assert_eq!(e.line, Some(1));
+
+    for count in [0, MAX_SYNTHETIC_CASES + 1] {
+        let e = simulate_bundle(&b, &DatasetSpec::Synthetic { count, seed: 1 }, &never, &no)
+            .expect_err("bad count");
+        assert_eq!(e.code, "invalid_dataset");
+    }
+    let fixtures = simulate_bundle(&b, &DatasetSpec::Fixtures, &never, &no).expect("fixtures");
+    assert_eq!(fixtures.report.summary.total_cases, 9);
+}
+
+#[test]
+fn compare_lists_the_cases_whose_effect_changed() {
+    let a = parse_bundle(BUNDLE, Format::Yaml).expect("a");
+    let b = parse_bundle(
+        &BUNDLE.replace("effect: allow", "effect: deny"),
+        Format::Yaml,
+    )
+    .expect("b");
+    let out = compare_bundles(
+        ("a".into(), a),
+        ("b".into(), b),
+        &DatasetSpec::Synthetic {
+            count: 2000,
+            seed: 3,
+        },
+        &never,
+        &AtomicBool::new(false),
+    )
+    .expect("compare");
+    let c = &out.comparison;
+    assert_eq!(c.summary_a.total_cases, 2000);
+    assert!(c.total_changes > 0);
+    assert_eq!(
+        c.total_changes,
+        c.summary_a.allow_count - c.summary_b.allow_count
+    );
+    assert!(
+        c.changes
+            .iter()
+            .all(|ch| ch.before == Effect::Allow && ch.after == Effect::Deny)
+    );
+    assert_eq!(
+        c.transitions.get("allow->deny").copied(),
+        Some(c.total_changes)
+    );
+}

@@ -1,0 +1,318 @@
+//! Gavel's desktop shell: the window, and one command per thing the front
+//! end asks, each a few lines over `gavel-console` (DESIGN §2). The
+//! console (store and keychain) is opened once at start and reached through
+//! Tauri's state; errors cross as `{code, message, line, column}`
+//! ([`ErrorBody`]) and the front end branches on `code`. Simulations run
+//! on a blocking thread, report progress through a channel and stop when
+//! `cancel_run` names them.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use gavel_console::desktop::{
+    self, AppInfo, BundleIndex, CompareOutcome, DatasetSpec, DiffView, ErrorBody, IdentityInfo,
+    LintResult, NewDraft, RuleDraft, RuleInsert, SavedDraft, SimOutcome, SimProgress, SimSource,
+};
+use gavel_console::{
+    Console, InitReport, OsKeychain, VersionDetail, VersionHistory, gavel_home, keychain_service,
+};
+use tauri::ipc::Channel;
+use tauri::{Manager, State};
+
+type Reply<T> = Result<T, ErrorBody>;
+
+/// What every command reaches: the console (or why it could not open),
+/// the identity acting in this window, and the runs that can be cancelled.
+struct App {
+    console: Result<Console, ErrorBody>,
+    acting: Mutex<Option<String>>,
+    runs: Mutex<HashMap<String, Arc<AtomicBool>>>,
+}
+
+impl App {
+    fn console(&self) -> Reply<&Console> {
+        self.console.as_ref().map_err(Clone::clone)
+    }
+
+    fn actor(&self) -> Option<String> {
+        self.acting.lock().ok().and_then(|a| a.clone())
+    }
+
+    /// Registers a run under `id`; the guard forgets it when the run ends.
+    fn start_run(&self, id: &str) -> Reply<RunGuard<'_>> {
+        let flag = Arc::new(AtomicBool::new(false));
+        let mut runs = self
+            .runs
+            .lock()
+            .map_err(|_| ErrorBody::new("internal", "the run table is poisoned; restart Gavel"))?;
+        if runs.contains_key(id) {
+            return Err(ErrorBody::new(
+                "invalid",
+                format!("a run `{id}` is already going"),
+            ));
+        }
+        runs.insert(id.to_string(), flag.clone());
+        Ok(RunGuard {
+            app: self,
+            id: id.to_string(),
+            flag,
+        })
+    }
+}
+
+struct RunGuard<'a> {
+    app: &'a App,
+    id: String,
+    flag: Arc<AtomicBool>,
+}
+
+impl Drop for RunGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut runs) = self.app.runs.lock() {
+            runs.remove(&self.id);
+        }
+    }
+}
+
+/// Work that keeps a core busy runs off the async workers.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Reply<T> {
+    tauri::async_runtime::spawn_blocking(f)
+        .await
+        .map_err(|e| ErrorBody::new("internal", format!("the work stopped: {e}")))
+}
+
+#[tauri::command]
+async fn app_info(app: State<'_, App>, handle: tauri::AppHandle) -> Reply<AppInfo> {
+    let version = handle.package_info().version.to_string();
+    let info = app.console()?.app_info(&version).await?;
+    // One identity acts by default; with several, the window picks one.
+    if let Ok(mut acting) = app.acting.lock() {
+        if acting.is_none() && info.identities.len() == 1 {
+            *acting = info.identities.first().map(|i| i.name.clone());
+        }
+    }
+    Ok(info)
+}
+
+#[tauri::command]
+async fn set_acting(app: State<'_, App>, name: String) -> Reply<()> {
+    let console = app.console()?;
+    let me = console.acting_identity(Some(&name)).await?;
+    if let Ok(mut acting) = app.acting.lock() {
+        *acting = Some(me.name);
+    }
+    Ok(())
+}
+
+#[tauri::command]
+async fn load_examples(app: State<'_, App>) -> Reply<InitReport> {
+    Ok(app.console()?.init(true).await?)
+}
+
+#[tauri::command]
+async fn create_identity(app: State<'_, App>, name: String, email: String) -> Reply<IdentityInfo> {
+    let made = app
+        .console()?
+        .generate_identity(name.trim(), email.trim(), None, app.actor().as_deref())
+        .await?;
+    let key = made.public_key;
+    if let Ok(mut acting) = app.acting.lock() {
+        *acting = Some(key.name.clone());
+    }
+    Ok(IdentityInfo {
+        name: key.name,
+        email: key.email,
+        keyid: key.keyid.0,
+        roles: key.roles.iter().map(|r| r.as_str().to_string()).collect(),
+    })
+}
+
+#[tauri::command]
+async fn bundle_index(app: State<'_, App>) -> Reply<BundleIndex> {
+    app.console()?.bundle_index().await
+}
+
+#[tauri::command]
+async fn show_version(app: State<'_, App>, reference: String) -> Reply<VersionDetail> {
+    Ok(app.console()?.show_version(&reference).await?)
+}
+
+#[tauri::command]
+async fn history(app: State<'_, App>, name: String) -> Reply<VersionHistory> {
+    Ok(app.console()?.history(&name).await?)
+}
+
+#[tauri::command]
+async fn lint(document: String, file_name: Option<String>) -> Reply<LintResult> {
+    let name = file_name.unwrap_or_else(|| "bundle.yaml".to_string());
+    blocking(move || desktop::lint_text(&document, &name)).await
+}
+
+#[tauri::command]
+async fn save_draft(
+    app: State<'_, App>,
+    document: String,
+    file_name: Option<String>,
+    reference: Option<String>,
+    notes: Option<String>,
+) -> Reply<SavedDraft> {
+    let name = file_name.unwrap_or_else(|| "bundle.yaml".to_string());
+    app.console()?
+        .save_draft(
+            &document,
+            &name,
+            reference.as_deref(),
+            notes.as_deref().unwrap_or_default(),
+            app.actor().as_deref(),
+        )
+        .await
+}
+
+#[tauri::command]
+async fn import_bundle(
+    app: State<'_, App>,
+    file_name: String,
+    document: String,
+) -> Reply<SavedDraft> {
+    app.console()?
+        .save_draft(&document, &file_name, None, "", app.actor().as_deref())
+        .await
+}
+
+#[tauri::command]
+async fn new_version_from(app: State<'_, App>, reference: String) -> Reply<NewDraft> {
+    app.console()?.new_version_from(&reference).await
+}
+
+#[tauri::command]
+async fn add_rule(
+    document: String,
+    file_name: Option<String>,
+    rule: RuleDraft,
+) -> Reply<RuleInsert> {
+    let name = file_name.unwrap_or_else(|| "bundle.yaml".to_string());
+    desktop::add_rule(&document, &name, &rule)
+}
+
+#[tauri::command]
+async fn diff_view(app: State<'_, App>, old: String, new: String) -> Reply<DiffView> {
+    app.console()?.diff_view(&old, &new).await
+}
+
+/// Reports progress at most every 50 ms, and the last count always.
+fn reporter(channel: Channel<SimProgress>) -> impl Fn(SimProgress) + Sync + Send {
+    let last = Mutex::new(std::time::Instant::now());
+    move |p: SimProgress| {
+        let due = p.total == Some(p.done)
+            || last.lock().is_ok_and(|mut t| {
+                let due = t.elapsed().as_millis() >= 50;
+                if due {
+                    *t = std::time::Instant::now();
+                }
+                due
+            });
+        if due {
+            let _ = channel.send(p);
+        }
+    }
+}
+
+#[tauri::command]
+async fn simulate(
+    app: State<'_, App>,
+    run_id: String,
+    source: SimSource,
+    dataset: DatasetSpec,
+    on_progress: Channel<SimProgress>,
+) -> Reply<SimOutcome> {
+    let (_, bundle) = app.console()?.source_bundle(&source).await?;
+    let run = app.start_run(&run_id)?;
+    let flag = run.flag.clone();
+    let progress = reporter(on_progress);
+    blocking(move || desktop::simulate_bundle(&bundle, &dataset, &progress, &flag)).await?
+}
+
+#[tauri::command]
+async fn compare(
+    app: State<'_, App>,
+    run_id: String,
+    a: SimSource,
+    b: SimSource,
+    dataset: DatasetSpec,
+    on_progress: Channel<SimProgress>,
+) -> Reply<CompareOutcome> {
+    let console = app.console()?;
+    let first = console.source_bundle(&a).await?;
+    let second = console.source_bundle(&b).await?;
+    let run = app.start_run(&run_id)?;
+    let flag = run.flag.clone();
+    let progress = reporter(on_progress);
+    blocking(move || desktop::compare_bundles(first, second, &dataset, &progress, &flag)).await?
+}
+
+/// Stops a run: it ends with `cancelled` at its next progress step.
+#[tauri::command]
+fn cancel_run(app: State<'_, App>, run_id: String) -> bool {
+    app.runs
+        .lock()
+        .ok()
+        .and_then(|runs| runs.get(&run_id).cloned())
+        .map(|flag| flag.store(true, Ordering::Relaxed))
+        .is_some()
+}
+
+/// Opens the console in `GAVEL_HOME` (else the platform's data directory)
+/// with the OS keychain.
+fn open_console() -> Result<Console, ErrorBody> {
+    let home = gavel_home();
+    let keychain = Arc::new(OsKeychain::new(&keychain_service()));
+    tauri::async_runtime::block_on(Console::open(&home, keychain)).map_err(|e| {
+        let mut body = ErrorBody::from(e);
+        body.message = format!(
+            "Gavel cannot open its store in `{}`: {} (set GAVEL_HOME to another directory, or fix its permissions)",
+            home.display(),
+            body.message
+        );
+        body
+    })
+}
+
+pub fn run() {
+    let result = tauri::Builder::default()
+        .setup(|app| {
+            app.manage(App {
+                console: open_console(),
+                acting: Mutex::new(
+                    std::env::var("GAVEL_IDENTITY")
+                        .ok()
+                        .filter(|s| !s.is_empty()),
+                ),
+                runs: Mutex::new(HashMap::new()),
+            });
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            app_info,
+            set_acting,
+            load_examples,
+            create_identity,
+            bundle_index,
+            show_version,
+            history,
+            lint,
+            save_draft,
+            import_bundle,
+            new_version_from,
+            add_rule,
+            diff_view,
+            simulate,
+            compare,
+            cancel_run,
+        ])
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("gavel-desktop: cannot start: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,311 @@
+//! A W3C WebDriver session on the real app: `tauri-driver` (which drives
+//! WebKitWebDriver, which starts `gavel-desktop`) on free ports, with a
+//! data directory of its own. Only what the tests use: find elements by
+//! CSS selector (the UI's accessible labels), click, type, read, run a
+//! script, take a screenshot.
+
+use std::io::Read as _;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+/// How long a test waits for something to appear before it fails.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// WebDriver's key codes (a second CONTROL releases it).
+pub const CONTROL: char = '\u{E009}';
+pub const BACKSPACE: char = '\u{E003}';
+
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on loopback")
+}
+
+/// The app under test and the driver that runs it.
+pub struct App {
+    driver: Child,
+    base: String,
+    session: String,
+    agent: ureq::Agent,
+    _home: tempfile::TempDir,
+    name: String,
+}
+
+/// An element found on the page.
+#[derive(Debug, Clone)]
+pub struct Element(String);
+
+fn app_binary() -> PathBuf {
+    let path = std::env::var_os("GAVEL_DESKTOP_BIN")
+        .map(PathBuf::from)
+        .expect(
+            "GAVEL_DESKTOP_BIN must name the built app (cargo xtask test builds it and sets it)",
+        );
+    assert!(path.exists(), "{} does not exist", path.display());
+    path
+}
+
+/// Where each test's screenshots go.
+pub fn screenshot_dir() -> PathBuf {
+    let dir = std::env::var_os("GAVEL_E2E_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-screenshots"));
+    std::fs::create_dir_all(&dir).expect("screenshot directory");
+    dir
+}
+
+impl App {
+    /// Starts the app on an empty data directory.
+    pub fn start(name: &str) -> App {
+        let home = tempfile::tempdir().expect("data directory");
+        Self::start_in(name, home)
+    }
+
+    /// Starts the app on `home`.
+    pub fn start_in(name: &str, home: tempfile::TempDir) -> App {
+        let (port, native) = (free_port(), free_port());
+        let driver = Command::new(
+            std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".to_string()),
+        )
+        .args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native.to_string(),
+        ])
+        .env("GAVEL_HOME", home.path())
+        // Each test's keys under a service of its own, in the test keyring.
+        .env("GAVEL_KEYCHAIN_SERVICE", format!("gavel-e2e-{name}-{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tauri-driver starts (cargo install tauri-driver --locked)");
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(120))
+            .build();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut app = App {
+            driver,
+            base,
+            session: String::new(),
+            agent,
+            _home: home,
+            name: name.to_string(),
+        };
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "tauri:options": {"application": app_binary()}
+        }}});
+        let started = Instant::now();
+        let session = loop {
+            match app.post_raw("/session", &caps) {
+                Ok(v) => break v,
+                Err(e) if started.elapsed() < Duration::from_secs(60) => {
+                    let _ = e;
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+                Err(e) => {
+                    let mut log = String::new();
+                    if let Some(mut err) = app.driver.stderr.take() {
+                        let _ = err.read_to_string(&mut log);
+                    }
+                    panic!("no WebDriver session: {e}\n{log}");
+                }
+            }
+        };
+        app.session = session["sessionId"]
+            .as_str()
+            .expect("a session id")
+            .to_string();
+        // The window is the size the app promises to work at, and larger.
+        app.post("/window/rect", &json!({"width": 1280, "height": 800}));
+        app
+    }
+
+    fn post_raw(&self, path: &str, body: &Value) -> Result<Value, String> {
+        let url = format!("{}{}", self.base, path);
+        match self.agent.post(&url).send_json(body.clone()) {
+            Ok(r) => r
+                .into_json::<Value>()
+                .map(|v| v["value"].clone())
+                .map_err(|e| e.to_string()),
+            Err(ureq::Error::Status(code, r)) => {
+                Err(format!("{code}: {}", r.into_string().unwrap_or_default()))
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn path(&self, rest: &str) -> String {
+        format!("/session/{}{rest}", self.session)
+    }
+
+    fn post(&self, rest: &str, body: &Value) -> Value {
+        self.post_raw(&self.path(rest), body)
+            .unwrap_or_else(|e| panic!("POST {rest}: {e}"))
+    }
+
+    fn try_post(&self, rest: &str, body: &Value) -> Result<Value, String> {
+        self.post_raw(&self.path(rest), body)
+    }
+
+    fn get(&self, rest: &str) -> Value {
+        let url = format!("{}{}", self.base, self.path(rest));
+        match self.agent.get(&url).call() {
+            Ok(r) => r.into_json::<Value>().expect("json")["value"].clone(),
+            Err(e) => panic!("GET {rest}: {e}"),
+        }
+    }
+
+    fn find_now(&self, css: &str) -> Option<Element> {
+        self.try_post("/element", &json!({"using": "css selector", "value": css}))
+            .ok()
+            .and_then(|v| v[ELEMENT_KEY].as_str().map(|s| Element(s.to_string())))
+    }
+
+    /// Every element matching `css` now.
+    pub fn all(&self, css: &str) -> Vec<Element> {
+        self.try_post("/elements", &json!({"using": "css selector", "value": css}))
+            .ok()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| v[ELEMENT_KEY].as_str().map(|s| Element(s.to_string())))
+            .collect()
+    }
+
+    /// The first element matching `css`, waiting for it to appear.
+    pub fn find(&self, css: &str) -> Element {
+        self.wait_for(&format!("`{css}` to appear"), || self.find_now(css))
+    }
+
+    /// The element with this accessible label.
+    pub fn label(&self, label: &str) -> Element {
+        self.find(&format!("[aria-label=\"{label}\"]"))
+    }
+
+    /// Polls `probe` until it gives something, or fails the test with a
+    /// screenshot after [`WAIT`].
+    pub fn wait_for<T>(&self, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+        let started = Instant::now();
+        loop {
+            if let Some(v) = probe() {
+                return v;
+            }
+            if started.elapsed() > WAIT {
+                let shot = self.screenshot(&format!("{}-failed", self.name));
+                panic!(
+                    "waited {}s for {what}; screenshot: {}\npage text:\n{}",
+                    WAIT.as_secs(),
+                    shot.display(),
+                    self.page_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn click(&self, e: &Element) {
+        self.post(&format!("/element/{}/click", e.0), &json!({}));
+    }
+
+    /// Clicks the control labelled `label`.
+    pub fn press(&self, label: &str) {
+        let e = self.label(label);
+        self.click(&e);
+    }
+
+    /// Types into an element (keys as WebDriver sends them).
+    pub fn type_into(&self, e: &Element, text: &str) {
+        self.post(&format!("/element/{}/value", e.0), &json!({"text": text}));
+    }
+
+    /// Replaces the value of the input labelled `label`, as typing does:
+    /// select all (Ctrl+A), delete, type.
+    pub fn fill(&self, label: &str, text: &str) {
+        let e = self.label(label);
+        self.type_into(&e, &format!("{CONTROL}a{CONTROL}{BACKSPACE}{text}"));
+    }
+
+    /// An attribute of an element (`aria-label`, `aria-valuenow`, …).
+    pub fn attr(&self, e: &Element, name: &str) -> Option<String> {
+        self.get(&format!("/element/{}/attribute/{name}", e.0))
+            .as_str()
+            .map(str::to_string)
+    }
+
+    pub fn text(&self, e: &Element) -> String {
+        self.get(&format!("/element/{}/text", e.0))
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The whole page's visible text (for failure messages).
+    pub fn page_text(&self) -> String {
+        self.try_post(
+            "/execute/sync",
+            &json!({"script": "return document.body.innerText", "args": []}),
+        )
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+    }
+
+    /// Runs `script` in the page (`arguments[i]` are `args`).
+    pub fn script(&self, script: &str, args: Value) -> Value {
+        self.post("/execute/sync", &json!({"script": script, "args": args}))
+    }
+
+    /// Selects the option whose text contains `text` in the `<select>`
+    /// labelled `label`, as a user picking it would (a change event).
+    pub fn select(&self, label: &str, text: &str) {
+        let e = self.label(label);
+        let _ = e;
+        let ok = self.script(
+            "const s = document.querySelector(`[aria-label=\"${arguments[0]}\"]`);
+             const o = [...s.options].find(o => o.textContent.includes(arguments[1]) || o.value === arguments[1]);
+             if (!o) return false;
+             const set = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set;
+             set.call(s, o.value);
+             s.dispatchEvent(new Event('change', {bubbles: true}));
+             return true;",
+            json!([label, text]),
+        );
+        assert_eq!(ok, json!(true), "no option `{text}` in `{label}`");
+    }
+
+    /// Saves a PNG of the window under the screenshot directory.
+    pub fn screenshot(&self, name: &str) -> PathBuf {
+        let path = screenshot_dir().join(format!("{name}.png"));
+        let url = format!("{}{}", self.base, self.path("/screenshot"));
+        if let Ok(r) = self.agent.get(&url).call() {
+            if let Ok(v) = r.into_json::<Value>() {
+                if let Some(b64) = v["value"].as_str() {
+                    if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64) {
+                        let _ = std::fs::write(&path, bytes);
+                    }
+                }
+            }
+        }
+        path
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let url = format!("{}/session/{}", self.base, self.session);
+            let _ = self.agent.delete(&url).call();
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}

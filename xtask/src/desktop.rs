@@ -1,0 +1,223 @@
+//! The desktop app's part of `run` and `test`: the front end (npm), the
+//! system packages the Tauri build and its end-to-end tests need, Xvfb for
+//! a machine without a display, and the WebDriver tests on the real app.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::{output, sh, sh_env};
+
+/// The oldest Node.js the front end builds with.
+const MIN_NODE: u32 = 20;
+
+/// Debian packages of the desktop build and its tests, each with a check
+/// that shows it is there (`pkg-config` for libraries, else a command).
+const DESKTOP_PACKAGES: [(&str, &str); 9] = [
+    (
+        "pkg-config --exists webkit2gtk-4.1",
+        "libwebkit2gtk-4.1-dev",
+    ),
+    ("pkg-config --exists gtk+-3.0", "libgtk-3-dev"),
+    (
+        "pkg-config --exists ayatana-appindicator3-0.1",
+        "libayatana-appindicator3-dev",
+    ),
+    ("pkg-config --exists librsvg-2.0", "librsvg2-dev"),
+    ("command -v WebKitWebDriver", "webkit2gtk-driver"),
+    ("command -v Xvfb", "xvfb"),
+    ("command -v xwd", "x11-apps"),
+    ("command -v convert", "imagemagick"),
+    ("command -v pkg-config", "pkg-config"),
+];
+
+/// Installs the desktop build's system packages with apt-get (as root), or
+/// says which to install.
+pub fn packages() -> Result<()> {
+    let missing: Vec<&str> = DESKTOP_PACKAGES
+        .iter()
+        .filter(|(check, _)| output("sh", &["-c", check]).is_none())
+        .map(|(_, pkg)| *pkg)
+        .collect();
+    crate::apt_install(&missing)
+}
+
+/// Node.js and npm, new enough.
+fn check_node() -> Result<()> {
+    let version = output("node", &["--version"]).context(
+        "Node.js is missing: install Node.js 20 or newer (https://nodejs.org, or `apt-get install nodejs npm`), then run this again",
+    )?;
+    let major: u32 = version
+        .trim()
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    if major < MIN_NODE {
+        bail!(
+            "Node.js {} is too old: the front end needs {MIN_NODE} or newer",
+            version.trim()
+        );
+    }
+    output("npm", &["--version"]).context("npm is missing: install it with Node.js")?;
+    Ok(())
+}
+
+/// Installs the front end's packages (exactly the lock file's) and builds
+/// `ui/dist`, which the app embeds.
+pub fn build_front_end(root: &Path) -> Result<()> {
+    check_node()?;
+    let ui = root.join("ui");
+    let ui = ui.to_str().context("the workspace path is not UTF-8")?;
+    if !root.join("ui/node_modules").exists() || std::env::var_os("CI").is_some() {
+        sh("npm", &["ci", "--prefix", ui, "--no-audit", "--no-fund"])?;
+    }
+    sh("npm", &["run", "--prefix", ui, "build"])
+}
+
+/// The front end's own checks: types, lint and unit tests.
+pub fn check_front_end(root: &Path) -> Result<()> {
+    let ui = root.join("ui");
+    let ui = ui.to_str().context("the workspace path is not UTF-8")?;
+    sh("npm", &["run", "--prefix", ui, "typecheck"])?;
+    sh("npm", &["run", "--prefix", ui, "lint"])?;
+    sh("npm", &["run", "--prefix", ui, "test"])
+}
+
+/// `tauri-driver`, the WebDriver server for Tauri apps.
+fn tauri_driver() -> Result<()> {
+    if output("tauri-driver", &["--help"]).is_none() {
+        sh(
+            "cargo",
+            &["install", "tauri-driver", "--version", "^2", "--locked"],
+        )?;
+    }
+    Ok(())
+}
+
+/// The app binary cargo built for `profile` (`debug` or `release`).
+pub fn app_binary(root: &Path, profile: &str) -> PathBuf {
+    crate::target_dir(root).join(profile).join("gavel-desktop")
+}
+
+/// An X server of our own when the machine has no display; stopped on drop.
+pub struct Display {
+    pub name: String,
+    server: Option<Child>,
+}
+
+impl Display {
+    /// The machine's display when it has one (and `force_xvfb` is false),
+    /// else a new Xvfb on the first free display number from 90.
+    pub fn open(force_xvfb: bool) -> Result<Display> {
+        if let Some(d) = std::env::var("DISPLAY").ok().filter(|d| !d.is_empty()) {
+            if !force_xvfb {
+                return Ok(Display {
+                    name: d,
+                    server: None,
+                });
+            }
+        }
+        for n in 90..140 {
+            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+                || Path::new(&format!("/tmp/.X{n}-lock")).exists()
+            {
+                continue;
+            }
+            let name = format!(":{n}");
+            let server = Command::new("Xvfb")
+                .args([
+                    name.as_str(),
+                    "-screen",
+                    "0",
+                    "1280x800x24",
+                    "-nolisten",
+                    "tcp",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("cannot start Xvfb (Debian package `xvfb`)")?;
+            let started = Instant::now();
+            while !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                if started.elapsed() > Duration::from_secs(10) {
+                    bail!("Xvfb did not start on {name} within 10 s");
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            return Ok(Display {
+                name,
+                server: Some(server),
+            });
+        }
+        bail!("no free X display number from :90 to :139 for Xvfb")
+    }
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.as_mut() {
+            let _ = s.kill();
+            let _ = s.wait();
+        }
+    }
+}
+
+/// A D-Bus session with an unlocked gnome-keyring whose keyring lives in a
+/// directory of its own, running `script` (see `keychain_tests`).
+pub fn in_keyring_session(script: &str, env: &[(&str, &str)]) -> Result<()> {
+    let wrapped = format!(
+        "XDG_DATA_HOME=$(mktemp -d) && export XDG_DATA_HOME && trap 'rm -rf \"$XDG_DATA_HOME\"' EXIT \
+         && mkdir -p \"$XDG_DATA_HOME/keyrings\" \
+         && echo -n test | gnome-keyring-daemon --unlock --replace --daemonize --components=secrets >/dev/null \
+         && {script}"
+    );
+    sh_env("dbus-run-session", &["--", "sh", "-c", &wrapped], env)
+}
+
+/// The end-to-end tests: the app built with its front end embedded, driven
+/// through tauri-driver and WebKitWebDriver under Xvfb, with a real
+/// Secret Service for its keys. `filter` picks tests (nextest filter
+/// expression), `screenshots` is where they save their pictures.
+pub fn e2e_tests(root: &Path, filter: Option<&str>, screenshots: &Path) -> Result<()> {
+    packages()?;
+    crate::system_packages()?;
+    tauri_driver()?;
+    sh(
+        "cargo",
+        &[
+            "build",
+            "--locked",
+            "-p",
+            "gavel-desktop",
+            "--features",
+            "custom-protocol",
+        ],
+    )?;
+    let display = Display::open(true)?;
+    let bin = app_binary(root, "debug");
+    let bin = bin.to_str().context("the target path is not UTF-8")?;
+    let shots = screenshots
+        .to_str()
+        .context("the target path is not UTF-8")?;
+    let mut command = String::from(
+        "cargo nextest run --locked -p gavel-desktop --features e2e-tests,custom-protocol --test e2e --profile ci",
+    );
+    if let Some(f) = filter {
+        command.push_str(&format!(" -E '{f}'"));
+    }
+    in_keyring_session(
+        &command,
+        &[
+            ("DISPLAY", display.name.as_str()),
+            ("GAVEL_DESKTOP_BIN", bin),
+            ("GAVEL_E2E_SCREENSHOTS", shots),
+            // WebKit in a container: no GPU, no sandbox helpers.
+            ("WEBKIT_DISABLE_COMPOSITING_MODE", "1"),
+            ("LIBGL_ALWAYS_SOFTWARE", "1"),
+        ],
+    )
+}
