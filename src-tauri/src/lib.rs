@@ -85,12 +85,13 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 #[tauri::command]
 async fn app_info(app: State<'_, App>, handle: tauri::AppHandle) -> Reply<AppInfo> {
     let version = handle.package_info().version.to_string();
-    let info = app.console()?.app_info(&version).await?;
+    let info = app
+        .console()?
+        .app_info(&version, app.actor().as_deref())
+        .await?;
     // One identity acts by default; with several, the window picks one.
     if let Ok(mut acting) = app.acting.lock() {
-        if acting.is_none() && info.identities.len() == 1 {
-            *acting = info.identities.first().map(|i| i.name.clone());
-        }
+        acting.clone_from(&info.acting);
     }
     Ok(info)
 }

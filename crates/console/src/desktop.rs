@@ -117,6 +117,9 @@ pub struct AppInfo {
     pub home: String,
     pub app_version: String,
     pub identities: Vec<IdentityInfo>,
+    /// The name of the identity acting in this window, if one is chosen
+    /// (the only identity acts by default).
+    pub acting: Option<String>,
     /// Stored bundle versions; 0 shows the welcome screen.
     #[ts(type = "number")]
     pub versions: i64,
@@ -870,8 +873,12 @@ fn set_version(text: &str, format: Format, version: &str) -> Option<String> {
 impl Console {
     /// The app's start: its data directory, identities, and whether the
     /// store is empty.
-    pub async fn app_info(&self, app_version: &str) -> Result<AppInfo, ErrorBody> {
-        let identities = self
+    pub async fn app_info(
+        &self,
+        app_version: &str,
+        acting: Option<&str>,
+    ) -> Result<AppInfo, ErrorBody> {
+        let identities: Vec<IdentityInfo> = self
             .list_keys()
             .await?
             .into_iter()
@@ -891,10 +898,19 @@ impl Console {
             .into_iter()
             .map(|e| e.name)
             .collect();
+        let acting = match acting {
+            Some(a) => identities
+                .iter()
+                .find(|i| i.name == a || i.keyid == a)
+                .map(|i| i.name.clone()),
+            None if identities.len() == 1 => identities.first().map(|i| i.name.clone()),
+            None => None,
+        };
         Ok(AppInfo {
             home: self.home().display().to_string(),
             app_version: app_version.to_string(),
             identities,
+            acting,
             versions,
             environments,
         })

@@ -7,6 +7,11 @@ import type { IdentityInfo } from "./IdentityInfo";
  */
 export type AppInfo = { home: string, app_version: string, identities: Array<IdentityInfo>, 
 /**
+ * The name of the identity acting in this window, if one is chosen
+ * (the only identity acts by default).
+ */
+acting: string | null, 
+/**
  * Stored bundle versions; 0 shows the welcome screen.
  */
 versions: number, 
