@@ -209,7 +209,9 @@ export function BundlesScreen({ navigate }: ScreenProps) {
               </span>
               <span
                 className="badges"
-                title={v.environments.map((b) => `${b.environment}: ${b.state.replaceAll("_", " ")}`).join(", ")}
+                title={v.environments
+                  .map((b) => `${b.environment}: ${b.state.replaceAll("_", " ")}`)
+                  .join(", ")}
               >
                 {v.environments.map((b) => (
                   <EnvBadge key={b.environment} env={b.environment} state={b.state} />

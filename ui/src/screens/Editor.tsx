@@ -168,6 +168,7 @@ export function EditorScreen({ route, navigate, active = true, onDirtyChange }: 
       onCursor: (line, column) => setCursor({ line, column }),
     });
     view.current = v;
+    setCursor({ line: 1, column: 1 });
     markDirty(initialText);
     setOutline(ruleOutline(initialText));
     void lintRequests.now(initialText);
@@ -494,12 +495,15 @@ export function EditorScreen({ route, navigate, active = true, onDirtyChange }: 
                 {counts.warnings === 1 ? "warning" : "warnings"}
               </span>
             </button>
-            <span className="grow truncate" title={lintError?.message ?? lint?.blocked ?? ""}>
+            <span
+              className="grow truncate"
+              title={lintError?.message ?? (buffer?.readOnly ? "" : (lint?.blocked ?? ""))}
+            >
               {linting
                 ? "Linting…"
                 : lintError
                   ? `Lint failed: ${lintError.message}`
-                  : lint?.blocked
+                  : lint?.blocked && !buffer?.readOnly
                     ? `Cannot be saved yet: ${lint.blocked}`
                     : lint
                       ? `Lint passed in ${lint.elapsed_ms.toFixed(0)} ms`
