@@ -199,7 +199,6 @@ fn the_rule_builder_turns_an_empty_flow_list_into_a_block_list_and_handles_json(
     );
     // A bare list of rules gets the rule at column 0.
     let bare = "- id: a-rule\n  agent: ops.x\n  action: deploy\n  effect: deny\n  reason: Deny deploys for ops.x always\n";
-    "- id: a-rule\n  agent: x\n  action: y\n  effect: deny\n  reason: Deny y for x always\n";
     let out = add_rule(bare, "b.yaml", &draft()).expect("added");
     assert!(
         out.document.contains("\n- id: \"quarantine-phish\"\n"),
