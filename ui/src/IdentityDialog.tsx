@@ -59,7 +59,7 @@ export function IdentityDialog({
           <input
             ref={first}
             type="text"
-            aria-label="Identity name"
+            aria-label="Name"
             value={name}
             onChange={(e) => setName(e.target.value)}
             autoComplete="name"
@@ -69,7 +69,7 @@ export function IdentityDialog({
           <span>Email</span>
           <input
             type="email"
-            aria-label="Identity email"
+            aria-label="Email"
             value={email}
             onChange={(e) => setEmail(e.target.value)}
             autoComplete="email"

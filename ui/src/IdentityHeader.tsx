@@ -10,7 +10,6 @@ import { IdentityDialog } from "./IdentityDialog";
 export function IdentityHeader() {
   const { info, error, loading, reload } = useAppInfo();
   const [creating, setCreating] = useState(false);
-  const [acting, setActing] = useState("");
   const [switching, setSwitching] = useState(false);
   const notify = useNotify();
 
@@ -26,8 +25,8 @@ export function IdentityHeader() {
     content = (
       <>
         <span className="muted">No identity</span>
-        <button type="button" aria-label="Create identity" onClick={() => setCreating(true)}>
-          Create identity
+        <button type="button" aria-label="Set up identity" onClick={() => setCreating(true)}>
+          Set up identity
         </button>
       </>
     );
@@ -52,14 +51,13 @@ export function IdentityHeader() {
         <span className="muted">Acting as</span>
         <select
           aria-label="Acting identity"
-          value={acting}
+          value={info.acting ?? ""}
           disabled={switching}
           onChange={async (e) => {
             const name = e.target.value;
             setSwitching(true);
             try {
               await api.setActing(name);
-              setActing(name);
               await reload();
             } catch (err) {
               notify.error("Could not switch identity", err);
@@ -68,7 +66,7 @@ export function IdentityHeader() {
             }
           }}
         >
-          {acting === "" && <option value="">Choose an identity…</option>}
+          {!info.acting && <option value="">Choose an identity…</option>}
           {info.identities.map((i) => (
             <option key={i.keyid} value={i.name}>
               {i.name} ({i.email})

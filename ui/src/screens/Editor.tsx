@@ -83,6 +83,8 @@ export function EditorScreen({ route, navigate, active = true, onDirtyChange }: 
   const view = useRef<EditorView | null>(null);
   const savedText = useRef<string>("");
   const bufferRef = useRef<Buffer | null>(null);
+  /** The latest lint result and the text it is for. */
+  const lastLint = useRef<{ text: string; result: LintResult } | null>(null);
   bufferRef.current = buffer;
 
   // Load what the route names.
@@ -127,7 +129,8 @@ export function EditorScreen({ route, navigate, active = true, onDirtyChange }: 
     () =>
       new LatestRequest<string, LintResult>({
         request: (text) => api.lint(text, bufferRef.current?.fileName),
-        onResult: (result) => {
+        onResult: (result, text) => {
+          lastLint.current = { text, result };
           setLint(result);
           setLintError(null);
           if (view.current) showFindings(view.current, result.findings);
@@ -197,8 +200,21 @@ export function EditorScreen({ route, navigate, active = true, onDirtyChange }: 
       return;
     }
     const document = view.current.state.doc.toString();
-    setSaving(true);
     setSaveError(null);
+    // The back end's lint of this very text already says it cannot be saved: say so
+    // at once, before any question about identity.
+    const linted = lastLint.current;
+    if (linted && linted.text === document && linted.result.blocked) {
+      const first = linted.result.findings.find((f) => f.severity === "error");
+      setSaveError({
+        code: "invalid_bundle",
+        message: `not saved: ${linted.result.blocked}`,
+        line: first?.line ?? null,
+        column: first?.column ?? null,
+      });
+      return;
+    }
+    setSaving(true);
     try {
       const saved = await api.saveDraft({ document, reference: b.reference, fileName: b.fileName });
       savedText.current = document;
