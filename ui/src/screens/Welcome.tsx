@@ -17,6 +17,8 @@ interface ImportFailure {
   error: ErrorLike;
   /** Where in the file the problem is, when the back end says. */
   at: string | null;
+  /** The file, when the editor can show what is wrong with it. */
+  file?: PendingFile;
 }
 
 interface PendingFile {
@@ -103,6 +105,7 @@ export function WelcomeScreen({ navigate }: ScreenProps) {
     try {
       const saved = await api.importBundle(file.name, file.text);
       const reference = saved.version.reference;
+      setStatus(`Imported ${reference} as a draft.`);
       notify.info(`Imported ${reference} as a draft.`);
       await reload();
       navigate({ screen: "editor", reference });
@@ -110,7 +113,15 @@ export function WelcomeScreen({ navigate }: ScreenProps) {
       setStatus(null);
       const error = toErrorLike(e);
       if (error.code === "no_identity") setNeedsIdentity(file);
-      else setFailure({ what: `“${file.name}” could not be imported`, error, at: where(e) });
+      else {
+        const fixable = error.code === "invalid_bundle" || error.code === "invalid";
+        setFailure({
+          what: `“${file.name}” could not be imported`,
+          error,
+          at: where(e),
+          file: fixable ? file : undefined,
+        });
+      }
     } finally {
       setBusy(null);
     }
@@ -132,7 +143,12 @@ export function WelcomeScreen({ navigate }: ScreenProps) {
     await importFile({ name: file.name, text });
   };
 
-  const hint = failure ? errorHint(failure.error.code) : undefined;
+  const hint = failure?.file
+    ? "Open it in the editor to see every problem and fix it; saving there stores it."
+    : failure
+      ? errorHint(failure.error.code)
+      : undefined;
+  const fixing = failure?.file;
   return (
     <section className="screen" aria-label="Welcome" style={styles.screen}>
       <div style={styles.card}>
@@ -193,6 +209,17 @@ export function WelcomeScreen({ navigate }: ScreenProps) {
               {failure.error.message}
             </div>
             {hint && <div className="muted">{hint}</div>}
+            {fixing && (
+              <div style={{ marginTop: 6 }}>
+                <button
+                  type="button"
+                  aria-label="Open the file in the editor"
+                  onClick={() => navigate({ screen: "editor", draftText: fixing.text })}
+                >
+                  Open in the editor
+                </button>
+              </div>
+            )}
           </div>
         )}
         {info && info.versions > 0 && (

@@ -56,6 +56,16 @@ describe("defaultDiffSides", () => {
       new: "a@1.2.0",
     });
     expect(defaultDiffSides([], undefined, undefined)).toEqual({ old: "", new: "" });
+    // The newest version is a bundle's first: the newest one with a predecessor is shown.
+    const firstNewest = [v("c", "1.0.0"), ...versions];
+    expect(defaultDiffSides(firstNewest, undefined, undefined)).toEqual({
+      old: "a@1.1.0",
+      new: "a@1.2.0",
+    });
+    expect(defaultDiffSides([v("c", "1.0.0")], undefined, undefined)).toEqual({
+      old: "",
+      new: "c@1.0.0",
+    });
   });
 });
 

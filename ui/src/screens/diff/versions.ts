@@ -57,8 +57,8 @@ export function isListed(
 /**
  * The sides a diff opens with. Given both, they are kept; given only the new one, the
  * old one is its predecessor; given only the old one, the new one is the newest of its
- * name; given neither, the newest version against its
- * predecessor. A side that cannot be chosen is "".
+ * name; given neither, the newest version that has a predecessor, against it. A side
+ * that cannot be chosen is "".
  */
 export function defaultDiffSides(
   versions: readonly PickedVersion[],
@@ -66,7 +66,10 @@ export function defaultDiffSides(
   newRef: string | undefined,
 ): { old: string; new: string } {
   const oldName = versions.find((v) => v.reference === oldRef)?.name;
-  const newest = oldName === undefined ? versions[0] : versions.find((v) => v.name === oldName);
+  const newest =
+    oldName !== undefined
+      ? versions.find((v) => v.name === oldName)
+      : (versions.find((v) => previousOf(versions, v.reference) !== undefined) ?? versions[0]);
   const newSide = newRef ?? newest?.reference ?? "";
   const oldSide = oldRef ?? (newSide ? (previousOf(versions, newSide)?.reference ?? "") : "");
   return { old: oldSide, new: newSide };
