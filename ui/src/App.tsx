@@ -210,6 +210,12 @@ function Shell() {
             role="alertdialog"
             aria-modal="true"
             aria-label="Discard unsaved changes?"
+            onKeyDown={(e) => {
+              if (e.key === "Escape") {
+                setPending(null);
+                setRoute({ screen: "editor" });
+              }
+            }}
           >
             <h2>Discard unsaved changes?</h2>
             <p>

@@ -7,9 +7,9 @@ import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirro
 import { yaml } from "@codemirror/lang-yaml";
 import {
   bracketMatching,
-  defaultHighlightStyle,
   foldGutter,
   foldKeymap,
+  HighlightStyle,
   indentOnInput,
   syntaxHighlighting,
 } from "@codemirror/language";
@@ -24,6 +24,7 @@ import {
   keymap,
   lineNumbers,
 } from "@codemirror/view";
+import { tags as t } from "@lezer/highlight";
 import { type Placeable, toDiagnostic } from "./positions";
 
 export interface EditorOptions {
@@ -51,6 +52,16 @@ const theme = EditorView.theme({
   ".cm-panels": { background: "var(--panel-2)", color: "var(--text)" },
 });
 
+/** Syntax colours from the stylesheet's variables, so light and dark themes both read well. */
+const highlight = HighlightStyle.define([
+  { tag: [t.definition(t.propertyName), t.propertyName], color: "var(--syn-key)" },
+  { tag: [t.string, t.special(t.string)], color: "var(--syn-string)" },
+  { tag: [t.number, t.bool, t.null, t.atom], color: "var(--syn-number)" },
+  { tag: [t.comment, t.lineComment], color: "var(--syn-comment)", fontStyle: "italic" },
+  { tag: [t.keyword, t.meta, t.typeName, t.labelName], color: "var(--syn-keyword)" },
+  { tag: [t.separator, t.punctuation, t.squareBracket, t.brace], color: "var(--muted)" },
+]);
+
 function readOnlyExtension(readOnly: boolean): Extension {
   return [EditorState.readOnly.of(readOnly), EditorView.editable.of(!readOnly)];
 }
@@ -72,7 +83,7 @@ export function createEditor(parent: HTMLElement, options: EditorOptions): Edito
       highlightActiveLine(),
       highlightSelectionMatches(),
       search({ top: true }),
-      syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+      syntaxHighlighting(highlight),
       yaml(),
       theme,
       EditorState.tabSize.of(2),
