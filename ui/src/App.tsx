@@ -169,7 +169,7 @@ function Shell() {
           <button
             type="button"
             className="rail-button"
-            aria-label="Command palette"
+            aria-label="Open command palette"
             title={`Command palette (${formatChord("Mod+K", isMac)})`}
             onClick={() => setPaletteOpen(true)}
           >

@@ -46,7 +46,7 @@ export function IdentityDialog({
         className="dialog"
         role="dialog"
         aria-modal="true"
-        aria-label="Create identity"
+        aria-label="Your identity"
         onSubmit={submit}
         onKeyDown={(e) => {
           if (e.key === "Escape") onCancel();
