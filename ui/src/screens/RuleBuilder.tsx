@@ -62,6 +62,7 @@ export function toDraft(form: {
   compute: string;
   risk: string;
   enabled: boolean;
+  approvals: string;
 }): RuleDraft {
   const num = (s: string): number | null => (s.trim() === "" ? null : Number(s));
   const budget: BudgetDraft | null = form.withBudget
@@ -83,7 +84,7 @@ export function toDraft(form: {
       .map((c) => ({ field: c.field.trim(), operator: c.operator, value: c.value.trim() })),
     budget,
     enabled: form.enabled,
-    approvals_required: null,
+    approvals_required: form.effect === "needs_approval" ? num(form.approvals) : null,
   };
 }
 
@@ -112,6 +113,7 @@ export function RuleBuilder({
   const [compute, setCompute] = useState("");
   const [risk, setRisk] = useState("");
   const [enabled, setEnabled] = useState(true);
+  const [approvals, setApprovals] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const nextKey = useRef(2);
@@ -144,6 +146,7 @@ export function RuleBuilder({
       compute,
       risk,
       enabled,
+      approvals,
     });
     try {
       const result = await api.addRule(getDocument(), draft, fileName);
@@ -233,6 +236,20 @@ export function RuleBuilder({
             />
           </label>
         </div>
+        {effect === "needs_approval" && (
+          <label className="field">
+            <span>Approvals required (default 1)</span>
+            <input
+              type="number"
+              aria-label="Approvals required"
+              min={1}
+              step={1}
+              placeholder="1"
+              value={approvals}
+              onChange={(e) => setApprovals(e.target.value)}
+            />
+          </label>
+        )}
         <label className="field">
           <span>Reason</span>
           <input
@@ -294,7 +311,7 @@ export function RuleBuilder({
             + Add condition
           </button>
         </fieldset>
-        <fieldset>
+        <fieldset className={withBudget ? undefined : "collapsed"}>
           <legend>
             <label className="check">
               <input

@@ -17,6 +17,7 @@ const base = {
   compute: "",
   risk: "",
   enabled: true,
+  approvals: "2",
 };
 
 describe("toDraft", () => {
@@ -40,6 +41,13 @@ describe("toDraft", () => {
       compute: null,
       risk: "low",
     });
+  });
+  it("sends approvals only for needs_approval", () => {
+    expect(toDraft(base).approvals_required).toBeNull();
+    expect(toDraft({ ...base, effect: "needs_approval" }).approvals_required).toBe(2);
+    expect(
+      toDraft({ ...base, effect: "needs_approval", approvals: "" }).approvals_required,
+    ).toBeNull();
   });
   it("leaves validation to the back end (an empty id is sent as is)", () => {
     expect(toDraft({ ...base, id: "" }).id).toBe("");
