@@ -31,6 +31,13 @@ const STATUSES: readonly VersionStatus[] = [
   "rolled_back",
 ];
 
+/** What the screen showed when last left, so that coming back from the editor keeps it. */
+let remembered: { query: string; status: string; selected: string | null } = {
+  query: "",
+  status: "",
+  selected: null,
+};
+
 export function formatTime(at: string): string {
   const d = new Date(at);
   if (Number.isNaN(d.getTime())) return at;
@@ -45,9 +52,12 @@ export function BundlesScreen({ navigate }: ScreenProps) {
   const [index, setIndex] = useState<BundleIndex | null>(null);
   const [error, setError] = useState<ErrorLike | null>(null);
   const [loading, setLoading] = useState(true);
-  const [query, setQuery] = useState("");
-  const [status, setStatus] = useState("");
-  const [selected, setSelected] = useState<string | null>(null);
+  const [query, setQuery] = useState(remembered.query);
+  const [status, setStatus] = useState(remembered.status);
+  const [selected, setSelected] = useState<string | null>(remembered.selected);
+  useEffect(() => {
+    remembered = { query, status, selected };
+  }, [query, status, selected]);
 
   const load = useCallback(async () => {
     setLoading(true);
