@@ -25,8 +25,10 @@ import {
   type DatasetKind,
   DEFAULT_COUNT,
   DEFAULT_SEED,
+  parseCount,
+  parseSeed,
 } from "./sim/dataset";
-import { progressText } from "./sim/format";
+import { formatSize, progressText } from "./sim/format";
 import { SimResults } from "./sim/Results";
 import "./sim/sim.css";
 
@@ -281,6 +283,7 @@ export function SimulatorScreen({ route, navigate }: ScreenProps) {
                 type="text"
                 inputMode="numeric"
                 aria-label="Case count"
+                aria-invalid={!parseCount(count).ok}
                 value={count}
                 disabled={running}
                 onChange={(e) => setCount(e.target.value)}
@@ -293,6 +296,7 @@ export function SimulatorScreen({ route, navigate }: ScreenProps) {
                 type="text"
                 inputMode="numeric"
                 aria-label="Seed"
+                aria-invalid={!parseSeed(seed).ok}
                 value={seed}
                 disabled={running}
                 onChange={(e) => setSeed(e.target.value)}
@@ -301,17 +305,24 @@ export function SimulatorScreen({ route, navigate }: ScreenProps) {
             </label>
           </>
         )}
-        {kind === "file" && (
-          <label className="inline-field file-field" title={file?.name}>
-            <input
-              type="file"
-              aria-label="Dataset file"
-              accept={DATASET_EXTENSIONS.join(",")}
-              disabled={running}
-              onChange={onDatasetFile}
-            />
-          </label>
-        )}
+        {/* Kept mounted while another dataset is chosen, so the chosen file stays chosen. */}
+        <label
+          className="inline-field file-field"
+          title={
+            file
+              ? `${file.name} (${formatSize(file.text.length)})`
+              : "A .json, .jsonl, .ndjson or .csv file of cases"
+          }
+          hidden={kind !== "file"}
+        >
+          <input
+            type="file"
+            aria-label="Dataset file"
+            accept={DATASET_EXTENSIONS.join(",")}
+            disabled={running}
+            onChange={onDatasetFile}
+          />
+        </label>
         <label className="check">
           <input
             type="checkbox"
@@ -320,7 +331,7 @@ export function SimulatorScreen({ route, navigate }: ScreenProps) {
             disabled={running}
             onChange={(e) => setCompare(e.target.checked)}
           />
-          Compare
+          Compare with
         </label>
         {compare && (
           <VersionPicker
@@ -332,10 +343,9 @@ export function SimulatorScreen({ route, navigate }: ScreenProps) {
             onChange={setAgainst}
           />
         )}
-        <span className="grow" />
         <button
           type="button"
-          className="primary"
+          className="primary sim-run"
           aria-label="Run simulation"
           title={blocker ?? "Run (Ctrl+Enter)"}
           disabled={running || blocker !== null}

@@ -107,8 +107,12 @@ function SummaryTable({
         </tr>
         <tr>
           <th scope="row">Breaches</th>
-          <td className="mono">{a.breaches.length === 0 ? "none" : a.breaches.join("; ")}</td>
-          <td className="mono">{b.breaches.length === 0 ? "none" : b.breaches.join("; ")}</td>
+          <td className="mono" title={a.breaches.join("\n")}>
+            {a.breaches.length === 0 ? "none" : a.breaches.join("; ")}
+          </td>
+          <td className="mono" title={b.breaches.join("\n")}>
+            {b.breaches.length === 0 ? "none" : b.breaches.join("; ")}
+          </td>
           <td />
         </tr>
       </tbody>

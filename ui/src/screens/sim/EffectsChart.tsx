@@ -2,7 +2,7 @@
 //! round ticks, the count at the end of each bar. Used for a run's effects and, in
 //! compare mode, for both versions side by side.
 
-import { barLengths, niceMax, tickLabel, ticks } from "./chart";
+import { barLengths, countAxis, tickLabel } from "./chart";
 import { formatCount } from "./format";
 
 export interface Bar {
@@ -19,7 +19,8 @@ const ROW_H = 26;
 const AXIS_H = 22;
 
 export function EffectsChart({ bars, title }: { bars: readonly Bar[]; title: string }) {
-  const axisMax = niceMax(Math.max(0, ...bars.map((b) => b.value)));
+  const axis = countAxis(Math.max(0, ...bars.map((b) => b.value)));
+  const axisMax = axis.max;
   const lengths = barLengths(
     bars.map((b) => b.value),
     BAR_W,
@@ -37,7 +38,7 @@ export function EffectsChart({ bars, title }: { bars: readonly Bar[]; title: str
       preserveAspectRatio="xMinYMin meet"
     >
       <title>{`${title}: ${description}`}</title>
-      {ticks(axisMax).map((t) => {
+      {axis.ticks.map((t) => {
         const x = LABEL_W + (t / axisMax) * BAR_W;
         return (
           <g key={t} className="chart-tick">

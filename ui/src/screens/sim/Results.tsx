@@ -95,7 +95,7 @@ export function Budget({ summary }: { summary: SimSummary }) {
         <dt>Estimated compute</dt>
         <dd>
           <output aria-label="Estimated compute">{formatUnits(summary.estimated_compute)}</output>{" "}
-          units
+          {summary.estimated_compute === 1 ? "unit" : "units"}
         </dd>
       </dl>
       <p className="muted sim-note">Budgets add up over the cases that need approval.</p>

@@ -1,27 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { barLengths, niceMax, tickLabel, ticks } from "./chart";
+import { barLengths, countAxis, tickLabel } from "./chart";
 
-describe("niceMax", () => {
-  it("rounds up to 1, 2, 2.5 or 5 times a power of ten", () => {
-    expect(niceMax(0)).toBe(1);
-    expect(niceMax(-3)).toBe(1);
-    expect(niceMax(1)).toBe(1);
-    expect(niceMax(7)).toBe(10);
-    expect(niceMax(9)).toBe(10);
-    expect(niceMax(180)).toBe(200);
-    expect(niceMax(210)).toBe(250);
-    expect(niceMax(412)).toBe(500);
-    expect(niceMax(1000)).toBe(1000);
-    expect(niceMax(0.3)).toBeCloseTo(0.5);
-  });
-});
-
-describe("ticks", () => {
-  it("spaces ticks evenly from zero", () => {
-    expect(ticks(200)).toEqual([0, 50, 100, 150, 200]);
-    expect(ticks(10, 2)).toEqual([0, 5, 10]);
-  });
-  it("labels them shortly", () => {
+describe("tickLabel", () => {
+  it("labels ticks shortly", () => {
     expect(tickLabel(250)).toBe("250");
     expect(tickLabel(1500)).toBe("1.5k");
     expect(tickLabel(2_000_000)).toBe("2M");
@@ -39,5 +20,18 @@ describe("barLengths", () => {
   });
   it("survives a zero axis", () => {
     expect(barLengths([0, 0], 100, 0)).toEqual([0, 0]);
+  });
+});
+
+describe("countAxis", () => {
+  it("steps by whole, round numbers", () => {
+    expect(countAxis(5)).toEqual({ max: 6, step: 2, ticks: [0, 2, 4, 6] });
+    expect(countAxis(3)).toEqual({ max: 3, step: 1, ticks: [0, 1, 2, 3] });
+    expect(countAxis(502)).toEqual({ max: 600, step: 200, ticks: [0, 200, 400, 600] });
+    expect(countAxis(1000)).toEqual({ max: 1000, step: 500, ticks: [0, 500, 1000] });
+    expect(countAxis(9_999_999).step).toBe(5_000_000);
+  });
+  it("has an axis with nothing to show", () => {
+    expect(countAxis(0)).toEqual({ max: 1, step: 1, ticks: [0, 1] });
   });
 });

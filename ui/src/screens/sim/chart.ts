@@ -1,22 +1,19 @@
-//! Scaling for the simulator's hand-written SVG bar charts: a "nice" axis maximum with
+//! Scaling for the simulator's hand-written SVG bar charts: an axis for counts with whole,
 //! round ticks, and bar lengths proportional to it (a non-zero value always shows).
 
-/** The smallest 1, 2, 2.5 or 5 × 10^k at or above `max` (1 for 0 or less). */
-export function niceMax(max: number): number {
-  if (!Number.isFinite(max) || max <= 0) return 1;
-  const power = 10 ** Math.floor(Math.log10(max));
-  for (const step of [1, 2, 2.5, 5, 10]) {
-    const candidate = step * power;
-    if (candidate >= max - 1e-9) return candidate;
-  }
-  return 10 * power;
-}
-
-/** `count + 1` evenly spaced ticks from 0 to `max`. */
-export function ticks(max: number, count = 4): number[] {
+/**
+ * An axis for counts: a whole, round step (1, 2 or 5 × 10^k) giving about `target`
+ * intervals, and the axis maximum, the first multiple of the step at or above `max`.
+ */
+export function countAxis(max: number, target = 4): { max: number; step: number; ticks: number[] } {
+  const top = Number.isFinite(max) && max > 0 ? max : 1;
+  const raw = Math.max(1, top / target);
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * power).find((c) => c >= raw - 1e-9) ?? 10 * power;
+  const axisMax = Math.max(step, Math.ceil(top / step - 1e-9) * step);
   const out: number[] = [];
-  for (let i = 0; i <= count; i++) out.push((max * i) / count);
-  return out;
+  for (let t = 0; t <= axisMax + 1e-9; t += step) out.push(t);
+  return { max: axisMax, step, ticks: out };
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   formatMoney,
   formatRate,
   formatRateDelta,
+  formatSize,
   formatUnits,
   progressText,
   sortedRuleHits,
@@ -50,6 +51,14 @@ describe("deltas", () => {
     expect(deltaTone("deny_rate", 0.2)).toBe("info");
     expect(deltaTone("deny_rate", 0)).toBe("zero");
     expect(deltaTone("cost", 0.001)).toBe("zero");
+  });
+});
+
+describe("formatSize", () => {
+  it("picks a unit", () => {
+    expect(formatSize(812)).toBe("812 B");
+    expect(formatSize(2100)).toBe("2.1 kB");
+    expect(formatSize(3_400_000)).toBe("3.4 MB");
   });
 });
 

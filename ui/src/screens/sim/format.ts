@@ -55,6 +55,13 @@ export function deltaTone(key: DeltaKey, delta: number): "zero" | "bad" | "good"
   return "info";
 }
 
+/** A size in characters (about bytes) as people read it: 812 B, 2.1 kB, 3.4 MB. */
+export function formatSize(n: number): string {
+  if (n < 1000) return `${n} B`;
+  if (n < 1_000_000) return `${(n / 1000).toFixed(1)} kB`;
+  return `${(n / 1_000_000).toFixed(1)} MB`;
+}
+
 /** Elapsed time: 0.4 ms, 523 ms, 1.25 s, 2 min 3 s. */
 export function formatElapsed(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return "—";
