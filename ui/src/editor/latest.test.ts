@@ -31,6 +31,21 @@ describe("LatestRequest", () => {
     expect(onResult).toHaveBeenCalledWith(2, "ab");
   });
 
+  it("scheduleWith reads the input only when the timer fires", async () => {
+    let text = "a";
+    const read = vi.fn(() => text);
+    const request = vi.fn(async (s: string) => s);
+    const lr = new LatestRequest({ request, onResult: () => {}, delayMs: 250 });
+    lr.scheduleWith(read);
+    text = "ab";
+    lr.scheduleWith(read);
+    text = "abc";
+    expect(read).not.toHaveBeenCalled();
+    await vi.runAllTimersAsync();
+    expect(read).toHaveBeenCalledTimes(1);
+    expect(request.mock.calls).toEqual([["abc"]]);
+  });
+
   it("drops a stale response that arrives after a newer one", async () => {
     const first = deferred<string>();
     const second = deferred<string>();

@@ -45,10 +45,18 @@ export class LatestRequest<I, O> {
   }
 
   schedule(input: I): void {
+    this.scheduleWith(() => input);
+  }
+
+  /**
+   * Like `schedule`, but reads the input only when the timer fires: the editor passes
+   * a function that copies the document out, so typing costs no copy per keystroke.
+   */
+  scheduleWith(read: () => I): void {
     this.clearTimer();
     this.timer = this.timers.set(() => {
       this.timer = undefined;
-      void this.now(input);
+      void this.now(read());
     }, this.options.delayMs);
   }
 

@@ -30,7 +30,8 @@ import { type Placeable, toDiagnostic } from "./positions";
 export interface EditorOptions {
   doc: string;
   readOnly: boolean;
-  onChange: (text: string) => void;
+  /** Called on every change; read the text from the view when needed (copying it is O(n)). */
+  onChange: () => void;
   onCursor?: (line: number, column: number) => void;
 }
 
@@ -99,7 +100,7 @@ export function createEditor(parent: HTMLElement, options: EditorOptions): Edito
         indentWithTab,
       ]),
       EditorView.updateListener.of((update) => {
-        if (update.docChanged) options.onChange(update.state.doc.toString());
+        if (update.docChanged) options.onChange();
         if (options.onCursor && (update.selectionSet || update.docChanged)) {
           const head = update.state.selection.main.head;
           const line = update.state.doc.lineAt(head);

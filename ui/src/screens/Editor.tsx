@@ -152,14 +152,18 @@ export function EditorScreen({ route, navigate, active = true, onDirtyChange }: 
     onDirtyRef.current?.(isDirty);
   }, []);
 
-  const onTextChange = useCallback(
-    (text: string) => {
+  // Typing marks the buffer dirty at once; the copy of the text (for lint, the outline
+  // and the exact dirty check) is made once per pause, when the debounce fires.
+  const onTextChange = useCallback(() => {
+    setDirty(true);
+    onDirtyRef.current?.(true);
+    lintRequests.scheduleWith(() => {
+      const text = view.current?.state.doc.toString() ?? "";
       markDirty(text);
       setOutline(ruleOutline(text));
-      lintRequests.schedule(text);
-    },
-    [markDirty, lintRequests],
-  );
+      return text;
+    });
+  }, [markDirty, lintRequests]);
 
   // Create the editor once there is text; recreate it when another document is loaded.
   useEffect(() => {
