@@ -31,6 +31,15 @@ const STATUSES: readonly VersionStatus[] = [
   "rolled_back",
 ];
 
+/**
+ * Rows come and go as the list scrolls, so focus stays on the list itself (which takes
+ * the arrow keys) rather than on a row that may be unmounted.
+ */
+function keepListFocus(e: React.MouseEvent<HTMLElement>): void {
+  e.preventDefault();
+  (e.currentTarget.closest(".vlist") as HTMLElement | null)?.focus({ preventScroll: true });
+}
+
 /** What the screen showed when last left, so that coming back from the editor keeps it. */
 let remembered: { query: string; status: string; selected: string | null } = {
   query: "",
@@ -104,10 +113,20 @@ export function BundlesScreen({ navigate }: ScreenProps) {
   };
 
   const onListKey = (e: React.KeyboardEvent) => {
-    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+    const page = Math.max(1, Math.floor(e.currentTarget.clientHeight / ROW_HEIGHT) - 1);
+    const steps: Record<string, number> = {
+      ArrowDown: 1,
+      ArrowUp: -1,
+      PageDown: page,
+      PageUp: -page,
+      End: rows.length,
+      Home: -rows.length,
+    };
+    const step = steps[e.key];
+    if (step !== undefined) {
       e.preventDefault();
-      const delta = e.key === "ArrowDown" ? 1 : -1;
-      let i = moveIndex(selectedRow, delta, rows.length);
+      const delta = step > 0 ? 1 : -1;
+      let i = moveIndex(selectedRow, step, rows.length);
       // Skip group headers: they select their newest version anyway.
       while (rows[i]?.kind === "group" && i + delta >= 0 && i + delta < rows.length) i += delta;
       selectRow(rows[i]);
@@ -182,6 +201,7 @@ export function BundlesScreen({ navigate }: ScreenProps) {
                 aria-label={`Bundle ${row.name}`}
                 className={`list-row group-row${isSel ? " selected-group" : ""}`}
                 title={row.name}
+                onMouseDown={keepListFocus}
                 onClick={() => selectRow(row)}
               >
                 <span className="truncate">{row.name}</span>
@@ -202,6 +222,7 @@ export function BundlesScreen({ navigate }: ScreenProps) {
               aria-selected={v.reference === selected}
               aria-label={v.reference}
               className={`list-row version-row${v.reference === selected ? " selected" : ""}`}
+              onMouseDown={keepListFocus}
               onClick={() => setSelected(v.reference)}
               onDoubleClick={() => navigate({ screen: "editor", reference: v.reference })}
             >
