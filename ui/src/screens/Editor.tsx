@@ -322,7 +322,10 @@ export function EditorScreen({ route, navigate, active = true, onDirtyChange }: 
   useScreenCommands(commands, active);
 
   const findings = lint?.findings ?? [];
-  const counts = countBySeverity(findings);
+  // The summary counts every finding, listed or not (the list is capped by the back end).
+  const counts = lint
+    ? { errors: lint.summary.errors, warnings: lint.summary.warnings }
+    : countBySeverity(findings);
 
   if (!reference && draftText === undefined) {
     return (
