@@ -78,6 +78,7 @@ export function EditorScreen({ route, navigate, active = true, onDirtyChange }: 
   const [saveError, setSaveError] = useState<SaveError | null>(null);
   const [askIdentity, setAskIdentity] = useState(false);
   const [forking, setForking] = useState(false);
+  const [savedAt, setSavedAt] = useState<Date | null>(null);
 
   const host = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
@@ -222,6 +223,7 @@ export function EditorScreen({ route, navigate, active = true, onDirtyChange }: 
     try {
       const saved = await api.saveDraft({ document, reference: b.reference, fileName: b.fileName });
       savedText.current = document;
+      setSavedAt(new Date());
       markDirty(view.current?.state.doc.toString() ?? document);
       setBuffer({
         ...b,
@@ -260,6 +262,7 @@ export function EditorScreen({ route, navigate, active = true, onDirtyChange }: 
     try {
       const draft = await api.newVersionFrom(from);
       savedText.current = "";
+      setSavedAt(null);
       setSaveError(null);
       setBuffer({
         reference: null,
@@ -533,6 +536,11 @@ export function EditorScreen({ route, navigate, active = true, onDirtyChange }: 
                       : ""}
             </span>
             {dirty && <span className="dirty">Unsaved changes</span>}
+            {!dirty && savedAt && (
+              <span title={savedAt.toISOString()}>
+                Saved at {savedAt.toLocaleTimeString(undefined, { timeStyle: "short" })}
+              </span>
+            )}
             {buffer?.readOnly && <span>Read-only</span>}
             <span>
               Ln {cursor.line}, Col {cursor.column}
