@@ -3,16 +3,11 @@
 
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { AppInfoProvider } from "./appInfo";
-import {
-  type Command,
-  SCREEN_COMMANDS,
-  type ScreenCommands,
-  ScreenCommandsContext,
-} from "./commands";
+import { type ScreenCommands, ScreenCommandsContext, shellCommands } from "./commands";
 import { Palette } from "./components/Palette";
 import { ToastProvider } from "./components/Toasts";
 import { IdentityHeader } from "./IdentityHeader";
-import { NEW_BUNDLE_TEXT, RAIL, type Route } from "./route";
+import { RAIL, type Route } from "./route";
 import { BundlesScreen } from "./screens/Bundles";
 import { DiffScreen } from "./screens/Diff";
 import { EditorScreen } from "./screens/Editor";
@@ -65,39 +60,10 @@ function Shell() {
     [go],
   );
 
-  const commands = useMemo<Command[]>(() => {
-    const list: Command[] = [
-      {
-        id: "palette",
-        title: "Show command palette",
-        shortcut: "Mod+K",
-        run: () => setPaletteOpen(true),
-      },
-    ];
-    RAIL.forEach((item, i) => {
-      list.push({
-        id: `go-${item.screen}`,
-        title: `Go to ${item.title}`,
-        shortcut: `Mod+${i + 1}`,
-        run: () => navigate({ screen: item.screen }),
-      });
-    });
-    for (const c of SCREEN_COMMANDS) {
-      list.push({
-        id: c.id,
-        title: c.title,
-        shortcut: c.shortcut,
-        run: screenCommands[c.id],
-        unavailable: c.unavailable,
-      });
-    }
-    list.push({
-      id: "new-bundle",
-      title: "New bundle",
-      run: () => navigate({ screen: "editor", draftText: NEW_BUNDLE_TEXT }),
-    });
-    return list;
-  }, [navigate, screenCommands]);
+  const commands = useMemo(
+    () => shellCommands(navigate, screenCommands, () => setPaletteOpen(true)),
+    [navigate, screenCommands],
+  );
 
   // Shortcuts are read in the capture phase so that they win over the editor's own keymap.
   const commandsRef = useRef(commands);

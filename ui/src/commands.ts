@@ -3,6 +3,7 @@
 //! through `useScreenCommands`; the shell supplies navigation and "New bundle".
 
 import { createContext, useContext, useEffect } from "react";
+import { type Navigate, NEW_BUNDLE_TEXT, RAIL } from "./route";
 
 export type ScreenCommandId = "save" | "lint" | "simulate" | "toggleProblems" | "addRule";
 
@@ -61,4 +62,41 @@ export function useScreenCommands(commands: ScreenCommands, enabled = true): voi
     set(commands);
     return () => set({});
   }, [set, commands, enabled]);
+}
+
+/**
+ * Every action of the palette: the palette itself, the rail's screens (Mod+1..4), the
+ * screen on view's actions (unavailable where it supplies none) and "New bundle".
+ */
+export function shellCommands(
+  navigate: Navigate,
+  screen: ScreenCommands,
+  openPalette: () => void,
+): Command[] {
+  const list: Command[] = [
+    { id: "palette", title: "Show command palette", shortcut: "Mod+K", run: openPalette },
+  ];
+  RAIL.forEach((item, i) => {
+    list.push({
+      id: `go-${item.screen}`,
+      title: `Go to ${item.title}`,
+      shortcut: `Mod+${i + 1}`,
+      run: () => navigate({ screen: item.screen }),
+    });
+  });
+  for (const c of SCREEN_COMMANDS) {
+    list.push({
+      id: c.id,
+      title: c.title,
+      shortcut: c.shortcut,
+      run: screen[c.id],
+      unavailable: c.unavailable,
+    });
+  }
+  list.push({
+    id: "new-bundle",
+    title: "New bundle",
+    run: () => navigate({ screen: "editor", draftText: NEW_BUNDLE_TEXT }),
+  });
+  return list;
 }
