@@ -3,7 +3,7 @@
 //! ellipsis by the select itself; the full one is in the title.
 
 import type { VersionRow } from "../../bindings/VersionRow";
-import { groupVersions, optionLabel } from "./versions";
+import { groupVersions, pickerLabel } from "./versions";
 
 export function VersionPicker({
   label,
@@ -44,7 +44,7 @@ export function VersionPicker({
         <optgroup key={g.name} label={g.name}>
           {g.versions.map((v) => (
             <option key={v.reference} value={v.reference} title={v.reference}>
-              {g.name}@{optionLabel(v)}
+              {pickerLabel(v)}
             </option>
           ))}
         </optgroup>

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { defaultDiffSides, groupVersions, isListed, optionLabel, previousOf } from "./versions";
+import {
+  defaultDiffSides,
+  groupVersions,
+  isListed,
+  middleEllipsis,
+  optionLabel,
+  pickerLabel,
+  previousOf,
+} from "./versions";
 
 const v = (name: string, version: string, status = "draft") => ({
   reference: `${name}@${version}`,
@@ -81,6 +89,16 @@ describe("groupVersions", () => {
 describe("labels", () => {
   it("says version and status", () => {
     expect(optionLabel(v("a", "1.0.0", "rolled_back"))).toBe("1.0.0 · rolled back");
+  });
+  it("cuts long names in the middle so the version still shows", () => {
+    expect(middleEllipsis("short", 10)).toBe("short");
+    expect(middleEllipsis("abcdefghij", 10)).toBe("abcdefghij");
+    expect(middleEllipsis("abcdefghijk", 10)).toBe("abcde…hijk");
+    expect([...middleEllipsis("x".repeat(100), 24)].length).toBe(24);
+    expect(pickerLabel(v("big-bundle-with-a-rather-long-name", "1.1.0"), 16)).toBe(
+      "big-bund…ng-name@1.1.0 · draft",
+    );
+    expect(pickerLabel(v("a", "1.0.0"))).toBe("a@1.0.0 · draft");
   });
   it("knows listed references", () => {
     expect(isListed(versions, "a@1.0.0")).toBe(true);

@@ -79,3 +79,20 @@ export function defaultDiffSides(
 export function optionLabel(v: PickedVersion): string {
   return `${v.version} · ${v.status.replaceAll("_", " ")}`;
 }
+
+/** `text` cut in the middle to at most `max` characters ("big-bundle…checks"). */
+export function middleEllipsis(text: string, max: number): string {
+  const chars = [...text];
+  if (chars.length <= max) return text;
+  const keep = Math.max(2, max - 1);
+  const head = Math.ceil(keep / 2);
+  return `${chars.slice(0, head).join("")}…${chars.slice(chars.length - (keep - head)).join("")}`;
+}
+
+/**
+ * A version's text in a picker: its name cut in the middle when long, so the version
+ * always shows in a closed select ("big-bundle…checks@1.1.0 · draft").
+ */
+export function pickerLabel(v: PickedVersion, maxName = 24): string {
+  return `${middleEllipsis(v.name, maxName)}@${optionLabel(v)}`;
+}
