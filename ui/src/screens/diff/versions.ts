@@ -93,6 +93,6 @@ export function middleEllipsis(text: string, max: number): string {
  * A version's text in a picker: its name cut in the middle when long, so the version
  * always shows in a closed select ("big-bundle…checks@1.1.0 · draft").
  */
-export function pickerLabel(v: PickedVersion, maxName = 24): string {
+export function pickerLabel(v: PickedVersion, maxName = 20): string {
   return `${middleEllipsis(v.name, maxName)}@${optionLabel(v)}`;
 }

@@ -214,7 +214,8 @@ export function SimResults({ outcome }: { outcome: SimOutcome }) {
         <h3>
           Rule hits{" "}
           <span className="count">
-            {Object.keys(rule_hits).length} enabled rules, most hit first
+            {formatCount(Object.keys(rule_hits).length)} enabled{" "}
+            {Object.keys(rule_hits).length === 1 ? "rule" : "rules"}, most hit first
           </span>
         </h3>
         <RuleHits hits={rule_hits} />
