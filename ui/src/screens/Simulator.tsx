@@ -6,7 +6,7 @@
 //! starts a run while this screen is shown.
 
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { api, type Run } from "../api";
+import { ApiError, api, type Run } from "../api";
 import type { CompareOutcome } from "../bindings/CompareOutcome";
 import type { SimOutcome } from "../bindings/SimOutcome";
 import type { SimProgress } from "../bindings/SimProgress";
@@ -118,6 +118,10 @@ export function SimulatorScreen({ route, navigate }: ScreenProps) {
         if (runRef.current?.id !== run.id) return;
         runRef.current = null;
         const error = toErrorLike(e);
+        // A dataset file's error points into it: say where.
+        if (e instanceof ApiError && e.line !== null) {
+          error.message += ` (line ${e.line}${e.column !== null ? `, column ${e.column}` : ""})`;
+        }
         if (error.code === "cancelled") setState({ phase: "cancelled", message: error.message });
         else
           setState({
