@@ -628,7 +628,8 @@ function ProblemsPanel({
                 }}
               >
                 <span className={`sev sev-${sev}`}>
-                  <span aria-hidden="true">{SEVERITY_ICON[sev]}</span> {sev}
+                  <span aria-hidden="true">{SEVERITY_ICON[sev]}</span>{" "}
+                  <span className="sev-text">{sev}</span>
                 </span>
                 <span className="code truncate">{f.code}</span>
                 <span className="message truncate">{f.message}</span>
