@@ -374,6 +374,7 @@ pub fn lint_text(text: &str, file_name: &str) -> LintResult {
             let report: LintReport = lint(&doc, &LintConfig::default());
             out.summary = report.summary;
             out.findings = report.findings;
+            locate_invalid_rules(text, format, &mut out.findings);
             let meta = doc.get("metadata");
             out.name = meta
                 .and_then(|m| m.get("name"))
@@ -406,6 +407,34 @@ pub fn lint_text(text: &str, file_name: &str) -> LintResult {
     }
     out.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     out
+}
+
+/// An `invalid-rule` finding points at its rule; the loader knows the
+/// field: each such finding takes the place of the loader's diagnostic for
+/// that rule, so the editor marks the very value that is wrong.
+fn locate_invalid_rules(text: &str, format: Format, findings: &mut [Finding]) {
+    if !findings.iter().any(|f| f.code == "invalid-rule") {
+        return;
+    }
+    let Err(LoadError::Invalid(diagnostics)) = parse_bundle(text, format) else {
+        return;
+    };
+    for f in findings.iter_mut().filter(|f| f.code == "invalid-rule") {
+        let Some(index) = f.index else { continue };
+        let (exact, within) = (format!("/rules/{index}"), format!("/rules/{index}/"));
+        let found = diagnostics.iter().find(|d| {
+            d.pointer
+                .as_deref()
+                .is_some_and(|p| p == exact || p.starts_with(&within))
+                && f.message.contains(&d.message)
+        });
+        if let Some(d) = found {
+            if d.line.is_some() {
+                f.line = d.line;
+                f.column = d.column;
+            }
+        }
+    }
 }
 
 fn blocked(text: &str, format: Format, out: &LintResult) -> Option<String> {

@@ -19,6 +19,9 @@ pub const WAIT: Duration = Duration::from_secs(20);
 /// WebDriver's key codes (a second CONTROL releases it).
 pub const CONTROL: char = '\u{E009}';
 pub const BACKSPACE: char = '\u{E003}';
+pub const HOME: char = '\u{E011}';
+pub const END: char = '\u{E010}';
+pub const DOWN: char = '\u{E015}';
 
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -212,8 +215,17 @@ impl App {
         }
     }
 
+    /// Clicks an element, waiting while something (a notification, an
+    /// animation) still covers it.
     pub fn click(&self, e: &Element) {
-        self.post(&format!("/element/{}/click", e.0), &json!({}));
+        let path = format!("/element/{}/click", e.0);
+        self.wait_for("the element to take a click", || {
+            match self.try_post(&path, &json!({})) {
+                Ok(_) => Some(()),
+                Err(m) if m.contains("intercepted") || m.contains("not interactable") => None,
+                Err(m) => panic!("click: {m}"),
+            }
+        });
     }
 
     /// Clicks the control labelled `label`.
@@ -241,11 +253,25 @@ impl App {
             .map(str::to_string)
     }
 
+    /// The element's text content.
     pub fn text(&self, e: &Element) -> String {
-        self.get(&format!("/element/{}/text", e.0))
+        self.get(&format!("/element/{}/property/textContent", e.0))
             .as_str()
             .unwrap_or_default()
             .to_string()
+    }
+
+    /// The text of the element labelled `label` now (`None` while absent).
+    pub fn text_of(&self, label: &str) -> Option<String> {
+        self.try_post(
+            "/execute/sync",
+            &json!({
+                "script": "const e = document.querySelector(`[aria-label=\"${arguments[0]}\"]`); return e ? e.textContent : null;",
+                "args": [label],
+            }),
+        )
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
     }
 
     /// The whole page's visible text (for failure messages).

@@ -6,7 +6,7 @@
 
 mod driver;
 
-use driver::App;
+use driver::{App, BACKSPACE, CONTROL, DOWN, END, HOME};
 use serde_json::json;
 
 /// A first run: the welcome screen, then the example bundles loaded.
@@ -40,32 +40,84 @@ fn editor_text(app: &App) -> String {
     .to_string()
 }
 
-/// Puts the cursor at the end of 1-based `line` and types `text` there, as
-/// keystrokes into the editor.
-fn type_at_line_end(app: &App, line: usize, text: &str) {
-    let placed = app.script(
-        "const lines = document.querySelectorAll('.cm-content .cm-line');
-         const l = lines[arguments[0] - 1];
-         if (!l) return false;
-         const r = document.createRange();
-         r.selectNodeContents(l); r.collapse(false);
-         const s = window.getSelection(); s.removeAllRanges(); s.addRange(r);
-         document.querySelector('.cm-content').focus();
-         return true;",
-        json!([line]),
-    );
-    assert_eq!(placed, json!(true), "no line {line} in the editor");
+/// Goes to the end of 1-based `line` with the keyboard (Ctrl+Home, Down,
+/// End), deletes `erase` characters and types `text` there.
+fn edit_line_end(app: &App, line: usize, erase: usize, text: &str) {
     let content = app.find(".cm-content");
-    app.type_into(&content, text);
+    app.click(&content);
+    let keys = format!(
+        "{CONTROL}{HOME}{CONTROL}{}{END}{}{text}",
+        DOWN.to_string().repeat(line - 1),
+        BACKSPACE.to_string().repeat(erase)
+    );
+    app.type_into(&content, &keys);
 }
 
-/// The 1-based line of the first inline error, if one is shown.
+/// The 1-based line of the first line of `file` (a fixture) that starts,
+/// after its indentation, with `start`, at or after line `from`.
+fn fixture_line(file: &str, from: usize, start: &str) -> usize {
+    let text = std::fs::read_to_string(fixture(file)).expect("fixture");
+    text.lines()
+        .enumerate()
+        .skip(from.saturating_sub(1))
+        .find(|(_, l)| l.trim_start().starts_with(start))
+        .map(|(i, _)| i + 1)
+        .unwrap_or_else(|| panic!("no `{start}` in {file}"))
+}
+
+fn fixture(file: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/bundles")
+        .join(file)
+}
+
+/// Makes inbox-triage@1.0.1 from the example 1.0.0 in the editor: the
+/// phishing deny rule becomes an allow (a loosening), saved as a new draft.
+fn save_loosened_version(app: &App) {
+    open_in_editor(app, "inbox-triage", "inbox-triage@1.0.0");
+    let version = fixture_line("inbox-triage.yaml", 1, "version:");
+    edit_line_end(app, version, 1, "1");
+    let rule = fixture_line("inbox-triage.yaml", 1, "- id: deny-release-phishing");
+    let effect = fixture_line("inbox-triage.yaml", rule, "effect:");
+    edit_line_end(app, effect, 4, "allow");
+    app.press("Save");
+    app.fill("Name", "Ada Lovelace");
+    app.fill("Email", "ada@example.com");
+    app.press("Create identity");
+    app.wait_for("the new draft", || {
+        app.page_text()
+            .contains("Saved as new draft inbox-triage@1.0.1")
+            .then_some(())
+    });
+}
+
+/// What Rust computes for the same run: the numbers the screen must show.
+fn expected_simulation(file: &str, count: u64, seed: u64) -> gavel_console::desktop::SimOutcome {
+    let text = std::fs::read_to_string(fixture(file)).expect("fixture");
+    let bundle = gavel_policy::parse_bundle(&text, gavel_policy::Format::Yaml).expect("bundle");
+    gavel_console::desktop::simulate_bundle(
+        &bundle,
+        &gavel_console::desktop::DatasetSpec::Synthetic { count, seed },
+        &|_| {},
+        &std::sync::atomic::AtomicBool::new(false),
+    )
+    .expect("simulation")
+}
+
+fn count(app: &App, label: &str) -> Option<u64> {
+    app.text_of(label)?.replace(',', "").trim().parse().ok()
+}
+
+/// The line number shown beside the first inline error marker, if one is
+/// shown (what a user reads in the gutter).
 fn inline_error_line(app: &App) -> Option<u64> {
     app.script(
-        "const r = document.querySelector('.cm-content .cm-lintRange-error');
-         if (!r) return null;
-         const line = r.closest('.cm-line');
-         return [...document.querySelectorAll('.cm-content .cm-line')].indexOf(line) + 1;",
+        "const m = document.querySelector('.cm-gutter-lint .cm-lint-marker-error');
+         if (!m) return null;
+         const top = m.closest('.cm-gutterElement').getBoundingClientRect().top;
+         const n = [...document.querySelectorAll('.cm-lineNumbers .cm-gutterElement')]
+           .find(e => Math.abs(e.getBoundingClientRect().top - top) < 2);
+         return n ? Number(n.textContent) : null;",
         json!([]),
     )
     .as_u64()
@@ -113,44 +165,47 @@ fn a_lint_error_shows_inline_and_in_problems_and_a_fixed_draft_saves() {
     let app = with_examples("lint-save");
     open_in_editor(&app, "inbox-triage", "inbox-triage@1.0.0");
     // Examples are drafts: editable. Break the first rule's effect.
-    let text = editor_text(&app);
-    let (line, _) = text
-        .lines()
-        .enumerate()
-        .find(|(_, l)| l.trim_start().starts_with("effect:"))
-        .expect("an effect line");
-    let line = line + 1;
-    type_at_line_end(&app, line, "x");
+    let rule = fixture_line("inbox-triage.yaml", 1, "- id:");
+    let line = fixture_line("inbox-triage.yaml", rule, "effect:");
+    edit_line_end(&app, line, 0, "x");
     let shown = app.wait_for("an inline lint error", || inline_error_line(&app));
-    assert!(
-        shown.abs_diff(line as u64) <= 6,
+    app.screenshot("editor-lint-error");
+    assert_eq!(
+        shown, line as u64,
         "the error is shown at line {shown}, the edit was on line {line}"
     );
-    let problem = app.find("[aria-label^=\"Problem at line\"]");
-    let label = app.attr(&problem, "aria-label").unwrap_or_default();
-    assert!(label.contains(&format!("line {shown}")), "{label}");
+    // The problems panel lists it at that line, and takes the cursor there.
+    app.press("Bundles");
+    app.press("Editor");
+    app.press(&format!("Problem at line {line}: invalid-rule"));
+    app.wait_for("the cursor on the problem's line", || {
+        app.page_text()
+            .contains(&format!("Ln {line},"))
+            .then_some(())
+    });
     app.screenshot("editor-lint-error");
     // Saving is refused while the error stands.
     app.press("Save");
     app.wait_for("the save to be refused", || {
         app.page_text().contains("not saved").then_some(())
     });
-    // Fix it: remove the typed character.
-    let content = app.find(".cm-content");
-    app.type_into(&content, "\u{E003}");
+    // Fix it: the effect becomes `deny` (a real change to the draft).
+    edit_line_end(&app, line, 6, "deny");
     app.wait_for("the inline error to go", || {
         inline_error_line(&app).is_none().then_some(())
     });
     app.press("Save");
-    // The first save asks who is acting.
+    // The first save asks who is acting; then it goes on.
     app.fill("Name", "Ada Lovelace");
     app.fill("Email", "ada@example.com");
     app.press("Create identity");
     app.wait_for("the draft to be saved", || {
         app.page_text()
-            .to_lowercase()
-            .contains("saved")
+            .contains("Saved inbox-triage@1.0.0")
             .then_some(())
+    });
+    app.wait_for("the header to name the acting identity", || {
+        app.page_text().contains("Ada Lovelace").then_some(())
     });
     app.screenshot("editor-saved");
 }
@@ -166,7 +221,6 @@ fn the_rule_builder_writes_yaml_into_the_document() {
     app.select("Effect", "needs_approval");
     app.fill("Priority", "70");
     app.fill("Reason", "Legal threats go to a person before any reply");
-    app.press("Add condition");
     app.fill("Condition field 1", "category");
     app.select("Condition operator 1", "in");
     app.fill("Condition value 1", "legal, threat");
@@ -182,7 +236,7 @@ fn the_rule_builder_writes_yaml_into_the_document() {
 }
 
 #[test]
-fn a_simulation_reports_its_counts_and_a_comparison_lists_changed_cases() {
+fn a_simulation_shows_the_counts_rust_computes() {
     let app = with_examples("simulate");
     app.press("Simulator");
     app.select("Version", "inbox-triage@1.0.0");
@@ -190,22 +244,60 @@ fn a_simulation_reports_its_counts_and_a_comparison_lists_changed_cases() {
     app.fill("Case count", "5000");
     app.fill("Seed", "42");
     app.press("Run simulation");
-    let allow = app.label("Allow count");
-    let counts = app.wait_for("the counts", || {
-        let n: u64 = app.text(&allow).replace(',', "").trim().parse().ok()?;
-        Some(n)
+    let want = expected_simulation("inbox-triage.yaml", 5000, 42)
+        .report
+        .summary;
+    app.wait_for("the allow count", || {
+        (count(&app, "Allow count")? == want.allow_count as u64).then_some(())
     });
-    let deny: u64 = app
-        .text(&app.label("Deny count"))
-        .replace(',', "")
-        .trim()
-        .parse()
-        .expect("a deny count");
-    assert!(
-        counts + deny <= 5000 && counts + deny > 0,
-        "{counts} + {deny}"
+    assert_eq!(count(&app, "Deny count"), Some(want.deny_count as u64));
+    assert_eq!(
+        count(&app, "Approval count"),
+        Some(want.approval_count as u64)
+    );
+    assert_eq!(
+        count(&app, "No match count"),
+        Some(want.no_match_count as u64)
     );
     app.screenshot("simulator");
+}
+
+#[test]
+fn a_new_version_compared_with_the_previous_lists_the_changed_cases() {
+    let app = with_examples("compare");
+    save_loosened_version(&app);
+    app.press("Simulator");
+    app.select("Version", "inbox-triage@1.0.1");
+    app.select("Dataset", "Synthetic");
+    app.fill("Case count", "2000");
+    app.fill("Seed", "7");
+    app.press("Compare with another version");
+    app.select("Compare against", "inbox-triage@1.0.0");
+    app.press("Run simulation");
+    let changed = app.wait_for("the changed cases", || count(&app, "Changed cases"));
+    assert!(changed > 0, "the loosened rule changes some decisions");
+    // Every listed change is the phishing rule's deny become allow.
+    let rows = app.all("[aria-label^=\"Changed case \"]");
+    assert!(!rows.is_empty());
+    let first = app.text(&rows[0]);
+    assert!(first.contains("deny") && first.contains("allow"), "{first}");
+    app.screenshot("simulator-compare");
+}
+
+#[test]
+fn the_diff_of_two_versions_classes_each_change() {
+    let app = with_examples("diff");
+    save_loosened_version(&app);
+    app.press("Diff");
+    app.select("Old version", "inbox-triage@1.0.0");
+    app.select("New version", "inbox-triage@1.0.1");
+    let class = app.wait_for("the class of the changed rule", || {
+        app.text_of("Class of deny-release-phishing")
+    });
+    assert_eq!(class.trim(), "loosening");
+    let suggested = app.wait_for("the suggested version", || app.text_of("Suggested version"));
+    assert!(suggested.contains("2.0.0"), "{suggested}");
+    app.screenshot("diff");
 }
 
 #[test]

@@ -442,3 +442,16 @@ fn compare_lists_the_cases_whose_effect_changed() {
         Some(c.total_changes)
     );
 }
+
+#[test]
+fn an_invalid_value_is_marked_where_it_is_not_at_its_rule() {
+    let text = BUNDLE.replace("    effect: allow\n", "    effect: allowx\n");
+    let r = lint_text(&text, "b.yaml");
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.code == "invalid-rule")
+        .expect("an invalid-rule finding");
+    assert_eq!((f.line, f.column), (Some(11), Some(13)), "{f:?}");
+    assert!(f.message.contains("allowx"), "{}", f.message);
+}
