@@ -308,7 +308,13 @@ fn a_long_simulation_can_be_cancelled() {
     app.select("Dataset", "Synthetic");
     app.fill("Case count", "10000000");
     app.press("Run simulation");
-    app.find("[role=\"progressbar\"]");
+    let bar = app.find("[role=\"progressbar\"]");
+    // Progress arrives while it runs, out of the 10 million cases.
+    app.wait_for("progress", || {
+        let done: u64 = app.attr(&bar, "aria-valuenow")?.parse().ok()?;
+        (done > 0 && done < 10_000_000).then_some(())
+    });
+    assert_eq!(app.attr(&bar, "aria-valuemax").as_deref(), Some("10000000"));
     app.screenshot("simulator-running");
     app.press("Cancel run");
     app.wait_for("the run to end as cancelled", || {
