@@ -4,6 +4,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { AppInfoProvider } from "./appInfo";
 import { type ScreenCommands, ScreenCommandsContext, shellCommands } from "./commands";
+import { trapTab } from "./components/focus";
 import { Palette } from "./components/Palette";
 import { ToastProvider } from "./components/Toasts";
 import { IdentityHeader } from "./IdentityHeader";
@@ -42,6 +43,10 @@ function Shell() {
   const [paletteOpen, setPaletteOpen] = useState(false);
   const [screenCommands, setScreenCommands] = useState<ScreenCommands>({});
   const editorDirty = useRef(false);
+  const keepEditing = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    if (pending) keepEditing.current?.focus();
+  }, [pending]);
   const isMac = useMemo(() => detectMac(), []);
 
   const go = useCallback((r: Route) => {
@@ -181,6 +186,7 @@ function Shell() {
                 setPending(null);
                 setRoute({ screen: "editor" });
               }
+              trapTab(e);
             }}
           >
             <h2>Discard unsaved changes?</h2>
@@ -189,6 +195,7 @@ function Shell() {
             </p>
             <div className="detail-actions" style={{ justifyContent: "flex-end" }}>
               <button
+                ref={keepEditing}
                 type="button"
                 onClick={() => {
                   setPending(null);

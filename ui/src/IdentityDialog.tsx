@@ -4,6 +4,7 @@
 import { useEffect, useRef, useState } from "react";
 import { api } from "./api";
 import { useAppInfo } from "./appInfo";
+import { trapTab, useRestoreFocus } from "./components/focus";
 import { toErrorLike } from "./errors";
 
 export function IdentityDialog({
@@ -22,6 +23,7 @@ export function IdentityDialog({
   const [error, setError] = useState<string | null>(null);
   const { reload } = useAppInfo();
   const first = useRef<HTMLInputElement>(null);
+  useRestoreFocus();
 
   useEffect(() => first.current?.focus(), []);
 
@@ -50,6 +52,7 @@ export function IdentityDialog({
         onSubmit={submit}
         onKeyDown={(e) => {
           if (e.key === "Escape") onCancel();
+          trapTab(e);
         }}
       >
         <h2>Create your identity</h2>

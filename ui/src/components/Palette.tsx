@@ -6,6 +6,7 @@ import type { Command } from "../commands";
 import { fuzzyFilter } from "../fuzzy";
 import { formatChord } from "../shortcuts";
 import { moveIndex } from "../virtual";
+import { trapTab, useRestoreFocus } from "./focus";
 
 function Highlighted({ text, indices }: { text: string; indices: number[] }) {
   const set = new Set(indices);
@@ -36,6 +37,7 @@ export function Palette({
   const [query, setQuery] = useState("");
   const [active, setActive] = useState(0);
   const input = useRef<HTMLInputElement>(null);
+  useRestoreFocus();
   const results = useMemo(() => fuzzyFilter(commands, query, (c) => c.title), [commands, query]);
 
   useEffect(() => input.current?.focus(), []);
@@ -56,6 +58,8 @@ export function Palette({
     } else if (e.key === "Escape") {
       e.preventDefault();
       onClose();
+    } else {
+      trapTab(e as React.KeyboardEvent<HTMLElement>);
     }
   };
 
