@@ -227,8 +227,9 @@ async fn simulate(
     dataset: DatasetSpec,
     on_progress: Channel<SimProgress>,
 ) -> Reply<SimOutcome> {
-    let (_, bundle) = app.console()?.source_bundle(&source).await?;
+    // Registered first, so that a cancel clicked at once finds the run.
     let run = app.start_run(&run_id)?;
+    let (_, bundle) = app.console()?.source_bundle(&source).await?;
     let flag = run.flag.clone();
     let progress = reporter(on_progress);
     blocking(move || desktop::simulate_bundle(&bundle, &dataset, &progress, &flag)).await?
@@ -243,10 +244,10 @@ async fn compare(
     dataset: DatasetSpec,
     on_progress: Channel<SimProgress>,
 ) -> Reply<CompareOutcome> {
+    let run = app.start_run(&run_id)?;
     let console = app.console()?;
     let first = console.source_bundle(&a).await?;
     let second = console.source_bundle(&b).await?;
-    let run = app.start_run(&run_id)?;
     let flag = run.flag.clone();
     let progress = reporter(on_progress);
     blocking(move || desktop::compare_bundles(first, second, &dataset, &progress, &flag)).await?

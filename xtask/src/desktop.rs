@@ -221,3 +221,36 @@ pub fn e2e_tests(root: &Path, filter: Option<&str>, screenshots: &Path) -> Resul
         ],
     )
 }
+
+/// `cargo xtask measure`: the release app's performance figures (cold
+/// start, idle memory, lint round trip and keystrokes at 10,000 rules).
+pub fn measure(root: &Path) -> Result<()> {
+    packages()?;
+    crate::system_packages()?;
+    tauri_driver()?;
+    build_front_end(root)?;
+    sh(
+        "cargo",
+        &[
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "gavel-desktop",
+            "--features",
+            "custom-protocol",
+        ],
+    )?;
+    let display = Display::open(true)?;
+    let bin = app_binary(root, "release");
+    let bin = bin.to_str().context("the target path is not UTF-8")?;
+    in_keyring_session(
+        "cargo test --release --locked -p gavel-desktop --features measure,custom-protocol --test measure",
+        &[
+            ("DISPLAY", display.name.as_str()),
+            ("GAVEL_DESKTOP_BIN", bin),
+            ("WEBKIT_DISABLE_COMPOSITING_MODE", "1"),
+            ("LIBGL_ALWAYS_SOFTWARE", "1"),
+        ],
+    )
+}

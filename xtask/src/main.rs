@@ -28,6 +28,7 @@ fn main() -> Result<()> {
         "test" => test(),
         "setup" => setup(),
         "bindings" => bindings(),
+        "measure" => desktop::measure(&root),
         "e2e" => {
             desktop::build_front_end(&root)?;
             let filter = std::env::args().nth(2);
@@ -38,7 +39,7 @@ fn main() -> Result<()> {
             )
         }
         _ => {
-            eprintln!("usage: cargo xtask <run|test|setup|bindings|e2e [FILTER]>\n");
+            eprintln!("usage: cargo xtask <run|test|setup|bindings|e2e [FILTER]|measure>\n");
             eprintln!("  run    build gavel and run it over the example bundles and curated cases");
             eprintln!("  test   formatting, clippy with warnings denied, and the whole test suite");
             eprintln!("  setup  check the toolchain and install the cargo tools the tests need");

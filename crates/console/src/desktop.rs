@@ -1102,9 +1102,15 @@ impl Console {
         let new_ids: std::collections::HashSet<&str> =
             new_rules.iter().map(|(i, _)| i.as_str()).collect();
         let d: &Diff = &diff.diff;
+        let added: HashMap<&str, &gavel_policy::RuleEntry> =
+            d.added.iter().map(|e| (e.id.as_str(), e)).collect();
+        let modified: HashMap<&str, &gavel_policy::RuleChange> =
+            d.modified.iter().map(|m| (m.id.as_str(), m)).collect();
+        let removed: HashMap<&str, &gavel_policy::RuleEntry> =
+            d.removed.iter().map(|e| (e.id.as_str(), e)).collect();
         let mut rules = Vec::with_capacity(new_rules.len() + d.removed.len());
         for (id, rule) in &new_rules {
-            let pair = if let Some(e) = d.added.iter().find(|e| &e.id == id) {
+            let pair = if let Some(e) = added.get(id.as_str()) {
                 RulePair {
                     id: id.clone(),
                     status: RuleStatus::Added,
@@ -1113,7 +1119,7 @@ impl Console {
                     new: Some(rule.clone()),
                     changed_fields: Vec::new(),
                 }
-            } else if let Some(m) = d.modified.iter().find(|m| &m.id == id) {
+            } else if let Some(m) = modified.get(id.as_str()) {
                 RulePair {
                     id: id.clone(),
                     status: RuleStatus::Modified,
@@ -1138,11 +1144,7 @@ impl Console {
             if new_ids.contains(id.as_str()) {
                 continue;
             }
-            let class = d
-                .removed
-                .iter()
-                .find(|e| &e.id == id)
-                .map_or(Class::None, |e| e.class);
+            let class = removed.get(id.as_str()).map_or(Class::None, |e| e.class);
             rules.push(RulePair {
                 id: id.clone(),
                 status: RuleStatus::Removed,

@@ -290,6 +290,12 @@ impl App {
         self.post("/execute/sync", &json!({"script": script, "args": args}))
     }
 
+    /// Runs `script` in the page as an async function: it calls
+    /// `arguments[arguments.length - 1]` with its result.
+    pub fn script_async(&self, script: &str, args: Value) -> Value {
+        self.post("/execute/async", &json!({"script": script, "args": args}))
+    }
+
     /// Selects the option whose text contains `text` in the `<select>`
     /// labelled `label`, as a user picking it would (a change event).
     pub fn select(&self, label: &str, text: &str) {

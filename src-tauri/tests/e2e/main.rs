@@ -4,6 +4,8 @@
 //! this up). Elements are found by their accessible labels. Each test
 //! saves screenshots under `target/e2e-screenshots/`.
 
+// Shared with the `measure` benchmark, which uses other parts of it.
+#[allow(dead_code)]
 mod driver;
 
 use driver::{App, BACKSPACE, CONTROL, DOWN, END, HOME};
