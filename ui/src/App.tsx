@@ -6,7 +6,7 @@ import { AppInfoProvider } from "./appInfo";
 import { type ScreenCommands, ScreenCommandsContext, shellCommands } from "./commands";
 import { trapTab } from "./components/focus";
 import { Palette } from "./components/Palette";
-import { ToastProvider } from "./components/Toasts";
+import { ToastProvider, useNotify } from "./components/Toasts";
 import { IdentityHeader } from "./IdentityHeader";
 import { RAIL, type Route } from "./route";
 import { BundlesScreen } from "./screens/Bundles";
@@ -71,6 +71,9 @@ function Shell() {
   );
 
   // Shortcuts are read in the capture phase so that they win over the editor's own keymap.
+  const notify = useNotify();
+  const notifyRef = useRef(notify);
+  notifyRef.current = notify;
   const commandsRef = useRef(commands);
   commandsRef.current = commands;
   useEffect(() => {
@@ -81,7 +84,9 @@ function Shell() {
       e.preventDefault();
       e.stopPropagation();
       if (command.id === "palette") setPaletteOpen((open) => !open);
-      else command.run?.();
+      else if (command.run) command.run();
+      else
+        notifyRef.current.info(`${command.title}: ${command.unavailable ?? "not available here"}`);
     };
     window.addEventListener("keydown", onKey, true);
     return () => window.removeEventListener("keydown", onKey, true);
