@@ -315,7 +315,8 @@ export function EditorScreen({ route, navigate, active = true, onDirtyChange }: 
   const commands = useMemo<ScreenCommands>(() => {
     if (!buffer) return {};
     return {
-      save: buffer.readOnly ? undefined : () => void save(),
+      // Read-only versions still answer Ctrl+S, with why they cannot be saved.
+      save: () => void save(),
       lint: () => void lintRequests.now(view.current?.state.doc.toString() ?? ""),
       simulate,
       toggleProblems: () => setShowProblems((s) => !s),
