@@ -254,3 +254,75 @@ pub fn measure(root: &Path) -> Result<()> {
         ],
     )
 }
+
+/// The desktop part of `cargo xtask run`: the release app on a demo data
+/// directory with the examples loaded; without a display, a tour of the
+/// main screens under Xvfb whose screenshots land in `target/screenshots/`.
+pub fn run_app(root: &Path, gavel: &str) -> Result<()> {
+    packages()?;
+    build_front_end(root)?;
+    sh(
+        "cargo",
+        &[
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "gavel-desktop",
+            "--features",
+            "custom-protocol",
+        ],
+    )?;
+    let target = crate::target_dir(root);
+    let bin = app_binary(root, "release");
+    let bin = bin.to_str().context("the target path is not UTF-8")?;
+    let has_display = std::env::var("DISPLAY").is_ok_and(|d| !d.is_empty());
+    if has_display {
+        let home = target.join("demo-home");
+        let _ = std::fs::remove_dir_all(&home);
+        let home_str = home.to_str().context("the target path is not UTF-8")?;
+        sh_env(gavel, &["init", "--examples"], &[("GAVEL_HOME", home_str)])?;
+        Command::new(bin)
+            .env("GAVEL_HOME", &home)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {bin}"))?;
+        println!(
+            "\nGavel's desktop console is open on {} (the example bundles loaded).",
+            home.display()
+        );
+        return Ok(());
+    }
+    println!("\n== No display: a tour of the desktop app under Xvfb ==");
+    crate::system_packages()?;
+    tauri_driver()?;
+    let shots = target.join("screenshots");
+    std::fs::create_dir_all(&shots)?;
+    let shots_str = shots.to_str().context("the target path is not UTF-8")?;
+    let display = Display::open(true)?;
+    in_keyring_session(
+        "cargo test --release --locked -p gavel-desktop --features e2e-tests,custom-protocol --test e2e -- --exact tour_of_the_main_screens",
+        &[
+            ("DISPLAY", display.name.as_str()),
+            ("GAVEL_DESKTOP_BIN", bin),
+            ("GAVEL_E2E_SCREENSHOTS", shots_str),
+            ("WEBKIT_DISABLE_COMPOSITING_MODE", "1"),
+            ("LIBGL_ALWAYS_SOFTWARE", "1"),
+        ],
+    )?;
+    let mut names: Vec<_> = std::fs::read_dir(&shots)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("tour-"))
+        })
+        .collect();
+    names.sort();
+    println!("\nScreenshots of the main screens:");
+    for n in names {
+        println!("  {}", n.display());
+    }
+    Ok(())
+}

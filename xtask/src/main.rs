@@ -1,7 +1,9 @@
 //! Gavel's automation, run as `cargo xtask <task>`:
 //!
-//! - `run`: set up what is missing, build `gavel` and run it over the example
-//!   bundles and the curated cases (the README's first command);
+//! - `run`: set up what is missing, build `gavel` and the desktop app, open
+//!   the app on the example bundles (or, without a display, screenshot its
+//!   main screens under Xvfb), and run `gavel` over the example bundles and
+//!   the curated cases (the README's first command);
 //! - `test`: set up what is missing, then formatting, clippy and the whole
 //!   test suite (the README's second command, and what CI runs).
 //!
@@ -283,6 +285,9 @@ fn run(root: &Path) -> Result<()> {
     let target = target_dir(root);
     let gavel = target.join("release/gavel");
     let gavel = gavel.to_str().context("the workspace path is not UTF-8")?;
+
+    println!("\n== The desktop console ==");
+    desktop::run_app(root, gavel)?;
 
     println!("\n== Validating the example bundles ==");
     let mut bundles: Vec<PathBuf> = std::fs::read_dir(root.join("fixtures/bundles"))?

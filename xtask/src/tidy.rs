@@ -25,7 +25,7 @@ mod tests {
     fn every_rust_file_says_what_it_is_for() {
         let root = crate::root();
         let mut files = Vec::new();
-        for dir in ["crates", "xtask"] {
+        for dir in ["crates", "src-tauri", "xtask"] {
             rust_files(&root.join(dir), &mut files);
         }
         assert!(files.len() > 10, "found only {} files", files.len());
@@ -39,40 +39,66 @@ mod tests {
         );
     }
 
-    /// The pure crates do no IO: none of them pulls in an async runtime, a
-    /// database, an HTTP client, the keychain or Tauri.
-    #[test]
-    fn pure_crates_pull_in_no_io() {
-        let forbidden = [
-            "tokio", "sqlx", "reqwest", "keyring", "tauri", "hyper", "ureq",
-        ];
-        for krate in ["gavel-policy", "gavel-governance", "gavel-trust"] {
-            let out = Command::new(env!("CARGO"))
-                .args([
-                    "tree", "--locked", "-p", krate, "-e", "normal", "--prefix", "none",
-                    "--format", "{p}",
-                ])
-                .current_dir(crate::root())
-                .output()
-                .unwrap();
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            if !out.status.success() && stderr.contains("did not match any packages") {
-                continue; // that crate does not exist yet
-            }
-            assert!(
-                out.status.success(),
-                "cargo tree -p {krate} failed: {stderr}"
-            );
-            let tree = String::from_utf8_lossy(&out.stdout);
-            for line in tree.lines() {
-                let name = line.split_whitespace().next().unwrap_or_default();
+    /// The normal dependencies of `krate` (itself included), by name.
+    fn dependencies(krate: &str) -> Option<Vec<String>> {
+        let out = Command::new(env!("CARGO"))
+            .args([
+                "tree", "--locked", "-p", krate, "-e", "normal", "--prefix", "none", "--format",
+                "{p}",
+            ])
+            .current_dir(crate::root())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() && stderr.contains("did not match any packages") {
+            return None; // that crate does not exist yet
+        }
+        assert!(
+            out.status.success(),
+            "cargo tree -p {krate} failed: {stderr}"
+        );
+        let tree = String::from_utf8_lossy(&out.stdout);
+        Some(
+            tree.lines()
+                .map(|l| l.split_whitespace().next().unwrap_or_default().to_string())
+                .collect(),
+        )
+    }
+
+    fn assert_free_of(krates: &[&str], forbidden: &[&str], why: &str) {
+        for krate in krates {
+            for name in dependencies(krate).unwrap_or_default() {
                 assert!(
                     !forbidden
                         .iter()
                         .any(|f| name == *f || name.starts_with(&format!("{f}-"))),
-                    "{krate} depends on `{name}`, which does IO; keep IO in the edge crates"
+                    "{krate} depends on `{name}`: {why}"
                 );
             }
         }
+    }
+
+    /// The pure crates do no IO: none of them pulls in an async runtime, a
+    /// database, an HTTP client, the keychain or Tauri.
+    #[test]
+    fn pure_crates_pull_in_no_io() {
+        assert_free_of(
+            &["gavel-policy", "gavel-governance", "gavel-trust"],
+            &[
+                "tokio", "sqlx", "reqwest", "keyring", "tauri", "hyper", "ureq",
+            ],
+            "it does IO; keep IO in the edge crates",
+        );
+    }
+
+    /// Only the desktop shell knows Tauri (STYLE.md): the console, the store
+    /// and the CLI build without it.
+    #[test]
+    fn only_the_desktop_shell_knows_tauri() {
+        assert_free_of(
+            &["gavel-console", "gavel-store", "gavel-cli"],
+            &["tauri", "wry", "webkit2gtk"],
+            "only src-tauri may depend on Tauri",
+        );
     }
 }

@@ -324,3 +324,44 @@ fn a_long_simulation_can_be_cancelled() {
     });
     assert!(app.all("[role=\"progressbar\"]").is_empty());
 }
+
+/// The main screens one after another, each screenshotted: what `cargo
+/// xtask run` shows on a machine without a display (and the README's
+/// pictures).
+#[test]
+fn tour_of_the_main_screens() {
+    let app = with_examples("tour");
+    app.press("Bundle inbox-triage");
+    app.label("History");
+    app.screenshot("tour-1-bundles");
+    save_loosened_version(&app);
+    app.wait_for("the save notice to go", || {
+        (!app.page_text().contains("Saved as new draft")).then_some(())
+    });
+    app.screenshot("tour-2-editor");
+    app.press("Add rule");
+    app.fill("Rule id", "escalate-legal-threats");
+    app.fill("Agent", "inbox.triage");
+    app.fill("Action", "escalate");
+    app.fill("Reason", "Legal threats go to a person before any reply");
+    app.screenshot("tour-3-rule-builder");
+    app.press("Close rule builder");
+    app.press("Diff");
+    app.select("Old version", "inbox-triage@1.0.0");
+    app.select("New version", "inbox-triage@1.0.1");
+    app.wait_for("the diff", || app.text_of("Class of deny-release-phishing"));
+    app.screenshot("tour-4-diff");
+    app.press("Simulator");
+    app.select("Version", "inbox-triage@1.0.1");
+    app.select("Dataset", "Synthetic");
+    app.fill("Case count", "20000");
+    app.press("Run simulation");
+    app.wait_for("the counts", || count(&app, "Allow count"));
+    app.screenshot("tour-5-simulator");
+    app.press("Compare with another version");
+    app.select("Compare against", "inbox-triage@1.0.0");
+    app.press("Run simulation");
+    let changed = app.wait_for("the changed cases", || count(&app, "Changed cases"));
+    assert!(changed > 0);
+    app.screenshot("tour-6-compare");
+}
