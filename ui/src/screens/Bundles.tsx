@@ -6,6 +6,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api } from "../api";
 import type { BundleIndex } from "../bindings/BundleIndex";
+import type { EnvBadge as EnvBadgeData } from "../bindings/EnvBadge";
 import type { VersionHistory } from "../bindings/VersionHistory";
 import type { VersionRow } from "../bindings/VersionRow";
 import type { VersionStatus } from "../bindings/VersionStatus";
@@ -30,6 +31,15 @@ const STATUSES: readonly VersionStatus[] = [
   "superseded",
   "rolled_back",
 ];
+
+/** `badges` in the store's order of environments (dev, staging, prod), unknown ones last. */
+function inOrder(badges: readonly EnvBadgeData[], order: readonly string[]): EnvBadgeData[] {
+  const rank = (e: string) => {
+    const i = order.indexOf(e);
+    return i < 0 ? order.length : i;
+  };
+  return [...badges].sort((a, b) => rank(a.environment) - rank(b.environment));
+}
 
 /**
  * Rows come and go as the list scrolls, so focus stays on the list itself (which takes
@@ -85,6 +95,7 @@ export function BundlesScreen({ navigate }: ScreenProps) {
   }, [load]);
 
   const versions = index?.versions ?? [];
+  const environments = index?.environments ?? [];
   const rows = useMemo(() => bundleRows(versions, query, status), [versions, query, status]);
   const selectedVersion = useMemo(
     () => versions.find((v) => v.reference === selected) ?? null,
@@ -244,7 +255,7 @@ export function BundlesScreen({ navigate }: ScreenProps) {
                   .map((b) => `${b.environment}: ${b.state.replaceAll("_", " ")}`)
                   .join(", ")}
               >
-                {v.environments.map((b) => (
+                {inOrder(v.environments, environments).map((b) => (
                   <EnvBadge key={b.environment} env={b.environment} state={b.state} />
                 ))}
               </span>
@@ -302,6 +313,7 @@ export function BundlesScreen({ navigate }: ScreenProps) {
         <BundleDetail
           version={selectedVersion}
           previous={selectedVersion ? previousVersion(versions, selectedVersion) : undefined}
+          environments={environments}
           navigate={navigate}
         />
       </div>
@@ -312,10 +324,12 @@ export function BundlesScreen({ navigate }: ScreenProps) {
 function BundleDetail({
   version,
   previous,
+  environments,
   navigate,
 }: {
   version: VersionRow | null;
   previous: VersionRow | undefined;
+  environments: readonly string[];
   navigate: ScreenProps["navigate"];
 }) {
   const [history, setHistory] = useState<VersionHistory | null>(null);
@@ -375,7 +389,7 @@ function BundleDetail({
             {version.environments.length === 0 ? (
               <span className="muted">not deployed</span>
             ) : (
-              version.environments.map((b) => (
+              inOrder(version.environments, environments).map((b) => (
                 <EnvBadge key={b.environment} env={b.environment} state={b.state} />
               ))
             )}
