@@ -133,9 +133,11 @@ fn app_pid(binary: &Path) -> Option<u32> {
 }
 
 fn main() {
-    let binary =
-        std::fs::canonicalize(std::env::var("GAVEL_DESKTOP_BIN").expect("GAVEL_DESKTOP_BIN"))
-            .expect("the app binary");
+    let binary = std::fs::canonicalize(
+        std::env::var("GAVEL_DESKTOP_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_gavel-desktop").to_string()),
+    )
+    .expect("the app binary");
     println!("app: {}", binary.display());
 
     // Cold start: a new app process until the bundle list can be used.

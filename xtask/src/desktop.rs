@@ -3,8 +3,7 @@
 //! a machine without a display, and the WebDriver tests on the real app.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
@@ -103,69 +102,6 @@ pub fn app_binary(root: &Path, profile: &str) -> PathBuf {
     crate::target_dir(root).join(profile).join("gavel-desktop")
 }
 
-/// An X server of our own when the machine has no display; stopped on drop.
-pub struct Display {
-    pub name: String,
-    server: Option<Child>,
-}
-
-impl Display {
-    /// The machine's display when it has one (and `force_xvfb` is false),
-    /// else a new Xvfb on the first free display number from 90.
-    pub fn open(force_xvfb: bool) -> Result<Display> {
-        if let Some(d) = std::env::var("DISPLAY").ok().filter(|d| !d.is_empty()) {
-            if !force_xvfb {
-                return Ok(Display {
-                    name: d,
-                    server: None,
-                });
-            }
-        }
-        for n in 90..140 {
-            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-                || Path::new(&format!("/tmp/.X{n}-lock")).exists()
-            {
-                continue;
-            }
-            let name = format!(":{n}");
-            let server = Command::new("Xvfb")
-                .args([
-                    name.as_str(),
-                    "-screen",
-                    "0",
-                    "1280x800x24",
-                    "-nolisten",
-                    "tcp",
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .context("cannot start Xvfb (Debian package `xvfb`)")?;
-            let started = Instant::now();
-            while !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
-                if started.elapsed() > Duration::from_secs(10) {
-                    bail!("Xvfb did not start on {name} within 10 s");
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            return Ok(Display {
-                name,
-                server: Some(server),
-            });
-        }
-        bail!("no free X display number from :90 to :139 for Xvfb")
-    }
-}
-
-impl Drop for Display {
-    fn drop(&mut self) {
-        if let Some(s) = self.server.as_mut() {
-            let _ = s.kill();
-            let _ = s.wait();
-        }
-    }
-}
-
 /// A D-Bus session with an unlocked gnome-keyring whose keyring lives in a
 /// directory of its own, running `script` (see `keychain_tests`).
 pub fn in_keyring_session(script: &str, env: &[(&str, &str)]) -> Result<()> {
@@ -178,28 +114,21 @@ pub fn in_keyring_session(script: &str, env: &[(&str, &str)]) -> Result<()> {
     sh_env("dbus-run-session", &["--", "sh", "-c", &wrapped], env)
 }
 
+/// What WebKit needs in a container without a GPU.
+const WEBKIT_ENV: [(&str, &str); 2] = [
+    ("WEBKIT_DISABLE_COMPOSITING_MODE", "1"),
+    ("LIBGL_ALWAYS_SOFTWARE", "1"),
+];
+
 /// The end-to-end tests: the app built with its front end embedded, driven
-/// through tauri-driver and WebKitWebDriver under Xvfb, with a real
-/// Secret Service for its keys. `filter` picks tests (nextest filter
-/// expression), `screenshots` is where they save their pictures.
-pub fn e2e_tests(root: &Path, filter: Option<&str>, screenshots: &Path) -> Result<()> {
+/// through tauri-driver and WebKitWebDriver, each test's app on an Xvfb of
+/// its own, with a real Secret Service for its keys. `filter` picks tests
+/// (a nextest filter expression); `screenshots` is where they save their
+/// pictures.
+pub fn e2e_tests(filter: Option<&str>, screenshots: &Path) -> Result<()> {
     packages()?;
     crate::system_packages()?;
     tauri_driver()?;
-    sh(
-        "cargo",
-        &[
-            "build",
-            "--locked",
-            "-p",
-            "gavel-desktop",
-            "--features",
-            "custom-protocol",
-        ],
-    )?;
-    let display = Display::open(true)?;
-    let bin = app_binary(root, "debug");
-    let bin = bin.to_str().context("the target path is not UTF-8")?;
     let shots = screenshots
         .to_str()
         .context("the target path is not UTF-8")?;
@@ -209,17 +138,9 @@ pub fn e2e_tests(root: &Path, filter: Option<&str>, screenshots: &Path) -> Resul
     if let Some(f) = filter {
         command.push_str(&format!(" -E '{f}'"));
     }
-    in_keyring_session(
-        &command,
-        &[
-            ("DISPLAY", display.name.as_str()),
-            ("GAVEL_DESKTOP_BIN", bin),
-            ("GAVEL_E2E_SCREENSHOTS", shots),
-            // WebKit in a container: no GPU, no sandbox helpers.
-            ("WEBKIT_DISABLE_COMPOSITING_MODE", "1"),
-            ("LIBGL_ALWAYS_SOFTWARE", "1"),
-        ],
-    )
+    let mut env = vec![("GAVEL_E2E_SCREENSHOTS", shots)];
+    env.extend(WEBKIT_ENV);
+    in_keyring_session(&command, &env)
 }
 
 /// `cargo xtask measure`: the release app's performance figures (cold
@@ -229,29 +150,9 @@ pub fn measure(root: &Path) -> Result<()> {
     crate::system_packages()?;
     tauri_driver()?;
     build_front_end(root)?;
-    sh(
-        "cargo",
-        &[
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "gavel-desktop",
-            "--features",
-            "custom-protocol",
-        ],
-    )?;
-    let display = Display::open(true)?;
-    let bin = app_binary(root, "release");
-    let bin = bin.to_str().context("the target path is not UTF-8")?;
     in_keyring_session(
         "cargo test --release --locked -p gavel-desktop --features measure,custom-protocol --test measure",
-        &[
-            ("DISPLAY", display.name.as_str()),
-            ("GAVEL_DESKTOP_BIN", bin),
-            ("WEBKIT_DISABLE_COMPOSITING_MODE", "1"),
-            ("LIBGL_ALWAYS_SOFTWARE", "1"),
-        ],
+        &WEBKIT_ENV,
     )
 }
 
@@ -275,19 +176,18 @@ pub fn run_app(root: &Path, gavel: &str) -> Result<()> {
     )?;
     let target = crate::target_dir(root);
     let bin = app_binary(root, "release");
-    let bin = bin.to_str().context("the target path is not UTF-8")?;
     let has_display = std::env::var("DISPLAY").is_ok_and(|d| !d.is_empty());
     if has_display {
         let home = target.join("demo-home");
         let _ = std::fs::remove_dir_all(&home);
         let home_str = home.to_str().context("the target path is not UTF-8")?;
         sh_env(gavel, &["init", "--examples"], &[("GAVEL_HOME", home_str)])?;
-        Command::new(bin)
+        Command::new(&bin)
             .env("GAVEL_HOME", &home)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .with_context(|| format!("cannot start {bin}"))?;
+            .with_context(|| format!("cannot start {}", bin.display()))?;
         println!(
             "\nGavel's desktop console is open on {} (the example bundles loaded).",
             home.display()
@@ -300,16 +200,11 @@ pub fn run_app(root: &Path, gavel: &str) -> Result<()> {
     let shots = target.join("screenshots");
     std::fs::create_dir_all(&shots)?;
     let shots_str = shots.to_str().context("the target path is not UTF-8")?;
-    let display = Display::open(true)?;
+    let mut env = vec![("GAVEL_E2E_SCREENSHOTS", shots_str)];
+    env.extend(WEBKIT_ENV);
     in_keyring_session(
         "cargo test --release --locked -p gavel-desktop --features e2e-tests,custom-protocol --test e2e -- --exact tour_of_the_main_screens",
-        &[
-            ("DISPLAY", display.name.as_str()),
-            ("GAVEL_DESKTOP_BIN", bin),
-            ("GAVEL_E2E_SCREENSHOTS", shots_str),
-            ("WEBKIT_DISABLE_COMPOSITING_MODE", "1"),
-            ("LIBGL_ALWAYS_SOFTWARE", "1"),
-        ],
+        &env,
     )?;
     let mut names: Vec<_> = std::fs::read_dir(&shots)?
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -35,14 +35,15 @@ fn main() -> Result<()> {
             desktop::build_front_end(&root)?;
             let filter = std::env::args().nth(2);
             desktop::e2e_tests(
-                &root,
                 filter.as_deref(),
                 &target_dir(&root).join("e2e-screenshots"),
             )
         }
         _ => {
             eprintln!("usage: cargo xtask <run|test|setup|bindings|e2e [FILTER]|measure>\n");
-            eprintln!("  run    build gavel and run it over the example bundles and curated cases");
+            eprintln!(
+                "  run    build the desktop app and gavel, open the app (or tour it headless), run gavel over the examples"
+            );
             eprintln!("  test   formatting, clippy with warnings denied, and the whole test suite");
             eprintln!("  setup  check the toolchain and install the cargo tools the tests need");
             eprintln!("  bindings  regenerate the front end's TypeScript types (ui/src/bindings/)");
@@ -166,7 +167,7 @@ fn test() -> Result<()> {
         &[("PROPTEST_RNG_SEED", &seed)],
     )?;
     keychain_tests()?;
-    desktop::e2e_tests(&root, None, &target_dir(&root).join("e2e-screenshots"))?;
+    desktop::e2e_tests(None, &target_dir(&root).join("e2e-screenshots"))?;
     // Peak memory and time on hostile inputs up to the size limits: in a
     // release build, as users run it (debug is too slow at these sizes).
     sh(

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use serde_json::{Value, json};
 
 /// How long a test waits for something to appear before it fails.
@@ -35,6 +34,10 @@ fn free_port() -> u16 {
 /// The app under test and the driver that runs it.
 pub struct App {
     driver: Child,
+    /// An X server of this app's own: its screenshots are what the screen
+    /// shows, and tests running side by side never overlap.
+    xvfb: Child,
+    display: String,
     base: String,
     session: String,
     agent: ureq::Agent,
@@ -46,12 +49,13 @@ pub struct App {
 #[derive(Debug, Clone)]
 pub struct Element(String);
 
+/// The app under test: the binary cargo built beside this test (with the
+/// same features: `custom-protocol` embeds the front end), or
+/// `GAVEL_DESKTOP_BIN`.
 fn app_binary() -> PathBuf {
     let path = std::env::var_os("GAVEL_DESKTOP_BIN")
         .map(PathBuf::from)
-        .expect(
-            "GAVEL_DESKTOP_BIN must name the built app (cargo xtask test builds it and sets it)",
-        );
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_gavel-desktop")));
     assert!(path.exists(), "{} does not exist", path.display());
     path
 }
@@ -75,6 +79,7 @@ impl App {
     /// Starts the app on `home`.
     pub fn start_in(name: &str, home: tempfile::TempDir) -> App {
         let (port, native) = (free_port(), free_port());
+        let (xvfb, display) = start_xvfb();
         let driver = Command::new(
             std::env::var("TAURI_DRIVER").unwrap_or_else(|_| "tauri-driver".to_string()),
         )
@@ -85,6 +90,7 @@ impl App {
             &native.to_string(),
         ])
         .env("GAVEL_HOME", home.path())
+        .env("DISPLAY", &display)
         // Each test's keys under a service of its own, in the test keyring.
         .env("GAVEL_KEYCHAIN_SERVICE", format!("gavel-e2e-{name}-{port}"))
         .stdout(Stdio::null())
@@ -97,6 +103,8 @@ impl App {
         let base = format!("http://127.0.0.1:{port}");
         let mut app = App {
             driver,
+            xvfb,
+            display,
             base,
             session: String::new(),
             agent,
@@ -299,8 +307,13 @@ impl App {
     /// Selects the option whose text contains `text` in the `<select>`
     /// labelled `label`, as a user picking it would (a change event).
     pub fn select(&self, label: &str, text: &str) {
-        let e = self.label(label);
-        let _ = e;
+        self.label(label);
+        self.wait_for(&format!("option `{text}` in `{label}`"), || {
+            self.try_select(label, text).then_some(())
+        });
+    }
+
+    fn try_select(&self, label: &str, text: &str) -> bool {
         let ok = self.script(
             "const s = document.querySelector(`[aria-label=\"${arguments[0]}\"]`);
              const o = [...s.options].find(o => o.textContent.includes(arguments[1]) || o.value === arguments[1]);
@@ -311,24 +324,56 @@ impl App {
              return true;",
             json!([label, text]),
         );
-        assert_eq!(ok, json!(true), "no option `{text}` in `{label}`");
+        ok == json!(true)
     }
 
-    /// Saves a PNG of the window under the screenshot directory.
+    /// Saves a PNG of the screen (the app's window fills it) under the
+    /// screenshot directory.
     pub fn screenshot(&self, name: &str) -> PathBuf {
         let path = screenshot_dir().join(format!("{name}.png"));
-        let url = format!("{}{}", self.base, self.path("/screenshot"));
-        if let Ok(r) = self.agent.get(&url).call() {
-            if let Ok(v) = r.into_json::<Value>() {
-                if let Some(b64) = v["value"].as_str() {
-                    if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64) {
-                        let _ = std::fs::write(&path, bytes);
-                    }
-                }
-            }
-        }
+        // Let the page paint what it just changed.
+        std::thread::sleep(Duration::from_millis(300));
+        let shot = Command::new("sh")
+            .args([
+                "-c",
+                "xwd -root -silent -display \"$1\" | convert xwd:- \"png:$2\"",
+                "sh",
+            ])
+            .arg(&self.display)
+            .arg(&path)
+            .status();
+        assert!(
+            shot.is_ok_and(|s| s.success()),
+            "xwd | convert failed (Debian packages x11-apps, imagemagick)"
+        );
         path
     }
+}
+
+/// Starts Xvfb on a display number it picks itself (`-displayfd`).
+fn start_xvfb() -> (Child, String) {
+    let mut child = Command::new("Xvfb")
+        .args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1280x800x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Xvfb starts (Debian package xvfb)");
+    let mut out = child.stdout.take().expect("Xvfb's stdout");
+    let mut number = String::new();
+    let mut byte = [0u8; 1];
+    while out.read(&mut byte).is_ok_and(|n| n == 1) && byte[0] != b'\n' {
+        number.push(byte[0] as char);
+    }
+    assert!(!number.trim().is_empty(), "Xvfb did not say its display");
+    (child, format!(":{}", number.trim()))
 }
 
 impl Drop for App {
@@ -339,5 +384,7 @@ impl Drop for App {
         }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        let _ = self.xvfb.kill();
+        let _ = self.xvfb.wait();
     }
 }
