@@ -271,6 +271,7 @@ fn open_console() -> Result<Console, ErrorBody> {
     let keychain = Arc::new(OsKeychain::new(&keychain_service()));
     tauri::async_runtime::block_on(Console::open(&home, keychain)).map_err(|e| {
         let mut body = ErrorBody::from(e);
+        body.code = "store_unavailable".to_string();
         body.message = format!(
             "Gavel cannot open its store in `{}`: {} (set GAVEL_HOME to another directory, or fix its permissions)",
             home.display(),

@@ -2,10 +2,11 @@
 //! the command palette and global keyboard shortcuts, and the notification area.
 
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { AppInfoProvider } from "./appInfo";
+import { AppInfoProvider, useAppInfo } from "./appInfo";
 import { type ScreenCommands, ScreenCommandsContext, shellCommands } from "./commands";
 import { trapTab } from "./components/focus";
 import { Palette } from "./components/Palette";
+import { Failed } from "./components/States";
 import { ToastProvider, useNotify } from "./components/Toasts";
 import { IdentityHeader } from "./IdentityHeader";
 import { RAIL, type Route } from "./route";
@@ -48,6 +49,15 @@ function Shell() {
     if (pending) keepEditing.current?.focus();
   }, [pending]);
   const isMac = useMemo(() => detectMac(), []);
+  // The first run's welcome screen is for an empty store: a store with
+  // versions opens on the bundle list.
+  const { info, error: startError, reload: reloadInfo } = useAppInfo();
+  const placed = useRef(false);
+  useEffect(() => {
+    if (placed.current || !info) return;
+    placed.current = true;
+    if (info.versions > 0) setRoute((r) => (r.screen === "welcome" ? { screen: "bundles" } : r));
+  }, [info]);
 
   const go = useCallback((r: Route) => {
     if (opensDocument(r)) {
@@ -94,23 +104,31 @@ function Shell() {
 
   const screenProps = { route, navigate };
   let screen: React.ReactNode;
-  switch (route.screen) {
-    case "welcome":
-      screen = <WelcomeScreen {...screenProps} />;
-      break;
-    case "bundles":
-      screen = <BundlesScreen {...screenProps} />;
-      break;
-    case "editor":
-      screen = null; // kept mounted below
-      break;
-    case "diff":
-      screen = <DiffScreen {...screenProps} />;
-      break;
-    case "simulator":
-      screen = <SimulatorScreen {...screenProps} />;
-      break;
-  }
+  if (startError && !info) {
+    // Without its store the app can do nothing: say why, and what to do.
+    screen = (
+      <section className="screen" aria-label="Start error">
+        <Failed what="Gavel cannot start" error={startError} onRetry={() => void reloadInfo()} />
+      </section>
+    );
+  } else
+    switch (route.screen) {
+      case "welcome":
+        screen = <WelcomeScreen {...screenProps} />;
+        break;
+      case "bundles":
+        screen = <BundlesScreen {...screenProps} />;
+        break;
+      case "editor":
+        screen = null; // kept mounted below
+        break;
+      case "diff":
+        screen = <DiffScreen {...screenProps} />;
+        break;
+      case "simulator":
+        screen = <SimulatorScreen {...screenProps} />;
+        break;
+    }
 
   return (
     <ScreenCommandsContext.Provider value={setScreenCommands}>

@@ -23,7 +23,6 @@ export function toErrorLike(error: unknown): ErrorLike {
 export function errorHint(code: string): string | undefined {
   switch (code) {
     case "invalid_bundle":
-    case "invalid":
       return "Fix the problems listed in the Problems panel, then save again.";
     case "version_exists":
       return "Raise metadata.version in the document (or use New version from this), then save again.";

@@ -78,6 +78,14 @@ impl App {
 
     /// Starts the app on `home`.
     pub fn start_in(name: &str, home: tempfile::TempDir) -> App {
+        let path = home.path().to_path_buf();
+        Self::start_with_home_path(name, home, &path)
+    }
+
+    /// Starts the app with `GAVEL_HOME` set to `path` (`keep` lives as
+    /// long as the app).
+    pub fn start_with_home_path(name: &str, keep: tempfile::TempDir, path: &Path) -> App {
+        let home = keep;
         let (port, native) = (free_port(), free_port());
         let (xvfb, display) = start_xvfb();
         let driver = Command::new(
@@ -89,7 +97,7 @@ impl App {
             "--native-port",
             &native.to_string(),
         ])
-        .env("GAVEL_HOME", home.path())
+        .env("GAVEL_HOME", path)
         .env("DISPLAY", &display)
         // Each test's keys under a service of its own, in the test keyring.
         .env("GAVEL_KEYCHAIN_SERVICE", format!("gavel-e2e-{name}-{port}"))

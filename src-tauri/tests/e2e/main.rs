@@ -162,6 +162,51 @@ fn first_run_loads_the_examples_and_lists_every_bundle() {
     app.screenshot("bundles");
 }
 
+/// A data directory that already holds the example bundles.
+fn home_with_examples() -> tempfile::TempDir {
+    let home = tempfile::tempdir().expect("data directory");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let console = gavel_console::Console::open(
+            home.path(),
+            std::sync::Arc::new(gavel_console::MemoryKeychain::default()),
+        )
+        .await
+        .expect("store");
+        console.init(true).await.expect("examples");
+    });
+    home
+}
+
+#[test]
+fn a_store_with_versions_opens_on_the_bundle_list() {
+    let app = App::start_in("reopen", home_with_examples());
+    app.label("Bundle inbox-triage");
+    assert!(app.all("[aria-label=\"Load example bundles\"]").is_empty());
+}
+
+#[test]
+fn a_store_that_cannot_be_opened_is_explained() {
+    // GAVEL_HOME names a file: there is no directory to keep the store in.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("not-a-directory");
+    std::fs::write(&file, "x").expect("file");
+    let app = App::start_with_home_path("broken-home", dir, &file);
+    app.wait_for("the error", || {
+        let text = app.page_text();
+        (text.contains("cannot open its store") && text.contains("GAVEL_HOME")).then_some(())
+    });
+    assert!(
+        !app.page_text().contains("Problems panel"),
+        "a hint for another error"
+    );
+    app.label("Try again");
+    app.screenshot("store-error");
+}
+
 #[test]
 fn a_lint_error_shows_inline_and_in_problems_and_a_fixed_draft_saves() {
     let app = with_examples("lint-save");
