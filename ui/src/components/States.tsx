@@ -37,7 +37,7 @@ export function Failed({
       <p>{error.message}</p>
       {hint && <p className="muted">{hint}</p>}
       {onRetry && (
-        <button type="button" onClick={onRetry}>
+        <button type="button" aria-label="Try again" onClick={onRetry}>
           Try again
         </button>
       )}
