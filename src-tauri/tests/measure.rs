@@ -67,7 +67,14 @@ fn big_bundle() -> String {
         "apiVersion: gavel/v1\nkind: PolicyBundle\nmetadata:\n  name: big-bundle\n  version: 1.0.0\n  default_effect: deny\nrules:\n",
     );
     for g in 0..100 {
-        let agent = format!("team{}.agent{g}", g % 10);
+        const NAMESPACES: [&str; 10] = [
+            "inbox", "ops", "billing", "support", "deploy", "kb", "sales", "hr", "legal", "infra",
+        ];
+        let letters: String = [b'a' + (g / 26) as u8, b'a' + (g % 26) as u8]
+            .iter()
+            .map(|&b| b as char)
+            .collect();
+        let agent = format!("{}.agent_{letters}", NAMESPACES[g % 10]);
         let action = ACTIONS[g % ACTIONS.len()];
         for k in 0..100 {
             let (category, band) = (k % 20, k / 20);

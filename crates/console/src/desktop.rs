@@ -375,7 +375,6 @@ pub fn lint_text(text: &str, file_name: &str) -> LintResult {
             let report: LintReport = lint(&doc, &LintConfig::default());
             out.summary = report.summary;
             out.findings = report.findings;
-            locate_invalid_rules(text, format, &mut out.findings);
             let meta = doc.get("metadata");
             out.name = meta
                 .and_then(|m| m.get("name"))
@@ -385,18 +384,23 @@ pub fn lint_text(text: &str, file_name: &str) -> LintResult {
                 .and_then(|m| m.get("version"))
                 .and_then(Node::as_str)
                 .map(str::to_string);
-            out.blocked = blocked(text, format, &out);
+            let metadata_at = doc.get_key("metadata").map(|k| k.location);
+            // The loader's verdict, once: what blocks saving, and where.
+            let loaded = Bundle::from_document(doc).map(drop);
+            if let Err(LoadError::Invalid(diagnostics)) = &loaded {
+                locate_invalid_rules(diagnostics, &mut out.findings);
+            }
+            out.blocked = blocked(&loaded, &out);
             if out.summary.errors == 0 {
                 // What the linter passes but the loader refuses (metadata,
                 // the schema's other checks): shown where it is.
-                if let Err(e) = parse_bundle(text, format) {
-                    add_load_findings(&mut out, &e);
+                if let Err(e) = &loaded {
+                    add_load_findings(&mut out, e);
                 } else if out.name.is_none() || out.version.is_none() {
-                    let at = doc.get_key("metadata").map(|k| k.location);
                     out.findings.push(finding(
                         "invalid_bundle",
-                        Some(at.map_or(1, |l| l.line)),
-                        Some(at.map_or(1, |l| l.column)),
+                        Some(metadata_at.map_or(1, |l| l.line)),
+                        Some(metadata_at.map_or(1, |l| l.column)),
                         "the bundle has no `metadata.name` or `metadata.version`".to_string(),
                         "add both: a stored version is named by them",
                     ));
@@ -413,13 +417,7 @@ pub fn lint_text(text: &str, file_name: &str) -> LintResult {
 /// An `invalid-rule` finding points at its rule; the loader knows the
 /// field: each such finding takes the place of the loader's diagnostic for
 /// that rule, so the editor marks the very value that is wrong.
-fn locate_invalid_rules(text: &str, format: Format, findings: &mut [Finding]) {
-    if !findings.iter().any(|f| f.code == "invalid-rule") {
-        return;
-    }
-    let Err(LoadError::Invalid(diagnostics)) = parse_bundle(text, format) else {
-        return;
-    };
+fn locate_invalid_rules(diagnostics: &[gavel_policy::Diagnostic], findings: &mut [Finding]) {
     for f in findings.iter_mut().filter(|f| f.code == "invalid-rule") {
         let Some(index) = f.index else { continue };
         let (exact, within) = (format!("/rules/{index}"), format!("/rules/{index}/"));
@@ -438,7 +436,7 @@ fn locate_invalid_rules(text: &str, format: Format, findings: &mut [Finding]) {
     }
 }
 
-fn blocked(text: &str, format: Format, out: &LintResult) -> Option<String> {
+fn blocked(loaded: &Result<(), LoadError>, out: &LintResult) -> Option<String> {
     if out.summary.errors > 0 {
         let n = out.summary.errors;
         return Some(format!(
@@ -446,7 +444,7 @@ fn blocked(text: &str, format: Format, out: &LintResult) -> Option<String> {
             if n == 1 { "" } else { "s" }
         ));
     }
-    if let Err(e) = parse_bundle(text, format) {
+    if let Err(e) = loaded {
         return Some(format!("the bundle is not valid: {e}"));
     }
     match (&out.name, &out.version) {

@@ -3,7 +3,8 @@
 /**
  * An error as the front end receives it: `code` is what it branches on
  * (the codes of the CLI's `{"error": {"code"}}`, plus `no_identity`,
- * `cancelled`, `invalid_rule` and `invalid_dataset`); `message` says what
+ * `cancelled`, `invalid_rule`, `invalid_dataset`, and the desktop shell's
+ * `store_unavailable`); `message` says what
  * was wrong and what to do; `line` and `column` point into the document
  * when the error is in one.
  */
