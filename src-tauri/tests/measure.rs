@@ -95,25 +95,31 @@ fn big_bundle() -> String {
     out
 }
 
-/// Resident memory of a process and of its descendants, in MiB, by name.
-fn memory(root: u32) -> Vec<(String, f64)> {
+/// Memory of a process and of its descendants, by name: resident (RSS,
+/// shared library pages counted in each process) and proportional (PSS,
+/// shared pages split between their users), in MiB.
+fn memory(root: u32) -> Vec<(String, f64, f64)> {
+    let kib = |text: &str, key: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
     let mut out = Vec::new();
     let mut queue = vec![root];
     while let Some(pid) = queue.pop() {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let rollup =
+            std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
         let name = status
             .lines()
             .find_map(|l| l.strip_prefix("Name:"))
             .unwrap_or("?")
             .trim()
             .to_string();
-        let rss_kb: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0);
-        out.push((name, rss_kb / 1024.0));
+        out.push((name, kib(&status, "VmRSS:"), kib(&rollup, "Pss:")));
         let children =
             std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
         queue.extend(
@@ -168,10 +174,13 @@ fn main() {
     std::thread::sleep(Duration::from_secs(5));
     if let Some(pid) = app_pid(&binary) {
         let procs = memory(pid);
-        let total: f64 = procs.iter().map(|(_, m)| m).sum();
-        println!("idle memory (RSS, bundle list shown, 5 s idle): total {total:.0} MiB");
-        for (name, mib) in &procs {
-            println!("  {name}: {mib:.0} MiB");
+        let rss: f64 = procs.iter().map(|(_, r, _)| r).sum();
+        let pss: f64 = procs.iter().map(|(_, _, p)| p).sum();
+        println!(
+            "idle memory (bundle list shown, 5 s idle): RSS {rss:.0} MiB in all, PSS {pss:.0} MiB in all"
+        );
+        for (name, rss, pss) in &procs {
+            println!("  {name}: RSS {rss:.0} MiB, PSS {pss:.0} MiB");
         }
     }
     let text = big_bundle();

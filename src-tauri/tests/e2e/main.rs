@@ -186,6 +186,7 @@ fn a_store_with_versions_opens_on_the_bundle_list() {
     let app = App::start_in("reopen", home_with_examples());
     app.label("Bundle inbox-triage");
     assert!(app.all("[aria-label=\"Load example bundles\"]").is_empty());
+    app.screenshot("reopen");
 }
 
 #[test]
