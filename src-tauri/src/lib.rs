@@ -28,6 +28,9 @@ struct App {
     console: Result<Console, ErrorBody>,
     acting: Mutex<Option<String>>,
     runs: Mutex<HashMap<String, Arc<AtomicBool>>>,
+    /// The editor's last parse, so that lint as you type parses only the
+    /// rule that changed.
+    lint_cache: Arc<Mutex<desktop::ParseCache>>,
 }
 
 impl App {
@@ -145,9 +148,18 @@ async fn history(app: State<'_, App>, name: String) -> Reply<VersionHistory> {
 }
 
 #[tauri::command]
-async fn lint(document: String, file_name: Option<String>) -> Reply<LintResult> {
+async fn lint(
+    app: State<'_, App>,
+    document: String,
+    file_name: Option<String>,
+) -> Reply<LintResult> {
     let name = file_name.unwrap_or_else(|| "bundle.yaml".to_string());
-    blocking(move || desktop::lint_text(&document, &name)).await
+    let cache = app.lint_cache.clone();
+    blocking(move || match cache.lock() {
+        Ok(mut cache) => desktop::lint_text_cached(&document, &name, &mut cache),
+        Err(_) => desktop::lint_text(&document, &name),
+    })
+    .await
 }
 
 #[tauri::command]
@@ -292,6 +304,7 @@ pub fn run() {
                         .filter(|s| !s.is_empty()),
                 ),
                 runs: Mutex::new(HashMap::new()),
+                lint_cache: Arc::default(),
             });
             Ok(())
         })

@@ -347,6 +347,12 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
 /// Lints `text` as the editor holds it (`file_name` tells YAML from JSON
 /// when the text alone does not).
 pub fn lint_text(text: &str, file_name: &str) -> LintResult {
+    lint_text_cached(text, file_name, &mut ParseCache::default())
+}
+
+/// [`lint_text`] for an editor: `cache` holds the last text's parse, so a
+/// change inside one rule parses that rule again, not the whole document.
+pub fn lint_text_cached(text: &str, file_name: &str, cache: &mut ParseCache) -> LintResult {
     let started = Instant::now();
     let format = Format::detect(file_name, text);
     let mut out = LintResult {
@@ -357,7 +363,7 @@ pub fn lint_text(text: &str, file_name: &str) -> LintResult {
         blocked: None,
         elapsed_ms: 0.0,
     };
-    match parse_document(text, format) {
+    match cache.parse(text, format) {
         Err(e) => {
             let body = load_error(&e);
             out.findings.push(finding(
@@ -1366,6 +1372,10 @@ pub fn simulate_bundle(
         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
     })
 }
+
+mod incremental;
+
+pub use incremental::ParseCache;
 
 #[cfg(test)]
 mod tests;
