@@ -10,7 +10,6 @@
 mod driver;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use driver::App;
@@ -27,26 +26,6 @@ fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
     v.sort_by(f64::total_cmp);
     let i = ((v.len() as f64 - 1.0) * p).round() as usize;
     v[i]
-}
-
-/// A data directory holding the example bundles, as after "Load example
-/// bundles".
-fn home_with_examples() -> tempfile::TempDir {
-    let home = tempfile::tempdir().expect("data directory");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let console = gavel_console::Console::open(
-            home.path(),
-            Arc::new(gavel_console::MemoryKeychain::default()),
-        )
-        .await
-        .expect("store");
-        console.init(true).await.expect("examples");
-    });
-    home
 }
 
 /// 10,000 rules in 100 agent/action groups, as YAML: per group 20
@@ -156,7 +135,7 @@ fn main() {
     // Cold start: a new app process until the bundle list can be used.
     let mut starts = Vec::new();
     for i in 0..RUNS {
-        let home = home_with_examples();
+        let home = driver::home_with_examples();
         let t0 = Instant::now();
         let app = App::start_in(&format!("measure-start-{i}"), home);
         app.label("Bundle inbox-triage");
@@ -169,7 +148,7 @@ fn main() {
     );
 
     // Idle memory, and the 10,000-rule bundle in the editor.
-    let app = App::start_in("measure", home_with_examples());
+    let app = App::start_in("measure", driver::home_with_examples());
     app.label("Bundle inbox-triage");
     std::thread::sleep(Duration::from_secs(5));
     if let Some(pid) = app_pid(&binary) {

@@ -60,6 +60,26 @@ fn app_binary() -> PathBuf {
     path
 }
 
+/// A data directory that already holds the example bundles (as after
+/// "Load example bundles").
+pub fn home_with_examples() -> tempfile::TempDir {
+    let home = tempfile::tempdir().expect("data directory");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let console = gavel_console::Console::open(
+            home.path(),
+            std::sync::Arc::new(gavel_console::MemoryKeychain::default()),
+        )
+        .await
+        .expect("store");
+        console.init(true).await.expect("examples");
+    });
+    home
+}
+
 /// Where each test's screenshots go.
 pub fn screenshot_dir() -> PathBuf {
     let dir = std::env::var_os("GAVEL_E2E_SCREENSHOTS")

@@ -73,6 +73,16 @@ fn fixture(file: &str) -> std::path::PathBuf {
         .join(file)
 }
 
+/// Saves the editor's text as the first identity of the store (the first
+/// save asks who acts), and waits for `notice`.
+fn save_as_ada(app: &App, notice: &str) {
+    app.press("Save");
+    app.fill("Name", "Ada Lovelace");
+    app.fill("Email", "ada@example.com");
+    app.press("Create identity");
+    app.wait_for(notice, || app.page_text().contains(notice).then_some(()));
+}
+
 /// Makes inbox-triage@1.0.1 from the example 1.0.0 in the editor: the
 /// phishing deny rule becomes an allow (a loosening), saved as a new draft.
 fn save_loosened_version(app: &App) {
@@ -82,15 +92,7 @@ fn save_loosened_version(app: &App) {
     let rule = fixture_line("inbox-triage.yaml", 1, "- id: deny-release-phishing");
     let effect = fixture_line("inbox-triage.yaml", rule, "effect:");
     edit_line_end(app, effect, 4, "allow");
-    app.press("Save");
-    app.fill("Name", "Ada Lovelace");
-    app.fill("Email", "ada@example.com");
-    app.press("Create identity");
-    app.wait_for("the new draft", || {
-        app.page_text()
-            .contains("Saved as new draft inbox-triage@1.0.1")
-            .then_some(())
-    });
+    save_as_ada(app, "Saved as new draft inbox-triage@1.0.1");
 }
 
 /// What Rust computes for the same run: the numbers the screen must show.
@@ -162,28 +164,9 @@ fn first_run_loads_the_examples_and_lists_every_bundle() {
     app.screenshot("bundles");
 }
 
-/// A data directory that already holds the example bundles.
-fn home_with_examples() -> tempfile::TempDir {
-    let home = tempfile::tempdir().expect("data directory");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let console = gavel_console::Console::open(
-            home.path(),
-            std::sync::Arc::new(gavel_console::MemoryKeychain::default()),
-        )
-        .await
-        .expect("store");
-        console.init(true).await.expect("examples");
-    });
-    home
-}
-
 #[test]
 fn a_store_with_versions_opens_on_the_bundle_list() {
-    let app = App::start_in("reopen", home_with_examples());
+    let app = App::start_in("reopen", driver::home_with_examples());
     app.label("Bundle inbox-triage");
     assert!(app.all("[aria-label=\"Load example bundles\"]").is_empty());
     app.screenshot("reopen");
@@ -242,16 +225,8 @@ fn a_lint_error_shows_inline_and_in_problems_and_a_fixed_draft_saves() {
     app.wait_for("the inline error to go", || {
         inline_error_line(&app).is_none().then_some(())
     });
-    app.press("Save");
     // The first save asks who is acting; then it goes on.
-    app.fill("Name", "Ada Lovelace");
-    app.fill("Email", "ada@example.com");
-    app.press("Create identity");
-    app.wait_for("the draft to be saved", || {
-        app.page_text()
-            .contains("Saved inbox-triage@1.0.0")
-            .then_some(())
-    });
+    save_as_ada(&app, "Saved inbox-triage@1.0.0");
     app.wait_for("the header to name the acting identity", || {
         app.page_text().contains("Ada Lovelace").then_some(())
     });
