@@ -163,9 +163,16 @@ impl App {
             .as_str()
             .expect("a session id")
             .to_string();
-        // The window is the size the app promises to work at, and larger.
-        app.post("/window/rect", &json!({"width": 1280, "height": 800}));
+        app.resize(1280, 800);
         app
+    }
+
+    /// Sets the window's size.
+    pub fn resize(&self, width: u32, height: u32) {
+        self.post(
+            "/window/rect",
+            &json!({"x": 0, "y": 0, "width": width, "height": height}),
+        );
     }
 
     fn post_raw(&self, path: &str, body: &Value) -> Result<Value, String> {

@@ -386,3 +386,38 @@ fn tour_of_the_main_screens() {
     assert!(changed > 0);
     app.screenshot("tour-6-compare");
 }
+
+/// At 1024×700, the smallest size the app promises, no screen scrolls the
+/// window sideways and the main controls stay in view.
+#[test]
+fn every_main_screen_fits_1024_by_700() {
+    let app = App::start_in("small", driver::home_with_examples());
+    app.resize(1024, 700);
+    let fits = |screen: &str| {
+        app.wait_for(&format!("{screen} to fit"), || {
+            let v = app.script(
+                "const d = document.documentElement;
+                 return [d.scrollWidth, d.clientWidth, window.innerWidth, window.innerHeight];",
+                json!([]),
+            );
+            let n = |i: usize| v[i].as_u64().unwrap_or(0);
+            (n(2) <= 1024 && n(3) <= 700 && n(0) <= n(1)).then_some(())
+        });
+        app.screenshot(&format!("small-{screen}"));
+    };
+    app.press("Bundle inbox-triage");
+    fits("bundles");
+    app.press("Open in editor");
+    app.find(".cm-content");
+    app.label("Save");
+    fits("editor");
+    app.press("Diff");
+    app.select("New version", "inbox-triage@1.0.0");
+    fits("diff");
+    app.press("Simulator");
+    app.select("Version", "inbox-triage@1.0.0");
+    app.press("Run simulation");
+    app.wait_for("the counts", || count(&app, "Allow count"));
+    app.label("Run simulation");
+    fits("simulator");
+}
