@@ -1,3 +1,6 @@
+//! Tests of the desktop use cases: the bindings are current, the rule
+//! builder's text, lint as typed, simulations with progress and cancel.
+
 use std::path::{Path, PathBuf};
 
 use super::*;
