@@ -63,6 +63,12 @@ fn app_binary() -> PathBuf {
 /// A data directory that already holds the example bundles (as after
 /// "Load example bundles").
 pub fn home_with_examples() -> tempfile::TempDir {
+    home_with_examples_and(&[])
+}
+
+/// The examples, and the `submitted` references frozen for approval (by an
+/// identity whose key lived only in memory while the store was made).
+pub fn home_with_examples_and(submitted: &[&str]) -> tempfile::TempDir {
     let home = tempfile::tempdir().expect("data directory");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -76,6 +82,15 @@ pub fn home_with_examples() -> tempfile::TempDir {
         .await
         .expect("store");
         console.init(true).await.expect("examples");
+        if !submitted.is_empty() {
+            console
+                .generate_identity("Grace Hopper", "grace@example.com", None, None)
+                .await
+                .expect("identity");
+        }
+        for reference in submitted {
+            console.submit(reference, None).await.expect("submit");
+        }
     });
     home
 }

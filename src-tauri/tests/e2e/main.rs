@@ -421,3 +421,42 @@ fn every_main_screen_fits_1024_by_700() {
     app.label("Run simulation");
     fits("simulator");
 }
+
+/// A version past draft opens read-only; "New version from this" gives an
+/// editable copy with the next version.
+#[test]
+fn a_submitted_version_is_read_only_and_a_new_version_starts_from_it() {
+    let home = driver::home_with_examples_and(&["inbox-triage@1.0.0"]);
+    let app = App::start_in("read-only", home);
+    open_in_editor(&app, "inbox-triage", "inbox-triage@1.0.0");
+    app.label("New version from this");
+    app.wait_for("the read-only banner", || {
+        app.page_text().contains("read-only").then_some(())
+    });
+    // The editor takes no typing.
+    let content = app.find(".cm-content");
+    assert_eq!(
+        app.attr(&content, "contenteditable").as_deref(),
+        Some("false")
+    );
+    app.screenshot("read-only");
+    app.press("New version from this");
+    app.wait_for("the copy at 1.0.1", || {
+        editor_text(&app)
+            .contains("version: \"1.0.1\"")
+            .then_some(())
+    });
+    // The copy is editable, and saved as a new draft.
+    let content = app.find(".cm-content");
+    assert_eq!(
+        app.attr(&content, "contenteditable").as_deref(),
+        Some("true")
+    );
+    // The store's one identity is the author.
+    app.press("Save");
+    app.wait_for("the new draft", || {
+        app.page_text()
+            .contains("Saved as new draft inbox-triage@1.0.1")
+            .then_some(())
+    });
+}
