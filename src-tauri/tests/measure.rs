@@ -236,14 +236,6 @@ fn main() {
         median(keys.clone()),
         keys.iter().copied().fold(0.0, f64::max)
     );
-    let t0 = Instant::now();
-    app.wait_for("the lint of the edited text", || {
-        app.page_text().contains("error").then_some(())
-    });
-    println!(
-        "after typing, the editor's own lint shown: {:.0} ms (debounce included)",
-        t0.elapsed().as_secs_f64() * 1000.0
-    );
     app.screenshot("measure-big-bundle");
 }
 
