@@ -12,10 +12,12 @@ use std::sync::{Arc, Mutex};
 
 use gavel_console::desktop::{
     self, AppInfo, BundleIndex, CompareOutcome, DatasetSpec, DiffView, ErrorBody, IdentityInfo,
-    LintResult, NewDraft, RuleDraft, RuleInsert, SavedDraft, SimOutcome, SimProgress, SimSource,
+    Inbox, LintResult, NewDraft, RuleDraft, RuleInsert, SavedDraft, SimOutcome, SimProgress,
+    SimSource,
 };
 use gavel_console::{
-    Console, InitReport, OsKeychain, VersionDetail, VersionHistory, gavel_home, keychain_service,
+    ApprovalRecord, Console, Decision, InitReport, OsKeychain, Status, VersionDetail,
+    VersionHistory, VersionRef, gavel_home, keychain_service,
 };
 use tauri::ipc::Channel;
 use tauri::{Manager, State};
@@ -213,6 +215,54 @@ async fn diff_view(app: State<'_, App>, old: String, new: String) -> Reply<DiffV
     app.console()?.diff_view(&old, &new).await
 }
 
+#[tauri::command]
+async fn inbox(app: State<'_, App>) -> Reply<Inbox> {
+    app.console()?.inbox(app.actor().as_deref()).await
+}
+
+#[tauri::command]
+async fn status(
+    app: State<'_, App>,
+    bundle: Option<String>,
+    environment: Option<String>,
+) -> Reply<Status> {
+    Ok(app
+        .console()?
+        .status(bundle.as_deref(), environment.as_deref())
+        .await?)
+}
+
+#[tauri::command]
+async fn submit(app: State<'_, App>, reference: String) -> Reply<VersionRef> {
+    Ok(app
+        .console()?
+        .submit(&reference, app.actor().as_deref())
+        .await?)
+}
+
+/// Approves or rejects a version for an environment, signed with the
+/// acting identity's key from the keychain.
+#[tauri::command]
+async fn decide(
+    app: State<'_, App>,
+    reference: String,
+    environment: String,
+    decision: Decision,
+    comment: String,
+) -> Reply<ApprovalRecord> {
+    Ok(app
+        .console()?
+        .decide(
+            &reference,
+            &environment,
+            decision,
+            &comment,
+            None,
+            app.actor().as_deref(),
+        )
+        .await?)
+}
+
 /// Reports progress at most every 50 ms, and the last count always.
 fn reporter(channel: Channel<SimProgress>) -> impl Fn(SimProgress) + Sync + Send {
     let last = Mutex::new(std::time::Instant::now());
@@ -325,6 +375,10 @@ pub fn run() {
             simulate,
             compare,
             cancel_run,
+            inbox,
+            status,
+            submit,
+            decide,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -6,12 +6,15 @@
 
 import { Channel, invoke } from "@tauri-apps/api/core";
 import type { AppInfo } from "./bindings/AppInfo";
+import type { ApprovalRecord } from "./bindings/ApprovalRecord";
 import type { BundleIndex } from "./bindings/BundleIndex";
 import type { CompareOutcome } from "./bindings/CompareOutcome";
 import type { DatasetSpec } from "./bindings/DatasetSpec";
+import type { Decision } from "./bindings/Decision";
 import type { DiffView } from "./bindings/DiffView";
 import type { ErrorBody } from "./bindings/ErrorBody";
 import type { IdentityInfo } from "./bindings/IdentityInfo";
+import type { Inbox } from "./bindings/Inbox";
 import type { InitReport } from "./bindings/InitReport";
 import type { LintResult } from "./bindings/LintResult";
 import type { NewDraft } from "./bindings/NewDraft";
@@ -21,8 +24,10 @@ import type { SavedDraft } from "./bindings/SavedDraft";
 import type { SimOutcome } from "./bindings/SimOutcome";
 import type { SimProgress } from "./bindings/SimProgress";
 import type { SimSource } from "./bindings/SimSource";
+import type { Status } from "./bindings/Status";
 import type { VersionDetail } from "./bindings/VersionDetail";
 import type { VersionHistory } from "./bindings/VersionHistory";
+import type { VersionRef } from "./bindings/VersionRef";
 
 /** A failure of a command: `code` (stable, to branch on), `message` (for people). */
 export class ApiError extends Error {
@@ -143,4 +148,18 @@ export const api = {
     dataset: DatasetSpec,
     onProgress: (p: SimProgress) => void,
   ): Run<CompareOutcome> => startRun<CompareOutcome>("compare", { a, b, dataset }, onProgress),
+  /** What waits for the acting identity's decision, and what it submitted. */
+  inbox: () => call<Inbox>("inbox"),
+  /** Per environment and bundle: active and canary versions, gates, pending versions. */
+  status: (bundle?: string, environment?: string) =>
+    call<Status>("status", { bundle: bundle ?? null, environment: environment ?? null }),
+  /** Freezes a draft so it can be approved (`not_a_draft` otherwise). */
+  submit: (reference: string) => call<VersionRef>("submit", { reference }),
+  /**
+   * Approves or rejects a version for an environment, signed with the acting
+   * identity's key (`author_cannot_approve`, `already_decided`,
+   * `comment_required`, `not_an_approver` are refusals to show as such).
+   */
+  decide: (reference: string, environment: string, decision: Decision, comment: string) =>
+    call<ApprovalRecord>("decide", { reference, environment, decision, comment }),
 };

@@ -321,6 +321,37 @@ pub struct CompareOutcome {
     pub elapsed_ms: f64,
 }
 
+/// A version under review in one environment, as the approvals inbox
+/// lists it.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct InboxItem {
+    pub environment: String,
+    pub bundle: String,
+    pub reference: String,
+    pub digest: String,
+    pub author: String,
+    pub state: DeployState,
+    pub approvals: usize,
+    pub required: u32,
+    /// Approvals still needed.
+    pub needs: u32,
+    /// Whose approvals count so far.
+    pub approvers: Vec<String>,
+}
+
+/// The approvals inbox of the acting identity: what waits for its
+/// decision, and what it submitted (with how far each has come).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct Inbox {
+    /// The acting identity (`None`: the store has none yet).
+    pub me: Option<String>,
+    /// Submitted by others, not yet approved by me, in environments where
+    /// it is still open.
+    pub awaiting: Vec<InboxItem>,
+    /// My own submissions still under review.
+    pub submitted: Vec<InboxItem>,
+}
+
 /// Writes every type the front end uses to `dir` (one `.ts` file each).
 pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> {
     AppInfo::export_all_to(dir)?;
@@ -341,6 +372,11 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
     crate::VersionHistory::export_all_to(dir)?;
     crate::InitReport::export_all_to(dir)?;
     IdentityInfo::export_all_to(dir)?;
+    Inbox::export_all_to(dir)?;
+    crate::Status::export_all_to(dir)?;
+    crate::ApprovalRecord::export_all_to(dir)?;
+    crate::Transition::export_all_to(dir)?;
+    crate::Decision::export_all_to(dir)?;
     Ok(())
 }
 
@@ -947,6 +983,52 @@ impl Console {
             acting,
             versions,
             environments,
+        })
+    }
+
+    /// The approvals inbox of `actor` (else the store's only identity).
+    pub async fn inbox(&self, actor: Option<&str>) -> Result<Inbox, ErrorBody> {
+        let me = match self.acting_identity(actor).await {
+            Ok(me) => me,
+            Err(ConsoleError::NotFound(_)) if actor.is_none() => {
+                return Ok(Inbox {
+                    me: None,
+                    awaiting: Vec::new(),
+                    submitted: Vec::new(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let status = self.status(None, None).await?;
+        let (mut awaiting, mut submitted) = (Vec::new(), Vec::new());
+        for env in status.environments {
+            for b in env.bundles {
+                for p in b.pending {
+                    let author = self.resolve_version(&p.reference).await?.author;
+                    let item = InboxItem {
+                        environment: env.settings.name.clone(),
+                        bundle: b.bundle.clone(),
+                        reference: p.reference,
+                        digest: p.digest,
+                        author,
+                        state: p.state,
+                        approvals: p.approvals,
+                        required: p.required,
+                        needs: p.needs,
+                        approvers: p.approvers,
+                    };
+                    if item.author == me.name {
+                        submitted.push(item);
+                    } else if !item.approvers.contains(&me.name) {
+                        awaiting.push(item);
+                    }
+                }
+            }
+        }
+        Ok(Inbox {
+            me: Some(me.name),
+            awaiting,
+            submitted,
         })
     }
 

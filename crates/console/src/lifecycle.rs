@@ -268,7 +268,7 @@ pub struct Expect {
 }
 
 /// An approval's evidence (§7): what an approver saw.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct Evidence {
     pub lint: gavel_policy::Summary,
     pub impact: Impact,
@@ -279,10 +279,13 @@ pub struct Evidence {
 /// The simulated impact of a version against the environment's active one
 /// (against no rules at all where nothing is active), over the curated
 /// fixture cases and [`EVIDENCE_CASES`] synthetic ones from each bundle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Impact {
+    #[ts(type = "number")]
     pub allow_to_deny: u64,
+    #[ts(type = "number")]
     pub deny_to_allow: u64,
+    #[ts(type = "number")]
     pub other: u64,
     /// Cases compared (not part of the signed statement).
     #[serde(skip)]
@@ -302,7 +305,7 @@ pub(crate) struct ApprovalStatement<'a> {
 }
 
 /// A recorded approval or rejection, as `approve`/`reject` print it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct ApprovalRecord {
     pub reference: String,
     pub digest: String,
@@ -321,7 +324,7 @@ pub struct ApprovalRecord {
 }
 
 /// The quorum a version needs in an environment and what counts so far.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Tally {
     pub required: u32,
     pub environment_quorum: u32,
@@ -335,7 +338,7 @@ pub struct Tally {
     pub rejections: Vec<Approver>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct Approver {
     pub name: String,
     pub keyid: String,
@@ -344,10 +347,11 @@ pub struct Approver {
 }
 
 /// A rollout as the commands print it: the serial and what serves.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct RolloutView {
     pub bundle: String,
     pub environment: String,
+    #[ts(type = "number")]
     pub serial: i64,
     pub active: SlotView,
     pub canary: Option<CanaryView>,
@@ -355,7 +359,7 @@ pub struct RolloutView {
     pub document: Value,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct SlotView {
     pub reference: String,
     pub version: String,
@@ -363,18 +367,19 @@ pub struct SlotView {
     pub activated_at: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct CanaryView {
     #[serde(flatten)]
     pub slot: SlotView,
     pub percent: u8,
     pub since: String,
     /// Bake time left in this step (0 when it has elapsed).
+    #[ts(type = "number")]
     pub bake_time_left_seconds: i64,
 }
 
 /// What `activate`, `promote`, `rollback` and `monitor` did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Transition {
     /// `activate`, `promote`, `rollback`, `auto_rollback`, or `none` (a
     /// monitor pass that did not trip).
@@ -383,6 +388,7 @@ pub struct Transition {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gates: Option<GateReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(type = "number | null")]
     pub incident: Option<i64>,
     /// Why the monitor rolled back (each threshold crossed).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -390,21 +396,22 @@ pub struct Transition {
 }
 
 /// `gavel status`: per environment, per bundle.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Status {
     pub environments: Vec<EnvStatus>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct EnvStatus {
     #[serde(flatten)]
     pub settings: Environment,
     pub bundles: Vec<BundleStatus>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct BundleStatus {
     pub bundle: String,
+    #[ts(type = "number")]
     pub serial: i64,
     pub active: Option<SlotView>,
     pub canary: Option<CanaryView>,
@@ -413,7 +420,7 @@ pub struct BundleStatus {
     pub pending: Vec<PendingView>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct PendingView {
     pub reference: String,
     pub digest: String,

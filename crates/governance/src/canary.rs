@@ -486,6 +486,7 @@ impl Default for GateConfig {
 
 /// A gate's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum GateState {
     Pass,
@@ -514,6 +515,7 @@ impl fmt::Display for GateState {
 /// One gate: `samples`, `error_rate`, `deny_rate`, `cost_increase` or
 /// `vs_stable`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Gate {
     pub name: &'static str,
     pub state: GateState,
@@ -526,6 +528,7 @@ pub struct Gate {
 
 /// `{passed, failures, gates}` (DESIGN §11.8).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct GateReport {
     /// Every gate is `pass` or `skipped`.
     pub passed: bool,

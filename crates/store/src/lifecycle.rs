@@ -218,7 +218,8 @@ pub struct NewApproval {
 }
 
 /// An approval's decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     Approve,
@@ -281,7 +282,9 @@ pub enum Recorded {
 
 /// An incident, as `gavel incidents` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Incident {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
     pub bundle: String,
     pub environment: String,
@@ -299,10 +302,13 @@ pub struct Incident {
 
 /// Recorded gate results.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct GateCheck {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
     pub bundle: String,
     pub environment: String,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub serial: i64,
     pub digest: String,
     pub at: String,

@@ -460,3 +460,39 @@ fn a_submitted_version_is_read_only_and_a_new_version_starts_from_it() {
             .then_some(())
     });
 }
+
+/// The governance commands behind the coming approvals screens, called as
+/// the front end calls them (`invoke`, arguments by their camelCase
+/// names): submit, the inbox, a refused self-approval by its code.
+#[test]
+fn the_approval_commands_answer_the_front_end() {
+    let app = App::start_in("approval-commands", driver::home_with_examples_and(&[]));
+    app.label("Bundle inbox-triage");
+    let out = app.script_async(
+        "const done = arguments[0];
+         const invoke = window.__TAURI_INTERNALS__.invoke;
+         (async () => {
+           await invoke('create_identity', {name: 'Ada', email: 'ada@example.com'});
+           const text = (await invoke('show_version', {reference: 'inbox-triage@1.0.0'})).document
+             .replace('version: 1.0.0', 'version: 1.0.1');
+           await invoke('save_draft', {document: text, fileName: 'b.yaml', reference: null, notes: null});
+           const submitted = await invoke('submit', {reference: 'inbox-triage@1.0.1'});
+           const inbox = await invoke('inbox');
+           let refusal = null;
+           try {
+             await invoke('decide', {reference: 'inbox-triage@1.0.1', environment: 'staging',
+               decision: 'approve', comment: 'my own work looks fine'});
+           } catch (e) { refusal = e.code; }
+           const status = await invoke('status', {bundle: 'inbox-triage', environment: 'staging'});
+           done({submitted: submitted.reference, me: inbox.me, mine: inbox.submitted.length,
+                 awaiting: inbox.awaiting.length, refusal,
+                 pending: status.environments[0].bundles[0].pending[0].needs});
+         })().catch(e => done({error: e}));",
+        json!([]),
+    );
+    assert_eq!(
+        out,
+        json!({"submitted": "inbox-triage@1.0.1", "me": "Ada", "mine": 3, "awaiting": 0,
+               "refusal": "author_cannot_approve", "pending": 1}),
+    );
+}

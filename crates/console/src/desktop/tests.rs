@@ -458,3 +458,98 @@ fn an_invalid_value_is_marked_where_it_is_not_at_its_rule() {
     assert_eq!((f.line, f.column), (Some(11), Some(13)), "{f:?}");
     assert!(f.message.contains("allowx"), "{}", f.message);
 }
+
+/// A store in a temporary directory with the examples and two identities:
+/// `ada` (the first: every person role) and `bob` (an approver, granted by
+/// ada).
+async fn team() -> (tempfile::TempDir, Console) {
+    let home = tempfile::tempdir().expect("home");
+    let console = Console::open(
+        home.path(),
+        std::sync::Arc::new(crate::MemoryKeychain::default()),
+    )
+    .await
+    .expect("store");
+    console.init(true).await.expect("examples");
+    console
+        .generate_identity("ada", "ada@example.com", None, None)
+        .await
+        .expect("ada");
+    console
+        .generate_identity(
+            "bob",
+            "bob@example.com",
+            Some(vec![gavel_trust::Role::Approver]),
+            Some("ada"),
+        )
+        .await
+        .expect("bob");
+    (home, console)
+}
+
+#[tokio::test]
+async fn the_inbox_lists_what_waits_for_me_and_what_i_submitted() {
+    let (_home, c) = team().await;
+    // Only example drafts: nothing to review.
+    let empty = c.inbox(Some("bob")).await.expect("inbox");
+    assert!(empty.awaiting.is_empty() && empty.submitted.is_empty());
+    // Ada edits a draft (so she is its author) and submits it.
+    let text = crate::EXAMPLES
+        .iter()
+        .find(|(f, _)| f.ends_with("inbox-triage.yaml"))
+        .map(|(_, t)| t.replace("version: 1.0.0", "version: 1.0.1"))
+        .expect("example");
+    c.save_draft(&text, "inbox-triage.yaml", None, "", Some("ada"))
+        .await
+        .expect("saved");
+    c.submit("inbox-triage@1.0.1", Some("ada"))
+        .await
+        .expect("submitted");
+    let bob = c.inbox(Some("bob")).await.expect("inbox");
+    assert_eq!(bob.me.as_deref(), Some("bob"));
+    let envs: Vec<&str> = bob
+        .awaiting
+        .iter()
+        .map(|i| i.environment.as_str())
+        .collect();
+    assert_eq!(envs, ["dev", "prod", "staging"], "{bob:?}");
+    assert!(bob.awaiting.iter().all(|i| i.author == "ada"
+        && i.reference == "inbox-triage@1.0.1"
+        && i.approvals == 0
+        && i.needs >= 1));
+    assert!(bob.submitted.is_empty());
+    let ada = c.inbox(Some("ada")).await.expect("inbox");
+    assert!(
+        ada.awaiting.is_empty(),
+        "her own version is not hers to approve"
+    );
+    assert_eq!(ada.submitted.len(), 3);
+    // Bob approves in staging: it leaves his inbox there, and counts for ada.
+    c.decide(
+        "inbox-triage@1.0.1",
+        "staging",
+        crate::Decision::Approve,
+        "Looks right to me",
+        None,
+        Some("bob"),
+    )
+    .await
+    .expect("approved");
+    let bob = c.inbox(Some("bob")).await.expect("inbox");
+    let envs: Vec<&str> = bob
+        .awaiting
+        .iter()
+        .map(|i| i.environment.as_str())
+        .collect();
+    assert_eq!(envs, ["dev", "prod"]);
+    let ada = c.inbox(Some("ada")).await.expect("inbox");
+    let staging = ada
+        .submitted
+        .iter()
+        .find(|i| i.environment == "staging")
+        .expect("staging");
+    assert_eq!(
+        (staging.approvals, staging.approvers.clone()),
+        (1, vec!["bob".to_string()])
+    );
+}
