@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use gavel_console::desktop::{
     self, AppInfo, BundleIndex, CompareOutcome, DatasetSpec, DiffView, ErrorBody, IdentityInfo,
-    Inbox, LintResult, NewDraft, RuleDraft, RuleInsert, SavedDraft, SimOutcome, SimProgress,
-    SimSource,
+    Inbox, LintResult, NewDraft, ReviewView, RuleDraft, RuleInsert, SavedDraft, SimOutcome,
+    SimProgress, SimSource,
 };
 use gavel_console::{
     ApprovalRecord, Console, Decision, InitReport, OsKeychain, Status, VersionDetail,
@@ -232,6 +232,12 @@ async fn status(
         .await?)
 }
 
+/// What a reviewer reads before deciding on a version for an environment.
+#[tauri::command]
+async fn review(app: State<'_, App>, reference: String, environment: String) -> Reply<ReviewView> {
+    app.console()?.review(&reference, &environment).await
+}
+
 #[tauri::command]
 async fn submit(app: State<'_, App>, reference: String) -> Reply<VersionRef> {
     Ok(app
@@ -376,6 +382,7 @@ pub fn run() {
             compare,
             cancel_run,
             inbox,
+            review,
             status,
             submit,
             decide,

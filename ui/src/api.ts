@@ -18,6 +18,7 @@ import type { Inbox } from "./bindings/Inbox";
 import type { InitReport } from "./bindings/InitReport";
 import type { LintResult } from "./bindings/LintResult";
 import type { NewDraft } from "./bindings/NewDraft";
+import type { ReviewView } from "./bindings/ReviewView";
 import type { RuleDraft } from "./bindings/RuleDraft";
 import type { RuleInsert } from "./bindings/RuleInsert";
 import type { SavedDraft } from "./bindings/SavedDraft";
@@ -150,6 +151,9 @@ export const api = {
   ): Run<CompareOutcome> => startRun<CompareOutcome>("compare", { a, b, dataset }, onProgress),
   /** What waits for the acting identity's decision, and what it submitted. */
   inbox: () => call<Inbox>("inbox"),
+  /** The diff against the active version, the simulated impact, lint and approvals so far. */
+  review: (reference: string, environment: string) =>
+    call<ReviewView>("review", { reference, environment }),
   /** Per environment and bundle: active and canary versions, gates, pending versions. */
   status: (bundle?: string, environment?: string) =>
     call<Status>("status", { bundle: bundle ?? null, environment: environment ?? null }),

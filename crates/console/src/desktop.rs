@@ -352,6 +352,34 @@ pub struct Inbox {
     pub submitted: Vec<InboxItem>,
 }
 
+/// What a reviewer reads before approving a version for an environment:
+/// the diff against the version active there, the simulated impact with
+/// example cases (the evidence an approval signs), the lint summary, and
+/// the approvals so far against the quorum.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ReviewView {
+    pub reference: String,
+    pub digest: String,
+    pub environment: String,
+    pub author: String,
+    pub state: DeployState,
+    /// The version active in the environment (`None`: nothing is).
+    pub active: Option<String>,
+    /// The diff against the active version (`None`: nothing is active).
+    pub diff: Option<DiffView>,
+    pub lint: LintSummary,
+    pub impact: crate::Impact,
+    /// Cases the impact was computed over.
+    #[ts(type = "number")]
+    pub cases: u64,
+    /// The first cases whose effect changed.
+    pub changes: Vec<gavel_policy::sim::Change>,
+    pub tally: crate::Tally,
+}
+
+/// The most example cases a review lists.
+pub const REVIEW_EXAMPLES: usize = 50;
+
 /// Writes every type the front end uses to `dir` (one `.ts` file each).
 pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> {
     AppInfo::export_all_to(dir)?;
@@ -373,6 +401,7 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
     crate::InitReport::export_all_to(dir)?;
     IdentityInfo::export_all_to(dir)?;
     Inbox::export_all_to(dir)?;
+    ReviewView::export_all_to(dir)?;
     crate::Status::export_all_to(dir)?;
     crate::ApprovalRecord::export_all_to(dir)?;
     crate::Transition::export_all_to(dir)?;
@@ -1029,6 +1058,58 @@ impl Console {
             me: Some(me.name),
             awaiting,
             submitted,
+        })
+    }
+
+    /// The review of `reference` for `environment` (see [`ReviewView`]).
+    pub async fn review(
+        &self,
+        reference: &str,
+        environment: &str,
+    ) -> Result<ReviewView, ErrorBody> {
+        let v = self.resolve_version(reference).await?;
+        let env = self.store.environment(environment).await?.ok_or_else(|| {
+            ErrorBody::new(
+                "not_found",
+                format!("no environment `{environment}`; see Settings"),
+            )
+        })?;
+        let status = self.status(Some(&v.name), Some(environment)).await?;
+        let active = status
+            .environments
+            .first()
+            .and_then(|e| e.bundles.first())
+            .and_then(|b| b.active.as_ref())
+            .map(|a| a.reference.clone());
+        let candidate = crate::lifecycle::bundle_of(&v)?;
+        let base = match &active {
+            Some(r) => Some(crate::lifecycle::bundle_of(
+                &self.resolve_version(r).await?,
+            )?),
+            None => None,
+        };
+        let diff = match &active {
+            Some(r) => Some(self.diff_view(r, reference).await?),
+            None => None,
+        };
+        let (evidence, mut comparison) =
+            crate::lifecycle::evidence_and_changes(&candidate, base.as_ref());
+        comparison.changes.truncate(REVIEW_EXAMPLES);
+        let tally = self.tally(&v, &env).await?;
+        let state = self.store.deploy_state(v.id, environment).await?;
+        Ok(ReviewView {
+            reference: v.reference(),
+            digest: v.digest.clone(),
+            environment: environment.to_string(),
+            author: v.author.clone(),
+            state,
+            active,
+            diff,
+            lint: evidence.lint,
+            cases: evidence.impact.cases,
+            impact: evidence.impact,
+            changes: comparison.changes,
+            tally,
         })
     }
 

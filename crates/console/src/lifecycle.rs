@@ -567,6 +567,15 @@ fn rules_require(b: &Bundle) -> u32 {
 
 /// Lint summary and simulated impact of `candidate` against `base`.
 pub fn evidence_of(candidate: &Bundle, base: Option<&Bundle>) -> Evidence {
+    evidence_and_changes(candidate, base).0
+}
+
+/// [`evidence_of`], and the comparison its impact counts (whose listed
+/// changes are the example cases a reviewer reads).
+pub fn evidence_and_changes(
+    candidate: &Bundle,
+    base: Option<&Bundle>,
+) -> (Evidence, gavel_policy::sim::Comparison) {
     let lint = gavel_policy::lint(candidate.document(), &LintConfig::default()).summary;
     let empty;
     let base = match base {
@@ -599,7 +608,7 @@ pub fn evidence_of(candidate: &Bundle, base: Option<&Bundle>) -> Evidence {
     let Ok(cmp) = run.finish(&mut none);
     let t = |k: &str| cmp.transitions.get(k).copied().unwrap_or(0) as u64;
     let (a2d, d2a) = (t("allow->deny"), t("deny->allow"));
-    Evidence {
+    let evidence = Evidence {
         lint,
         impact: Impact {
             allow_to_deny: a2d,
@@ -608,7 +617,8 @@ pub fn evidence_of(candidate: &Bundle, base: Option<&Bundle>) -> Evidence {
             cases: count,
         },
         gates: None,
-    }
+    };
+    (evidence, cmp)
 }
 
 /// Parses a duration for `--bake-time`: `0`, or a number with a unit

@@ -484,15 +484,18 @@ fn the_approval_commands_answer_the_front_end() {
                decision: 'approve', comment: 'my own work looks fine'});
            } catch (e) { refusal = e.code; }
            const status = await invoke('status', {bundle: 'inbox-triage', environment: 'staging'});
+           const review = await invoke('review', {reference: 'inbox-triage@1.0.1', environment: 'staging'});
            done({submitted: submitted.reference, me: inbox.me, mine: inbox.submitted.length,
                  awaiting: inbox.awaiting.length, refusal,
-                 pending: status.environments[0].bundles[0].pending[0].needs});
+                 pending: status.environments[0].bundles[0].pending[0].needs,
+                 review: [review.author, review.active, review.tally.required, review.cases > 0]});
          })().catch(e => done({error: e}));",
         json!([]),
     );
     assert_eq!(
         out,
         json!({"submitted": "inbox-triage@1.0.1", "me": "Ada", "mine": 3, "awaiting": 0,
-               "refusal": "author_cannot_approve", "pending": 1}),
+               "refusal": "author_cannot_approve", "pending": 1,
+               "review": ["Ada", null, 1, true]}),
     );
 }

@@ -553,3 +553,95 @@ async fn the_inbox_lists_what_waits_for_me_and_what_i_submitted() {
         (1, vec!["bob".to_string()])
     );
 }
+
+#[tokio::test]
+async fn a_review_shows_the_diff_against_the_active_version_and_the_impact() {
+    let (_home, c) = team().await;
+    let example = crate::EXAMPLES
+        .iter()
+        .find(|(f, _)| f.ends_with("inbox-triage.yaml"))
+        .map(|(_, t)| t.to_string())
+        .expect("example");
+    let v1 = example.replace("version: 1.0.0", "version: 1.0.1");
+    c.save_draft(&v1, "b.yaml", None, "", Some("ada"))
+        .await
+        .expect("saved");
+    c.submit("inbox-triage@1.0.1", Some("ada"))
+        .await
+        .expect("submitted");
+    // Nothing active in staging yet: no diff; the impact is against no rules.
+    let first = c
+        .review("inbox-triage@1.0.1", "staging")
+        .await
+        .expect("review");
+    assert!(first.active.is_none() && first.diff.is_none());
+    assert_eq!((first.tally.required, first.tally.counted.len()), (1, 0));
+    assert_eq!(first.author, "ada");
+    c.decide(
+        "inbox-triage@1.0.1",
+        "staging",
+        crate::Decision::Approve,
+        "Looks right to me",
+        None,
+        Some("bob"),
+    )
+    .await
+    .expect("approved");
+    c.activate(
+        "inbox-triage@1.0.1",
+        "staging",
+        &crate::Expect::default(),
+        Some("ada"),
+    )
+    .await
+    .expect("active");
+    // 1.0.2 lets phishing through: deny → allow.
+    let v2 = v1.replace("version: 1.0.1", "version: 1.0.2").replacen(
+        "    effect: deny\n    conditions: {\"category\": \"phishing\"}",
+        "    effect: allow\n    conditions: {\"category\": \"phishing\"}",
+        1,
+    );
+    assert_ne!(v1.replace("1.0.1", "1.0.2"), v2, "the effect changed");
+    c.save_draft(&v2, "b.yaml", None, "", Some("ada"))
+        .await
+        .expect("saved");
+    c.submit("inbox-triage@1.0.2", Some("ada"))
+        .await
+        .expect("submitted");
+    let r = c
+        .review("inbox-triage@1.0.2", "staging")
+        .await
+        .expect("review");
+    assert_eq!(r.active.as_deref(), Some("inbox-triage@1.0.1"));
+    let diff = r.diff.expect("a diff against the active version");
+    assert_eq!(diff.diff.diff.class, Class::Loosening);
+    assert!(r.impact.deny_to_allow > 0, "{:?}", r.impact);
+    assert_eq!(r.impact.allow_to_deny, 0);
+    assert!(!r.changes.is_empty() && r.changes.len() <= REVIEW_EXAMPLES);
+    assert!(
+        r.changes
+            .iter()
+            .all(|ch| ch.before == Effect::Deny && ch.after == Effect::Allow)
+    );
+    // The impact is the evidence an approval would sign.
+    let signed = c
+        .decide(
+            "inbox-triage@1.0.2",
+            "staging",
+            crate::Decision::Approve,
+            "Seen the impact",
+            None,
+            Some("bob"),
+        )
+        .await
+        .expect("approved");
+    assert_eq!(
+        signed.evidence["impact"]["deny_to_allow"],
+        json!(r.impact.deny_to_allow)
+    );
+    let unknown = c
+        .review("inbox-triage@1.0.2", "qa")
+        .await
+        .expect_err("no such environment");
+    assert_eq!(unknown.code, "not_found");
+}
