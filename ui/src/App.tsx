@@ -10,6 +10,7 @@ import { Failed } from "./components/States";
 import { ToastProvider, useNotify } from "./components/Toasts";
 import { IdentityHeader } from "./IdentityHeader";
 import { RAIL, type Route } from "./route";
+import { ApprovalsScreen } from "./screens/Approvals";
 import { BundlesScreen } from "./screens/Bundles";
 import { DiffScreen } from "./screens/Diff";
 import { EditorScreen } from "./screens/Editor";
@@ -17,7 +18,13 @@ import { SimulatorScreen } from "./screens/Simulator";
 import { WelcomeScreen } from "./screens/Welcome";
 import { detectMac, findByShortcut, formatChord } from "./shortcuts";
 
-const RAIL_ICONS: Record<string, string> = { bundles: "▤", editor: "✎", diff: "⇄", simulator: "▶" };
+const RAIL_ICONS: Record<string, string> = {
+  bundles: "▤",
+  editor: "✎",
+  diff: "⇄",
+  simulator: "▶",
+  approvals: "✔",
+};
 
 export function App() {
   return (
@@ -127,6 +134,9 @@ function Shell() {
         break;
       case "simulator":
         screen = <SimulatorScreen {...screenProps} />;
+        break;
+      case "approvals":
+        screen = <ApprovalsScreen {...screenProps} />;
         break;
     }
 

@@ -34,6 +34,20 @@ export function errorHint(code: string): string | undefined {
       return "It may have been deleted: refresh the bundle list.";
     case "ambiguous_reference":
       return "Use NAME@VERSION or a longer digest prefix.";
+    case "author_cannot_approve":
+      return "You submitted this version: another approver must decide.";
+    case "already_decided":
+      return "You have already decided on this version for this environment.";
+    case "not_an_approver":
+      return "Your identity does not have the approver role: ask an administrator to grant it.";
+    case "review_closed":
+      return "This review is closed (approved, rejected or superseded): refresh the inbox.";
+    case "comment_required":
+      return "Write a comment of at least 10 characters saying why.";
+    case "not_submitted":
+      return "Submit the version first: only submitted versions can be approved.";
+    case "keychain":
+      return "The key could not be read from the OS keychain: unlock it and try again.";
     case "stale_state":
       return "Someone else changed it first: reload and try again.";
     default:

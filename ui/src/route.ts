@@ -6,7 +6,8 @@ export type Route =
   | { screen: "bundles" }
   | { screen: "editor"; reference?: string; draftText?: string }
   | { screen: "diff"; old?: string; new?: string }
-  | { screen: "simulator"; reference?: string };
+  | { screen: "simulator"; reference?: string }
+  | { screen: "approvals"; reference?: string; environment?: string };
 
 export type ScreenName = Route["screen"];
 
@@ -17,12 +18,13 @@ export interface ScreenProps {
   navigate: Navigate;
 }
 
-/** The screens of the navigation rail, in order (Ctrl+1..4). */
+/** The screens of the navigation rail, in order (Ctrl+1..5). */
 export const RAIL: readonly { screen: Exclude<ScreenName, "welcome">; title: string }[] = [
   { screen: "bundles", title: "Bundles" },
   { screen: "editor", title: "Editor" },
   { screen: "diff", title: "Diff" },
   { screen: "simulator", title: "Simulator" },
+  { screen: "approvals", title: "Approvals" },
 ];
 
 /** The text a new bundle starts from. */
