@@ -11,13 +11,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use gavel_console::desktop::{
-    self, AppInfo, BundleIndex, CompareOutcome, DatasetSpec, DiffView, ErrorBody, IdentityInfo,
-    Inbox, LintResult, NewDraft, ReviewView, RuleDraft, RuleInsert, SavedDraft, SimOutcome,
-    SimProgress, SimSource,
+    self, AppInfo, BundleIndex, CompareOutcome, DatasetSpec, DiffView, ErrorBody, Expected,
+    IdentityInfo, Inbox, LintResult, NewDraft, ReviewView, RuleDraft, RuleInsert, SavedDraft,
+    SimOutcome, SimProgress, SimSource,
 };
 use gavel_console::{
-    ApprovalRecord, Console, Decision, InitReport, OsKeychain, Status, VersionDetail,
-    VersionHistory, VersionRef, gavel_home, keychain_service,
+    ApprovalRecord, Console, Decision, Incident, InitReport, OsKeychain, Status, Transition,
+    VersionDetail, VersionHistory, VersionRef, gavel_home, keychain_service,
 };
 use tauri::ipc::Channel;
 use tauri::{Manager, State};
@@ -269,6 +269,82 @@ async fn decide(
         .await?)
 }
 
+/// Activates an approved version: a canary at 10%, or 100% where nothing
+/// is active or canary is off.
+#[tauri::command]
+async fn activate(
+    app: State<'_, App>,
+    reference: String,
+    environment: String,
+    expected: Option<Expected>,
+) -> Reply<Transition> {
+    let expect = (&expected.unwrap_or_default()).into();
+    Ok(app
+        .console()?
+        .activate(&reference, &environment, &expect, app.actor().as_deref())
+        .await?)
+}
+
+/// Promotes the canary one step when every gate passes on `metrics` (the
+/// metrics file's text) and the bake time has elapsed.
+#[tauri::command]
+async fn promote(
+    app: State<'_, App>,
+    bundle: String,
+    environment: String,
+    metrics: String,
+    expected: Option<Expected>,
+) -> Reply<Transition> {
+    let metrics = desktop::metrics_from_text(&metrics)?;
+    let expect = (&expected.unwrap_or_default()).into();
+    Ok(app
+        .console()?
+        .promote(
+            &bundle,
+            &environment,
+            &metrics,
+            &expect,
+            app.actor().as_deref(),
+        )
+        .await?)
+}
+
+/// Drops the canary, or restores the previous active version (a reason of
+/// 10 characters or more; an incident is opened).
+#[tauri::command]
+async fn rollback(
+    app: State<'_, App>,
+    environment: String,
+    bundle: Option<String>,
+    reason: String,
+    expected: Option<Expected>,
+) -> Reply<Transition> {
+    let expect = (&expected.unwrap_or_default()).into();
+    Ok(app
+        .console()?
+        .rollback(
+            &environment,
+            bundle.as_deref(),
+            &reason,
+            &expect,
+            app.actor().as_deref(),
+        )
+        .await?)
+}
+
+#[tauri::command]
+async fn incidents(app: State<'_, App>, open: bool) -> Reply<Vec<Incident>> {
+    Ok(app.console()?.incidents(open).await?)
+}
+
+#[tauri::command]
+async fn resolve_incident(app: State<'_, App>, id: i64, comment: String) -> Reply<Incident> {
+    Ok(app
+        .console()?
+        .resolve_incident(id, &comment, app.actor().as_deref())
+        .await?)
+}
+
 /// Reports progress at most every 50 ms, and the last count always.
 fn reporter(channel: Channel<SimProgress>) -> impl Fn(SimProgress) + Sync + Send {
     let last = Mutex::new(std::time::Instant::now());
@@ -386,6 +462,11 @@ pub fn run() {
             status,
             submit,
             decide,
+            activate,
+            promote,
+            rollback,
+            incidents,
+            resolve_incident,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

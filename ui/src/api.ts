@@ -13,8 +13,10 @@ import type { DatasetSpec } from "./bindings/DatasetSpec";
 import type { Decision } from "./bindings/Decision";
 import type { DiffView } from "./bindings/DiffView";
 import type { ErrorBody } from "./bindings/ErrorBody";
+import type { Expected } from "./bindings/Expected";
 import type { IdentityInfo } from "./bindings/IdentityInfo";
 import type { Inbox } from "./bindings/Inbox";
+import type { Incident } from "./bindings/Incident";
 import type { InitReport } from "./bindings/InitReport";
 import type { LintResult } from "./bindings/LintResult";
 import type { NewDraft } from "./bindings/NewDraft";
@@ -26,6 +28,7 @@ import type { SimOutcome } from "./bindings/SimOutcome";
 import type { SimProgress } from "./bindings/SimProgress";
 import type { SimSource } from "./bindings/SimSource";
 import type { Status } from "./bindings/Status";
+import type { Transition } from "./bindings/Transition";
 import type { VersionDetail } from "./bindings/VersionDetail";
 import type { VersionHistory } from "./bindings/VersionHistory";
 import type { VersionRef } from "./bindings/VersionRef";
@@ -166,4 +169,26 @@ export const api = {
    */
   decide: (reference: string, environment: string, decision: Decision, comment: string) =>
     call<ApprovalRecord>("decide", { reference, environment, decision, comment }),
+  /**
+   * Activates an approved version (a canary at 10%, or 100%); `expected` is
+   * the state the screen showed (`stale_state` when it moved meanwhile).
+   */
+  activate: (reference: string, environment: string, expected?: Expected) =>
+    call<Transition>("activate", { reference, environment, expected: expected ?? null }),
+  /** Promotes the canary one step on these metrics (a metrics file's text); `not_ready` says why not. */
+  promote: (bundle: string, environment: string, metrics: string, expected?: Expected) =>
+    call<Transition>("promote", { bundle, environment, metrics, expected: expected ?? null }),
+  /** Drops the canary or restores the previous version (a reason of 10+ characters). */
+  rollback: (environment: string, reason: string, bundle?: string, expected?: Expected) =>
+    call<Transition>("rollback", {
+      environment,
+      reason,
+      bundle: bundle ?? null,
+      expected: expected ?? null,
+    }),
+  /** Incidents, newest first (only the open ones when `open`). */
+  incidents: (open: boolean) => call<Incident[]>("incidents", { open }),
+  /** Closes an incident with a comment of 10+ characters. */
+  resolveIncident: (id: number, comment: string) =>
+    call<Incident>("resolve_incident", { id, comment }),
 };

@@ -380,6 +380,43 @@ pub struct ReviewView {
 /// The most example cases a review lists.
 pub const REVIEW_EXAMPLES: usize = 50;
 
+/// The state a rollout change expects, as the screen showed it: a digest,
+/// `none` (nothing there), or absent (not checked). A change against
+/// another state is refused as `stale_state`, so two people acting on one
+/// environment never undo each other unknowingly.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, TS)]
+pub struct Expected {
+    pub active: Option<String>,
+    pub canary: Option<String>,
+}
+
+impl From<&Expected> for crate::Expect {
+    fn from(e: &Expected) -> Self {
+        crate::Expect {
+            active: e.active.clone(),
+            canary: e.canary.as_ref().map(|c| (c != "none").then(|| c.clone())),
+        }
+    }
+}
+
+/// Canary metrics from a file's text (DESIGN §11.8), for promote and the
+/// monitor.
+pub fn metrics_from_text(text: &str) -> Result<gavel_governance::canary::Metrics, ErrorBody> {
+    if text.trim().is_empty() {
+        return Err(ErrorBody::new(
+            "empty_file",
+            "the metrics file is empty: write the canary's counts and costs as a JSON object",
+        ));
+    }
+    let doc = parse_document(text, Format::Json).map_err(|e| load_error(&e))?;
+    gavel_governance::canary::Metrics::from_json(&doc.to_json()).map_err(|e| {
+        ErrorBody::new(
+            "invalid_metrics",
+            format!("the metrics are not usable: {e}"),
+        )
+    })
+}
+
 /// Writes every type the front end uses to `dir` (one `.ts` file each).
 pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> {
     AppInfo::export_all_to(dir)?;
@@ -402,6 +439,8 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
     IdentityInfo::export_all_to(dir)?;
     Inbox::export_all_to(dir)?;
     ReviewView::export_all_to(dir)?;
+    Expected::export_all_to(dir)?;
+    gavel_store::lifecycle::Incident::export_all_to(dir)?;
     crate::Status::export_all_to(dir)?;
     crate::ApprovalRecord::export_all_to(dir)?;
     crate::Transition::export_all_to(dir)?;

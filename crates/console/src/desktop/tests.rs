@@ -645,3 +645,37 @@ async fn a_review_shows_the_diff_against_the_active_version_and_the_impact() {
         .expect_err("no such environment");
     assert_eq!(unknown.code, "not_found");
 }
+
+#[test]
+fn the_expected_state_and_metrics_come_from_the_screen() {
+    let e: crate::Expect = (&Expected {
+        active: Some("sha256:abc".into()),
+        canary: Some("none".into()),
+    })
+        .into();
+    assert_eq!(e.active.as_deref(), Some("sha256:abc"));
+    assert_eq!(e.canary, Some(None));
+    let e: crate::Expect = (&Expected::default()).into();
+    assert_eq!((e.active, e.canary), (None, None));
+    let e: crate::Expect = (&Expected {
+        active: None,
+        canary: Some("sha256:def".into()),
+    })
+        .into();
+    assert_eq!(e.canary, Some(Some("sha256:def".to_string())));
+
+    let text = include_str!("../../../../fixtures/canary/metrics.json");
+    assert!(metrics_from_text(text).is_ok());
+    assert_eq!(
+        metrics_from_text("  ").expect_err("empty").code,
+        "empty_file"
+    );
+    assert_eq!(
+        metrics_from_text("{").expect_err("syntax").code,
+        "syntax_error"
+    );
+    assert_eq!(
+        metrics_from_text("[1]").expect_err("not an object").code,
+        "invalid_metrics"
+    );
+}
