@@ -499,3 +499,35 @@ fn the_approval_commands_answer_the_front_end() {
                "review": ["Ada", null, 1, true]}),
     );
 }
+
+/// An approver reviews a submitted version in the Approvals screen and
+/// approves it for staging, signed with the key in the keychain.
+#[test]
+fn an_approver_reviews_and_approves_from_the_inbox() {
+    let app = App::start_in("approve", driver::home_with_examples());
+    app.label("Bundle inbox-triage");
+    let ready = app.script_async(
+        "const done = arguments[0];
+         const invoke = window.__TAURI_INTERNALS__.invoke;
+         (async () => {
+           await invoke('create_identity', {name: 'Ada', email: 'ada@example.com'});
+           await invoke('submit', {reference: 'inbox-triage@1.0.0'});
+           done(true);
+         })().catch(e => done(e));",
+        json!([]),
+    );
+    assert_eq!(ready, json!(true));
+    app.press("Approvals");
+    app.press("Refresh inbox");
+    app.press("Review inbox-triage@1.0.0 in staging");
+    let needed = app.wait_for("the approvals needed", || app.text_of("Approvals needed"));
+    assert_eq!(needed.trim(), "1");
+    app.fill("Comment", "Reviewed the impact: fine for staging");
+    app.screenshot("approvals-review");
+    app.press("Approve");
+    app.wait_for("the approval", || {
+        let text = app.page_text();
+        text.contains("approvals now 1 of 1").then_some(())
+    });
+    app.screenshot("approvals-approved");
+}
