@@ -1029,13 +1029,7 @@ impl Console {
             })
             .collect();
         let versions = self.store.version_index().await?.len() as i64;
-        let environments = self
-            .store
-            .environments()
-            .await?
-            .into_iter()
-            .map(|e| e.name)
-            .collect();
+        let environments = self.environment_names().await?;
         let acting = match acting {
             Some(a) => identities
                 .iter()
@@ -1052,6 +1046,16 @@ impl Console {
             versions,
             environments,
         })
+    }
+
+    async fn environment_names(&self) -> Result<Vec<String>, ErrorBody> {
+        Ok(self
+            .store
+            .environments()
+            .await?
+            .into_iter()
+            .map(|e| e.name)
+            .collect())
     }
 
     /// The approvals inbox of `actor` (else the store's only identity).
@@ -1171,13 +1175,7 @@ impl Console {
                 summary: v.into(),
             })
             .collect();
-        let environments = self
-            .store
-            .environments()
-            .await?
-            .into_iter()
-            .map(|e| e.name)
-            .collect();
+        let environments = self.environment_names().await?;
         Ok(BundleIndex {
             versions,
             environments,
@@ -1239,10 +1237,7 @@ impl Console {
     /// raised to the next patch number not stored yet.
     pub async fn new_version_from(&self, reference: &str) -> Result<NewDraft, ErrorBody> {
         let v = self.resolve_version(reference).await?;
-        let format = match v.format {
-            crate::DocumentFormat::Json => Format::Json,
-            crate::DocumentFormat::Yaml => Format::Yaml,
-        };
+        let format = crate::versions::policy_format(v.format);
         let mut next = next_version(Some(&v.version), Bump::Patch);
         for _ in 0..1000 {
             if self.store.version_by_name(&v.name, &next).await?.is_none() {
@@ -1275,11 +1270,7 @@ impl Console {
             self.resolve_version(new).await?,
         );
         let rules_of = |v: &gavel_store::versions::BundleVersion| -> Vec<(String, Value)> {
-            let format = match v.format {
-                crate::DocumentFormat::Json => Format::Json,
-                crate::DocumentFormat::Yaml => Format::Yaml,
-            };
-            parse_bundle(&v.document, format)
+            crate::lifecycle::bundle_of(v)
                 .map(|b| b.document().to_json())
                 .ok()
                 .and_then(|j| match j {
@@ -1370,12 +1361,7 @@ impl Console {
         match source {
             SimSource::Version { reference } => {
                 let v = self.resolve_version(reference).await?;
-                let format = match v.format {
-                    crate::DocumentFormat::Json => Format::Json,
-                    crate::DocumentFormat::Yaml => Format::Yaml,
-                };
-                let b = parse_bundle(&v.document, format).map_err(|e| load_error(&e))?;
-                Ok((v.reference(), b))
+                Ok((v.reference(), crate::lifecycle::bundle_of(&v)?))
             }
             SimSource::Document { document } => {
                 let b = parse_bundle(document, Format::detect("", document)).map_err(|e| {

@@ -542,11 +542,7 @@ fn comment_ok(text: &str) -> bool {
 }
 
 pub(crate) fn bundle_of(v: &BundleVersion) -> Result<Bundle, LifecycleError> {
-    let format = match v.format {
-        gavel_store::versions::DocumentFormat::Json => Format::Json,
-        gavel_store::versions::DocumentFormat::Yaml => Format::Yaml,
-    };
-    gavel_policy::parse_bundle(&v.document, format).map_err(|e| {
+    gavel_policy::parse_bundle(&v.document, crate::versions::policy_format(v.format)).map_err(|e| {
         gavel_store::StoreError::Corrupt(format!(
             "the stored document of `{}` no longer validates: {e}",
             v.reference()

@@ -347,7 +347,7 @@ fn document_format(f: Format) -> DocumentFormat {
     }
 }
 
-fn policy_format(f: DocumentFormat) -> Format {
+pub(crate) fn policy_format(f: DocumentFormat) -> Format {
     match f {
         DocumentFormat::Json => Format::Json,
         DocumentFormat::Yaml => Format::Yaml,
