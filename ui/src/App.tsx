@@ -11,9 +11,15 @@ import { ToastProvider, useNotify } from "./components/Toasts";
 import { IdentityHeader } from "./IdentityHeader";
 import { RAIL, type Route } from "./route";
 import { ApprovalsScreen } from "./screens/Approvals";
+import { AuditScreen } from "./screens/Audit";
 import { BundlesScreen } from "./screens/Bundles";
 import { DiffScreen } from "./screens/Diff";
 import { EditorScreen } from "./screens/Editor";
+import { KeysScreen } from "./screens/Keys";
+import { OverridesScreen } from "./screens/Overrides";
+import { RolloutsScreen } from "./screens/Rollouts";
+import { ScorecardsScreen } from "./screens/Scorecards";
+import { SettingsScreen } from "./screens/Settings";
 import { SimulatorScreen } from "./screens/Simulator";
 import { WelcomeScreen } from "./screens/Welcome";
 import { detectMac, findByShortcut, formatChord } from "./shortcuts";
@@ -24,6 +30,12 @@ const RAIL_ICONS: Record<string, string> = {
   diff: "⇄",
   simulator: "▶",
   approvals: "✔",
+  rollouts: "⇪",
+  scorecards: "▦",
+  overrides: "⚑",
+  audit: "☰",
+  keys: "⚿",
+  settings: "⚙",
 };
 
 export function App() {
@@ -138,6 +150,24 @@ function Shell() {
       case "approvals":
         screen = <ApprovalsScreen {...screenProps} />;
         break;
+      case "rollouts":
+        screen = <RolloutsScreen {...screenProps} />;
+        break;
+      case "scorecards":
+        screen = <ScorecardsScreen {...screenProps} />;
+        break;
+      case "overrides":
+        screen = <OverridesScreen {...screenProps} />;
+        break;
+      case "audit":
+        screen = <AuditScreen {...screenProps} />;
+        break;
+      case "keys":
+        screen = <KeysScreen {...screenProps} />;
+        break;
+      case "settings":
+        screen = <SettingsScreen {...screenProps} />;
+        break;
     }
 
   return (
@@ -160,7 +190,7 @@ function Shell() {
               className={`rail-button${route.screen === item.screen ? " current" : ""}`}
               aria-label={item.title}
               aria-current={route.screen === item.screen ? "page" : undefined}
-              title={`${item.title} (${formatChord(`Mod+${i + 1}`, isMac)})`}
+              title={i < 9 ? `${item.title} (${formatChord(`Mod+${i + 1}`, isMac)})` : item.title}
               onClick={() => navigate({ screen: item.screen })}
             >
               <span aria-hidden="true" className="rail-icon">

@@ -80,7 +80,7 @@ export function shellCommands(
     list.push({
       id: `go-${item.screen}`,
       title: `Go to ${item.title}`,
-      shortcut: `Mod+${i + 1}`,
+      shortcut: i < 9 ? `Mod+${i + 1}` : undefined,
       run: () => navigate({ screen: item.screen }),
     });
   });

@@ -7,7 +7,13 @@ export type Route =
   | { screen: "editor"; reference?: string; draftText?: string }
   | { screen: "diff"; old?: string; new?: string }
   | { screen: "simulator"; reference?: string }
-  | { screen: "approvals"; reference?: string; environment?: string };
+  | { screen: "approvals"; reference?: string; environment?: string }
+  | { screen: "rollouts"; bundle?: string; environment?: string }
+  | { screen: "scorecards" }
+  | { screen: "overrides" }
+  | { screen: "audit"; subject?: string }
+  | { screen: "keys" }
+  | { screen: "settings" };
 
 export type ScreenName = Route["screen"];
 
@@ -18,13 +24,19 @@ export interface ScreenProps {
   navigate: Navigate;
 }
 
-/** The screens of the navigation rail, in order (Ctrl+1..5). */
+/** The screens of the navigation rail, in order (Ctrl+1..9 for the first nine). */
 export const RAIL: readonly { screen: Exclude<ScreenName, "welcome">; title: string }[] = [
   { screen: "bundles", title: "Bundles" },
   { screen: "editor", title: "Editor" },
   { screen: "diff", title: "Diff" },
   { screen: "simulator", title: "Simulator" },
   { screen: "approvals", title: "Approvals" },
+  { screen: "rollouts", title: "Rollouts" },
+  { screen: "scorecards", title: "Scorecards" },
+  { screen: "overrides", title: "Overrides" },
+  { screen: "audit", title: "Audit" },
+  { screen: "keys", title: "Keys" },
+  { screen: "settings", title: "Settings" },
 ];
 
 /** The text a new bundle starts from. */
