@@ -50,6 +50,28 @@ export function errorHint(code: string): string | undefined {
       return "The key could not be read from the OS keychain: unlock it and try again.";
     case "stale_state":
       return "Someone else changed it first: reload and try again.";
+    case "quorum_not_met":
+      return "The version needs more approvals in this environment: see Approvals.";
+    case "rejected":
+      return "A rejected version cannot be activated here: submit a new version.";
+    case "canary_running":
+      return "Promote or roll back the running canary first.";
+    case "already_active":
+      return "This version already serves here: choose another one.";
+    case "no_rollout":
+      return "Activate an approved version here first.";
+    case "no_canary":
+      return "Promotion moves a canary: activate a new version to start one.";
+    case "not_ready":
+      return "Every gate must pass and the bake time must have elapsed: see the gates, then try again later.";
+    case "nothing_to_roll_back":
+      return "Only one version was ever active here: activate another version instead.";
+    case "ambiguous_bundle":
+      return "Several bundles are active in this environment: choose the bundle to roll back.";
+    case "already_resolved":
+      return "Someone resolved it already: refresh the incidents.";
+    case "invalid_metrics":
+      return "Give the canary's counts as JSON: total_decisions, error_count, deny_count, baseline_avg_cost, canary_avg_cost, and stable counters.";
     default:
       return undefined;
   }
