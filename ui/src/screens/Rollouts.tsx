@@ -32,6 +32,7 @@ export function RolloutsScreen({ route, navigate }: ScreenProps) {
   const [indexError, setIndexError] = useState<ErrorLike | null>(null);
   const [changes, setChanges] = useState(0);
   const seq = useRef(0);
+  const detailPane = useRef<HTMLDivElement>(null);
 
   const bundle = route.screen === "rollouts" ? route.bundle : undefined;
   const environment = route.screen === "rollouts" ? route.environment : undefined;
@@ -72,6 +73,12 @@ export function RolloutsScreen({ route, navigate }: ScreenProps) {
   const selectedKey =
     bundle !== undefined && environment !== undefined ? unitKey(bundle, environment) : null;
   const active = anythingActive(groups);
+
+  // A newly selected unit is read from its top.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the selection is the reason to scroll
+  useEffect(() => {
+    detailPane.current?.scrollTo({ top: 0 });
+  }, [selectedKey]);
 
   const select = (u: Unit) =>
     navigate({ screen: "rollouts", bundle: u.status.bundle, environment: u.environment.name });
@@ -199,9 +206,10 @@ export function RolloutsScreen({ route, navigate }: ScreenProps) {
           )}
           {list}
         </nav>
-        <div className="rollouts-detail">
+        <div className="rollouts-detail" ref={detailPane}>
           {detail}
           <Incidents
+            key={selected?.key ?? ""}
             unit={
               selected
                 ? { bundle: selected.status.bundle, environment: selected.environment.name }

@@ -77,7 +77,7 @@ export function ActivateAction({
     <section className="rollout-section rollout-action" aria-label="Activate a version">
       <h2>Activate</h2>
       {options.length === 0 ? (
-        <p className="muted">
+        <p className="muted rollout-note">
           No version of {unit.status.bundle} is approved for {unit.environment.name} and waiting:
           versions appear here once they reach their quorum in Approvals.
           {indexError && ` (The version list could not be loaded: ${indexError.message})`}
@@ -165,7 +165,9 @@ export function PromoteAction({
     <section className="rollout-section rollout-action" aria-label="Promote the canary">
       <h2>Promote</h2>
       {canary === null ? (
-        <p className="muted">No canary runs here: promotion moves a canary 10% → 50% → 100%.</p>
+        <p className="muted rollout-note">
+          No canary runs here: promotion moves a canary 10% → 50% → 100%.
+        </p>
       ) : (
         <p className="muted rollout-note">
           Every gate must pass on these metrics and the bake time must have elapsed; the canary then
@@ -264,7 +266,7 @@ export function RollbackAction({ unit, onChanged }: ActionProps) {
     <section className="rollout-section rollout-action" aria-label="Roll back">
       <h2>Roll back</h2>
       {active === null ? (
-        <p className="muted">Nothing is active here: there is nothing to roll back.</p>
+        <p className="muted rollout-note">Nothing is active here: there is nothing to roll back.</p>
       ) : (
         <p className="muted rollout-note">{what} An incident of severity high is opened.</p>
       )}

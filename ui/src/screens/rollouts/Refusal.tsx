@@ -10,7 +10,13 @@ export function Refusal({ error }: { error: ErrorLike }) {
     <div className="rollout-refusal" role="alert" aria-label="Action refused">
       <strong>{refusalTitle(error.code)}</strong>
       <p>{error.message}</p>
-      {hint && hint !== error.message && <p className="muted">{hint}</p>}
+      {error.code === "stale_state" ? (
+        <p className="muted">
+          The rollout has been reloaded: check what serves now, then try again.
+        </p>
+      ) : (
+        hint && hint !== error.message && <p className="muted">{hint}</p>
+      )}
     </div>
   );
 }
