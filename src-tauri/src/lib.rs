@@ -11,14 +11,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use gavel_console::desktop::{
-    self, AppInfo, BundleIndex, CompareOutcome, DatasetSpec, DiffView, ErrorBody, Expected,
-    IdentityInfo, Inbox, LintResult, NewDraft, ReviewView, RuleDraft, RuleInsert, SavedDraft,
-    SimOutcome, SimProgress, SimSource,
+    self, AppInfo, AuditFilters, AuditText, BackupText, BorderlineItem, BundleIndex,
+    CompareOutcome, DatasetSpec, DiffView, EnvForm, ErrorBody, Expected, FileText, IdentityInfo,
+    Inbox, KeysView, LintResult, NewDraft, OverrideForm, OverrideLists, ReviewView, Rotation,
+    RuleDraft, RuleInsert, RunsQuery, SavedDraft, ScorecardExamples, ScorecardOutcome,
+    ScorecardRequest, SimOutcome, SimProgress, SimSource,
 };
 use gavel_console::{
-    ApprovalRecord, Console, Decision, Incident, InitReport, OsKeychain, Status, Transition,
-    VersionDetail, VersionHistory, VersionRef, gavel_home, keychain_service,
+    ApprovalRecord, AuditEntry, AuditVerification, Console, Decision, Environment, Incident,
+    InitReport, IssuedOverride, KeyInfo, KeyRestore, OsKeychain, OverrideVerification,
+    ReviewPackage, ReviewReport, ScorecardRun, SignedApproval, SignedCheckpoint, Status,
+    Transition, TrustedKey, VersionDetail, VersionHistory, VersionRef, gavel_home,
+    keychain_service,
 };
+use gavel_trust::PublicKey;
 use tauri::ipc::Channel;
 use tauri::{Manager, State};
 
@@ -116,15 +122,29 @@ async fn load_examples(app: State<'_, App>) -> Reply<InitReport> {
     Ok(app.console()?.init(true).await?)
 }
 
+/// Creates an identity; the first in a store gets every person role, and
+/// later ones the roles a security identity grants (`roles`). The new
+/// identity acts in this window only when none acted.
 #[tauri::command]
-async fn create_identity(app: State<'_, App>, name: String, email: String) -> Reply<IdentityInfo> {
-    let made = app
+async fn create_identity(
+    app: State<'_, App>,
+    name: String,
+    email: String,
+    roles: Option<Vec<String>>,
+) -> Reply<IdentityInfo> {
+    let key = app
         .console()?
-        .generate_identity(name.trim(), email.trim(), None, app.actor().as_deref())
+        .create_identity_with_roles(
+            &name,
+            &email,
+            &roles.unwrap_or_default(),
+            app.actor().as_deref(),
+        )
         .await?;
-    let key = made.public_key;
     if let Ok(mut acting) = app.acting.lock() {
-        *acting = Some(key.name.clone());
+        if acting.is_none() {
+            *acting = Some(key.name.clone());
+        }
     }
     Ok(IdentityInfo {
         name: key.name,
@@ -345,6 +365,202 @@ async fn resolve_incident(app: State<'_, App>, id: i64, comment: String) -> Repl
         .await?)
 }
 
+// The governance screens: files, keys and trust, audit, overrides,
+// scorecards, environments and the offline review.
+
+#[tauri::command]
+async fn read_text_file(path: String) -> Reply<FileText> {
+    blocking(move || desktop::read_text_file(&path)).await?
+}
+
+#[tauri::command]
+async fn write_text_file(path: String, text: String, overwrite: bool) -> Reply<String> {
+    blocking(move || desktop::write_text_file(&path, &text, overwrite)).await?
+}
+
+#[tauri::command]
+async fn keys_view(app: State<'_, App>) -> Reply<KeysView> {
+    app.console()?.keys_view(app.actor().as_deref()).await
+}
+
+#[tauri::command]
+async fn set_roles(app: State<'_, App>, keyid: String, roles: Vec<String>) -> Reply<KeyInfo> {
+    app.console()?
+        .set_roles(&keyid, &roles, app.actor().as_deref())
+        .await
+}
+
+#[tauri::command]
+async fn trust_keys(
+    app: State<'_, App>,
+    text: String,
+    roles: Option<Vec<String>>,
+) -> Reply<Vec<TrustedKey>> {
+    app.console()?
+        .trust_text(&text, roles.as_deref(), app.actor().as_deref())
+        .await
+}
+
+#[tauri::command]
+async fn untrust_key(app: State<'_, App>, keyid: String) -> Reply<()> {
+    Ok(app
+        .console()?
+        .untrust_key(&keyid, app.actor().as_deref())
+        .await?)
+}
+
+#[tauri::command]
+async fn rotate_key(app: State<'_, App>, name: String) -> Reply<Rotation> {
+    app.console()?.rotate_key(&name).await
+}
+
+#[tauri::command]
+async fn export_key(app: State<'_, App>, who: String) -> Reply<PublicKey> {
+    Ok(app.console()?.export_key(&who).await?)
+}
+
+#[tauri::command]
+async fn export_trust(app: State<'_, App>) -> Reply<serde_json::Value> {
+    Ok(app.console()?.export_trust().await?)
+}
+
+#[tauri::command]
+async fn backup_key(app: State<'_, App>, who: String, passphrase: String) -> Reply<BackupText> {
+    app.console()?.backup_text(&who, &passphrase).await
+}
+
+#[tauri::command]
+async fn restore_key(app: State<'_, App>, text: String, passphrase: String) -> Reply<KeyRestore> {
+    app.console()?.restore_text(&text, &passphrase).await
+}
+
+#[tauri::command]
+async fn audit_list(app: State<'_, App>, filters: AuditFilters) -> Reply<Vec<AuditEntry>> {
+    app.console()?.audit_entries(filters).await
+}
+
+/// Verifies the chain (and a checkpoint file's text, when given).
+#[tauri::command]
+async fn audit_verify(app: State<'_, App>, checkpoint: Option<String>) -> Reply<AuditVerification> {
+    Ok(app.console()?.audit_verify(checkpoint.as_deref()).await?)
+}
+
+#[tauri::command]
+async fn audit_export(app: State<'_, App>) -> Reply<AuditText> {
+    app.console()?.audit_text().await
+}
+
+#[tauri::command]
+async fn audit_checkpoint(app: State<'_, App>) -> Reply<SignedCheckpoint> {
+    Ok(app.console()?.audit_checkpoint().await?)
+}
+
+#[tauri::command]
+async fn override_lists(app: State<'_, App>) -> Reply<OverrideLists> {
+    app.console()?.override_lists(app.actor().as_deref()).await
+}
+
+#[tauri::command]
+async fn issue_override(app: State<'_, App>, form: OverrideForm) -> Reply<IssuedOverride> {
+    app.console()?
+        .issue_override_form(&form, app.actor().as_deref())
+        .await
+}
+
+#[tauri::command]
+async fn verify_override(
+    app: State<'_, App>,
+    text: String,
+    secret: Option<String>,
+) -> Reply<OverrideVerification> {
+    app.console()?
+        .verify_override_text(&text, secret.as_deref())
+        .await
+}
+
+#[tauri::command]
+fn scorecard_examples() -> ScorecardExamples {
+    desktop::scorecard_examples()
+}
+
+#[tauri::command]
+async fn evaluate_scorecards(
+    app: State<'_, App>,
+    request: ScorecardRequest,
+) -> Reply<ScorecardOutcome> {
+    app.console()?
+        .evaluate_scorecards(&request, app.actor().as_deref())
+        .await
+}
+
+#[tauri::command]
+async fn scorecard_runs(app: State<'_, App>, query: RunsQuery) -> Reply<Vec<ScorecardRun>> {
+    app.console()?.scorecard_runs(query).await
+}
+
+#[tauri::command]
+async fn borderline_queue(app: State<'_, App>) -> Reply<Vec<BorderlineItem>> {
+    app.console()?.borderline_queue()
+}
+
+#[tauri::command]
+async fn export_decision_log(app: State<'_, App>, path: String, overwrite: bool) -> Reply<String> {
+    let console = app.console()?.clone();
+    blocking(move || console.export_decision_log(&path, overwrite)).await?
+}
+
+#[tauri::command]
+async fn environments(app: State<'_, App>) -> Reply<Vec<Environment>> {
+    Ok(app.console()?.environments().await?)
+}
+
+#[tauri::command]
+async fn add_environment(app: State<'_, App>, name: String, form: EnvForm) -> Reply<Environment> {
+    app.console()?
+        .add_environment_form(&name, form, app.actor().as_deref())
+        .await
+}
+
+#[tauri::command]
+async fn set_environment(app: State<'_, App>, name: String, form: EnvForm) -> Reply<Environment> {
+    app.console()?
+        .set_environment_form(&name, form, app.actor().as_deref())
+        .await
+}
+
+#[tauri::command]
+async fn pack_review(
+    app: State<'_, App>,
+    reference: String,
+    environment: String,
+) -> Reply<ReviewPackage> {
+    app.console()?
+        .pack_review_for(&reference, &environment, app.actor().as_deref())
+        .await
+}
+
+#[tauri::command]
+async fn show_review(app: State<'_, App>, text: String) -> Reply<ReviewReport> {
+    app.console()?.show_review_text(&text).await
+}
+
+#[tauri::command]
+async fn sign_review(
+    app: State<'_, App>,
+    text: String,
+    decision: Decision,
+    comment: String,
+) -> Reply<SignedApproval> {
+    app.console()?
+        .sign_review_text(&text, decision, &comment, app.actor().as_deref())
+        .await
+}
+
+#[tauri::command]
+async fn import_approval(app: State<'_, App>, text: String) -> Reply<ApprovalRecord> {
+    app.console()?.import_approval_text(&text).await
+}
+
 /// Reports progress at most every 50 ms, and the last count always.
 fn reporter(channel: Channel<SimProgress>) -> impl Fn(SimProgress) + Sync + Send {
     let last = Mutex::new(std::time::Instant::now());
@@ -467,6 +683,36 @@ pub fn run() {
             rollback,
             incidents,
             resolve_incident,
+            read_text_file,
+            write_text_file,
+            keys_view,
+            set_roles,
+            trust_keys,
+            untrust_key,
+            rotate_key,
+            export_key,
+            export_trust,
+            backup_key,
+            restore_key,
+            audit_list,
+            audit_verify,
+            audit_export,
+            audit_checkpoint,
+            override_lists,
+            issue_override,
+            verify_override,
+            scorecard_examples,
+            evaluate_scorecards,
+            scorecard_runs,
+            borderline_queue,
+            export_decision_log,
+            environments,
+            add_environment,
+            set_environment,
+            pack_review,
+            show_review,
+            sign_review,
+            import_approval,
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -7,28 +7,57 @@
 import { Channel, invoke } from "@tauri-apps/api/core";
 import type { AppInfo } from "./bindings/AppInfo";
 import type { ApprovalRecord } from "./bindings/ApprovalRecord";
+import type { AuditEntry } from "./bindings/AuditEntry";
+import type { AuditFilters } from "./bindings/AuditFilters";
+import type { AuditText } from "./bindings/AuditText";
+import type { AuditVerification } from "./bindings/AuditVerification";
+import type { BackupText } from "./bindings/BackupText";
+import type { BorderlineItem } from "./bindings/BorderlineItem";
 import type { BundleIndex } from "./bindings/BundleIndex";
 import type { CompareOutcome } from "./bindings/CompareOutcome";
 import type { DatasetSpec } from "./bindings/DatasetSpec";
 import type { Decision } from "./bindings/Decision";
 import type { DiffView } from "./bindings/DiffView";
+import type { EnvForm } from "./bindings/EnvForm";
+import type { Environment } from "./bindings/Environment";
 import type { ErrorBody } from "./bindings/ErrorBody";
 import type { Expected } from "./bindings/Expected";
+import type { FileText } from "./bindings/FileText";
 import type { IdentityInfo } from "./bindings/IdentityInfo";
 import type { Inbox } from "./bindings/Inbox";
 import type { Incident } from "./bindings/Incident";
 import type { InitReport } from "./bindings/InitReport";
+import type { IssuedOverride } from "./bindings/IssuedOverride";
+import type { KeyInfo } from "./bindings/KeyInfo";
+import type { KeyRestore } from "./bindings/KeyRestore";
+import type { KeysView } from "./bindings/KeysView";
 import type { LintResult } from "./bindings/LintResult";
 import type { NewDraft } from "./bindings/NewDraft";
+import type { OverrideForm } from "./bindings/OverrideForm";
+import type { OverrideLists } from "./bindings/OverrideLists";
+import type { OverrideVerification } from "./bindings/OverrideVerification";
+import type { PublicKey } from "./bindings/PublicKey";
+import type { ReviewPackage } from "./bindings/ReviewPackage";
+import type { ReviewReport } from "./bindings/ReviewReport";
 import type { ReviewView } from "./bindings/ReviewView";
+import type { Rotation } from "./bindings/Rotation";
 import type { RuleDraft } from "./bindings/RuleDraft";
 import type { RuleInsert } from "./bindings/RuleInsert";
+import type { RunsQuery } from "./bindings/RunsQuery";
 import type { SavedDraft } from "./bindings/SavedDraft";
+import type { ScorecardExamples } from "./bindings/ScorecardExamples";
+import type { ScorecardOutcome } from "./bindings/ScorecardOutcome";
+import type { ScorecardRequest } from "./bindings/ScorecardRequest";
+import type { ScorecardRun } from "./bindings/ScorecardRun";
+import type { SignedApproval } from "./bindings/SignedApproval";
+import type { SignedCheckpoint } from "./bindings/SignedCheckpoint";
 import type { SimOutcome } from "./bindings/SimOutcome";
 import type { SimProgress } from "./bindings/SimProgress";
 import type { SimSource } from "./bindings/SimSource";
 import type { Status } from "./bindings/Status";
+import type { JsonValue } from "./bindings/serde_json/JsonValue";
 import type { Transition } from "./bindings/Transition";
+import type { TrustedKey } from "./bindings/TrustedKey";
 import type { VersionDetail } from "./bindings/VersionDetail";
 import type { VersionHistory } from "./bindings/VersionHistory";
 import type { VersionRef } from "./bindings/VersionRef";
@@ -99,8 +128,13 @@ export const api = {
   /** Stores the example bundles as drafts (running it again adds nothing). */
   loadExamples: () => call<InitReport>("load_examples"),
   /** A new identity with its key in the OS keychain; it becomes the acting one. */
-  createIdentity: (name: string, email: string) =>
-    call<IdentityInfo>("create_identity", { name, email }),
+  /**
+   * A new identity with its key in the OS keychain (it acts when none did).
+   * `roles` are granted only by a security identity (`refused` otherwise);
+   * the store's first identity gets every person role.
+   */
+  createIdentity: (name: string, email: string, roles?: string[]) =>
+    call<IdentityInfo>("create_identity", { name, email, roles: roles ?? null }),
   /** Every version, newest first, with its state per environment. */
   bundleIndex: () => call<BundleIndex>("bundle_index"),
   /** One version with its document (`NAME@VERSION` or `sha256:` prefix). */
@@ -191,4 +225,79 @@ export const api = {
   /** Closes an incident with a comment of 10+ characters. */
   resolveIncident: (id: number, comment: string) =>
     call<Incident>("resolve_incident", { id, comment }),
+
+  // Files the user names (`~/` is the home directory).
+  /** Reads a text file (16 MiB at most). */
+  readTextFile: (path: string) => call<FileText>("read_text_file", { path }),
+  /** Writes a file whole or not at all; `exists` unless `overwrite`. Answers the path. */
+  writeTextFile: (path: string, text: string, overwrite = false) =>
+    call<string>("write_text_file", { path, text, overwrite }),
+
+  // Keys and trust.
+  /** Every key, who acts, and whether they may grant roles. */
+  keys: () => call<KeysView>("keys_view"),
+  /** Sets a trusted key's roles (a security identity's act). */
+  setRoles: (keyid: string, roles: string[]) => call<KeyInfo>("set_roles", { keyid, roles }),
+  /** Trusts the keys in a public key file or trust store export. */
+  trustKeys: (text: string, roles?: string[]) =>
+    call<TrustedKey[]>("trust_keys", { text, roles: roles ?? null }),
+  untrustKey: (keyid: string) => call<void>("untrust_key", { keyid }),
+  /** A new key for an identity; the old one is retired. */
+  rotateKey: (name: string) => call<Rotation>("rotate_key", { name }),
+  /** A key's public half, to send to another console. */
+  exportKey: (who: string) => call<PublicKey>("export_key", { who }),
+  /** The trust store export `{version: 1, keys}`. */
+  exportTrust: () => call<JsonValue>("export_trust"),
+  /** A passphrase-encrypted backup of a private key (`age` armor, to save). */
+  backupKey: (who: string, passphrase: string) =>
+    call<BackupText>("backup_key", { who, passphrase }),
+  restoreKey: (text: string, passphrase: string) =>
+    call<KeyRestore>("restore_key", { text, passphrase }),
+
+  // The audit log.
+  auditList: (filters: AuditFilters) => call<AuditEntry[]>("audit_list", { filters }),
+  /** Verifies the chain; with a checkpoint file's text, also against it. */
+  auditVerify: (checkpoint?: string) =>
+    call<AuditVerification>("audit_verify", { checkpoint: checkpoint ?? null }),
+  /** The whole log as JSON Lines, to save. */
+  auditExport: () => call<AuditText>("audit_export"),
+  /** A checkpoint signed by the operator key (its envelope is the file to keep). */
+  auditCheckpoint: () => call<SignedCheckpoint>("audit_checkpoint"),
+
+  // Overrides.
+  overrideLists: () => call<OverrideLists>("override_lists"),
+  /** Issues an override signed by the acting identity (security role). */
+  issueOverride: (form: OverrideForm) => call<IssuedOverride>("issue_override", { form }),
+  /** Verifies an override file's text; `secret` names a keychain secret for legacy files. */
+  verifyOverride: (text: string, secret?: string) =>
+    call<OverrideVerification>("verify_override", { text, secret: secret ?? null }),
+
+  // Scorecards.
+  scorecardExamples: () => call<ScorecardExamples>("scorecard_examples"),
+  evaluateScorecards: (request: ScorecardRequest) =>
+    call<ScorecardOutcome>("evaluate_scorecards", { request }),
+  scorecardRuns: (query: RunsQuery) => call<ScorecardRun[]>("scorecard_runs", { query }),
+  borderlineQueue: () => call<BorderlineItem[]>("borderline_queue"),
+  /** Copies the decision log to `path`; answers the path written. */
+  exportDecisionLog: (path: string, overwrite = false) =>
+    call<string>("export_decision_log", { path, overwrite }),
+
+  // Environments.
+  environments: () => call<Environment[]>("environments"),
+  addEnvironment: (name: string, form: EnvForm) =>
+    call<Environment>("add_environment", { name, form }),
+  setEnvironment: (name: string, form: EnvForm) =>
+    call<Environment>("set_environment", { name, form }),
+
+  // The offline review.
+  /** A signed review package for an offline reviewer (its envelope is the file). */
+  packReview: (reference: string, environment: string) =>
+    call<ReviewPackage>("pack_review", { reference, environment }),
+  /** What a package holds, and whether it can be signed here. */
+  showReview: (text: string) => call<ReviewReport>("show_review", { text }),
+  /** Signs a package with the acting identity's key (its envelope is the approval file). */
+  signReview: (text: string, decision: Decision, comment: string) =>
+    call<SignedApproval>("sign_review", { text, decision, comment }),
+  /** Records a signed approval file made by an offline reviewer. */
+  importApproval: (text: string) => call<ApprovalRecord>("import_approval", { text }),
 };

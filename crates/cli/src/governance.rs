@@ -21,13 +21,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use gavel_console::{Console, NewRun, OVERRIDE_TYPE, OverrideRequest, RunFilter, run_time};
+use gavel_console::{
+    CheckedOverride, Console, ConsoleError, NewRun, OverrideRequest, RunFilter, check_override_doc,
+    run_time,
+};
 use gavel_governance::{
-    BatchSummary, OverrideCheck, OverrideInput, OverrideSigner, Policy, Refusal, Scope, Scorecard,
-    ScorecardError, Verdict, check_override, decision_log_record, evaluate,
+    BatchSummary, OverrideCheck, OverrideInput, Policy, Scope, Scorecard, ScorecardError, Verdict,
+    decision_log_record, evaluate,
 };
 use gavel_policy::{MAX_FILE_BYTES, Node, NodeValue};
-use gavel_trust::{PublicKey, Reason, Role, Sensitive, Verification, VerifyOptions};
+use gavel_trust::Sensitive;
 use serde_json::{Value, json};
 
 use crate::OutputFormat;
@@ -153,38 +156,6 @@ struct LoadedOverride {
     consumed: bool,
 }
 
-/// What `override verify` reports, and what `scorecard eval` uses.
-struct CheckedOverride {
-    verification: Verification,
-    /// How outputs name it: the payload's `id` (known once its signature
-    /// verified, even when it has expired), or a legacy file's ledger
-    /// digest. The ledger keys it by digest, never by this id.
-    id: Option<String>,
-    legacy: bool,
-    check: OverrideCheck,
-}
-
-fn reason_name(r: Reason) -> &'static str {
-    match r {
-        Reason::Malformed => "malformed",
-        Reason::UnknownKey => "unknown_key",
-        Reason::BadSignature => "bad_signature",
-        Reason::WrongPayloadType => "wrong_payload_type",
-        Reason::NotYetValid => "not_yet_valid",
-        Reason::Expired => "expired",
-        Reason::DigestMismatch => "digest_mismatch",
-        Reason::QuorumNotMet => "quorum_not_met",
-        Reason::Used => "used",
-    }
-}
-
-fn refused(reason: &'static str, message: impl Into<String>) -> OverrideCheck {
-    OverrideCheck::Refused(Refusal {
-        reason,
-        message: message.into(),
-    })
-}
-
 /// Reads an override file as JSON, refusing duplicate keys (a `data`
 /// or `signature` given twice is not one override), located on error.
 fn read_override_doc(path: &str) -> Result<Value, Failure> {
@@ -193,66 +164,6 @@ fn read_override_doc(path: &str) -> Result<Value, Failure> {
         Ok(doc) => Ok(doc.to_json()),
         Err(e) => Err(Failure::load(path, Some(text), &e)),
     }
-}
-
-/// Verifies an override against `trusted` keys (and a legacy secret), then
-/// reads its content with the rules `scorecard eval` applies. Exit 2 only
-/// for an unknown forced verdict; every other failure is a refusal.
-fn check_override_doc(
-    doc: &Value,
-    path: &str,
-    trusted: &[PublicKey],
-    secret: Option<&Sensitive<Vec<u8>>>,
-    now: jiff::Timestamp,
-) -> Result<CheckedOverride, Failure> {
-    let v = gavel_trust::verify(
-        doc,
-        &VerifyOptions {
-            now,
-            trusted,
-            secret,
-            expected_type: Some(OVERRIDE_TYPE),
-        },
-    );
-    // What the document is, as verification established it: never guessed
-    // from which fields happen to be present.
-    let legacy = v.format == gavel_trust::Format::LegacyOverride;
-    // A payload's id is shown once a trusted key's signature over it
-    // verified (so also when it expired), never from a payload nobody
-    // vouched for.
-    let id = (legacy || !v.signers.is_empty())
-        .then(|| Console::override_id(doc, v.format))
-        .flatten();
-    let is_override = matches!(
-        v.format,
-        gavel_trust::Format::Dsse | gavel_trust::Format::LegacyOverride
-    );
-    let check = match (&v.payload, v.reason) {
-        (_, Some(r)) if !v.valid => refused(reason_name(r), v.message.clone()),
-        (Some(p), _) if v.valid && is_override => {
-            let signers: Vec<OverrideSigner<'_>> = v
-                .signers
-                .iter()
-                .map(|s| OverrideSigner {
-                    name: &s.name,
-                    keyid: &s.keyid,
-                    security: s.roles.contains(&Role::Security),
-                })
-                .collect();
-            check_override(p, legacy, &signers)
-                .map_err(|e| Failure::new("invalid_override", e.to_string()).in_file(path))?
-        }
-        _ => refused(
-            "wrong_payload_type",
-            "not an override: expected a signed override envelope (`application/vnd.gavel.override.v1+json`) or a legacy `{data, signature}` file",
-        ),
-    };
-    Ok(CheckedOverride {
-        verification: v,
-        id,
-        legacy,
-        check,
-    })
 }
 
 /// Checks an override against the store's trusted keys and its
@@ -267,22 +178,12 @@ async fn check_in_store(
     now: jiff::Timestamp,
 ) -> Result<CheckedOverride, Failure> {
     let secret = legacy_secret(Some(c), secret_name, secret_path)?;
-    let trusted = c.trusted_keys().await.map_err(fail)?;
-    let mut checked = check_override_doc(doc, path, &trusted, secret.as_ref(), now)?;
-    if matches!(checked.check, OverrideCheck::Usable(_))
-        && c.override_spent(doc, checked.verification.format)
-            .await
-            .map_err(fail)?
-    {
-        checked.check = refused(
-            "used",
-            format!(
-                "override `{}` was already used",
-                checked.id.as_deref().unwrap_or("")
-            ),
-        );
-    }
-    Ok(checked)
+    c.check_override(doc, secret.as_ref(), now)
+        .await
+        .map_err(|e| match e {
+            ConsoleError::InvalidOverride(m) => Failure::new("invalid_override", m).in_file(path),
+            other => fail(other),
+        })
 }
 
 async fn load_override(
@@ -953,58 +854,30 @@ fn verify(
 ) -> Result<ExitCode, Failure> {
     let doc = read_override_doc(file)?;
     let now = jiff::Timestamp::now();
-    let (checked, ledger_checked) = if key_files.is_empty() {
+    let checked = if key_files.is_empty() {
         let rt = runtime()?;
         rt.block_on(async {
             let c = console().await?;
-            let checked = check_in_store(&c, &doc, file, secret, secret_path, now).await?;
-            Ok::<_, Failure>((checked, true))
+            check_in_store(&c, &doc, file, secret, secret_path, now).await
         })?
     } else {
         // `--key`: exactly these keys, no store, no keychain, no ledger.
         let trusted = read_public_keys(key_files)?;
         let secret = legacy_secret(None, secret, secret_path)?;
-        (
-            check_override_doc(&doc, file, &trusted, secret.as_ref(), now)?,
-            false,
-        )
+        check_override_doc(&doc, &trusted, secret.as_ref(), now)
+            .map_err(|e| Failure::new("invalid_override", e.to_string()).in_file(file))?
     };
     let v = &checked.verification;
-    let (valid, reason, message, workflow, scope) = match &checked.check {
-        OverrideCheck::Usable(c) => {
-            let (workflow, scope) = match &c.scope {
-                Scope::AnyWorkflow => (None, "any_workflow"),
-                Scope::Workflow(w) => (Some(w.clone()), "workflow"),
-            };
-            (true, None, v.message.clone(), workflow, Some(scope))
-        }
-        OverrideCheck::Refused(r) => (false, Some(r.reason), r.message.clone(), None, None),
-    };
-    let content = match &checked.check {
-        OverrideCheck::Usable(c) => Some(c),
-        OverrideCheck::Refused(_) => None,
-    };
-    let out = json!({
-        "valid": valid,
-        "format": v.format,
-        "legacy": checked.legacy,
-        "payload_type": v.payload_type,
-        "override_id": checked.id,
-        "workflow_id": workflow,
-        "scope": scope,
-        "forced_verdict": content.and_then(|c| c.forced_verdict),
-        "bypass_micro_pilot": content.map(|c| c.bypass_micro_pilot),
-        "signers": v.signers,
-        "issued_at": v.issued_at,
-        "expires_at": v.expires_at,
-        "expiry_covered": v.expiry_covered,
-        "reason": reason,
-        "message": message,
-        "ledger_checked": ledger_checked,
-    });
+    let out = checked.report();
+    let (valid, ledger_checked) = (out.valid, out.ledger_checked);
+    let reason = out.reason.as_deref();
+    let message = &out.message;
     let ledger_note = "the single-use ledger was not consulted (--key): whether the override was already used is not known";
     match format {
-        OutputFormat::Json => println!("{out}"),
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_value(&out).map_err(|e| Failure::new("internal", e.to_string()))?
+        ),
         _ => {
             match (&checked.check, reason) {
                 (OverrideCheck::Usable(c), _) => {

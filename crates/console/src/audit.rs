@@ -49,12 +49,14 @@ pub struct AuditQuery {
 
 /// What `audit verify` found: `{valid, entries, last_seq, last_hash,
 /// first_bad: {seq, kind, message} | null, checkpoint: {…} | null}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct AuditVerification {
     /// The chain is intact and, when a checkpoint was given, the checkpoint
     /// is valid and the log reaches it with its hash.
     pub valid: bool,
+    #[ts(type = "number")]
     pub entries: u64,
+    #[ts(type = "number")]
     pub last_seq: i64,
     pub last_hash: String,
     pub first_bad: Option<ChainBreak>,
@@ -64,9 +66,10 @@ pub struct AuditVerification {
 /// The checkpoint given to `audit verify`: `{valid, seq, hash, at,
 /// signed_by, reason, message}`; `seq`, `hash` and `at` are null when the
 /// signature did not verify (an unverified payload is not read).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct CheckpointCheck {
     pub valid: bool,
+    #[ts(type = "number | null")]
     pub seq: Option<i64>,
     pub hash: Option<String>,
     pub at: Option<String>,
@@ -77,16 +80,19 @@ pub struct CheckpointCheck {
 }
 
 /// What `audit export` wrote: `{entries, last_seq}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct AuditExport {
+    #[ts(type = "number")]
     pub entries: u64,
+    #[ts(type = "number")]
     pub last_seq: i64,
 }
 
 /// A checkpoint as `audit checkpoint` made it: `{seq, hash, at, keyid,
 /// operator_key_created, envelope}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct SignedCheckpoint {
+    #[ts(type = "number")]
     pub seq: i64,
     pub hash: String,
     pub at: String,
@@ -264,7 +270,10 @@ impl Console {
     /// line with exactly the stored fields: `{seq, at, actor, action,
     /// subject, details, prev_hash, hash}` (`details` as JSON; a stored
     /// `details` that is not JSON as a string).
-    pub async fn audit_export(&self, out: &mut dyn Write) -> Result<AuditExport, ConsoleError> {
+    pub async fn audit_export<W: Write + ?Sized>(
+        &self,
+        out: &mut W,
+    ) -> Result<AuditExport, ConsoleError> {
         let mut done = AuditExport {
             entries: 0,
             last_seq: 0,

@@ -44,7 +44,7 @@ struct BackupDocument {
 }
 
 /// A backup made by [`Console::backup_key`].
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct KeyBackup {
     /// The key backed up, with the roles it holds in this store.
     pub public_key: PublicKey,
@@ -54,7 +54,7 @@ pub struct KeyBackup {
 }
 
 /// What [`Console::restore_key`] did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct KeyRestore {
     /// The restored key with the roles it holds in this store now.
     pub public_key: PublicKey,

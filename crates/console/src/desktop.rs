@@ -27,6 +27,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use ts_rs::TS;
 
+mod admin;
+mod scorecards;
+
+pub use admin::{
+    AuditFilters, AuditText, BackupText, EnvForm, FileText, KeysView, OverrideForm, OverrideLists,
+    Rotation, public_keys_of, read_text_file, write_text_file,
+};
+pub use scorecards::{
+    BorderlineItem, EXAMPLE_POLICY, NamedText, RunsQuery, ScorecardExamples, ScorecardOutcome,
+    ScorecardRequest, ScorecardRow, policy_of, scorecard_examples,
+};
+
 use crate::lifecycle::LifecycleError;
 use crate::versions::{EditedVersion, VersionDiff, VersionError, VersionSummary};
 use crate::{Console, ConsoleError, DeployState};
@@ -445,6 +457,32 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
     crate::ApprovalRecord::export_all_to(dir)?;
     crate::Transition::export_all_to(dir)?;
     crate::Decision::export_all_to(dir)?;
+    // The governance screens.
+    FileText::export_all_to(dir)?;
+    KeysView::export_all_to(dir)?;
+    Rotation::export_all_to(dir)?;
+    BackupText::export_all_to(dir)?;
+    OverrideLists::export_all_to(dir)?;
+    OverrideForm::export_all_to(dir)?;
+    AuditFilters::export_all_to(dir)?;
+    AuditText::export_all_to(dir)?;
+    EnvForm::export_all_to(dir)?;
+    crate::Environment::export_all_to(dir)?;
+    crate::TrustedKey::export_all_to(dir)?;
+    crate::KeyRestore::export_all_to(dir)?;
+    crate::AuditVerification::export_all_to(dir)?;
+    crate::SignedCheckpoint::export_all_to(dir)?;
+    crate::IssuedOverride::export_all_to(dir)?;
+    crate::OverrideVerification::export_all_to(dir)?;
+    crate::ReviewPackage::export_all_to(dir)?;
+    crate::ReviewReport::export_all_to(dir)?;
+    crate::SignedApproval::export_all_to(dir)?;
+    ScorecardRequest::export_all_to(dir)?;
+    ScorecardOutcome::export_all_to(dir)?;
+    ScorecardExamples::export_all_to(dir)?;
+    BorderlineItem::export_all_to(dir)?;
+    RunsQuery::export_all_to(dir)?;
+    crate::ScorecardRun::export_all_to(dir)?;
     Ok(())
 }
 

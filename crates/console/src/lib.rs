@@ -31,7 +31,7 @@ pub use audit::{
 pub use backup::{BACKUP_FORMAT, BackupError, KeyBackup, KeyRestore};
 pub use gavel_store::lifecycle::{DeployState, Environment, GateCheck, Incident, StoredApproval};
 pub use gavel_store::versions::{DocumentFormat, VersionSource, VersionStatus};
-pub use gavel_store::{NewRun, ScorecardRun};
+pub use gavel_store::{AuditEntry, NewRun, ScorecardRun};
 pub use keychain::{Keychain, KeychainError, MemoryKeychain, OsKeychain};
 pub use lifecycle::{
     ApprovalRecord, Approver, BundleStatus, CANARY_STEPS, CanaryView, Decision, EVIDENCE_CASES,
@@ -39,7 +39,10 @@ pub use lifecycle::{
     MIN_COMMENT_CHARS, PendingView, RolloutView, SlotView, Status, Tally, Transition, evidence_of,
     human_seconds, parse_duration,
 };
-pub use overrides::{IssuedOverride, MIN_REASON_CHARS, OVERRIDE_TYPE, OverrideRequest};
+pub use overrides::{
+    CheckedOverride, IssuedOverride, MIN_REASON_CHARS, OVERRIDE_TYPE, OverrideRequest,
+    OverrideVerification, check_override_doc,
+};
 pub use review::{
     PackageSignature, PackedApproval, PackedVersion, REVIEW_TYPE, ReviewError, ReviewPackage,
     ReviewReport, SignedApproval,
@@ -68,6 +71,9 @@ pub enum ConsoleError {
     /// as given.
     #[error(transparent)]
     Payload(#[from] PayloadError),
+    /// An override that forces a verdict no override may force.
+    #[error("{0}")]
+    InvalidOverride(String),
     /// A key backup that cannot be made or read (`keys backup`, `restore`).
     #[error(transparent)]
     Backup(#[from] BackupError),
@@ -86,6 +92,7 @@ impl ConsoleError {
             ConsoleError::Refused(_) => "refused",
             ConsoleError::NotFound(_) => "not_found",
             ConsoleError::Invalid(_) => "invalid",
+            ConsoleError::InvalidOverride(_) => "invalid_override",
             ConsoleError::Payload(_) => "invalid_payload",
             ConsoleError::Store(_) => "store",
             ConsoleError::Keychain(_) => "keychain",
@@ -127,7 +134,7 @@ fn secret_account(name: &str) -> String {
 }
 
 /// A key as `keys list` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct KeyInfo {
     pub keyid: String,
     pub name: String,
@@ -140,7 +147,7 @@ pub struct KeyInfo {
 }
 
 /// The result of creating an identity.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct NewIdentity {
     pub public_key: PublicKey,
     /// The first identity of a new store gets every person role.
@@ -152,7 +159,7 @@ pub struct NewIdentity {
 pub const MAX_TRUST_KEYS: usize = 1000;
 
 /// A key as `trust_keys` trusted it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct TrustedKey {
     /// The key with the roles it now holds.
     #[serde(flatten)]

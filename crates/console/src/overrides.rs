@@ -6,8 +6,10 @@
 //! override rather than by the id its signer chose.
 
 use base64::Engine as _;
-use gavel_governance::Verdict;
-use gavel_trust::{Digest, Format, PayloadKind};
+use gavel_governance::{OverrideCheck, OverrideSigner, Refusal, Scope, Verdict, check_override};
+use gavel_trust::{
+    Digest, Format, PayloadKind, PublicKey, Role, Sensitive, Signer, Verification, VerifyOptions,
+};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -34,12 +36,164 @@ pub struct OverrideRequest<'a> {
 }
 
 /// A signed override.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct IssuedOverride {
     pub id: String,
     pub payload: Value,
     /// The DSSE envelope.
     pub envelope: Value,
+}
+
+/// An override verified once, for `override verify` and for the
+/// scorecards it is used on.
+#[derive(Debug, Clone)]
+pub struct CheckedOverride {
+    pub verification: Verification,
+    /// How outputs name it: the payload's `id` (known once its signature
+    /// verified, even when it has expired), or a legacy file's ledger
+    /// digest. The ledger keys it by digest, never by this id.
+    pub id: Option<String>,
+    pub legacy: bool,
+    pub check: OverrideCheck,
+    /// Whether the single-use ledger was consulted (not with keys given
+    /// for one call, without a store).
+    pub ledger_checked: bool,
+}
+
+/// What `override verify` prints (`--format json`) and the desktop app
+/// shows.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct OverrideVerification {
+    pub valid: bool,
+    pub format: Format,
+    pub legacy: bool,
+    pub payload_type: Option<String>,
+    pub override_id: Option<String>,
+    pub workflow_id: Option<String>,
+    /// `workflow`, or `any_workflow` for a legacy override without one.
+    pub scope: Option<String>,
+    pub forced_verdict: Option<Verdict>,
+    pub bypass_micro_pilot: Option<bool>,
+    pub signers: Vec<Signer>,
+    pub issued_at: Option<String>,
+    pub expires_at: Option<String>,
+    pub expiry_covered: bool,
+    pub reason: Option<String>,
+    pub message: String,
+    pub ledger_checked: bool,
+}
+
+impl CheckedOverride {
+    /// The report of `override verify`.
+    pub fn report(&self) -> OverrideVerification {
+        let v = &self.verification;
+        let (valid, reason, message, workflow, scope, content) = match &self.check {
+            OverrideCheck::Usable(c) => {
+                let (workflow, scope) = match &c.scope {
+                    Scope::AnyWorkflow => (None, "any_workflow"),
+                    Scope::Workflow(w) => (Some(w.clone()), "workflow"),
+                };
+                (
+                    true,
+                    None,
+                    v.message.clone(),
+                    workflow,
+                    Some(scope),
+                    Some(c),
+                )
+            }
+            OverrideCheck::Refused(r) => (
+                false,
+                Some(r.reason.to_string()),
+                r.message.clone(),
+                None,
+                None,
+                None,
+            ),
+        };
+        OverrideVerification {
+            valid,
+            format: v.format,
+            legacy: self.legacy,
+            payload_type: v.payload_type.clone(),
+            override_id: self.id.clone(),
+            workflow_id: workflow,
+            scope: scope.map(str::to_string),
+            forced_verdict: content.and_then(|c| c.forced_verdict),
+            bypass_micro_pilot: content.map(|c| c.bypass_micro_pilot),
+            signers: v.signers.clone(),
+            issued_at: v.issued_at.clone(),
+            expires_at: v.expires_at.clone(),
+            expiry_covered: v.expiry_covered,
+            reason,
+            message,
+            ledger_checked: self.ledger_checked,
+        }
+    }
+}
+
+fn refused(reason: &'static str, message: impl Into<String>) -> OverrideCheck {
+    OverrideCheck::Refused(Refusal {
+        reason,
+        message: message.into(),
+    })
+}
+
+/// Verifies an override against `trusted` keys (and a legacy secret), then
+/// reads its content with the rules `scorecard eval` applies. An error only
+/// for an unknown forced verdict; every other failure is a refusal. The
+/// ledger is not consulted ([`Console::check_override`] does).
+pub fn check_override_doc(
+    doc: &Value,
+    trusted: &[PublicKey],
+    secret: Option<&Sensitive<Vec<u8>>>,
+    now: jiff::Timestamp,
+) -> Result<CheckedOverride, gavel_governance::UnknownVerdict> {
+    let v = gavel_trust::verify(
+        doc,
+        &VerifyOptions {
+            now,
+            trusted,
+            secret,
+            expected_type: Some(OVERRIDE_TYPE),
+        },
+    );
+    // What the document is, as verification established it: never guessed
+    // from which fields happen to be present.
+    let legacy = v.format == Format::LegacyOverride;
+    // A payload's id is shown once a trusted key's signature over it
+    // verified (so also when it expired), never from a payload nobody
+    // vouched for.
+    let id = (legacy || !v.signers.is_empty())
+        .then(|| Console::override_id(doc, v.format))
+        .flatten();
+    let is_override = matches!(v.format, Format::Dsse | Format::LegacyOverride);
+    let check = match (&v.payload, v.reason) {
+        (_, Some(r)) if !v.valid => refused(r.as_str(), v.message.clone()),
+        (Some(p), _) if v.valid && is_override => {
+            let signers: Vec<OverrideSigner<'_>> = v
+                .signers
+                .iter()
+                .map(|s| OverrideSigner {
+                    name: &s.name,
+                    keyid: &s.keyid,
+                    security: s.roles.contains(&Role::Security),
+                })
+                .collect();
+            check_override(p, legacy, &signers)?
+        }
+        _ => refused(
+            "wrong_payload_type",
+            "not an override: expected a signed override envelope (`application/vnd.gavel.override.v1+json`) or a legacy `{data, signature}` file",
+        ),
+    };
+    Ok(CheckedOverride {
+        verification: v,
+        id,
+        legacy,
+        check,
+        ledger_checked: false,
+    })
 }
 
 /// `ovr-<workflow>-<unix seconds>-<16 hex digits from the OS>`: two
@@ -168,9 +322,25 @@ impl Console {
                 Some(&me.keyid.0),
             )
             .await?;
-        let payload = dsse_payload(&envelope)
+        let payload: Value = dsse_payload(&envelope)
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .ok_or_else(|| ConsoleError::Invalid("the signed override has no payload".into()))?;
+        // Who issued what, for the security team's list of overrides.
+        self.store
+            .audit_event(gavel_store::NewEntry {
+                actor: &me.name,
+                action: "override.issue",
+                subject: workflow_id,
+                details: serde_json::json!({
+                    "id": id,
+                    "keyid": me.keyid.0,
+                    "forced_verdict": forced,
+                    "bypass_micro_pilot": request.bypass_micro_pilot,
+                    "reason": request.reason.trim(),
+                    "expires_at": payload.get("expires_at"),
+                }),
+            })
+            .await?;
         Ok(IssuedOverride {
             id,
             payload,
@@ -231,6 +401,34 @@ impl Console {
             legacy: key.legacy,
         };
         Ok(self.store.record_override_run(used, &run).await?.is_some())
+    }
+
+    /// Checks the override `doc` against the trust store and the
+    /// single-use ledger, as `scorecard eval` and `override verify` do.
+    pub async fn check_override(
+        &self,
+        doc: &Value,
+        secret: Option<&Sensitive<Vec<u8>>>,
+        now: jiff::Timestamp,
+    ) -> Result<CheckedOverride, ConsoleError> {
+        let trusted = self.trusted_keys().await?;
+        let mut checked = check_override_doc(doc, &trusted, secret, now)
+            .map_err(|e| ConsoleError::InvalidOverride(e.to_string()))?;
+        checked.ledger_checked = true;
+        if matches!(checked.check, OverrideCheck::Usable(_))
+            && self
+                .override_spent(doc, checked.verification.format)
+                .await?
+        {
+            checked.check = refused(
+                "used",
+                format!(
+                    "override `{}` was already used",
+                    checked.id.as_deref().unwrap_or("")
+                ),
+            );
+        }
+        Ok(checked)
     }
 
     /// Whether the override `doc` was already used.

@@ -101,7 +101,7 @@ impl ReviewError {
 }
 
 /// What `review pack` made.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct ReviewPackage {
     pub reference: String,
     pub digest: String,
@@ -118,14 +118,14 @@ pub struct ReviewPackage {
 }
 
 /// A version as a package names it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct PackedVersion {
     pub version: String,
     pub digest: String,
 }
 
 /// How the package's signature fares against this store's trust store.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct PackageSignature {
     /// `verified` (a trusted key with the author role signed it),
     /// `unknown_signer` (no such key here: not fatal, the digests are what
@@ -141,7 +141,7 @@ pub struct PackageSignature {
 }
 
 /// An approval carried in a package, as this store sees it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct PackedApproval {
     pub approver: String,
     pub keyid: String,
@@ -155,7 +155,7 @@ pub struct PackedApproval {
 }
 
 /// `review show`: what a reviewer needs, and whether the package holds.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct ReviewReport {
     pub bundle: String,
     pub environment: String,
@@ -183,7 +183,7 @@ pub struct ReviewReport {
 }
 
 /// What `review sign` made: an `approval.v1` envelope for the console.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct SignedApproval {
     /// `NAME@VERSION` of the proposed version.
     pub reference: String,

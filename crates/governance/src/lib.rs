@@ -56,6 +56,7 @@ pub use crate::scorecard::{Forecast, Scorecard, ScorecardError, Scores};
 /// The outcome of an evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Verdict {
     Promote,
     Demote,
@@ -634,6 +635,7 @@ impl OverrideInput {
 
 /// What happened to the override and the micro-pilot mode.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Overrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
@@ -653,6 +655,7 @@ pub struct Overrides {
 
 /// The foresight gate's findings.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Foresight {
     pub reason_codes: Vec<String>,
     pub recommendation: Verdict,
@@ -662,6 +665,7 @@ pub struct Foresight {
 
 /// `{workflow_id, verdict, reason_codes, overrides, foresight}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Evaluation {
     pub workflow_id: Option<String>,
     pub verdict: Verdict,
@@ -927,6 +931,7 @@ pub fn decision_log_record(card: &Scorecard<'_>, e: &Evaluation, unix_seconds: i
 
 /// Counts per verdict and per reason code over a batch.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct BatchSummary {
     pub total: usize,
     pub verdicts: BTreeMap<String, usize>,

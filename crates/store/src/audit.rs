@@ -146,6 +146,7 @@ pub struct Checkpoint {
 /// How the chain is broken at its first bad entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum BreakKind {
     /// An entry's content or hash was changed.
     Edited,
@@ -173,7 +174,9 @@ impl BreakKind {
 /// The first bad entry: the first `seq` at which the log is not what was
 /// written, and how.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ChainBreak {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub seq: i64,
     pub kind: BreakKind,
     pub message: String,

@@ -34,7 +34,9 @@ pub struct NewRun {
 
 /// A recorded run, newest first in lists.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ScorecardRun {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
     pub at: String,
     pub actor: Option<String>,

@@ -212,6 +212,7 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 /// Which kind of signed document it was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Format {
     Dsse,
     TeamHmac,
@@ -237,6 +238,7 @@ impl Format {
 /// Why verification failed, in the order checks run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Reason {
     Malformed,
     UnknownKey,
@@ -268,6 +270,7 @@ impl Reason {
 
 /// A key that signed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Signer {
     pub keyid: String,
     pub name: String,
@@ -277,6 +280,7 @@ pub struct Signer {
 /// The result: `{valid, format, legacy, payload_type, signers, issued_at,
 /// expires_at, expiry_covered, reason, message}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Verification {
     pub valid: bool,
     pub format: Format,

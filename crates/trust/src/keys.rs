@@ -70,6 +70,7 @@ pub fn bundle_digest(document: &serde_json::Value) -> Result<Digest, CanonicalEr
 /// A key id: the first 16 hex digits of SHA-256 of the raw public key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct KeyId(pub String);
 
 impl KeyId {
@@ -87,6 +88,7 @@ impl fmt::Display for KeyId {
 /// A role a key can hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Role {
     Author,
     Approver,
@@ -124,6 +126,7 @@ impl Role {
 /// (base64), name, email, roles}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PublicKey {
     pub keyid: KeyId,
     pub algorithm: String,
