@@ -106,7 +106,7 @@ export function RolloutsScreen({ route, navigate }: ScreenProps) {
     );
   else if (groups.every((g) => g.units.length === 0))
     list = (
-      <Empty title="Nothing is active yet">
+      <Empty title="No rollouts yet">
         <p>Nothing is active yet: approve a version in Approvals, then activate it here.</p>
         {toApprovals}
       </Empty>
