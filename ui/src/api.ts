@@ -58,6 +58,8 @@ import type { Status } from "./bindings/Status";
 import type { JsonValue } from "./bindings/serde_json/JsonValue";
 import type { Transition } from "./bindings/Transition";
 import type { TrustedKey } from "./bindings/TrustedKey";
+import type { UpdateCheck } from "./bindings/UpdateCheck";
+import type { UpdaterSettings } from "./bindings/UpdaterSettings";
 import type { VersionDetail } from "./bindings/VersionDetail";
 import type { VersionHistory } from "./bindings/VersionHistory";
 import type { VersionRef } from "./bindings/VersionRef";
@@ -300,4 +302,12 @@ export const api = {
     call<SignedApproval>("sign_review", { text, decision, comment }),
   /** Records a signed approval file made by an offline reviewer. */
   importApproval: (text: string) => call<ApprovalRecord>("import_approval", { text }),
+
+  // The updater (DESIGN §11.14).
+  updaterSettings: () => call<UpdaterSettings>("updater_settings"),
+  /** Saves the endpoint and public key (`invalid` names what is wrong). */
+  setUpdaterSettings: (settings: UpdaterSettings) =>
+    call<void>("set_updater_settings", { settings }),
+  /** Asks the endpoint whether a newer version is offered. */
+  checkForUpdate: () => call<UpdateCheck>("check_for_update"),
 };

@@ -32,7 +32,7 @@ mod scorecards;
 
 pub use admin::{
     AuditFilters, AuditText, BackupText, EnvForm, FileText, KeysView, OverrideForm, OverrideLists,
-    Rotation, public_keys_of, read_text_file, write_text_file,
+    Rotation, UpdateCheck, UpdaterSettings, public_keys_of, read_text_file, write_text_file,
 };
 pub use scorecards::{
     BorderlineItem, EXAMPLE_POLICY, NamedText, RunsQuery, ScorecardExamples, ScorecardOutcome,
@@ -483,6 +483,8 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
     BorderlineItem::export_all_to(dir)?;
     RunsQuery::export_all_to(dir)?;
     crate::ScorecardRun::export_all_to(dir)?;
+    UpdaterSettings::export_all_to(dir)?;
+    UpdateCheck::export_all_to(dir)?;
     Ok(())
 }
 

@@ -576,3 +576,109 @@ impl Console {
         Ok(self.import_review(&doc).await?)
     }
 }
+
+/// The updater's settings (DESIGN §11.14): where the update manifest is
+/// and the minisign public key its artifacts must be signed with. Kept in
+/// `desktop.json` in the data directory; off until both are set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct UpdaterSettings {
+    /// The manifest's URL (`https://…/latest.json`).
+    #[serde(default)]
+    pub endpoint: String,
+    /// The public key (minisign, as `tauri signer generate` prints it).
+    #[serde(default)]
+    pub pubkey: String,
+    /// Check when the app starts (off by default).
+    #[serde(default)]
+    pub check_at_start: bool,
+}
+
+/// What a check for updates found.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct UpdateCheck {
+    pub current_version: String,
+    /// A newer version is offered (its artifact is verified at download).
+    pub available: bool,
+    pub version: Option<String>,
+    pub notes: Option<String>,
+    pub date: Option<String>,
+}
+
+impl UpdaterSettings {
+    fn path(home: &Path) -> PathBuf {
+        home.join("desktop.json")
+    }
+
+    /// The settings saved in `home`, or the defaults (off).
+    pub fn load(home: &Path) -> Result<UpdaterSettings, ErrorBody> {
+        let path = Self::path(home);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let doc: Value = serde_json::from_str(&text).map_err(|e| {
+                    ErrorBody::new(
+                        "invalid",
+                        format!(
+                            "`{}` is not JSON ({e}): fix it or remove it to start from the defaults",
+                            path.display()
+                        ),
+                    )
+                })?;
+                match doc.get("updater") {
+                    Some(u) => serde_json::from_value(u.clone()).map_err(|e| {
+                        ErrorBody::new("invalid", format!("`updater` in `{}`: {e}", path.display()))
+                    }),
+                    None => Ok(UpdaterSettings::default()),
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(UpdaterSettings::default()),
+            Err(e) => Err(ErrorBody::new(
+                "unreadable",
+                format!("cannot read `{}`: {e}", path.display()),
+            )),
+        }
+    }
+
+    /// Checks and saves the settings in `home` (an https endpoint, or plain
+    /// http on loopback only; a public key that is base64).
+    pub fn save(&self, home: &Path) -> Result<(), ErrorBody> {
+        let endpoint = self.endpoint.trim();
+        if !endpoint.is_empty() {
+            let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+                .iter()
+                .any(|p| endpoint.starts_with(p));
+            if !endpoint.starts_with("https://") && !loopback {
+                return Err(ErrorBody::new(
+                    "invalid",
+                    format!(
+                        "the update endpoint `{endpoint}` must be an https:// URL (plain http only on loopback, for tests)"
+                    ),
+                ));
+            }
+        }
+        let key = self.pubkey.trim();
+        if !key.is_empty() {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD
+                .decode(key)
+                .map_err(|_| {
+                    ErrorBody::new(
+                        "invalid",
+                        "the update public key is not base64: paste the public key as `tauri signer generate` printed it",
+                    )
+                })?;
+        }
+        let path = Self::path(home);
+        let mut doc = match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).unwrap_or_else(|_| serde_json::json!({})),
+            Err(_) => serde_json::json!({}),
+        };
+        doc["updater"] = serde_json::json!({
+            "endpoint": endpoint,
+            "pubkey": key,
+            "check_at_start": self.check_at_start,
+        });
+        let text = serde_json::to_string_pretty(&doc)
+            .map_err(|e| ErrorBody::new("internal", e.to_string()))?;
+        write_text_file(&path.display().to_string(), &text, true).map(|_| ())
+    }
+}
