@@ -15,6 +15,7 @@ import { IdentityDialog } from "../IdentityDialog";
 import type { ScreenProps } from "../route";
 import "./approvals/approvals.css";
 import { approvalsText, groupInbox, itemKey } from "./approvals/inbox";
+import { OfflineReview } from "./approvals/OfflineReview";
 import { ReviewPanel } from "./approvals/ReviewPanel";
 
 export function ApprovalsScreen({ route, navigate }: ScreenProps) {
@@ -23,6 +24,7 @@ export function ApprovalsScreen({ route, navigate }: ScreenProps) {
   const [error, setError] = useState<ErrorLike | null>(null);
   const [loading, setLoading] = useState(true);
   const [creating, setCreating] = useState(false);
+  const [offline, setOffline] = useState(false);
   const seq = useRef(0);
 
   const reference = route.screen === "approvals" ? route.reference : undefined;
@@ -56,8 +58,10 @@ export function ApprovalsScreen({ route, navigate }: ScreenProps) {
   const selectedKey =
     reference !== undefined && environment !== undefined ? itemKey(reference, environment) : null;
 
-  const select = (item: InboxItem) =>
+  const select = (item: InboxItem) => {
+    setOffline(false);
     navigate({ screen: "approvals", reference: item.reference, environment: item.environment });
+  };
 
   let list: React.ReactNode;
   if (loading && !inbox) list = <Loading label="Loading the inbox…" />;
@@ -146,6 +150,15 @@ export function ApprovalsScreen({ route, navigate }: ScreenProps) {
         <span className="grow" />
         <button
           type="button"
+          aria-label="Offline review"
+          aria-pressed={offline}
+          title="Pack a version for a reviewer without network, review a package, import a signed approval"
+          onClick={() => setOffline((o) => !o)}
+        >
+          Offline review
+        </button>
+        <button
+          type="button"
           aria-label="Refresh inbox"
           title="Refresh inbox"
           disabled={loading}
@@ -164,7 +177,15 @@ export function ApprovalsScreen({ route, navigate }: ScreenProps) {
           {list}
         </nav>
         <div className="approvals-review">
-          {reference !== undefined && environment !== undefined ? (
+          {offline ? (
+            <OfflineReview
+              environments={order}
+              reference={reference}
+              environment={environment}
+              onImported={() => void load()}
+              onClose={() => setOffline(false)}
+            />
+          ) : reference !== undefined && environment !== undefined ? (
             <ReviewPanel
               key={selectedKey ?? ""}
               reference={reference}
