@@ -206,7 +206,7 @@ function CheckpointMaker({ onChanged }: { onChanged: () => void }) {
   };
 
   return (
-    <section className="audit-section" aria-label="Checkpoint">
+    <section className="audit-section" aria-label="Make a checkpoint">
       <h2>Checkpoint</h2>
       <p className="muted audit-note">
         A checkpoint states the newest entry and its hash, signed by this console's operator key.
