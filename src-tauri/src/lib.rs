@@ -15,7 +15,7 @@ use gavel_console::desktop::{
     CompareOutcome, DatasetSpec, DiffView, EnvForm, ErrorBody, Expected, FileText, IdentityInfo,
     Inbox, KeysView, LintResult, NewDraft, OverrideForm, OverrideLists, ReviewView, Rotation,
     RuleDraft, RuleInsert, RunsQuery, SavedDraft, ScorecardExamples, ScorecardOutcome,
-    ScorecardRequest, SimOutcome, SimProgress, SimSource,
+    ScorecardRequest, SimOutcome, SimProgress, SimSource, UpdateCheck, UpdaterSettings,
 };
 use gavel_console::{
     ApprovalRecord, AuditEntry, AuditVerification, Console, Decision, Environment, Incident,
@@ -39,6 +39,8 @@ struct App {
     /// The editor's last parse, so that lint as you type parses only the
     /// rule that changed.
     lint_cache: Arc<Mutex<desktop::ParseCache>>,
+    /// An update downloaded and verified, waiting for the user to install it.
+    pending_update: tokio::sync::Mutex<Option<(tauri_plugin_updater::Update, Vec<u8>)>>,
 }
 
 impl App {
@@ -561,6 +563,133 @@ async fn import_approval(app: State<'_, App>, text: String) -> Reply<ApprovalRec
     app.console()?.import_approval_text(&text).await
 }
 
+// The updater (DESIGN §11.14): the endpoint and public key come from the
+// settings; each artifact's minisign signature, and the version it was
+// signed for, are checked at download (`requireSignedVersion`).
+
+/// How long a check or a download may take.
+const UPDATE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn update_error(e: tauri_plugin_updater::Error) -> ErrorBody {
+    use tauri_plugin_updater::Error as E;
+    let code = match &e {
+        E::Minisign(_)
+        | E::Base64(_)
+        | E::SignatureUtf8(_)
+        | E::SignedVersionMismatch { .. }
+        | E::MissingSignedVersion => "update_refused",
+        E::InsecureTransportProtocol | E::UrlParse(_) | E::EmptyEndpoints => "invalid",
+        _ => "update_unavailable",
+    };
+    let advice = match code {
+        "update_refused" => {
+            " — the update was refused: its signature does not verify against the configured public key, or it was signed for another version; nothing was installed"
+        }
+        "update_unavailable" => {
+            " — check the update endpoint in Settings and the network, then try again"
+        }
+        _ => "",
+    };
+    ErrorBody::new(code, format!("{e}{advice}"))
+}
+
+/// The updater built from the saved settings.
+fn updater(
+    handle: &tauri::AppHandle,
+    home: &std::path::Path,
+) -> Reply<tauri_plugin_updater::Updater> {
+    use tauri_plugin_updater::UpdaterExt;
+    let settings = UpdaterSettings::load(home)?;
+    if settings.endpoint.is_empty() || settings.pubkey.is_empty() {
+        return Err(ErrorBody::new(
+            "updater_off",
+            "updates are off: set the update endpoint and its public key in Settings",
+        ));
+    }
+    let url = tauri::Url::parse(&settings.endpoint).map_err(|e| {
+        ErrorBody::new(
+            "invalid",
+            format!(
+                "the update endpoint `{}` is not a URL: {e}",
+                settings.endpoint
+            ),
+        )
+    })?;
+    handle
+        .updater_builder()
+        .endpoints(vec![url])
+        .map_err(update_error)?
+        .pubkey(settings.pubkey)
+        .timeout(UPDATE_TIMEOUT)
+        .build()
+        .map_err(update_error)
+}
+
+#[tauri::command]
+async fn updater_settings(app: State<'_, App>) -> Reply<UpdaterSettings> {
+    UpdaterSettings::load(app.console()?.home())
+}
+
+#[tauri::command]
+async fn set_updater_settings(app: State<'_, App>, settings: UpdaterSettings) -> Reply<()> {
+    settings.save(app.console()?.home())
+}
+
+fn update_check(
+    handle: &tauri::AppHandle,
+    found: Option<&tauri_plugin_updater::Update>,
+) -> UpdateCheck {
+    UpdateCheck {
+        current_version: handle.package_info().version.to_string(),
+        available: found.is_some(),
+        version: found.map(|u| u.version.clone()),
+        notes: found.and_then(|u| u.body.clone()),
+        date: found.and_then(|u| u.date.map(|d| d.to_string())),
+    }
+}
+
+#[tauri::command]
+async fn check_for_update(app: State<'_, App>, handle: tauri::AppHandle) -> Reply<UpdateCheck> {
+    let found = updater(&handle, app.console()?.home())?
+        .check()
+        .await
+        .map_err(update_error)?;
+    Ok(update_check(&handle, found.as_ref()))
+}
+
+/// Downloads the offered update and verifies its signature against the
+/// configured key; kept until `install_update`. Answers its size.
+#[tauri::command]
+async fn download_update(app: State<'_, App>, handle: tauri::AppHandle) -> Reply<u64> {
+    let update = updater(&handle, app.console()?.home())?
+        .check()
+        .await
+        .map_err(update_error)?
+        .ok_or_else(|| ErrorBody::new("not_found", "no newer version is offered"))?;
+    let bytes = update
+        .download(|_, _| {}, || {})
+        .await
+        .map_err(update_error)?;
+    let size = bytes.len() as u64;
+    *app.pending_update.lock().await = Some((update, bytes));
+    Ok(size)
+}
+
+/// Installs the verified download; Gavel then needs a restart.
+#[tauri::command]
+async fn install_update(app: State<'_, App>) -> Reply<String> {
+    let pending = app.pending_update.lock().await.take();
+    let (update, bytes) = pending.ok_or_else(|| {
+        ErrorBody::new(
+            "not_found",
+            "nothing is downloaded: download the update first",
+        )
+    })?;
+    let version = update.version.clone();
+    update.install(bytes).map_err(update_error)?;
+    Ok(version)
+}
+
 /// Reports progress at most every 50 ms, and the last count always.
 fn reporter(channel: Channel<SimProgress>) -> impl Fn(SimProgress) + Sync + Send {
     let last = Mutex::new(std::time::Instant::now());
@@ -641,6 +770,46 @@ fn open_console() -> Result<Console, ErrorBody> {
     })
 }
 
+/// When the settings ask for it, checks for an update once at start and
+/// tells the window (`gavel://update-available`) if one is offered.
+fn check_at_start(handle: &tauri::AppHandle) {
+    use tauri::Emitter;
+    let handle = handle.clone();
+    tauri::async_runtime::spawn(async move {
+        let state = handle.state::<App>();
+        let Ok(console) = state.console() else { return };
+        let wanted = UpdaterSettings::load(console.home()).is_ok_and(|s| s.check_at_start);
+        if !wanted {
+            return;
+        }
+        let found = match updater(&handle, console.home()) {
+            Ok(u) => u.check().await,
+            Err(_) => return,
+        };
+        if let Ok(Some(update)) = found {
+            let _ = handle.emit(
+                "gavel://update-available",
+                update_check(&handle, Some(&update)),
+            );
+        }
+    });
+}
+
+/// The app's configuration. Builds for the end-to-end tests let the
+/// updater fetch plain HTTP from a loopback server when
+/// `GAVEL_E2E_UPDATER_LOOPBACK` is set; no other build can.
+fn context() -> tauri::Context<tauri::Wry> {
+    #[allow(unused_mut)]
+    let mut context = tauri::generate_context!();
+    #[cfg(feature = "e2e-tests")]
+    if std::env::var_os("GAVEL_E2E_UPDATER_LOOPBACK").is_some() {
+        if let Some(updater) = context.config_mut().plugins.0.get_mut("updater") {
+            updater["dangerousInsecureTransportProtocol"] = serde_json::Value::Bool(true);
+        }
+    }
+    context
+}
+
 pub fn run() {
     let result = tauri::Builder::default()
         .setup(|app| {
@@ -653,9 +822,12 @@ pub fn run() {
                 ),
                 runs: Mutex::new(HashMap::new()),
                 lint_cache: Arc::default(),
+                pending_update: tokio::sync::Mutex::new(None),
             });
+            check_at_start(app.handle());
             Ok(())
         })
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .invoke_handler(tauri::generate_handler![
             app_info,
             set_acting,
@@ -713,8 +885,13 @@ pub fn run() {
             show_review,
             sign_review,
             import_approval,
+            updater_settings,
+            set_updater_settings,
+            check_for_update,
+            download_update,
+            install_update,
         ])
-        .run(tauri::generate_context!());
+        .run(context());
     if let Err(e) = result {
         eprintln!("gavel-desktop: cannot start: {e}");
         std::process::exit(1);

@@ -134,6 +134,8 @@ impl App {
         ])
         .env("GAVEL_HOME", path)
         .env("DISPLAY", &display)
+        // The updater may fetch the tests' plain-HTTP loopback server.
+        .env("GAVEL_E2E_UPDATER_LOOPBACK", "1")
         // Each test's keys under a service of its own, in the test keyring.
         .env("GAVEL_KEYCHAIN_SERVICE", format!("gavel-e2e-{name}-{port}"))
         .stdout(Stdio::null())
