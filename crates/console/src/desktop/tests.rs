@@ -679,3 +679,397 @@ fn the_expected_state_and_metrics_come_from_the_screen() {
         "invalid_metrics"
     );
 }
+
+#[tokio::test]
+async fn a_batch_of_scorecards_is_evaluated_logged_and_recorded_and_a_bad_one_is_a_row() {
+    let (home, c) = team().await;
+    let examples = scorecard_examples();
+    let mut scorecards = examples.scorecards.clone();
+    scorecards.push(NamedText {
+        name: "more.jsonl".into(),
+        text: "{\"workflow_id\": \"w1\", \"raroi\": 2.0, \"confidence\": 0.95, \"alignment_status\": \"pass\", \"security_status\": \"pass\"}\n\nnot json\n{\"workflow_id\": \"w2\", \"raroi\": \"high\"}\n".into(),
+    });
+    let request = ScorecardRequest {
+        policy: examples.policy.clone(),
+        scorecards,
+        borderline_queue: false,
+        log: true,
+    };
+    let out = c
+        .evaluate_scorecards(&request, Some("ada"))
+        .await
+        .expect("evaluated");
+    // The five examples (as `gavel scorecard eval` decides them) and w1; the
+    // line that is not JSON and the wrong type are rows with their errors.
+    assert_eq!(out.summary.total, 6);
+    assert_eq!(out.invalid, 2);
+    assert_eq!(out.rows.len(), 8);
+    let verdict = |w: &str| {
+        out.rows
+            .iter()
+            .find_map(|r| {
+                r.evaluation
+                    .as_ref()
+                    .filter(|e| e.workflow_id.as_deref() == Some(w))
+            })
+            .map(|e| (e.verdict.as_str(), e.reason_codes.clone()))
+    };
+    assert_eq!(
+        verdict("outbound-email"),
+        Some(("demote", vec!["alignment_veto".to_string()]))
+    );
+    assert_eq!(
+        verdict("support-summaries"),
+        Some(("pilot", vec!["thin_margin".to_string()]))
+    );
+    let bad: Vec<(&str, &str)> = out
+        .rows
+        .iter()
+        .filter_map(|r| r.error.as_deref().map(|e| (r.source.as_str(), e)))
+        .collect();
+    assert_eq!(bad.len(), 2);
+    assert_eq!(bad[0].0, "more.jsonl:3");
+    assert_eq!(bad[1].0, "more.jsonl:4");
+    assert!(
+        bad[1].1.contains("w2") && bad[1].1.contains("raroi"),
+        "{bad:?}"
+    );
+    // Logged line by line, and recorded as runs by ada.
+    let log = std::fs::read_to_string(home.path().join("governance/decision_log.jsonl"))
+        .expect("decision log");
+    assert_eq!(log.lines().count(), 6);
+    let runs = c.scorecard_runs(RunsQuery::default()).await.expect("runs");
+    assert_eq!(runs.len(), 6);
+    assert!(runs.iter().all(|r| r.actor.as_deref() == Some("ada")));
+    let demoted = c
+        .scorecard_runs(RunsQuery {
+            verdict: Some("demote".into()),
+            ..RunsQuery::default()
+        })
+        .await
+        .expect("runs");
+    assert_eq!(demoted.len(), 1);
+    // Without logging nothing more is written.
+    let quiet = ScorecardRequest {
+        log: false,
+        ..request
+    };
+    c.evaluate_scorecards(&quiet, Some("ada"))
+        .await
+        .expect("evaluated");
+    assert_eq!(
+        c.scorecard_runs(RunsQuery::default())
+            .await
+            .expect("runs")
+            .len(),
+        6
+    );
+    // Exported whole, and never over a file without asking.
+    let to = home.path().join("log-copy.jsonl");
+    let to = to.to_str().expect("utf-8 path");
+    c.export_decision_log(to, false).expect("exported");
+    assert_eq!(std::fs::read_to_string(to).expect("copy"), log);
+    assert_eq!(c.export_decision_log(to, false).unwrap_err().code, "exists");
+}
+
+#[tokio::test]
+async fn borderline_verdicts_go_to_the_queue_when_asked() {
+    let (_home, c) = team().await;
+    let policy = NamedText {
+        name: "p.yaml".into(),
+        text: "raroi_threshold: 1.0\nconfidence_threshold: 0.7\nroi_forecast_min: 0.0\n".into(),
+    };
+    // Promoted on its own numbers; its projection dips just below the
+    // minimum (within 0.05): borderline when the queue is in use.
+    let card = NamedText {
+        name: "c.json".into(),
+        text: "{\"workflow_id\": \"edge\", \"raroi\": 1.5, \"confidence\": 0.9, \"alignment_status\": \"pass\", \"security_status\": \"pass\", \"forecast\": {\"projections\": [{\"cycle\": 1, \"roi\": -0.02}], \"confidence\": 0.8}}".into(),
+    };
+    let mut request = ScorecardRequest {
+        policy,
+        scorecards: vec![card],
+        borderline_queue: false,
+        log: false,
+    };
+    let off = c
+        .evaluate_scorecards(&request, None)
+        .await
+        .expect("evaluated");
+    assert_eq!(off.queued, 0);
+    assert!(c.borderline_queue().expect("queue").is_empty());
+    request.borderline_queue = true;
+    let on = c
+        .evaluate_scorecards(&request, None)
+        .await
+        .expect("evaluated");
+    let verdict = on.rows[0].evaluation.as_ref().map(|e| e.verdict);
+    assert_eq!(verdict, Some(gavel_governance::Verdict::Borderline));
+    assert_eq!(on.queued, 1);
+    let queue = c.borderline_queue().expect("queue");
+    assert_eq!(queue.len(), 1);
+    assert_eq!(queue[0].workflow_id.as_deref(), Some("edge"));
+    assert_eq!(queue[0].status, "pending");
+}
+
+#[tokio::test]
+async fn a_policy_that_does_not_load_says_where() {
+    let (_home, c) = team().await;
+    let request = ScorecardRequest {
+        policy: NamedText {
+            name: "p.yaml".into(),
+            text:
+                "raroi_threshold: 1.0\nrules:\n  - decision: maybe\n    condition: \"raroi > 1\"\n"
+                    .into(),
+        },
+        scorecards: scorecard_examples().scorecards,
+        borderline_queue: false,
+        log: true,
+    };
+    let e = c.evaluate_scorecards(&request, None).await.unwrap_err();
+    assert_eq!(e.code, "invalid_policy");
+    assert_eq!(e.line, Some(3), "{e:?}");
+    assert!(
+        c.scorecard_runs(RunsQuery::default())
+            .await
+            .expect("runs")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn only_a_security_identity_issues_overrides_and_each_issue_is_listed() {
+    let (_home, c) = team().await;
+    let form = OverrideForm {
+        workflow_id: "invoice-triage".into(),
+        forced_verdict: Some("promote".into()),
+        bypass_micro_pilot: false,
+        reason: "Approved by the risk committee on Monday".into(),
+        expires_in: Some("2h".into()),
+    };
+    // bob is an approver only: refused, and told why before he tries.
+    let bob = c.override_lists(Some("bob")).await.expect("lists");
+    assert!(!bob.can_issue);
+    assert!(
+        bob.why_not
+            .as_deref()
+            .is_some_and(|w| w.contains("security"))
+    );
+    let refused = c.issue_override_form(&form, Some("bob")).await.unwrap_err();
+    assert_eq!(refused.code, "refused", "{refused:?}");
+    // ada holds every person role.
+    let issued = c
+        .issue_override_form(&form, Some("ada"))
+        .await
+        .expect("issued");
+    let lists = c.override_lists(Some("ada")).await.expect("lists");
+    assert!(lists.can_issue && lists.why_not.is_none());
+    assert_eq!(lists.issued.len(), 1);
+    assert_eq!(lists.issued[0].actor, "ada");
+    assert_eq!(lists.issued[0].subject, "invoice-triage");
+    assert_eq!(lists.issued[0].details["id"], issued.id.as_str());
+    assert!(lists.used.is_empty());
+    // The file verifies, for anyone; an edited one does not.
+    let text = issued.envelope.to_string();
+    let v = c.verify_override_text(&text, None).await.expect("verified");
+    assert!(v.valid, "{v:?}");
+    assert_eq!(v.workflow_id.as_deref(), Some("invoice-triage"));
+    assert_eq!(v.forced_verdict, Some(gavel_governance::Verdict::Promote));
+    assert_eq!(v.signers[0].name, "ada");
+    assert!(v.ledger_checked);
+    let mut edited = issued.envelope.clone();
+    let sig = edited["signatures"][0]["sig"]
+        .as_str()
+        .expect("sig")
+        .to_string();
+    let flipped = if sig.starts_with('A') { "B" } else { "A" };
+    edited["signatures"][0]["sig"] = Value::String(format!("{flipped}{}", &sig[1..]));
+    let bad = c
+        .verify_override_text(&edited.to_string(), None)
+        .await
+        .expect("a verdict");
+    assert!(!bad.valid);
+    assert_eq!(bad.reason.as_deref(), Some("bad_signature"));
+    // Bad input: a reason too short, a verdict no override may force.
+    let short = OverrideForm {
+        reason: "because".into(),
+        ..form.clone()
+    };
+    assert_eq!(
+        c.issue_override_form(&short, Some("ada"))
+            .await
+            .unwrap_err()
+            .code,
+        "invalid"
+    );
+    let borderline = OverrideForm {
+        forced_verdict: Some("borderline".into()),
+        ..form
+    };
+    assert_eq!(
+        c.issue_override_form(&borderline, Some("ada"))
+            .await
+            .unwrap_err()
+            .code,
+        "invalid"
+    );
+    assert_eq!(
+        c.verify_override_text("{\"payloadType\": 1, \"payloadType\": 2}", None)
+            .await
+            .unwrap_err()
+            .code,
+        "invalid"
+    );
+}
+
+#[tokio::test]
+async fn roles_are_granted_by_security_only_and_keys_travel_as_files() {
+    let (_home, c) = team().await;
+    let view = c.keys_view(Some("bob")).await.expect("keys");
+    assert_eq!(view.acting.as_deref(), Some("bob"));
+    assert!(!view.can_grant);
+    assert!(c.keys_view(Some("ada")).await.expect("keys").can_grant);
+    let bob = view
+        .keys
+        .iter()
+        .find(|k| k.name == "bob")
+        .expect("bob")
+        .keyid
+        .clone();
+    // bob cannot give himself the security role; ada can grant it.
+    let refused = c
+        .set_roles(&bob, &["security".into()], Some("bob"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, "refused");
+    let granted = c
+        .set_roles(&bob, &["approver".into(), "security".into()], Some("ada"))
+        .await
+        .expect("granted");
+    assert_eq!(
+        granted.roles,
+        vec![gavel_trust::Role::Approver, gavel_trust::Role::Security]
+    );
+    assert_eq!(
+        c.set_roles(&bob, &["boss".into()], Some("ada"))
+            .await
+            .unwrap_err()
+            .code,
+        "invalid"
+    );
+    // A new identity with roles needs a security actor too.
+    assert_eq!(
+        c.create_identity_with_roles("cy", "cy@example.com", &["analyst".into()], None)
+            .await
+            .unwrap_err()
+            .code,
+        "invalid",
+        "several identities: who acts must be named"
+    );
+    let cy = c
+        .create_identity_with_roles("cy", "cy@example.com", &["analyst".into()], Some("ada"))
+        .await
+        .expect("cy");
+    assert_eq!(cy.roles, vec![gavel_trust::Role::Analyst]);
+    // The trust store export is read back as keys; nonsense is refused.
+    let export = c.export_trust().await.expect("export").to_string();
+    assert_eq!(public_keys_of(&export).expect("keys").len(), 3);
+    let one = serde_json::to_string(&c.export_key("ada").await.expect("ada")).expect("json");
+    assert_eq!(public_keys_of(&one).expect("key")[0].name, "ada");
+    assert_eq!(public_keys_of("{}").unwrap_err().code, "invalid_key");
+    assert_eq!(
+        public_keys_of("{\"version\": 1, \"keys\": []}")
+            .unwrap_err()
+            .code,
+        "invalid_key"
+    );
+}
+
+#[test]
+fn files_are_read_within_bounds_and_written_whole_without_replacing_by_surprise() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("out.json");
+    let p = path.to_str().expect("utf-8 path");
+    assert_eq!(write_text_file(p, "one", false).expect("written"), p);
+    assert_eq!(write_text_file(p, "two", false).unwrap_err().code, "exists");
+    assert_eq!(read_text_file(p).expect("read").text, "one");
+    write_text_file(p, "two", true).expect("replaced");
+    let read = read_text_file(p).expect("read");
+    assert_eq!(
+        (read.name.as_str(), read.text.as_str()),
+        ("out.json", "two")
+    );
+    // Nothing but the file itself is left in its folder.
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names.len(), 1);
+    let d = dir.path().to_str().expect("utf-8 path");
+    assert_eq!(read_text_file(d).unwrap_err().code, "unreadable");
+    assert_eq!(
+        write_text_file(d, "x", true).unwrap_err().code,
+        "unwritable"
+    );
+    let missing = dir.path().join("no/such/dir/f.json");
+    assert_eq!(
+        write_text_file(missing.to_str().expect("utf-8"), "x", false)
+            .unwrap_err()
+            .code,
+        "unwritable"
+    );
+    assert_eq!(read_text_file("  ").unwrap_err().code, "invalid");
+    let binary = dir.path().join("bin");
+    std::fs::write(&binary, [0xff, 0xfe, 0x00]).expect("bytes");
+    assert_eq!(
+        read_text_file(binary.to_str().expect("utf-8"))
+            .unwrap_err()
+            .code,
+        "unreadable"
+    );
+    let big = dir.path().join("big");
+    let f = std::fs::File::create(&big).expect("file");
+    f.set_len(gavel_policy::MAX_FILE_BYTES + 1).expect("size");
+    assert_eq!(
+        read_text_file(big.to_str().expect("utf-8"))
+            .unwrap_err()
+            .code,
+        "too_large"
+    );
+}
+
+#[test]
+fn updater_settings_are_checked_and_kept_beside_other_settings() {
+    let home = tempfile::tempdir().expect("home");
+    assert_eq!(
+        UpdaterSettings::load(home.path()).expect("defaults"),
+        UpdaterSettings::default()
+    );
+    let good = UpdaterSettings {
+        endpoint: "https://updates.example.com/gavel/latest.json".into(),
+        pubkey: "dW50cnVzdGVkIGNvbW1lbnQ6IG1pbmlzaWdu".into(),
+        check_at_start: true,
+    };
+    good.save(home.path()).expect("saved");
+    assert_eq!(UpdaterSettings::load(home.path()).expect("loaded"), good);
+    let plain = UpdaterSettings {
+        endpoint: "http://updates.example.com/latest.json".into(),
+        ..good.clone()
+    };
+    assert_eq!(plain.save(home.path()).unwrap_err().code, "invalid");
+    let loopback = UpdaterSettings {
+        endpoint: "http://127.0.0.1:8080/latest.json".into(),
+        ..good.clone()
+    };
+    loopback.save(home.path()).expect("loopback is allowed");
+    let not_base64 = UpdaterSettings {
+        pubkey: "not base64!".into(),
+        ..good
+    };
+    assert_eq!(not_base64.save(home.path()).unwrap_err().code, "invalid");
+    // A refused save changed nothing.
+    assert_eq!(
+        UpdaterSettings::load(home.path()).expect("loaded"),
+        loopback
+    );
+}
