@@ -103,27 +103,25 @@ export function EvaluateForm({
             Use example policy
           </button>
           {form.policy ? (
-            <span className="sc-policy-name truncate mono" title={form.policy.name}>
-              {form.policy.name}
-            </span>
+            <>
+              <span className="sc-policy-name truncate mono" title={form.policy.name}>
+                {form.policy.name}
+              </span>
+              <button
+                type="button"
+                className="sc-link"
+                aria-label={showPolicy ? "Hide policy text" : "Show policy text"}
+                aria-expanded={showPolicy}
+                title={linesText(form.policy.text)}
+                onClick={() => setShowPolicy((s) => !s)}
+              >
+                {showPolicy ? "Hide text" : "Show text"}
+              </button>
+            </>
           ) : (
             <span className="muted">No policy yet</span>
           )}
         </div>
-        {form.policy && (
-          <div className="sc-row">
-            <button
-              type="button"
-              className="sc-link"
-              aria-label={showPolicy ? "Hide policy text" : "Show policy text"}
-              aria-expanded={showPolicy}
-              onClick={() => setShowPolicy((s) => !s)}
-            >
-              {showPolicy ? "Hide policy text" : "Show policy text"}
-            </button>
-            <span className="muted">{linesText(form.policy.text)}</span>
-          </div>
-        )}
         {form.policy && showPolicy && (
           <section className="sc-policy-text" aria-label="Policy text">
             <pre>{form.policy.text}</pre>

@@ -80,8 +80,8 @@ export function History({ reloadToken }: { reloadToken: number }) {
     ) : (
       <Empty title="No runs recorded yet">
         <p>
-          Evaluations made with “Log the runs” checked (or by `gavel scorecard eval`) are listed
-          here.
+          Evaluations made with “Log the runs” checked (or by <code>gavel scorecard eval</code>) are
+          listed here.
         </p>
       </Empty>
     );

@@ -114,7 +114,7 @@ export function Results({
       <p className="muted sc-note">
         {outcome.log_path ? (
           <span className="truncate sc-inline-truncate" title={outcome.log_path}>
-            Logged to {outcome.log_path}
+            Logged to {outcome.log_path}.
           </span>
         ) : (
           "Not logged."
@@ -176,30 +176,35 @@ export function Results({
           </button>
         </p>
       ) : (
-        <VirtualList
-          label="Result rows"
-          role="listbox"
-          className="sc-list"
-          count={shown.length}
-          rowHeight={ROW_HEIGHT}
-          tabIndex={0}
-          onKeyDown={onKey}
-          scrollToIndex={position >= 0 ? position : undefined}
-          activeDescendant={position >= 0 ? `sc-row-${position}` : undefined}
-          renderRow={(i) => {
-            const index = shown[i];
-            const row = index === undefined ? undefined : rows[index];
-            if (index === undefined || !row) return null;
-            return (
-              <ResultRow
-                id={`sc-row-${i}`}
-                row={row}
-                selected={index === selected}
-                onSelect={() => setSelected(index === selected ? null : index)}
-              />
-            );
-          }}
-        />
+        <div
+          className="sc-list-box sc-results-box"
+          style={{ height: shown.length * ROW_HEIGHT + 2 }}
+        >
+          <VirtualList
+            label="Result rows"
+            role="listbox"
+            className="sc-list"
+            count={shown.length}
+            rowHeight={ROW_HEIGHT}
+            tabIndex={0}
+            onKeyDown={onKey}
+            scrollToIndex={position >= 0 ? position : undefined}
+            activeDescendant={position >= 0 ? `sc-row-${position}` : undefined}
+            renderRow={(i) => {
+              const index = shown[i];
+              const row = index === undefined ? undefined : rows[index];
+              if (index === undefined || !row) return null;
+              return (
+                <ResultRow
+                  id={`sc-row-${i}`}
+                  row={row}
+                  selected={index === selected}
+                  onSelect={() => setSelected(index === selected ? null : index)}
+                />
+              );
+            }}
+          />
+        </div>
       )}
       {selectedRow ? (
         <Detail row={selectedRow} onClose={() => setSelected(null)} />
