@@ -51,6 +51,7 @@ export function AuditScreen({ route }: ScreenProps) {
   const [selectedSeq, setSelectedSeq] = useState<number | null>(null);
   const [missing, setMissing] = useState<number | null>(null);
   const pendingShow = useRef<number | null>(null);
+  const side = useRef<HTMLDivElement>(null);
   const seq = useRef(0);
 
   const load = useCallback(async (filters: AuditFilters) => {
@@ -68,6 +69,7 @@ export function AuditScreen({ route }: ScreenProps) {
         const found = next[row];
         setSelectedSeq(found?.seq ?? null);
         setMissing(found?.seq === show ? null : show);
+        side.current?.scrollTo({ top: 0 });
       }
     } catch (e) {
       if (mine !== seq.current) return;
@@ -82,8 +84,10 @@ export function AuditScreen({ route }: ScreenProps) {
   }, [load, applied]);
 
   // Coming to the screen for another subject (from a version's history) filters on it.
+  const shownSubject = useRef(routeSubject);
   useEffect(() => {
-    if (routeSubject === undefined) return;
+    if (routeSubject === undefined || routeSubject === shownSubject.current) return;
+    shownSubject.current = routeSubject;
     setForm((f) => ({ ...emptyForm(routeSubject), since: f.since, until: f.until }));
     setApplied((a) => ({ ...a, actor: null, action: null, subject: routeSubject }));
   }, [routeSubject]);
@@ -198,7 +202,7 @@ export function AuditScreen({ route }: ScreenProps) {
     body = (
       <>
         <div className="audit-head" aria-hidden="true">
-          <span>#</span>
+          <span className="audit-seq">#</span>
           <span>Time</span>
           <span>Actor</span>
           <span>Action</span>
@@ -327,7 +331,7 @@ export function AuditScreen({ route }: ScreenProps) {
           )}
           {body}
         </div>
-        <div className="audit-side">
+        <div className="audit-side" ref={side}>
           <section className="audit-section" aria-label="Entry details">
             {missing !== null && (
               <p className="audit-note audit-bad" role="status">

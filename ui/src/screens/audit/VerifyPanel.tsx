@@ -82,7 +82,7 @@ export function VerifyPanel({
             </button>
           )}
         </div>
-        <div className="audit-row">
+        <div className="audit-buttons">
           <button
             type="button"
             className="primary"
@@ -90,7 +90,7 @@ export function VerifyPanel({
             disabled={busy}
             onClick={() => void verify()}
           >
-            {busy ? "Verifying…" : checkpoint ? "Verify against checkpoint" : "Verify audit log"}
+            {busy ? "Verifying…" : "Verify audit log"}
           </button>
         </div>
         {error && <Problem what="Verification could not run" error={error} hint={auditHint} />}
@@ -143,7 +143,7 @@ function Result({
             <output aria-label="First bad entry">{bad.seq}</output> ({bad.kind}): {bad.message}
           </p>
           <p className="audit-note">This means {KIND_TEXT[bad.kind]}.</p>
-          <div className="audit-row">
+          <div className="audit-buttons">
             <button
               type="button"
               aria-label={`Show entry ${bad.seq}`}
@@ -213,7 +213,7 @@ function CheckpointMaker({ onChanged }: { onChanged: () => void }) {
         Keep the file somewhere the log's owner cannot change (a ticket, another machine): verifying
         against it detects entries removed from the end.
       </p>
-      <div className="audit-row">
+      <div className="audit-buttons">
         <button
           type="button"
           aria-label="Make checkpoint"

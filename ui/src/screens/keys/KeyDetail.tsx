@@ -215,8 +215,8 @@ export function KeyDetail({
         >
           <p>
             A new key pair replaces {k.keyid} in the OS keychain, with the same roles. The old key
-            is retired: it still verifies what it signed, and signs nothing more. Other consoles and
-            CI pipelines must be given the new public key, and older backups no longer act.
+            is retired: it still verifies what it signed, and signs nothing more. Give the new
+            public key to other consoles and CI pipelines, and back the new key up.
           </p>
         </ConfirmDialog>
       )}

@@ -57,7 +57,8 @@ export function KeyRow({
         <span className="truncate muted" title={k.email}>
           {k.email || "no email"}
         </span>
-        <span className="grow" />
+      </span>
+      <span className="keys-line">
         <RoleBadges roles={k.roles} />
       </span>
     </button>

@@ -106,7 +106,7 @@ describe("forms", () => {
   it("has hints for its codes", () => {
     for (const code of ["refused", "invalid", "keychain", "not_found", "invalid_key"])
       expect(keysHint(code)).toBeDefined();
-    expect(keysHint("bad_passphrase")).toContain("nothing was changed");
+    expect(keysHint("bad_passphrase")).toContain("Nothing was changed");
     expect(keysHint("invalid_backup")).toContain("backup");
   });
 });

@@ -129,7 +129,8 @@ const HINTS: Record<string, string> = {
   not_found: "The key is no longer in the trust store: refresh the list.",
   invalid_key:
     "Give a public key file (from Export public key, or `gavel keys export`) or a trust store export.",
-  bad_passphrase: "The passphrase does not open this backup; nothing was changed. Try again.",
+  bad_passphrase:
+    "Nothing was changed: type the passphrase the backup was made with (it is case-sensitive).",
   invalid_backup:
     "This is not a key backup made by Back up key (or `gavel keys backup`), or it was damaged.",
   exists: "Choose another path, or replace the file.",
