@@ -13,6 +13,7 @@ import type { VersionStatus } from "../bindings/VersionStatus";
 import { useScreenCommands } from "../commands";
 import { EnvBadge, StatusBadge } from "../components/Badge";
 import { Empty, Failed, Loading } from "../components/States";
+import { useNotify } from "../components/Toasts";
 import { VirtualList } from "../components/VirtualList";
 import { LatestRequest } from "../editor/latest";
 import { type ErrorLike, toErrorLike } from "../errors";
@@ -314,6 +315,7 @@ export function BundlesScreen({ navigate }: ScreenProps) {
           version={selectedVersion}
           previous={selectedVersion ? previousVersion(versions, selectedVersion) : undefined}
           environments={environments}
+          onChanged={() => void load()}
           navigate={navigate}
         />
       </div>
@@ -326,12 +328,28 @@ function BundleDetail({
   previous,
   environments,
   navigate,
+  onChanged,
 }: {
   version: VersionRow | null;
   previous: VersionRow | undefined;
   environments: readonly string[];
   navigate: ScreenProps["navigate"];
+  onChanged: () => void;
 }) {
+  const notify = useNotify();
+  const [submitting, setSubmitting] = useState(false);
+  const submit = async (reference: string) => {
+    setSubmitting(true);
+    try {
+      await api.submit(reference);
+      notify.info(`${reference} is submitted: approvers see it in their inbox`);
+      onChanged();
+    } catch (e) {
+      notify.error(`Submitting ${reference} failed`, e);
+    } finally {
+      setSubmitting(false);
+    }
+  };
   const [history, setHistory] = useState<VersionHistory | null>(null);
   const [error, setError] = useState<ErrorLike | null>(null);
   const [loading, setLoading] = useState(false);
@@ -418,6 +436,17 @@ function BundleDetail({
           >
             Open in editor
           </button>
+          {version.status === "draft" && (
+            <button
+              type="button"
+              aria-label="Submit for approval"
+              title="Freeze this draft and send it to the approvers' inbox"
+              disabled={submitting}
+              onClick={() => void submit(version.reference)}
+            >
+              {submitting ? "Submitting…" : "Submit for approval"}
+            </button>
+          )}
           <button
             type="button"
             aria-label="Diff with previous"
