@@ -22,7 +22,7 @@ import {
   isFiltered,
   LIMITS,
   limitToReach,
-  rowForSeq,
+  locate,
   shortHash,
   timeText,
   toFilters,
@@ -49,7 +49,7 @@ export function AuditScreen({ route }: ScreenProps) {
   const [error, setError] = useState<ErrorLike | null>(null);
   const [loading, setLoading] = useState(true);
   const [selectedSeq, setSelectedSeq] = useState<number | null>(null);
-  const [missing, setMissing] = useState<number | null>(null);
+  const [missing, setMissing] = useState<{ seq: number; beyond: boolean } | null>(null);
   const pendingShow = useRef<number | null>(null);
   const side = useRef<HTMLDivElement>(null);
   const seq = useRef(0);
@@ -65,10 +65,9 @@ export function AuditScreen({ route }: ScreenProps) {
       const show = pendingShow.current;
       pendingShow.current = null;
       if (show !== null) {
-        const row = rowForSeq(next, show);
-        const found = next[row];
-        setSelectedSeq(found?.seq ?? null);
-        setMissing(found?.seq === show ? null : show);
+        const at = locate(next, show, filters.limit ?? DEFAULT_LIMIT);
+        setSelectedSeq(next[at.row]?.seq ?? null);
+        setMissing(at.state === "found" ? null : { seq: show, beyond: at.state === "beyond" });
         side.current?.scrollTo({ top: 0 });
       }
     } catch (e) {
@@ -107,8 +106,16 @@ export function AuditScreen({ route }: ScreenProps) {
     apply(blank);
   };
 
-  const showEntry = (target: number, lastSeq: number) => {
-    const nextLimit = limitToReach(target, lastSeq, limit);
+  const showEntry = async (target: number, lastSeq: number) => {
+    // The newest entry of the whole log, to ask for enough entries to reach back to `target`.
+    let newest = lastSeq;
+    try {
+      const top = await api.auditList({ ...toFilters(emptyForm(), 1).filters });
+      newest = Math.max(newest, top[0]?.seq ?? 0);
+    } catch {
+      // The list's own load reports the failure.
+    }
+    const nextLimit = limitToReach(target, newest, limit);
     const blank = emptyForm();
     setForm(blank);
     setFormErrors([]);
@@ -335,8 +342,9 @@ export function AuditScreen({ route }: ScreenProps) {
           <section className="audit-section" aria-label="Entry details">
             {missing !== null && (
               <p className="audit-note audit-bad" role="status">
-                Entry #{missing} is not in the log (it was removed); the nearest older entry is
-                selected.
+                {missing.beyond
+                  ? `Entry #${missing.seq} is older than the ${list.length.toLocaleString("en-US")} entries a list can show; the oldest one shown is selected. Export the log to read it.`
+                  : `Entry #${missing.seq} is not in the log (it was removed); the nearest older entry is selected.`}
               </p>
             )}
             {selected ? (
@@ -347,7 +355,10 @@ export function AuditScreen({ route }: ScreenProps) {
               </p>
             )}
           </section>
-          <VerifyPanel onShowEntry={showEntry} onChanged={() => void load(applied)} />
+          <VerifyPanel
+            onShowEntry={(seq, last) => void showEntry(seq, last)}
+            onChanged={() => void load(applied)}
+          />
         </div>
       </div>
     </section>

@@ -11,6 +11,7 @@ import {
   indexOfSeq,
   isFiltered,
   limitToReach,
+  locate,
   rowForSeq,
   shortHash,
   timeText,
@@ -117,6 +118,15 @@ describe("finding an entry", () => {
     expect(rowForSeq(list, 7)).toBe(2);
     expect(rowForSeq(list, 10)).toBe(0);
     expect(rowForSeq(list, 1)).toBe(3);
+  });
+
+  it("tells a removed entry from one older than the list reaches", () => {
+    expect(locate(list, 8, 4)).toEqual({ row: 1, state: "found" });
+    expect(locate(list, 7, 4)).toEqual({ row: 2, state: "missing" });
+    expect(locate(list, 2, 4)).toEqual({ row: 3, state: "beyond" });
+    expect(locate(list, 2, 100)).toEqual({ row: 3, state: "missing" });
+    expect(locate([entry(3), entry(1)], 2, 2).state).toBe("missing");
+    expect(locate([], 2, 100)).toEqual({ row: -1, state: "missing" });
   });
 
   it("raises the limit just enough to reach back", () => {

@@ -116,6 +116,23 @@ export function rowForSeq(entries: readonly AuditEntry[], seq: number): number {
   return older >= 0 ? older : entries.length - 1;
 }
 
+export interface Located {
+  /** The row to select (-1 when the list is empty). */
+  row: number;
+  /** `found`; `missing` (the list reaches past it, so it is not in the log); `beyond` (older than the list reaches). */
+  state: "found" | "missing" | "beyond";
+}
+
+/** Where entry `seq` is in a list (newest first) asked for with `limit`. */
+export function locate(entries: readonly AuditEntry[], seq: number, limit: number): Located {
+  const row = rowForSeq(entries, seq);
+  if (row >= 0 && entries[row]?.seq === seq) return { row, state: "found" };
+  const oldest = entries[entries.length - 1];
+  // A list shorter than its limit is the whole log: what it lacks was removed.
+  if (oldest && oldest.seq > seq && entries.length >= limit) return { row, state: "beyond" };
+  return { row, state: "missing" };
+}
+
 /** The smallest list limit that reaches back to `seq` when the log ends at `lastSeq`. */
 export function limitToReach(seq: number, lastSeq: number, current: number): number {
   const needed = Math.max(1, lastSeq - seq + 2);
