@@ -40,6 +40,8 @@ export function ScorecardsScreen(_props: ScreenProps) {
   }, []);
 
   const changeForm = (f: FormState) => {
+    // A new policy is a reason to try again: its predecessor's error no longer applies.
+    if (f.policy !== kept.form.policy) setError(null);
     kept.form = f;
     setForm(f);
   };

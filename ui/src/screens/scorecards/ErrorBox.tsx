@@ -7,11 +7,11 @@ export function ErrorBox({ what, error }: { what: string; error: LinedError }) {
   const hint = scorecardHint(error.code);
   return (
     <div className="sc-error" role="alert">
-      <strong>{what}</strong>
-      <p>
-        {error.line != null && <span className="sc-error-line">Line {error.line}: </span>}
-        {error.message}
-      </p>
+      <strong>
+        {what}
+        {error.line != null && ` (line ${error.line})`}
+      </strong>
+      <p>{error.message}</p>
       {hint && <p className="muted">{hint}</p>}
       <p className="muted mono sc-error-code">{error.code}</p>
     </div>

@@ -127,7 +127,7 @@ export function History({ reloadToken }: { reloadToken: number }) {
                   <span>
                     <VerdictBadge verdict={r.verdict} />
                   </span>
-                  <span className="truncate mono" title={reasons}>
+                  <span className={`truncate${reasons ? " mono" : ""}`} title={reasons}>
                     {reasons || "—"}
                   </span>
                   <span className="truncate" title={r.actor ?? "no identity"}>
@@ -199,7 +199,8 @@ export function History({ reloadToken }: { reloadToken: number }) {
         <input
           type="search"
           aria-label="Workflow filter"
-          placeholder="Workflow id"
+          placeholder="Workflow id (exact)"
+          title="Runs of this workflow id (the whole id, exactly)"
           value={workflow}
           onChange={(e) => setWorkflow(e.target.value)}
         />

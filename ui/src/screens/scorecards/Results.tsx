@@ -27,6 +27,12 @@ import {
 
 const ROW_HEIGHT = 46;
 
+/** A click on a row leaves the focus on the list, where the arrow keys move the selection. */
+function keepListFocus(e: React.MouseEvent<HTMLElement>): void {
+  e.preventDefault();
+  (e.currentTarget.closest(".vlist") as HTMLElement | null)?.focus({ preventScroll: true });
+}
+
 export function VerdictBadge({ verdict }: { verdict: string }) {
   return (
     <span className={`badge badge-${verdictTone(verdict)}`} title={verdictText(verdict)}>
@@ -239,7 +245,7 @@ function ResultRow({
       aria-selected={selected}
       aria-label={`Result ${name}`}
       className={`list-row sc-result${selected ? " selected" : ""}${e ? "" : " sc-row-bad"}`}
-      onMouseDown={(ev) => ev.preventDefault()}
+      onMouseDown={keepListFocus}
       onClick={onSelect}
     >
       <span className="sc-row-line">
