@@ -503,19 +503,17 @@ function ImportApproval({ onImported }: { onImported: () => void }) {
       <p className="muted ovr-note">
         Back at the console: the reviewer's key must be trusted here with the approver role.
       </p>
-      <div className="ovr-row">
-        <div className="ovr-grow">
-          <OpenFile
-            label="Approval file"
-            accept=".json,application/json"
-            opened={file?.name}
-            onOpen={(f) => {
-              setFile(f);
-              setError(null);
-              setRecord(null);
-            }}
-          />
-        </div>
+      <OpenFile
+        label="Approval file"
+        accept=".json,application/json"
+        opened={file?.name}
+        onOpen={(f) => {
+          setFile(f);
+          setError(null);
+          setRecord(null);
+        }}
+      />
+      <div className="detail-actions">
         <button
           type="button"
           className="primary"

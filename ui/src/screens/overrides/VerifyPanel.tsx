@@ -56,7 +56,7 @@ export function VerifyPanel() {
         }}
       />
       <div className="ovr-row">
-        <label className="ovr-field grow">
+        <label className="ovr-field ovr-grow">
           <span>Legacy secret name (only for legacy {"{data, signature}"} files)</span>
           <input
             type="text"
@@ -93,7 +93,7 @@ export function VerifyPanel() {
 
 function Verification({ v }: { v: OverrideVerification }) {
   const reason = v.reason ?? "invalid";
-  const hint = v.valid ? undefined : reasonHint(v.reason);
+  const hint = v.valid ? undefined : reasonHint(v.reason, v.legacy);
   return (
     <Box valid={v.valid}>
       <strong>

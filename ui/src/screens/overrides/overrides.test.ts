@@ -12,6 +12,7 @@ import {
   isPast,
   issuedRow,
   overrideFileName,
+  reasonHint,
   reasonLength,
   timeText,
   usedRow,
@@ -165,6 +166,12 @@ describe("a verification", () => {
     expect(
       verificationText({ ...base, legacy: true, signers: [], scope: "any_workflow" }),
     ).toContain("for any workflow, signed by the shared secret (legacy)");
+  });
+
+  it("tells a legacy file's reader to name its secret", () => {
+    expect(reasonHint("unknown_key", true)).toContain("Legacy secret name");
+    expect(reasonHint("unknown_key")).toContain("Keys");
+    expect(reasonHint(null)).toBeUndefined();
   });
 
   it("gives the message of an invalid one", () => {

@@ -258,7 +258,9 @@ export function overrideHint(code: string): string | undefined {
 }
 
 /** What a verification's `reason` code means, for people. */
-export function reasonHint(reason: string | null): string | undefined {
+export function reasonHint(reason: string | null, legacy = false): string | undefined {
+  if (legacy && (reason === "unknown_key" || reason === "bad_signature"))
+    return "A legacy file is signed with a shared secret: name that keychain secret in Legacy secret name, then verify again.";
   switch (reason) {
     case "malformed":
       return "The file is not a signed override Gavel can read.";

@@ -23,7 +23,7 @@ function ErrorBox({ error, label }: { error: ErrorLike; label: string }) {
   return (
     <div className="ovr-refusal" role="alert" aria-label={label}>
       <strong>
-        <code>{error.code}</code>
+        {label} <code>{error.code}</code>
       </strong>
       <p>{error.message}</p>
       {hint && hint !== error.message && <p className="muted">{hint}</p>}
