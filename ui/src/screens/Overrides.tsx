@@ -140,7 +140,7 @@ function IssuedList({ rows }: { rows: IssuedRow[] | null }) {
     <section className="ovr-list" aria-label="Issued overrides">
       <h2 className="panel-title">
         Issued <span className="count">{rows?.length ?? 0}</span>
-        <span className="grow" />
+        <span className="ovr-grow" />
         <ListFilter label="Filter issued overrides" value={filter} onChange={setFilter} />
       </h2>
       {rows === null ? null : rows.length === 0 ? (
@@ -198,7 +198,7 @@ function UsedList({ rows }: { rows: UsedRow[] | null }) {
     <section className="ovr-list" aria-label="Used overrides">
       <h2 className="panel-title">
         Used <span className="count">{rows?.length ?? 0}</span>
-        <span className="grow" />
+        <span className="ovr-grow" />
         <ListFilter label="Filter used overrides" value={filter} onChange={setFilter} />
       </h2>
       {rows === null ? null : rows.length === 0 ? (
