@@ -34,7 +34,7 @@ const RAIL_ICONS: Record<string, string> = {
   scorecards: "▦",
   overrides: "⚑",
   audit: "☰",
-  keys: "⚿",
+  keys: "⚷",
   settings: "⚙",
 };
 

@@ -42,6 +42,7 @@ pub struct App {
     session: String,
     agent: ureq::Agent,
     _home: tempfile::TempDir,
+    home_path: PathBuf,
     name: String,
 }
 
@@ -154,6 +155,7 @@ impl App {
             session: String::new(),
             agent,
             _home: home,
+            home_path: path.to_path_buf(),
             name: name.to_string(),
         };
         let caps = json!({"capabilities": {"alwaysMatch": {
@@ -182,6 +184,13 @@ impl App {
             .to_string();
         app.resize(1280, 800);
         app
+    }
+
+    /// Reloads the front end, as a user's restart would (what it knows at
+    /// start is read again).
+    pub fn reload(&self) {
+        self.post("/refresh", &json!({}));
+        self.label("Screens");
     }
 
     /// Sets the window's size.
@@ -377,6 +386,32 @@ impl App {
             json!([label, text]),
         );
         ok == json!(true)
+    }
+
+    /// The app's data directory (`GAVEL_HOME`).
+    pub fn home(&self) -> PathBuf {
+        self.home_path.clone()
+    }
+
+    /// Calls a command as the front end does; answers `{ok}` or the error
+    /// body `{code, message}`.
+    pub fn invoke(&self, command: &str, args: Value) -> Value {
+        self.script_async(
+            "const [command, args, done] = arguments;
+             window.__TAURI_INTERNALS__.invoke(command, args)
+               .then(ok => done({ok: ok === undefined ? null : ok}), e => done({code: e.code, message: e.message}));",
+            json!([command, args]),
+        )
+    }
+
+    /// [`App::invoke`] that must succeed: its result.
+    pub fn ok(&self, command: &str, args: Value) -> Value {
+        let out = self.invoke(command, args.clone());
+        assert!(
+            out.get("code").is_none(),
+            "`{command}` {args} failed: {out}"
+        );
+        out["ok"].clone()
     }
 
     /// Saves a PNG of the screen (the app's window fills it) under the

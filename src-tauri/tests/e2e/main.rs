@@ -7,6 +7,7 @@
 // Shared with the `measure` benchmark, which uses other parts of it.
 #[allow(dead_code)]
 mod driver;
+mod governance;
 mod updater;
 
 use driver::{App, BACKSPACE, CONTROL, DOWN, END, HOME};

@@ -88,14 +88,8 @@ fn manifest(port: u16, version: &str, signature: &str) -> String {
     .to_string()
 }
 
-/// Calls a command; answers `{ok}` or `{code}`.
 fn call(app: &App, command: &str, args: Value) -> Value {
-    app.script_async(
-        "const [command, args, done] = arguments;
-         window.__TAURI_INTERNALS__.invoke(command, args)
-           .then(ok => done({ok}), e => done({code: e.code, message: e.message}));",
-        json!([command, args]),
-    )
+    app.invoke(command, args)
 }
 
 /// A correctly signed artifact downloads and verifies; a tampered one, one

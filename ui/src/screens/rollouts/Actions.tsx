@@ -263,7 +263,7 @@ export function RollbackAction({ unit, onChanged }: ActionProps) {
     : `${active?.reference ?? "The active version"} is rolled back; the previous active version serves 100% again.`;
 
   return (
-    <section className="rollout-section rollout-action" aria-label="Roll back">
+    <section className="rollout-section rollout-action" aria-label="Roll back the rollout">
       <h2>Roll back</h2>
       {active === null ? (
         <p className="muted rollout-note">Nothing is active here: there is nothing to roll back.</p>
