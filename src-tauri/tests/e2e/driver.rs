@@ -186,6 +186,20 @@ impl App {
         app
     }
 
+    /// Puts `text` into the field labelled `label` at once, as a paste
+    /// does (typing long multi-line text key by key is slow, and newlines
+    /// typed into a WebDriver field are not reliable).
+    pub fn paste(&self, label: &str, text: &str) {
+        self.label(label);
+        self.script(
+            "const e = document.querySelector(`[aria-label=\"${arguments[0]}\"]`);
+             const proto = e instanceof HTMLTextAreaElement ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;
+             Object.getOwnPropertyDescriptor(proto, 'value').set.call(e, arguments[1]);
+             e.dispatchEvent(new Event('input', {bubbles: true}));",
+            json!([label, text]),
+        );
+    }
+
     /// Reloads the front end, as a user's restart would (what it knows at
     /// start is read again).
     pub fn reload(&self) {

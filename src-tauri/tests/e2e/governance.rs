@@ -139,7 +139,7 @@ fn two_identities_take_a_version_through_review_canary_promotion_and_rollback() 
     app.screenshot("rollout-canary");
 
     // Promoted on passing metrics: 50%, every gate passing.
-    app.fill("Metrics", PASSING_METRICS);
+    app.paste("Metrics", PASSING_METRICS);
     app.press("Promote");
     app.wait_for("the promotion", || {
         app.text_of("Canary percent").filter(|p| p.trim() == "50%")
@@ -205,7 +205,7 @@ fn an_analyst_evaluates_a_scorecard_batch_and_filters_it_by_reason() {
     );
     app.press("Scorecards");
     app.press("Use example policy");
-    app.fill("Scorecards text", &scorecards_text());
+    app.paste("Scorecards text", &scorecards_text());
     app.press("Evaluate");
     let shown = app.wait_for("the results", || app.text_of("Shown results"));
     assert!(shown.contains('8'), "{shown}");
@@ -340,12 +340,13 @@ fn an_offline_reviewer_signs_a_package_in_another_data_directory() {
     let files = tempfile::tempdir().expect("dir");
     let at = |name: &str| files.path().join(name).display().to_string();
 
-    // The reviewer's machine: her own data directory, her own key.
+    // The reviewer's machine: her own data directory, her own key, with the
+    // role the console grants her (an approval states its signer's roles).
     let reviewer = App::start("offline-reviewer");
     reviewer.label("Load example bundles");
     reviewer.ok(
         "create_identity",
-        json!({"name": "Cy", "email": "cy@example.com", "roles": null}),
+        json!({"name": "Cy", "email": "cy@example.com", "roles": ["approver"]}),
     );
     let cy_key = reviewer.ok("export_key", json!({"who": "Cy"}));
     // The console trusts Cy as an approver (Ada grants the role).
