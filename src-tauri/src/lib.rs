@@ -644,7 +644,11 @@ fn update_check(
         available: found.is_some(),
         version: found.map(|u| u.version.clone()),
         notes: found.and_then(|u| u.body.clone()),
-        date: found.and_then(|u| u.date.map(|d| d.to_string())),
+        date: found.and_then(|u| u.date).and_then(|d| {
+            jiff::Timestamp::from_second(d.unix_timestamp())
+                .ok()
+                .map(gavel_trust::rfc3339)
+        }),
     }
 }
 
@@ -770,31 +774,6 @@ fn open_console() -> Result<Console, ErrorBody> {
     })
 }
 
-/// When the settings ask for it, checks for an update once at start and
-/// tells the window (`gavel://update-available`) if one is offered.
-fn check_at_start(handle: &tauri::AppHandle) {
-    use tauri::Emitter;
-    let handle = handle.clone();
-    tauri::async_runtime::spawn(async move {
-        let state = handle.state::<App>();
-        let Ok(console) = state.console() else { return };
-        let wanted = UpdaterSettings::load(console.home()).is_ok_and(|s| s.check_at_start);
-        if !wanted {
-            return;
-        }
-        let found = match updater(&handle, console.home()) {
-            Ok(u) => u.check().await,
-            Err(_) => return,
-        };
-        if let Ok(Some(update)) = found {
-            let _ = handle.emit(
-                "gavel://update-available",
-                update_check(&handle, Some(&update)),
-            );
-        }
-    });
-}
-
 /// The app's configuration. Builds for the end-to-end tests let the
 /// updater fetch plain HTTP from a loopback server when
 /// `GAVEL_E2E_UPDATER_LOOPBACK` is set; no other build can.
@@ -824,7 +803,6 @@ pub fn run() {
                 lint_cache: Arc::default(),
                 pending_update: tokio::sync::Mutex::new(None),
             });
-            check_at_start(app.handle());
             Ok(())
         })
         .plugin(tauri_plugin_updater::Builder::new().build())

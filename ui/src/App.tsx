@@ -2,6 +2,7 @@
 //! the command palette and global keyboard shortcuts, and the notification area.
 
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { api } from "./api";
 import { AppInfoProvider, useAppInfo } from "./appInfo";
 import { type ScreenCommands, ScreenCommandsContext, shellCommands } from "./commands";
 import { trapTab } from "./components/focus";
@@ -103,6 +104,23 @@ function Shell() {
   const notify = useNotify();
   const notifyRef = useRef(notify);
   notifyRef.current = notify;
+  // With "Check at start" on (Settings), one check when the window opens; a failed check
+  // stays quiet here (Settings shows why when asked).
+  useEffect(() => {
+    void (async () => {
+      try {
+        const settings = await api.updaterSettings();
+        if (!settings.check_at_start) return;
+        const found = await api.checkForUpdate();
+        if (found.available)
+          notifyRef.current.info(
+            `Gavel ${found.version ?? ""} is available: download and install it in Settings`,
+          );
+      } catch {
+        // Off, or the endpoint is unreachable: nothing to say at start.
+      }
+    })();
+  }, []);
   const commandsRef = useRef(commands);
   commandsRef.current = commands;
   useEffect(() => {

@@ -310,4 +310,12 @@ export const api = {
     call<void>("set_updater_settings", { settings }),
   /** Asks the endpoint whether a newer version is offered. */
   checkForUpdate: () => call<UpdateCheck>("check_for_update"),
+  /**
+   * Downloads the offered update and checks its signature (and the version it was
+   * signed for) against the public key; `update_refused` when they do not hold.
+   * Answers its size in bytes; nothing is installed yet.
+   */
+  downloadUpdate: () => call<number>("download_update"),
+  /** Installs the verified download; Gavel must then be restarted. Answers the version. */
+  installUpdate: () => call<string>("install_update"),
 };

@@ -224,8 +224,8 @@ async fn environments_have_the_default_settings_and_can_be_added_and_changed() {
         got,
         vec![
             ("dev".into(), 1, false, 0),
-            ("prod".into(), 2, true, 86_400),
             ("staging".into(), 1, true, 3_600),
+            ("prod".into(), 2, true, 86_400),
         ]
     );
     let qa = t
@@ -244,6 +244,16 @@ async fn environments_have_the_default_settings_and_can_be_added_and_changed() {
         (qa.quorum, qa.canary, qa.bake_time_seconds, qa.min_samples),
         (3, true, 3600, 100)
     );
+    // Listed in the order they were made: the path a version takes.
+    let names: Vec<String> = t
+        .console
+        .environments()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, ["dev", "staging", "prod", "qa"]);
     refused(
         &t,
         "environment_exists",

@@ -536,10 +536,11 @@ async fn incident_by_id(
 }
 
 impl Store {
-    /// Every environment, by name.
+    /// Every environment, in the order they were made: the path a version
+    /// takes (dev, staging, prod, then any added).
     pub async fn environments(&self) -> Result<Vec<Environment>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {ENV_COLUMNS} FROM environments ORDER BY name"
+            "SELECT {ENV_COLUMNS} FROM environments ORDER BY rowid"
         ))
         .fetch_all(&self.pool)
         .await?;

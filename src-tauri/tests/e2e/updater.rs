@@ -117,22 +117,28 @@ fn the_updater_installs_only_what_the_configured_key_signed() {
         "updater_off"
     );
     let pubkey = b64(&ours.pk.to_box().expect("public key box").to_string());
-    let set = call(
-        &app,
-        "set_updater_settings",
-        json!({"settings": {
-            "endpoint": format!("http://127.0.0.1:{port}/latest.json"),
-            "pubkey": pubkey,
-            "check_at_start": false,
-        }}),
-    );
-    assert!(set.get("code").is_none(), "settings saved: {set}");
-
     offer(
         signature(&ours, &artifact, "9.9.9"),
         artifact.clone(),
         "9.9.9",
     );
+
+    // Configured in Settings; checked, downloaded and verified there.
+    app.press("Settings");
+    app.fill(
+        "Update endpoint",
+        &format!("http://127.0.0.1:{port}/latest.json"),
+    );
+    app.paste("Update public key", &pubkey);
+    app.press("Save update settings");
+    app.label("Update settings saved");
+    app.press("Check for updates");
+    let check = app.wait_for("the check", || app.text_of("Update check"));
+    assert!(check.contains("9.9.9"), "{check}");
+    app.press("Download update");
+    let done = app.wait_for("the download", || app.text_of("Update downloaded"));
+    assert!(done.contains("1,792"), "{done}");
+    app.screenshot("updater-verified");
     let check = call(&app, "check_for_update", json!({}));
     assert_eq!(check["ok"]["available"], true, "{check}");
     assert_eq!(check["ok"]["version"], "9.9.9");
@@ -169,4 +175,27 @@ fn the_updater_installs_only_what_the_configured_key_signed() {
             .is_some_and(|m| m.contains("9.9.8")),
         "{refused}"
     );
+    // The same refusal, as the screen shows it.
+    app.press("Download update");
+    app.wait_for("the refusal", || {
+        app.page_text()
+            .contains("the update was refused")
+            .then_some(())
+    });
+
+    // "Check at start": the next time the window opens, it says so.
+    offer(
+        signature(&ours, &artifact, "9.9.9"),
+        artifact.clone(),
+        "9.9.9",
+    );
+    app.press("Check at start");
+    app.press("Save update settings");
+    app.label("Update settings saved");
+    app.reload();
+    app.wait_for("the notice at start", || {
+        app.page_text()
+            .contains("Gavel 9.9.9 is available")
+            .then_some(())
+    });
 }

@@ -512,7 +512,7 @@ async fn the_inbox_lists_what_waits_for_me_and_what_i_submitted() {
         .iter()
         .map(|i| i.environment.as_str())
         .collect();
-    assert_eq!(envs, ["dev", "prod", "staging"], "{bob:?}");
+    assert_eq!(envs, ["dev", "staging", "prod"], "{bob:?}");
     assert!(bob.awaiting.iter().all(|i| i.author == "ada"
         && i.reference == "inbox-triage@1.0.1"
         && i.approvals == 0

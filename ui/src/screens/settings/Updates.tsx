@@ -90,6 +90,38 @@ export function Updates() {
     }
   };
 
+  const [fetching, setFetching] = useState(false);
+  const [downloaded, setDownloaded] = useState<number | null>(null);
+  const [installed, setInstalled] = useState<string | null>(null);
+  const [downloadError, setDownloadError] = useState<ErrorLike | null>(null);
+
+  const download = async () => {
+    setFetching(true);
+    setDownloaded(null);
+    setInstalled(null);
+    setDownloadError(null);
+    try {
+      setDownloaded(await api.downloadUpdate());
+    } catch (e) {
+      setDownloadError(toErrorLike(e));
+    } finally {
+      setFetching(false);
+    }
+  };
+
+  const install = async () => {
+    setFetching(true);
+    setDownloadError(null);
+    try {
+      setInstalled(await api.installUpdate());
+      setDownloaded(null);
+    } catch (e) {
+      setDownloadError(toErrorLike(e));
+    } finally {
+      setFetching(false);
+    }
+  };
+
   const off = settings.endpoint.trim() === "" || settings.pubkey.trim() === "";
   return (
     <section className="ovr-section" aria-label="Updates">
@@ -97,9 +129,9 @@ export function Updates() {
       <p className="muted ovr-note">
         Gavel asks the endpoint's manifest whether a newer version is offered. Each update artifact
         carries a signature that is checked against the public key below when it is downloaded: an
-        artifact signed by another key, or changed, is refused. The manifest itself, and the version
-        it names, are not signed, so an older signed build could be offered as newer: read the
-        version before you install.
+        artifact signed by another key, or changed, is refused. The manifest itself is not signed;
+        the signature also names the version it was made for, and an artifact signed for another
+        version than the manifest announces (an older build offered as newer) is refused too.
       </p>
       {!loaded && <Loading label="Loading update settings…" />}
       {loadError && <ErrorBox error={loadError} what="The update settings could not be loaded" />}
@@ -183,6 +215,41 @@ export function Updates() {
           )}
         </output>
       )}
+      {check?.available && (
+        <div className="detail-actions">
+          <button
+            type="button"
+            aria-label="Download update"
+            disabled={fetching}
+            onClick={() => void download()}
+          >
+            {fetching && downloaded === null ? "Downloading…" : "Download and verify"}
+          </button>
+          {downloaded !== null && (
+            <button
+              type="button"
+              className="primary"
+              aria-label="Install update"
+              disabled={fetching}
+              onClick={() => void install()}
+            >
+              Install {check.version}
+            </button>
+          )}
+        </div>
+      )}
+      {downloaded !== null && (
+        <output className="muted" aria-label="Update downloaded">
+          Downloaded {downloaded.toLocaleString("en-US")} bytes; the signature verified against the
+          public key above.
+        </output>
+      )}
+      {installed && (
+        <output aria-label="Update installed">
+          Gavel {installed} is installed: restart Gavel to use it.
+        </output>
+      )}
+      {downloadError && <ErrorBox error={downloadError} what="The update was not installed" />}
     </section>
   );
 }
