@@ -422,6 +422,20 @@ fn every_main_screen_fits_1024_by_700() {
     app.wait_for("the counts", || count(&app, "Allow count"));
     app.label("Run simulation");
     fits("simulator");
+    // The governance screens, each with its main controls on screen.
+    for (screen, control) in [
+        ("Approvals", "Refresh inbox"),
+        ("Rollouts", "Refresh rollouts"),
+        ("Scorecards", "Use example policy"),
+        ("Overrides", "Verify override"),
+        ("Audit", "Verify audit log"),
+        ("Keys", "Generate identity"),
+        ("Settings", "Save update settings"),
+    ] {
+        app.press(screen);
+        app.label(control);
+        fits(&screen.to_lowercase());
+    }
 }
 
 /// A version past draft opens read-only; "New version from this" gives an
