@@ -331,6 +331,23 @@ async fn promote(
         .await?)
 }
 
+/// The monitor of DESIGN §7 on the canary's metrics: records the gates,
+/// and rolls the canary back itself when a threshold trips (at least 50
+/// canary decisions).
+#[tauri::command]
+async fn monitor(
+    app: State<'_, App>,
+    bundle: String,
+    environment: String,
+    metrics: String,
+) -> Reply<Transition> {
+    let metrics = desktop::metrics_from_text(&metrics)?;
+    Ok(app
+        .console()?
+        .monitor(&bundle, &environment, &metrics, app.actor().as_deref())
+        .await?)
+}
+
 /// Drops the canary, or restores the previous active version (a reason of
 /// 10 characters or more; an incident is opened).
 #[tauri::command]
@@ -830,6 +847,7 @@ pub fn run() {
             decide,
             activate,
             promote,
+            monitor,
             rollback,
             incidents,
             resolve_incident,

@@ -214,6 +214,12 @@ export const api = {
   /** Promotes the canary one step on these metrics (a metrics file's text); `not_ready` says why not. */
   promote: (bundle: string, environment: string, metrics: string, expected?: Expected) =>
     call<Transition>("promote", { bundle, environment, metrics, expected: expected ?? null }),
+  /**
+   * The monitor on the canary's metrics: the gates recorded, and the canary rolled back
+   * (`action` "auto_rollback", with `tripped` and `incident`) when a threshold trips.
+   */
+  monitor: (bundle: string, environment: string, metrics: string) =>
+    call<Transition>("monitor", { bundle, environment, metrics }),
   /** Drops the canary or restores the previous version (a reason of 10+ characters). */
   rollback: (environment: string, reason: string, bundle?: string, expected?: Expected) =>
     call<Transition>("rollback", {

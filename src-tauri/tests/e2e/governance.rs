@@ -138,8 +138,12 @@ fn two_identities_take_a_version_through_review_canary_promotion_and_rollback() 
     assert!(active.contains("1.0.0"), "{active}");
     app.screenshot("rollout-canary");
 
-    // Promoted on passing metrics: 50%, every gate passing.
+    // The monitor finds nothing to roll back on these metrics; promoted on
+    // them: 50%, every gate passing.
     app.paste("Metrics", PASSING_METRICS);
+    app.press("Check for rollback");
+    let watched = app.wait_for("the monitor", || app.text_of("Monitor result"));
+    assert!(watched.contains("No threshold tripped"), "{watched}");
     app.press("Promote");
     app.wait_for("the promotion", || {
         app.text_of("Canary percent").filter(|p| p.trim() == "50%")

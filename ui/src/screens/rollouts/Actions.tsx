@@ -151,6 +151,18 @@ export function PromoteAction({
     }
   };
 
+  const [watched, setWatched] = useState<Transition | null>(null);
+  const watch = async () => {
+    setDone(null);
+    setWatched(null);
+    onGates(null);
+    const t = await run(() => api.monitor(unit.status.bundle, unit.environment.name, metrics));
+    if (t) {
+      setWatched(t);
+      onGates(t);
+    }
+  };
+
   const load = async (f: File | undefined) => {
     if (!f) return;
     setFileError(null);
@@ -213,6 +225,15 @@ export function PromoteAction({
         >
           {busy ? "Promoting…" : "Promote"}
         </button>
+        <button
+          type="button"
+          aria-label="Check for rollback"
+          disabled={busy || canary === null || metrics.trim() === ""}
+          title="The monitor: record the gates, and roll the canary back itself if a threshold trips (50 canary decisions at least)"
+          onClick={() => void watch()}
+        >
+          Check for rollback
+        </button>
       </div>
       {fileError && (
         <p className="sev-error" role="alert">
@@ -222,6 +243,15 @@ export function PromoteAction({
       {refusal && <Refusal error={refusal} />}
       {refusal?.code === "not_ready" && (
         <p className="muted rollout-note">The gates of this attempt are shown under Gates.</p>
+      )}
+      {watched && (
+        <output className="rollout-result" aria-label="Monitor result">
+          {watched.action === "auto_rollback"
+            ? `Rolled back automatically: ${watched.tripped.join("; ")}${
+                watched.incident != null ? ` (incident #${watched.incident})` : ""
+              }.`
+            : "No threshold tripped: the canary keeps running."}
+        </output>
       )}
       {done && (
         <output className="rollout-result" aria-label="Promotion result">
