@@ -15,7 +15,8 @@ use gavel_console::desktop::{
     CompareOutcome, DatasetSpec, DiffView, EnvForm, ErrorBody, Expected, FileText, IdentityInfo,
     Inbox, KeysView, LintResult, NewDraft, OverrideForm, OverrideLists, ReviewView, Rotation,
     RuleDraft, RuleInsert, RunsQuery, SavedDraft, ScorecardExamples, ScorecardOutcome,
-    ScorecardRequest, SimOutcome, SimProgress, SimSource, UpdateCheck, UpdaterSettings,
+    ScorecardRequest, SimOutcome, SimProgress, SimSource, UpdateCheck, UpdateDownload,
+    UpdaterSettings,
 };
 use gavel_console::{
     ApprovalRecord, AuditEntry, AuditVerification, Console, Decision, Environment, Incident,
@@ -340,11 +341,19 @@ async fn monitor(
     bundle: String,
     environment: String,
     metrics: String,
+    expected: Option<Expected>,
 ) -> Reply<Transition> {
     let metrics = desktop::metrics_from_text(&metrics)?;
+    let expect = (&expected.unwrap_or_default()).into();
     Ok(app
         .console()?
-        .monitor(&bundle, &environment, &metrics, app.actor().as_deref())
+        .monitor(
+            &bundle,
+            &environment,
+            &metrics,
+            &expect,
+            app.actor().as_deref(),
+        )
         .await?)
 }
 
@@ -647,9 +656,12 @@ async fn updater_settings(app: State<'_, App>) -> Reply<UpdaterSettings> {
     UpdaterSettings::load(app.console()?.home())
 }
 
+/// Saves the settings; a download verified under the old ones is dropped.
 #[tauri::command]
 async fn set_updater_settings(app: State<'_, App>, settings: UpdaterSettings) -> Reply<()> {
-    settings.save(app.console()?.home())
+    settings.save(app.console()?.home())?;
+    *app.pending_update.lock().await = None;
+    Ok(())
 }
 
 fn update_check(
@@ -679,9 +691,12 @@ async fn check_for_update(app: State<'_, App>, handle: tauri::AppHandle) -> Repl
 }
 
 /// Downloads the offered update and verifies its signature against the
-/// configured key; kept until `install_update`. Answers its size.
+/// configured key; kept until `install_update`. Answers the version
+/// verified and its size. Whatever was downloaded before is dropped first,
+/// so a refused download leaves nothing to install.
 #[tauri::command]
-async fn download_update(app: State<'_, App>, handle: tauri::AppHandle) -> Reply<u64> {
+async fn download_update(app: State<'_, App>, handle: tauri::AppHandle) -> Reply<UpdateDownload> {
+    *app.pending_update.lock().await = None;
     let update = updater(&handle, app.console()?.home())?
         .check()
         .await
@@ -691,9 +706,12 @@ async fn download_update(app: State<'_, App>, handle: tauri::AppHandle) -> Reply
         .download(|_, _| {}, || {})
         .await
         .map_err(update_error)?;
-    let size = bytes.len() as u64;
+    let done = UpdateDownload {
+        version: update.version.clone(),
+        bytes: bytes.len() as u64,
+    };
     *app.pending_update.lock().await = Some((update, bytes));
-    Ok(size)
+    Ok(done)
 }
 
 /// Installs the verified download; Gavel then needs a restart.

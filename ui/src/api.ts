@@ -59,6 +59,7 @@ import type { JsonValue } from "./bindings/serde_json/JsonValue";
 import type { Transition } from "./bindings/Transition";
 import type { TrustedKey } from "./bindings/TrustedKey";
 import type { UpdateCheck } from "./bindings/UpdateCheck";
+import type { UpdateDownload } from "./bindings/UpdateDownload";
 import type { UpdaterSettings } from "./bindings/UpdaterSettings";
 import type { VersionDetail } from "./bindings/VersionDetail";
 import type { VersionHistory } from "./bindings/VersionHistory";
@@ -218,8 +219,8 @@ export const api = {
    * The monitor on the canary's metrics: the gates recorded, and the canary rolled back
    * (`action` "auto_rollback", with `tripped` and `incident`) when a threshold trips.
    */
-  monitor: (bundle: string, environment: string, metrics: string) =>
-    call<Transition>("monitor", { bundle, environment, metrics }),
+  monitor: (bundle: string, environment: string, metrics: string, expected?: Expected) =>
+    call<Transition>("monitor", { bundle, environment, metrics, expected: expected ?? null }),
   /** Drops the canary or restores the previous version (a reason of 10+ characters). */
   rollback: (environment: string, reason: string, bundle?: string, expected?: Expected) =>
     call<Transition>("rollback", {
@@ -319,9 +320,9 @@ export const api = {
   /**
    * Downloads the offered update and checks its signature (and the version it was
    * signed for) against the public key; `update_refused` when they do not hold.
-   * Answers its size in bytes; nothing is installed yet.
+   * Answers the version verified and its size; nothing is installed yet.
    */
-  downloadUpdate: () => call<number>("download_update"),
+  downloadUpdate: () => call<UpdateDownload>("download_update"),
   /** Installs the verified download; Gavel must then be restarted. Answers the version. */
   installUpdate: () => call<string>("install_update"),
 };

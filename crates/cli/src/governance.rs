@@ -27,7 +27,7 @@ use gavel_console::{
 };
 use gavel_governance::{
     BatchSummary, OverrideCheck, OverrideInput, Policy, Scope, Scorecard, ScorecardError, Verdict,
-    decision_log_record, evaluate,
+    borderline_record, decision_log_record, evaluate,
 };
 use gavel_policy::{MAX_FILE_BYTES, Node, NodeValue};
 use gavel_trust::Sensitive;
@@ -610,14 +610,11 @@ impl Run<'_> {
             }
         }
         if let (Some(queue), Verdict::Borderline) = (self.queue.as_mut(), e.verdict) {
-            queue.append(&json!({
-                "workflow_id": e.workflow_id,
-                "raroi": [card.raroi],
-                "confidence": card.confidence,
-                "status": "pending",
-                "created_at": gavel_trust::rfc3339(self.now),
-                "updated_at": gavel_trust::rfc3339(self.now),
-            }))?;
+            queue.append(&borderline_record(
+                &card,
+                &e,
+                &gavel_trust::rfc3339(self.now),
+            ))?;
         }
         match self.format {
             OutputFormat::Json => {
@@ -796,7 +793,7 @@ pub fn eval(args: &EvalArgs, format: OutputFormat) -> Result<ExitCode, Failure> 
     let log = match (&args.log, args.no_log, &console) {
         (_, true, _) => None,
         (Some(p), _, _) => Some(PathBuf::from(p)),
-        (None, false, Some(c)) => Some(c.home().join("governance/decision_log.jsonl")),
+        (None, false, Some(c)) => Some(c.decision_log_path()),
         (None, false, None) => None,
     };
     let mut run = Run {

@@ -380,7 +380,7 @@ pub fn run(cmd: LifecycleCommand, format: OutputFormat) -> Result<ExitCode, Fail
             } => {
                 let m = crate::canary::load_metrics(&file)?;
                 let t = c
-                    .monitor(&bundle, &env, &m, actor.as_deref())
+                    .monitor(&bundle, &env, &m, &Expect::default(), actor.as_deref())
                     .await
                     .map_err(lfail)?;
                 print_transition(&t, format);

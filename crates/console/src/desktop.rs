@@ -32,7 +32,8 @@ mod scorecards;
 
 pub use admin::{
     AuditFilters, AuditText, BackupText, EnvForm, FileText, KeysView, OverrideForm, OverrideLists,
-    Rotation, UpdateCheck, UpdaterSettings, public_keys_of, read_text_file, write_text_file,
+    Rotation, UpdateCheck, UpdateDownload, UpdaterSettings, public_keys_of, read_text_file,
+    write_text_file,
 };
 pub use scorecards::{
     BorderlineItem, EXAMPLE_POLICY, NamedText, RunsQuery, ScorecardExamples, ScorecardOutcome,
@@ -485,6 +486,7 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
     crate::ScorecardRun::export_all_to(dir)?;
     UpdaterSettings::export_all_to(dir)?;
     UpdateCheck::export_all_to(dir)?;
+    UpdateDownload::export_all_to(dir)?;
     Ok(())
 }
 

@@ -674,6 +674,8 @@ impl Console {
         actor: Option<&str>,
     ) -> Result<Environment, LifecycleError> {
         let me = self.acting_identity(actor).await?;
+        self.require_security(Some(&me.name), "add an environment")
+            .await?;
         let valid = !name.is_empty()
             && name.len() <= MAX_ENV_NAME
             && name
@@ -715,6 +717,10 @@ impl Console {
         actor: Option<&str>,
     ) -> Result<Environment, LifecycleError> {
         let me = self.acting_identity(actor).await?;
+        // A quorum lowered or a canary turned off weakens every approval:
+        // the security role decides, as it decides roles.
+        self.require_security(Some(&me.name), "change an environment's settings")
+            .await?;
         let env = settled(self.env(name).await?, settings)?;
         self.store
             .set_environment(&env, &me.name)
@@ -1461,6 +1467,7 @@ impl Console {
         bundle: &str,
         env: &str,
         metrics: &Metrics,
+        expect: &Expect,
         actor: Option<&str>,
     ) -> Result<Transition, LifecycleError> {
         let environment = self.env(env).await?;
@@ -1469,6 +1476,9 @@ impl Console {
             None => MONITOR_ACTOR.to_string(),
         };
         let current = self.current(bundle, env).await?;
+        // Metrics are of one canary: judged against another, they would
+        // roll back the wrong version.
+        current.check(expect)?;
         let (rollout, canary_slot, report, check) = gated(&current, bundle, &environment, metrics)?;
         let Some(trip) = canary::rollback_trip(metrics) else {
             self.store

@@ -192,6 +192,7 @@ fn without_stable(total: u64, errors: u64, denies: u64) -> Metrics {
 
 fn code(e: &LifecycleError) -> &'static str {
     e.code().unwrap_or_else(|| match e {
+        LifecycleError::Version(gavel_console::VersionError::Console(c)) => c.code(),
         LifecycleError::Version(v) => v.code().unwrap_or("console"),
         _ => "?",
     })
@@ -261,6 +262,25 @@ async fn environments_have_the_default_settings_and_can_be_added_and_changed() {
             .add_environment("qa", EnvSettings::default(), Some("alice")),
     )
     .await;
+    // Only a security identity changes what an approval needs.
+    let weaker = EnvSettings {
+        quorum: Some(1),
+        ..Default::default()
+    };
+    refused(
+        &t,
+        "refused",
+        t.console.set_environment("prod", weaker, Some("bob")),
+    )
+    .await;
+    refused(
+        &t,
+        "refused",
+        t.console
+            .add_environment("qa2", EnvSettings::default(), Some("bob")),
+    )
+    .await;
+    assert_eq!(t.console.environments().await.unwrap()[2].quorum, 2);
     let set = t
         .console
         .set_environment(
@@ -932,11 +952,23 @@ async fn monitor_rolls_back_a_canary_that_trips_a_threshold_and_otherwise_record
     let v2 = t.submitted("payments", "1.1.0", DENY_ALL).await;
     t.approve(&v2, "staging", "bob").await;
     t.activate(&v2, "staging").await;
+    // Metrics for a canary the caller no longer sees are not judged: the
+    // canary named is not the one running.
+    let stale = Expect {
+        active: None,
+        canary: Some(Some("sha256:0000".into())),
+    };
+    let e = t
+        .console
+        .monitor("payments", "staging", &metrics(100, 12, 10), &stale, None)
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "stale_state");
     // 49 decisions never trip; healthy ones do not either.
     for m in [metrics(49, 49, 49), metrics(200, 2, 20)] {
         let quiet = t
             .console
-            .monitor("payments", "staging", &m, None)
+            .monitor("payments", "staging", &m, &Expect::default(), None)
             .await
             .unwrap();
         assert_eq!(quiet.action, "none");
@@ -944,7 +976,13 @@ async fn monitor_rolls_back_a_canary_that_trips_a_threshold_and_otherwise_record
     }
     let tripped = t
         .console
-        .monitor("payments", "staging", &metrics(100, 12, 10), None)
+        .monitor(
+            "payments",
+            "staging",
+            &metrics(100, 12, 10),
+            &Expect::default(),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(tripped.action, "auto_rollback");
@@ -964,7 +1002,13 @@ async fn monitor_rolls_back_a_canary_that_trips_a_threshold_and_otherwise_record
     );
     let e = t
         .console
-        .monitor("payments", "staging", &metrics(100, 12, 10), None)
+        .monitor(
+            "payments",
+            "staging",
+            &metrics(100, 12, 10),
+            &Expect::default(),
+            None,
+        )
         .await
         .unwrap_err();
     assert_eq!(code(&e), "no_canary");

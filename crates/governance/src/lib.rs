@@ -929,6 +929,20 @@ pub fn decision_log_record(card: &Scorecard<'_>, e: &Evaluation, unix_seconds: i
     })
 }
 
+/// The borderline queue's record of a scorecard decided `borderline`
+/// (§11.12): `{workflow_id, raroi [..], confidence, status, created_at,
+/// updated_at}`, pending, both times `now` (RFC 3339).
+pub fn borderline_record(card: &Scorecard<'_>, e: &Evaluation, now: &str) -> Value {
+    json!({
+        "workflow_id": e.workflow_id,
+        "raroi": [card.raroi],
+        "confidence": card.confidence,
+        "status": "pending",
+        "created_at": now,
+        "updated_at": now,
+    })
+}
+
 /// Counts per verdict and per reason code over a batch.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

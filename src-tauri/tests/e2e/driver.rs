@@ -301,20 +301,37 @@ impl App {
     /// Clicks an element, waiting while something (a notification, an
     /// animation) still covers it.
     pub fn click(&self, e: &Element) {
+        if let Err(m) = self.try_click(e) {
+            panic!("click: {m}");
+        }
+    }
+
+    /// Clicks an element; `Err` when it left the page (re-rendered) first.
+    fn try_click(&self, e: &Element) -> Result<(), String> {
         let path = format!("/element/{}/click", e.0);
         self.wait_for("the element to take a click", || {
             match self.try_post(&path, &json!({})) {
-                Ok(_) => Some(()),
+                Ok(_) => Some(Ok(())),
                 Err(m) if m.contains("intercepted") || m.contains("not interactable") => None,
-                Err(m) => panic!("click: {m}"),
+                Err(m) => Some(Err(m)),
             }
-        });
+        })
     }
 
     /// Clicks the control labelled `label`.
+    /// The control is found again when it was re-rendered between being
+    /// found and being clicked (a list refreshing, a state arriving).
     pub fn press(&self, label: &str) {
-        let e = self.label(label);
-        self.click(&e);
+        let mut last = String::new();
+        for _ in 0..5 {
+            let e = self.label(label);
+            match self.try_click(&e) {
+                Ok(()) => return,
+                Err(m) if m.contains("stale element") => last = m,
+                Err(m) => panic!("press `{label}`: {m}"),
+            }
+        }
+        panic!("press `{label}`: it kept being replaced: {last}");
     }
 
     /// Types into an element (keys as WebDriver sends them).

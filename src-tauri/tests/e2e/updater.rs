@@ -96,7 +96,7 @@ fn call(app: &App, command: &str, args: Value) -> Value {
 /// signed by another key, and one signed for another version than the
 /// manifest announces are refused at download.
 #[test]
-fn the_updater_installs_only_what_the_configured_key_signed() {
+fn the_updater_downloads_only_what_the_configured_key_signed() {
     let ours = minisign::KeyPair::generate_unencrypted_keypair().expect("our key");
     let theirs = minisign::KeyPair::generate_unencrypted_keypair().expect("another key");
     let artifact = b"gavel 9.9.9 for linux-x86_64".repeat(64);
@@ -143,7 +143,8 @@ fn the_updater_installs_only_what_the_configured_key_signed() {
     assert_eq!(check["ok"]["available"], true, "{check}");
     assert_eq!(check["ok"]["version"], "9.9.9");
     let downloaded = call(&app, "download_update", json!({}));
-    assert_eq!(downloaded["ok"], artifact.len(), "{downloaded}");
+    assert_eq!(downloaded["ok"]["bytes"], artifact.len(), "{downloaded}");
+    assert_eq!(downloaded["ok"]["version"], "9.9.9", "{downloaded}");
 
     // One byte of the artifact changed after signing.
     let mut tampered = artifact.clone();
@@ -151,6 +152,9 @@ fn the_updater_installs_only_what_the_configured_key_signed() {
     offer(signature(&ours, &artifact, "9.9.9"), tampered, "9.9.9");
     let refused = call(&app, "download_update", json!({}));
     assert_eq!(refused["code"], "update_refused", "{refused}");
+    // The refused download replaced the good one: nothing to install.
+    let nothing = call(&app, "install_update", json!({}));
+    assert_eq!(nothing["code"], "not_found", "{nothing}");
 
     // Signed, but by a key the app does not trust.
     offer(

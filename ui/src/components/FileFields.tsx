@@ -174,7 +174,12 @@ export function SaveFile({
       {exists && (
         <p role="alert" className="file-field-exists">
           A file is already there.{" "}
-          <button type="button" aria-label={`Replace ${label}`} onClick={() => void save(true)}>
+          <button
+            type="button"
+            aria-label={`Replace ${label}`}
+            disabled={busy || disabled}
+            onClick={() => void save(true)}
+          >
             Replace it
           </button>
         </p>

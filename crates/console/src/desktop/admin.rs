@@ -133,7 +133,10 @@ pub fn write_text_file(path: &str, text: &str, overwrite: bool) -> Result<String
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.gavel-{}.tmp", std::process::id()));
+    // One temporary name per write, so two saves at once do not collide.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.gavel-{}-{n}.tmp", std::process::id()));
     let written = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -604,6 +607,41 @@ pub struct UpdateCheck {
     pub date: Option<String>,
 }
 
+/// `http://` to this machine only: the host (before any port or path) is
+/// exactly `127.0.0.1`, `localhost` or `[::1]`, with no user part.
+fn loopback_http(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return false;
+    }
+    let host = match authority.strip_prefix("[::1]") {
+        Some(port) => return port.is_empty() || valid_port(port),
+        None => authority,
+    };
+    let (name, port) = match host.split_once(':') {
+        Some((name, port)) => (name, Some(port)),
+        None => (host, None),
+    };
+    matches!(name, "127.0.0.1" | "localhost") && port.is_none_or(|p| valid_port(&format!(":{p}")))
+}
+
+fn valid_port(text: &str) -> bool {
+    text.strip_prefix(':')
+        .is_some_and(|p| !p.is_empty() && p.parse::<u16>().is_ok())
+}
+
+/// An update downloaded and verified, waiting to be installed.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct UpdateDownload {
+    /// The version the artifact was signed for (and the manifest offers).
+    pub version: String,
+    #[ts(type = "number")]
+    pub bytes: u64,
+}
+
 impl UpdaterSettings {
     fn path(home: &Path) -> PathBuf {
         home.join("desktop.json")
@@ -642,18 +680,13 @@ impl UpdaterSettings {
     /// http on loopback only; a public key that is base64).
     pub fn save(&self, home: &Path) -> Result<(), ErrorBody> {
         let endpoint = self.endpoint.trim();
-        if !endpoint.is_empty() {
-            let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-                .iter()
-                .any(|p| endpoint.starts_with(p));
-            if !endpoint.starts_with("https://") && !loopback {
-                return Err(ErrorBody::new(
-                    "invalid",
-                    format!(
-                        "the update endpoint `{endpoint}` must be an https:// URL (plain http only on loopback, for tests)"
-                    ),
-                ));
-            }
+        if !endpoint.is_empty() && !endpoint.starts_with("https://") && !loopback_http(endpoint) {
+            return Err(ErrorBody::new(
+                "invalid",
+                format!(
+                    "the update endpoint `{endpoint}` must be an https:// URL (plain http only to this machine, http://127.0.0.1, localhost or [::1], for tests)"
+                ),
+            ));
         }
         let key = self.pubkey.trim();
         if !key.is_empty() {
@@ -668,16 +701,38 @@ impl UpdaterSettings {
                 })?;
         }
         let path = Self::path(home);
+        // Other settings in the file are kept; a file that is not a JSON
+        // object is not overwritten without a word.
         let mut doc = match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).unwrap_or_else(|_| serde_json::json!({})),
-            Err(_) => serde_json::json!({}),
+            Ok(text) => match serde_json::from_str::<Value>(&text) {
+                Ok(Value::Object(map)) => map,
+                _ => {
+                    return Err(ErrorBody::new(
+                        "invalid",
+                        format!(
+                            "`{}` is not a JSON object of settings: fix it or remove it, then save again",
+                            path.display()
+                        ),
+                    ));
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::Map::new(),
+            Err(e) => {
+                return Err(ErrorBody::new(
+                    "unreadable",
+                    format!("cannot read `{}`: {e}", path.display()),
+                ));
+            }
         };
-        doc["updater"] = serde_json::json!({
-            "endpoint": endpoint,
-            "pubkey": key,
-            "check_at_start": self.check_at_start,
-        });
-        let text = serde_json::to_string_pretty(&doc)
+        doc.insert(
+            "updater".into(),
+            serde_json::json!({
+                "endpoint": endpoint,
+                "pubkey": key,
+                "check_at_start": self.check_at_start,
+            }),
+        );
+        let text = serde_json::to_string_pretty(&Value::Object(doc))
             .map_err(|e| ErrorBody::new("internal", e.to_string()))?;
         write_text_file(&path.display().to_string(), &text, true).map(|_| ())
     }

@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use gavel_governance::{
-    BatchSummary, Evaluation, OverrideInput, Policy, Scorecard, Verdict, decision_log_record,
-    evaluate,
+    BatchSummary, Evaluation, OverrideInput, Policy, Scorecard, Verdict, borderline_record,
+    decision_log_record, evaluate,
 };
 use gavel_policy::{Format, NodeValue};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use ts_rs::TS;
 
 use super::ErrorBody;
@@ -173,9 +173,10 @@ pub fn policy_of(file: &NamedText) -> Result<Policy, ErrorBody> {
     })
 }
 
-/// Each scorecard of a file with where it came from: a JSON Lines file
-/// (by name, or when a first value on its first line is followed by
-/// more), a JSON list, or one scorecard.
+/// Each scorecard of a file with where it came from: a JSON list, one
+/// scorecard, or JSON Lines (by name, or when the whole text is not one
+/// document and its first non-empty line is a value of its own); a text
+/// that is none of these is one row with where it stops being JSON.
 fn cards_of(file: &NamedText, out: &mut Vec<(String, Result<Value, String>)>) {
     let text = file.text.strip_prefix('\u{feff}').unwrap_or(&file.text);
     if text.trim().is_empty() {
@@ -195,16 +196,33 @@ fn cards_of(file: &NamedText, out: &mut Vec<(String, Result<Value, String>)>) {
             _ => out.push((file.name.clone(), Ok(doc.to_json()))),
         },
         None => {
-            let lines: Vec<&str> = text.lines().collect();
-            // A single document that does not parse is reported whole.
-            if !by_name && lines.iter().filter(|l| !l.trim().is_empty()).count() < 2 {
+            // JSON Lines: by name, or when the first non-empty line is a
+            // value of its own. Anything else is one document that does not
+            // parse, reported where it breaks.
+            let first = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or_default();
+            let lines_file = by_name || gavel_policy::parse_document(first, Format::Json).is_ok();
+            if !lines_file {
                 let message = gavel_policy::parse_document(text, Format::Json)
                     .err()
-                    .map_or_else(|| "not JSON".to_string(), |e| e.to_string());
+                    .map_or_else(
+                        || "not JSON".to_string(),
+                        |e| match e.diagnostics().first() {
+                            Some(d) => format!(
+                                "not JSON at line {}, column {}: {}",
+                                d.line.unwrap_or(1),
+                                d.column.unwrap_or(1),
+                                d.message
+                            ),
+                            None => format!("not JSON: {e}"),
+                        },
+                    );
                 out.push((file.name.clone(), Err(message)));
                 return;
             }
-            for (i, line) in lines.iter().enumerate() {
+            for (i, line) in text.lines().enumerate() {
                 if line.trim().is_empty() {
                     continue;
                 }
@@ -232,17 +250,21 @@ fn append_lines(path: &Path, lines: &[String]) -> Result<(), ErrorBody> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(unwritable)?;
     }
-    let mut text = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
-    for l in lines {
-        text.push_str(l);
-        text.push('\n');
-    }
-    std::fs::OpenOptions::new()
+    // One write per whole line, as `gavel scorecard eval` writes: runs
+    // appending at once never interleave within a line.
+    let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(unwritable)
+        .map_err(unwritable)?;
+    let mut line = String::new();
+    for l in lines {
+        line.clear();
+        line.push_str(l);
+        line.push('\n');
+        file.write_all(line.as_bytes()).map_err(unwritable)?;
+    }
+    Ok(())
 }
 
 impl Console {
@@ -307,15 +329,7 @@ impl Console {
                         let record = decision_log_record(&card, &e, now.as_second()).to_string();
                         let queued = (e.verdict == Verdict::Borderline && policy.borderline_queue)
                             .then(|| {
-                                json!({
-                                    "workflow_id": e.workflow_id,
-                                    "raroi": [card.raroi],
-                                    "confidence": card.confidence,
-                                    "status": "pending",
-                                    "created_at": gavel_trust::rfc3339(now),
-                                    "updated_at": gavel_trust::rfc3339(now),
-                                })
-                                .to_string()
+                                borderline_record(&card, &e, &gavel_trust::rfc3339(now)).to_string()
                             });
                         (e, record, queued)
                     })
@@ -359,12 +373,12 @@ impl Console {
                 }
             }
         }
+        // The store first: a batch it refuses leaves no log lines behind
+        // (the log is appended once the runs are recorded).
         let log_path = if request.log {
+            self.record_runs(&runs).await?;
             let path = self.decision_log_path();
             append_lines(&path, &log_lines)?;
-            for chunk in runs.chunks(5000) {
-                self.record_runs(chunk).await?;
-            }
             Some(path.display().to_string())
         } else {
             None

@@ -812,6 +812,28 @@ async fn borderline_verdicts_go_to_the_queue_when_asked() {
 }
 
 #[tokio::test]
+async fn a_scorecard_file_that_is_not_json_is_one_row_saying_where() {
+    let (_home, c) = team().await;
+    let request = ScorecardRequest {
+        policy: scorecard_examples().policy,
+        scorecards: vec![NamedText {
+            name: "one.json".into(),
+            text: "{\n  \"workflow_id\": \"w\",\n  \"raroi\": 1.2,\n}\n".into(),
+        }],
+        borderline_queue: false,
+        log: false,
+    };
+    let out = c
+        .evaluate_scorecards(&request, None)
+        .await
+        .expect("evaluated");
+    assert_eq!((out.rows.len(), out.invalid), (1, 1));
+    assert_eq!(out.rows[0].source, "one.json");
+    let error = out.rows[0].error.as_deref().unwrap_or_default();
+    assert!(error.contains("line 4"), "{error}");
+}
+
+#[tokio::test]
 async fn a_policy_that_does_not_load_says_where() {
     let (_home, c) = team().await;
     let request = ScorecardRequest {
@@ -1062,9 +1084,36 @@ fn updater_settings_are_checked_and_kept_beside_other_settings() {
         ..good.clone()
     };
     loopback.save(home.path()).expect("loopback is allowed");
+    // Plain http to anything but this machine is refused, however it is
+    // dressed up.
+    for endpoint in [
+        "http://localhost.evil.example/latest.json",
+        "http://127.0.0.1.nip.io/latest.json",
+        "http://localhost@evil.example/latest.json",
+        "http://localhost:notaport/latest.json",
+        "ftp://127.0.0.1/latest.json",
+    ] {
+        let tricked = UpdaterSettings {
+            endpoint: endpoint.into(),
+            ..good.clone()
+        };
+        assert_eq!(
+            tricked.save(home.path()).unwrap_err().code,
+            "invalid",
+            "{endpoint}"
+        );
+    }
+    for endpoint in ["http://localhost/latest.json", "http://[::1]:9/u.json"] {
+        let local = UpdaterSettings {
+            endpoint: endpoint.into(),
+            ..good.clone()
+        };
+        local.save(home.path()).expect(endpoint);
+    }
+    loopback.save(home.path()).expect("loopback");
     let not_base64 = UpdaterSettings {
         pubkey: "not base64!".into(),
-        ..good
+        ..good.clone()
     };
     assert_eq!(not_base64.save(home.path()).unwrap_err().code, "invalid");
     // A refused save changed nothing.
@@ -1072,4 +1121,19 @@ fn updater_settings_are_checked_and_kept_beside_other_settings() {
         UpdaterSettings::load(home.path()).expect("loaded"),
         loopback
     );
+    // Other settings in the file are kept.
+    let file = home.path().join("desktop.json");
+    let mut doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("file")).expect("json");
+    doc["theme"] = json!("dark");
+    std::fs::write(&file, doc.to_string()).expect("written");
+    good.save(home.path()).expect("saved");
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("file")).expect("json");
+    assert_eq!(doc["theme"], "dark");
+    assert_eq!(doc["updater"]["endpoint"], good.endpoint.as_str());
+    // A file that is not an object of settings is not overwritten.
+    std::fs::write(&file, "[]").expect("written");
+    assert_eq!(good.save(home.path()).unwrap_err().code, "invalid");
+    assert_eq!(std::fs::read_to_string(&file).expect("file"), "[]");
 }

@@ -2,7 +2,7 @@
 //! anyone (no role needed): valid (what it forces, for which workflow, who signed it,
 //! until when) or not, with the reason code as text.
 
-import { useState } from "react";
+import { useRef, useState } from "react";
 import { api } from "../../api";
 import type { OverrideVerification } from "../../bindings/OverrideVerification";
 import { type OpenedText, OpenFile } from "../../components/FileFields";
@@ -22,18 +22,29 @@ export function VerifyPanel() {
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<OverrideVerification | null>(null);
   const [error, setError] = useState<ErrorLike | null>(null);
+  // Only the latest request's answer is shown: a file opened (or a secret
+  // changed) while one runs makes its answer stale.
+  const latest = useRef(0);
+  const forget = () => {
+    latest.current += 1;
+    setResult(null);
+    setError(null);
+    setBusy(false);
+  };
 
   const verify = async () => {
     if (!file) return;
+    const mine = ++latest.current;
     setBusy(true);
     setError(null);
     setResult(null);
     try {
-      setResult(await api.verifyOverride(file.text, secret.trim() || undefined));
+      const v = await api.verifyOverride(file.text, secret.trim() || undefined);
+      if (mine === latest.current) setResult(v);
     } catch (e) {
-      setError(toErrorLike(e));
+      if (mine === latest.current) setError(toErrorLike(e));
     } finally {
-      setBusy(false);
+      if (mine === latest.current) setBusy(false);
     }
   };
 
@@ -51,8 +62,7 @@ export function VerifyPanel() {
         opened={file?.name}
         onOpen={(f) => {
           setFile(f);
-          setResult(null);
-          setError(null);
+          forget();
         }}
       />
       <div className="ovr-row">
@@ -63,7 +73,10 @@ export function VerifyPanel() {
             aria-label="Legacy secret name"
             placeholder="keychain secret name, e.g. team-overrides"
             value={secret}
-            onChange={(e) => setSecret(e.target.value)}
+            onChange={(e) => {
+              setSecret(e.target.value);
+              forget();
+            }}
           />
         </label>
         <button

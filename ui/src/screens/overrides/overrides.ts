@@ -229,7 +229,7 @@ export function refusalTitle(code: string): string {
     case "invalid":
       return "Not valid";
     case "invalid_override":
-      return "Not an override";
+      return "The override forces an unknown verdict";
     case "no_identity":
       return "No identity";
     case "keychain":
@@ -249,7 +249,7 @@ export function overrideHint(code: string): string | undefined {
     case "invalid":
       return "Check the workflow, the verdict or bypass, the reason (10+ characters) and the expiry (e.g. 24h).";
     case "invalid_override":
-      return "Open the override file Gavel issued (.override.json) or a legacy {data, signature} file.";
+      return "Its signature holds, but it forces a verdict no override may force (only promote, demote, pilot or no_go): ask its issuer for a new one.";
     case "not_found":
       return "A legacy file needs the name of the keychain secret it was signed with.";
     default:

@@ -156,7 +156,9 @@ export function PromoteAction({
     setDone(null);
     setWatched(null);
     onGates(null);
-    const t = await run(() => api.monitor(unit.status.bundle, unit.environment.name, metrics));
+    const t = await run(() =>
+      api.monitor(unit.status.bundle, unit.environment.name, metrics, expectedOf(unit.status)),
+    );
     if (t) {
       setWatched(t);
       onGates(t);

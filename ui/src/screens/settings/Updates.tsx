@@ -4,6 +4,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api } from "../../api";
 import type { UpdateCheck } from "../../bindings/UpdateCheck";
+import type { UpdateDownload } from "../../bindings/UpdateDownload";
 import type { UpdaterSettings } from "../../bindings/UpdaterSettings";
 import { Loading } from "../../components/States";
 import { type ErrorLike, errorHint, toErrorLike } from "../../errors";
@@ -70,6 +71,9 @@ export function Updates() {
         check_at_start: settings.check_at_start,
       });
       setSaved(true);
+      // A download verified under the old settings is dropped by the back end too.
+      setDownloaded(null);
+      setInstalled(null);
     } catch (e) {
       setSaveError(toErrorLike(e));
     } finally {
@@ -91,7 +95,7 @@ export function Updates() {
   };
 
   const [fetching, setFetching] = useState(false);
-  const [downloaded, setDownloaded] = useState<number | null>(null);
+  const [downloaded, setDownloaded] = useState<UpdateDownload | null>(null);
   const [installed, setInstalled] = useState<string | null>(null);
   const [downloadError, setDownloadError] = useState<ErrorLike | null>(null);
 
@@ -233,15 +237,15 @@ export function Updates() {
               disabled={fetching}
               onClick={() => void install()}
             >
-              Install {check.version}
+              Install {downloaded.version}
             </button>
           )}
         </div>
       )}
       {downloaded !== null && (
         <output className="muted" aria-label="Update downloaded">
-          Downloaded {downloaded.toLocaleString("en-US")} bytes; the signature verified against the
-          public key above.
+          Downloaded Gavel {downloaded.version}, {downloaded.bytes.toLocaleString("en-US")} bytes;
+          its signature, made for that version, verified against the saved public key.
         </output>
       )}
       {installed && (
