@@ -473,6 +473,38 @@ mod tests {
         }
     }
 
+    /// An override statement carried in a team export (an HMAC, not a
+    /// security identity's signature) verifies as a team export but is not
+    /// an override: refused as `wrong_payload_type`, never read for its
+    /// flags.
+    #[test]
+    fn an_override_in_a_team_export_is_not_an_override() {
+        let secret = Sensitive::new(b"team secret".to_vec());
+        let now = jiff::Timestamp::now();
+        let later = jiff::Timestamp::from_second(now.as_second() + 3600).unwrap();
+        let payload = serde_json::json!({
+            "id": "ovr-wf-1", "workflow_id": "wf-1", "issued_by": "sam",
+            "flags": {"bypass_micro_pilot": true, "forced_verdict": "promote"},
+            "reason": "the board approved the launch",
+            "issued_at": gavel_trust::rfc3339(now), "expires_at": gavel_trust::rfc3339(later),
+        });
+        let doc = gavel_trust::team_export(
+            OVERRIDE_TYPE,
+            payload.to_string().as_bytes(),
+            now,
+            later,
+            "team",
+            &secret,
+        )
+        .unwrap();
+        let checked = check_override_doc(&doc, &[], Some(&secret), now).unwrap();
+        assert!(checked.verification.valid, "{:?}", checked.verification);
+        let report = checked.report();
+        assert!(!report.valid);
+        assert_eq!(report.reason.as_deref(), Some("wrong_payload_type"));
+        assert_eq!(report.forced_verdict, None);
+    }
+
     fn time(payload: &Value, field: &str) -> i64 {
         payload[field]
             .as_str()
