@@ -446,7 +446,14 @@ impl Console {
         let issued = self.audit_list(list("override.issue")).await?;
         let used = self.audit_list(list("override.use")).await?;
         let (can_issue, why_not) = match self.acting_identity(actor).await {
-            Err(e) => (false, Some(e.to_string())),
+            Err(_) if self.list_keys().await?.iter().any(|k| k.identity) => (
+                false,
+                Some("no identity acts in this window: choose one in the header".into()),
+            ),
+            Err(_) => (
+                false,
+                Some("this store has no identity yet: create one (Keys, or the header)".into()),
+            ),
             Ok(me) => {
                 if self.has_role(Some(&me.name), Role::Security).await? {
                     (true, None)

@@ -868,6 +868,16 @@ async fn only_a_security_identity_issues_overrides_and_each_issue_is_listed() {
         reason: "Approved by the risk committee on Monday".into(),
         expires_in: Some("2h".into()),
     };
+    // Nobody chosen among two identities: told to choose, in the app's words.
+    let nobody = c.override_lists(None).await.expect("lists");
+    assert!(!nobody.can_issue);
+    assert!(
+        nobody
+            .why_not
+            .as_deref()
+            .is_some_and(|w| w.contains("header")),
+        "{nobody:?}"
+    );
     // bob is an approver only: refused, and told why before he tries.
     let bob = c.override_lists(Some("bob")).await.expect("lists");
     assert!(!bob.can_issue);
