@@ -193,12 +193,16 @@ fn test() -> Result<()> {
 }
 
 /// Debian packages the tests need, by the command that shows they are there.
-const SYSTEM_PACKAGES: [(&str, &str); 4] = [
+const SYSTEM_PACKAGES: [(&str, &str); 6] = [
     ("gnome-keyring-daemon", "gnome-keyring"),
     ("dbus-run-session", "dbus"),
     ("secret-tool", "libsecret-tools"),
     // `tests/audit_verify.py` re-verifies audit exports without Gavel.
     ("python3", "python3"),
+    // The registry tests: a real OCI registry on loopback, and skopeo as an
+    // independent client reading what Gavel pushed.
+    ("docker-registry", "docker-registry"),
+    ("skopeo", "skopeo"),
 ];
 
 /// Installs missing system packages with apt-get (as root), or says which

@@ -1,0 +1,290 @@
+//! The client against a real registry on loopback (the CNCF distribution
+//! registry, Debian's `docker-registry`, started per test on a free port)
+//! and a directory target, with `skopeo` as an independent client reading
+//! what was pushed.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gavel_registry::artifact::{
+    self, BUNDLE_ARTIFACT, BUNDLE_LAYER, DSSE_LAYER, MANIFEST_TYPE, SIGNATURES_ARTIFACT,
+};
+use gavel_registry::{Descriptor, Location, Manifest, RegistryError, Remote, Target};
+use serde_json::Value;
+
+/// A registry process on a free loopback port, stopped when dropped.
+struct Registry {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn registry() -> Registry {
+    let dir = tempfile::tempdir().expect("dir");
+    let port = free_port();
+    let config = dir.path().join("reg.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .expect("config");
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("docker-registry runs (cargo xtask installs it)");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the registry did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Registry { child, port, dir }
+}
+
+impl Registry {
+    fn target(&self) -> Target {
+        let location =
+            Location::parse(&format!("oci+http://127.0.0.1:{}/team", self.port)).unwrap();
+        Target::open(&location, None).unwrap()
+    }
+
+    /// The stored file of a blob (to change it behind the registry's back).
+    fn blob_file(&self, digest: &str) -> PathBuf {
+        let hex = artifact::digest_hex(digest).unwrap();
+        self.dir
+            .path()
+            .join("data/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+}
+
+fn skopeo(args: &[&str]) -> Value {
+    let out = Command::new("skopeo")
+        .args(args)
+        .output()
+        .expect("skopeo runs (cargo xtask installs it)");
+    assert!(
+        out.status.success(),
+        "skopeo {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("skopeo prints JSON")
+}
+
+const BUNDLE: &[u8] = br#"{"apiVersion":"gavel/v1","kind":"PolicyBundle","metadata":{"name":"inbox-triage","version":"1.0.0"},"rules":[]}"#;
+
+/// A bundle and its signatures, pushed as Gavel pushes them.
+async fn push_bundle(t: &Target, repo: &str) -> (Descriptor, Descriptor) {
+    let layer = Descriptor::of(BUNDLE_LAYER, BUNDLE);
+    let bundle = Manifest::new(BUNDLE_ARTIFACT, vec![layer], None);
+    let pushed = t
+        .push(repo, &bundle, &[BUNDLE], Some("1.0.0"))
+        .await
+        .unwrap();
+    let envelope = br#"{"payloadType":"application/vnd.gavel.bundle.v1+json","payload":"e30=","signatures":[]}"#;
+    let sigs = Manifest::new(
+        SIGNATURES_ARTIFACT,
+        vec![Descriptor::of(DSSE_LAYER, envelope)],
+        Some(pushed.clone()),
+    );
+    let tag = artifact::sig_tag(&artifact::digest(BUNDLE)).unwrap();
+    let sig = t.push(repo, &sigs, &[envelope], Some(&tag)).await.unwrap();
+    (pushed, sig)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pushed_artifacts_read_back_and_skopeo_reads_them_too() {
+    let reg = registry();
+    let t = reg.target();
+    let repo = "team/inbox-triage";
+    let (pushed, _) = push_bundle(&t, repo).await;
+
+    // Read back by tag: the manifest, its digest, the layer's bytes.
+    let (m, d) = t.manifest(repo, "1.0.0").await.unwrap().expect("tagged");
+    assert_eq!(d.digest, pushed.digest);
+    assert_eq!(m.artifact_type.as_deref(), Some(BUNDLE_ARTIFACT));
+    assert_eq!(t.blob(repo, &m.layers[0]).await.unwrap(), BUNDLE);
+    // By digest too; nothing under an unknown tag.
+    assert!(t.manifest(repo, &pushed.digest).await.unwrap().is_some());
+    assert!(t.manifest(repo, "9.9.9").await.unwrap().is_none());
+
+    // Pushing the same content again changes nothing.
+    let (again, _) = push_bundle(&t, repo).await;
+    assert_eq!(again.digest, pushed.digest);
+
+    // skopeo, independently: media types, the empty config, the layer, tags.
+    let url = format!("docker://127.0.0.1:{}/{repo}", reg.port);
+    let raw = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--raw",
+        &format!("{url}:1.0.0"),
+    ]);
+    assert_eq!(raw["mediaType"], MANIFEST_TYPE);
+    assert_eq!(raw["artifactType"], BUNDLE_ARTIFACT);
+    assert_eq!(
+        raw["config"]["mediaType"],
+        "application/vnd.oci.empty.v1+json"
+    );
+    assert_eq!(raw["layers"][0]["mediaType"], BUNDLE_LAYER);
+    assert_eq!(raw["layers"][0]["digest"], artifact::digest(BUNDLE));
+    let sig_tag = artifact::sig_tag(&artifact::digest(BUNDLE)).unwrap();
+    let sig = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--raw",
+        &format!("{url}:{sig_tag}"),
+    ]);
+    assert_eq!(sig["artifactType"], SIGNATURES_ARTIFACT);
+    assert_eq!(sig["subject"]["digest"], pushed.digest.as_str());
+    assert_eq!(sig["layers"][0]["mediaType"], DSSE_LAYER);
+    let tags = skopeo(&["list-tags", "--tls-verify=false", &url]);
+    let mut listed: Vec<&str> = tags["Tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    listed.sort_unstable();
+    assert_eq!(listed, ["1.0.0", sig_tag.as_str()]);
+    let mut ours = t.tags(repo).await.unwrap();
+    ours.sort();
+    assert_eq!(ours, listed);
+    // This registry has no referrers API: the tag scheme carries them.
+    assert_eq!(t.referrers(repo, &pushed.digest).await.unwrap(), None);
+    assert!(t.tags("team/nothing-here").await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_blob_goes_up_in_chunks_and_comes_back_whole() {
+    let reg = registry();
+    let t = reg.target();
+    let big: Vec<u8> = (0..(9u32 << 20)).map(|i| (i % 251) as u8).collect();
+    let layer = Descriptor::of(BUNDLE_LAYER, &big);
+    let m = Manifest::new(BUNDLE_ARTIFACT, vec![layer.clone()], None);
+    t.push("team/big", &m, &[&big], Some("1.0.0"))
+        .await
+        .unwrap();
+    assert_eq!(t.blob("team/big", &layer).await.unwrap(), big);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_layer_and_a_lying_descriptor_are_refused() {
+    let reg = registry();
+    let t = reg.target();
+    let repo = "team/inbox-triage";
+    push_bundle(&t, repo).await;
+    let (m, _) = t.manifest(repo, "1.0.0").await.unwrap().unwrap();
+    // The stored bytes changed behind the registry's back.
+    let file = reg.blob_file(&m.layers[0].digest);
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[20] ^= 1;
+    std::fs::write(&file, bytes).unwrap();
+    let e = t.blob(repo, &m.layers[0]).await.unwrap_err();
+    assert!(matches!(e, RegistryError::DigestMismatch { .. }), "{e}");
+    assert_eq!(e.code(), "registry_refused");
+    // A descriptor that claims less than the blob holds: never read past it.
+    let short = Descriptor {
+        size: 10,
+        ..m.layers[0].clone()
+    };
+    let e = t.blob(repo, &short).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            RegistryError::TooLarge { .. } | RegistryError::DigestMismatch { .. }
+        ),
+        "{e}"
+    );
+    // One that claims more than any layer may weigh is not even fetched.
+    let huge = Descriptor {
+        size: gavel_registry::MAX_BLOB_BYTES + 1,
+        ..m.layers[0].clone()
+    };
+    assert!(matches!(
+        t.blob(repo, &huge).await.unwrap_err(),
+        RegistryError::TooLarge { .. }
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_registry_that_is_down_is_reported_after_retries() {
+    let port = free_port();
+    let remote = Remote::new(&format!("http://127.0.0.1:{port}"), None)
+        .unwrap()
+        .with_backoff(Duration::from_millis(10));
+    let started = Instant::now();
+    let e = Target::Remote(remote).tags("team/x").await.unwrap_err();
+    assert!(matches!(e, RegistryError::Unreachable { .. }), "{e}");
+    assert_eq!(e.code(), "registry_unreachable");
+    assert!(e.to_string().contains("try again"), "{e}");
+    // Three pauses: 10 + 20 + 40 ms.
+    assert!(started.elapsed() >= Duration::from_millis(70));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_directory_target_is_an_oci_layout_skopeo_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Target::open(&Location::Dir(dir.path().to_path_buf()), None).unwrap();
+    let (pushed, _) = push_bundle(&t, "inbox-triage").await;
+    let (m, d) = t.manifest("inbox-triage", "1.0.0").await.unwrap().unwrap();
+    assert_eq!(d.digest, pushed.digest);
+    assert_eq!(t.blob("inbox-triage", &m.layers[0]).await.unwrap(), BUNDLE);
+    let layout = dir.path().join("inbox-triage");
+    assert!(Path::new(&layout.join("oci-layout")).exists());
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        &format!("oci:{}:1.0.0", layout.display()),
+    ]);
+    assert_eq!(raw["artifactType"], BUNDLE_ARTIFACT);
+    assert_eq!(raw["layers"][0]["digest"], artifact::digest(BUNDLE));
+    // (Debian 12's skopeo lists tags of registries only: each is read.)
+    let sig_tag = artifact::sig_tag(&artifact::digest(BUNDLE)).unwrap();
+    let sig = skopeo(&[
+        "inspect",
+        "--raw",
+        &format!("oci:{}:{sig_tag}", layout.display()),
+    ]);
+    assert_eq!(sig["artifactType"], SIGNATURES_ARTIFACT);
+    assert_eq!(sig["subject"]["digest"], pushed.digest.as_str());
+    // A tag pushed again names the new manifest only.
+    let other = br#"{"rules":[1]}"#;
+    let m2 = Manifest::new(
+        BUNDLE_ARTIFACT,
+        vec![Descriptor::of(BUNDLE_LAYER, other)],
+        None,
+    );
+    t.push("inbox-triage", &m2, &[other], Some("1.0.0"))
+        .await
+        .unwrap();
+    let (now, _) = t.manifest("inbox-triage", "1.0.0").await.unwrap().unwrap();
+    assert_eq!(now.layers[0].digest, artifact::digest(other));
+    assert_eq!(t.tags("inbox-triage").await.unwrap().len(), 2);
+}
