@@ -11,6 +11,7 @@ pub mod desktop;
 mod keychain;
 mod lifecycle;
 mod overrides;
+mod registry;
 mod review;
 mod runs;
 mod versions;
@@ -30,6 +31,7 @@ pub use audit::{
 };
 pub use backup::{BACKUP_FORMAT, BackupError, KeyBackup, KeyRestore};
 pub use gavel_store::lifecycle::{DeployState, Environment, GateCheck, Incident, StoredApproval};
+pub use gavel_store::registry::RegistryRow;
 pub use gavel_store::versions::{DocumentFormat, VersionSource, VersionStatus};
 pub use gavel_store::{AuditEntry, NewRun, ScorecardRun};
 pub use keychain::{Keychain, KeychainError, MemoryKeychain, OsKeychain};
@@ -43,6 +45,7 @@ pub use overrides::{
     CheckedOverride, IssuedOverride, MIN_REASON_CHARS, OVERRIDE_TYPE, OverrideRequest,
     OverrideVerification, check_override_doc,
 };
+pub use registry::{PushReport, PushedArtifact, RegistryUseError};
 pub use review::{
     PackageSignature, PackedApproval, PackedVersion, REVIEW_TYPE, ReviewError, ReviewPackage,
     ReviewReport, SignedApproval,

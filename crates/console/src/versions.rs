@@ -389,6 +389,12 @@ fn check_document(text: &str, format: Format) -> Result<(Checked, Bundle), Versi
 }
 
 /// A stored version's document, parsed again (it validated when stored).
+/// A stored version's document in the JSON data model its digest is taken
+/// over (§11.3).
+pub(crate) fn stored_document_json(v: &BundleVersion) -> Result<Value, VersionError> {
+    Ok(stored_bundle(v)?.document().to_json())
+}
+
 fn stored_bundle(v: &BundleVersion) -> Result<Bundle, VersionError> {
     gavel_policy::parse_bundle(&v.document, policy_format(v.format)).map_err(|e| {
         StoreError::Corrupt(format!(
@@ -701,12 +707,25 @@ impl Console {
         secret: Option<&Sensitive<Vec<u8>>>,
         actor: Option<&str>,
     ) -> Result<VersionSummary, VersionError> {
-        let me = self.acting_identity(actor).await?;
         let doc: Value = serde_json::from_str(text).map_err(|e| {
             ConsoleError::Invalid(format!(
                 "not JSON: {e}; an import is a DSSE envelope, a team export or a legacy export"
             ))
         })?;
+        self.import_envelope(&doc, secret, None, actor).await
+    }
+
+    /// [`Console::import_version`] of a parsed document; `origin` joins the
+    /// provenance (where it was pulled from).
+    pub(crate) async fn import_envelope(
+        &self,
+        doc: &Value,
+        secret: Option<&Sensitive<Vec<u8>>>,
+        origin: Option<Value>,
+        actor: Option<&str>,
+    ) -> Result<VersionSummary, VersionError> {
+        let me = self.acting_identity(actor).await?;
+        let doc = doc.clone();
         let trusted = self.trusted_keys().await?;
         let v = gavel_trust::verify_by_owner(
             &doc,
@@ -788,12 +807,18 @@ impl Console {
             format: c.format,
             author: author.unwrap_or_else(|| me.name.clone()),
             source: VersionSource::Import,
-            provenance: serde_json::json!({
-                "format": v.format.as_str(),
-                "signers": v.signers.iter().map(|s| s.keyid.clone()).collect::<Vec<_>>(),
-                "signed_at": v.issued_at,
-                "imported_by": me.name,
-            }),
+            provenance: {
+                let mut p = serde_json::json!({
+                    "format": v.format.as_str(),
+                    "signers": v.signers.iter().map(|s| s.keyid.clone()).collect::<Vec<_>>(),
+                    "signed_at": v.issued_at,
+                    "imported_by": me.name,
+                });
+                if let Some(origin) = origin {
+                    p["from"] = origin;
+                }
+                p
+            },
             notes: String::new(),
         };
         match self

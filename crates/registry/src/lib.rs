@@ -13,6 +13,8 @@
 pub mod artifact;
 pub mod layout;
 pub mod remote;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::path::PathBuf;
 

@@ -3,85 +3,23 @@
 //! and a directory target, with `skopeo` as an independent client reading
 //! what was pushed.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use gavel_registry::artifact::{
     self, BUNDLE_ARTIFACT, BUNDLE_LAYER, DSSE_LAYER, MANIFEST_TYPE, SIGNATURES_ARTIFACT,
 };
+use gavel_registry::testing::{LoopbackRegistry, free_port};
 use gavel_registry::{Descriptor, Location, Manifest, RegistryError, Remote, Target};
 use serde_json::Value;
 
-/// A registry process on a free loopback port, stopped when dropped.
-struct Registry {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
+fn registry() -> LoopbackRegistry {
+    LoopbackRegistry::start()
 }
 
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn registry() -> Registry {
-    let dir = tempfile::tempdir().expect("dir");
-    let port = free_port();
-    let config = dir.path().join("reg.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
-            dir.path().join("data").display()
-        ),
-    )
-    .expect("config");
-    let child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("docker-registry runs (cargo xtask installs it)");
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the registry did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Registry { child, port, dir }
-}
-
-impl Registry {
-    fn target(&self) -> Target {
-        let location =
-            Location::parse(&format!("oci+http://127.0.0.1:{}/team", self.port)).unwrap();
-        Target::open(&location, None).unwrap()
-    }
-
-    /// The stored file of a blob (to change it behind the registry's back).
-    fn blob_file(&self, digest: &str) -> PathBuf {
-        let hex = artifact::digest_hex(digest).unwrap();
-        self.dir
-            .path()
-            .join("data/docker/registry/v2/blobs/sha256")
-            .join(&hex[..2])
-            .join(hex)
-            .join("data")
-    }
+fn target(reg: &LoopbackRegistry) -> Target {
+    Target::open(&Location::parse(&reg.url("team")).unwrap(), None).unwrap()
 }
 
 fn skopeo(args: &[&str]) -> Value {
@@ -121,7 +59,7 @@ async fn push_bundle(t: &Target, repo: &str) -> (Descriptor, Descriptor) {
 #[tokio::test(flavor = "multi_thread")]
 async fn pushed_artifacts_read_back_and_skopeo_reads_them_too() {
     let reg = registry();
-    let t = reg.target();
+    let t = target(&reg);
     let repo = "team/inbox-triage";
     let (pushed, _) = push_bundle(&t, repo).await;
 
@@ -184,7 +122,7 @@ async fn pushed_artifacts_read_back_and_skopeo_reads_them_too() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_large_blob_goes_up_in_chunks_and_comes_back_whole() {
     let reg = registry();
-    let t = reg.target();
+    let t = target(&reg);
     let big: Vec<u8> = (0..(9u32 << 20)).map(|i| (i % 251) as u8).collect();
     let layer = Descriptor::of(BUNDLE_LAYER, &big);
     let m = Manifest::new(BUNDLE_ARTIFACT, vec![layer.clone()], None);
@@ -197,7 +135,7 @@ async fn a_large_blob_goes_up_in_chunks_and_comes_back_whole() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_changed_layer_and_a_lying_descriptor_are_refused() {
     let reg = registry();
-    let t = reg.target();
+    let t = target(&reg);
     let repo = "team/inbox-triage";
     push_bundle(&t, repo).await;
     let (m, _) = t.manifest(repo, "1.0.0").await.unwrap().unwrap();

@@ -10,6 +10,7 @@
 
 pub mod audit;
 pub mod lifecycle;
+pub mod registry;
 pub mod runs;
 pub mod versions;
 

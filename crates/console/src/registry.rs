@@ -1,0 +1,431 @@
+//! Registries in the console (DESIGN §8, §11.11, §11.16): registries by
+//! name (the password in the keychain, never in the store), a bundle bound
+//! to one, `push` of a version (the bundle artifact, tagged with its
+//! version, and its signatures: the author's bundle envelope and the
+//! approvals recorded for its digest) and `pull` of one (verified against
+//! the trust store before anything is stored).
+
+use gavel_registry::artifact::{
+    self, BUNDLE_ARTIFACT, BUNDLE_LAYER, DSSE_LAYER, SIGNATURES_ARTIFACT,
+};
+use gavel_registry::{Credentials, Descriptor, Location, Manifest, RegistryError, Target};
+use gavel_store::registry::{RegistryRow, Removed};
+use gavel_trust::Sensitive;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::versions::{VersionError, VersionSummary};
+use crate::{Console, ConsoleError};
+
+fn registry_account(name: &str) -> String {
+    format!("registry:{name}")
+}
+
+/// What a push sent (or, with `dry_run`, would send).
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct PushReport {
+    pub reference: String,
+    pub digest: String,
+    pub registry: String,
+    pub repository: String,
+    /// Each artifact: its tag, type, manifest digest and layers.
+    pub artifacts: Vec<PushedArtifact>,
+    /// The version tag already named this digest: nothing new for it.
+    pub unchanged: bool,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct PushedArtifact {
+    pub tag: String,
+    pub artifact_type: String,
+    pub digest: String,
+    /// Bytes of each layer.
+    #[ts(type = "Array<number>")]
+    pub layers: Vec<u64>,
+}
+
+/// Why a registry use case failed: the console's errors and the
+/// registry's, each with its code.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryUseError {
+    #[error(transparent)]
+    Console(#[from] ConsoleError),
+    #[error(transparent)]
+    Version(#[from] VersionError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// A version tag that names another digest: tags never move.
+    #[error(
+        "`{repository}:{tag}` already names {existing}, not {digest}: a version tag never moves; publish this content as a new version"
+    )]
+    TagMoved {
+        repository: String,
+        tag: String,
+        existing: String,
+        digest: String,
+    },
+    /// The bundle is not bound to a registry.
+    #[error(
+        "bundle `{0}` is not bound to a registry: bind it with `gavel bundle bind {0} REGISTRY`"
+    )]
+    NotBound(String),
+    /// A pulled artifact that does not verify: nothing was stored.
+    #[error("{what} from the registry was refused: {why}; nothing was stored")]
+    Refused { what: String, why: String },
+}
+
+impl From<gavel_store::StoreError> for RegistryUseError {
+    fn from(e: gavel_store::StoreError) -> Self {
+        RegistryUseError::Console(e.into())
+    }
+}
+
+impl From<crate::KeychainError> for RegistryUseError {
+    fn from(e: crate::KeychainError) -> Self {
+        RegistryUseError::Console(e.into())
+    }
+}
+
+impl RegistryUseError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            RegistryUseError::Console(c) => c.code(),
+            RegistryUseError::Version(v) => v.code().unwrap_or("invalid"),
+            RegistryUseError::Registry(r) => r.code(),
+            RegistryUseError::TagMoved { .. } => "tag_moved",
+            RegistryUseError::NotBound(_) => "not_bound",
+            RegistryUseError::Refused { .. } => "registry_refused",
+        }
+    }
+
+    /// Refusals exit 1; everything else 2.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            RegistryUseError::TagMoved { .. } | RegistryUseError::Refused { .. } => true,
+            RegistryUseError::Console(c) => c.is_refusal(),
+            RegistryUseError::Version(v) => v.is_refusal(),
+            RegistryUseError::Registry(r) => {
+                matches!(
+                    r,
+                    RegistryError::DigestMismatch { .. } | RegistryError::TooLarge { .. }
+                )
+            }
+            RegistryUseError::NotBound(_) => false,
+        }
+    }
+}
+
+/// The `digest` a DSSE bundle envelope's payload states (unverified: only
+/// to match it with the layer before the import verifies it).
+fn envelope_digest(doc: &Value) -> Option<String> {
+    use base64::Engine as _;
+    let payload = doc.get("payload")?.as_str()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(payload)
+        .ok()?;
+    let payload: Value = serde_json::from_slice(&bytes).ok()?;
+    payload.get("digest")?.as_str().map(str::to_string)
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+impl Console {
+    /// `gavel registry add NAME URL`: the URL checked, the password (when
+    /// given) to the keychain.
+    pub async fn registry_add(
+        &self,
+        name: &str,
+        url: &str,
+        username: Option<&str>,
+        password: Option<&Sensitive<String>>,
+        actor: Option<&str>,
+    ) -> Result<RegistryRow, RegistryUseError> {
+        let me = self.acting_identity(actor).await?;
+        if !valid_name(name) {
+            return Err(ConsoleError::Invalid(format!(
+                "`{name}` is not a registry name: 1 to 64 lowercase letters, digits, `-` or `_`, starting with a letter"
+            ))
+            .into());
+        }
+        Location::parse(url)?;
+        if password.is_some() && username.is_none() {
+            return Err(ConsoleError::Invalid(
+                "a password goes with a user name (--username)".into(),
+            )
+            .into());
+        }
+        if let Some(p) = password {
+            self.keychain.set(
+                &registry_account(name),
+                &Sensitive::new(p.expose().as_bytes().to_vec()),
+            )?;
+        }
+        if !self
+            .store
+            .add_registry(name, url.trim(), username, &me.name)
+            .await?
+        {
+            return Err(ConsoleError::Refused(format!(
+                "a registry named `{name}` exists: remove it first (`gavel registry rm {name}`)"
+            ))
+            .into());
+        }
+        self.store
+            .registries()
+            .await?
+            .into_iter()
+            .find(|r| r.name == name)
+            .ok_or_else(|| ConsoleError::NotFound(format!("registry `{name}`")).into())
+    }
+
+    pub async fn registry_list(&self) -> Result<Vec<RegistryRow>, RegistryUseError> {
+        Ok(self.store.registries().await?)
+    }
+
+    /// `gavel registry rm NAME`: refused while bundles are bound to it.
+    pub async fn registry_rm(
+        &self,
+        name: &str,
+        actor: Option<&str>,
+    ) -> Result<(), RegistryUseError> {
+        let me = self.acting_identity(actor).await?;
+        match self.store.remove_registry(name, &me.name).await? {
+            Removed::Removed => {
+                let _ = self.keychain.delete(&registry_account(name));
+                Ok(())
+            }
+            Removed::Missing => {
+                Err(ConsoleError::NotFound(format!("no registry named `{name}`")).into())
+            }
+            Removed::InUse => Err(ConsoleError::Refused(format!(
+                "bundles are bound to registry `{name}`: bind them elsewhere first"
+            ))
+            .into()),
+        }
+    }
+
+    /// `gavel bundle bind NAME REGISTRY`.
+    pub async fn bind_bundle(
+        &self,
+        bundle: &str,
+        registry: &str,
+        actor: Option<&str>,
+    ) -> Result<RegistryRow, RegistryUseError> {
+        let me = self.acting_identity(actor).await?;
+        let row = self
+            .store
+            .registries()
+            .await?
+            .into_iter()
+            .find(|r| r.name == registry)
+            .ok_or_else(|| ConsoleError::NotFound(format!("no registry named `{registry}`")))?;
+        Location::parse(&row.url)?.repository(bundle)?;
+        self.store.bind_bundle(bundle, registry, &me.name).await?;
+        Ok(row)
+    }
+
+    /// The target and repository of a bound bundle.
+    async fn bound(&self, bundle: &str) -> Result<(Target, String, RegistryRow), RegistryUseError> {
+        let row = self
+            .store
+            .binding(bundle)
+            .await?
+            .ok_or_else(|| RegistryUseError::NotBound(bundle.to_string()))?;
+        let location = Location::parse(&row.url)?;
+        let credentials = match &row.username {
+            Some(user) => self
+                .keychain
+                .get(&registry_account(&row.name))?
+                .map(|p| Credentials {
+                    username: user.clone(),
+                    password: String::from_utf8_lossy(p.expose()).into_owned(),
+                }),
+            None => None,
+        };
+        let repo = location.repository(bundle)?;
+        Ok((Target::open(&location, credentials)?, repo, row))
+    }
+
+    /// `gavel push REF [--dry-run]`: the bundle artifact tagged with its
+    /// version and the signatures artifact (`sha256-<hex>.sig`, with the
+    /// bundle as `subject`): the bundle envelope signed now by the acting
+    /// identity (the author role) and every approval recorded for the
+    /// digest. The same digest again changes nothing; a version tag naming
+    /// another digest is refused.
+    pub async fn push(
+        &self,
+        reference: &str,
+        dry_run: bool,
+        actor: Option<&str>,
+    ) -> Result<PushReport, RegistryUseError> {
+        let v = self.resolve_version(reference).await?;
+        let (target, repo, row) = self.bound(&v.name).await?;
+        let document = crate::versions::stored_document_json(&v)?;
+        let layer = gavel_trust::canonicalize(&document)
+            .map_err(|e| ConsoleError::Invalid(format!("the bundle cannot be canonicalised: {e}")))?
+            .into_bytes();
+        if artifact::digest(&layer) != v.digest {
+            return Err(ConsoleError::Invalid(format!(
+                "the stored document of {} no longer has its digest {}; it was changed outside Gavel",
+                v.reference(),
+                v.digest
+            ))
+            .into());
+        }
+        let tag = artifact::version_tag(&v.version)?;
+        let bundle = Manifest::new(
+            BUNDLE_ARTIFACT,
+            vec![Descriptor::of(BUNDLE_LAYER, &layer)],
+            None,
+        );
+        let (_, bundle_desc) = bundle.encoded();
+        let existing = target.manifest(&repo, &tag).await?;
+        let unchanged = match &existing {
+            Some((m, _))
+                if m.layers.first().map(|l| l.digest.as_str()) == Some(v.digest.as_str()) =>
+            {
+                true
+            }
+            Some((m, _)) => {
+                return Err(RegistryUseError::TagMoved {
+                    repository: repo,
+                    tag,
+                    existing: m
+                        .layers
+                        .first()
+                        .map(|l| l.digest.clone())
+                        .unwrap_or_else(|| "another artifact".into()),
+                    digest: v.digest,
+                });
+            }
+            None => false,
+        };
+        let envelope = self.sign_bundle(&document, None, actor).await?;
+        let mut envelopes: Vec<Vec<u8>> = vec![envelope.to_string().into_bytes()];
+        for a in self.store.approvals(&v.digest, None).await? {
+            envelopes.push(a.envelope.to_string().into_bytes());
+        }
+        let sigs = Manifest::new(
+            SIGNATURES_ARTIFACT,
+            envelopes
+                .iter()
+                .map(|e| Descriptor::of(DSSE_LAYER, e))
+                .collect(),
+            Some(bundle_desc.clone()),
+        );
+        let sig_tag = artifact::sig_tag(&v.digest)?;
+        let (_, sig_desc) = sigs.encoded();
+        if !dry_run {
+            if !unchanged {
+                target.push(&repo, &bundle, &[&layer], Some(&tag)).await?;
+            }
+            let blobs: Vec<&[u8]> = envelopes.iter().map(Vec::as_slice).collect();
+            target.push(&repo, &sigs, &blobs, Some(&sig_tag)).await?;
+            let me = self.acting_identity(actor).await?;
+            self.store
+                .audit_event(gavel_store::NewEntry {
+                    actor: &me.name,
+                    action: "bundle.push",
+                    subject: &v.reference(),
+                    details: serde_json::json!({
+                        "digest": v.digest, "registry": row.name, "repository": repo,
+                        "signatures": envelopes.len(),
+                    }),
+                })
+                .await?;
+        }
+        Ok(PushReport {
+            reference: v.reference(),
+            digest: v.digest.clone(),
+            registry: row.name,
+            repository: repo,
+            artifacts: vec![
+                PushedArtifact {
+                    tag,
+                    artifact_type: BUNDLE_ARTIFACT.into(),
+                    digest: bundle_desc.digest,
+                    layers: vec![layer.len() as u64],
+                },
+                PushedArtifact {
+                    tag: sig_tag,
+                    artifact_type: SIGNATURES_ARTIFACT.into(),
+                    digest: sig_desc.digest,
+                    layers: envelopes.iter().map(|e| e.len() as u64).collect(),
+                },
+            ],
+            unchanged,
+            dry_run,
+        })
+    }
+
+    /// `gavel pull NAME@VERSION`: the version from its bundle's registry,
+    /// stored as a draft only when its bundle envelope verifies against
+    /// the trust store and names the digest of the layer fetched.
+    pub async fn pull(
+        &self,
+        reference: &str,
+        actor: Option<&str>,
+    ) -> Result<VersionSummary, RegistryUseError> {
+        let (name, version) = reference
+            .split_once('@')
+            .ok_or_else(|| ConsoleError::Invalid(format!("`{reference}` is not NAME@VERSION")))?;
+        let (target, repo, row) = self.bound(name).await?;
+        let tag = artifact::version_tag(version)?;
+        let refused = |why: String| RegistryUseError::Refused {
+            what: format!("{repo}:{tag}"),
+            why,
+        };
+        let (manifest, _) = target.manifest(&repo, &tag).await?.ok_or_else(|| {
+            ConsoleError::NotFound(format!("{repo}:{tag} is not in registry `{}`", row.name))
+        })?;
+        if manifest.artifact_type.as_deref() != Some(BUNDLE_ARTIFACT) || manifest.layers.len() != 1
+        {
+            return Err(refused("not a Gavel bundle artifact".into()));
+        }
+        let layer = target.blob(&repo, &manifest.layers[0]).await?;
+        let digest = artifact::digest(&layer);
+        let (sigs, _) = target
+            .manifest(&repo, &artifact::sig_tag(&digest)?)
+            .await?
+            .ok_or_else(|| refused("no signatures artifact names its digest".into()))?;
+        // The first envelope that is a bundle envelope for this digest.
+        let mut last = String::from("no bundle envelope among its signatures");
+        for d in sigs.layers.iter().filter(|d| d.media_type == DSSE_LAYER) {
+            let bytes = target.blob(&repo, d).await?;
+            let Ok(doc) = serde_json::from_slice::<Value>(&bytes) else {
+                continue;
+            };
+            if doc.get("payloadType").and_then(Value::as_str)
+                != Some(gavel_trust::PayloadKind::Bundle.media_type())
+            {
+                continue;
+            }
+            // The digest the envelope states must be the layer's, before
+            // anything is stored (the import checks its signature and that
+            // the digest is its bundle's).
+            let stated = envelope_digest(&doc);
+            if stated.as_deref() != Some(digest.as_str()) {
+                last = format!(
+                    "its bundle envelope names {} but the layer fetched is {digest}",
+                    stated.unwrap_or_else(|| "no digest".into())
+                );
+                continue;
+            }
+            let origin = serde_json::json!({"registry": row.name, "repository": repo, "tag": tag});
+            match self.import_envelope(&doc, None, Some(origin), actor).await {
+                Ok(v) => return Ok(v),
+                Err(VersionError::NotVerified { message, .. }) => last = message,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(refused(last))
+    }
+}

@@ -1,0 +1,230 @@
+//! Push and pull through a real registry on loopback (DESIGN §8, §11.16):
+//! the author's console (A: alice) pushes; a teammate's (B: bob, who
+//! trusts alice's key) pulls and verifies; a console that does not trust
+//! her (C) and a layer changed in the registry are refused with nothing
+//! stored; a moved version tag is refused; a registry that is down says so.
+
+use std::sync::Arc;
+
+use gavel_console::{Console, MemoryKeychain, RegistryUseError};
+use gavel_registry::artifact::{self, BUNDLE_ARTIFACT, BUNDLE_LAYER, DSSE_LAYER};
+use gavel_registry::testing::{LoopbackRegistry, free_port};
+use gavel_registry::{Descriptor, Location, Manifest, Target};
+use gavel_store::Store;
+use gavel_trust::Role;
+use serde_json::Value;
+
+struct Home {
+    dir: tempfile::TempDir,
+    c: Console,
+}
+
+async fn home(who: &str, url: &str) -> Home {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Console::open(dir.path(), Arc::new(MemoryKeychain::default()))
+        .await
+        .unwrap();
+    c.generate_identity(who, &format!("{who}@example.com"), None, None)
+        .await
+        .unwrap();
+    c.registry_add("team", url, None, None, None).await.unwrap();
+    Home { dir, c }
+}
+
+/// The author's console with the examples, inbox-triage bound to `url`.
+async fn author(url: &str) -> Home {
+    let a = home("alice", url).await;
+    a.c.init(true).await.unwrap();
+    a.c.bind_bundle("inbox-triage", "team", None).await.unwrap();
+    a
+}
+
+/// A console whose identity trusts alice's key as an author.
+async fn teammate(who: &str, url: &str, a: &Home) -> Home {
+    let b = home(who, url).await;
+    let alice = a.c.export_key("alice").await.unwrap();
+    b.c.trust_keys(vec![alice], Some(vec![Role::Author]), None)
+        .await
+        .unwrap();
+    b.c.bind_bundle("inbox-triage", "team", None).await.unwrap();
+    b
+}
+
+async fn versions(h: &Home) -> usize {
+    let store = Store::open(&h.dir.path().join("gavel.db")).await.unwrap();
+    store.version_index().await.unwrap().len()
+}
+
+fn target(url: &str) -> Target {
+    Target::open(&Location::parse(url).unwrap(), None).unwrap()
+}
+
+#[tokio::test]
+async fn a_pushed_version_is_pulled_and_verified_by_a_teammate() {
+    let reg = LoopbackRegistry::start();
+    let url = reg.url("team");
+    let a = author(&url).await;
+
+    // What would go up, without sending it.
+    let dry = a.c.push("inbox-triage@1.0.0", true, None).await.unwrap();
+    assert!(dry.dry_run);
+    assert_eq!(dry.repository, "team/inbox-triage");
+    assert_eq!(dry.artifacts[0].tag, "1.0.0");
+    assert!(
+        target(&url)
+            .tags("team/inbox-triage")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let pushed = a.c.push("inbox-triage@1.0.0", false, None).await.unwrap();
+    assert!(!pushed.unchanged);
+    let t = target(&url);
+    let (m, _) = t
+        .manifest("team/inbox-triage", "1.0.0")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.artifact_type.as_deref(), Some(BUNDLE_ARTIFACT));
+    // The layer is the canonical bundle: its digest is the version's.
+    assert_eq!(m.layers[0].digest, pushed.digest);
+    let sig_tag = artifact::sig_tag(&pushed.digest).unwrap();
+    let (sigs, _) = t
+        .manifest("team/inbox-triage", &sig_tag)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sigs.layers.len(), 1);
+    assert_eq!(sigs.layers[0].media_type, DSSE_LAYER);
+    assert_eq!(
+        sigs.subject.as_ref().map(|s| s.digest.as_str()),
+        Some(pushed.artifacts[0].digest.as_str())
+    );
+    // The same digest again: nothing new for the version tag.
+    assert!(
+        a.c.push("inbox-triage@1.0.0", false, None)
+            .await
+            .unwrap()
+            .unchanged
+    );
+
+    // Bob trusts alice: the version arrives, verified, from the registry.
+    let b = teammate("bob", &url, &a).await;
+    let before = versions(&b).await;
+    let pulled = b.c.pull("inbox-triage@1.0.0", None).await.unwrap();
+    assert_eq!(pulled.digest, pushed.digest);
+    assert_eq!(versions(&b).await, before + 1);
+    let shown = b.c.show_version("inbox-triage@1.0.0").await.unwrap();
+    let from: Value = serde_json::to_value(&shown).unwrap();
+    assert_eq!(from["provenance"]["from"]["registry"], "team", "{from}");
+    // Twice is refused: the version exists.
+    let again = b.c.pull("inbox-triage@1.0.0", None).await.unwrap_err();
+    assert_eq!(again.code(), "version_exists", "{again}");
+
+    // Carol does not trust alice: refused, nothing stored.
+    let c = home("carol", &url).await;
+    c.c.bind_bundle("inbox-triage", "team", None).await.unwrap();
+    let before = versions(&c).await;
+    let refused = c.c.pull("inbox-triage@1.0.0", None).await.unwrap_err();
+    assert_eq!(refused.code(), "registry_refused", "{refused}");
+    assert!(refused.is_refusal());
+    assert_eq!(versions(&c).await, before);
+}
+
+#[tokio::test]
+async fn a_changed_layer_and_a_moved_tag_are_refused() {
+    let reg = LoopbackRegistry::start();
+    let url = reg.url("team");
+    let a = author(&url).await;
+    let pushed = a.c.push("inbox-triage@1.0.0", false, None).await.unwrap();
+
+    // The layer changed behind the registry's back.
+    let file = reg.blob_file(&pushed.digest);
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[30] ^= 1;
+    std::fs::write(&file, bytes).unwrap();
+    let b = teammate("bob", &url, &a).await;
+    let before = versions(&b).await;
+    let e = b.c.pull("inbox-triage@1.0.0", None).await.unwrap_err();
+    assert_eq!(e.code(), "registry_refused", "{e}");
+    assert!(e.to_string().contains("digest"), "{e}");
+    assert_eq!(versions(&b).await, before);
+
+    // Someone re-tagged 1.2.0 of knowledge-management to other content.
+    a.c.bind_bundle("knowledge-management", "team", None)
+        .await
+        .unwrap();
+    let other = br#"{"apiVersion":"gavel/v1","kind":"PolicyBundle","metadata":{},"rules":[]}"#;
+    let m = Manifest::new(
+        BUNDLE_ARTIFACT,
+        vec![Descriptor::of(BUNDLE_LAYER, other)],
+        None,
+    );
+    target(&url)
+        .push("team/knowledge-management", &m, &[other], Some("1.2.0"))
+        .await
+        .unwrap();
+    let e =
+        a.c.push("knowledge-management@1.2.0", false, None)
+            .await
+            .unwrap_err();
+    assert!(matches!(e, RegistryUseError::TagMoved { .. }), "{e}");
+    assert_eq!(e.code(), "tag_moved");
+    assert!(e.is_refusal());
+}
+
+#[tokio::test]
+async fn a_registry_that_is_down_fails_clearly_and_nothing_is_recorded() {
+    let url = format!("oci+http://127.0.0.1:{}/team", free_port());
+    let a = author(&url).await;
+    let e =
+        a.c.push("inbox-triage@1.0.0", false, None)
+            .await
+            .unwrap_err();
+    assert_eq!(e.code(), "registry_unreachable", "{e}");
+    assert!(e.to_string().contains("try again"), "{e}");
+    let pushes =
+        a.c.audit_list(gavel_console::AuditQuery {
+            action: Some("bundle.push".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(pushes.is_empty());
+    // Unbound bundles say how to bind them.
+    let e = a.c.push("budgets@0.9.0", false, None).await.unwrap_err();
+    assert_eq!(e.code(), "not_bound");
+    assert!(e.to_string().contains("gavel bundle bind budgets"), "{e}");
+}
+
+#[tokio::test]
+async fn registries_are_named_checked_and_not_removed_while_bound() {
+    let reg = LoopbackRegistry::start();
+    let a = author(&reg.url("team")).await;
+    for (name, url) in [
+        ("Team", "oci://r.example.com/x"),
+        ("other", "http://r.example.com/x"),
+        ("other", "oci://r.example.com/Bad"),
+    ] {
+        let e =
+            a.c.registry_add(name, url, None, None, None)
+                .await
+                .unwrap_err();
+        assert_eq!(e.code(), "invalid", "{name} {url}: {e}");
+    }
+    let e =
+        a.c.registry_add("team", "oci://r.example.com/x", None, None, None)
+            .await
+            .unwrap_err();
+    assert_eq!(e.code(), "refused");
+    let e = a.c.registry_rm("team", None).await.unwrap_err();
+    assert_eq!(e.code(), "refused", "{e}");
+    a.c.registry_add("spare", "dir:/tmp/gavel-spare", None, None, None)
+        .await
+        .unwrap();
+    a.c.registry_rm("spare", None).await.unwrap();
+    let listed = a.c.registry_list().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].bundles, ["inbox-triage"]);
+}
