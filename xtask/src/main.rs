@@ -275,7 +275,7 @@ fn bindings() -> Result<()> {
 fn keychain_tests() -> Result<()> {
     system_packages()?;
     desktop::in_keyring_session(
-        "cargo nextest run --locked -p gavel-cli --features real-keychain-tests --test keychain --test review --test lifecycle --profile ci",
+        "cargo nextest run --locked -p gavel-cli --features real-keychain-tests --test keychain --test review --test lifecycle --test registry --profile ci",
         &[],
     )
 }

@@ -52,6 +52,14 @@ pub enum BundleCommand {
         #[arg(long = "as", env = "GAVEL_IDENTITY")]
         actor: Option<String>,
     },
+    /// Bind a bundle to a registry: its versions, approvals and rollouts travel through `<registry>/<namespace>/<NAME>`.
+    #[command(after_help = crate::examples::BUNDLE_BIND)]
+    Bind {
+        name: String,
+        registry: String,
+        #[arg(long = "as", env = "GAVEL_IDENTITY")]
+        actor: Option<String>,
+    },
     /// Remove a draft; other statuses are refused.
     #[command(after_help = crate::examples::BUNDLE_RM)]
     Rm {
@@ -264,6 +272,14 @@ pub fn bundle(cmd: BundleCommand, format: OutputFormat) -> Result<ExitCode, Fail
                     ),
                     _ => println!("{} is unchanged", v.version.reference),
                 }
+            }
+            BundleCommand::Bind {
+                name,
+                registry,
+                actor,
+            } => {
+                let c = console().await?;
+                crate::registry::bind(&c, &name, &registry, actor.as_deref(), format).await?;
             }
             BundleCommand::Rm { reference, actor } => {
                 let c = console().await?;

@@ -256,3 +256,28 @@ pub const REVIEW_SIGN: &str = "Examples:
 pub const REVIEW_IMPORT: &str = "Examples:
   gavel review import rita.approval.json
   gavel review import rita.approval.json --format json";
+
+pub const REGISTRY: &str = "Examples:
+  gavel registry add team oci://registry.example.com/policies
+  gavel registry list --format json";
+
+pub const REGISTRY_ADD: &str = "Examples:
+  gavel registry add team oci+http://127.0.0.1:5055/policies
+  echo \"$REGISTRY_TOKEN\" | gavel registry add team oci://registry.example.com/policies --username ci";
+
+pub const REGISTRY_LIST: &str = "Examples:
+  gavel registry list
+  gavel registry list --format json";
+
+pub const REGISTRY_RM: &str = "Examples:
+  gavel registry rm team";
+
+pub const BUNDLE_BIND: &str = "Examples:
+  gavel bundle bind inbox-triage team";
+
+pub const PUSH: &str = "Examples:
+  gavel push inbox-triage@1.0.0 --dry-run
+  gavel push inbox-triage@1.0.0 --format json";
+
+pub const PULL: &str = "Examples:
+  gavel pull inbox-triage@1.0.0";

@@ -14,6 +14,7 @@ mod input;
 mod keys;
 mod lifecycle;
 mod lint;
+mod registry;
 mod review;
 mod sim;
 
@@ -175,6 +176,31 @@ enum Command {
     Bundle {
         #[command(subcommand)]
         command: bundle::BundleCommand,
+    },
+    /// Registries a team shares versions through: add, list, rm.
+    #[command(after_help = crate::examples::REGISTRY)]
+    Registry {
+        #[command(subcommand)]
+        command: registry::RegistryCommand,
+    },
+    /// Push a version to its bundle's registry: the bundle, tagged with its version, and its signatures.
+    #[command(after_help = crate::examples::PUSH)]
+    Push {
+        /// NAME@VERSION or a digest prefix.
+        reference: String,
+        /// Show what would be uploaded, and upload nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long = "as", env = "GAVEL_IDENTITY")]
+        actor: Option<String>,
+    },
+    /// Pull a version from its bundle's registry, verified against the trust store before it is stored.
+    #[command(after_help = crate::examples::PULL)]
+    Pull {
+        /// NAME@VERSION.
+        reference: String,
+        #[arg(long = "as", env = "GAVEL_IDENTITY")]
+        actor: Option<String>,
     },
     /// The hash-chained audit log: list, verify, export, checkpoint.
     #[command(after_help = crate::examples::AUDIT)]
@@ -359,6 +385,15 @@ fn main() -> ExitCode {
         Command::Init { examples } => bundle::init(*examples, cli.format),
         Command::Bundle { command } => bundle::bundle(command.clone(), cli.format),
         Command::Audit { command } => audit::audit(command.clone(), cli.format),
+        Command::Registry { command } => registry::registry(command.clone(), cli.format),
+        Command::Push {
+            reference,
+            dry_run,
+            actor,
+        } => registry::push(reference, *dry_run, actor.as_deref(), cli.format),
+        Command::Pull { reference, actor } => {
+            registry::pull(reference, actor.as_deref(), cli.format)
+        }
         Command::Env { command } => lifecycle::env(command.clone(), cli.format),
         Command::Lifecycle(command) => lifecycle::run(command.clone(), cli.format),
         Command::Sign {

@@ -1,0 +1,201 @@
+//! `gavel registry add|list|rm`, `gavel bundle bind`, `gavel push` and
+//! `gavel pull` (DESIGN §11.16): thin over `gavel-console`.
+
+use std::io::Read as _;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use gavel_console::{RegistryRow, RegistryUseError};
+use gavel_trust::Sensitive;
+
+use crate::OutputFormat;
+use crate::failure::Failure;
+use crate::keys::{console, runtime};
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum RegistryCommand {
+    /// Add a registry: oci://HOST/NAMESPACE (HTTPS), oci+http://HOST:PORT/NAMESPACE (plain HTTP, loopback), or dir:/PATH.
+    #[command(after_help = crate::examples::REGISTRY_ADD)]
+    Add {
+        name: String,
+        url: String,
+        /// The user name; the password (or token) is read from standard input and kept in the OS keychain.
+        #[arg(long)]
+        username: Option<String>,
+        #[arg(long = "as", env = "GAVEL_IDENTITY")]
+        actor: Option<String>,
+    },
+    /// The registries and the bundles bound to each.
+    #[command(after_help = crate::examples::REGISTRY_LIST)]
+    List,
+    /// Remove a registry no bundle is bound to (its password leaves the keychain).
+    #[command(after_help = crate::examples::REGISTRY_RM)]
+    Rm {
+        name: String,
+        #[arg(long = "as", env = "GAVEL_IDENTITY")]
+        actor: Option<String>,
+    },
+}
+
+fn print_json(v: &impl serde::Serialize) {
+    println!("{}", serde_json::to_string(v).unwrap_or_default());
+}
+
+/// A registry use case's error: its code, exit 1 for a refusal, 2 otherwise.
+pub(crate) fn rfail(e: RegistryUseError) -> Failure {
+    let mut f = Failure::new(e.code(), e.to_string());
+    f.exit = if e.is_refusal() { 1 } else { 2 };
+    f
+}
+
+fn show(r: &RegistryRow) {
+    let user = r
+        .username
+        .as_deref()
+        .map(|u| format!(" (as {u})"))
+        .unwrap_or_default();
+    let bound = if r.bundles.is_empty() {
+        "no bundle bound".to_string()
+    } else {
+        format!("bound: {}", r.bundles.join(", "))
+    };
+    println!("{:<16} {}{user}  {bound}", r.name, r.url);
+}
+
+pub fn registry(cmd: RegistryCommand, format: OutputFormat) -> Result<ExitCode, Failure> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let c = console().await?;
+        match cmd {
+            RegistryCommand::Add {
+                name,
+                url,
+                username,
+                actor,
+            } => {
+                let password = match &username {
+                    Some(_) => {
+                        let mut text = String::new();
+                        std::io::stdin().read_to_string(&mut text).map_err(|e| {
+                            Failure::new("unreadable", format!("cannot read the password from standard input: {e}"))
+                        })?;
+                        let text = text.trim_end_matches(['\r', '\n']).to_string();
+                        if text.is_empty() {
+                            return Err(Failure::usage(
+                                "--username needs the password (or token) on standard input: `echo \"$TOKEN\" | gavel registry add …`",
+                            ));
+                        }
+                        Some(Sensitive::new(text))
+                    }
+                    None => None,
+                };
+                let row = c
+                    .registry_add(&name, &url, username.as_deref(), password.as_ref(), actor.as_deref())
+                    .await
+                    .map_err(rfail)?;
+                match format {
+                    OutputFormat::Json => print_json(&row),
+                    _ => println!("added registry {} at {}", row.name, row.url),
+                }
+            }
+            RegistryCommand::List => {
+                let rows = c.registry_list().await.map_err(rfail)?;
+                match format {
+                    OutputFormat::Json => print_json(&rows),
+                    _ if rows.is_empty() => {
+                        println!("no registry: add one with `gavel registry add NAME URL`");
+                    }
+                    _ => rows.iter().for_each(show),
+                }
+            }
+            RegistryCommand::Rm { name, actor } => {
+                c.registry_rm(&name, actor.as_deref()).await.map_err(rfail)?;
+                match format {
+                    OutputFormat::Json => print_json(&serde_json::json!({"removed": name})),
+                    _ => println!("removed registry {name}"),
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `gavel bundle bind NAME REGISTRY` (within `gavel bundle`'s runtime).
+pub async fn bind(
+    c: &gavel_console::Console,
+    bundle: &str,
+    registry: &str,
+    actor: Option<&str>,
+    format: OutputFormat,
+) -> Result<(), Failure> {
+    let row = c
+        .bind_bundle(bundle, registry, actor)
+        .await
+        .map_err(rfail)?;
+    match format {
+        OutputFormat::Json => print_json(&serde_json::json!({
+            "bundle": bundle, "registry": row.name, "url": row.url,
+        })),
+        _ => println!("{bundle} is bound to {} ({})", row.name, row.url),
+    }
+    Ok(())
+}
+
+/// `gavel push REF [--dry-run]`.
+pub fn push(
+    reference: &str,
+    dry_run: bool,
+    actor: Option<&str>,
+    format: OutputFormat,
+) -> Result<ExitCode, Failure> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let c = console().await?;
+        let r = c.push(reference, dry_run, actor).await.map_err(rfail)?;
+        match format {
+            OutputFormat::Json => print_json(&r),
+            _ => {
+                let verb = if r.dry_run { "would push" } else { "pushed" };
+                println!(
+                    "{verb} {} ({}) to {} as {}",
+                    r.reference, r.digest, r.registry, r.repository
+                );
+                for a in &r.artifacts {
+                    let bytes: u64 = a.layers.iter().sum();
+                    let note = if r.unchanged && a.artifact_type.ends_with("bundle.v1") {
+                        " (already there: unchanged)"
+                    } else {
+                        ""
+                    };
+                    println!(
+                        "  {:<90} {} layer(s), {bytes} bytes{note}",
+                        format!("{}:{}", r.repository, a.tag),
+                        a.layers.len()
+                    );
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `gavel pull NAME@VERSION`.
+pub fn pull(
+    reference: &str,
+    actor: Option<&str>,
+    format: OutputFormat,
+) -> Result<ExitCode, Failure> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let c = console().await?;
+        let v = c.pull(reference, actor).await.map_err(rfail)?;
+        match format {
+            OutputFormat::Json => print_json(&v),
+            _ => println!(
+                "pulled {} ({}), verified; stored as a draft",
+                v.reference, v.digest
+            ),
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
