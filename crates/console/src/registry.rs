@@ -50,6 +50,8 @@ pub struct PushedArtifact {
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryUseError {
     #[error(transparent)]
+    Lifecycle(#[from] crate::LifecycleError),
+    #[error(transparent)]
     Console(#[from] ConsoleError),
     #[error(transparent)]
     Version(#[from] VersionError),
@@ -91,6 +93,7 @@ impl RegistryUseError {
     pub fn code(&self) -> &'static str {
         match self {
             RegistryUseError::Console(c) => c.code(),
+            RegistryUseError::Lifecycle(l) => l.code().unwrap_or("invalid"),
             RegistryUseError::Version(v) => v.code().unwrap_or("invalid"),
             RegistryUseError::Registry(r) => r.code(),
             RegistryUseError::TagMoved { .. } => "tag_moved",
@@ -104,6 +107,7 @@ impl RegistryUseError {
         match self {
             RegistryUseError::TagMoved { .. } | RegistryUseError::Refused { .. } => true,
             RegistryUseError::Console(c) => c.is_refusal(),
+            RegistryUseError::Lifecycle(l) => l.is_refusal(),
             RegistryUseError::Version(v) => v.is_refusal(),
             RegistryUseError::Registry(r) => {
                 matches!(
@@ -427,5 +431,287 @@ impl Console {
             }
         }
         Err(refused(last))
+    }
+}
+
+/// What `sync` did for one bound bundle.
+#[derive(Debug, Clone, Default, Serialize, ts_rs::TS)]
+pub struct SyncReport {
+    pub bundle: String,
+    pub registry: String,
+    /// Versions fetched, verified and recorded (submitted, as their author
+    /// published them).
+    pub fetched_versions: Vec<String>,
+    /// Approvals and rejections fetched, verified and recorded.
+    pub fetched_approvals: Vec<String>,
+    /// Local versions and approvals published.
+    pub published: Vec<String>,
+    /// What did not verify or could not be recorded, with why: never
+    /// imported.
+    pub problems: Vec<SyncProblem>,
+}
+
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct SyncProblem {
+    pub tag: String,
+    pub reason: String,
+}
+
+/// A tag's kind in a bundle's repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TagKind {
+    Version,
+    Signatures,
+    /// `sha256-<hex>.approval-<keyid>-<env>`.
+    Approval {
+        digest: String,
+        keyid: String,
+        env: String,
+    },
+    Other,
+}
+
+fn tag_kind(tag: &str) -> TagKind {
+    if let Some(rest) = tag.strip_prefix("sha256-") {
+        let Some((hex, what)) = rest.split_once('.') else {
+            return TagKind::Other;
+        };
+        if what == "sig" {
+            return TagKind::Signatures;
+        }
+        if let Some(ke) = what.strip_prefix("approval-") {
+            if let Some((keyid, env)) = ke.split_once('-') {
+                return TagKind::Approval {
+                    digest: format!("sha256:{hex}"),
+                    keyid: keyid.to_string(),
+                    env: env.to_string(),
+                };
+            }
+        }
+        return TagKind::Other;
+    }
+    if tag.starts_with("rollout-") || tag == artifact::TRUST_TAG {
+        TagKind::Other
+    } else {
+        TagKind::Version
+    }
+}
+
+impl Console {
+    /// Publishes what this console has and the registry lacks for a bound
+    /// bundle: its submitted versions (signed by the acting author) and
+    /// the approvals recorded here, each approval as an artifact of its
+    /// own (`sha256-<hex>.approval-<keyid>-<env>`), so that approvers
+    /// publishing at once never overwrite each other.
+    pub async fn publish(
+        &self,
+        bundle: &str,
+        actor: Option<&str>,
+    ) -> Result<SyncReport, RegistryUseError> {
+        let (target, repo, row) = self.bound(bundle).await?;
+        let mut report = SyncReport {
+            bundle: bundle.to_string(),
+            registry: row.name.clone(),
+            ..SyncReport::default()
+        };
+        let tags: std::collections::HashSet<String> =
+            target.tags(&repo).await?.into_iter().collect();
+        let (versions, _) = self.store.version_history(bundle).await?;
+        for v in versions
+            .iter()
+            .filter(|v| v.status != gavel_store::versions::VersionStatus::Draft)
+        {
+            let tag = artifact::version_tag(&v.version)?;
+            if !tags.contains(&tag) {
+                match self.push(&v.reference(), false, actor).await {
+                    Ok(_) => report.published.push(format!("{repo}:{tag}")),
+                    Err(e @ RegistryUseError::Registry(_)) => return Err(e),
+                    Err(e) => report.problems.push(SyncProblem {
+                        tag: tag.clone(),
+                        reason: e.to_string(),
+                    }),
+                }
+            }
+            let subject = target.manifest(&repo, &tag).await?.map(|(_, d)| d);
+            for a in self.store.approvals(&v.digest, None).await? {
+                if a.source == "registry" {
+                    continue;
+                }
+                let atag = artifact::approval_tag(&v.digest, &a.keyid, &a.environment)?;
+                if tags.contains(&atag) {
+                    continue;
+                }
+                let bytes = a.envelope.to_string().into_bytes();
+                let m = Manifest::new(
+                    SIGNATURES_ARTIFACT,
+                    vec![Descriptor::of(DSSE_LAYER, &bytes)],
+                    subject.clone(),
+                );
+                target.push(&repo, &m, &[&bytes], Some(&atag)).await?;
+                report.published.push(format!("{repo}:{atag}"));
+            }
+        }
+        Ok(report)
+    }
+
+    /// `gavel sync [--bundle NAME]` for one bound bundle: fetches the
+    /// versions and approvals this store lacks, verifies each against the
+    /// trust store, records what verifies (versions as submitted by their
+    /// author; approvals with source `registry`), lists what does not with
+    /// why, then publishes what this console has and the registry lacks.
+    pub async fn sync(
+        &self,
+        bundle: &str,
+        actor: Option<&str>,
+    ) -> Result<SyncReport, RegistryUseError> {
+        let (target, repo, row) = self.bound(bundle).await?;
+        let mut report = SyncReport {
+            bundle: bundle.to_string(),
+            registry: row.name.clone(),
+            ..SyncReport::default()
+        };
+        let tags = target.tags(&repo).await?;
+        let (local, _) = self.store.version_history(bundle).await?;
+        let have: std::collections::HashSet<String> = local
+            .iter()
+            .filter_map(|v| artifact::version_tag(&v.version).ok())
+            .collect();
+        // Versions first, so that their approvals find them.
+        for tag in tags.iter().filter(|t| tag_kind(t) == TagKind::Version) {
+            if have.contains(tag) {
+                continue;
+            }
+            let reference = format!("{bundle}@{}", tag.replace('_', "+"));
+            match self.pull(&reference, actor).await {
+                Ok(v) => {
+                    let stored = self.resolve_version(&v.reference).await?;
+                    self.store.submit_version(stored.id, &v.author).await?;
+                    report.fetched_versions.push(v.reference);
+                }
+                Err(e @ RegistryUseError::Registry(RegistryError::Unreachable { .. })) => {
+                    return Err(e);
+                }
+                Err(e) => report.problems.push(SyncProblem {
+                    tag: tag.clone(),
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        for tag in &tags {
+            let TagKind::Approval { digest, keyid, env } = tag_kind(tag) else {
+                continue;
+            };
+            let known = self.store.approvals(&digest, Some(&env)).await?;
+            if known.iter().any(|a| a.keyid == keyid) {
+                continue;
+            }
+            let has_version = self
+                .store
+                .versions_by_digest_prefix(&digest)
+                .await?
+                .iter()
+                .any(|v| v.digest == digest);
+            if !has_version {
+                report.problems.push(SyncProblem {
+                    tag: tag.clone(),
+                    reason: format!("no version here has digest {digest}"),
+                });
+                continue;
+            }
+            let fetched = async {
+                let (m, _) = target
+                    .manifest(&repo, tag)
+                    .await?
+                    .ok_or_else(|| RegistryError::Invalid(format!("{tag} vanished")))?;
+                let layer = m
+                    .layers
+                    .iter()
+                    .find(|d| d.media_type == DSSE_LAYER)
+                    .ok_or_else(|| RegistryError::Invalid("no envelope in the artifact".into()))?;
+                target.blob(&repo, layer).await
+            }
+            .await;
+            let bytes = match fetched {
+                Ok(b) => b,
+                Err(e) => {
+                    report.problems.push(SyncProblem {
+                        tag: tag.clone(),
+                        reason: e.to_string(),
+                    });
+                    continue;
+                }
+            };
+            let Ok(doc) = serde_json::from_slice::<Value>(&bytes) else {
+                report.problems.push(SyncProblem {
+                    tag: tag.clone(),
+                    reason: "the envelope is not JSON".into(),
+                });
+                continue;
+            };
+            match self.import_approval_as(&doc, "registry").await {
+                Ok(r) => report.fetched_approvals.push(format!(
+                    "{} {} {} by {}",
+                    r.reference,
+                    r.environment,
+                    r.decision.as_str(),
+                    r.approver
+                )),
+                Err(e) => report.problems.push(SyncProblem {
+                    tag: tag.clone(),
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        let published = self.publish(bundle, actor).await?;
+        report.published = published.published;
+        report.problems.extend(published.problems);
+        Ok(report)
+    }
+
+    /// [`Console::sync`] for every bound bundle (or just `bundle`).
+    pub async fn sync_all(
+        &self,
+        bundle: Option<&str>,
+        actor: Option<&str>,
+    ) -> Result<Vec<SyncReport>, RegistryUseError> {
+        let bundles: Vec<String> = match bundle {
+            Some(b) => vec![b.to_string()],
+            None => self
+                .store
+                .registries()
+                .await?
+                .into_iter()
+                .flat_map(|r| r.bundles)
+                .collect(),
+        };
+        let mut out = Vec::with_capacity(bundles.len());
+        for b in bundles {
+            out.push(self.sync(&b, actor).await?);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_told_apart() {
+        let hex = "b15bf27bf394395fd16df0225ae90c281e4b4318dfe524a81fb56256ad0fa7f3";
+        assert_eq!(tag_kind("1.0.0"), TagKind::Version);
+        assert_eq!(tag_kind("1.0.0-rc.1_b.5"), TagKind::Version);
+        assert_eq!(tag_kind(&format!("sha256-{hex}.sig")), TagKind::Signatures);
+        assert_eq!(
+            tag_kind(&format!("sha256-{hex}.approval-0123456789abcdef-prod")),
+            TagKind::Approval {
+                digest: format!("sha256:{hex}"),
+                keyid: "0123456789abcdef".into(),
+                env: "prod".into()
+            }
+        );
+        assert_eq!(tag_kind("rollout-prod"), TagKind::Other);
+        assert_eq!(tag_kind("trust"), TagKind::Other);
+        assert_eq!(tag_kind("sha256-zz"), TagKind::Other);
     }
 }

@@ -900,6 +900,16 @@ impl Console {
     /// author who has not decided on it here; recorded (source `review`)
     /// with its audit entry, or refused with nothing written.
     pub async fn import_review(&self, doc: &Value) -> Result<ApprovalRecord, ReviewError> {
+        self.import_approval_as(doc, "review").await
+    }
+
+    /// [`Console::import_review`] of an approval that came by `source`
+    /// (`review`: a file; `registry`: a team's registry).
+    pub(crate) async fn import_approval_as(
+        &self,
+        doc: &Value,
+        source: &'static str,
+    ) -> Result<ApprovalRecord, ReviewError> {
         let refuse = |reason, message: String| ReviewError::ApprovalRefused { reason, message };
         let trusted = self.trusted_keys().await?;
         let v = gavel_trust::verify_by_owner(
@@ -1003,7 +1013,7 @@ impl Console {
                 &version,
                 &environment,
                 doc.clone(),
-                "review",
+                source,
                 current.serial(),
             )
             .await?;

@@ -228,3 +228,179 @@ async fn registries_are_named_checked_and_not_removed_while_bound() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].bundles, ["inbox-triage"]);
 }
+
+const INBOX: &str = include_str!("../../../fixtures/bundles/inbox-triage.yaml");
+
+/// A console of one person with `roles`, bound to the team's registry.
+async fn member(who: &str, roles: Vec<Role>, url: &str) -> Home {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Console::open(dir.path(), Arc::new(MemoryKeychain::default()))
+        .await
+        .unwrap();
+    c.generate_identity(who, &format!("{who}@example.com"), Some(roles), None)
+        .await
+        .unwrap();
+    c.registry_add("team", url, None, None, None).await.unwrap();
+    c.bind_bundle("inbox-triage", "team", None).await.unwrap();
+    Home { dir, c }
+}
+
+/// `grantor` (a security identity) trusts each of `homes`' keys with the
+/// roles that person holds in their own console: an approval states its
+/// signer's roles, and a console refuses one stating roles it did not
+/// grant.
+async fn trust_all(homes: &[(&Home, &str, Vec<Role>)], grantor: &Home, grantor_name: &str) {
+    for (h, who, roles) in homes {
+        let key = h.c.export_key(who).await.unwrap();
+        grantor
+            .c
+            .trust_keys(vec![key], Some(roles.clone()), Some(grantor_name))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_team_of_three_shares_a_submission_its_approvals_and_the_activation() {
+    let reg = LoopbackRegistry::start();
+    let url = reg.url("team");
+    let approver = vec![Role::Approver, Role::Security];
+    let author = member("alice", Role::PEOPLE.to_vec(), &url).await;
+    let bob = member("bob", approver.clone(), &url).await;
+    let carol = member("carol", approver.clone(), &url).await;
+    let team = [
+        (&author, "alice", Role::PEOPLE.to_vec()),
+        (&bob, "bob", approver.clone()),
+        (&carol, "carol", approver.clone()),
+    ];
+    // Each trusts the others with the roles they hold.
+    for (h, me, _) in &team {
+        let others: Vec<(&Home, &str, Vec<Role>)> = team
+            .iter()
+            .filter(|(_, who, _)| who != me)
+            .cloned()
+            .collect();
+        trust_all(&others, h, me).await;
+    }
+
+    // Alice submits; with a bound registry her version is published.
+    author
+        .c
+        .create_version("inbox-triage.yaml", INBOX, None, None)
+        .await
+        .unwrap();
+    author.c.submit("inbox-triage@1.0.0", None).await.unwrap();
+    let published = author.c.publish("inbox-triage", None).await.unwrap();
+    assert_eq!(
+        published.published,
+        ["team/inbox-triage:1.0.0"],
+        "{published:?}"
+    );
+
+    // Both approvers sync and see it in their inbox.
+    for h in [&bob, &carol] {
+        let r = h.c.sync("inbox-triage", None).await.unwrap();
+        assert_eq!(r.fetched_versions, ["inbox-triage@1.0.0"], "{r:?}");
+        assert!(r.problems.is_empty(), "{r:?}");
+        let inbox = h.c.inbox(None).await.unwrap();
+        assert!(
+            inbox
+                .awaiting
+                .iter()
+                .any(|i| i.reference == "inbox-triage@1.0.0" && i.environment == "prod"),
+            "{inbox:?}"
+        );
+    }
+
+    // They approve for prod at the same moment and publish at once.
+    let (b, c) = tokio::join!(
+        bob.c.decide(
+            "inbox-triage@1.0.0",
+            "prod",
+            gavel_console::Decision::Approve,
+            "fine for prod",
+            None,
+            None
+        ),
+        carol.c.decide(
+            "inbox-triage@1.0.0",
+            "prod",
+            gavel_console::Decision::Approve,
+            "looks right",
+            None,
+            None
+        ),
+    );
+    b.unwrap();
+    c.unwrap();
+    let (pb, pc) = tokio::join!(
+        bob.c.publish("inbox-triage", None),
+        carol.c.publish("inbox-triage", None)
+    );
+    assert_eq!(pb.unwrap().published.len(), 1);
+    assert_eq!(pc.unwrap().published.len(), 1);
+
+    // Alice syncs: both approvals survive and count; she activates in prod.
+    let r = author.c.sync("inbox-triage", None).await.unwrap();
+    assert_eq!(r.fetched_approvals.len(), 2, "{r:?}");
+    assert!(r.problems.is_empty(), "{r:?}");
+    let t = author
+        .c
+        .activate(
+            "inbox-triage@1.0.0",
+            "prod",
+            &gavel_console::Expect::default(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(t.rollout.active.version, "1.0.0");
+
+    // A fourth console that trusts the team sees the same approvals.
+    let dave = member("dave", vec![Role::Security, Role::Approver], &url).await;
+    trust_all(&team, &dave, "dave").await;
+    let r = dave.c.sync("inbox-triage", None).await.unwrap();
+    assert_eq!(r.fetched_versions, ["inbox-triage@1.0.0"]);
+    assert_eq!(r.fetched_approvals.len(), 2, "{r:?}");
+
+    // An approval by a key nobody trusts is listed and never imported.
+    let eve = member("eve", approver.clone(), &url).await;
+    trust_all(&team[..1], &eve, "eve").await;
+    eve.c.sync("inbox-triage", None).await.unwrap();
+    eve.c
+        .decide(
+            "inbox-triage@1.0.0",
+            "staging",
+            gavel_console::Decision::Approve,
+            "sneaky approval",
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        eve.c
+            .publish("inbox-triage", None)
+            .await
+            .unwrap()
+            .published
+            .len(),
+        1
+    );
+    let r = author.c.sync("inbox-triage", None).await.unwrap();
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.tag.contains(".approval-") && p.tag.ends_with("-staging")),
+        "{r:?}"
+    );
+    let staging = author
+        .c
+        .approvals_of("inbox-triage@1.0.0")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.environment == "staging")
+        .count();
+    assert_eq!(staging, 0);
+}
