@@ -947,7 +947,7 @@ fn a_version_goes_from_draft_to_canary_to_active_and_back_through_gavel() {
         .iter()
         .map(|e| e["name"].as_str().unwrap())
         .collect();
-    assert_eq!(envs, ["dev", "prod", "staging"], "{s}");
+    assert_eq!(envs, ["dev", "staging", "prod"], "{s}");
     let s = env.ok(&["status", "--bundle", "inbox-triage", "--env", "prod"]);
     let e = &s["environments"][0];
     assert_eq!(s["environments"].as_array().unwrap().len(), 1, "{s}");
