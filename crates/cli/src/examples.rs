@@ -281,3 +281,7 @@ pub const PUSH: &str = "Examples:
 
 pub const PULL: &str = "Examples:
   gavel pull inbox-triage@1.0.0";
+
+pub const SYNC: &str = "Examples:
+  gavel sync
+  gavel sync --bundle inbox-triage --format json";

@@ -343,6 +343,8 @@ pub fn run(cmd: LifecycleCommand, format: OutputFormat) -> Result<ExitCode, Fail
                         v.reference, v.digest, v.reference
                     ),
                 }
+                let bundle = v.reference.split('@').next().unwrap_or_default();
+                crate::registry::publish_note(&c, bundle, actor.as_deref()).await;
             }
             LifecycleCommand::Approve(a) => decide(&c, a, Decision::Approve, format).await?,
             LifecycleCommand::Reject(a) => decide(&c, a, Decision::Reject, format).await?,
@@ -469,6 +471,7 @@ async fn decide(
     format: OutputFormat,
 ) -> Result<(), Failure> {
     let validity = a.expires_in.as_deref().map(duration).transpose()?;
+    let actor = a.actor.clone();
     let r = c
         .decide(
             &a.reference,
@@ -504,6 +507,8 @@ async fn decide(
             );
         }
     }
+    let bundle = r.reference.split('@').next().unwrap_or_default();
+    crate::registry::publish_note(c, bundle, actor.as_deref()).await;
     Ok(())
 }
 

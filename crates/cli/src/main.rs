@@ -202,6 +202,15 @@ enum Command {
         #[arg(long = "as", env = "GAVEL_IDENTITY")]
         actor: Option<String>,
     },
+    /// Fetch what the team published (versions, approvals), verify it, record what verifies, list what does not; publish what this console has.
+    #[command(after_help = crate::examples::SYNC)]
+    Sync {
+        /// Only this bundle (default: every bound bundle).
+        #[arg(long)]
+        bundle: Option<String>,
+        #[arg(long = "as", env = "GAVEL_IDENTITY")]
+        actor: Option<String>,
+    },
     /// The hash-chained audit log: list, verify, export, checkpoint.
     #[command(after_help = crate::examples::AUDIT)]
     Audit {
@@ -391,6 +400,9 @@ fn main() -> ExitCode {
             dry_run,
             actor,
         } => registry::push(reference, *dry_run, actor.as_deref(), cli.format),
+        Command::Sync { bundle, actor } => {
+            registry::sync(bundle.as_deref(), actor.as_deref(), cli.format)
+        }
         Command::Pull { reference, actor } => {
             registry::pull(reference, actor.as_deref(), cli.format)
         }

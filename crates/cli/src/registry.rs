@@ -199,3 +199,61 @@ pub fn pull(
         Ok(ExitCode::SUCCESS)
     })
 }
+
+/// After a local change to a bound bundle: publishes it and says so on
+/// standard error (so JSON output stays one object); a failure is a
+/// warning, the local change stands, and `gavel sync` publishes later.
+pub async fn publish_note(c: &gavel_console::Console, bundle: &str, actor: Option<&str>) {
+    match c.publish_if_bound(bundle, actor).await {
+        None => {}
+        Some(Ok(r)) if r.published.is_empty() => {}
+        Some(Ok(r)) => eprintln!("published to {}: {}", r.registry, r.published.join(", ")),
+        Some(Err(e)) => eprintln!(
+            "warning: not published to the registry ({e}); the change is recorded here: run `gavel sync --bundle {bundle}` to publish it"
+        ),
+    }
+}
+
+/// `gavel sync [--bundle NAME]`: exit 0 when everything fetched verified,
+/// 1 when something was refused (listed), 2 when the registry cannot be
+/// used.
+pub fn sync(
+    bundle: Option<&str>,
+    actor: Option<&str>,
+    format: OutputFormat,
+) -> Result<ExitCode, Failure> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let c = console().await?;
+        let reports = c.sync_all(bundle, actor).await.map_err(rfail)?;
+        match format {
+            OutputFormat::Json => print_json(&reports),
+            _ if reports.is_empty() => {
+                println!("no bundle is bound to a registry: `gavel bundle bind NAME REGISTRY`");
+            }
+            _ => {
+                for r in &reports {
+                    println!(
+                        "{} ({}): {} version(s) and {} approval(s) fetched, {} published",
+                        r.bundle,
+                        r.registry,
+                        r.fetched_versions.len(),
+                        r.fetched_approvals.len(),
+                        r.published.len()
+                    );
+                    for v in r.fetched_versions.iter().chain(&r.fetched_approvals) {
+                        println!("  + {v}");
+                    }
+                    for p in &r.problems {
+                        println!("  refused {}: {}", p.tag, p.reason);
+                    }
+                }
+            }
+        }
+        Ok(if reports.iter().any(|r| !r.problems.is_empty()) {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        })
+    })
+}

@@ -139,6 +139,8 @@ fn a_team_pushes_and_pulls_through_its_registry() {
     stranger.json(&["bundle", "bind", "inbox-triage", "team"], 0);
     let refused = stranger.json(&["pull", "inbox-triage@1.0.0"], 1);
     assert_eq!(refused["error"]["code"], "registry_refused");
+    let synced = stranger.json(&["sync"], 1);
+    assert_eq!(synced[0]["problems"][0]["tag"], "1.0.0", "{synced}");
     let listed = stranger.json(&["bundle", "list"], 0);
     assert_eq!(
         listed["versions"].as_array().map(Vec::len),

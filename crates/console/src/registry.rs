@@ -554,6 +554,21 @@ impl Console {
         Ok(report)
     }
 
+    /// After a change to a version of `bundle` (submit, approve, reject):
+    /// publishes it when the bundle is bound (`None` when it is not). A
+    /// failure leaves the local change as it is; `sync` publishes later.
+    pub async fn publish_if_bound(
+        &self,
+        bundle: &str,
+        actor: Option<&str>,
+    ) -> Option<Result<SyncReport, RegistryUseError>> {
+        match self.store.binding(bundle).await {
+            Ok(Some(_)) => Some(self.publish(bundle, actor).await),
+            Ok(None) => None,
+            Err(e) => Some(Err(e.into())),
+        }
+    }
+
     /// `gavel sync [--bundle NAME]` for one bound bundle: fetches the
     /// versions and approvals this store lacks, verifies each against the
     /// trust store, records what verifies (versions as submitted by their
