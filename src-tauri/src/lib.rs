@@ -15,14 +15,14 @@ use gavel_console::desktop::{
     CompareOutcome, DatasetSpec, DiffView, EnvForm, ErrorBody, Expected, FileText, IdentityInfo,
     Inbox, KeysView, LintResult, NewDraft, OverrideForm, OverrideLists, ReviewView, Rotation,
     RuleDraft, RuleInsert, RunsQuery, SavedDraft, ScorecardExamples, ScorecardOutcome,
-    ScorecardRequest, SimOutcome, SimProgress, SimSource, UpdateCheck, UpdateDownload,
+    ScorecardRequest, SimOutcome, SimProgress, SimSource, SyncStatus, UpdateCheck, UpdateDownload,
     UpdaterSettings,
 };
 use gavel_console::{
     ApprovalRecord, AuditEntry, AuditVerification, Console, Decision, Environment, Incident,
-    InitReport, IssuedOverride, KeyInfo, KeyRestore, OsKeychain, OverrideVerification,
-    ReviewPackage, ReviewReport, ScorecardRun, SignedApproval, SignedCheckpoint, Status,
-    Transition, TrustedKey, VersionDetail, VersionHistory, VersionRef, gavel_home,
+    InitReport, IssuedOverride, KeyInfo, KeyRestore, OsKeychain, OverrideVerification, PushReport,
+    RegistryRow, ReviewPackage, ReviewReport, ScorecardRun, SignedApproval, SignedCheckpoint,
+    Status, Transition, TrustedKey, VersionDetail, VersionHistory, VersionRef, gavel_home,
     keychain_service,
 };
 use gavel_trust::PublicKey;
@@ -40,6 +40,8 @@ struct App {
     /// The editor's last parse, so that lint as you type parses only the
     /// rule that changed.
     lint_cache: Arc<Mutex<desktop::ParseCache>>,
+    /// The last sync with the team's registries, for the status line.
+    last_sync: tokio::sync::Mutex<SyncStatus>,
     /// An update downloaded and verified, waiting for the user to install it.
     pending_update: tokio::sync::Mutex<Option<(tauri_plugin_updater::Update, Vec<u8>)>>,
 }
@@ -263,10 +265,32 @@ async fn review(app: State<'_, App>, reference: String, environment: String) -> 
 
 #[tauri::command]
 async fn submit(app: State<'_, App>, reference: String) -> Reply<VersionRef> {
-    Ok(app
+    let v = app
         .console()?
         .submit(&reference, app.actor().as_deref())
-        .await?)
+        .await?;
+    publish_after(&app, &v.reference).await;
+    Ok(v)
+}
+
+/// After a change to a version of a bound bundle: publishes it; a failure
+/// is kept for the sync status line (the change stands; a sync publishes
+/// it later).
+async fn publish_after(app: &App, reference: &str) {
+    let Ok(console) = app.console() else { return };
+    let bundle = reference.split('@').next().unwrap_or_default();
+    if let Some(Err(e)) = console
+        .publish_if_bound(bundle, app.actor().as_deref())
+        .await
+    {
+        let mut last = app.last_sync.lock().await;
+        let mut body = ErrorBody::from(e);
+        body.message = format!(
+            "{reference} is recorded here but was not published: {}; Sync publishes it",
+            body.message
+        );
+        last.error = Some(body);
+    }
 }
 
 /// Approves or rejects a version for an environment, signed with the
@@ -279,7 +303,7 @@ async fn decide(
     decision: Decision,
     comment: String,
 ) -> Reply<ApprovalRecord> {
-    Ok(app
+    let r = app
         .console()?
         .decide(
             &reference,
@@ -289,7 +313,9 @@ async fn decide(
             None,
             app.actor().as_deref(),
         )
-        .await?)
+        .await?;
+    publish_after(&app, &r.reference).await;
+    Ok(r)
 }
 
 /// Activates an approved version: a canary at 10%, or 100% where nothing
@@ -729,6 +755,91 @@ async fn install_update(app: State<'_, App>) -> Reply<String> {
     Ok(version)
 }
 
+// The team's registries (DESIGN §11.16).
+
+#[tauri::command]
+async fn registries(app: State<'_, App>) -> Reply<Vec<RegistryRow>> {
+    Ok(app.console()?.registry_list().await?)
+}
+
+/// Adds a registry; a password goes to the OS keychain.
+#[tauri::command]
+async fn add_registry(
+    app: State<'_, App>,
+    name: String,
+    url: String,
+    username: Option<String>,
+    password: Option<String>,
+) -> Reply<RegistryRow> {
+    let username = username.filter(|u| !u.trim().is_empty());
+    let password = password
+        .filter(|p| !p.is_empty())
+        .map(gavel_trust::Sensitive::new);
+    Ok(app
+        .console()?
+        .registry_add(
+            name.trim(),
+            url.trim(),
+            username.as_deref(),
+            password.as_ref(),
+            app.actor().as_deref(),
+        )
+        .await?)
+}
+
+#[tauri::command]
+async fn remove_registry(app: State<'_, App>, name: String) -> Reply<()> {
+    Ok(app
+        .console()?
+        .registry_rm(&name, app.actor().as_deref())
+        .await?)
+}
+
+#[tauri::command]
+async fn bind_bundle(app: State<'_, App>, bundle: String, registry: String) -> Reply<RegistryRow> {
+    Ok(app
+        .console()?
+        .bind_bundle(&bundle, &registry, app.actor().as_deref())
+        .await?)
+}
+
+#[tauri::command]
+async fn push_version(app: State<'_, App>, reference: String, dry_run: bool) -> Reply<PushReport> {
+    Ok(app
+        .console()?
+        .push(&reference, dry_run, app.actor().as_deref())
+        .await?)
+}
+
+/// Syncs every bound bundle (or one) and keeps the outcome for the status
+/// line; a failure as a whole is kept too, and answered.
+#[tauri::command]
+async fn sync(app: State<'_, App>, bundle: Option<String>) -> Reply<SyncStatus> {
+    let outcome = app
+        .console()?
+        .sync_all(bundle.as_deref(), app.actor().as_deref())
+        .await;
+    let mut last = app.last_sync.lock().await;
+    last.at = Some(gavel_trust::rfc3339(jiff::Timestamp::now()));
+    match outcome {
+        Ok(reports) => {
+            last.reports = reports;
+            last.error = None;
+            Ok(last.clone())
+        }
+        Err(e) => {
+            let body = ErrorBody::from(e);
+            last.error = Some(body.clone());
+            Err(body)
+        }
+    }
+}
+
+#[tauri::command]
+async fn sync_status(app: State<'_, App>) -> Reply<SyncStatus> {
+    Ok(app.last_sync.lock().await.clone())
+}
+
 /// Reports progress at most every 50 ms, and the last count always.
 fn reporter(channel: Channel<SimProgress>) -> impl Fn(SimProgress) + Sync + Send {
     let last = Mutex::new(std::time::Instant::now());
@@ -837,6 +948,7 @@ pub fn run() {
                 runs: Mutex::new(HashMap::new()),
                 lint_cache: Arc::default(),
                 pending_update: tokio::sync::Mutex::new(None),
+                last_sync: tokio::sync::Mutex::new(SyncStatus::default()),
             });
             Ok(())
         })
@@ -904,6 +1016,13 @@ pub fn run() {
             check_for_update,
             download_update,
             install_update,
+            registries,
+            add_registry,
+            remove_registry,
+            bind_bundle,
+            push_version,
+            sync,
+            sync_status,
         ])
         .run(context());
     if let Err(e) = result {

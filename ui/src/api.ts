@@ -37,6 +37,8 @@ import type { OverrideForm } from "./bindings/OverrideForm";
 import type { OverrideLists } from "./bindings/OverrideLists";
 import type { OverrideVerification } from "./bindings/OverrideVerification";
 import type { PublicKey } from "./bindings/PublicKey";
+import type { PushReport } from "./bindings/PushReport";
+import type { RegistryRow } from "./bindings/RegistryRow";
 import type { ReviewPackage } from "./bindings/ReviewPackage";
 import type { ReviewReport } from "./bindings/ReviewReport";
 import type { ReviewView } from "./bindings/ReviewView";
@@ -55,6 +57,7 @@ import type { SimOutcome } from "./bindings/SimOutcome";
 import type { SimProgress } from "./bindings/SimProgress";
 import type { SimSource } from "./bindings/SimSource";
 import type { Status } from "./bindings/Status";
+import type { SyncStatus } from "./bindings/SyncStatus";
 import type { JsonValue } from "./bindings/serde_json/JsonValue";
 import type { Transition } from "./bindings/Transition";
 import type { TrustedKey } from "./bindings/TrustedKey";
@@ -325,4 +328,30 @@ export const api = {
   downloadUpdate: () => call<UpdateDownload>("download_update"),
   /** Installs the verified download; Gavel must then be restarted. Answers the version. */
   installUpdate: () => call<string>("install_update"),
+
+  // The team's registries (DESIGN §11.16).
+  registries: () => call<RegistryRow[]>("registries"),
+  /** Adds a registry (oci://HOST/NS, oci+http://HOST:PORT/NS, dir:/PATH); a password goes to the keychain. */
+  addRegistry: (name: string, url: string, username?: string, password?: string) =>
+    call<RegistryRow>("add_registry", {
+      name,
+      url,
+      username: username ?? null,
+      password: password ?? null,
+    }),
+  /** Removes a registry no bundle is bound to (`refused` otherwise). */
+  removeRegistry: (name: string) => call<void>("remove_registry", { name }),
+  /** Binds a bundle to a registry: its versions and approvals travel through it. */
+  bindBundle: (bundle: string, registry: string) =>
+    call<RegistryRow>("bind_bundle", { bundle, registry }),
+  /** Pushes a version (or, with `dryRun`, says what would go up). */
+  pushVersion: (reference: string, dryRun = false) =>
+    call<PushReport>("push_version", { reference, dryRun }),
+  /**
+   * Fetches what the team published (versions, approvals), verified; lists what did
+   * not verify; publishes what this console has. `registry_unreachable` when down.
+   */
+  sync: (bundle?: string) => call<SyncStatus>("sync", { bundle: bundle ?? null }),
+  /** The last sync of this window (and a publish that failed since). */
+  syncStatus: () => call<SyncStatus>("sync_status"),
 };

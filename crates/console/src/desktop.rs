@@ -32,8 +32,8 @@ mod scorecards;
 
 pub use admin::{
     AuditFilters, AuditText, BackupText, EnvForm, FileText, KeysView, OverrideForm, OverrideLists,
-    Rotation, UpdateCheck, UpdateDownload, UpdaterSettings, public_keys_of, read_text_file,
-    write_text_file,
+    Rotation, SyncStatus, UpdateCheck, UpdateDownload, UpdaterSettings, public_keys_of,
+    read_text_file, write_text_file,
 };
 pub use scorecards::{
     BorderlineItem, EXAMPLE_POLICY, NamedText, RunsQuery, ScorecardExamples, ScorecardOutcome,
@@ -487,6 +487,9 @@ pub fn export_bindings(dir: &std::path::Path) -> Result<(), ts_rs::ExportError> 
     UpdaterSettings::export_all_to(dir)?;
     UpdateCheck::export_all_to(dir)?;
     UpdateDownload::export_all_to(dir)?;
+    SyncStatus::export_all_to(dir)?;
+    crate::RegistryRow::export_all_to(dir)?;
+    crate::PushReport::export_all_to(dir)?;
     Ok(())
 }
 

@@ -19,6 +19,22 @@ use crate::lifecycle::EnvSettings;
 use crate::review::ReviewError;
 use crate::{AuditQuery, Console, Decision, KeyInfo, OverrideRequest, OverrideVerification};
 
+impl From<crate::RegistryUseError> for ErrorBody {
+    fn from(e: crate::RegistryUseError) -> Self {
+        ErrorBody::new(e.code(), e.to_string())
+    }
+}
+
+/// The last sync of this window: when, and what each bound bundle got.
+#[derive(Debug, Clone, Default, Serialize, TS)]
+pub struct SyncStatus {
+    /// RFC 3339; null before the first sync.
+    pub at: Option<String>,
+    pub reports: Vec<crate::SyncReport>,
+    /// Why the last sync failed as a whole (the registry down, …).
+    pub error: Option<ErrorBody>,
+}
+
 impl From<ReviewError> for ErrorBody {
     fn from(e: ReviewError) -> Self {
         match e {
