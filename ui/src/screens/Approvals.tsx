@@ -17,6 +17,7 @@ import "./approvals/approvals.css";
 import { approvalsText, groupInbox, itemKey } from "./approvals/inbox";
 import { OfflineReview } from "./approvals/OfflineReview";
 import { ReviewPanel } from "./approvals/ReviewPanel";
+import { SyncBar } from "./approvals/SyncBar";
 
 export function ApprovalsScreen({ route, navigate }: ScreenProps) {
   const { info, reload: reloadInfo } = useAppInfo();
@@ -169,6 +170,7 @@ export function ApprovalsScreen({ route, navigate }: ScreenProps) {
       </div>
       <div className="approvals">
         <nav className="approvals-inbox" aria-label="Inbox">
+          <SyncBar navigate={navigate} onSynced={() => void load()} />
           {error && inbox && (
             <p className="sev-error empty-inline" role="alert">
               {error.message}

@@ -20,6 +20,7 @@ import { type ErrorLike, toErrorLike } from "../errors";
 import { NEW_BUNDLE_TEXT, type ScreenProps } from "../route";
 import { moveIndex } from "../virtual";
 import { type BundleRow, bundleRows, previousVersion, rowIndexOf } from "./bundleRows";
+import { RegistryActions } from "./bundles/RegistryActions";
 
 const ROW_HEIGHT = 30;
 
@@ -469,6 +470,12 @@ function BundleDetail({
             Simulate
           </button>
         </div>
+        <RegistryActions
+          bundle={version.name}
+          reference={version.reference}
+          status={version.status}
+          navigate={navigate}
+        />
       </div>
       <div className="panel-title">History</div>
       {loading && !history && <Loading label="Loading history…" />}
