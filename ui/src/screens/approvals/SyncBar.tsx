@@ -92,7 +92,7 @@ export function SyncBar({ navigate, onSynced }: { navigate: Navigate; onSynced: 
           <ul aria-label="Sync problems">
             {groups.map((g) =>
               g.problems.map((p) => (
-                <li key={`${g.bundle} ${g.registry} ${p.tag}`}>
+                <li className="sync-problem" key={`${g.bundle} ${g.registry} ${p.tag}`}>
                   <span className="mono truncate" title={`${g.bundle} via ${g.registry}: ${p.tag}`}>
                     {g.bundle} · {p.tag}
                   </span>

@@ -198,7 +198,7 @@ function PushResult({ report }: { report: PushReport }) {
       )}
       <ul aria-label="Pushed artifacts">
         {report.artifacts.map((a) => (
-          <li key={`${a.tag} ${a.digest}`}>
+          <li className="reg-artifact" key={`${a.tag} ${a.digest}`}>
             <span className="badge">{artifactKind(a)}</span>
             <span className="mono truncate" title={`${a.tag}\n${a.artifact_type}\n${a.digest}`}>
               {a.tag}
