@@ -15,7 +15,7 @@ function SyncError({ error }: { error: ErrorLike }) {
   return (
     <div className="ovr-refusal sync-error" role="alert" aria-label="Sync error">
       <strong>
-        Sync failed <code>{error.code}</code>
+        Not in sync <code>{error.code}</code>
       </strong>
       <p>{error.message}</p>
       {hint && hint !== error.message && <p className="sync-hint">{hint}</p>}
