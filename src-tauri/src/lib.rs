@@ -328,10 +328,33 @@ async fn activate(
     expected: Option<Expected>,
 ) -> Reply<Transition> {
     let expect = (&expected.unwrap_or_default()).into();
-    Ok(app
-        .console()?
+    let console = app.console()?;
+    let bundle = reference.split('@').next().unwrap_or_default();
+    console.check_remote_rollout(bundle, &environment).await?;
+    let t = console
         .activate(&reference, &environment, &expect, app.actor().as_deref())
-        .await?)
+        .await?;
+    publish_rollout_after(&app, &t).await;
+    Ok(t)
+}
+
+/// After a state change of a bound bundle: the rollout published; a
+/// failure or a lost race is kept for the sync status line.
+async fn publish_rollout_after(app: &App, t: &Transition) {
+    let Ok(console) = app.console() else { return };
+    let problem = match console
+        .publish_if_bound_rollout(t, app.actor().as_deref())
+        .await
+    {
+        Some(Err(e)) => Some(ErrorBody::from(e)),
+        Some(Ok(p)) => p
+            .conflict
+            .map(|c| ErrorBody::new("stale_state", format!("{c}; Sync to see it"))),
+        None => None,
+    };
+    if let Some(body) = problem {
+        app.last_sync.lock().await.error = Some(body);
+    }
 }
 
 /// Promotes the canary one step when every gate passes on `metrics` (the
@@ -346,8 +369,9 @@ async fn promote(
 ) -> Reply<Transition> {
     let metrics = desktop::metrics_from_text(&metrics)?;
     let expect = (&expected.unwrap_or_default()).into();
-    Ok(app
-        .console()?
+    let console = app.console()?;
+    console.check_remote_rollout(&bundle, &environment).await?;
+    let t = console
         .promote(
             &bundle,
             &environment,
@@ -355,7 +379,9 @@ async fn promote(
             &expect,
             app.actor().as_deref(),
         )
-        .await?)
+        .await?;
+    publish_rollout_after(&app, &t).await;
+    Ok(t)
 }
 
 /// The monitor of DESIGN §7 on the canary's metrics: records the gates,
@@ -371,8 +397,9 @@ async fn monitor(
 ) -> Reply<Transition> {
     let metrics = desktop::metrics_from_text(&metrics)?;
     let expect = (&expected.unwrap_or_default()).into();
-    Ok(app
-        .console()?
+    let console = app.console()?;
+    console.check_remote_rollout(&bundle, &environment).await?;
+    let t = console
         .monitor(
             &bundle,
             &environment,
@@ -380,7 +407,11 @@ async fn monitor(
             &expect,
             app.actor().as_deref(),
         )
-        .await?)
+        .await?;
+    if t.action != "none" {
+        publish_rollout_after(&app, &t).await;
+    }
+    Ok(t)
 }
 
 /// Drops the canary, or restores the previous active version (a reason of
@@ -394,8 +425,11 @@ async fn rollback(
     expected: Option<Expected>,
 ) -> Reply<Transition> {
     let expect = (&expected.unwrap_or_default()).into();
-    Ok(app
-        .console()?
+    let console = app.console()?;
+    if let Some(b) = &bundle {
+        console.check_remote_rollout(b, &environment).await?;
+    }
+    let t = console
         .rollback(
             &environment,
             bundle.as_deref(),
@@ -403,7 +437,9 @@ async fn rollback(
             &expect,
             app.actor().as_deref(),
         )
-        .await?)
+        .await?;
+    publish_rollout_after(&app, &t).await;
+    Ok(t)
 }
 
 #[tauri::command]

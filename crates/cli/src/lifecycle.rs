@@ -354,11 +354,14 @@ pub fn run(cmd: LifecycleCommand, format: OutputFormat) -> Result<ExitCode, Fail
                 expect,
                 actor,
             } => {
+                let bundle = reference.split('@').next().unwrap_or_default();
+                crate::registry::guard(&c, bundle, &env).await?;
                 let t = c
                     .activate(&reference, &env, &expect.expect(), actor.as_deref())
                     .await
                     .map_err(lfail)?;
                 print_transition(&t, format);
+                crate::registry::rollout_note(&c, &t, actor.as_deref()).await;
             }
             LifecycleCommand::Promote {
                 bundle,
@@ -368,11 +371,13 @@ pub fn run(cmd: LifecycleCommand, format: OutputFormat) -> Result<ExitCode, Fail
                 actor,
             } => {
                 let m = crate::canary::load_metrics(&file)?;
+                crate::registry::guard(&c, &bundle, &env).await?;
                 let t = c
                     .promote(&bundle, &env, &m, &expect.expect(), actor.as_deref())
                     .await
                     .map_err(lfail)?;
                 print_transition(&t, format);
+                crate::registry::rollout_note(&c, &t, actor.as_deref()).await;
             }
             LifecycleCommand::Monitor {
                 env,
@@ -381,11 +386,15 @@ pub fn run(cmd: LifecycleCommand, format: OutputFormat) -> Result<ExitCode, Fail
                 actor,
             } => {
                 let m = crate::canary::load_metrics(&file)?;
+                crate::registry::guard(&c, &bundle, &env).await?;
                 let t = c
                     .monitor(&bundle, &env, &m, &Expect::default(), actor.as_deref())
                     .await
                     .map_err(lfail)?;
                 print_transition(&t, format);
+                if t.action != "none" {
+                    crate::registry::rollout_note(&c, &t, actor.as_deref()).await;
+                }
             }
             LifecycleCommand::Rollback {
                 env,
@@ -394,6 +403,9 @@ pub fn run(cmd: LifecycleCommand, format: OutputFormat) -> Result<ExitCode, Fail
                 expect,
                 actor,
             } => {
+                if let Some(b) = &bundle {
+                    crate::registry::guard(&c, b, &env).await?;
+                }
                 let t = c
                     .rollback(
                         &env,
@@ -405,6 +417,7 @@ pub fn run(cmd: LifecycleCommand, format: OutputFormat) -> Result<ExitCode, Fail
                     .await
                     .map_err(lfail)?;
                 print_transition(&t, format);
+                crate::registry::rollout_note(&c, &t, actor.as_deref()).await;
             }
             LifecycleCommand::Incidents { open } => {
                 let list = c.incidents(open).await.map_err(lfail)?;

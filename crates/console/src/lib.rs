@@ -45,7 +45,9 @@ pub use overrides::{
     CheckedOverride, IssuedOverride, MIN_REASON_CHARS, OVERRIDE_TYPE, OverrideRequest,
     OverrideVerification, check_override_doc,
 };
-pub use registry::{PushReport, PushedArtifact, RegistryUseError, SyncProblem, SyncReport};
+pub use registry::{
+    PushReport, PushedArtifact, RegistryUseError, RolloutPublished, SyncProblem, SyncReport,
+};
 pub use review::{
     PackageSignature, PackedApproval, PackedVersion, REVIEW_TYPE, ReviewError, ReviewPackage,
     ReviewReport, SignedApproval,

@@ -730,3 +730,134 @@ mod tests {
         assert_eq!(tag_kind("sha256-zz"), TagKind::Other);
     }
 }
+
+/// What publishing a rollout sent.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct RolloutPublished {
+    /// Tags written (`sha256-<hex>.sig` of each version serving, then
+    /// `rollout-<env>`).
+    pub tags: Vec<String>,
+    /// The tag read back names another document: another console published
+    /// at the same time. Agents take the higher serial; run `sync`.
+    pub conflict: Option<String>,
+}
+
+/// The `serial` a rollout envelope's payload states (read without
+/// verifying: the caller verifies it before acting on it).
+fn rollout_serial(doc: &Value) -> Option<i64> {
+    use base64::Engine as _;
+    let payload = doc.get("payload")?.as_str()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(payload)
+        .ok()?;
+    serde_json::from_slice::<Value>(&bytes)
+        .ok()?
+        .get("serial")?
+        .as_i64()
+}
+
+impl Console {
+    /// Before a state change of a bound bundle in `env`: the registry's
+    /// `rollout-<env>`, when it verifies against a trusted operator key and
+    /// states a serial newer than this store's, means another console
+    /// moved the environment: refused as stale until `sync`. An unbound
+    /// bundle, or nothing published yet, passes.
+    pub async fn check_remote_rollout(
+        &self,
+        bundle: &str,
+        env: &str,
+    ) -> Result<(), RegistryUseError> {
+        if self.store.binding(bundle).await?.is_none() {
+            return Ok(());
+        }
+        let (target, repo, row) = self.bound(bundle).await?;
+        let Some((m, _)) = target.manifest(&repo, &artifact::rollout_tag(env)?).await? else {
+            return Ok(());
+        };
+        let Some(layer) = m.layers.first() else {
+            return Ok(());
+        };
+        let bytes = target.blob(&repo, layer).await?;
+        let doc: Value = serde_json::from_slice(&bytes).map_err(|e| RegistryUseError::Refused {
+            what: format!("{repo}:rollout-{env}"),
+            why: format!("not JSON: {e}"),
+        })?;
+        let verified = self.verify(&doc, None, jiff::Timestamp::now()).await?;
+        if !verified.valid {
+            return Err(RegistryUseError::Refused {
+                what: format!("{repo}:rollout-{env}"),
+                why: verified.message,
+            });
+        }
+        let remote = rollout_serial(&doc).unwrap_or(0);
+        let local = self
+            .status(Some(bundle), Some(env))
+            .await?
+            .environments
+            .first()
+            .and_then(|e| e.bundles.first())
+            .map_or(0, |b| b.serial);
+        if remote > local {
+            return Err(crate::LifecycleError::Stale(format!(
+                "registry `{}` has rollout serial {remote} of {bundle} in {env}, this console {local}: another console moved it; run `gavel sync --bundle {bundle}` first",
+                row.name
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
+    /// [`Console::publish_rollout`] when the transition's bundle is bound
+    /// (`None` when it is not).
+    pub async fn publish_if_bound_rollout(
+        &self,
+        t: &crate::Transition,
+        actor: Option<&str>,
+    ) -> Option<Result<RolloutPublished, RegistryUseError>> {
+        match self.store.binding(&t.rollout.bundle).await {
+            Ok(Some(_)) => Some(self.publish_rollout(t, actor).await),
+            Ok(None) => None,
+            Err(e) => Some(Err(e.into())),
+        }
+    }
+
+    /// After activate, promote, rollback or an automatic rollback of a
+    /// bound bundle: the signatures artifact of each version serving
+    /// (its bundle envelope and the approvals counted), then the signed
+    /// rollout document as `rollout-<env>`, read back to catch a console
+    /// that published at the same moment.
+    pub async fn publish_rollout(
+        &self,
+        t: &crate::Transition,
+        actor: Option<&str>,
+    ) -> Result<RolloutPublished, RegistryUseError> {
+        let bundle = t.rollout.bundle.as_str();
+        let env = t.rollout.environment.as_str();
+        let (target, repo, _) = self.bound(bundle).await?;
+        let mut tags = Vec::new();
+        let serving =
+            std::iter::once(&t.rollout.active).chain(t.rollout.canary.as_ref().map(|c| &c.slot));
+        for slot in serving {
+            let r = self.push(&slot.reference, false, actor).await?;
+            tags.extend(r.artifacts.into_iter().map(|a| a.tag));
+        }
+        let bytes = t.rollout.document.to_string().into_bytes();
+        let m = Manifest::new(
+            artifact::ROLLOUT_ARTIFACT,
+            vec![Descriptor::of(DSSE_LAYER, &bytes)],
+            None,
+        );
+        let tag = artifact::rollout_tag(env)?;
+        let (_, sent) = m.encoded();
+        target.push(&repo, &m, &[&bytes], Some(&tag)).await?;
+        tags.push(tag.clone());
+        let conflict = match target.manifest(&repo, &tag).await? {
+            Some((_, now)) if now.digest != sent.digest => Some(format!(
+                "{repo}:{tag} names another rollout document than the one just published (serial {}): another console published at the same moment",
+                t.rollout.serial
+            )),
+            _ => None,
+        };
+        Ok(RolloutPublished { tags, conflict })
+    }
+}

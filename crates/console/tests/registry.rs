@@ -355,6 +355,31 @@ async fn a_team_of_three_shares_a_submission_its_approvals_and_the_activation() 
         .await
         .unwrap();
     assert_eq!(t.rollout.active.version, "1.0.0");
+    // Published: the signatures with both approvals counted, and the
+    // signed rollout document.
+    let sent = author.c.publish_rollout(&t, None).await.unwrap();
+    assert!(sent.conflict.is_none(), "{sent:?}");
+    assert!(sent.tags.iter().any(|t| t == "rollout-prod"), "{sent:?}");
+    let sig_tag = artifact::sig_tag(&t.rollout.active.digest).unwrap();
+    let (sigs, _) = target(&url)
+        .manifest("team/inbox-triage", &sig_tag)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        sigs.layers.len(),
+        3,
+        "the bundle envelope and two approvals"
+    );
+    let (rollout, _) = target(&url)
+        .manifest("team/inbox-triage", "rollout-prod")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        rollout.artifact_type.as_deref(),
+        Some(artifact::ROLLOUT_ARTIFACT)
+    );
 
     // A fourth console that trusts the team sees the same approvals.
     let dave = member("dave", vec![Role::Security, Role::Approver], &url).await;
@@ -362,6 +387,33 @@ async fn a_team_of_three_shares_a_submission_its_approvals_and_the_activation() 
     let r = dave.c.sync("inbox-triage", None).await.unwrap();
     assert_eq!(r.fetched_versions, ["inbox-triage@1.0.0"]);
     assert_eq!(r.fetched_approvals.len(), 2, "{r:?}");
+    // Dave's console knows serial 0 in prod; the registry says 1. Until he
+    // trusts alice's console's operator key the document is refused; then
+    // a change of his is refused as stale.
+    let e = dave
+        .c
+        .check_remote_rollout("inbox-triage", "prod")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "registry_refused", "{e}");
+    let operator = author.c.operator_key().await.unwrap().public_key;
+    dave.c
+        .trust_keys(vec![operator], Some(vec![Role::Operator]), Some("dave"))
+        .await
+        .unwrap();
+    let e = dave
+        .c
+        .check_remote_rollout("inbox-triage", "prod")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "stale_state", "{e}");
+    assert!(e.to_string().contains("gavel sync"), "{e}");
+    // The console that published it is not stale.
+    author
+        .c
+        .check_remote_rollout("inbox-triage", "prod")
+        .await
+        .unwrap();
 
     // An approval by a key nobody trusts is listed and never imported.
     let eve = member("eve", approver.clone(), &url).await;
