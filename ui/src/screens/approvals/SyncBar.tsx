@@ -80,7 +80,7 @@ export function SyncBar({ navigate, onSynced }: { navigate: Navigate; onSynced: 
         >
           {state.registries === null && state.status === null
             ? "Reading the registries…"
-            : syncStatusText(state.status)}
+            : syncStatusText(state.status, state.failed)}
         </output>
       </div>
       {state.error && <SyncError error={state.error} />}

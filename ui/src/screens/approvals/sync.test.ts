@@ -8,6 +8,7 @@ function report(patch: Partial<SyncReport>): SyncReport {
     registry: "team",
     fetched_versions: [],
     fetched_approvals: [],
+    fetched_rollouts: [],
     published: [],
     problems: [],
     ...patch,
@@ -43,6 +44,9 @@ describe("syncStatusText", () => {
     expect(syncStatusText({ at, error: null, reports: [] })).toBe("Last sync 14:02: nothing new");
     const error = { code: "registry_unreachable", message: "down", line: null, column: null };
     expect(syncStatusText({ at, error, reports: [] })).toBe("Last sync 14:02 failed");
+    expect(syncStatusText({ at, error, reports: [report({})] }, true)).toBe(
+      "Last sync 14:02 failed",
+    );
   });
 });
 
@@ -51,6 +55,9 @@ describe("countsText", () => {
     expect(countsText([report({ fetched_versions: ["a", "b"] })])).toBe("2 versions fetched");
     expect(countsText([report({ published: ["a", "b", "c"] })])).toBe("3 published");
     expect(countsText([report({ fetched_approvals: ["a"] })])).toBe("1 approval fetched");
+    expect(countsText([report({ fetched_rollouts: ["rollout-prod serial 2"] })])).toBe(
+      "1 rollout fetched",
+    );
   });
 });
 

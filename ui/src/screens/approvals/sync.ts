@@ -24,8 +24,10 @@ function count(n: number, one: string, many: string): string {
 export function countsText(reports: readonly SyncReport[]): string {
   let versions = 0;
   let approvals = 0;
+  let rollouts = 0;
   let published = 0;
   for (const r of reports) {
+    rollouts += r.fetched_rollouts?.length ?? 0;
     versions += r.fetched_versions.length;
     approvals += r.fetched_approvals.length;
     published += r.published.length;
@@ -33,17 +35,25 @@ export function countsText(reports: readonly SyncReport[]): string {
   const fetched: string[] = [];
   if (versions > 0) fetched.push(count(versions, "version", "versions"));
   if (approvals > 0) fetched.push(count(approvals, "approval", "approvals"));
+  if (rollouts > 0) fetched.push(count(rollouts, "rollout", "rollouts"));
   const parts: string[] = [];
-  if (fetched.length > 0) parts.push(`${fetched.join(" and ")} fetched`);
+  if (fetched.length > 0) {
+    const last = fetched.pop();
+    const list = fetched.length > 0 ? `${fetched.join(", ")} and ${last}` : last;
+    parts.push(`${list} fetched`);
+  }
   if (published > 0) parts.push(`${published} published`);
   return parts.length === 0 ? "nothing new" : parts.join(", ");
 }
 
-/** The status line: "Never synced", "Last sync 14:02: …", or "Last sync 14:02 failed". */
-export function syncStatusText(status: SyncStatus | null): string {
+/**
+ * The status line: "Never synced", "Last sync 14:02: …", or "Last sync 14:02 failed"
+ * (`failed`: the last sync itself failed, rather than a publish since).
+ */
+export function syncStatusText(status: SyncStatus | null, failed = false): string {
   if (!status || status.at === null) return "Never synced";
   const when = `Last sync ${clockTime(status.at)}`;
-  if (status.error && status.reports.length === 0) return `${when} failed`;
+  if (failed || (status.error && status.reports.length === 0)) return `${when} failed`;
   return `${when}: ${countsText(status.reports)}`;
 }
 

@@ -16,6 +16,8 @@ export interface SyncState {
   running: boolean;
   /** The last sync's failure, or reading the registries failed. */
   error: ErrorLike | null;
+  /** The last sync failed as a whole. */
+  failed: boolean;
   /** Bumped after each sync that finished, so the inbox reloads. */
   generation: number;
 }
@@ -25,6 +27,7 @@ let state: SyncState = {
   registries: null,
   running: false,
   error: null,
+  failed: false,
   generation: 0,
 };
 const listeners = new Set<() => void>();
@@ -67,12 +70,12 @@ export function syncNow(): Promise<void> {
   inflight = (async () => {
     try {
       const status = await api.sync();
-      set({ status, error: status.error ?? null });
+      set({ status, error: status.error ?? null, failed: false });
     } catch (e) {
       const error = toErrorLike(e);
       // The back end keeps the failure with its time in the status.
       const status = await api.syncStatus().catch(() => state.status);
-      set({ status, error });
+      set({ status, error, failed: true });
     } finally {
       inflight = null;
       lastFinished = Date.now();

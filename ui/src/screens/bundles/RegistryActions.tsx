@@ -193,7 +193,8 @@ function PushResult({ report }: { report: PushReport }) {
       </strong>
       {report.unchanged && (
         <p className="muted">
-          unchanged: the registry's tag already names this digest, nothing new was sent.
+          unchanged: the registry's tag already names this digest, so nothing new{" "}
+          {report.dry_run ? "would be" : "was"} sent.
         </p>
       )}
       <ul aria-label="Pushed artifacts">
