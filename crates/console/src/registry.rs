@@ -444,6 +444,8 @@ pub struct SyncReport {
     pub fetched_versions: Vec<String>,
     /// Approvals and rejections fetched, verified and recorded.
     pub fetched_approvals: Vec<String>,
+    /// Rollout documents recorded (`rollout-<env> serial N`).
+    pub fetched_rollouts: Vec<String>,
     /// Local versions and approvals published.
     pub published: Vec<String>,
     /// What did not verify or could not be recorded, with why: never
@@ -677,6 +679,41 @@ impl Console {
                 }),
             }
         }
+        for tag in tags.iter().filter(|t| t.starts_with("rollout-")) {
+            let env = &tag["rollout-".len()..];
+            let fetched = async {
+                let (m, _) = target
+                    .manifest(&repo, tag)
+                    .await?
+                    .ok_or_else(|| RegistryError::Invalid(format!("{tag} vanished")))?;
+                let layer = m
+                    .layers
+                    .first()
+                    .ok_or_else(|| RegistryError::Invalid("no document in the artifact".into()))?;
+                target.blob(&repo, layer).await
+            }
+            .await;
+            let outcome = match fetched {
+                Err(e) => Err(RegistryUseError::from(e)),
+                Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
+                    Err(e) => Err(RegistryUseError::Refused {
+                        what: tag.clone(),
+                        why: format!("not JSON: {e}"),
+                    }),
+                    Ok(doc) => self.import_rollout(bundle, env, &doc).await,
+                },
+            };
+            match outcome {
+                Ok(Some(serial)) => report
+                    .fetched_rollouts
+                    .push(format!("{tag} serial {serial}")),
+                Ok(None) => {}
+                Err(e) => report.problems.push(SyncProblem {
+                    tag: tag.clone(),
+                    reason: e.to_string(),
+                }),
+            }
+        }
         let published = self.publish(bundle, actor).await?;
         report.published = published.published;
         report.problems.extend(published.problems);
@@ -859,5 +896,171 @@ impl Console {
             _ => None,
         };
         Ok(RolloutPublished { tags, conflict })
+    }
+}
+
+impl Console {
+    /// Records a rollout document another console published for `bundle`
+    /// in `env`: verified against a trusted operator key, for this bundle
+    /// and environment, naming versions this store has, with a serial
+    /// newer than this store's. Answers the serial recorded, or `None` when
+    /// this store already has it. A lower serial, or another document with
+    /// the serial this store has, is refused.
+    pub async fn import_rollout(
+        &self,
+        bundle: &str,
+        env: &str,
+        doc: &Value,
+    ) -> Result<Option<i64>, RegistryUseError> {
+        use gavel_store::lifecycle::{CanarySlot, DeployState, NextRollout, RolloutChange, Slot};
+
+        let refused = |why: String| RegistryUseError::Refused {
+            what: format!("rollout-{env} of {bundle}"),
+            why,
+        };
+        let v = self.verify(doc, None, jiff::Timestamp::now()).await?;
+        if !v.valid {
+            return Err(refused(v.message));
+        }
+        if v.payload_type.as_deref() != Some(gavel_trust::PayloadKind::Rollout.media_type()) {
+            return Err(refused("not a rollout document".into()));
+        }
+        let p = v.payload.unwrap_or_default();
+        let said = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or_default();
+        if said("bundle") != bundle || said("environment") != env {
+            return Err(refused(format!(
+                "it is for {} in {}",
+                said("bundle"),
+                said("environment")
+            )));
+        }
+        let serial = p.get("serial").and_then(Value::as_i64).unwrap_or(0);
+        let current = self.store.rollout(bundle, env).await?;
+        let local = current.as_ref().map_or(0, |r| r.serial);
+        if serial < local {
+            return Err(refused(format!(
+                "its serial {serial} is lower than this console's {local} (a rollback attack, or an old document)"
+            )));
+        }
+        if serial == local {
+            return match &current {
+                Some(r) if r.envelope == *doc => Ok(None),
+                _ => Err(refused(format!(
+                    "another document with serial {serial} than this console's: two consoles published one serial"
+                ))),
+            };
+        }
+        let find = |digest: String| async move {
+            self.store
+                .versions_by_digest_prefix(&digest)
+                .await
+                .map(|vs| vs.into_iter().find(|v| v.digest == digest))
+        };
+        let stable_doc = p.get("stable").cloned().unwrap_or_default();
+        let stable_digest = stable_doc
+            .get("digest")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let stable_v = find(stable_digest.clone())
+            .await?
+            .ok_or_else(|| refused(format!("it serves {stable_digest}, which this console does not have: sync its versions first")))?;
+        let stable = Slot {
+            version_id: stable_v.id,
+            version: stable_v.version.clone(),
+            digest: stable_v.digest.clone(),
+            activated_at: stable_doc
+                .get("activated_at")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        };
+        let canary = match p.get("canary").filter(|c| !c.is_null()) {
+            None => None,
+            Some(c) => {
+                let digest = c
+                    .get("digest")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let cv = find(digest.clone()).await?.ok_or_else(|| {
+                    refused(format!(
+                        "its canary {digest} is not in this console: sync its versions first"
+                    ))
+                })?;
+                let percent = c
+                    .get("percent")
+                    .and_then(Value::as_u64)
+                    .and_then(|n| u8::try_from(n).ok())
+                    .filter(|n| (1..=99).contains(n))
+                    .ok_or_else(|| refused("its canary percent is not 1 to 99".into()))?;
+                Some(CanarySlot {
+                    slot: Slot {
+                        version_id: cv.id,
+                        version: cv.version.clone(),
+                        digest: cv.digest.clone(),
+                        activated_at: c
+                            .get("activated_at")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_string(),
+                    },
+                    percent,
+                    step_started_at: v.issued_at.clone().unwrap_or_default(),
+                })
+            }
+        };
+        // The states follow the document: what serves is active or canary;
+        // a canary no longer named was rolled back unless it became the
+        // stable one; a stable one replaced is superseded.
+        let mut states = vec![(stable.version_id, DeployState::Active)];
+        if let Some(c) = &canary {
+            states.push((c.slot.version_id, DeployState::Canary));
+        }
+        if let Some(r) = &current {
+            let named = |id: i64| {
+                id == stable.version_id || canary.as_ref().is_some_and(|c| c.slot.version_id == id)
+            };
+            if let Some(c) = &r.canary {
+                if !named(c.slot.version_id) {
+                    states.push((c.slot.version_id, DeployState::RolledBack));
+                }
+            }
+            if !named(r.stable.version_id) {
+                states.push((r.stable.version_id, DeployState::Superseded));
+            }
+        }
+        let signer = v
+            .signers
+            .first()
+            .map_or("registry", |s| s.name.as_str())
+            .to_string();
+        let change = RolloutChange {
+            bundle: bundle.to_string(),
+            environment: env.to_string(),
+            expected_serial: local,
+            next: NextRollout {
+                stable,
+                canary,
+                envelope: doc.clone(),
+            },
+            states,
+            incident: None,
+            gate_check: None,
+            actor: signer,
+            action: "rollout.sync".into(),
+            subject: format!("{bundle}@{}", stable_v.version),
+            details: serde_json::json!({"serial": serial, "environment": env}),
+        };
+        match self.store.apply_rollout_at(&change, Some(serial)).await? {
+            gavel_store::lifecycle::Applied::Done { serial, .. } => Ok(Some(serial)),
+            gavel_store::lifecycle::Applied::Stale { current } => Err(refused(format!(
+                "this console moved to serial {current} meanwhile: sync again"
+            ))),
+            gavel_store::lifecycle::Applied::Closed { state, .. } => Err(refused(format!(
+                "a version it serves is {} here",
+                state.as_str()
+            ))),
+        }
     }
 }

@@ -408,6 +408,30 @@ async fn a_team_of_three_shares_a_submission_its_approvals_and_the_activation() 
         .unwrap_err();
     assert_eq!(e.code(), "stale_state", "{e}");
     assert!(e.to_string().contains("gavel sync"), "{e}");
+    // Synced, dave's console records the document and serves what it says.
+    let r = dave.c.sync("inbox-triage", None).await.unwrap();
+    assert_eq!(r.fetched_rollouts, ["rollout-prod serial 1"], "{r:?}");
+    dave.c
+        .check_remote_rollout("inbox-triage", "prod")
+        .await
+        .unwrap();
+    let status = dave
+        .c
+        .status(Some("inbox-triage"), Some("prod"))
+        .await
+        .unwrap();
+    let unit = &status.environments[0].bundles[0];
+    assert_eq!(unit.serial, 1);
+    assert_eq!(
+        unit.active.as_ref().map(|a| a.version.as_str()),
+        Some("1.0.0")
+    );
+    // Again: nothing new.
+    let r = dave.c.sync("inbox-triage", None).await.unwrap();
+    assert!(
+        r.fetched_rollouts.is_empty() && r.problems.is_empty(),
+        "{r:?}"
+    );
     // The console that published it is not stale.
     author
         .c

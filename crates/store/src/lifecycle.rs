@@ -948,9 +948,20 @@ impl Store {
     /// `expected_serial`: the next document, the versions' states, the
     /// incident and gate results, and the audit entry, in one transaction.
     pub async fn apply_rollout(&self, change: &RolloutChange) -> Result<Applied, StoreError> {
+        self.apply_rollout_at(change, None).await
+    }
+
+    /// [`Store::apply_rollout`] at serial `at` (a document another console
+    /// published, recorded by `sync`): it must be newer than the current
+    /// one, which must still be `expected_serial`.
+    pub async fn apply_rollout_at(
+        &self,
+        change: &RolloutChange,
+        at: Option<i64>,
+    ) -> Result<Applied, StoreError> {
         let mut tx = self.write().await?;
         let current = current_serial(&mut tx, &change.bundle, &change.environment).await?;
-        if current != change.expected_serial {
+        if current != change.expected_serial || at.is_some_and(|a| a <= current) {
             return Ok(Applied::Stale { current });
         }
         for (version_id, state) in &change.states {
@@ -964,7 +975,7 @@ impl Store {
                 }
             }
         }
-        let serial = current + 1;
+        let serial = at.unwrap_or(current + 1);
         let now = crate::now();
         let next = &change.next;
         let canary = next.canary.as_ref();

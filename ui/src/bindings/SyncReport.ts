@@ -15,6 +15,10 @@ fetched_versions: Array<string>,
  */
 fetched_approvals: Array<string>, 
 /**
+ * Rollout documents recorded (`rollout-<env> serial N`).
+ */
+fetched_rollouts: Array<string>, 
+/**
  * Local versions and approvals published.
  */
 published: Array<string>, 
