@@ -8,6 +8,7 @@
 #[allow(dead_code)]
 mod driver;
 mod governance;
+mod team;
 mod updater;
 
 use driver::{App, BACKSPACE, CONTROL, DOWN, END, HOME};
