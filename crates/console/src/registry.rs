@@ -596,6 +596,28 @@ impl Console {
         // Versions first, so that their approvals find them.
         for tag in tags.iter().filter(|t| tag_kind(t) == TagKind::Version) {
             if have.contains(tag) {
+                // A version tag never moves: one naming another digest than
+                // the version this console has is listed, never followed.
+                let mine = local.iter().find(|v| {
+                    artifact::version_tag(&v.version).ok().as_deref() == Some(tag.as_str())
+                });
+                if let (Some(v), Some((m, _))) = (mine, target.manifest(&repo, tag).await?) {
+                    let theirs = m
+                        .layers
+                        .first()
+                        .map(|l| l.digest.clone())
+                        .unwrap_or_default();
+                    if theirs != v.digest {
+                        report.problems.push(SyncProblem {
+                            tag: tag.clone(),
+                            reason: format!(
+                                "the tag now names {theirs}, but {} is {} here: a version tag never moves; refused",
+                                v.reference(),
+                                v.digest
+                            ),
+                        });
+                    }
+                }
                 continue;
             }
             let reference = format!("{bundle}@{}", tag.replace('_', "+"));
