@@ -35,7 +35,8 @@ pub const KEYS_LIST: &str = "Examples:
   gavel keys list --format json";
 
 pub const KEYS_EXPORT: &str = "Examples:
-  gavel keys export alice > alice.pub.json";
+  gavel keys export alice > alice.pub.json
+  gavel keys export --operator > console-operator.pub.json";
 
 pub const KEYS_TRUST: &str = "Examples:
   gavel keys trust bob.pub.json --roles approver --as alice

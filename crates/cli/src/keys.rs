@@ -34,7 +34,14 @@ pub enum KeysCommand {
     List,
     /// Print a public key as JSON (`{keyid, algorithm, public_key, name, email, roles}`).
     #[command(after_help = crate::examples::KEYS_EXPORT)]
-    Export { who: String },
+    Export {
+        /// An identity (name or key id).
+        #[arg(required_unless_present = "operator", conflicts_with = "operator")]
+        who: Option<String>,
+        /// The console's operator key (made on first use), which signs its rollout documents: teammates trust it with `--roles operator`.
+        #[arg(long)]
+        operator: bool,
+    },
     /// Trust a public key (a JSON file as `keys export` prints it) or a trust store export.
     #[command(after_help = crate::examples::KEYS_TRUST)]
     Trust {
@@ -196,7 +203,13 @@ pub fn keys(cmd: KeysCommand, format: OutputFormat) -> Result<ExitCode, Failure>
                     }
                 }
             }
-            KeysCommand::Export { who } => print_json(&c.export_key(&who).await.map_err(fail)?),
+            KeysCommand::Export { who, operator } => match (who, operator) {
+                (_, true) => print_json(&c.operator_key().await.map_err(fail)?.public_key),
+                (Some(who), false) => print_json(&c.export_key(&who).await.map_err(fail)?),
+                (None, false) => {
+                    return Err(Failure::usage("name an identity, or give --operator"));
+                }
+            },
             KeysCommand::Trust { file, roles: r, actor } => {
                 let text = read_text(&file)?;
                 let mut doc: serde_json::Value = serde_json::from_str(&text)

@@ -131,6 +131,30 @@ fn a_team_pushes_and_pulls_through_its_registry() {
     mate.json(&["bundle", "bind", "inbox-triage", "team"], 0);
     let pulled = mate.json(&["pull", "inbox-triage@1.0.0"], 0);
     assert_eq!(pulled["digest"], digest);
+    // The author's console's operator key travels by file too.
+    let operator = author.dir.path().join("operator.pub.json");
+    let out = author.gavel(&["keys", "export", "--operator"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&operator, &out.stdout).unwrap();
+    let trusted = mate.json(
+        &[
+            "keys",
+            "trust",
+            &operator.display().to_string(),
+            "--roles",
+            "operator",
+        ],
+        0,
+    );
+    assert_eq!(
+        trusted[0]["roles"],
+        serde_json::json!(["operator"]),
+        "{trusted}"
+    );
 
     // One who does not trust her is refused; nothing is stored.
     let stranger = Home::new("carol");
