@@ -129,6 +129,9 @@ fn setup() -> Result<()> {
 fn test() -> Result<()> {
     setup()?;
     let root = root();
+    // The test tools (a registry, skopeo, a keyring, python3) before any
+    // test runs: the workspace tests use the registry too.
+    system_packages()?;
     // The app embeds `ui/dist`: it is built before anything compiles the app.
     desktop::packages()?;
     desktop::build_front_end(&root)?;
