@@ -55,6 +55,19 @@ async fn versions(h: &Home) -> usize {
     store.version_index().await.unwrap().len()
 }
 
+fn skopeo_raw(url: &str) -> Value {
+    let out = std::process::Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--raw", url])
+        .output()
+        .expect("skopeo runs (cargo xtask installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn target(url: &str) -> Target {
     Target::open(&Location::parse(url).unwrap(), None).unwrap()
 }
@@ -380,6 +393,18 @@ async fn a_team_of_three_shares_a_submission_its_approvals_and_the_activation() 
         rollout.artifact_type.as_deref(),
         Some(artifact::ROLLOUT_ARTIFACT)
     );
+    // skopeo, an independent client, reads the rollout and each approval.
+    let base = format!("docker://127.0.0.1:{}/team/inbox-triage", reg.port);
+    let raw = skopeo_raw(&format!("{base}:rollout-prod"));
+    assert_eq!(raw["artifactType"], artifact::ROLLOUT_ARTIFACT);
+    assert_eq!(raw["layers"][0]["mediaType"], DSSE_LAYER);
+    for h in [&bob, &carol] {
+        let keyid = h.c.list_keys().await.unwrap()[0].keyid.clone();
+        let tag = artifact::approval_tag(&t.rollout.active.digest, &keyid, "prod").unwrap();
+        let raw = skopeo_raw(&format!("{base}:{tag}"));
+        assert_eq!(raw["artifactType"], artifact::SIGNATURES_ARTIFACT);
+        assert_eq!(raw["layers"][0]["mediaType"], DSSE_LAYER);
+    }
 
     // A fourth console that trusts the team sees the same approvals.
     let dave = member("dave", vec![Role::Security, Role::Approver], &url).await;
@@ -479,4 +504,87 @@ async fn a_team_of_three_shares_a_submission_its_approvals_and_the_activation() 
         .filter(|a| a.environment == "staging")
         .count();
     assert_eq!(staging, 0);
+}
+
+/// A rollout document older than the console's (a rollback attack, or an
+/// old copy), or a second one with the console's serial, is refused and
+/// nothing changes; the console's own is recognised.
+#[tokio::test]
+async fn rollout_documents_with_a_lower_or_a_doubled_serial_are_refused() {
+    let reg = LoopbackRegistry::start();
+    let a = author(&reg.url("team")).await;
+    a.c.generate_identity(
+        "bob",
+        "bob@example.com",
+        Some(vec![Role::Author, Role::Approver]),
+        Some("alice"),
+    )
+    .await
+    .unwrap();
+    let env = gavel_console::Expect::default();
+    // 1.0.0 (by the examples' author) active in staging: serial 1.
+    a.c.submit("inbox-triage@1.0.0", Some("alice"))
+        .await
+        .unwrap();
+    a.c.decide(
+        "inbox-triage@1.0.0",
+        "staging",
+        gavel_console::Decision::Approve,
+        "base version",
+        None,
+        Some("alice"),
+    )
+    .await
+    .unwrap();
+    let first =
+        a.c.activate("inbox-triage@1.0.0", "staging", &env, Some("alice"))
+            .await
+            .unwrap();
+    let old = first.rollout.document.clone();
+    // 1.0.1 by bob, approved by alice, a canary: serial 2.
+    let text = INBOX.replace("version: 1.0.0", "version: 1.0.1");
+    a.c.create_version("inbox-triage.yaml", &text, None, Some("bob"))
+        .await
+        .unwrap();
+    a.c.submit("inbox-triage@1.0.1", Some("bob")).await.unwrap();
+    a.c.decide(
+        "inbox-triage@1.0.1",
+        "staging",
+        gavel_console::Decision::Approve,
+        "next version",
+        None,
+        Some("alice"),
+    )
+    .await
+    .unwrap();
+    let second =
+        a.c.activate("inbox-triage@1.0.1", "staging", &env, Some("alice"))
+            .await
+            .unwrap();
+    assert_eq!(second.rollout.serial, 2);
+
+    let e =
+        a.c.import_rollout("inbox-triage", "staging", &old)
+            .await
+            .unwrap_err();
+    assert_eq!(e.code(), "registry_refused");
+    assert!(e.to_string().contains("lower"), "{e}");
+    // Its own current document: nothing to do.
+    assert_eq!(
+        a.c.import_rollout("inbox-triage", "staging", &second.rollout.document)
+            .await
+            .unwrap(),
+        None
+    );
+    // A document for another environment is not this one's.
+    let e =
+        a.c.import_rollout("inbox-triage", "prod", &second.rollout.document)
+            .await
+            .unwrap_err();
+    assert!(e.to_string().contains("staging"), "{e}");
+    let status =
+        a.c.status(Some("inbox-triage"), Some("staging"))
+            .await
+            .unwrap();
+    assert_eq!(status.environments[0].bundles[0].serial, 2);
 }
