@@ -312,8 +312,21 @@ impl Console {
             }
             None => false,
         };
-        let envelope = self.sign_bundle(&document, None, actor).await?;
-        let mut envelopes: Vec<Vec<u8>> = vec![envelope.to_string().into_bytes()];
+        // The bundle envelope already published is kept (whoever pushes
+        // later, an approver activating for instance, need not be an
+        // author); only a version never published is signed now.
+        let published = self
+            .published_bundle_envelope(&target, &repo, &v.digest)
+            .await?;
+        let envelope = match published {
+            Some(bytes) => bytes,
+            None => self
+                .sign_bundle(&document, None, actor)
+                .await?
+                .to_string()
+                .into_bytes(),
+        };
+        let mut envelopes: Vec<Vec<u8>> = vec![envelope];
         for a in self.store.approvals(&v.digest, None).await? {
             envelopes.push(a.envelope.to_string().into_bytes());
         }
@@ -368,6 +381,33 @@ impl Console {
             unchanged,
             dry_run,
         })
+    }
+
+    /// The bundle envelope of the signatures artifact published for
+    /// `digest`, as its bytes (`None` when nothing is published).
+    async fn published_bundle_envelope(
+        &self,
+        target: &Target,
+        repo: &str,
+        digest: &str,
+    ) -> Result<Option<Vec<u8>>, RegistryUseError> {
+        let Some((sigs, _)) = target.manifest(repo, &artifact::sig_tag(digest)?).await? else {
+            return Ok(None);
+        };
+        for d in sigs.layers.iter().filter(|d| d.media_type == DSSE_LAYER) {
+            let bytes = target.blob(repo, d).await?;
+            let is_bundle = serde_json::from_slice::<Value>(&bytes)
+                .ok()
+                .is_some_and(|doc| {
+                    doc.get("payloadType").and_then(Value::as_str)
+                        == Some(gavel_trust::PayloadKind::Bundle.media_type())
+                        && envelope_digest(&doc).as_deref() == Some(digest)
+                });
+            if is_bundle {
+                return Ok(Some(bytes));
+            }
+        }
+        Ok(None)
     }
 
     /// `gavel pull NAME@VERSION`: the version from its bundle's registry,
