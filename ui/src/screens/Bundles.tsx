@@ -355,6 +355,8 @@ function BundleDetail({
   const [error, setError] = useState<ErrorLike | null>(null);
   const [loading, setLoading] = useState(false);
   const name = version?.name ?? null;
+  // A change to the version (submitted, say) adds to its history: read it again.
+  const status = version?.status ?? null;
   const requests = useRef<LatestRequest<string, VersionHistory> | null>(null);
   if (requests.current === null) {
     requests.current = new LatestRequest<string, VersionHistory>({
@@ -374,10 +376,10 @@ function BundleDetail({
     if (!r) return;
     setHistory(null);
     setError(null);
-    if (name !== null) r.schedule(name);
+    if (name !== null && status !== null) r.schedule(name);
     else r.cancel();
     return () => r.cancel();
-  }, [name]);
+  }, [name, status]);
 
   if (!version) {
     return (
