@@ -313,6 +313,10 @@ async fn a_team_of_three_shares_a_submission_its_approvals_and_the_activation() 
     // Both approvers sync and see it in their inbox.
     for h in [&bob, &carol] {
         let r = h.c.sync("inbox-triage", None).await.unwrap();
+        assert_eq!(
+            (r.bundle.as_str(), r.registry.as_str()),
+            ("inbox-triage", "team")
+        );
         assert_eq!(r.fetched_versions, ["inbox-triage@1.0.0"], "{r:?}");
         assert!(r.problems.is_empty(), "{r:?}");
         let inbox = h.c.inbox(None).await.unwrap();
