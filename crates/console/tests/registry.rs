@@ -592,3 +592,121 @@ async fn rollout_documents_with_a_lower_or_a_doubled_serial_are_refused() {
             .unwrap();
     assert_eq!(status.environments[0].bundles[0].serial, 2);
 }
+
+/// A rollout document signed by an operator key `mia`'s console trusts,
+/// for inbox-triage in staging.
+fn operator_document(
+    key: &gavel_trust::ed25519::SigningKey,
+    serial: i64,
+    stable: &Value,
+    canary: Value,
+) -> Value {
+    let statement = serde_json::json!({
+        "bundle": "inbox-triage", "environment": "staging", "serial": serial,
+        "stable": stable, "canary": canary,
+    });
+    let kind = gavel_trust::PayloadKind::Rollout;
+    let payload = gavel_trust::stamp(kind, &statement, jiff::Timestamp::now(), 3600).unwrap();
+    gavel_trust::sign_dsse(kind.media_type(), &payload, &[key]).unwrap()
+}
+
+/// Documents from another operator the console trusts: a second one with
+/// the serial it has is refused; a newer one whose stable version was the
+/// canary promotes it (active here, not rolled back), and supersedes the
+/// old stable one.
+#[tokio::test]
+async fn rollout_documents_from_another_operator_are_recorded_or_refused_by_serial() {
+    let reg = LoopbackRegistry::start();
+    let a = author(&reg.url("team")).await;
+    a.c.generate_identity(
+        "bob",
+        "bob@example.com",
+        Some(vec![Role::Author, Role::Approver]),
+        Some("alice"),
+    )
+    .await
+    .unwrap();
+    let env = gavel_console::Expect::default();
+    a.c.submit("inbox-triage@1.0.0", Some("alice"))
+        .await
+        .unwrap();
+    a.c.decide(
+        "inbox-triage@1.0.0",
+        "staging",
+        gavel_console::Decision::Approve,
+        "base version",
+        None,
+        Some("alice"),
+    )
+    .await
+    .unwrap();
+    a.c.activate("inbox-triage@1.0.0", "staging", &env, Some("alice"))
+        .await
+        .unwrap();
+    let text = INBOX.replace("version: 1.0.0", "version: 1.0.1");
+    a.c.create_version("inbox-triage.yaml", &text, None, Some("bob"))
+        .await
+        .unwrap();
+    a.c.submit("inbox-triage@1.0.1", Some("bob")).await.unwrap();
+    a.c.decide(
+        "inbox-triage@1.0.1",
+        "staging",
+        gavel_console::Decision::Approve,
+        "next version",
+        None,
+        Some("alice"),
+    )
+    .await
+    .unwrap();
+    let second =
+        a.c.activate("inbox-triage@1.0.1", "staging", &env, Some("alice"))
+            .await
+            .unwrap();
+    let p = &second.rollout.document;
+    assert_eq!(second.rollout.serial, 2);
+
+    // Another operator, trusted here.
+    let key = gavel_trust::ed25519::SigningKey::from_bytes(&[7; 32]);
+    let public = gavel_trust::PublicKey::new(&key.verifying_key(), "ops", "", vec![Role::Operator]);
+    a.c.trust_keys(vec![public], Some(vec![Role::Operator]), Some("alice"))
+        .await
+        .unwrap();
+    let slot = |r: &gavel_console::SlotView| serde_json::json!({"version": r.version, "digest": r.digest, "activated_at": r.activated_at});
+    let old_stable = slot(&second.rollout.active);
+    let canary = second.rollout.canary.as_ref().unwrap();
+    // Serial 2 again, but another document: refused, nothing changes.
+    let twin = operator_document(
+        &key,
+        2,
+        &old_stable,
+        serde_json::json!({
+            "version": canary.slot.version, "digest": canary.slot.digest,
+            "percent": 50, "activated_at": canary.slot.activated_at,
+        }),
+    );
+    assert_ne!(&twin, p);
+    let e =
+        a.c.import_rollout("inbox-triage", "staging", &twin)
+            .await
+            .unwrap_err();
+    assert!(e.to_string().contains("serial 2"), "{e}");
+    // Serial 3: the canary is the stable version now.
+    let promoted = operator_document(&key, 3, &slot(&canary.slot), Value::Null);
+    assert_eq!(
+        a.c.import_rollout("inbox-triage", "staging", &promoted)
+            .await
+            .unwrap(),
+        Some(3)
+    );
+    let index = a.c.bundle_index().await.unwrap();
+    let state = |version: &str| {
+        index
+            .versions
+            .iter()
+            .find(|v| v.summary.version == version && v.summary.name == "inbox-triage")
+            .and_then(|v| v.environments.iter().find(|b| b.environment == "staging"))
+            .map(|b| b.state)
+    };
+    assert_eq!(state("1.0.1"), Some(gavel_console::DeployState::Active));
+    assert_eq!(state("1.0.0"), Some(gavel_console::DeployState::Superseded));
+}
