@@ -690,13 +690,44 @@ async fn rollout_documents_from_another_operator_are_recorded_or_refused_by_seri
             .await
             .unwrap_err();
     assert!(e.to_string().contains("serial 2"), "{e}");
-    // Serial 3: the canary is the stable version now.
-    let promoted = operator_document(&key, 3, &slot(&canary.slot), Value::Null);
+    // Serial 3: the canary a step further, still the canary.
+    let step = operator_document(
+        &key,
+        3,
+        &old_stable,
+        serde_json::json!({
+            "version": canary.slot.version, "digest": canary.slot.digest,
+            "percent": 50, "activated_at": canary.slot.activated_at,
+        }),
+    );
+    assert_eq!(
+        a.c.import_rollout("inbox-triage", "staging", &step)
+            .await
+            .unwrap(),
+        Some(3)
+    );
+    let index = a.c.bundle_index().await.unwrap();
+    let canary_state = index
+        .versions
+        .iter()
+        .find(|v| v.summary.version == "1.0.1" && v.summary.name == "inbox-triage")
+        .and_then(|v| v.environments.iter().find(|b| b.environment == "staging"))
+        .map(|b| b.state);
+    assert_eq!(canary_state, Some(gavel_console::DeployState::Canary));
+    let stable_state = index
+        .versions
+        .iter()
+        .find(|v| v.summary.version == "1.0.0" && v.summary.name == "inbox-triage")
+        .and_then(|v| v.environments.iter().find(|b| b.environment == "staging"))
+        .map(|b| b.state);
+    assert_eq!(stable_state, Some(gavel_console::DeployState::Active));
+    // Serial 4: the canary is the stable version now.
+    let promoted = operator_document(&key, 4, &slot(&canary.slot), Value::Null);
     assert_eq!(
         a.c.import_rollout("inbox-triage", "staging", &promoted)
             .await
             .unwrap(),
-        Some(3)
+        Some(4)
     );
     let index = a.c.bundle_index().await.unwrap();
     let state = |version: &str| {
