@@ -205,6 +205,19 @@ async fn a_registry_that_is_down_fails_clearly_and_nothing_is_recorded() {
         .await
         .unwrap();
     assert!(pushes.is_empty());
+    // Sync too: nothing fetched, nothing written.
+    let before = versions(&a).await;
+    let e = a.c.sync("inbox-triage", None).await.unwrap_err();
+    assert_eq!(e.code(), "registry_unreachable", "{e}");
+    assert_eq!(versions(&a).await, before);
+    let synced =
+        a.c.audit_list(gavel_console::AuditQuery {
+            action: Some("bundle.import".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(synced.is_empty());
     // Unbound bundles say how to bind them.
     let e = a.c.push("budgets@0.9.0", false, None).await.unwrap_err();
     assert_eq!(e.code(), "not_bound");
