@@ -329,23 +329,27 @@ async fn activate(
 ) -> Reply<Transition> {
     let expect = (&expected.unwrap_or_default()).into();
     let console = app.console()?;
+    let actor = app.actor();
     let bundle = reference.split('@').next().unwrap_or_default();
-    console.check_remote_rollout(bundle, &environment).await?;
-    let t = console
-        .activate(&reference, &environment, &expect, app.actor().as_deref())
-        .await?;
-    publish_rollout_after(&app, &t).await;
-    Ok(t)
+    let change = console.activate(&reference, &environment, &expect, actor.as_deref());
+    shared(&app, Some(bundle), &environment, change).await
 }
 
-/// After a state change of a bound bundle: the rollout published; a
-/// failure or a lost race is kept for the sync status line.
-async fn publish_rollout_after(app: &App, t: &Transition) {
-    let Ok(console) = app.console() else { return };
-    let problem = match console
-        .publish_if_bound_rollout(t, app.actor().as_deref())
-        .await
-    {
+/// A state change as a team makes it (`Console::shared_change`: stale
+/// while the registry is ahead, the rollout published after); a failed
+/// publish or a lost race is kept for the sync status line.
+async fn shared(
+    app: &App,
+    bundle: Option<&str>,
+    environment: &str,
+    change: impl std::future::Future<Output = Result<Transition, gavel_console::LifecycleError>>,
+) -> Reply<Transition> {
+    let actor = app.actor();
+    let (t, published) = app
+        .console()?
+        .shared_change(bundle, environment, change, actor.as_deref())
+        .await?;
+    let problem = match published {
         Some(Err(e)) => Some(ErrorBody::from(e)),
         Some(Ok(p)) => p
             .conflict
@@ -355,6 +359,7 @@ async fn publish_rollout_after(app: &App, t: &Transition) {
     if let Some(body) = problem {
         app.last_sync.lock().await.error = Some(body);
     }
+    Ok(t)
 }
 
 /// Promotes the canary one step when every gate passes on `metrics` (the
@@ -370,18 +375,9 @@ async fn promote(
     let metrics = desktop::metrics_from_text(&metrics)?;
     let expect = (&expected.unwrap_or_default()).into();
     let console = app.console()?;
-    console.check_remote_rollout(&bundle, &environment).await?;
-    let t = console
-        .promote(
-            &bundle,
-            &environment,
-            &metrics,
-            &expect,
-            app.actor().as_deref(),
-        )
-        .await?;
-    publish_rollout_after(&app, &t).await;
-    Ok(t)
+    let actor = app.actor();
+    let change = console.promote(&bundle, &environment, &metrics, &expect, actor.as_deref());
+    shared(&app, Some(&bundle), &environment, change).await
 }
 
 /// The monitor of DESIGN §7 on the canary's metrics: records the gates,
@@ -398,20 +394,9 @@ async fn monitor(
     let metrics = desktop::metrics_from_text(&metrics)?;
     let expect = (&expected.unwrap_or_default()).into();
     let console = app.console()?;
-    console.check_remote_rollout(&bundle, &environment).await?;
-    let t = console
-        .monitor(
-            &bundle,
-            &environment,
-            &metrics,
-            &expect,
-            app.actor().as_deref(),
-        )
-        .await?;
-    if t.action != "none" {
-        publish_rollout_after(&app, &t).await;
-    }
-    Ok(t)
+    let actor = app.actor();
+    let change = console.monitor(&bundle, &environment, &metrics, &expect, actor.as_deref());
+    shared(&app, Some(&bundle), &environment, change).await
 }
 
 /// Drops the canary, or restores the previous active version (a reason of
@@ -426,20 +411,15 @@ async fn rollback(
 ) -> Reply<Transition> {
     let expect = (&expected.unwrap_or_default()).into();
     let console = app.console()?;
-    if let Some(b) = &bundle {
-        console.check_remote_rollout(b, &environment).await?;
-    }
-    let t = console
-        .rollback(
-            &environment,
-            bundle.as_deref(),
-            &reason,
-            &expect,
-            app.actor().as_deref(),
-        )
-        .await?;
-    publish_rollout_after(&app, &t).await;
-    Ok(t)
+    let actor = app.actor();
+    let change = console.rollback(
+        &environment,
+        bundle.as_deref(),
+        &reason,
+        &expect,
+        actor.as_deref(),
+    );
+    shared(&app, bundle.as_deref(), &environment, change).await
 }
 
 #[tauri::command]

@@ -355,13 +355,9 @@ pub fn run(cmd: LifecycleCommand, format: OutputFormat) -> Result<ExitCode, Fail
                 actor,
             } => {
                 let bundle = reference.split('@').next().unwrap_or_default();
-                crate::registry::guard(&c, bundle, &env).await?;
-                let t = c
-                    .activate(&reference, &env, &expect.expect(), actor.as_deref())
-                    .await
-                    .map_err(lfail)?;
-                print_transition(&t, format);
-                crate::registry::rollout_note(&c, &t, actor.as_deref()).await;
+                let expect = expect.expect();
+                let change = c.activate(&reference, &env, &expect, actor.as_deref());
+                shared(&c, Some(bundle), &env, change, actor.as_deref(), format).await?;
             }
             LifecycleCommand::Promote {
                 bundle,
@@ -371,13 +367,9 @@ pub fn run(cmd: LifecycleCommand, format: OutputFormat) -> Result<ExitCode, Fail
                 actor,
             } => {
                 let m = crate::canary::load_metrics(&file)?;
-                crate::registry::guard(&c, &bundle, &env).await?;
-                let t = c
-                    .promote(&bundle, &env, &m, &expect.expect(), actor.as_deref())
-                    .await
-                    .map_err(lfail)?;
-                print_transition(&t, format);
-                crate::registry::rollout_note(&c, &t, actor.as_deref()).await;
+                let expect = expect.expect();
+                let change = c.promote(&bundle, &env, &m, &expect, actor.as_deref());
+                shared(&c, Some(&bundle), &env, change, actor.as_deref(), format).await?;
             }
             LifecycleCommand::Monitor {
                 env,
@@ -386,15 +378,9 @@ pub fn run(cmd: LifecycleCommand, format: OutputFormat) -> Result<ExitCode, Fail
                 actor,
             } => {
                 let m = crate::canary::load_metrics(&file)?;
-                crate::registry::guard(&c, &bundle, &env).await?;
-                let t = c
-                    .monitor(&bundle, &env, &m, &Expect::default(), actor.as_deref())
-                    .await
-                    .map_err(lfail)?;
-                print_transition(&t, format);
-                if t.action != "none" {
-                    crate::registry::rollout_note(&c, &t, actor.as_deref()).await;
-                }
+                let expect = Expect::default();
+                let change = c.monitor(&bundle, &env, &m, &expect, actor.as_deref());
+                shared(&c, Some(&bundle), &env, change, actor.as_deref(), format).await?;
             }
             LifecycleCommand::Rollback {
                 env,
@@ -403,21 +389,18 @@ pub fn run(cmd: LifecycleCommand, format: OutputFormat) -> Result<ExitCode, Fail
                 expect,
                 actor,
             } => {
-                if let Some(b) = &bundle {
-                    crate::registry::guard(&c, b, &env).await?;
-                }
-                let t = c
-                    .rollback(
-                        &env,
-                        bundle.as_deref(),
-                        &reason,
-                        &expect.expect(),
-                        actor.as_deref(),
-                    )
-                    .await
-                    .map_err(lfail)?;
-                print_transition(&t, format);
-                crate::registry::rollout_note(&c, &t, actor.as_deref()).await;
+                let expect = expect.expect();
+                let change =
+                    c.rollback(&env, bundle.as_deref(), &reason, &expect, actor.as_deref());
+                shared(
+                    &c,
+                    bundle.as_deref(),
+                    &env,
+                    change,
+                    actor.as_deref(),
+                    format,
+                )
+                .await?;
             }
             LifecycleCommand::Incidents { open } => {
                 let list = c.incidents(open).await.map_err(lfail)?;
@@ -522,6 +505,41 @@ async fn decide(
     }
     let bundle = r.reference.split('@').next().unwrap_or_default();
     crate::registry::publish_note(c, bundle, actor.as_deref()).await;
+    Ok(())
+}
+
+/// A state change as a team makes it (`Console::shared_change`): printed,
+/// and what publishing did said on standard error (a failure or a lost
+/// race is a warning: the change stands, `gavel sync` repairs).
+async fn shared(
+    c: &gavel_console::Console,
+    bundle: Option<&str>,
+    env: &str,
+    change: impl std::future::Future<Output = Result<Transition, LifecycleError>>,
+    actor: Option<&str>,
+    format: OutputFormat,
+) -> Result<(), Failure> {
+    let (t, published) =
+        c.shared_change(bundle, env, change, actor)
+            .await
+            .map_err(|e| match e {
+                gavel_console::RegistryUseError::Lifecycle(l) => lfail(l),
+                other => crate::registry::rfail(other),
+            })?;
+    print_transition(&t, format);
+    match published {
+        None => {}
+        Some(Ok(p)) => {
+            eprintln!("published: {}", p.tags.join(", "));
+            if let Some(conflict) = p.conflict {
+                eprintln!("warning: {conflict}; run `gavel sync`");
+            }
+        }
+        Some(Err(e)) => eprintln!(
+            "warning: the rollout is recorded here but not published ({e}); run `gavel sync --bundle {}`",
+            t.rollout.bundle
+        ),
+    }
     Ok(())
 }
 

@@ -257,31 +257,3 @@ pub fn sync(
         })
     })
 }
-
-/// Before a state change: refused as stale when the bundle's registry has
-/// a newer rollout than this store (see `Console::check_remote_rollout`).
-pub async fn guard(c: &gavel_console::Console, bundle: &str, env: &str) -> Result<(), Failure> {
-    c.check_remote_rollout(bundle, env).await.map_err(rfail)
-}
-
-/// After a state change of a bound bundle: the rollout published, said on
-/// standard error; a failure or a lost race is a warning.
-pub async fn rollout_note(
-    c: &gavel_console::Console,
-    t: &gavel_console::Transition,
-    actor: Option<&str>,
-) {
-    match c.publish_if_bound_rollout(t, actor).await {
-        None => {}
-        Some(Ok(p)) => {
-            eprintln!("published: {}", p.tags.join(", "));
-            if let Some(conflict) = p.conflict {
-                eprintln!("warning: {conflict}; run `gavel sync`");
-            }
-        }
-        Some(Err(e)) => eprintln!(
-            "warning: the rollout is recorded here but not published ({e}); run `gavel sync --bundle {}`",
-            t.rollout.bundle
-        ),
-    }
-}

@@ -906,6 +906,36 @@ impl Console {
         Ok(())
     }
 
+    /// A state change of `bundle` in `env` as a team makes it: refused as
+    /// stale while the registry holds a newer rollout (when the bundle is
+    /// known before the change), then `change`, then the rollout published
+    /// when the bundle is bound and the change moved it. The change stands
+    /// whatever publishing does: its outcome comes back beside it.
+    pub async fn shared_change(
+        &self,
+        bundle: Option<&str>,
+        env: &str,
+        change: impl std::future::Future<Output = Result<crate::Transition, crate::LifecycleError>>,
+        actor: Option<&str>,
+    ) -> Result<
+        (
+            crate::Transition,
+            Option<Result<RolloutPublished, RegistryUseError>>,
+        ),
+        RegistryUseError,
+    > {
+        if let Some(b) = bundle {
+            self.check_remote_rollout(b, env).await?;
+        }
+        let t = change.await?;
+        let published = if t.action == "none" {
+            None
+        } else {
+            self.publish_if_bound_rollout(&t, actor).await
+        };
+        Ok((t, published))
+    }
+
     /// [`Console::publish_rollout`] when the transition's bundle is bound
     /// (`None` when it is not).
     pub async fn publish_if_bound_rollout(

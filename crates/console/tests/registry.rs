@@ -114,13 +114,11 @@ async fn a_pushed_version_is_pulled_and_verified_by_a_teammate() {
         sigs.subject.as_ref().map(|s| s.digest.as_str()),
         Some(pushed.artifacts[0].digest.as_str())
     );
-    // The same digest again: nothing new for the version tag.
-    assert!(
-        a.c.push("inbox-triage@1.0.0", false, None)
-            .await
-            .unwrap()
-            .unchanged
-    );
+    // The same digest again: nothing new, the published envelope kept (the
+    // signatures artifact is byte for byte the same).
+    let again = a.c.push("inbox-triage@1.0.0", false, None).await.unwrap();
+    assert!(again.unchanged);
+    assert_eq!(again.artifacts[1].digest, pushed.artifacts[1].digest);
 
     // Bob trusts alice: the version arrives, verified, from the registry.
     let b = teammate("bob", &url, &a).await;
@@ -185,6 +183,36 @@ async fn a_changed_layer_and_a_moved_tag_are_refused() {
     assert!(matches!(e, RegistryUseError::TagMoved { .. }), "{e}");
     assert_eq!(e.code(), "tag_moved");
     assert!(e.is_refusal());
+
+    // Something else than a bundle under a version tag is not pulled.
+    let sigs = Manifest::new(
+        artifact::SIGNATURES_ARTIFACT,
+        vec![Descriptor::of(DSSE_LAYER, other)],
+        None,
+    );
+    target(&url)
+        .push("team/inbox-triage", &sigs, &[other], Some("9.0.0"))
+        .await
+        .unwrap();
+    let e = b.c.pull("inbox-triage@9.0.0", None).await.unwrap_err();
+    assert_eq!(e.code(), "registry_refused", "{e}");
+    assert!(e.to_string().contains("not a Gavel bundle"), "{e}");
+
+    // A version tag moved after this console had the version: sync lists
+    // it and changes nothing.
+    target(&url)
+        .push("team/inbox-triage", &m, &[other], Some("1.0.0"))
+        .await
+        .unwrap();
+    let before = versions(&a).await;
+    let r = a.c.sync("inbox-triage", None).await.unwrap();
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.tag == "1.0.0" && p.reason.contains("never moves")),
+        "{r:?}"
+    );
+    assert_eq!(versions(&a).await, before);
 }
 
 #[tokio::test]
@@ -321,6 +349,10 @@ async fn a_team_of_three_shares_a_submission_its_approvals_and_the_activation() 
         published.published,
         ["team/inbox-triage:1.0.0"],
         "{published:?}"
+    );
+    assert_eq!(
+        (published.bundle.as_str(), published.registry.as_str()),
+        ("inbox-triage", "team")
     );
 
     // Both approvers sync and see it in their inbox.
@@ -523,13 +555,10 @@ async fn a_team_of_three_shares_a_submission_its_approvals_and_the_activation() 
     assert_eq!(staging, 0);
 }
 
-/// A rollout document older than the console's (a rollback attack, or an
-/// old copy), or a second one with the console's serial, is refused and
-/// nothing changes; the console's own is recognised.
-#[tokio::test]
-async fn rollout_documents_with_a_lower_or_a_doubled_serial_are_refused() {
-    let reg = LoopbackRegistry::start();
-    let a = author(&reg.url("team")).await;
+/// Bob (author and approver, granted by alice) in alice's console, and
+/// 1.0.0 (by the examples' author, approved by alice) active in staging:
+/// serial 1.
+async fn base_in_staging(a: &Home) -> gavel_console::Transition {
     a.c.generate_identity(
         "bob",
         "bob@example.com",
@@ -538,8 +567,6 @@ async fn rollout_documents_with_a_lower_or_a_doubled_serial_are_refused() {
     )
     .await
     .unwrap();
-    let env = gavel_console::Expect::default();
-    // 1.0.0 (by the examples' author) active in staging: serial 1.
     a.c.submit("inbox-triage@1.0.0", Some("alice"))
         .await
         .unwrap();
@@ -554,11 +581,20 @@ async fn rollout_documents_with_a_lower_or_a_doubled_serial_are_refused() {
     .await
     .unwrap();
     let first =
-        a.c.activate("inbox-triage@1.0.0", "staging", &env, Some("alice"))
-            .await
-            .unwrap();
-    let old = first.rollout.document.clone();
-    // 1.0.1 by bob, approved by alice, a canary: serial 2.
+        a.c.activate(
+            "inbox-triage@1.0.0",
+            "staging",
+            &gavel_console::Expect::default(),
+            Some("alice"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.rollout.serial, 1);
+    first
+}
+
+/// 1.0.1 by bob, approved by alice, a canary beside 1.0.0: serial 2.
+async fn canary_in_staging(a: &Home) -> gavel_console::Transition {
     let text = INBOX.replace("version: 1.0.0", "version: 1.0.1");
     a.c.create_version("inbox-triage.yaml", &text, None, Some("bob"))
         .await
@@ -575,10 +611,68 @@ async fn rollout_documents_with_a_lower_or_a_doubled_serial_are_refused() {
     .await
     .unwrap();
     let second =
-        a.c.activate("inbox-triage@1.0.1", "staging", &env, Some("alice"))
-            .await
-            .unwrap();
+        a.c.activate(
+            "inbox-triage@1.0.1",
+            "staging",
+            &gavel_console::Expect::default(),
+            Some("alice"),
+        )
+        .await
+        .unwrap();
     assert_eq!(second.rollout.serial, 2);
+    assert!(second.rollout.canary.is_some());
+    second
+}
+
+/// A rollout document older than the console's (a rollback attack, or an
+/// old copy), or a second one with the console's serial, is refused and
+/// nothing changes; the console's own is recognised.
+#[tokio::test]
+async fn rollout_documents_with_a_lower_or_a_doubled_serial_are_refused() {
+    let reg = LoopbackRegistry::start();
+    let a = author(&reg.url("team")).await;
+    let first = base_in_staging(&a).await;
+    let old = first.rollout.document.clone();
+    // A teammate's console records serial 1 from the registry.
+    a.c.publish_rollout(&first, Some("alice")).await.unwrap();
+    let mate = member(
+        "mia",
+        vec![Role::Security, Role::Approver],
+        &reg.url("team"),
+    )
+    .await;
+    let alice = a.c.export_key("alice").await.unwrap();
+    let operator = a.c.operator_key().await.unwrap().public_key;
+    mate.c
+        .trust_keys(vec![alice], Some(Role::PEOPLE.to_vec()), Some("mia"))
+        .await
+        .unwrap();
+    mate.c
+        .trust_keys(vec![operator], Some(vec![Role::Operator]), Some("mia"))
+        .await
+        .unwrap();
+    let r = mate.c.sync("inbox-triage", None).await.unwrap();
+    assert_eq!(r.fetched_rollouts, ["rollout-staging serial 1"], "{r:?}");
+    let second = canary_in_staging(&a).await;
+    // Published, serial 2 makes the teammate's serial 1 stale until sync.
+    a.c.publish_rollout(&second, Some("alice")).await.unwrap();
+    let e = mate
+        .c
+        .check_remote_rollout("inbox-triage", "staging")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "stale_state", "{e}");
+    let r = mate.c.sync("inbox-triage", None).await.unwrap();
+    assert!(
+        r.fetched_rollouts
+            .iter()
+            .any(|t| t == "rollout-staging serial 2"),
+        "{r:?}"
+    );
+    mate.c
+        .check_remote_rollout("inbox-triage", "staging")
+        .await
+        .unwrap();
 
     let e =
         a.c.import_rollout("inbox-triage", "staging", &old)
@@ -631,52 +725,9 @@ fn operator_document(
 async fn rollout_documents_from_another_operator_are_recorded_or_refused_by_serial() {
     let reg = LoopbackRegistry::start();
     let a = author(&reg.url("team")).await;
-    a.c.generate_identity(
-        "bob",
-        "bob@example.com",
-        Some(vec![Role::Author, Role::Approver]),
-        Some("alice"),
-    )
-    .await
-    .unwrap();
-    let env = gavel_console::Expect::default();
-    a.c.submit("inbox-triage@1.0.0", Some("alice"))
-        .await
-        .unwrap();
-    a.c.decide(
-        "inbox-triage@1.0.0",
-        "staging",
-        gavel_console::Decision::Approve,
-        "base version",
-        None,
-        Some("alice"),
-    )
-    .await
-    .unwrap();
-    a.c.activate("inbox-triage@1.0.0", "staging", &env, Some("alice"))
-        .await
-        .unwrap();
-    let text = INBOX.replace("version: 1.0.0", "version: 1.0.1");
-    a.c.create_version("inbox-triage.yaml", &text, None, Some("bob"))
-        .await
-        .unwrap();
-    a.c.submit("inbox-triage@1.0.1", Some("bob")).await.unwrap();
-    a.c.decide(
-        "inbox-triage@1.0.1",
-        "staging",
-        gavel_console::Decision::Approve,
-        "next version",
-        None,
-        Some("alice"),
-    )
-    .await
-    .unwrap();
-    let second =
-        a.c.activate("inbox-triage@1.0.1", "staging", &env, Some("alice"))
-            .await
-            .unwrap();
+    base_in_staging(&a).await;
+    let second = canary_in_staging(&a).await;
     let p = &second.rollout.document;
-    assert_eq!(second.rollout.serial, 2);
 
     // Another operator, trusted here.
     let key = gavel_trust::ed25519::SigningKey::from_bytes(&[7; 32]);

@@ -21,7 +21,12 @@ use crate::{AuditQuery, Console, Decision, KeyInfo, OverrideRequest, OverrideVer
 
 impl From<crate::RegistryUseError> for ErrorBody {
     fn from(e: crate::RegistryUseError) -> Self {
-        ErrorBody::new(e.code(), e.to_string())
+        match e {
+            crate::RegistryUseError::Lifecycle(l) => l.into(),
+            crate::RegistryUseError::Version(v) => v.into(),
+            crate::RegistryUseError::Console(c) => c.into(),
+            other => ErrorBody::new(other.code(), other.to_string()),
+        }
     }
 }
 
