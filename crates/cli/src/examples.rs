@@ -283,6 +283,15 @@ pub const PUSH: &str = "Examples:
 pub const PULL: &str = "Examples:
   gavel pull inbox-triage@1.0.0";
 
+pub const TRUST: &str = "Examples:
+  gavel trust publish --quorum 2
+  gavel trust publish --bundle inbox-triage --format json";
+
+pub const TRUST_PUBLISH: &str = "Examples:
+  gavel trust publish                 # every bound bundle's repository, tag `trust`
+  gavel trust publish --quorum 2      # the next document then needs two security signatures
+  gavel trust publish --as sec-2      # co-sign the document waiting in the registry";
+
 pub const SYNC: &str = "Examples:
   gavel sync
   gavel sync --bundle inbox-triage --format json";

@@ -465,7 +465,7 @@ pub fn sign(
 ) -> Result<ExitCode, Failure> {
     let kind = PayloadKind::from_short(kind).ok_or_else(|| {
         Failure::usage(&format!(
-            "unknown type `{kind}`; use bundle, approval, override, rollout or review"
+            "unknown type `{kind}`; use bundle, approval, override, rollout, review or trust"
         ))
     })?;
     let validity = expires_in.map(duration).transpose()?;

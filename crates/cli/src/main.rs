@@ -109,7 +109,7 @@ enum Command {
     /// Sign a document as a DSSE envelope with the acting identity's key.
     #[command(after_help = crate::examples::SIGN)]
     Sign {
-        /// bundle, approval, override, rollout or review.
+        /// bundle, approval, override, rollout, review or trust.
         #[arg(long = "type")]
         kind: String,
         /// The bundle (for `bundle`) or the JSON payload, without `issued_at`/`expires_at` (Gavel sets them).
@@ -182,6 +182,12 @@ enum Command {
     Registry {
         #[command(subcommand)]
         command: registry::RegistryCommand,
+    },
+    /// The team's trust document: publish the keys this console trusts, signed by security identities.
+    #[command(after_help = crate::examples::TRUST)]
+    Trust {
+        #[command(subcommand)]
+        command: registry::TrustCommand,
     },
     /// Push a version to its bundle's registry: the bundle, tagged with its version, and its signatures.
     #[command(after_help = crate::examples::PUSH)]
@@ -395,6 +401,7 @@ fn main() -> ExitCode {
         Command::Bundle { command } => bundle::bundle(command.clone(), cli.format),
         Command::Audit { command } => audit::audit(command.clone(), cli.format),
         Command::Registry { command } => registry::registry(command.clone(), cli.format),
+        Command::Trust { command } => registry::trust(command.clone(), cli.format),
         Command::Push {
             reference,
             dry_run,

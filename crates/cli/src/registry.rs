@@ -37,6 +37,69 @@ pub enum RegistryCommand {
     },
 }
 
+#[derive(Debug, Clone, Subcommand)]
+pub enum TrustCommand {
+    /// Sign the keys this console trusts, with their roles, and publish them as `trust` in every bound bundle's repository; a newer document waiting there with the same keys is co-signed instead.
+    #[command(after_help = crate::examples::TRUST_PUBLISH)]
+    Publish {
+        /// Only this bundle's repository (default: every bound bundle's).
+        #[arg(long)]
+        bundle: Option<String>,
+        /// Security signatures the next document needs (default: the current document's, or 1).
+        #[arg(long)]
+        quorum: Option<i64>,
+        /// Validity with a unit: `30d`, `52w` (default 365d).
+        #[arg(long)]
+        expires_in: Option<String>,
+        #[arg(long = "as", env = "GAVEL_IDENTITY")]
+        actor: Option<String>,
+    },
+}
+
+/// `gavel trust publish`.
+pub fn trust(cmd: TrustCommand, format: OutputFormat) -> Result<ExitCode, Failure> {
+    let TrustCommand::Publish {
+        bundle,
+        quorum,
+        expires_in,
+        actor,
+    } = cmd;
+    let validity = expires_in
+        .as_deref()
+        .map(crate::keys::duration)
+        .transpose()?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let c = console().await?;
+        let r = c
+            .trust_publish(bundle.as_deref(), quorum, validity, actor.as_deref())
+            .await
+            .map_err(rfail)?;
+        match format {
+            OutputFormat::Json => print_json(&r),
+            _ => {
+                println!(
+                    "trust v{} ({} keys, quorum {}) signed by {}{}",
+                    r.version,
+                    r.keys,
+                    r.quorum,
+                    r.signers.join(", "),
+                    if r.cosigned { " (co-signed)" } else { "" }
+                );
+                for p in &r.published {
+                    println!("  published {p}");
+                }
+                if !r.complete {
+                    println!(
+                        "  waiting for more security signatures: another security identity runs `gavel trust publish` to co-sign it"
+                    );
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
 fn print_json(v: &impl serde::Serialize) {
     println!("{}", serde_json::to_string(v).unwrap_or_default());
 }
@@ -241,7 +304,13 @@ pub fn sync(
                         r.fetched_approvals.len(),
                         r.published.len()
                     );
-                    for v in r.fetched_versions.iter().chain(&r.fetched_approvals) {
+                    for v in r
+                        .fetched_trust
+                        .iter()
+                        .chain(&r.fetched_versions)
+                        .chain(&r.fetched_approvals)
+                        .chain(&r.fetched_rollouts)
+                    {
                         println!("  + {v}");
                     }
                     for p in &r.problems {

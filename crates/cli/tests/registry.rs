@@ -172,6 +172,29 @@ fn a_team_pushes_and_pulls_through_its_registry() {
         "{listed}"
     );
 
+    // The author publishes the trust document; skopeo reads it, and the
+    // stranger's console, which trusts no security key of hers, lists it
+    // and follows nothing.
+    let trust = author.json(&["trust", "publish"], 0);
+    assert_eq!(
+        (&trust["version"], &trust["quorum"], &trust["complete"]),
+        (&Value::from(1), &Value::from(1), &Value::from(true)),
+        "{trust}"
+    );
+    assert_eq!(trust["published"][0], "policies/inbox-triage:trust");
+    let raw = skopeo_raw(&format!("{base}:trust"));
+    assert_eq!(raw["artifactType"], "application/vnd.gavel.trust.v1");
+    let synced = stranger.json(&["sync"], 1);
+    let problems = synced[0]["problems"].as_array().unwrap();
+    assert!(
+        problems.iter().any(|p| p["tag"] == "trust"
+            && p["reason"]
+                .as_str()
+                .unwrap()
+                .contains("no security key trusted here")),
+        "{synced}"
+    );
+
     // A registry that is down: exit 2 with advice.
     author.json(
         &[

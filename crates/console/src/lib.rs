@@ -14,6 +14,7 @@ mod overrides;
 mod registry;
 mod review;
 mod runs;
+mod team_trust;
 mod versions;
 
 use std::path::{Path, PathBuf};
@@ -53,6 +54,7 @@ pub use review::{
     ReviewReport, SignedApproval,
 };
 pub use runs::{DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT, RunFilter, run_time};
+pub use team_trust::TrustPublished;
 pub use versions::{
     EXAMPLE_AUTHOR, EXAMPLES, EditedVersion, ExampleLoad, ExportedVersion, InitReport, ListQuery,
     MAX_LIST_LIMIT, MIN_DIGEST_DIGITS, VersionDetail, VersionDiff, VersionError, VersionHistory,

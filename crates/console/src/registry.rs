@@ -237,7 +237,10 @@ impl Console {
     }
 
     /// The target and repository of a bound bundle.
-    async fn bound(&self, bundle: &str) -> Result<(Target, String, RegistryRow), RegistryUseError> {
+    pub(crate) async fn bound(
+        &self,
+        bundle: &str,
+    ) -> Result<(Target, String, RegistryRow), RegistryUseError> {
         let row = self
             .store
             .binding(bundle)
@@ -486,6 +489,8 @@ pub struct SyncReport {
     pub fetched_approvals: Vec<String>,
     /// Rollout documents recorded (`rollout-<env> serial N`).
     pub fetched_rollouts: Vec<String>,
+    /// A newer trust document accepted, and what it changed.
+    pub fetched_trust: Vec<String>,
     /// Local versions and approvals published.
     pub published: Vec<String>,
     /// What did not verify or could not be recorded, with why: never
@@ -628,6 +633,15 @@ impl Console {
             ..SyncReport::default()
         };
         let tags = target.tags(&repo).await?;
+        // The team's keys first: versions and approvals may be signed by a
+        // key the new trust document brings.
+        if tags.iter().any(|t| t == artifact::TRUST_TAG) {
+            match self.sync_trust(&target, &repo).await? {
+                Some(Ok(said)) => report.fetched_trust.push(said),
+                Some(Err(problem)) => report.problems.push(problem),
+                None => {}
+            }
+        }
         let (local, _) = self.store.version_history(bundle).await?;
         let have: std::collections::HashSet<String> = local
             .iter()
@@ -782,13 +796,12 @@ impl Console {
         Ok(report)
     }
 
-    /// [`Console::sync`] for every bound bundle (or just `bundle`).
-    pub async fn sync_all(
+    /// `bundle` alone, or every bundle bound to a registry.
+    pub(crate) async fn bound_bundles(
         &self,
         bundle: Option<&str>,
-        actor: Option<&str>,
-    ) -> Result<Vec<SyncReport>, RegistryUseError> {
-        let bundles: Vec<String> = match bundle {
+    ) -> Result<Vec<String>, RegistryUseError> {
+        Ok(match bundle {
             Some(b) => vec![b.to_string()],
             None => self
                 .store
@@ -797,7 +810,16 @@ impl Console {
                 .into_iter()
                 .flat_map(|r| r.bundles)
                 .collect(),
-        };
+        })
+    }
+
+    /// [`Console::sync`] for every bound bundle (or just `bundle`).
+    pub async fn sync_all(
+        &self,
+        bundle: Option<&str>,
+        actor: Option<&str>,
+    ) -> Result<Vec<SyncReport>, RegistryUseError> {
+        let bundles = self.bound_bundles(bundle).await?;
         let mut out = Vec::with_capacity(bundles.len());
         for b in bundles {
             out.push(self.sync(&b, actor).await?);

@@ -805,3 +805,164 @@ async fn rollout_documents_from_another_operator_are_recorded_or_refused_by_seri
     assert_eq!(state("1.0.1"), Some(gavel_console::DeployState::Active));
     assert_eq!(state("1.0.0"), Some(gavel_console::DeployState::Superseded));
 }
+
+/// The keys a console trusts, by name, with their roles.
+async fn trusted(h: &Home) -> Vec<(String, Vec<Role>)> {
+    let mut keys: Vec<(String, Vec<Role>)> =
+        h.c.trusted_keys()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|k| (k.name, k.roles))
+            .collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn trust_documents_need_a_quorum_of_the_security_keys_trusted_now() {
+    let reg = LoopbackRegistry::start();
+    let url = reg.url("team");
+    let security = vec![Role::Approver, Role::Security];
+    let alice = member("alice", security.clone(), &url).await;
+    let bob = member("bob", security.clone(), &url).await;
+    trust_all(&[(&bob, "bob", security.clone())], &alice, "alice").await;
+    trust_all(&[(&alice, "alice", security.clone())], &bob, "bob").await;
+
+    // Alice proposes the team's keys with a quorum of two: one signature
+    // is not enough, for her console or for Bob's.
+    let first = alice
+        .c
+        .trust_publish(None, Some(2), None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.version, first.quorum, first.keys, first.complete),
+        (1, 2, 2, false),
+        "{first:?}"
+    );
+    assert_eq!(first.signers, ["alice"]);
+    assert_eq!(first.published, ["team/inbox-triage:trust"]);
+    let raw = skopeo_raw(&format!(
+        "docker://127.0.0.1:{}/team/inbox-triage:trust",
+        reg.port
+    ));
+    assert_eq!(raw["artifactType"], artifact::TRUST_ARTIFACT, "{raw}");
+    assert_eq!(raw["layers"][0]["mediaType"], DSSE_LAYER);
+    let r = bob.c.sync("inbox-triage", None).await.unwrap();
+    assert!(r.fetched_trust.is_empty(), "{r:?}");
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.tag == "trust" && p.reason.contains("signed by 1 of the 2")),
+        "{r:?}"
+    );
+
+    // Bob, with the same keys, co-signs the waiting document: complete.
+    let cosigned = bob.c.trust_publish(None, None, None, None).await.unwrap();
+    assert_eq!(
+        (cosigned.version, cosigned.cosigned, cosigned.complete),
+        (1, true, true),
+        "{cosigned:?}"
+    );
+    assert_eq!(cosigned.signers, ["alice", "bob"]);
+    let r = alice.c.sync("inbox-triage", None).await.unwrap();
+    assert_eq!(r.fetched_trust.len(), 1, "{r:?}");
+    assert!(
+        r.fetched_trust[0].starts_with("trust v1 signed by"),
+        "{r:?}"
+    );
+    assert!(r.problems.is_empty(), "{r:?}");
+
+    // Rotation: Alice adds Dave's key and proposes v2. Bob's console does
+    // not follow it on her signature alone; when he makes the same change
+    // and co-signs, a new console that trusted only the two of them and a
+    // stranger's key follows it: Dave trusted, the stranger removed, its
+    // own key kept.
+    let dave = member("dave", vec![Role::Author], &url).await;
+    trust_all(&[(&dave, "dave", vec![Role::Author])], &alice, "alice").await;
+    let second = alice.c.trust_publish(None, None, None, None).await.unwrap();
+    assert_eq!(
+        (second.version, second.quorum, second.complete),
+        (2, 2, false),
+        "{second:?}"
+    );
+    let r = bob.c.sync("inbox-triage", None).await.unwrap();
+    assert!(r.fetched_trust.is_empty(), "{r:?}");
+    assert!(!trusted(&bob).await.iter().any(|(n, _)| n == "dave"));
+    trust_all(&[(&dave, "dave", vec![Role::Author])], &bob, "bob").await;
+    let done = bob.c.trust_publish(None, None, None, None).await.unwrap();
+    assert_eq!((done.version, done.complete), (2, true), "{done:?}");
+
+    let carol = member("carol", Role::PEOPLE.to_vec(), &url).await;
+    let stranger = member("mallory", vec![Role::Security], &url).await;
+    trust_all(
+        &[
+            (&alice, "alice", security.clone()),
+            (&bob, "bob", security.clone()),
+            (&stranger, "mallory", vec![Role::Security]),
+        ],
+        &carol,
+        "carol",
+    )
+    .await;
+    let r = carol.c.sync("inbox-triage", None).await.unwrap();
+    assert_eq!(r.fetched_trust.len(), 1, "{r:?}");
+    assert!(
+        r.fetched_trust[0].contains("1 removed") && r.fetched_trust[0].contains("kept"),
+        "{r:?}"
+    );
+    let names: Vec<String> = trusted(&carol).await.into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["alice", "bob", "carol", "dave"]);
+    assert!(
+        trusted(&carol)
+            .await
+            .contains(&("dave".to_string(), vec![Role::Author]))
+    );
+
+    // A document from a key nobody trusts, with a higher version, is
+    // listed and changes nothing.
+    let forged = mallory_document(&stranger, 3).await;
+    let bytes = forged.to_string().into_bytes();
+    let m = Manifest::new(
+        artifact::TRUST_ARTIFACT,
+        vec![Descriptor::of(DSSE_LAYER, &bytes)],
+        None,
+    );
+    target(&url)
+        .push("team/inbox-triage", &m, &[&bytes], Some("trust"))
+        .await
+        .unwrap();
+    let before = trusted(&alice).await;
+    let r = alice.c.sync("inbox-triage", None).await.unwrap();
+    assert!(r.fetched_trust.is_empty(), "{r:?}");
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.tag == "trust" && p.reason.contains("no security key trusted here")),
+        "{r:?}"
+    );
+    assert_eq!(trusted(&alice).await, before);
+    // And a quorum that this console's keys cannot meet is refused.
+    let e = alice
+        .c
+        .trust_publish(None, Some(5), None, None)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("quorum of 5 cannot be met"), "{e}");
+}
+
+/// A trust document of `version` listing only mallory, signed by her.
+async fn mallory_document(mallory: &Home, version: i64) -> Value {
+    let key = mallory.c.export_key("mallory").await.unwrap();
+    mallory
+        .c
+        .sign_statement(
+            gavel_trust::PayloadKind::Trust,
+            &serde_json::json!({"version": version, "keys": [key], "quorum": 1}),
+            None,
+            None,
+        )
+        .await
+        .unwrap()
+}

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod lifecycle;
 pub mod registry;
 pub mod runs;
+pub mod trust_documents;
 pub mod versions;
 
 use std::path::Path;

@@ -17,12 +17,13 @@ use crate::sensitive::Sensitive;
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// The payload types Gavel signs.
-pub const PAYLOAD_TYPES: [&str; 5] = [
+pub const PAYLOAD_TYPES: [&str; 6] = [
     PayloadKind::Bundle.media_type(),
     PayloadKind::Approval.media_type(),
     PayloadKind::Override.media_type(),
     PayloadKind::Rollout.media_type(),
     PayloadKind::Review.media_type(),
+    PayloadKind::Trust.media_type(),
 ];
 
 /// The payload type of a short name (`bundle`, `approval`, …).
@@ -72,6 +73,47 @@ pub fn sign_dsse(
         "payload": B64.encode(body.as_bytes()),
         "signatures": signatures,
     }))
+}
+
+/// Adds `key`'s signature to a DSSE envelope over the same payload bytes
+/// (a co-signature: the payload is not re-serialized, so every earlier
+/// signature stays valid). An envelope `key` already signed comes back as
+/// it is.
+pub fn add_dsse_signature(envelope: &Value, key: &SigningKey) -> Result<Value, CosignError> {
+    let (Some(ptype), Some(payload_b64), Some(sigs)) = (
+        str_field(envelope, "payloadType"),
+        str_field(envelope, "payload"),
+        envelope.get("signatures").and_then(Value::as_array),
+    ) else {
+        return Err(CosignError::Malformed);
+    };
+    let payload = B64
+        .decode(payload_b64)
+        .map_err(|_| CosignError::Malformed)?;
+    let keyid = KeyId::of(key.verifying_key().as_bytes()).0;
+    if sigs
+        .iter()
+        .any(|s| str_field(s, "keyid") == Some(keyid.as_str()))
+    {
+        return Ok(envelope.clone());
+    }
+    let mut sigs = sigs.clone();
+    sigs.push(json!({
+        "keyid": keyid,
+        "sig": B64.encode(key.sign(&pae(ptype, &payload)).to_bytes()),
+    }));
+    Ok(json!({
+        "payloadType": ptype,
+        "payload": payload_b64,
+        "signatures": sigs,
+    }))
+}
+
+/// Why an envelope cannot be co-signed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CosignError {
+    #[error("not a DSSE envelope: it needs `payloadType`, `payload` (base64) and `signatures`")]
+    Malformed,
 }
 
 /// RFC 3339, UTC, whole seconds.

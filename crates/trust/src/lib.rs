@@ -51,9 +51,10 @@ mod sensitive;
 
 pub use canonical::{CanonicalError, canonicalize, python_dumps, python_float_repr};
 pub use envelope::{
-    Format, PAYLOAD_TYPES, Reason, Signer, Verification, VerifyOptions, bundle_payload,
-    bundle_statement, default_validity, legacy_export, legacy_ledger_key, legacy_override, pae,
-    payload_type, rfc3339, sign_dsse, team_export, verify, verify_by_owner,
+    CosignError, Format, PAYLOAD_TYPES, Reason, Signer, Verification, VerifyOptions,
+    add_dsse_signature, bundle_payload, bundle_statement, default_validity, legacy_export,
+    legacy_ledger_key, legacy_override, pae, payload_type, rfc3339, sign_dsse, team_export, verify,
+    verify_by_owner,
 };
 pub use keys::{Digest, KeyId, PublicKey, PublicKeyError, Role, bundle_digest, hex};
 pub use payload::{

@@ -30,18 +30,23 @@ pub enum PayloadKind {
     Override,
     Rollout,
     Review,
+    /// A team's trust document (DESIGN §11.11, §11.16): the keys it trusts
+    /// and the quorum of security keys that signs the next one.
+    Trust,
 }
 
 impl PayloadKind {
-    pub const ALL: [PayloadKind; 5] = [
+    pub const ALL: [PayloadKind; 6] = [
         PayloadKind::Bundle,
         PayloadKind::Approval,
         PayloadKind::Override,
         PayloadKind::Rollout,
         PayloadKind::Review,
+        PayloadKind::Trust,
     ];
 
-    /// The short name: `bundle`, `approval`, `override`, `rollout`, `review`.
+    /// The short name: `bundle`, `approval`, `override`, `rollout`,
+    /// `review`, `trust`.
     pub fn short(self) -> &'static str {
         match self {
             PayloadKind::Bundle => "bundle",
@@ -49,6 +54,7 @@ impl PayloadKind {
             PayloadKind::Override => "override",
             PayloadKind::Rollout => "rollout",
             PayloadKind::Review => "review",
+            PayloadKind::Trust => "trust",
         }
     }
 
@@ -60,6 +66,7 @@ impl PayloadKind {
             PayloadKind::Override => "application/vnd.gavel.override.v1+json",
             PayloadKind::Rollout => "application/vnd.gavel.rollout.v1+json",
             PayloadKind::Review => "application/vnd.gavel.review.v1+json",
+            PayloadKind::Trust => "application/vnd.gavel.trust.v1+json",
         }
     }
 
@@ -82,7 +89,7 @@ impl PayloadKind {
         match self {
             PayloadKind::Bundle | PayloadKind::Review => Role::Author,
             PayloadKind::Approval => Role::Approver,
-            PayloadKind::Override => Role::Security,
+            PayloadKind::Override | PayloadKind::Trust => Role::Security,
             PayloadKind::Rollout => Role::Operator,
         }
     }
@@ -93,7 +100,7 @@ impl PayloadKind {
             PayloadKind::Bundle => Some("author"),
             PayloadKind::Approval => Some("approver"),
             PayloadKind::Override => Some("issued_by"),
-            PayloadKind::Rollout | PayloadKind::Review => None,
+            PayloadKind::Rollout | PayloadKind::Review | PayloadKind::Trust => None,
         }
     }
 
@@ -105,6 +112,7 @@ impl PayloadKind {
             PayloadKind::Override => DAY,
             PayloadKind::Rollout => 7 * DAY,
             PayloadKind::Review => 14 * DAY,
+            PayloadKind::Trust => 365 * DAY,
         }
     }
 
@@ -115,6 +123,7 @@ impl PayloadKind {
             PayloadKind::Override => OVERRIDE,
             PayloadKind::Rollout => ROLLOUT,
             PayloadKind::Review => REVIEW,
+            PayloadKind::Trust => TRUST,
         }
     }
 
@@ -629,6 +638,18 @@ const REVIEW: &[Field] = &[
     opt("lint", Ty::AnyObject),
     opt("gates", Ty::Objects),
     req("signatures", Ty::Objects),
+    ISSUED_AT,
+    EXPIRES_AT,
+];
+
+/// A trust document: its `version` (each newer one higher), the public
+/// keys the team trusts with their roles (as `gavel keys export` writes
+/// them), and `quorum`, how many of its security keys must sign the next
+/// version for a console or agent that follows it to accept that one.
+const TRUST: &[Field] = &[
+    req("version", Ty::Count),
+    req("keys", Ty::Objects),
+    req("quorum", Ty::Count),
     ISSUED_AT,
     EXPIRES_AT,
 ];

@@ -19,6 +19,10 @@ fetched_approvals: Array<string>,
  */
 fetched_rollouts: Array<string>, 
 /**
+ * A newer trust document accepted, and what it changed.
+ */
+fetched_trust: Array<string>, 
+/**
  * Local versions and approvals published.
  */
 published: Array<string>, 

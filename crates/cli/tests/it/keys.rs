@@ -676,7 +676,9 @@ fn statement_naming(kind: PayloadKind, who: &str, roles: &[&str]) -> Value {
             "flags": {"bypass_micro_pilot": true, "forced_verdict": null},
             "reason": "Board approved the launch", "issued_by": who,
         }),
-        PayloadKind::Rollout | PayloadKind::Review => unreachable!("names no signer"),
+        PayloadKind::Rollout | PayloadKind::Review | PayloadKind::Trust => {
+            unreachable!("names no signer")
+        }
     }
 }
 

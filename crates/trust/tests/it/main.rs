@@ -60,6 +60,10 @@ pub(crate) fn statement(kind: PayloadKind) -> Value {
             "stable": {"version": "1.0.0", "digest": d, "activated_at": "2026-11-01T00:00:00Z"},
             "canary": {"version": "1.1.0", "digest": other, "percent": 10, "activated_at": "2026-11-20T00:00:00Z"},
         }),
+        PayloadKind::Trust => json!({
+            "version": 2, "quorum": 1,
+            "keys": [{"keyid": "0123456789abcdef", "algorithm": "ed25519", "public_key": "", "name": "alice", "roles": ["security"]}],
+        }),
         PayloadKind::Review => json!({
             "bundle": "inbox-agents", "base": null,
             "proposed": {"version": "1.0.0", "digest": d, "bundle": bundle},

@@ -9,6 +9,7 @@ function report(patch: Partial<SyncReport>): SyncReport {
     fetched_versions: [],
     fetched_approvals: [],
     fetched_rollouts: [],
+    fetched_trust: [],
     published: [],
     problems: [],
     ...patch,
@@ -55,6 +56,9 @@ describe("countsText", () => {
     expect(countsText([report({ fetched_versions: ["a", "b"] })])).toBe("2 versions fetched");
     expect(countsText([report({ published: ["a", "b", "c"] })])).toBe("3 published");
     expect(countsText([report({ fetched_approvals: ["a"] })])).toBe("1 approval fetched");
+    expect(countsText([report({ fetched_trust: ["trust v2 signed by alice, bob"] })])).toBe(
+      "1 trust document fetched",
+    );
     expect(countsText([report({ fetched_rollouts: ["rollout-prod serial 2"] })])).toBe(
       "1 rollout fetched",
     );

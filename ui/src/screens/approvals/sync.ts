@@ -26,8 +26,10 @@ export function countsText(reports: readonly SyncReport[]): string {
   let approvals = 0;
   let rollouts = 0;
   let published = 0;
+  let trust = 0;
   for (const r of reports) {
-    rollouts += r.fetched_rollouts?.length ?? 0;
+    trust += r.fetched_trust.length;
+    rollouts += r.fetched_rollouts.length;
     versions += r.fetched_versions.length;
     approvals += r.fetched_approvals.length;
     published += r.published.length;
@@ -36,6 +38,7 @@ export function countsText(reports: readonly SyncReport[]): string {
   if (versions > 0) fetched.push(count(versions, "version", "versions"));
   if (approvals > 0) fetched.push(count(approvals, "approval", "approvals"));
   if (rollouts > 0) fetched.push(count(rollouts, "rollout", "rollouts"));
+  if (trust > 0) fetched.push(count(trust, "trust document", "trust documents"));
   const parts: string[] = [];
   if (fetched.length > 0) {
     const last = fetched.pop();
