@@ -196,7 +196,7 @@ fn test() -> Result<()> {
 }
 
 /// Debian packages the tests need, by the command that shows they are there.
-const SYSTEM_PACKAGES: [(&str, &str); 6] = [
+const SYSTEM_PACKAGES: [(&str, &str); 7] = [
     ("gnome-keyring-daemon", "gnome-keyring"),
     ("dbus-run-session", "dbus"),
     ("secret-tool", "libsecret-tools"),
@@ -206,6 +206,8 @@ const SYSTEM_PACKAGES: [(&str, &str); 6] = [
     // independent client reading what Gavel pushed.
     ("docker-registry", "docker-registry"),
     ("skopeo", "skopeo"),
+    // The test registry's token server signs its tokens with openssl.
+    ("openssl", "openssl"),
 ];
 
 /// Installs missing system packages with apt-get (as root), or says which

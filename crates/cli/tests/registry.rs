@@ -214,3 +214,69 @@ fn a_team_pushes_and_pulls_through_its_registry() {
         "{stderr}"
     );
 }
+
+/// A registry behind bearer tokens: `registry add --username` reads the
+/// password from standard input into the OS keychain (never the store), and
+/// a push authenticates with it; a wrong one is refused with its code.
+#[test]
+fn credentials_go_to_the_keychain_and_authenticate_pushes() {
+    use std::io::Write as _;
+    let reg = LoopbackRegistry::start_with(gavel_registry::testing::Auth::Token {
+        username: "alice".into(),
+        password: "keychain-pass".into(),
+    });
+    let url = reg.url("policies");
+    let author = Home::new("alice-auth");
+    author.identity("alice");
+    author.json(&["init", "--examples"], 0);
+    author
+        .accounts
+        .borrow_mut()
+        .push("registry:secure".to_string());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gavel"))
+        .args(["registry", "add", "secure", &url, "--username", "alice"])
+        .env("GAVEL_HOME", author.dir.path())
+        .env("GAVEL_KEYCHAIN_SERVICE", &author.service)
+        .env_remove("GAVEL_IDENTITY")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"keychain-pass\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let kc = OsKeychain::new(&author.service);
+    assert!(kc.get("registry:secure").unwrap().is_some());
+    let db = std::fs::read(author.dir.path().join("gavel.db")).unwrap();
+    assert!(
+        !db.windows(b"keychain-pass".len())
+            .any(|w| w == b"keychain-pass"),
+        "the password must not be in the store"
+    );
+    author.json(&["bundle", "bind", "inbox-triage", "secure"], 0);
+    let pushed = author.json(&["push", "inbox-triage@1.0.0"], 0);
+    assert_eq!(pushed["artifacts"][0]["tag"], "1.0.0", "{pushed}");
+    assert!(reg.tokens_issued() >= 1);
+
+    // Without the right password: refused, with its code.
+    kc.set(
+        "registry:secure",
+        &gavel_trust::Sensitive::new(b"wrong".to_vec()),
+    )
+    .unwrap();
+    let refused = author.json(&["push", "inbox-triage@1.0.0"], 2);
+    assert_eq!(
+        refused["error"]["code"], "registry_unauthorized",
+        "{refused}"
+    );
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use gavel_registry::artifact::{
     self, BUNDLE_ARTIFACT, BUNDLE_LAYER, DSSE_LAYER, MANIFEST_TYPE, SIGNATURES_ARTIFACT,
 };
-use gavel_registry::testing::{LoopbackRegistry, free_port};
+use gavel_registry::testing::{Auth, LoopbackRegistry, free_port};
 use gavel_registry::{Descriptor, Location, Manifest, RegistryError, Remote, Target};
 use serde_json::Value;
 
@@ -225,4 +225,113 @@ async fn a_directory_target_is_an_oci_layout_skopeo_reads() {
     let (now, _) = t.manifest("inbox-triage", "1.0.0").await.unwrap().unwrap();
     assert_eq!(now.layers[0].digest, artifact::digest(other));
     assert_eq!(t.tags("inbox-triage").await.unwrap().len(), 2);
+}
+
+fn with_credentials(reg: &LoopbackRegistry, username: &str, password: &str) -> Target {
+    Target::open(
+        &Location::parse(&reg.url("team")).unwrap(),
+        Some(gavel_registry::Credentials {
+            username: username.into(),
+            password: password.into(),
+        }),
+    )
+    .unwrap()
+}
+
+/// What `skopeo inspect --raw` reads with `creds`, or its error.
+fn skopeo_with(creds: Option<&str>, image: &str) -> Result<Value, String> {
+    let mut args = vec!["inspect", "--raw", "--tls-verify=false"];
+    if let Some(c) = creds {
+        args.extend(["--creds", c]);
+    } else {
+        args.push("--no-creds");
+    }
+    args.push(image);
+    let out = Command::new("skopeo").args(&args).output().unwrap();
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).unwrap())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// A registry behind basic auth (htpasswd): the right credentials push and
+/// read back; none, or a wrong password, are refused with
+/// `registry_unauthorized` — and skopeo agrees on both.
+#[tokio::test(flavor = "multi_thread")]
+async fn basic_auth_pushes_with_credentials_and_refuses_without() {
+    let reg = LoopbackRegistry::start_with(Auth::Basic {
+        username: "alice".into(),
+        password: "s3cret-pass".into(),
+    });
+    let t = with_credentials(&reg, "alice", "s3cret-pass");
+    let (bundle, _) = push_bundle(&t, "team/inbox-triage").await;
+    let (_, read) = t
+        .manifest("team/inbox-triage", "1.0.0")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.digest, bundle.digest);
+    for t in [target(&reg), with_credentials(&reg, "alice", "wrong")] {
+        let e = t.tags("team/inbox-triage").await.unwrap_err();
+        assert_eq!(e.code(), "registry_unauthorized", "{e}");
+    }
+    let image = format!("docker://127.0.0.1:{}/team/inbox-triage:1.0.0", reg.port);
+    let raw = skopeo_with(Some("alice:s3cret-pass"), &image).unwrap();
+    assert_eq!(raw["artifactType"], BUNDLE_ARTIFACT);
+    assert!(skopeo_with(None, &image).is_err());
+}
+
+/// A registry that takes bearer tokens (the Docker token protocol): the
+/// client answers its challenge at the token server with the user's
+/// credentials, pushes and reads back with the token it got, and reuses it
+/// rather than asking again per request; a wrong password gets no token
+/// and is refused with `registry_unauthorized`. skopeo, through the same
+/// token server, reads what was pushed.
+#[tokio::test(flavor = "multi_thread")]
+async fn bearer_tokens_come_from_the_token_server_and_are_reused() {
+    let reg = LoopbackRegistry::start_with(Auth::Token {
+        username: "bo".into(),
+        password: "token-pass".into(),
+    });
+    let t = with_credentials(&reg, "bo", "token-pass");
+    let (bundle, sig) = push_bundle(&t, "team/inbox-triage").await;
+    let tags = t.tags("team/inbox-triage").await.unwrap();
+    assert!(tags.contains(&"1.0.0".to_string()), "{tags:?}");
+    let (_, read) = t
+        .manifest("team/inbox-triage", "1.0.0")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.digest, bundle.digest);
+    // Two artifacts (four blobs, two manifests), tags and a manifest read:
+    // far fewer tokens than requests.
+    let issued = reg.tokens_issued();
+    assert!((1..=3).contains(&issued), "{issued} tokens");
+
+    let e = with_credentials(&reg, "bo", "wrong")
+        .tags("team/inbox-triage")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "registry_unauthorized", "{e}");
+    let e = target(&reg).tags("team/inbox-triage").await.unwrap_err();
+    assert_eq!(e.code(), "registry_unauthorized", "{e}");
+
+    let image = format!(
+        "docker://127.0.0.1:{}/team/inbox-triage:{}",
+        reg.port,
+        artifact::sig_tag(&artifact::digest(BUNDLE)).unwrap()
+    );
+    let raw = skopeo_with(Some("bo:token-pass"), &image).unwrap();
+    assert_eq!(raw["artifactType"], SIGNATURES_ARTIFACT);
+    assert_eq!(raw["subject"]["digest"], bundle.digest);
+    let (_, read) = t
+        .manifest(
+            "team/inbox-triage",
+            &artifact::sig_tag(&artifact::digest(BUNDLE)).unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.digest, sig.digest);
 }
