@@ -283,6 +283,19 @@ pub const PUSH: &str = "Examples:
 pub const PULL: &str = "Examples:
   gavel pull inbox-triage@1.0.0";
 
+pub const AGENT: &str = "Examples:
+  gavel agent check-config agent.yaml
+  gavel agent run --config agent.yaml";
+
+pub const AGENT_RUN: &str = "Examples:
+  gavel agent run --config agent.yaml
+  GAVEL_AGENT_LISTEN=0.0.0.0:8181 gavel agent run --config agent.yaml
+  curl -s localhost:8181/v1/decide -d '{\"agent\": \"inbox.triage\", \"action\": \"archive\", \"subject\": \"u-42\"}'";
+
+pub const AGENT_CHECK: &str = "Examples:
+  gavel agent check-config agent.yaml
+  GAVEL_AGENT_CACHE__CAPACITY=50000 gavel agent check-config agent.yaml --format json";
+
 pub const TRUST: &str = "Examples:
   gavel trust publish --quorum 2
   gavel trust publish --bundle inbox-triage --format json";

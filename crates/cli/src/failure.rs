@@ -53,6 +53,8 @@ pub const CODES: &[(&str, u8, &str)] = &[
     ("registry_unreachable", 2, "the registry cannot be reached (after retries) or a download took too long; nothing local was changed"),
     ("registry_error", 2, "the registry answered with an error"),
     ("registry_unauthorized", 2, "the registry refused the credentials (`gavel registry add … --username`)"),
+    ("invalid_config", 2, "an agent configuration with a missing, unknown or wrong key (the key, its line and why)"),
+    ("agent_failed", 2, "the agent could not start or stopped: the address is taken, the registry password variable is unset"),
     ("invalid_setting", 2, "an environment setting out of range, or a name that is not an environment name"),
     ("ambiguous_bundle", 2, "`gavel rollback` without `--bundle` in an environment where several bundles are active"),
     ("environment_exists", 1, "`gavel env add` of a name that exists"),

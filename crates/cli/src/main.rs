@@ -2,6 +2,7 @@
 //! library, prints, and chooses the exit code of DESIGN §11.1: 0 success,
 //! 1 a check failed, 2 the input could not be used.
 
+mod agent;
 mod audit;
 mod bundle;
 mod canary;
@@ -208,6 +209,12 @@ enum Command {
         #[arg(long = "as", env = "GAVEL_IDENTITY")]
         actor: Option<String>,
     },
+    /// The engine daemon: run it, or check its configuration.
+    #[command(after_help = crate::examples::AGENT)]
+    Agent {
+        #[command(subcommand)]
+        command: agent::AgentCommand,
+    },
     /// Fetch what the team published (versions, approvals), verify it, record what verifies, list what does not; publish what this console has.
     #[command(after_help = crate::examples::SYNC)]
     Sync {
@@ -401,6 +408,7 @@ fn main() -> ExitCode {
         Command::Bundle { command } => bundle::bundle(command.clone(), cli.format),
         Command::Audit { command } => audit::audit(command.clone(), cli.format),
         Command::Registry { command } => registry::registry(command.clone(), cli.format),
+        Command::Agent { command } => agent::agent(command.clone(), cli.format),
         Command::Trust { command } => registry::trust(command.clone(), cli.format),
         Command::Push {
             reference,
