@@ -196,7 +196,7 @@ fn test() -> Result<()> {
 }
 
 /// Debian packages the tests need, by the command that shows they are there.
-const SYSTEM_PACKAGES: [(&str, &str); 7] = [
+const SYSTEM_PACKAGES: [(&str, &str); 8] = [
     ("gnome-keyring-daemon", "gnome-keyring"),
     ("dbus-run-session", "dbus"),
     ("secret-tool", "libsecret-tools"),
@@ -208,6 +208,8 @@ const SYSTEM_PACKAGES: [(&str, &str); 7] = [
     ("skopeo", "skopeo"),
     // The test registry's token server signs its tokens with openssl.
     ("openssl", "openssl"),
+    // The agent's /metrics must pass Prometheus's own text-format linter.
+    ("promtool", "prometheus"),
 ];
 
 /// Installs missing system packages with apt-get (as root), or says which

@@ -128,6 +128,26 @@ fn next_event(stream: &mut BufReader<TcpStream>) -> Value {
     }
 }
 
+/// `promtool check metrics` (Prometheus's own linter of the text format)
+/// accepts `text`.
+fn promtool_accepts(text: &str) {
+    let mut p = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool runs (cargo xtask installs Debian's prometheus package)");
+    p.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = p.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 const REQUEST: &str = r#"{"agent": "inbox.triage", "action": "archive", "subject": "user-7", "context": {"category": "newsletter"}}"#;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -280,6 +300,7 @@ async fn the_agent_serves_what_the_console_activates_and_survives_the_registry()
     assert_eq!(status["last_poll"]["ok"], true);
     let (status, metrics) = http(port, "GET", "/metrics", &[], "");
     assert_eq!(status, 200);
+    promtool_accepts(&metrics);
     assert!(
         metrics.contains("policy_engine_policies_loaded 1"),
         "{metrics}"
