@@ -351,3 +351,401 @@ async fn the_agent_serves_what_the_console_activates_and_survives_the_registry()
     assert_eq!(status, 200, "{decision}");
     assert_eq!(decision["digest"], digest.as_str());
 }
+
+/// Keys and documents made by hand, as an attacker or a console would.
+mod forge {
+    use gavel_registry::artifact::{
+        self, BUNDLE_ARTIFACT, BUNDLE_LAYER, DSSE_LAYER, SIGNATURES_ARTIFACT,
+    };
+    use gavel_registry::{Descriptor, Manifest, Target};
+    use gavel_trust::ed25519::SigningKey;
+    use gavel_trust::{PayloadKind, PublicKey, Role};
+    use serde_json::{Value, json};
+
+    pub const REPO: &str = "team/inbox-triage";
+
+    pub fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    pub fn public(k: &SigningKey, name: &str, roles: Vec<Role>) -> PublicKey {
+        PublicKey::new(&k.verifying_key(), name, "", roles)
+    }
+
+    pub fn bundle(version: &str, effect: &str) -> Value {
+        json!({
+            "apiVersion": "gavel/v1", "kind": "PolicyBundle",
+            "metadata": {"name": "inbox-triage", "version": version},
+            "rules": [{"id": "quarantine-spam", "agent": "inbox.triage", "action": "quarantine",
+                       "effect": effect, "reason": "Spam is quarantined"}],
+        })
+    }
+
+    pub fn digest(b: &Value) -> String {
+        gavel_trust::bundle_digest(b).unwrap().to_string()
+    }
+
+    fn sign(
+        kind: PayloadKind,
+        statement: Value,
+        k: &SigningKey,
+        issued: jiff::Timestamp,
+        validity: i64,
+    ) -> Value {
+        let p = gavel_trust::stamp(kind, &statement, issued, validity).unwrap();
+        gavel_trust::sign_dsse(kind.media_type(), &p, &[k]).unwrap()
+    }
+
+    pub fn approval(k: &SigningKey, name: &str, b: &Value, env: &str) -> Value {
+        sign(
+            PayloadKind::Approval,
+            json!({
+                "digest": digest(b), "base_digest": null,
+                "version": b["metadata"]["version"], "environment": env,
+                "decision": "approve", "comment": "", "approver": name, "roles": ["approver"],
+                "evidence": {"lint": {}, "impact": {"allow_to_deny": 0, "deny_to_allow": 0, "other": 0}},
+            }),
+            k,
+            jiff::Timestamp::now() - jiff::SignedDuration::from_secs(60),
+            86_400,
+        )
+    }
+
+    pub fn rollout(
+        operator: &SigningKey,
+        serial: u64,
+        stable: &Value,
+        canary: Option<(&Value, u8)>,
+        issued: jiff::Timestamp,
+        validity: i64,
+    ) -> Value {
+        let at = gavel_trust::rfc3339(jiff::Timestamp::now());
+        let slot = |b: &Value| json!({"version": b["metadata"]["version"], "digest": digest(b), "activated_at": at});
+        let canary = canary.map(|(b, p)| {
+            let mut s = slot(b);
+            s["percent"] = p.into();
+            s
+        });
+        sign(
+            PayloadKind::Rollout,
+            json!({"bundle": "inbox-triage", "environment": "staging", "serial": serial,
+                   "stable": slot(stable), "canary": canary}),
+            operator,
+            issued,
+            validity,
+        )
+    }
+
+    /// Pushes a version (tagged with its version) and its signatures.
+    pub async fn push_version(t: &Target, b: &Value, envelopes: &[Value]) {
+        let bytes = gavel_trust::canonicalize(b).unwrap().into_bytes();
+        let m = Manifest::new(
+            BUNDLE_ARTIFACT,
+            vec![Descriptor::of(BUNDLE_LAYER, &bytes)],
+            None,
+        );
+        let tag = artifact::version_tag(b["metadata"]["version"].as_str().unwrap()).unwrap();
+        t.push(REPO, &m, &[&bytes], Some(&tag)).await.unwrap();
+        let blobs: Vec<Vec<u8>> = envelopes
+            .iter()
+            .map(|e| e.to_string().into_bytes())
+            .collect();
+        let layers = blobs
+            .iter()
+            .map(|b| Descriptor::of(DSSE_LAYER, b))
+            .collect();
+        let sigs = Manifest::new(SIGNATURES_ARTIFACT, layers, None);
+        let refs: Vec<&[u8]> = blobs.iter().map(Vec::as_slice).collect();
+        t.push(
+            REPO,
+            &sigs,
+            &refs,
+            Some(&artifact::sig_tag(&digest(b)).unwrap()),
+        )
+        .await
+        .unwrap();
+    }
+
+    pub async fn push_rollout(t: &Target, doc: &Value) {
+        let bytes = doc.to_string().into_bytes();
+        let m = Manifest::new(
+            artifact::ROLLOUT_ARTIFACT,
+            vec![Descriptor::of(DSSE_LAYER, &bytes)],
+            None,
+        );
+        t.push(REPO, &m, &[&bytes], Some("rollout-staging"))
+            .await
+            .unwrap();
+    }
+}
+
+/// Publishes `doc` as the rollout, asks for a poll and waits for the
+/// refusal `code`; the old version (`serving`) still serves.
+async fn expect_refused(
+    t: &gavel_registry::Target,
+    port: u16,
+    old: &str,
+    doc: serde_json::Value,
+    code: &'static str,
+) {
+    forge::push_rollout(t, &doc).await;
+    let s = poll_until(port, code, |s| {
+        s["last_poll"]["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with(code))
+    });
+    assert_eq!(s["serial"], 1, "{code}: {s}");
+    assert_eq!(serving(port), old, "{code}: the old version keeps serving");
+}
+
+/// Asks for a poll and waits until the status shows `check` holds.
+fn poll_until(port: u16, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        http(
+            port,
+            "POST",
+            "/v1/reload",
+            &[("Authorization", "Bearer t")],
+            "",
+        );
+        std::thread::sleep(Duration::from_millis(150));
+        let (_, status) = json(port, "GET", "/v1/status", "");
+        if check(&status) {
+            return status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{what}: {status}"
+        );
+    }
+}
+
+const SPAM: &str = r#"{"agent": "inbox.triage", "action": "quarantine", "subject": "s-1"}"#;
+
+fn serving(port: u16) -> String {
+    let (status, d) = json(port, "POST", "/v1/decide", SPAM);
+    assert_eq!(status, 200, "{d}");
+    d["digest"].as_str().unwrap().to_string()
+}
+
+/// Each attack of §8 is refused with its reason in the log and the status
+/// while the version loaded keeps serving; then a canary at 10% takes 10%
+/// ± 1.5 points of 10,000 subjects, the same ones after a restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn attacks_are_refused_while_the_old_version_serves_and_the_canary_splits_by_subject() {
+    use gavel_trust::Role;
+    let reg = LoopbackRegistry::start();
+    let url = reg.url("team");
+    let t = gavel_registry::Target::open(&gavel_registry::Location::parse(&url).unwrap(), None)
+        .unwrap();
+    let (op, ann, ben, mal) = (forge::key(1), forge::key(2), forge::key(3), forge::key(9));
+    let work = tempfile::tempdir().unwrap();
+    let keys = vec![
+        forge::public(&op, "console", vec![Role::Operator]),
+        forge::public(&ann, "ann", vec![Role::Approver]),
+        forge::public(&ben, "ben", vec![Role::Approver]),
+    ];
+    std::fs::write(
+        work.path().join("keys.json"),
+        serde_json::to_string(&keys).unwrap(),
+    )
+    .unwrap();
+    let port = free_port();
+    let config = work.path().join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:{port}\nregistry: {{url: '{url}'}}\nbundle: inbox-triage\nenvironment: staging\npoll_interval: 1h\ntrust: {{keys: [keys.json], quorum: 2}}\nstate_dir: state\nadmin_token: t\n"
+        ),
+    )
+    .unwrap();
+    let now = jiff::Timestamp::now();
+    let week = 7 * 86_400;
+    let approved = |b: &serde_json::Value| {
+        vec![
+            forge::approval(&ann, "ann", b, "staging"),
+            forge::approval(&ben, "ben", b, "staging"),
+        ]
+    };
+
+    let v1 = forge::bundle("1.0.0", "deny");
+    forge::push_version(&t, &v1, &approved(&v1)).await;
+    let first = forge::rollout(&op, 1, &v1, None, now, week);
+    forge::push_rollout(&t, &first).await;
+    let agent = AgentProcess::start(&config, port);
+    poll_until(port, "serial 1", |s| s["serial"] == 1);
+    let d1 = forge::digest(&v1);
+    assert_eq!(serving(port), d1);
+
+    let v2 = forge::bundle("1.1.0", "allow");
+    // A rollout document signed by a key the agent does not trust.
+    forge::push_version(&t, &v2, &approved(&v2)).await;
+    expect_refused(
+        &t,
+        port,
+        &d1,
+        forge::rollout(&mal, 2, &v2, None, now, week),
+        "untrusted",
+    )
+    .await;
+    // A bad signature: the operator's signature over another payload.
+    let mut forged = forge::rollout(&op, 2, &v2, None, now, week);
+    forged["payload"] = forge::rollout(&op, 3, &v2, None, now, week)["payload"].clone();
+    expect_refused(&t, port, &d1, forged, "bad_signature").await;
+    // An expired rollout document (the freeze attack).
+    let old = now - jiff::SignedDuration::from_hours(24 * 10);
+    expect_refused(
+        &t,
+        port,
+        &d1,
+        forge::rollout(&op, 2, &v2, None, old, 86_400),
+        "expired",
+    )
+    .await;
+    // Too few approvals: one of the two needed.
+    forge::push_version(&t, &v2, &[forge::approval(&ann, "ann", &v2, "staging")]).await;
+    expect_refused(
+        &t,
+        port,
+        &d1,
+        forge::rollout(&op, 2, &v2, None, now, week),
+        "too_few_approvals",
+    )
+    .await;
+    // Approvals from a key the agent does not trust, or for another environment.
+    forge::push_version(
+        &t,
+        &v2,
+        &[
+            forge::approval(&ann, "ann", &v2, "staging"),
+            forge::approval(&mal, "mal", &v2, "staging"),
+        ],
+    )
+    .await;
+    expect_refused(
+        &t,
+        port,
+        &d1,
+        forge::rollout(&op, 2, &v2, None, now, week),
+        "too_few_approvals",
+    )
+    .await;
+    forge::push_version(
+        &t,
+        &v2,
+        &[
+            forge::approval(&ann, "ann", &v2, "prod"),
+            forge::approval(&ben, "ben", &v2, "prod"),
+        ],
+    )
+    .await;
+    expect_refused(
+        &t,
+        port,
+        &d1,
+        forge::rollout(&op, 2, &v2, None, now, week),
+        "too_few_approvals",
+    )
+    .await;
+    // A version the document does not name: the tag 1.1.0 holds other bytes.
+    let other = forge::bundle("1.1.0", "needs_approval");
+    forge::push_version(&t, &other, &approved(&other)).await;
+    expect_refused(
+        &t,
+        port,
+        &d1,
+        forge::rollout(&op, 2, &v2, None, now, week),
+        "not_named",
+    )
+    .await;
+    // A blob whose bytes do not match its digest.
+    forge::push_version(&t, &v2, &approved(&v2)).await;
+    let bytes = gavel_trust::canonicalize(&v2).unwrap();
+    let blob = reg.blob_file(&forge::digest(&v2));
+    std::fs::write(&blob, bytes.replace("allow", "deny ")).unwrap();
+    expect_refused(
+        &t,
+        port,
+        &d1,
+        forge::rollout(&op, 2, &v2, None, now, week),
+        "digest_mismatch",
+    )
+    .await;
+    std::fs::write(&blob, &bytes).unwrap();
+
+    // The real thing loads; then an older serial is refused.
+    forge::push_rollout(&t, &forge::rollout(&op, 3, &v2, None, now, week)).await;
+    poll_until(port, "serial 3", |s| s["serial"] == 3);
+    let d2 = forge::digest(&v2);
+    assert_eq!(serving(port), d2);
+    forge::push_rollout(&t, &first).await;
+    let s = poll_until(port, "lower serial", |s| {
+        s["last_poll"]["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("lower_serial"))
+    });
+    assert_eq!(s["serial"], 3);
+    assert_eq!(serving(port), d2);
+    let lines = agent.stop_and_log();
+    for code in [
+        "untrusted",
+        "bad_signature",
+        "expired",
+        "too_few_approvals",
+        "not_named",
+        "digest_mismatch",
+        "lower_serial",
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l["level"] == "error" && l["reason"] == code),
+            "no logged refusal `{code}`: {lines:?}"
+        );
+    }
+
+    // A canary at 10%: 10% ± 1.5 points of 10,000 subjects, the same ones
+    // after a restart (which loads the rollout from disk).
+    let v3 = forge::bundle("1.2.0", "needs_approval");
+    forge::push_version(&t, &v3, &approved(&v3)).await;
+    forge::push_rollout(&t, &forge::rollout(&op, 4, &v2, Some((&v3, 10)), now, week)).await;
+    let agent = AgentProcess::start(&config, port);
+    poll_until(port, "serial 4", |s| s["serial"] == 4);
+    let d3 = forge::digest(&v3);
+    let batch = format!(
+        "{{\"requests\": [{}]}}",
+        (0..10_000)
+            .map(|i| format!(
+                r#"{{"agent": "inbox.triage", "action": "quarantine", "subject": "subject-{i}"}}"#
+            ))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let canary_subjects = |port: u16| -> Vec<usize> {
+        let (status, out) = json(port, "POST", "/v1/decide/batch", &batch);
+        assert_eq!(status, 200);
+        out["decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d["digest"] == d3.as_str())
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let first_split = canary_subjects(port);
+    assert!(
+        (850..=1150).contains(&first_split.len()),
+        "{} of 10,000 to the canary",
+        first_split.len()
+    );
+    drop(agent);
+    drop(reg);
+    let again = AgentProcess::start(&config, port);
+    assert_eq!(
+        canary_subjects(again.port),
+        first_split,
+        "the same subjects after a restart"
+    );
+}
