@@ -966,3 +966,65 @@ async fn mallory_document(mallory: &Home, version: i64) -> Value {
         .await
         .unwrap()
 }
+
+#[tokio::test]
+async fn trust_publish_cosigns_only_the_newest_matching_document() {
+    let reg = LoopbackRegistry::start();
+    let url = reg.url("team");
+    let security = vec![Role::Approver, Role::Security];
+    let alice = member("alice", security.clone(), &url).await;
+    let bob = member("bob", security.clone(), &url).await;
+    trust_all(&[(&bob, "bob", security.clone())], &alice, "alice").await;
+    trust_all(&[(&alice, "alice", security.clone())], &bob, "bob").await;
+    for h in [&alice, &bob] {
+        h.c.bind_bundle("budgets", "team", None).await.unwrap();
+    }
+    for q in [0, 3] {
+        let e = alice
+            .c
+            .trust_publish(None, Some(q), None, None)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("cannot be met"), "{q}: {e}");
+    }
+    let v1 = alice
+        .c
+        .trust_publish(None, Some(2), None, None)
+        .await
+        .unwrap();
+    assert_eq!((v1.version, v1.complete, v1.published.len()), (1, false, 2));
+    // Bob asks for another quorum: a document of his own, not a signature
+    // on Alice's.
+    let v2 = bob
+        .c
+        .trust_publish(None, Some(1), None, None)
+        .await
+        .unwrap();
+    assert_eq!((v2.version, v2.cosigned, v2.complete), (2, false, true));
+    // Alice, asking for that quorum, co-signs his.
+    let co = alice
+        .c
+        .trust_publish(None, Some(1), None, None)
+        .await
+        .unwrap();
+    assert_eq!((co.version, co.cosigned), (2, true), "{co:?}");
+    assert_eq!(co.signers, ["alice", "bob"]);
+    // Published again with the same keys: the next version, not the one
+    // already accepted.
+    let v3 = alice.c.trust_publish(None, None, None, None).await.unwrap();
+    assert_eq!(
+        (v3.version, v3.cosigned, v3.quorum),
+        (3, false, 1),
+        "{v3:?}"
+    );
+    // Two repositories with different documents: the newest is co-signed.
+    let v4 = alice
+        .c
+        .trust_publish(Some("inbox-triage"), None, None, None)
+        .await
+        .unwrap();
+    assert_eq!(v4.published, ["team/inbox-triage:trust"]);
+    let mine = bob.c.trust_publish(None, None, None, None).await.unwrap();
+    assert_eq!((mine.version, mine.cosigned), (4, true), "{mine:?}");
+    assert_eq!(mine.published.len(), 2);
+}
