@@ -10,9 +10,11 @@
 
 use std::collections::BTreeSet;
 
+use jiff::Timestamp;
+
 use gavel_registry::artifact::{self, DSSE_LAYER, TRUST_ARTIFACT};
 use gavel_registry::{Descriptor, Manifest, RegistryError, Target};
-use gavel_trust::{PayloadKind, PublicKey, Role, VerifyOptions};
+use gavel_trust::{PayloadKind, PublicKey, TrustDocument, security_keys};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -36,85 +38,6 @@ pub struct TrustPublished {
     pub complete: bool,
     /// Each `<repository>:trust` it was published as.
     pub published: Vec<String>,
-}
-
-/// A trust document read from its envelope, not yet verified.
-#[derive(Debug, Clone)]
-struct Proposed {
-    version: i64,
-    quorum: i64,
-    keys: Vec<PublicKey>,
-}
-
-fn decode_payload(doc: &Value) -> Option<Value> {
-    use base64::Engine as _;
-    let payload = doc.get("payload")?.as_str()?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(payload)
-        .ok()?;
-    serde_json::from_slice(&bytes).ok()
-}
-
-/// The version, quorum and keys a trust envelope states, checked for
-/// shape: each key a valid Ed25519 key listed once, a quorum from 1 to the
-/// number of its security keys that are not retired.
-fn proposed(doc: &Value) -> Result<Proposed, String> {
-    if doc.get("payloadType").and_then(Value::as_str) != Some(PayloadKind::Trust.media_type()) {
-        return Err("it is not a trust document".into());
-    }
-    let p = decode_payload(doc).ok_or("its payload is not base64 of JSON")?;
-    PayloadKind::Trust.check(&p).map_err(|e| e.to_string())?;
-    let keys: Vec<PublicKey> = serde_json::from_value(p["keys"].clone())
-        .map_err(|e| format!("`keys` is not a list of public keys: {e}"))?;
-    let mut seen = BTreeSet::new();
-    for k in &keys {
-        k.verifying_key()
-            .map_err(|e| format!("key `{}`: {e}", k.keyid))?;
-        if !seen.insert(k.keyid.0.clone()) {
-            return Err(format!("key `{}` is listed twice", k.keyid));
-        }
-    }
-    let version = p["version"].as_i64().ok_or("`version` is too large")?;
-    let quorum = p["quorum"].as_i64().ok_or("`quorum` is too large")?;
-    let security = security_keys(&keys);
-    if quorum < 1 || quorum > security {
-        return Err(format!(
-            "its quorum is {quorum}, but it lists {security} security key(s) that are not retired: a quorum is 1 to that number"
-        ));
-    }
-    Ok(Proposed {
-        version,
-        quorum,
-        keys,
-    })
-}
-
-fn security_keys(keys: &[PublicKey]) -> i64 {
-    let n = keys
-        .iter()
-        .filter(|k| k.has_role(Role::Security) && k.retired_at.is_none())
-        .count();
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// The distinct keys among `trusted` holding the security role whose
-/// signatures on `doc` verify (`Err` with why when none does, or the
-/// document has expired).
-fn security_signers(doc: &Value, trusted: &[PublicKey]) -> Result<Vec<String>, String> {
-    let v = gavel_trust::verify_by_owner(
-        doc,
-        &VerifyOptions {
-            now: jiff::Timestamp::now(),
-            trusted,
-            secret: None,
-            expected_type: Some(PayloadKind::Trust.media_type()),
-        },
-    );
-    if !v.valid {
-        return Err(v.message);
-    }
-    let ids: BTreeSet<String> = v.signers.into_iter().map(|s| s.keyid).collect();
-    Ok(ids.into_iter().collect())
 }
 
 /// The set of keys a document lists, for comparing two documents: key id,
@@ -210,10 +133,12 @@ impl Console {
             let Some(doc) = Self::remote_trust(target, repo).await? else {
                 continue;
             };
-            let Ok(p) = proposed(&doc) else { continue };
+            let Ok(p) = TrustDocument::read(&doc) else {
+                continue;
+            };
             // Only a document some key trusted here signed counts, even for
             // numbering: anyone with push rights could write a huge version.
-            if security_signers(&doc, &keys).is_err() {
+            if gavel_trust::security_signers(&doc, &keys, Timestamp::now()).is_err() {
                 continue;
             }
             newest_remote = newest_remote.max(p.version);
@@ -222,7 +147,7 @@ impl Console {
                 && key_set(&p.keys) == key_set(&keys)
                 && to_cosign
                     .as_ref()
-                    .and_then(|d| proposed(d).ok())
+                    .and_then(|d| TrustDocument::read(d).ok())
                     .is_none_or(|q| q.version < p.version)
             {
                 to_cosign = Some(doc);
@@ -255,8 +180,9 @@ impl Console {
                     .map_err(|e| ConsoleError::Invalid(e.to_string()))?
             }
         };
-        let p = proposed(&envelope).map_err(ConsoleError::Invalid)?;
-        let signers = security_signers(&envelope, &keys).map_err(ConsoleError::Invalid)?;
+        let p = TrustDocument::read(&envelope).map_err(ConsoleError::Invalid)?;
+        let signers = gavel_trust::security_signers(&envelope, &keys, Timestamp::now())
+            .map_err(ConsoleError::Invalid)?;
         let needed = current
             .as_ref()
             .map_or(p.quorum, |c| c.quorum)
@@ -327,47 +253,19 @@ impl Console {
                 reason,
             })))
         };
-        let p = match proposed(&doc) {
-            Ok(p) => p,
-            Err(why) => return problem(why),
-        };
         let current = self.store.trust_document().await?;
-        let local_version = current.as_ref().map_or(0, |c| c.version);
-        if p.version < local_version {
-            return problem(format!(
-                "trust v{} is older than this console's v{local_version}: not followed",
-                p.version
-            ));
-        }
-        if p.version == local_version {
-            return Ok(None);
-        }
         let trusted = self.trusted_keys().await?;
-        let now_signers = match security_signers(&doc, &trusted) {
-            Ok(s) => s,
-            Err(why) => {
-                return problem(format!(
-                    "trust v{}: no security key trusted here vouches for it: {why}",
-                    p.version
-                ));
-            }
+        let following = gavel_trust::Following {
+            trusted: &trusted,
+            version: current.as_ref().map_or(0, |c| c.version),
+            quorum: current.as_ref().map(|c| c.quorum),
         };
-        let needed_now = current.as_ref().map_or(p.quorum, |c| c.quorum);
-        let have = i64::try_from(now_signers.len()).unwrap_or(i64::MAX);
-        if have < needed_now {
-            return problem(format!(
-                "trust v{} is signed by {have} of the {needed_now} security keys trusted here that it needs: another security identity co-signs it with `gavel trust publish`",
-                p.version
-            ));
-        }
-        let own = security_signers(&doc, &p.keys).unwrap_or_default();
-        let have_own = i64::try_from(own.len()).unwrap_or(i64::MAX);
-        if have_own < p.quorum {
-            return problem(format!(
-                "trust v{} is signed by {have_own} of its own security keys, under its quorum of {}",
-                p.version, p.quorum
-            ));
-        }
+        let (p, now_signers) =
+            match gavel_trust::accept_trust_document(&doc, following, Timestamp::now()) {
+                Ok(Some(a)) => (a.document, a.signers),
+                Ok(None) => return Ok(None),
+                Err(why) => return problem(why),
+            };
         let mut names: Vec<String> = trusted
             .iter()
             .filter(|k| now_signers.contains(&k.keyid.0))
@@ -400,62 +298,14 @@ impl Console {
 
 #[cfg(test)]
 mod tests {
+    use gavel_trust::Role;
+
     use super::*;
 
     fn key(seed: u8, roles: Vec<Role>) -> (gavel_trust::ed25519::SigningKey, PublicKey) {
         let s = gavel_trust::ed25519::SigningKey::from_bytes(&[seed; 32]);
         let p = PublicKey::new(&s.verifying_key(), &format!("k{seed}"), "", roles);
         (s, p)
-    }
-
-    fn envelope(
-        version: i64,
-        quorum: i64,
-        keys: &[PublicKey],
-        signers: &[&gavel_trust::ed25519::SigningKey],
-    ) -> Value {
-        let payload = gavel_trust::stamp(
-            PayloadKind::Trust,
-            &serde_json::json!({"version": version, "keys": keys, "quorum": quorum}),
-            jiff::Timestamp::now(),
-            3600,
-        )
-        .unwrap();
-        gavel_trust::sign_dsse(PayloadKind::Trust.media_type(), &payload, signers).unwrap()
-    }
-
-    #[test]
-    fn a_quorum_beyond_the_security_keys_listed_is_refused() {
-        let (a, pa) = key(1, vec![Role::Security]);
-        let (_, pb) = key(2, vec![Role::Approver]);
-        let keys = [pa, pb];
-        assert!(proposed(&envelope(2, 1, &keys, &[&a])).is_ok());
-        let e = proposed(&envelope(2, 2, &keys, &[&a])).unwrap_err();
-        assert!(e.contains("1 security key"), "{e}");
-        let e = proposed(&envelope(2, 0, &keys, &[&a])).unwrap_err();
-        assert!(e.contains("quorum is 0"), "{e}");
-    }
-
-    #[test]
-    fn signers_are_the_distinct_security_keys_trusted() {
-        let (a, pa) = key(1, vec![Role::Security]);
-        let (b, pb) = key(2, vec![Role::Security]);
-        let (c, pc) = key(3, vec![Role::Approver]);
-        let keys = [pa.clone(), pb.clone(), pc.clone()];
-        let doc = envelope(2, 2, &keys, &[&a, &b, &c]);
-        assert_eq!(security_signers(&doc, &keys).unwrap(), {
-            let mut v = vec![pa.keyid.0.clone(), pb.keyid.0.clone()];
-            v.sort();
-            v
-        });
-        // Only the keys passed count.
-        assert_eq!(
-            security_signers(&doc, &[pa.clone(), pc]).unwrap(),
-            vec![pa.keyid.0.clone()]
-        );
-        assert!(security_signers(&doc, std::slice::from_ref(&pb)).is_ok());
-        let (_, stranger) = key(9, vec![Role::Security]);
-        assert!(security_signers(&doc, &[stranger]).is_err());
     }
 
     #[test]

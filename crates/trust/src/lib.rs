@@ -48,6 +48,7 @@ mod envelope;
 mod keys;
 mod payload;
 mod sensitive;
+mod team;
 
 pub use canonical::{CanonicalError, canonicalize, python_dumps, python_float_repr};
 pub use envelope::{
@@ -61,6 +62,10 @@ pub use payload::{
     MAX_VALIDITY_SECONDS, PayloadError, PayloadKind, SignerError, check_signer, named_signer, stamp,
 };
 pub use sensitive::Sensitive;
+pub use team::{
+    Accepted, Following, TrustDocument, accept as accept_trust_document, security_keys,
+    security_signers,
+};
 
 /// The Ed25519 implementation keys are made with.
 pub use ed25519_dalek as ed25519;
