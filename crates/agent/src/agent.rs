@@ -53,6 +53,11 @@ pub struct Agent {
     pub policy_updates: AtomicU64,
     pub policy_errors: AtomicU64,
     stale_logged: AtomicBool,
+    /// The keys trusted now: the configured ones, or those of the trust
+    /// document followed.
+    trusted: arc_swap::ArcSwap<Vec<gavel_trust::PublicKey>>,
+    /// The version and quorum of the trust document followed.
+    following: Mutex<(i64, Option<i64>)>,
     pub metrics: crate::http::Metrics,
     pub decision_log: Option<std::sync::mpsc::Sender<String>>,
 }
@@ -85,6 +90,7 @@ impl Agent {
             .repository(&config.bundle)
             .map_err(|e| e.to_string())?;
         let target = Target::open(&location, credentials).map_err(|e| e.to_string())?;
+        let root = config.trust.keys.clone();
         let decision_log = match &config.decision_log {
             Some(path) => Some(decision_log_writer(path.clone())?),
             None => None,
@@ -100,6 +106,8 @@ impl Agent {
             policy_updates: AtomicU64::new(0),
             policy_errors: AtomicU64::new(0),
             stale_logged: AtomicBool::new(false),
+            trusted: arc_swap::ArcSwap::from_pointee(root),
+            following: Mutex::new((0, None)),
             metrics: crate::http::Metrics::default(),
             decision_log,
         })
@@ -126,6 +134,117 @@ impl Agent {
         eprintln!("{line}");
     }
 
+    /// The keys trusted now.
+    pub fn trusted(&self) -> Arc<Vec<gavel_trust::PublicKey>> {
+        self.trusted.load_full()
+    }
+
+    fn trust_file(&self) -> PathBuf {
+        self.config.state_dir.join("trust.json")
+    }
+
+    /// Follows a trust document: its keys are trusted from now on, and it
+    /// is kept on disk for the next start.
+    fn follow(&self, doc: &Value, accepted: gavel_trust::Accepted) {
+        let version = accepted.document.version;
+        if let Ok(mut f) = self.following.lock() {
+            *f = (version, Some(accepted.document.quorum));
+        }
+        let keys = accepted.document.keys.len();
+        self.trusted.store(Arc::new(accepted.document.keys));
+        if let Err(e) = write_whole(&self.trust_file(), doc.to_string().as_bytes()) {
+            self.log(
+                "error",
+                "cannot keep the trust document on disk",
+                serde_json::json!({"why": e.to_string()}),
+            );
+        }
+        self.log(
+            "info",
+            "trust document followed",
+            serde_json::json!({"version": version, "keys": keys, "signers": accepted.signers}),
+        );
+    }
+
+    /// At start: the trust document followed before, checked against its
+    /// own keys (it was verified against the keys trusted then).
+    fn load_trust(&self) {
+        let Ok(bytes) = std::fs::read(self.trust_file()) else {
+            return;
+        };
+        let doc: Value = match serde_json::from_slice(&bytes) {
+            Ok(d) => d,
+            Err(e) => {
+                self.log(
+                    "error",
+                    "the kept trust document is not JSON",
+                    serde_json::json!({"why": e.to_string()}),
+                );
+                return;
+            }
+        };
+        let own = gavel_trust::TrustDocument::read(&doc)
+            .map(|d| d.keys)
+            .unwrap_or_default();
+        let following = gavel_trust::Following {
+            trusted: &own,
+            version: 0,
+            quorum: None,
+        };
+        // Its own quorum of its own keys, at any time it was valid.
+        let at = issued_at(&doc).unwrap_or_else(jiff::Timestamp::now);
+        match gavel_trust::accept_trust_document(&doc, following, at) {
+            Ok(Some(a)) => self.follow(&doc, a),
+            Ok(None) => {}
+            Err(why) => self.log(
+                "error",
+                "the kept trust document does not verify; using the configured keys",
+                serde_json::json!({"why": why}),
+            ),
+        }
+    }
+
+    /// During a poll: the `trust` tag, followed when a quorum of the keys
+    /// trusted now signed a newer version. A refusal is logged; the keys
+    /// trusted now stay.
+    async fn poll_trust(&self) -> Result<(), Refusal> {
+        let Some((m, _)) = self
+            .timed(
+                "the trust document",
+                self.target.manifest(&self.repo, artifact::TRUST_TAG),
+            )
+            .await?
+        else {
+            return Ok(());
+        };
+        let Some(layer) = m.layers.first() else {
+            return Err(refuse("malformed", "the trust artifact has no layer"));
+        };
+        if layer.size > 1 << 20 {
+            return Err(refuse("too_large", "the trust document is over 1 MiB"));
+        }
+        let bytes = self
+            .timed("the trust document", self.target.blob(&self.repo, layer))
+            .await?;
+        let doc: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| refuse("malformed", format!("the trust document is not JSON: {e}")))?;
+        let trusted = self.trusted();
+        let (version, quorum) = self.following.lock().map(|f| *f).unwrap_or((0, None));
+        let following = gavel_trust::Following {
+            trusted: &trusted,
+            version,
+            quorum,
+        };
+        match gavel_trust::accept_trust_document(&doc, following, jiff::Timestamp::now()) {
+            Ok(Some(a)) => {
+                self.follow(&doc, a);
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(why) => Err(refuse("untrusted", why)),
+        }
+    }
+
     fn state_file(&self) -> PathBuf {
         self.config.state_dir.join("last-good.json")
     }
@@ -134,6 +253,9 @@ impl Agent {
     /// expired document is served as stale rather than nothing), or else
     /// a bundle from the fallback directory.
     pub fn load_from_disk(&self) {
+        if self.config.trust.follow_document {
+            self.load_trust();
+        }
         match std::fs::read(self.state_file()) {
             Ok(bytes) => match self.load_kept(&bytes) {
                 Ok(serial) => {
@@ -222,7 +344,7 @@ impl Agent {
     ) -> Result<Option<RolloutDoc>, Refusal> {
         verify::rollout(
             doc,
-            &self.config.trust.keys,
+            &self.trusted(),
             &self.config.bundle,
             &self.config.environment,
             current,
@@ -241,7 +363,7 @@ impl Agent {
                 n,
                 bytes,
                 envs,
-                &self.config.trust.keys,
+                &self.trusted(),
                 self.config.trust.quorum,
                 &self.config.environment,
             )?;
@@ -426,6 +548,21 @@ impl Agent {
     }
 
     async fn poll_once(&self) -> Result<Option<Value>, Refusal> {
+        if self.config.trust.follow_document {
+            // An unreachable registry is reported by the rollout's fetch.
+            if let Err(r) = self
+                .poll_trust()
+                .await
+                .or_else(|r| if r.code == "registry" { Ok(()) } else { Err(r) })
+            {
+                self.policy_errors.fetch_add(1, Ordering::Relaxed);
+                self.log(
+                    "error",
+                    "trust document refused; the keys trusted now stay",
+                    serde_json::json!({"reason": format!("trust_{}", r.code), "why": r.message}),
+                );
+            }
+        }
         let tag = artifact::rollout_tag(&self.config.environment)
             .map_err(|e| refuse("malformed", e.to_string()))?;
         let Some((m, _)) = self

@@ -57,6 +57,10 @@ pub struct TrustConfig {
     /// Distinct approvals a version needs at least (a version's own
     /// `approvals_required` may ask for more).
     pub quorum: u32,
+    /// Follow the team's trust document (tag `trust`): `keys` are then the
+    /// root, and each newer document signed by a quorum of the security
+    /// keys trusted at the time replaces them.
+    pub follow_document: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -301,12 +305,11 @@ fn build(doc: &Value, base: &Path) -> Result<Config, ConfigError> {
     gavel_registry::Location::parse(url).map_err(|e| err("registry.url", e.to_string()))?;
     let bundle = required(doc, "bundle")?;
     let environment = required(doc, "environment")?;
-    if doc.pointer("/trust/document").is_some_and(|d| !d.is_null()) {
-        return Err(err(
-            "trust.document",
-            "following a trust document is not supported by this agent yet; list the keys in `trust.keys`",
-        ));
-    }
+    let follow_document = match doc.pointer("/trust/document") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) => true,
+        Some(_) => return Err(err("trust.document", "must be true or false")),
+    };
     if doc.get("tls").is_some_and(|t| !t.is_null()) {
         return Err(err(
             "tls",
@@ -318,6 +321,12 @@ fn build(doc: &Value, base: &Path) -> Result<Config, ConfigError> {
         return Err(err(
             "trust.keys",
             "no key has the `operator` role, so no rollout document could verify; add the console's operator key (`gavel keys export --operator`)",
+        ));
+    }
+    if follow_document && !keys.iter().any(|k| k.has_role(Role::Security)) {
+        return Err(err(
+            "trust.document",
+            "following the trust document needs at least one key with the `security` role in `trust.keys`, to verify the first document",
         ));
     }
     let quorum = u32::try_from(count(doc, "trust.quorum", 1, 100)?).unwrap_or(1);
@@ -350,7 +359,11 @@ fn build(doc: &Value, base: &Path) -> Result<Config, ConfigError> {
         bundle: bundle.to_string(),
         environment: environment.to_string(),
         poll_interval: duration(doc, "poll_interval", Duration::from_secs(30))?,
-        trust: TrustConfig { keys, quorum },
+        trust: TrustConfig {
+            keys,
+            quorum,
+            follow_document,
+        },
         cache: CacheConfig {
             capacity: usize::try_from(count(doc, "cache.capacity", 10_000, 10_000_000)?)
                 .unwrap_or(10_000),

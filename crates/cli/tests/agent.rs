@@ -749,3 +749,127 @@ async fn attacks_are_refused_while_the_old_version_serves_and_the_canary_splits_
         "the same subjects after a restart"
     );
 }
+
+/// An agent following the team's trust document: a document signed by the
+/// root security key brings a new operator key, whose rollout is then
+/// served; a document signed by an untrusted key changes nothing and is
+/// logged; after a restart the followed document still holds.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_agent_follows_a_trust_document_signed_by_its_security_quorum() {
+    use gavel_trust::{PayloadKind, Role};
+    let reg = LoopbackRegistry::start();
+    let url = reg.url("team");
+    let t = gavel_registry::Target::open(&gavel_registry::Location::parse(&url).unwrap(), None)
+        .unwrap();
+    let (op, ann, sec, op2, mal) = (
+        forge::key(1),
+        forge::key(2),
+        forge::key(4),
+        forge::key(5),
+        forge::key(9),
+    );
+    let root = vec![
+        forge::public(&op, "console", vec![Role::Operator]),
+        forge::public(&ann, "ann", vec![Role::Approver]),
+        forge::public(&sec, "sec", vec![Role::Security]),
+    ];
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(
+        work.path().join("keys.json"),
+        serde_json::to_string(&root).unwrap(),
+    )
+    .unwrap();
+    let port = free_port();
+    let config = work.path().join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:{port}\nregistry: {{url: '{url}'}}\nbundle: inbox-triage\nenvironment: staging\npoll_interval: 1h\ntrust: {{keys: [keys.json], document: true}}\nstate_dir: state\nadmin_token: t\n"
+        ),
+    )
+    .unwrap();
+    let now = jiff::Timestamp::now();
+    let week = 7 * 86_400;
+    let v1 = forge::bundle("1.0.0", "deny");
+    forge::push_version(&t, &v1, &[forge::approval(&ann, "ann", &v1, "staging")]).await;
+    let push_trust = |doc: serde_json::Value| {
+        let t = &t;
+        async move {
+            let bytes = doc.to_string().into_bytes();
+            let m = gavel_registry::Manifest::new(
+                gavel_registry::artifact::TRUST_ARTIFACT,
+                vec![gavel_registry::Descriptor::of(
+                    gavel_registry::artifact::DSSE_LAYER,
+                    &bytes,
+                )],
+                None,
+            );
+            t.push(forge::REPO, &m, &[&bytes], Some("trust"))
+                .await
+                .unwrap();
+        }
+    };
+    let trust_doc = |version: i64,
+                     keys: &[gavel_trust::PublicKey],
+                     signer: &gavel_trust::ed25519::SigningKey| {
+        let p = gavel_trust::stamp(
+            PayloadKind::Trust,
+            &serde_json::json!({"version": version, "keys": keys, "quorum": 1}),
+            now,
+            week,
+        )
+        .unwrap();
+        gavel_trust::sign_dsse(PayloadKind::Trust.media_type(), &p, &[signer]).unwrap()
+    };
+    // The operator key rotates: v1 of the trust document lists op2 instead.
+    let rotated = vec![
+        forge::public(&op2, "console-2", vec![Role::Operator]),
+        forge::public(&ann, "ann", vec![Role::Approver]),
+        forge::public(&sec, "sec", vec![Role::Security]),
+    ];
+    // First a forgery: mallory, trusted nowhere, lists her own operator key.
+    let forged = vec![
+        forge::public(&mal, "mal", vec![Role::Operator, Role::Security]),
+        forge::public(&ann, "ann", vec![Role::Approver]),
+    ];
+    push_trust(trust_doc(1, &forged, &mal)).await;
+    forge::push_rollout(&t, &forge::rollout(&mal, 1, &v1, None, now, week)).await;
+    let agent = AgentProcess::start(&config, port);
+    let s = poll_until(port, "refused", |s| {
+        s["last_poll"]["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("untrusted"))
+    });
+    assert!(s["serial"].is_null(), "{s}");
+    // Then the real rotation, signed by the root security key.
+    push_trust(trust_doc(1, &rotated, &sec)).await;
+    forge::push_rollout(&t, &forge::rollout(&op2, 1, &v1, None, now, week)).await;
+    poll_until(port, "serial 1 by the rotated operator key", |s| {
+        s["serial"] == 1
+    });
+    assert_eq!(serving(port), forge::digest(&v1));
+    let lines = agent.stop_and_log();
+    assert!(
+        lines.iter().any(|l| l["reason"] == "trust_untrusted"),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["msg"] == "trust document followed" && l["version"] == 1),
+        "{lines:?}"
+    );
+    // Restarted, it still trusts op2 (and no longer the root operator key).
+    let v2 = forge::bundle("1.1.0", "allow");
+    forge::push_version(&t, &v2, &[forge::approval(&ann, "ann", &v2, "staging")]).await;
+    forge::push_rollout(&t, &forge::rollout(&op, 2, &v2, None, now, week)).await;
+    let again = AgentProcess::start(&config, port);
+    let s = poll_until(again.port, "the old operator key is refused", |s| {
+        s["last_poll"]["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("untrusted"))
+    });
+    assert_eq!(s["serial"], 1, "{s}");
+    forge::push_rollout(&t, &forge::rollout(&op2, 2, &v2, None, now, week)).await;
+    poll_until(again.port, "serial 2", |s| s["serial"] == 2);
+}
