@@ -169,3 +169,93 @@ impl Store {
         Ok(Some(changes))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use gavel_trust::{PublicKey, Role};
+
+    use crate::Store;
+
+    fn key(seed: u8, name: &str, roles: Vec<Role>) -> PublicKey {
+        let k = gavel_trust::ed25519::SigningKey::from_bytes(&[seed; 32]).verifying_key();
+        PublicKey::new(&k, name, "", roles)
+    }
+
+    /// Each version is recorded once, newest highest; accepting one makes
+    /// the trust store its keys (new keys and changed roles trusted,
+    /// unlisted keys removed, an identity's key kept), audited.
+    #[tokio::test]
+    async fn documents_are_recorded_once_and_rewrite_the_trust_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("gavel.db")).await.unwrap();
+        let me = key(1, "me", vec![Role::Security]);
+        store.add_identity(&me).await.unwrap();
+        let same = key(2, "same", vec![Role::Approver]);
+        let gone = key(3, "gone", vec![Role::Approver]);
+        let promoted = key(4, "promoted", vec![Role::Approver]);
+        for k in [&same, &gone, &promoted] {
+            store.trust(k, Some("me")).await.unwrap();
+        }
+        assert_eq!(store.trust_document().await.unwrap(), None);
+        let doc = serde_json::json!({"v": 1});
+        let first = store
+            .record_trust_document(1, &doc, 1, None, "me")
+            .await
+            .unwrap();
+        assert_eq!(first, Some(super::TrustChanges::default()));
+        for older in [1, 0] {
+            assert_eq!(
+                store
+                    .record_trust_document(older, &doc, 1, None, "me")
+                    .await
+                    .unwrap(),
+                None,
+                "version {older}"
+            );
+        }
+        let new = key(5, "new", vec![Role::Author]);
+        let mut promoted2 = promoted.clone();
+        promoted2.roles.push(Role::Security);
+        let listed = [same.clone(), promoted2.clone(), new.clone()];
+        let changes = store
+            .record_trust_document(2, &serde_json::json!({"v": 2}), 2, Some(&listed), "sec")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            changes.trusted,
+            [promoted.keyid.0.clone(), new.keyid.0.clone()]
+        );
+        assert_eq!(changes.untrusted, [gone.keyid.0.clone()]);
+        assert_eq!(changes.kept, [me.keyid.0.clone()]);
+        let now = store.trust_document().await.unwrap().unwrap();
+        assert_eq!(
+            (now.version, now.quorum, now.source.as_str()),
+            (2, 2, "registry")
+        );
+        assert_eq!(now.envelope, serde_json::json!({"v": 2}));
+        let mut names: Vec<(String, Vec<Role>)> = store
+            .keys()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|k| (k.key.name, k.key.roles))
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                ("me".to_string(), vec![Role::Security]),
+                ("new".to_string(), vec![Role::Author]),
+                ("promoted".to_string(), vec![Role::Approver, Role::Security]),
+                ("same".to_string(), vec![Role::Approver]),
+            ]
+        );
+        let log = store.audit_page(0, 100).await.unwrap();
+        let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+        assert!(
+            actions.ends_with(&["trust.publish", "trust.accept"]),
+            "{actions:?}"
+        );
+    }
+}
