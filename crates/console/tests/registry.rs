@@ -869,7 +869,8 @@ async fn trust_documents_need_a_quorum_of_the_security_keys_trusted_now() {
     let r = alice.c.sync("inbox-triage", None).await.unwrap();
     assert_eq!(r.fetched_trust.len(), 1, "{r:?}");
     assert!(
-        r.fetched_trust[0].starts_with("trust v1 signed by"),
+        r.fetched_trust[0]
+            .starts_with("trust v1 signed by alice, bob: 0 key(s) trusted or changed, 0 removed"),
         "{r:?}"
     );
     assert!(r.problems.is_empty(), "{r:?}");
@@ -909,7 +910,8 @@ async fn trust_documents_need_a_quorum_of_the_security_keys_trusted_now() {
     let r = carol.c.sync("inbox-triage", None).await.unwrap();
     assert_eq!(r.fetched_trust.len(), 1, "{r:?}");
     assert!(
-        r.fetched_trust[0].contains("1 removed") && r.fetched_trust[0].contains("kept"),
+        r.fetched_trust[0].contains("1 key(s) trusted or changed, 1 removed")
+            && r.fetched_trust[0].contains("kept"),
         "{r:?}"
     );
     let names: Vec<String> = trusted(&carol).await.into_iter().map(|(n, _)| n).collect();
