@@ -37,6 +37,14 @@ pub struct Config {
     /// without one it is refused.
     pub admin_token: Option<String>,
     pub limits: Limits,
+    /// Serve HTTPS with this certificate chain and key (PEM files).
+    pub tls: Option<TlsConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 #[derive(Debug, Clone)]
@@ -310,12 +318,19 @@ fn build(doc: &Value, base: &Path) -> Result<Config, ConfigError> {
         Some(Value::Bool(true)) => true,
         Some(_) => return Err(err("trust.document", "must be true or false")),
     };
-    if doc.get("tls").is_some_and(|t| !t.is_null()) {
-        return Err(err(
-            "tls",
-            "TLS is not supported by this agent yet; listen on loopback behind a TLS proxy",
-        ));
-    }
+    let tls = match (path(doc, "tls.cert", base)?, path(doc, "tls.key", base)?) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => {
+            for (k, p) in [("tls.cert", &cert), ("tls.key", &key)] {
+                if !p.is_file() {
+                    return Err(err(k, format!("`{}` is not a file", p.display())));
+                }
+            }
+            Some(TlsConfig { cert, key })
+        }
+        (Some(_), None) => return Err(err("tls.key", "is required with `tls.cert`")),
+        (None, Some(_)) => return Err(err("tls.cert", "is required with `tls.key`")),
+    };
     let keys = trust_keys(doc, base)?;
     if !keys.iter().any(|k| k.has_role(Role::Operator)) {
         return Err(err(
@@ -385,6 +400,7 @@ fn build(doc: &Value, base: &Path) -> Result<Config, ConfigError> {
             max_bundle_bytes: count(doc, "limits.max_bundle_bytes", 16 << 20, 16 << 20)?,
             fetch_timeout: duration(doc, "limits.fetch_timeout", Duration::from_secs(30))?,
         },
+        tls,
     })
 }
 

@@ -9,6 +9,7 @@ pub mod config;
 pub mod embed;
 mod http;
 mod serve;
+mod tls;
 pub mod verify;
 
 use std::sync::Arc;
@@ -16,6 +17,15 @@ use std::sync::Arc;
 pub use agent::{Agent, LastPoll};
 pub use config::{Config, ConfigError};
 pub use verify::Refusal;
+
+/// Checks what the configuration names but does not hold: the TLS
+/// certificate and key make a usable pair.
+pub fn check_files(config: &Config) -> Result<(), String> {
+    if let Some(t) = &config.tls {
+        tls::server_config(t)?;
+    }
+    Ok(())
+}
 
 /// Runs the agent until the process is stopped: the last good version from
 /// disk first, then the poller and the HTTP server on `config.listen`.
@@ -32,10 +42,29 @@ pub async fn run(config: Config) -> Result<(), String> {
         serde_json::json!({"listen": listen.to_string(), "bundle": agent.config.bundle, "environment": agent.config.environment}),
     );
     tokio::spawn(Arc::clone(&agent).run_poller());
-    axum::serve(listener, http::router(Arc::clone(&agent)))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| format!("the server stopped: {e}"))
+    let app = http::router(Arc::clone(&agent));
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match agent
+        .config
+        .tls
+        .as_ref()
+        .map(tls::server_config)
+        .transpose()?
+    {
+        Some(config) => {
+            let listener = tls::TlsListener::new(listener, config)
+                .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+        }
+    }
+    .map_err(|e| format!("the server stopped: {e}"))
 }

@@ -34,6 +34,11 @@ pub fn agent(cmd: AgentCommand, format: OutputFormat) -> Result<ExitCode, Failur
         AgentCommand::CheckConfig { file } => {
             let c = gavel_agent::config::load(Path::new(&file))
                 .map_err(|e| config_failure(&file, &e))?;
+            gavel_agent::check_files(&c).map_err(|m| {
+                let mut f = Failure::new("invalid_config", format!("{file}: {m}"));
+                f.exit = 2;
+                f
+            })?;
             match format {
                 OutputFormat::Json => println!(
                     "{}",

@@ -873,3 +873,136 @@ async fn the_agent_follows_a_trust_document_signed_by_its_security_quorum() {
     forge::push_rollout(&t, &forge::rollout(&op2, 2, &v2, None, now, week)).await;
     poll_until(again.port, "serial 2", |s| s["serial"] == 2);
 }
+
+/// With `tls.cert` and `tls.key` the agent speaks HTTPS only: a client that
+/// trusts the certificate is answered, plain HTTP is not; a key that does
+/// not go with the certificate is refused by `check-config`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_agent_serves_https_with_its_certificate() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let work = tempfile::tempdir().unwrap();
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(work.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // A test CA and a server certificate it signs for 127.0.0.1.
+    std::fs::write(
+        work.path().join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=gavel-test-ca",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=gavel-agent",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    openssl(&["genpkey", "-algorithm", "ed25519", "-out", "other.pem"]);
+    let op = forge::key(1);
+    let keys = vec![
+        forge::public(&op, "console", vec![gavel_trust::Role::Operator]),
+        forge::public(&forge::key(2), "ann", vec![gavel_trust::Role::Approver]),
+    ];
+    std::fs::write(
+        work.path().join("keys.json"),
+        serde_json::to_string(&keys).unwrap(),
+    )
+    .unwrap();
+    let port = free_port();
+    let config = |key: &str| {
+        let path = work.path().join(format!("agent-{key}.yaml"));
+        std::fs::write(
+            &path,
+            format!(
+                "listen: 127.0.0.1:{port}\nregistry: {{url: 'oci+http://127.0.0.1:{}/team'}}\nbundle: inbox-triage\nenvironment: staging\ntrust: {{keys: [keys.json]}}\nstate_dir: state\ntls: {{cert: cert.pem, key: {key}}}\n",
+                free_port()
+            ),
+        )
+        .unwrap();
+        path
+    };
+    let bad = Command::new(env!("CARGO_BIN_EXE_gavel"))
+        .args(["agent", "check-config"])
+        .arg(config("other.pem"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("usable pair"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+
+    let _agent = AgentProcess::start(&config("key.pem"), port);
+    let cert = reqwest::Certificate::from_pem(&std::fs::read(work.path().join("ca.pem")).unwrap())
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(cert)
+        .build()
+        .unwrap();
+    let r = client
+        .get(format!("https://127.0.0.1:{port}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = client
+        .post(format!("https://127.0.0.1:{port}/v1/decide"))
+        .body(SPAM)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503, "nothing loaded yet");
+    // Plain HTTP gets no answer.
+    assert!(
+        reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+            .await
+            .is_err()
+    );
+}
