@@ -1006,3 +1006,147 @@ async fn the_agent_serves_https_with_its_certificate() {
             .is_err()
     );
 }
+
+/// A proxy in front of the registry that forwards every request (one per
+/// connection) except a download of `endless`, which it answers with a
+/// body that never ends, a byte every 20 ms.
+fn endless_proxy(registry: u16, endless: String) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { continue };
+            let endless = endless.clone();
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read(&mut byte).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let text = String::from_utf8_lossy(&head).into_owned();
+                let line = text.lines().next().unwrap_or("").to_string();
+                if line.starts_with("GET ") && line.contains(&format!("/blobs/{endless}")) {
+                    let _ = client.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+                    );
+                    while client.write_all(b"1\r\n{\r\n").is_ok() {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    return;
+                }
+                let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", registry)) else {
+                    return;
+                };
+                let forwarded: String = text
+                    .lines()
+                    .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+                    .take_while(|l| !l.is_empty())
+                    .map(|l| format!("{l}\r\n"))
+                    .collect();
+                let _ =
+                    upstream.write_all(format!("{forwarded}Connection: close\r\n\r\n").as_bytes());
+                let _ = std::io::copy(&mut upstream, &mut client);
+            });
+        }
+    });
+    port
+}
+
+/// Slow and endless downloads are cut off by `limits.fetch_timeout` while
+/// the old version serves; a rollout document that expires while loaded
+/// is served as stale (status, metric, log); a registry that stops and
+/// comes back is caught up with.
+#[tokio::test(flavor = "multi_thread")]
+async fn endless_downloads_expiry_and_a_registry_restart() {
+    use gavel_trust::Role;
+    let mut reg = LoopbackRegistry::start();
+    let url = reg.url("team");
+    let t = gavel_registry::Target::open(&gavel_registry::Location::parse(&url).unwrap(), None)
+        .unwrap();
+    let (op, ann) = (forge::key(1), forge::key(2));
+    let keys = vec![
+        forge::public(&op, "console", vec![Role::Operator]),
+        forge::public(&ann, "ann", vec![Role::Approver]),
+    ];
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(
+        work.path().join("keys.json"),
+        serde_json::to_string(&keys).unwrap(),
+    )
+    .unwrap();
+    let now = jiff::Timestamp::now();
+    let week = 7 * 86_400;
+    let v1 = forge::bundle("1.0.0", "deny");
+    let v2 = forge::bundle("1.1.0", "allow");
+    for v in [&v1, &v2] {
+        forge::push_version(&t, v, &[forge::approval(&ann, "ann", v, "staging")]).await;
+    }
+    let proxy = endless_proxy(reg.port, forge::digest(&v2));
+    let port = free_port();
+    let config = work.path().join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:{port}\nregistry: {{url: 'oci+http://127.0.0.1:{proxy}/team'}}\nbundle: inbox-triage\nenvironment: staging\npoll_interval: 1h\ntrust: {{keys: [keys.json]}}\nstate_dir: state\nadmin_token: t\nlimits: {{fetch_timeout: 1s}}\n"
+        ),
+    )
+    .unwrap();
+    // 1.0.0 with a document valid for three seconds.
+    forge::push_rollout(&t, &forge::rollout(&op, 1, &v1, None, now, 3)).await;
+    let agent = AgentProcess::start(&config, port);
+    poll_until(port, "serial 1", |s| s["serial"] == 1);
+    // 1.1.0's bundle never finishes downloading.
+    forge::push_rollout(&t, &forge::rollout(&op, 2, &v2, None, now, week)).await;
+    let started = Instant::now();
+    let s = poll_until(port, "timeout", |s| {
+        s["last_poll"]["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("timeout"))
+    });
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(s["serial"], 1);
+    assert_eq!(serving(port), forge::digest(&v1));
+    // By now the three seconds have passed: stale, still serving.
+    std::thread::sleep(Duration::from_millis(
+        3000u64.saturating_sub(u64::try_from(started.elapsed().as_millis()).unwrap_or(0)),
+    ));
+    let s = poll_until(port, "stale", |s| s["stale"] == true);
+    assert_eq!(s["serial"], 1);
+    assert_eq!(serving(port), forge::digest(&v1));
+    let (_, metrics) = http(port, "GET", "/metrics", &[], "");
+    assert!(
+        metrics.contains("policy_engine_rollout_stale 1"),
+        "{metrics}"
+    );
+    // The registry stops: still serving; it comes back with a new
+    // document: caught up.
+    reg.stop();
+    // (Through the proxy a registry that is down is a closed connection,
+    // retried until the fetch's time is up.)
+    let s = poll_until(port, "registry down", |s| {
+        s["last_poll"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("the rollout document"))
+    });
+    assert_eq!(s["serial"], 1);
+    assert_eq!(serving(port), forge::digest(&v1));
+    reg.restart();
+    let v3 = forge::bundle("1.2.0", "needs_approval");
+    forge::push_version(&t, &v3, &[forge::approval(&ann, "ann", &v3, "staging")]).await;
+    forge::push_rollout(&t, &forge::rollout(&op, 3, &v3, None, now, week)).await;
+    let s = poll_until(port, "caught up", |s| s["serial"] == 3);
+    assert_eq!(s["stale"], false);
+    assert_eq!(serving(port), forge::digest(&v3));
+    let lines = agent.stop_and_log();
+    assert!(lines.iter().any(|l| l["reason"] == "timeout"), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["level"] == "error"
+                && l["msg"].as_str().is_some_and(|m| m.contains("expired"))),
+        "{lines:?}"
+    );
+}

@@ -95,27 +95,25 @@ impl LoopbackRegistry {
             ),
         )
         .expect("the registry's configuration");
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("docker-registry runs (cargo xtask installs it)");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "the registry did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let child = serve(&config, port);
         LoopbackRegistry {
             child,
             port,
             dir,
             tokens: token_server.map(|t| t.issued),
         }
+    }
+
+    /// Stops the registry (its storage stays): clients see it down.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port with the same storage.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.child = serve(&self.dir.path().join("reg.yml"), self.port);
     }
 
     /// How many tokens the token server issued (0 without one).
@@ -344,4 +342,24 @@ fn serve_token(
         body.len()
     )?;
     Ok(())
+}
+
+/// `docker-registry serve CONFIG`, waited for until it accepts connections.
+fn serve(config: &std::path::Path, port: u16) -> Child {
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("docker-registry runs (cargo xtask installs it)");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the registry did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
 }
