@@ -15,7 +15,7 @@ use serde_json::Value;
 use tokio::sync::{Notify, broadcast};
 
 use crate::config::{Config, LogFormat};
-use crate::serve::{Cache, Counters, Loaded, Served};
+use crate::serve::{Cache, Loaded, Served};
 use crate::verify::{self, Named, Refusal, RolloutDoc, refuse};
 
 /// The last poll: when, whether it went well, and why not.
@@ -367,15 +367,13 @@ impl Agent {
                 self.config.trust.quorum,
                 &self.config.environment,
             )?;
-            Ok(Served {
-                version: n.version.clone(),
-                digest: n.digest.clone(),
-                activated_at: n.activated_at.clone(),
-                loaded_at: now_text(),
+            Ok(Served::new(
+                n.version.clone(),
+                n.digest.clone(),
+                n.activated_at.clone(),
                 engine,
-                counters: Counters::default(),
-                cache: Cache::new(self.config.cache.capacity, self.config.cache.ttl),
-            })
+                Cache::new(self.config.cache.capacity, self.config.cache.ttl),
+            ))
         };
         let stable = served(stable)?;
         let canary = match canary {
@@ -702,19 +700,16 @@ fn load_fallback(dir: &std::path::Path, bundle: &str) -> Result<Loaded, String> 
         serial: 0,
         expires_at: None,
         envelope: Value::Null,
-        stable: Served {
-            version: b
-                .metadata
+        stable: Served::new(
+            b.metadata
                 .version
                 .clone()
                 .unwrap_or_else(|| "fallback".into()),
             digest,
-            activated_at: String::new(),
-            loaded_at: now_text(),
-            engine: gavel_policy::Engine::compile(&b),
-            counters: Counters::default(),
-            cache: Cache::new(0, std::time::Duration::from_secs(1)),
-        },
+            String::new(),
+            gavel_policy::Engine::compile(&b),
+            Cache::new(0, std::time::Duration::from_secs(1)),
+        ),
         canary: None,
     })
 }

@@ -20,7 +20,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use gavel_policy::{Format, LoadError, Request};
 
-use crate::serve::{Cache, Counters, Served};
+use crate::serve::{Cache, Served};
 
 /// Why a policy file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -135,15 +135,13 @@ fn load(file: &Path, capacity: usize, ttl: Duration) -> Result<Served, EmbedErro
     let digest = gavel_trust::bundle_digest(&doc.to_json())
         .map(|d| d.to_string())
         .unwrap_or_default();
-    Ok(Served {
-        version: bundle.metadata.version.clone().unwrap_or_default(),
+    Ok(Served::new(
+        bundle.metadata.version.clone().unwrap_or_default(),
         digest,
-        activated_at: String::new(),
-        loaded_at: gavel_trust::rfc3339(jiff::Timestamp::now()),
-        engine: gavel_policy::Engine::compile(&bundle),
-        counters: Counters::default(),
-        cache: Cache::new(capacity, ttl),
-    })
+        String::new(),
+        gavel_policy::Engine::compile(&bundle),
+        Cache::new(capacity, ttl),
+    ))
 }
 
 #[cfg(test)]

@@ -78,13 +78,22 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-fn json(body: String) -> Response {
+fn json(body: impl Into<axum::body::Body>) -> Response {
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
-        body,
+        body.into(),
     )
         .into_response()
+}
+
+/// A decision's JSON as a response body, without copying it.
+struct Shared(Arc<str>);
+
+impl AsRef<[u8]> for Shared {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
 }
 
 /// The router over `agent`.
@@ -147,7 +156,7 @@ async fn decide(State(agent): State<Arc<Agent>>, body: Bytes) -> Response {
         );
     };
     let response = match decide_text(&agent, &loaded, text) {
-        Ok(d) => json(d.to_string()),
+        Ok(d) => json(Bytes::from_owner(Shared(d))),
         Err(m) => {
             agent.metrics.bad_requests.fetch_add(1, Ordering::Relaxed);
             error(StatusCode::BAD_REQUEST, "invalid_request", &m)
@@ -193,21 +202,31 @@ async fn decide_batch(State(agent): State<Arc<Agent>>, body: Bytes) -> Response 
             ),
         );
     }
-    let mut out = String::with_capacity(batch.requests.len() * 160 + 16);
-    out.push_str("{\"decisions\":[");
+    // A batch is bulk work: decided without the cache (its requests are
+    // rarely repeated, and would push out the ones that are).
+    let mut out: Vec<u8> = Vec::with_capacity(batch.requests.len() * 200 + 16);
+    out.extend_from_slice(b"{\"decisions\":[");
     for (i, item) in batch.requests.iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
-        match decide_text(&agent, &loaded, item.get()) {
-            Ok(d) => out.push_str(&d),
+        match serde_json::from_str::<Request<'_>>(item.get()) {
+            Ok(mut r) => {
+                let served = loaded.pick(&r);
+                let at = out.len();
+                serve::decide_into(served, &mut r, &mut out);
+                if agent.decision_log.is_some() {
+                    let decision = String::from_utf8_lossy(&out[at..]).into_owned();
+                    log_decision(&agent, item.get(), &decision);
+                }
+            }
             Err(m) => {
-                let e = serde_json::json!({"error": {"code": "invalid_request", "message": m}});
-                out.push_str(&e.to_string());
+                let e = serde_json::json!({"error": {"code": "invalid_request", "message": m.to_string()}});
+                out.extend_from_slice(e.to_string().as_bytes());
             }
         }
     }
-    out.push_str("]}");
+    out.extend_from_slice(b"]}");
     agent.metrics.request_duration.observe(started.elapsed());
     json(out)
 }

@@ -61,6 +61,11 @@ pub async fn run(config: Config) -> Result<(), String> {
                 .await
         }
         None => {
+            use axum::serve::ListenerExt as _;
+            // Answers go out at once, not held back for Nagle's algorithm.
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             axum::serve(listener, app)
                 .with_graceful_shutdown(stop)
                 .await

@@ -2,7 +2,7 @@
 //! with its engine, counters and decision cache, swapped as one value so a
 //! request sees one consistent rollout; and deciding a request with them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -114,11 +114,19 @@ impl Counters {
 
 /// A decision cache: capacity and time to live, keyed by the request
 /// without its `request_id`. One per version served, so a swap empties it.
+/// When full, the oldest entry goes (first in, first out): one removal per
+/// insert, never a pause to sweep the whole map.
 #[derive(Debug)]
 pub struct Cache {
     capacity: usize,
     ttl: Duration,
-    map: Mutex<HashMap<String, (Instant, Arc<Cached>)>>,
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    map: HashMap<Arc<str>, (Instant, Arc<Cached>)>,
+    order: VecDeque<Arc<str>>,
 }
 
 impl Cache {
@@ -126,13 +134,18 @@ impl Cache {
         Cache {
             capacity,
             ttl,
-            map: Mutex::new(HashMap::new()),
+            inner: Mutex::new(CacheInner::default()),
         }
     }
 
     pub fn get(&self, key: &str) -> Option<Arc<Cached>> {
-        let map = self.map.lock().ok()?;
-        map.get(key)
+        if self.capacity == 0 {
+            return None;
+        }
+        let inner = self.inner.lock().ok()?;
+        inner
+            .map
+            .get(key)
             .filter(|(at, _)| at.elapsed() < self.ttl)
             .map(|(_, v)| Arc::clone(v))
     }
@@ -141,16 +154,27 @@ impl Cache {
         if self.capacity == 0 {
             return;
         }
-        if let Ok(mut map) = self.map.lock() {
-            if map.len() >= self.capacity {
-                let now = Instant::now();
-                map.retain(|_, (at, _)| now.duration_since(*at) < self.ttl);
-                if map.len() >= self.capacity {
-                    map.clear();
-                }
+        let key: Arc<str> = Arc::from(key);
+        if let Ok(mut inner) = self.inner.lock() {
+            let now = Instant::now();
+            if let Some(entry) = inner.map.get_mut(&key) {
+                *entry = (now, value);
+                return;
             }
-            map.insert(key, (Instant::now(), value));
+            while inner.map.len() >= self.capacity {
+                let Some(oldest) = inner.order.pop_front() else {
+                    break;
+                };
+                inner.map.remove(&oldest);
+            }
+            inner.order.push_back(Arc::clone(&key));
+            inner.map.insert(key, (now, value));
         }
+    }
+
+    /// How many decisions it holds.
+    pub fn len(&self) -> usize {
+        self.inner.lock().map_or(0, |i| i.map.len())
     }
 }
 
@@ -183,6 +207,35 @@ pub struct Served {
     pub engine: Engine,
     pub counters: Counters,
     pub cache: Cache,
+    /// `,"version":…,"digest":…}`: what every decision of this version
+    /// ends with, made once.
+    suffix: String,
+}
+
+impl Served {
+    pub fn new(
+        version: String,
+        digest: String,
+        activated_at: String,
+        engine: Engine,
+        cache: Cache,
+    ) -> Served {
+        let suffix = format!(
+            ",\"version\":{},\"digest\":{}}}",
+            serde_json::Value::from(version.as_str()),
+            serde_json::Value::from(digest.as_str())
+        );
+        Served {
+            version,
+            digest,
+            activated_at,
+            loaded_at: gavel_trust::rfc3339(jiff::Timestamp::now()),
+            engine,
+            counters: Counters::default(),
+            cache,
+            suffix,
+        }
+    }
 }
 
 /// The rollout serving: stable, and a canary with its percent.
@@ -230,18 +283,9 @@ pub struct Cached {
     cost: Option<f64>,
 }
 
-/// Decides `r` with `served`: the decision's JSON with `version` and
-/// `digest` added, from the cache when it has it.
-pub fn decide(served: &Served, r: &mut Request<'_>) -> Arc<str> {
-    let key = cache_key(r);
-    if let Some(hit) = served.cache.get(&key) {
-        served.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
-        served
-            .counters
-            .record(hit.effect, hit.no_match, hit.errors, hit.cost);
-        return Arc::clone(&hit.json);
-    }
-    served.counters.cache_misses.fetch_add(1, Ordering::Relaxed);
+/// Decides `r` with `served` without the cache, appending the decision's
+/// JSON (with `version` and `digest`) to `out`.
+pub fn decide_into(served: &Served, r: &mut Request<'_>, out: &mut Vec<u8>) -> Cached {
     if r.timestamp.is_none() {
         r.timestamp = Some(jiff::Timestamp::now());
     }
@@ -256,14 +300,31 @@ pub fn decide(served: &Served, r: &mut Request<'_>) -> Arc<str> {
     served
         .counters
         .record(cached.effect, cached.no_match, cached.errors, cached.cost);
-    let mut json = serde_json::to_string(&d).unwrap_or_else(|_| "{}".into());
-    json.pop();
-    json.push_str(",\"version\":");
-    json.push_str(&serde_json::to_string(&served.version).unwrap_or_default());
-    json.push_str(",\"digest\":");
-    json.push_str(&serde_json::to_string(&served.digest).unwrap_or_default());
-    json.push('}');
-    let json: Arc<str> = Arc::from(json);
+    let start = out.len();
+    if serde_json::to_writer(&mut *out, &d).is_err() || out.last() != Some(&b'}') {
+        out.truncate(start);
+        out.extend_from_slice(b"{}");
+    }
+    out.pop();
+    out.extend_from_slice(served.suffix.as_bytes());
+    cached
+}
+
+/// Decides `r` with `served`: the decision's JSON with `version` and
+/// `digest` added, from the cache when it has it.
+pub fn decide(served: &Served, r: &mut Request<'_>) -> Arc<str> {
+    let key = cache_key(r);
+    if let Some(hit) = served.cache.get(&key) {
+        served.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+        served
+            .counters
+            .record(hit.effect, hit.no_match, hit.errors, hit.cost);
+        return Arc::clone(&hit.json);
+    }
+    served.counters.cache_misses.fetch_add(1, Ordering::Relaxed);
+    let mut out = Vec::with_capacity(256);
+    let cached = decide_into(served, r, &mut out);
+    let json: Arc<str> = Arc::from(String::from_utf8(out).unwrap_or_default());
     served.cache.put(
         key,
         Arc::new(Cached {
@@ -272,4 +333,62 @@ pub fn decide(served: &Served, r: &mut Request<'_>) -> Arc<str> {
         }),
     );
     json
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cached(n: usize) -> Arc<Cached> {
+        Arc::new(Cached {
+            json: Arc::from(n.to_string()),
+            effect: Effect::Allow,
+            no_match: false,
+            errors: false,
+            cost: None,
+        })
+    }
+
+    #[test]
+    fn a_full_cache_lets_the_oldest_go_and_entries_expire() {
+        let c = Cache::new(3, Duration::from_secs(60));
+        for i in 0..5 {
+            c.put(format!("k{i}"), cached(i));
+        }
+        assert_eq!(c.len(), 3);
+        assert!(c.get("k0").is_none() && c.get("k1").is_none());
+        assert_eq!(&*c.get("k4").unwrap().json, "4");
+        // Putting a key again replaces it without growing.
+        c.put("k4".into(), cached(40));
+        assert_eq!((c.len(), &*c.get("k4").unwrap().json), (3, "40"));
+        let none = Cache::new(0, Duration::from_secs(60));
+        none.put("k".into(), cached(1));
+        assert!(none.get("k").is_none());
+        let short = Cache::new(3, Duration::from_millis(1));
+        short.put("k".into(), cached(1));
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(short.get("k").is_none(), "expired");
+    }
+
+    #[test]
+    fn the_key_leaves_out_only_the_request_id() {
+        let a: Request<'_> = serde_json::from_str(
+            r#"{"agent": "a.b", "action": "x", "request_id": "1", "context": {"n": 1}}"#,
+        )
+        .unwrap();
+        let b: Request<'_> = serde_json::from_str(
+            r#"{"agent": "a.b", "action": "x", "request_id": "2", "context": {"n": 1}}"#,
+        )
+        .unwrap();
+        let c: Request<'_> =
+            serde_json::from_str(r#"{"agent": "a.b", "action": "x", "context": {"n": 2}}"#)
+                .unwrap();
+        let d: Request<'_> = serde_json::from_str(
+            r#"{"agent": "a.b", "action": "x", "subject": "s", "context": {"n": 1}}"#,
+        )
+        .unwrap();
+        assert_eq!(cache_key(&a), cache_key(&b));
+        assert_ne!(cache_key(&a), cache_key(&c));
+        assert_ne!(cache_key(&a), cache_key(&d));
+    }
 }
