@@ -58,6 +58,34 @@ fn key_set(keys: &[PublicKey]) -> BTreeSet<String> {
         .collect()
 }
 
+/// Of two waiting documents, the newer; of two copies of one document
+/// (the same payload), one carrying every signature either has, so a
+/// co-signature gathered in one repository is not lost in another.
+fn newest_with_signatures(a: Value, b: Value) -> Value {
+    let version = |d: &Value| TrustDocument::read(d).map_or(0, |t| t.version);
+    let (va, vb) = (version(&a), version(&b));
+    if va != vb {
+        return if vb > va { b } else { a };
+    }
+    if a.get("payload") != b.get("payload") {
+        return a;
+    }
+    let mut merged = a;
+    let extra: Vec<Value> = b
+        .get("signatures")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if let Some(sigs) = merged.get_mut("signatures").and_then(Value::as_array_mut) {
+        for sig in extra {
+            if !sigs.iter().any(|s| s.get("keyid") == sig.get("keyid")) {
+                sigs.push(sig);
+            }
+        }
+    }
+    merged
+}
+
 impl Console {
     /// The bundles whose repositories carry the trust document: `bundle`
     /// alone, or every bound one.
@@ -145,12 +173,11 @@ impl Console {
             if p.version > local_version
                 && quorum.is_none_or(|q| q == p.quorum)
                 && key_set(&p.keys) == key_set(&keys)
-                && to_cosign
-                    .as_ref()
-                    .and_then(|d| TrustDocument::read(d).ok())
-                    .is_none_or(|q| q.version < p.version)
             {
-                to_cosign = Some(doc);
+                to_cosign = Some(match to_cosign.take() {
+                    None => doc,
+                    Some(have) => newest_with_signatures(have, doc),
+                });
             }
         }
         let (_, signing) = self.signing_key(Some(&me.keyid.0)).await?;

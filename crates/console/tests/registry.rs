@@ -1030,3 +1030,48 @@ async fn trust_publish_cosigns_only_the_newest_matching_document() {
     assert_eq!((mine.version, mine.cosigned), (4, true), "{mine:?}");
     assert_eq!(mine.published.len(), 2);
 }
+
+/// Signatures gathered in different repositories are all kept when the
+/// next security identity co-signs.
+#[tokio::test]
+async fn co_signatures_from_different_repositories_are_merged() {
+    let reg = LoopbackRegistry::start();
+    let url = reg.url("team");
+    let security = vec![Role::Approver, Role::Security];
+    let homes = [
+        member("alice", security.clone(), &url).await,
+        member("bob", security.clone(), &url).await,
+        member("carol", security.clone(), &url).await,
+    ];
+    let names = ["alice", "bob", "carol"];
+    for (h, me) in homes.iter().zip(names) {
+        h.c.bind_bundle("budgets", "team", None).await.unwrap();
+        let others: Vec<(&Home, &str, Vec<Role>)> = homes
+            .iter()
+            .zip(names)
+            .filter(|(_, n)| *n != me)
+            .map(|(o, n)| (o, n, security.clone()))
+            .collect();
+        trust_all(&others, h, me).await;
+    }
+    let [alice, bob, carol] = &homes;
+    let v1 = alice
+        .c
+        .trust_publish(None, Some(3), None, None)
+        .await
+        .unwrap();
+    assert_eq!((v1.version, v1.complete), (1, false));
+    // Carol co-signs the copy in one repository only.
+    let c = carol
+        .c
+        .trust_publish(Some("inbox-triage"), None, None, None)
+        .await
+        .unwrap();
+    assert_eq!((c.cosigned, c.signers.len()), (true, 2), "{c:?}");
+    // Bob's co-signature keeps Carol's, whichever copy he reads first.
+    let b = bob.c.trust_publish(None, None, None, None).await.unwrap();
+    assert_eq!(b.signers, ["alice", "bob", "carol"], "{b:?}");
+    assert!(b.complete);
+    let r = alice.c.sync("inbox-triage", None).await.unwrap();
+    assert_eq!(r.fetched_trust.len(), 1, "{r:?}");
+}
