@@ -289,6 +289,9 @@ async fn the_agent_serves_what_the_console_activates_and_survives_the_registry()
     assert_eq!(decisions[0]["digest"], digest.as_str());
     assert_eq!(decisions[1]["error"]["code"], "invalid_request");
     assert_eq!(decisions[2], decisions[0]);
+    // The same request again comes from the cache (batches bypass it).
+    let (_, again) = json(port, "POST", "/v1/decide", REQUEST);
+    assert_eq!(again, decision);
 
     let (_, status) = json(port, "GET", "/v1/status", "");
     assert_eq!(status["serial"], 1, "{status}");
@@ -296,7 +299,7 @@ async fn the_agent_serves_what_the_console_activates_and_survives_the_registry()
     assert_eq!(status["stale"], false);
     assert_eq!(status["loaded"][0]["role"], "stable");
     assert_eq!(status["loaded"][0]["digest"], digest.as_str());
-    assert_eq!(status["loaded"][0]["counters"]["decisions"], 3);
+    assert_eq!(status["loaded"][0]["counters"]["decisions"], 4);
     assert_eq!(status["last_poll"]["ok"], true);
     let (status, metrics) = http(port, "GET", "/metrics", &[], "");
     assert_eq!(status, 200);
@@ -314,7 +317,7 @@ async fn the_agent_serves_what_the_console_activates_and_survives_the_registry()
         "{metrics}"
     );
     assert!(
-        metrics.contains("policy_engine_cache_hits_total{version=\"1.0.0\"} 2"),
+        metrics.contains("policy_engine_cache_hits_total{version=\"1.0.0\"} 1"),
         "{metrics}"
     );
 
@@ -323,6 +326,21 @@ async fn the_agent_serves_what_the_console_activates_and_survives_the_registry()
     let first: Value = serde_json::from_str(logged.lines().next().unwrap()).unwrap();
     assert_eq!(first["decision"]["digest"], digest.as_str());
     assert_eq!(first["request"]["subject"], "user-7");
+    // `gavel sim replay` reads it: the same bundle decides every line the same.
+    let replay = Command::new(env!("CARGO_BIN_EXE_gavel"))
+        .args(["sim", "replay", "--format", "json"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/bundles/inbox-triage.yaml"))
+        .arg(work.path().join(&log))
+        .output()
+        .unwrap();
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    let replayed: Value = serde_json::from_slice(&replay.stdout).unwrap();
+    assert_eq!(replayed["total_decisions"], 4, "{replayed}");
+    assert_eq!(replayed["total_changes"], 0, "{replayed}");
 
     // The registry goes away: the agent keeps serving; restarted, it
     // serves the last good version from disk.
