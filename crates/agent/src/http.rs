@@ -118,6 +118,14 @@ pub fn router(agent: Arc<Agent>) -> Router {
 
 fn log_decision(agent: &Agent, request: &str, decision: &str) {
     if let Some(log) = &agent.decision_log {
+        // One line a decision: a request that parsed can hold line breaks
+        // only as whitespace between its tokens (inside strings they are
+        // escapes), so they become spaces.
+        let request: std::borrow::Cow<'_, str> = if request.contains(['\n', '\r']) {
+            request.replace(['\n', '\r'], " ").into()
+        } else {
+            request.into()
+        };
         // The decision carries `version` and `digest`: what made it.
         let _ = log.send(format!(
             "{{\"timestamp\":\"{}\",\"request\":{request},\"decision\":{decision}}}",

@@ -289,8 +289,9 @@ async fn the_agent_serves_what_the_console_activates_and_survives_the_registry()
     assert_eq!(decisions[0]["digest"], digest.as_str());
     assert_eq!(decisions[1]["error"]["code"], "invalid_request");
     assert_eq!(decisions[2], decisions[0]);
-    // The same request again comes from the cache (batches bypass it).
-    let (_, again) = json(port, "POST", "/v1/decide", REQUEST);
+    // The same request again (spread over lines) comes from the cache
+    // (batches bypass it).
+    let (_, again) = json(port, "POST", "/v1/decide", &REQUEST.replace(", ", ",\n  "));
     assert_eq!(again, decision);
 
     let (_, status) = json(port, "GET", "/v1/status", "");
