@@ -1169,3 +1169,61 @@ async fn endless_downloads_expiry_and_a_registry_restart() {
         "{lines:?}"
     );
 }
+
+/// An agent that starts with only an expired last good document on disk
+/// (and no registry) serves it as stale rather than nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_expired_last_good_document_is_served_as_stale_at_start() {
+    use gavel_trust::Role;
+    let reg = LoopbackRegistry::start();
+    let url = reg.url("team");
+    let t = gavel_registry::Target::open(&gavel_registry::Location::parse(&url).unwrap(), None)
+        .unwrap();
+    let (op, ann) = (forge::key(1), forge::key(2));
+    let keys = vec![
+        forge::public(&op, "console", vec![Role::Operator]),
+        forge::public(&ann, "ann", vec![Role::Approver]),
+    ];
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(
+        work.path().join("keys.json"),
+        serde_json::to_string(&keys).unwrap(),
+    )
+    .unwrap();
+    let v1 = forge::bundle("1.0.0", "deny");
+    forge::push_version(&t, &v1, &[forge::approval(&ann, "ann", &v1, "staging")]).await;
+    forge::push_rollout(
+        &t,
+        &forge::rollout(&op, 1, &v1, None, jiff::Timestamp::now(), 2),
+    )
+    .await;
+    let port = free_port();
+    let config = work.path().join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:{port}\nregistry: {{url: '{url}'}}\nbundle: inbox-triage\nenvironment: staging\npoll_interval: 1h\ntrust: {{keys: [keys.json]}}\nstate_dir: state\nadmin_token: t\n"
+        ),
+    )
+    .unwrap();
+    let agent = AgentProcess::start(&config, port);
+    poll_until(port, "serial 1", |s| s["serial"] == 1);
+    drop(agent);
+    drop(reg);
+    std::thread::sleep(Duration::from_millis(2200));
+    let again = AgentProcess::start(&config, port);
+    let (_, status) = json(again.port, "GET", "/v1/status", "");
+    assert_eq!(
+        (&status["serial"], &status["stale"]),
+        (&Value::from(1), &Value::Bool(true)),
+        "{status}"
+    );
+    assert_eq!(serving(again.port), forge::digest(&v1));
+    let lines = again.stop_and_log();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["msg"] == "serving the last good version from disk"),
+        "{lines:?}"
+    );
+}
