@@ -78,6 +78,15 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
+/// 503 until a verified version is loaded (callers treat it as deny).
+fn not_loaded() -> Response {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no_policy_loaded",
+        "no verified version is loaded yet; treat this as deny",
+    )
+}
+
 fn json(body: impl Into<axum::body::Body>) -> Response {
     (
         StatusCode::OK,
@@ -149,11 +158,7 @@ fn decide_text(agent: &Agent, loaded: &serve::Loaded, text: &str) -> Result<Arc<
 async fn decide(State(agent): State<Arc<Agent>>, body: Bytes) -> Response {
     let started = Instant::now();
     let Some(loaded) = agent.loaded.load_full() else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no_policy_loaded",
-            "no verified version is loaded yet; treat this as deny",
-        );
+        return not_loaded();
     };
     let Ok(text) = std::str::from_utf8(&body) else {
         agent.metrics.bad_requests.fetch_add(1, Ordering::Relaxed);
@@ -184,11 +189,7 @@ struct Batch<'a> {
 async fn decide_batch(State(agent): State<Arc<Agent>>, body: Bytes) -> Response {
     let started = Instant::now();
     let Some(loaded) = agent.loaded.load_full() else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no_policy_loaded",
-            "no verified version is loaded yet; treat this as deny",
-        );
+        return not_loaded();
     };
     let batch: Batch<'_> = match serde_json::from_slice(&body) {
         Ok(b) => b,

@@ -517,6 +517,31 @@ async fn expect_refused(
     assert_eq!(serving(port), old, "{code}: the old version keeps serving");
 }
 
+fn write_keys(dir: &Path, keys: &[gavel_trust::PublicKey]) {
+    std::fs::write(dir.join("keys.json"), serde_json::to_string(keys).unwrap()).unwrap();
+}
+
+/// An agent configuration for inbox-triage in staging at `registry`,
+/// polling only when asked (admin token `t`), with `trust` and any
+/// `extra` lines.
+fn write_config(
+    dir: &Path,
+    port: u16,
+    registry: &str,
+    trust: &str,
+    extra: &str,
+) -> std::path::PathBuf {
+    let config = dir.join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:{port}\nregistry: {{url: '{registry}'}}\nbundle: inbox-triage\nenvironment: staging\npoll_interval: 1h\ntrust: {trust}\nstate_dir: state\nadmin_token: t\n{extra}"
+        ),
+    )
+    .unwrap();
+    config
+}
+
 /// Asks for a poll and waits until the status shows `check` holds.
 fn poll_until(port: u16, what: &str, check: impl Fn(&Value) -> bool) -> Value {
     let started = Instant::now();
@@ -565,20 +590,15 @@ async fn attacks_are_refused_while_the_old_version_serves_and_the_canary_splits_
         forge::public(&ann, "ann", vec![Role::Approver]),
         forge::public(&ben, "ben", vec![Role::Approver]),
     ];
-    std::fs::write(
-        work.path().join("keys.json"),
-        serde_json::to_string(&keys).unwrap(),
-    )
-    .unwrap();
+    write_keys(work.path(), &keys);
     let port = free_port();
-    let config = work.path().join("agent.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:{port}\nregistry: {{url: '{url}'}}\nbundle: inbox-triage\nenvironment: staging\npoll_interval: 1h\ntrust: {{keys: [keys.json], quorum: 2}}\nstate_dir: state\nadmin_token: t\n"
-        ),
-    )
-    .unwrap();
+    let config = write_config(
+        work.path(),
+        port,
+        &url,
+        "{keys: [keys.json], quorum: 2}",
+        "",
+    );
     let now = jiff::Timestamp::now();
     let week = 7 * 86_400;
     let approved = |b: &serde_json::Value| {
@@ -793,20 +813,15 @@ async fn the_agent_follows_a_trust_document_signed_by_its_security_quorum() {
         forge::public(&sec, "sec", vec![Role::Security]),
     ];
     let work = tempfile::tempdir().unwrap();
-    std::fs::write(
-        work.path().join("keys.json"),
-        serde_json::to_string(&root).unwrap(),
-    )
-    .unwrap();
+    write_keys(work.path(), &root);
     let port = free_port();
-    let config = work.path().join("agent.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:{port}\nregistry: {{url: '{url}'}}\nbundle: inbox-triage\nenvironment: staging\npoll_interval: 1h\ntrust: {{keys: [keys.json], document: true}}\nstate_dir: state\nadmin_token: t\n"
-        ),
-    )
-    .unwrap();
+    let config = write_config(
+        work.path(),
+        port,
+        &url,
+        "{keys: [keys.json], document: true}",
+        "",
+    );
     let now = jiff::Timestamp::now();
     let week = 7 * 86_400;
     let v1 = forge::bundle("1.0.0", "deny");
@@ -968,11 +983,7 @@ async fn the_agent_serves_https_with_its_certificate() {
         forge::public(&op, "console", vec![gavel_trust::Role::Operator]),
         forge::public(&forge::key(2), "ann", vec![gavel_trust::Role::Approver]),
     ];
-    std::fs::write(
-        work.path().join("keys.json"),
-        serde_json::to_string(&keys).unwrap(),
-    )
-    .unwrap();
+    write_keys(work.path(), &keys);
     let port = free_port();
     let config = |key: &str| {
         let path = work.path().join(format!("agent-{key}.yaml"));
@@ -1091,11 +1102,7 @@ async fn endless_downloads_expiry_and_a_registry_restart() {
         forge::public(&ann, "ann", vec![Role::Approver]),
     ];
     let work = tempfile::tempdir().unwrap();
-    std::fs::write(
-        work.path().join("keys.json"),
-        serde_json::to_string(&keys).unwrap(),
-    )
-    .unwrap();
+    write_keys(work.path(), &keys);
     let now = jiff::Timestamp::now();
     let week = 7 * 86_400;
     let v1 = forge::bundle("1.0.0", "deny");
@@ -1105,14 +1112,13 @@ async fn endless_downloads_expiry_and_a_registry_restart() {
     }
     let proxy = endless_proxy(reg.port, forge::digest(&v2));
     let port = free_port();
-    let config = work.path().join("agent.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:{port}\nregistry: {{url: 'oci+http://127.0.0.1:{proxy}/team'}}\nbundle: inbox-triage\nenvironment: staging\npoll_interval: 1h\ntrust: {{keys: [keys.json]}}\nstate_dir: state\nadmin_token: t\nlimits: {{fetch_timeout: 1s}}\n"
-        ),
-    )
-    .unwrap();
+    let config = write_config(
+        work.path(),
+        port,
+        &format!("oci+http://127.0.0.1:{proxy}/team"),
+        "{keys: [keys.json]}",
+        "limits: {fetch_timeout: 1s}\n",
+    );
     // 1.0.0 with a document valid for three seconds.
     forge::push_rollout(&t, &forge::rollout(&op, 1, &v1, None, now, 3)).await;
     let agent = AgentProcess::start(&config, port);
@@ -1185,11 +1191,7 @@ async fn an_expired_last_good_document_is_served_as_stale_at_start() {
         forge::public(&ann, "ann", vec![Role::Approver]),
     ];
     let work = tempfile::tempdir().unwrap();
-    std::fs::write(
-        work.path().join("keys.json"),
-        serde_json::to_string(&keys).unwrap(),
-    )
-    .unwrap();
+    write_keys(work.path(), &keys);
     let v1 = forge::bundle("1.0.0", "deny");
     forge::push_version(&t, &v1, &[forge::approval(&ann, "ann", &v1, "staging")]).await;
     forge::push_rollout(
@@ -1198,14 +1200,7 @@ async fn an_expired_last_good_document_is_served_as_stale_at_start() {
     )
     .await;
     let port = free_port();
-    let config = work.path().join("agent.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:{port}\nregistry: {{url: '{url}'}}\nbundle: inbox-triage\nenvironment: staging\npoll_interval: 1h\ntrust: {{keys: [keys.json]}}\nstate_dir: state\nadmin_token: t\n"
-        ),
-    )
-    .unwrap();
+    let config = write_config(work.path(), port, &url, "{keys: [keys.json]}", "");
     let agent = AgentProcess::start(&config, port);
     poll_until(port, "serial 1", |s| s["serial"] == 1);
     drop(agent);
