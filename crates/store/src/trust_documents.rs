@@ -226,8 +226,8 @@ mod tests {
             changes.trusted,
             [promoted.keyid.0.clone(), new.keyid.0.clone()]
         );
-        assert_eq!(changes.untrusted, [gone.keyid.0.clone()]);
-        assert_eq!(changes.kept, [me.keyid.0.clone()]);
+        assert_eq!(changes.untrusted, std::slice::from_ref(&gone.keyid.0));
+        assert_eq!(changes.kept, std::slice::from_ref(&me.keyid.0));
         let now = store.trust_document().await.unwrap().unwrap();
         assert_eq!(
             (now.version, now.quorum, now.source.as_str()),
