@@ -50,7 +50,7 @@ pub fn agent(cmd: AgentCommand, format: OutputFormat) -> Result<ExitCode, Failur
                     })
                 ),
                 _ => println!(
-                    "{file}: valid; serves {} in {} from {} on {} ({} trusted keys, quorum {})",
+                    "{file}: valid; serves {} in {} from {} on {} ({} trusted key(s), quorum {})",
                     c.bundle,
                     c.environment,
                     c.registry.url,
