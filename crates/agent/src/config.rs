@@ -574,6 +574,33 @@ mod tests {
         assert!(e.message.contains("only 1 key"), "{e}");
     }
 
+    /// The configuration the README shows is one this agent takes.
+    #[test]
+    fn the_readme_example_is_valid() {
+        let readme = include_str!("../../../README.md");
+        let start = readme.find("# agent.yaml").unwrap();
+        let example = &readme[start..];
+        let example = &example[..example.find("```").unwrap()];
+        let dir = tempfile::tempdir().unwrap();
+        let (op, ap) = keys_json();
+        std::fs::write(dir.path().join("console-operator.pub.json"), op).unwrap();
+        std::fs::write(dir.path().join("approvers.json"), format!("[{ap}]")).unwrap();
+        for f in ["agent.crt", "agent.key"] {
+            std::fs::write(dir.path().join(f), "").unwrap();
+        }
+        let e = parse(example, &[], dir.path()).unwrap_err();
+        // It asks for two approvals; the test files hold one approver.
+        assert_eq!(e.key, "trust.quorum", "{e}");
+        let c = parse(&example.replace("quorum: 2", "quorum: 1"), &[], dir.path()).unwrap();
+        assert_eq!(c.environment, "prod");
+        assert_eq!(c.registry.password_env.as_deref(), Some("REGISTRY_TOKEN"));
+        assert_eq!(c.cache.capacity, 10_000);
+        assert_eq!(
+            c.tls.map(|t| t.cert),
+            Some(dir.path().join("agent.crt"))
+        );
+    }
+
     #[test]
     fn durations_take_one_unit() {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));

@@ -301,9 +301,8 @@ pub const TRUST: &str = "Examples:
   gavel trust publish --bundle inbox-triage --format json";
 
 pub const TRUST_PUBLISH: &str = "Examples:
-  gavel trust publish                 # every bound bundle's repository, tag `trust`
   gavel trust publish --quorum 2      # the next document then needs two security signatures
-  gavel trust publish --as sec-2      # co-sign the document waiting in the registry";
+  gavel trust publish --as sec-2      # another security identity co-signs what is waiting";
 
 pub const SYNC: &str = "Examples:
   gavel sync
