@@ -595,10 +595,7 @@ mod tests {
         assert_eq!(c.environment, "prod");
         assert_eq!(c.registry.password_env.as_deref(), Some("REGISTRY_TOKEN"));
         assert_eq!(c.cache.capacity, 10_000);
-        assert_eq!(
-            c.tls.map(|t| t.cert),
-            Some(dir.path().join("agent.crt"))
-        );
+        assert_eq!(c.tls.map(|t| t.cert), Some(dir.path().join("agent.crt")));
     }
 
     #[test]
