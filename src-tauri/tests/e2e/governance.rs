@@ -114,10 +114,14 @@ fn two_identities_take_a_version_through_review_canary_promotion_and_rollback() 
     assert!(refusal.contains("another approver"), "{refusal}");
     app.screenshot("own-approval-refused");
 
-    // Bo approves it.
+    // Bo approves it. The inbox may still be re-rendering after the
+    // refresh: press until the staging review is the one open.
     act_as(&app, "Bo");
     app.press("Refresh inbox");
-    app.press("Review inbox-triage@1.0.1 in staging");
+    app.wait_for("the staging review", || {
+        app.press("Review inbox-triage@1.0.1 in staging");
+        app.text_of("Review of inbox-triage@1.0.1 in staging")
+    });
     app.fill("Comment", "Reviewed the impact: fine for staging");
     app.press("Approve");
     app.wait_for("the approval", || {
