@@ -120,6 +120,27 @@ impl RegistryUseError {
     }
 }
 
+/// The DSSE envelope the artifact tagged `tag` carries (its envelope
+/// layer), `None` when there is no such tag.
+pub(crate) async fn envelope_at(
+    target: &Target,
+    repo: &str,
+    tag: &str,
+) -> Result<Option<Value>, RegistryError> {
+    let Some((m, _)) = target.manifest(repo, tag).await? else {
+        return Ok(None);
+    };
+    let layer = m
+        .layers
+        .iter()
+        .find(|d| d.media_type == DSSE_LAYER)
+        .ok_or_else(|| RegistryError::Invalid(format!("{repo}:{tag} has no envelope layer")))?;
+    let bytes = target.blob(repo, layer).await?;
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| RegistryError::Invalid(format!("{repo}:{tag} is not JSON: {e}")))
+}
+
 /// The `digest` a DSSE bundle envelope's payload states (unverified: only
 /// to match it with the layer before the import verifies it).
 fn envelope_digest(doc: &Value) -> Option<String> {
@@ -711,21 +732,9 @@ impl Console {
                 });
                 continue;
             }
-            let fetched = async {
-                let (m, _) = target
-                    .manifest(&repo, tag)
-                    .await?
-                    .ok_or_else(|| RegistryError::Invalid(format!("{tag} vanished")))?;
-                let layer = m
-                    .layers
-                    .iter()
-                    .find(|d| d.media_type == DSSE_LAYER)
-                    .ok_or_else(|| RegistryError::Invalid("no envelope in the artifact".into()))?;
-                target.blob(&repo, layer).await
-            }
-            .await;
-            let bytes = match fetched {
-                Ok(b) => b,
+            let doc = match envelope_at(&target, &repo, tag).await {
+                Ok(Some(doc)) => doc,
+                Ok(None) => continue,
                 Err(e) => {
                     report.problems.push(SyncProblem {
                         tag: tag.clone(),
@@ -733,13 +742,6 @@ impl Console {
                     });
                     continue;
                 }
-            };
-            let Ok(doc) = serde_json::from_slice::<Value>(&bytes) else {
-                report.problems.push(SyncProblem {
-                    tag: tag.clone(),
-                    reason: "the envelope is not JSON".into(),
-                });
-                continue;
             };
             match self.import_approval_as(&doc, "registry").await {
                 Ok(r) => report.fetched_approvals.push(format!(
@@ -757,27 +759,10 @@ impl Console {
         }
         for tag in tags.iter().filter(|t| t.starts_with("rollout-")) {
             let env = &tag["rollout-".len()..];
-            let fetched = async {
-                let (m, _) = target
-                    .manifest(&repo, tag)
-                    .await?
-                    .ok_or_else(|| RegistryError::Invalid(format!("{tag} vanished")))?;
-                let layer = m
-                    .layers
-                    .first()
-                    .ok_or_else(|| RegistryError::Invalid("no document in the artifact".into()))?;
-                target.blob(&repo, layer).await
-            }
-            .await;
-            let outcome = match fetched {
+            let outcome = match envelope_at(&target, &repo, tag).await {
                 Err(e) => Err(RegistryUseError::from(e)),
-                Ok(bytes) => match serde_json::from_slice::<Value>(&bytes) {
-                    Err(e) => Err(RegistryUseError::Refused {
-                        what: tag.clone(),
-                        why: format!("not JSON: {e}"),
-                    }),
-                    Ok(doc) => self.import_rollout(bundle, env, &doc).await,
-                },
+                Ok(None) => Ok(None),
+                Ok(Some(doc)) => self.import_rollout(bundle, env, &doc).await,
             };
             match outcome {
                 Ok(Some(serial)) => report

@@ -108,22 +108,6 @@ impl Console {
         Ok(out)
     }
 
-    /// The trust envelope a repository's `trust` tag holds, if any.
-    async fn remote_trust(target: &Target, repo: &str) -> Result<Option<Value>, RegistryError> {
-        let Some((m, _)) = target.manifest(repo, artifact::TRUST_TAG).await? else {
-            return Ok(None);
-        };
-        let Some(layer) = m.layers.iter().find(|d| d.media_type == DSSE_LAYER) else {
-            return Err(RegistryError::Invalid(format!(
-                "{repo}:trust has no envelope layer"
-            )));
-        };
-        let bytes = target.blob(repo, layer).await?;
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| RegistryError::Invalid(format!("{repo}:trust is not JSON: {e}")))
-    }
-
     /// `gavel trust publish`: the keys this console trusts (retired ones
     /// marked), with their roles, signed by the acting security identity
     /// and published as `trust` in every bound bundle's repository (or
@@ -158,7 +142,8 @@ impl Console {
         let mut newest_remote = 0;
         let mut to_cosign: Option<Value> = None;
         for (target, repo) in &repos {
-            let Some(doc) = Self::remote_trust(target, repo).await? else {
+            let Some(doc) = crate::registry::envelope_at(target, repo, artifact::TRUST_TAG).await?
+            else {
                 continue;
             };
             let Ok(p) = TrustDocument::read(&doc) else {
@@ -262,7 +247,8 @@ impl Console {
         target: &Target,
         repo: &str,
     ) -> Result<Option<Result<String, SyncProblem>>, RegistryUseError> {
-        let Some(doc) = (match Self::remote_trust(target, repo).await {
+        let Some(doc) = (match crate::registry::envelope_at(target, repo, artifact::TRUST_TAG).await
+        {
             Ok(d) => d,
             Err(e @ RegistryError::Unreachable { .. }) => return Err(e.into()),
             Err(e) => {
