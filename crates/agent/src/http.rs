@@ -73,7 +73,7 @@ pub struct Metrics {
     pub bad_requests: AtomicU64,
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = serde_json::json!({"error": {"code": code, "message": message}}).to_string();
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
@@ -105,14 +105,10 @@ impl AsRef<[u8]> for Shared {
     }
 }
 
-/// The router over `agent`.
+/// The router over `agent` for every route but `POST /v1/decide`, which
+/// `server.rs` answers itself with [`decide_bytes`].
 pub fn router(agent: Arc<Agent>) -> Router {
-    let single = agent.config.limits.max_body_bytes;
     Router::new()
-        .route(
-            "/v1/decide",
-            post(decide).layer(DefaultBodyLimit::max(single)),
-        )
         .route(
             "/v1/decide/batch",
             post(decide_batch).layer(DefaultBodyLimit::max(MAX_BATCH_BYTES)),
@@ -155,12 +151,13 @@ fn decide_text(agent: &Agent, loaded: &serve::Loaded, text: &str) -> Result<Arc<
     Ok(out)
 }
 
-async fn decide(State(agent): State<Arc<Agent>>, body: Bytes) -> Response {
+/// The answer to `POST /v1/decide` with `body`.
+pub(crate) fn decide_bytes(agent: &Agent, body: &[u8]) -> Response {
     let started = Instant::now();
     let Some(loaded) = agent.loaded.load_full() else {
         return not_loaded();
     };
-    let Ok(text) = std::str::from_utf8(&body) else {
+    let Ok(text) = std::str::from_utf8(body) else {
         agent.metrics.bad_requests.fetch_add(1, Ordering::Relaxed);
         return error(
             StatusCode::BAD_REQUEST,
@@ -168,7 +165,7 @@ async fn decide(State(agent): State<Arc<Agent>>, body: Bytes) -> Response {
             "the body is not UTF-8",
         );
     };
-    let response = match decide_text(&agent, &loaded, text) {
+    let response = match decide_text(agent, &loaded, text) {
         Ok(d) => json(Bytes::from_owner(Shared(d))),
         Err(m) => {
             agent.metrics.bad_requests.fetch_add(1, Ordering::Relaxed);

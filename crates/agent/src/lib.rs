@@ -9,6 +9,7 @@ pub mod config;
 pub mod embed;
 mod http;
 mod serve;
+mod server;
 mod tls;
 pub mod verify;
 
@@ -56,9 +57,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         Some(config) => {
             let listener = tls::TlsListener::new(listener, config)
                 .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop)
-                .await
+            server::serve(listener, agent, app, stop).await;
         }
         None => {
             use axum::serve::ListenerExt as _;
@@ -66,10 +65,8 @@ pub async fn run(config: Config) -> Result<(), String> {
             let listener = listener.tap_io(|tcp| {
                 let _ = tcp.set_nodelay(true);
             });
-            axum::serve(listener, app)
-                .with_graceful_shutdown(stop)
-                .await
+            server::serve(listener, agent, app, stop).await;
         }
     }
-    .map_err(|e| format!("the server stopped: {e}"))
+    Ok(())
 }

@@ -64,10 +64,18 @@ pub fn agent(cmd: AgentCommand, format: OutputFormat) -> Result<ExitCode, Failur
         AgentCommand::Run { config } => {
             let c = gavel_agent::config::load(Path::new(&config))
                 .map_err(|e| config_failure(&config, &e))?;
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| Failure::new("io_error", format!("cannot start the runtime: {e}")))?;
+            // A worker a core the process may use; pinned to one core
+            // (`taskset -c 0`), one thread does everything, without the
+            // hand-offs between threads a multi-thread runtime makes.
+            let one_core = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
+            let rt = if one_core {
+                tokio::runtime::Builder::new_current_thread()
+            } else {
+                tokio::runtime::Builder::new_multi_thread()
+            }
+            .enable_all()
+            .build()
+            .map_err(|e| Failure::new("io_error", format!("cannot start the runtime: {e}")))?;
             rt.block_on(gavel_agent::run(c))
                 .map_err(|m| Failure::new("agent_failed", m))?;
             Ok(ExitCode::SUCCESS)

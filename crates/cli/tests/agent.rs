@@ -269,7 +269,7 @@ async fn the_agent_serves_what_the_console_activates_and_survives_the_registry()
     let (status, bad) = json(port, "POST", "/v1/decide", r#"{"agent": "x"}"#);
     assert_eq!(status, 400, "{bad}");
     assert_eq!(bad["error"]["code"], "invalid_request");
-    let (status, _) = http(
+    let (status, too_large) = http(
         port,
         "POST",
         "/v1/decide",
@@ -277,6 +277,40 @@ async fn the_agent_serves_what_the_console_activates_and_survives_the_registry()
         &format!("{{\"agent\": \"{}\"}}", "a".repeat(70_000)),
     );
     assert_eq!(status, 413);
+    assert!(too_large.contains("too_large"), "{too_large}");
+    // Pipelined: three requests in one write, answered in order.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let post = |body: &str, close: &str| {
+        format!(
+            "POST /v1/decide HTTP/1.1\r\nHost: x\r\n{close}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let pipelined = [
+        post(REQUEST, ""),
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".to_string(),
+        post("{\"agent\": 1}", "Connection: close\r\n"),
+    ]
+    .concat();
+    s.write_all(pipelined.as_bytes()).unwrap();
+    let mut answers = String::new();
+    s.read_to_string(&mut answers).unwrap();
+    let statuses: Vec<&str> = answers
+        .split("HTTP/1.1 ")
+        .skip(1)
+        .filter_map(|a| a.split_once("\r\n").map(|(status, _)| status))
+        .collect();
+    assert_eq!(
+        statuses,
+        ["200 OK", "200 OK", "400 Bad Request"],
+        "{answers}"
+    );
+    assert!(
+        answers.contains(&format!("\"digest\":\"{digest}\"")),
+        "{answers}"
+    );
+    assert!(answers.contains("ok\n") && answers.contains("invalid_request"));
     let (status, batch) = json(
         port,
         "POST",
@@ -300,7 +334,7 @@ async fn the_agent_serves_what_the_console_activates_and_survives_the_registry()
     assert_eq!(status["stale"], false);
     assert_eq!(status["loaded"][0]["role"], "stable");
     assert_eq!(status["loaded"][0]["digest"], digest.as_str());
-    assert_eq!(status["loaded"][0]["counters"]["decisions"], 4);
+    assert_eq!(status["loaded"][0]["counters"]["decisions"], 5);
     assert_eq!(status["last_poll"]["ok"], true);
     let (status, metrics) = http(port, "GET", "/metrics", &[], "");
     assert_eq!(status, 200);
@@ -318,7 +352,7 @@ async fn the_agent_serves_what_the_console_activates_and_survives_the_registry()
         "{metrics}"
     );
     assert!(
-        metrics.contains("policy_engine_cache_hits_total{version=\"1.0.0\"} 1"),
+        metrics.contains("policy_engine_cache_hits_total{version=\"1.0.0\"} 2"),
         "{metrics}"
     );
 
@@ -340,7 +374,7 @@ async fn the_agent_serves_what_the_console_activates_and_survives_the_registry()
         String::from_utf8_lossy(&replay.stderr)
     );
     let replayed: Value = serde_json::from_slice(&replay.stdout).unwrap();
-    assert_eq!(replayed["total_decisions"], 4, "{replayed}");
+    assert_eq!(replayed["total_decisions"], 5, "{replayed}");
     assert_eq!(replayed["total_changes"], 0, "{replayed}");
 
     // The registry goes away: the agent keeps serving; restarted, it

@@ -180,13 +180,19 @@ fn wrk(script: &Path, url: &str, seconds: u64, connections: u32) -> Result<Run, 
 
 const REQUEST: &str = r#"{"agent":"inbox.triage","action":"archive","subject":"user-SUBJECT","context":{"category":"newsletter","risk_score":12,"sender":{"domain":"news.example.com","vip":false}}}"#;
 
+/// Distinct subjects of the single-decision runs.
+const SUBJECTS: usize = 100_000;
+
 fn scripts(dir: &Path, batch: usize) -> Result<(PathBuf, PathBuf), Fail> {
+    // 100,000 requests with distinct subjects, formatted once when wrk
+    // starts (so the generator's own work per request is small) and sent
+    // in turn: more than the decision cache holds, so decisions are made.
     let one = dir.join("decide.lua");
     std::fs::write(
         &one,
         format!(
-            "counter = 0\nwrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nrequest = function()\n  counter = counter + 1\n  local body = '{}'\n  return wrk.format(nil, nil, nil, body)\nend\n",
-            REQUEST.replace("SUBJECT", "' .. (counter % 100000) .. '")
+            "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nrequests = {{}}\nfor i = 1, {SUBJECTS} do\n  requests[i] = wrk.format(nil, nil, nil, '{}')\nend\nn = 0\nrequest = function()\n  n = n % {SUBJECTS} + 1\n  return requests[n]\nend\n",
+            REQUEST.replace("SUBJECT", "' .. i .. '")
         ),
     )?;
     // Sixteen batches of distinct subjects, sent in turn.
