@@ -68,7 +68,7 @@ impl Engine {
     pub fn decide(&self, request: &Request<'_>) -> Arc<str> {
         let served = self.current.load();
         let mut r = request.clone();
-        crate::serve::decide(&served, &mut r)
+        crate::serve::decide(&served, &mut r, std::time::Instant::now()).0
     }
 
     /// Reads the policy file again; on success the new version serves (and

@@ -3,6 +3,7 @@
 //! request sees one consistent rollout; and deciding a request with them.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher as _, BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -123,13 +124,46 @@ pub struct Cache {
     inner: Mutex<CacheInner>,
 }
 
-/// Keys are hashed with foldhash, seeded at random for each cache: several
-/// times faster than the standard SipHash on keys of a few hundred bytes,
-/// and an outsider who cannot read the seed cannot choose colliding keys.
+/// Keys are hashed once with foldhash, seeded at random for each cache
+/// (several times faster than the standard SipHash on keys of a few
+/// hundred bytes; an outsider who cannot read the seed cannot choose
+/// colliding keys), and the map is keyed by that hash: evicting the oldest
+/// entry never reads its key again. Each entry keeps its whole key, so two
+/// keys with one hash never answer for each other (the newer replaces the
+/// older).
 #[derive(Debug, Default)]
 struct CacheInner {
-    map: HashMap<Arc<[u8]>, (Instant, Arc<Cached>), foldhash::fast::RandomState>,
-    order: VecDeque<Arc<[u8]>>,
+    hasher: foldhash::fast::RandomState,
+    map: HashMap<u64, Entry, BuildHasherDefault<Prehashed>>,
+    order: VecDeque<u64>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    key: Box<[u8]>,
+    at: Instant,
+    value: Cached,
+}
+
+/// The map's hasher: its keys are already hashes.
+#[derive(Debug, Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed; any other input still hashes.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 impl Cache {
@@ -141,27 +175,35 @@ impl Cache {
         }
     }
 
-    pub fn get(&self, key: &[u8]) -> Option<Arc<Cached>> {
+    /// The decision cached for `key` if it is younger than the time to
+    /// live at `now`.
+    pub fn get(&self, key: &[u8], now: Instant) -> Option<Cached> {
         if self.capacity == 0 {
             return None;
         }
         let inner = self.inner.lock().ok()?;
+        let hash = inner.hasher.hash_one(key);
         inner
             .map
-            .get(key)
-            .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, v)| Arc::clone(v))
+            .get(&hash)
+            .filter(|e| &*e.key == key && now.saturating_duration_since(e.at) < self.ttl)
+            .map(|e| e.value.clone())
     }
 
-    pub fn put(&self, key: &[u8], value: Arc<Cached>) {
+    /// Keeps `value` for `key` from `now`, letting the oldest entry go
+    /// when the cache is full.
+    pub fn put(&self, key: &[u8], value: Cached, now: Instant) {
         if self.capacity == 0 {
             return;
         }
-        let key: Arc<[u8]> = Arc::from(key);
         if let Ok(mut inner) = self.inner.lock() {
-            let now = Instant::now();
-            if let Some(entry) = inner.map.get_mut(&key) {
-                *entry = (now, value);
+            let hash = inner.hasher.hash_one(key);
+            if let Some(entry) = inner.map.get_mut(&hash) {
+                *entry = Entry {
+                    key: key.into(),
+                    at: now,
+                    value,
+                };
                 return;
             }
             while inner.map.len() >= self.capacity {
@@ -170,8 +212,15 @@ impl Cache {
                 };
                 inner.map.remove(&oldest);
             }
-            inner.order.push_back(Arc::clone(&key));
-            inner.map.insert(key, (now, value));
+            inner.order.push_back(hash);
+            inner.map.insert(
+                hash,
+                Entry {
+                    key: key.into(),
+                    at: now,
+                    value,
+                },
+            );
         }
     }
 
@@ -282,7 +331,7 @@ impl Loaded {
 }
 
 /// A decision as served, with what its counters need.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Cached {
     pub json: Arc<str>,
     effect: Effect,
@@ -318,65 +367,97 @@ pub fn decide_into(served: &Served, r: &mut Request<'_>, out: &mut Vec<u8>) -> C
     cached
 }
 
-/// Decides `r` with `served`: the decision's JSON with `version` and
-/// `digest` added, from the cache when it has it.
-pub fn decide(served: &Served, r: &mut Request<'_>) -> Arc<str> {
+/// Decides `r` with `served` at `now`: the decision's JSON with `version`
+/// and `digest` added, from the cache when it has it, and how long the
+/// engine took when it decided (not for an answer from the cache).
+pub fn decide(served: &Served, r: &mut Request<'_>, now: Instant) -> (Arc<str>, Option<Duration>) {
     let mut key = Vec::with_capacity(256);
     cache_key(r, &mut key);
-    if let Some(hit) = served.cache.get(&key) {
+    if let Some(hit) = served.cache.get(&key, now) {
         served.counters.cache_hits.fetch_add(1, Ordering::Relaxed);
         served
             .counters
             .record(hit.effect, hit.no_match, hit.errors, hit.cost);
-        return Arc::clone(&hit.json);
+        return (hit.json, None);
     }
     served.counters.cache_misses.fetch_add(1, Ordering::Relaxed);
     let mut out = Vec::with_capacity(256);
+    let started = Instant::now();
     let cached = decide_into(served, r, &mut out);
+    let took = started.elapsed();
     let json: Arc<str> = Arc::from(String::from_utf8(out).unwrap_or_default());
     served.cache.put(
         &key,
-        Arc::new(Cached {
+        Cached {
             json: Arc::clone(&json),
             ..cached
-        }),
+        },
+        now,
     );
-    json
+    (json, Some(took))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn cached(n: usize) -> Arc<Cached> {
-        Arc::new(Cached {
+    fn cached(n: usize) -> Cached {
+        Cached {
             json: Arc::from(n.to_string()),
             effect: Effect::Allow,
             no_match: false,
             errors: false,
             cost: None,
-        })
+        }
     }
 
     #[test]
     fn a_full_cache_lets_the_oldest_go_and_entries_expire() {
+        let t0 = Instant::now();
         let c = Cache::new(3, Duration::from_secs(60));
         for i in 0..5 {
-            c.put(format!("k{i}").as_bytes(), cached(i));
+            c.put(format!("k{i}").as_bytes(), cached(i), t0);
         }
         assert_eq!(c.len(), 3);
-        assert!(c.get(b"k0").is_none() && c.get(b"k1").is_none());
-        assert_eq!(&*c.get(b"k4").unwrap().json, "4");
-        // Putting a key again replaces it without growing.
-        c.put(b"k4", cached(40));
-        assert_eq!((c.len(), &*c.get(b"k4").unwrap().json), (3, "40"));
+        assert!(c.get(b"k0", t0).is_none() && c.get(b"k1", t0).is_none());
+        assert_eq!(&*c.get(b"k4", t0).unwrap().json, "4");
+        assert!(c.get(b"k5", t0).is_none() && c.get(b"k", t0).is_none());
+        // Putting a key again replaces it without growing or evicting.
+        c.put(b"k4", cached(40), t0);
+        assert_eq!((c.len(), &*c.get(b"k4", t0).unwrap().json), (3, "40"));
+        assert_eq!(&*c.get(b"k2", t0).unwrap().json, "2");
+        // The time to live, counted from the put.
+        let later = t0 + Duration::from_secs(59);
+        assert!(c.get(b"k3", later).is_some());
+        assert!(
+            c.get(b"k3", t0 + Duration::from_secs(60)).is_none(),
+            "expired"
+        );
+        c.put(b"k3", cached(3), later);
+        assert!(
+            c.get(b"k3", t0 + Duration::from_secs(60)).is_some(),
+            "put again"
+        );
         let none = Cache::new(0, Duration::from_secs(60));
-        none.put(b"k", cached(1));
-        assert!(none.get(b"k").is_none());
-        let short = Cache::new(3, Duration::from_millis(1));
-        short.put(b"k", cached(1));
-        std::thread::sleep(Duration::from_millis(5));
-        assert!(short.get(b"k").is_none(), "expired");
+        none.put(b"k", cached(1), t0);
+        assert!(none.get(b"k", t0).is_none());
+    }
+
+    #[test]
+    fn two_keys_with_one_hash_never_answer_for_each_other() {
+        let t0 = Instant::now();
+        let c = Cache::new(3, Duration::from_secs(60));
+        c.put(b"a", cached(1), t0);
+        // Another key filed under the first one's hash, as a collision would.
+        if let Ok(mut inner) = c.inner.lock() {
+            let hash = inner.hasher.hash_one(b"a".as_slice());
+            if let Some(e) = inner.map.get_mut(&hash) {
+                e.key = b"b".as_slice().into();
+            }
+        }
+        assert!(c.get(b"a", t0).is_none(), "the entry holds another key");
+        c.put(b"a", cached(2), t0);
+        assert_eq!((&*c.get(b"a", t0).unwrap().json, c.len()), ("2", 1));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //!
 //! ```sh
 //! cargo build --release -p gavel-cli -p gavel-bench
-//! target/release/agent_load [--gavel target/release/gavel] [--seconds 10]
+//! target/release/agent_load [--gavel target/release/gavel] [--seconds 10] [--connections 16] [--depth 8] [--batch 1000]
 //! ```
 //!
 //! Needs `wrk` and `taskset` (Debian: wrk, util-linux). Not a test: it
@@ -183,7 +183,7 @@ const REQUEST: &str = r#"{"agent":"inbox.triage","action":"archive","subject":"u
 /// Distinct subjects of the single-decision runs.
 const SUBJECTS: usize = 100_000;
 
-fn scripts(dir: &Path, batch: usize) -> Result<(PathBuf, PathBuf), Fail> {
+fn scripts(dir: &Path, batch: usize, depth: usize) -> Result<[PathBuf; 3], Fail> {
     // 100,000 requests with distinct subjects, formatted once when wrk
     // starts (so the generator's own work per request is small) and sent
     // in turn: more than the decision cache holds, so decisions are made.
@@ -192,6 +192,17 @@ fn scripts(dir: &Path, batch: usize) -> Result<(PathBuf, PathBuf), Fail> {
         &one,
         format!(
             "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nrequests = {{}}\nfor i = 1, {SUBJECTS} do\n  requests[i] = wrk.format(nil, nil, nil, '{}')\nend\nn = 0\nrequest = function()\n  n = n % {SUBJECTS} + 1\n  return requests[n]\nend\n",
+            REQUEST.replace("SUBJECT", "' .. i .. '")
+        ),
+    )?;
+    // The same requests, `depth` at a time in one write (HTTP/1.1
+    // pipelining): what the server does when the kernel's work for a
+    // round trip is shared by several requests.
+    let piped = dir.join("pipelined.lua");
+    std::fs::write(
+        &piped,
+        format!(
+            "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nrequests = {{}}\nfor i = 1, {SUBJECTS} do\n  requests[i] = wrk.format(nil, nil, nil, '{}')\nend\nn = 0\nrequest = function()\n  local out = {{}}\n  for j = 1, {depth} do\n    n = n % {SUBJECTS} + 1\n    out[j] = requests[n]\n  end\n  return table.concat(out)\nend\n",
             REQUEST.replace("SUBJECT", "' .. i .. '")
         ),
     )?;
@@ -212,7 +223,7 @@ fn scripts(dir: &Path, batch: usize) -> Result<(PathBuf, PathBuf), Fail> {
     }
     lua.push_str("n = 0\nrequest = function()\n  n = n % 16 + 1\n  return wrk.format(nil, nil, nil, bodies[n])\nend\n");
     std::fs::write(&many, lua)?;
-    Ok((one, many))
+    Ok([one, many, piped])
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -229,7 +240,8 @@ async fn main() -> Result<(), Fail> {
     let batch: usize = arg("--batch").and_then(|s| s.parse().ok()).unwrap_or(1000);
     let connections: u32 = arg("--connections")
         .and_then(|s| s.parse().ok())
-        .unwrap_or(8);
+        .unwrap_or(16);
+    let depth: usize = arg("--depth").and_then(|s| s.parse().ok()).unwrap_or(8);
     let dir = tempfile::tempdir()?;
     let registry = dir.path().join("registry");
     let location = Location::parse(&format!("dir:{}", registry.display()))?;
@@ -274,10 +286,11 @@ async fn main() -> Result<(), Fail> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let (one, many) = scripts(dir.path(), batch)?;
+    let [one, many, piped] = scripts(dir.path(), batch, depth)?;
     let base = format!("http://127.0.0.1:{port}");
     let single = wrk(&one, &format!("{base}/v1/decide"), seconds, connections)?;
     let batched = wrk(&many, &format!("{base}/v1/decide/batch"), seconds, 4)?;
+    let pipelined = wrk(&piped, &format!("{base}/v1/decide"), seconds, connections)?;
     // A swap under load: 2.0.0 published and reloaded a third of the way in.
     let (op2, ann2, t2, b2, repo2) = (
         op.clone(),
@@ -324,6 +337,11 @@ async fn main() -> Result<(), Fail> {
         &format!("POST /v1/decide/batch ({batch} a batch), 4 connections"),
         &batched,
         batch,
+    );
+    row(
+        &format!("POST /v1/decide pipelined {depth} deep, {connections} connections"),
+        &pipelined,
+        1,
     );
     row("/v1/decide while 2.0.0 is swapped in", &during, 1);
     println!("swapped to serial 2 during the run: {swapped}");
