@@ -318,6 +318,355 @@ pub fn to_canary(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gavel_trust::ed25519::SigningKey;
+    use serde_json::json;
+
+    const INBOX: &str = include_str!("../../../fixtures/bundles/inbox-triage.yaml");
+    const TWO: &str = include_str!("../../../fixtures/bundles/two-approver.yaml");
+
+    fn key(n: u8) -> SigningKey {
+        SigningKey::from_bytes(&[n; 32])
+    }
+
+    fn public(k: &SigningKey, name: &str, role: Role) -> PublicKey {
+        PublicKey::new(&k.verifying_key(), name, "", vec![role])
+    }
+
+    fn t(s: &str) -> jiff::Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn sign(kind: PayloadKind, statement: &Value, at: &str, secs: i64, k: &[&SigningKey]) -> Value {
+        let p = gavel_trust::stamp(kind, statement, t(at), secs).unwrap();
+        gavel_trust::sign_dsse(kind.media_type(), &p, k).unwrap()
+    }
+
+    /// A rollout document for inbox-triage in prod, signed at noon for a day.
+    fn doc(serial: u64, bundle: &str, env: &str, k: &SigningKey) -> Value {
+        let stable = json!({"version": "1.0.0", "digest": "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "activated_at": "2026-01-01T00:00:00Z"});
+        sign(
+            PayloadKind::Rollout,
+            &json!({"bundle": bundle, "environment": env, "serial": serial, "stable": stable,
+                    "canary": {"version": "1.1.0", "digest": "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+                               "activated_at": "2026-01-01T00:00:00Z", "percent": 10}}),
+            "2026-01-01T12:00:00Z",
+            86_400,
+            &[k],
+        )
+    }
+
+    fn trusted() -> Vec<PublicKey> {
+        vec![
+            public(&key(1), "op", Role::Operator),
+            public(&key(2), "ann", Role::Approver),
+            public(&key(3), "bo", Role::Approver),
+        ]
+    }
+
+    const NOW: &str = "2026-01-01T13:00:00Z";
+
+    fn code(r: Result<Option<RolloutDoc>, Refusal>) -> &'static str {
+        r.map(|_| "ok").unwrap_or_else(|e| e.code)
+    }
+
+    #[test]
+    fn a_rollout_document_is_checked_for_key_time_target_and_serial() {
+        let k = trusted();
+        let good = doc(5, "inbox-triage", "prod", &key(1));
+        let check = |d: &Value, current: Option<(u64, &Value)>, now: &str| {
+            rollout(d, &k, "inbox-triage", "prod", current, t(now))
+        };
+        let r = check(&good, None, NOW).unwrap().unwrap();
+        assert_eq!((r.serial, r.stable.version.as_str()), (5, "1.0.0"));
+        assert_eq!(r.canary.as_ref().and_then(|c| c.percent), Some(10));
+        assert_eq!(r.expires_at, "2026-01-02T12:00:00Z");
+        // Keys: an approver's key, or no trusted key, is not an operator's.
+        assert_eq!(
+            code(check(&doc(5, "inbox-triage", "prod", &key(2)), None, NOW)),
+            "untrusted"
+        );
+        assert_eq!(
+            code(check(&doc(5, "inbox-triage", "prod", &key(9)), None, NOW)),
+            "untrusted"
+        );
+        let mut forged = good.clone();
+        forged["signatures"][0]["sig"] =
+            doc(6, "inbox-triage", "prod", &key(1))["signatures"][0]["sig"].clone();
+        assert_eq!(code(check(&forged, None, NOW)), "bad_signature");
+        assert_eq!(code(check(&json!({"not": "dsse"}), None, NOW)), "malformed");
+        // Time: expired, and not yet valid.
+        assert_eq!(code(check(&good, None, "2026-01-02T12:00:01Z")), "expired");
+        assert_eq!(code(check(&good, None, "2026-01-01T11:00:00Z")), "expired");
+        // Target: another bundle or another environment.
+        for (b, e) in [("other", "prod"), ("inbox-triage", "staging")] {
+            let r = check(&doc(5, b, e, &key(1)), None, NOW).unwrap_err();
+            assert_eq!(r.code, "wrong_target", "{b} {e}");
+            assert!(
+                r.message.contains(&format!("is for {b} in {e}")),
+                "{}",
+                r.message
+            );
+        }
+        // Serial: lower refused; the same only as the very document serving.
+        let four = doc(4, "inbox-triage", "prod", &key(1));
+        assert_eq!(code(check(&good, Some((6, &four)), NOW)), "lower_serial");
+        assert!(check(&good, Some((5, &good)), NOW).unwrap().is_none());
+        assert_eq!(code(check(&good, Some((5, &four)), NOW)), "lower_serial");
+        assert_eq!(
+            check(&good, Some((4, &four)), NOW).unwrap().unwrap().serial,
+            5
+        );
+    }
+
+    struct Version {
+        named: Named,
+        bytes: Vec<u8>,
+        json: Value,
+    }
+
+    fn version_of(yaml: &str) -> Version {
+        let json = gavel_policy::parse_document(yaml, gavel_policy::Format::Yaml)
+            .unwrap()
+            .to_json();
+        Version {
+            named: Named {
+                version: "1.0.0".into(),
+                digest: gavel_trust::bundle_digest(&json).unwrap().to_string(),
+                activated_at: "2026-01-01T12:00:00Z".into(),
+                percent: None,
+            },
+            bytes: gavel_trust::canonicalize(&json).unwrap().into_bytes(),
+            json,
+        }
+    }
+
+    /// The name a test key goes by (a payload names its own signer).
+    fn name(k: &SigningKey) -> &'static str {
+        match k.to_bytes()[0] {
+            2 => "ann",
+            3 => "bo",
+            4 => "ops",
+            _ => "eve",
+        }
+    }
+
+    fn approval(digest: &str, env: &str, decision: &str, at: &str, k: &SigningKey) -> Value {
+        sign(
+            PayloadKind::Approval,
+            &json!({"digest": digest, "base_digest": null, "version": "1.0.0", "environment": env,
+                    "decision": decision, "comment": "", "approver": name(k), "roles": ["approver"],
+                    "evidence": {"lint": {}, "impact": {"allow_to_deny": 0, "deny_to_allow": 0, "other": 0}}}),
+            at,
+            86_400,
+            &[k],
+        )
+    }
+
+    /// The bundle envelope of `v`, signed by `k` as "al".
+    fn authored(v: &Version, k: &SigningKey) -> Value {
+        sign(
+            PayloadKind::Bundle,
+            &json!({"digest": v.named.digest, "name": "inbox-triage", "version": "1.0.0",
+                    "author": "al", "bundle": v.json}),
+            "2026-01-01T00:00:00Z",
+            86_400,
+            &[k],
+        )
+    }
+
+    #[test]
+    fn a_version_needs_its_digest_and_a_quorum_of_approvals_for_its_environment() {
+        let v = version_of(INBOX);
+        let d = v.named.digest.as_str();
+        let k = trusted();
+        let at = "2026-01-01T06:00:00Z";
+        let check = |envelopes: &[Value], quorum: u32| {
+            version(&v.named, &v.bytes, envelopes, &k, quorum, "prod")
+                .map(|_| "ok")
+                .unwrap_or_else(|e| e.code)
+        };
+        let ann = approval(d, "prod", "approve", at, &key(2));
+        let bo = approval(d, "prod", "approve", at, &key(3));
+        assert_eq!(check(std::slice::from_ref(&ann), 1), "ok");
+        assert_eq!(check(std::slice::from_ref(&ann), 0), "ok");
+        assert_eq!(
+            check(&[], 0),
+            "too_few_approvals",
+            "its needs_approval rules ask one"
+        );
+        assert_eq!(check(&[], 1), "too_few_approvals");
+        assert_eq!(check(&[ann.clone(), bo.clone()], 2), "ok");
+        assert_eq!(
+            check(&[ann.clone(), ann.clone()], 2),
+            "too_few_approvals",
+            "one key twice"
+        );
+        assert_eq!(check(&[ann.clone(), bo.clone()], 3), "too_few_approvals");
+        // Not counted: another digest, a rejection, another environment,
+        // a key that is not an approver's, one not trusted, a rollout.
+        let other = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+        assert_eq!(
+            check(
+                &[approval(other, "prod", "approve", at, &key(3)), ann.clone()],
+                2
+            ),
+            "too_few_approvals"
+        );
+        assert_eq!(
+            check(
+                &[approval(d, "prod", "reject", at, &key(3)), ann.clone()],
+                2
+            ),
+            "too_few_approvals"
+        );
+        let staging = version(
+            &v.named,
+            &v.bytes,
+            &[approval(d, "staging", "approve", at, &key(3)), ann.clone()],
+            &k,
+            2,
+            "prod",
+        )
+        .unwrap_err();
+        assert_eq!(staging.code, "too_few_approvals");
+        assert!(
+            staging.message.contains("is for staging, not prod"),
+            "{}",
+            staging.message
+        );
+        assert!(
+            staging.message.contains("has 1 approval(s) for prod"),
+            "{}",
+            staging.message
+        );
+        let mut k_op = k.clone();
+        k_op.push(public(&key(4), "ops", Role::Operator));
+        let by_operator = version(
+            &v.named,
+            &v.bytes,
+            &[approval(d, "prod", "approve", at, &key(4)), ann.clone()],
+            &k_op,
+            2,
+            "prod",
+        );
+        assert_eq!(
+            by_operator.map(|_| "ok").unwrap_or_else(|e| e.code),
+            "too_few_approvals"
+        );
+        assert_eq!(
+            check(
+                &[approval(d, "prod", "approve", at, &key(9)), ann.clone()],
+                2
+            ),
+            "too_few_approvals"
+        );
+        assert_eq!(
+            check(&[doc(1, "inbox-triage", "prod", &key(1)), ann.clone()], 2),
+            "too_few_approvals"
+        );
+        // Valid at `activated_at`, not now: signed a day before, expired at
+        // activation; signed after activation (past the minute of clock
+        // skew allowed), not yet valid then.
+        assert_eq!(
+            check(
+                &[
+                    approval(d, "prod", "approve", "2025-12-30T12:00:00Z", &key(3)),
+                    ann.clone()
+                ],
+                2
+            ),
+            "too_few_approvals"
+        );
+        assert_eq!(
+            check(
+                &[
+                    approval(d, "prod", "approve", "2026-01-01T12:01:01Z", &key(3)),
+                    ann.clone()
+                ],
+                2
+            ),
+            "too_few_approvals"
+        );
+        assert_eq!(
+            check(
+                &[
+                    approval(d, "prod", "approve", "2026-01-01T00:00:00Z", &key(3)),
+                    ann.clone()
+                ],
+                2
+            ),
+            "ok"
+        );
+        // The bytes must be the digest named.
+        let mut named = v.named.clone();
+        named.digest = other.into();
+        let e = version(&named, &v.bytes, std::slice::from_ref(&ann), &k, 1, "prod").unwrap_err();
+        assert_eq!(e.code, "digest_mismatch");
+        assert_eq!(
+            version(
+                &v.named,
+                &[0xff, 0xfe],
+                std::slice::from_ref(&ann),
+                &k,
+                1,
+                "prod"
+            )
+            .unwrap_err()
+            .code,
+            "invalid_bundle"
+        );
+    }
+
+    #[test]
+    fn a_bundle_asking_two_approvals_gets_them_and_an_author_key_is_enforced() {
+        let v = version_of(TWO);
+        let d = v.named.digest.as_str();
+        let at = "2026-01-01T06:00:00Z";
+        let ann = approval(d, "prod", "approve", at, &key(2));
+        let bo = approval(d, "prod", "approve", at, &key(3));
+        let check = |envelopes: &[Value], k: &[PublicKey]| {
+            version(&v.named, &v.bytes, envelopes, k, 1, "prod")
+                .map(|_| "ok")
+                .unwrap_or_else(|e| e.code)
+        };
+        let k = trusted();
+        assert_eq!(
+            check(std::slice::from_ref(&ann), &k),
+            "too_few_approvals",
+            "the bundle asks 2"
+        );
+        assert_eq!(check(&[ann.clone(), bo.clone()], &k), "ok");
+        // With an author key trusted, the bundle envelope must be there,
+        // for this digest, by that key.
+        let mut with_author = k.clone();
+        with_author.push(public(&key(5), "al", Role::Author));
+        assert_eq!(check(&[ann.clone(), bo.clone()], &with_author), "untrusted");
+        assert_eq!(
+            check(
+                &[
+                    ann.clone(),
+                    bo.clone(),
+                    authored(&version_of(INBOX), &key(5))
+                ],
+                &with_author
+            ),
+            "untrusted"
+        );
+        assert_eq!(
+            check(
+                &[ann.clone(), bo.clone(), authored(&v, &key(6))],
+                &with_author
+            ),
+            "untrusted"
+        );
+        assert_eq!(
+            check(
+                &[ann.clone(), bo.clone(), authored(&v, &key(5))],
+                &with_author
+            ),
+            "ok"
+        );
+    }
 
     #[test]
     fn buckets_follow_the_design_formula() {
@@ -343,5 +692,12 @@ mod tests {
         assert!((850..=1150).contains(&n), "{n}");
         assert!(!to_canary("inbox-triage", None, None, 99));
         assert!(to_canary("inbox-triage", None, Some("r"), 100));
+        // A subject whose bucket is exactly the bound stays on stable.
+        let edge = (0..1_000_000)
+            .map(|i| format!("s{i}"))
+            .find(|s| bucket("inbox-triage", s) == 1_000)
+            .unwrap();
+        assert!(!to_canary("inbox-triage", Some(&edge), None, 10));
+        assert!(to_canary("inbox-triage", Some(&edge), None, 11));
     }
 }
