@@ -162,7 +162,9 @@ fn wrk(script: &Path, url: &str, seconds: u64, connections: u32) -> Result<Run, 
             .map(str::trim)
             .find(|l| l.starts_with(p))
             .and_then(|l| l.split_whitespace().nth(1))
-            .unwrap_or("?")
+            // wrk prints 0.00us where it kept no sample (pipelined runs).
+            .filter(|v| *v != "0.00us")
+            .unwrap_or("n/a")
             .to_string()
     };
     Ok(Run {
@@ -187,12 +189,15 @@ fn scripts(dir: &Path, batch: usize, depth: usize) -> Result<[PathBuf; 3], Fail>
     // 100,000 requests with distinct subjects, formatted once when wrk
     // starts (so the generator's own work per request is small) and sent
     // in turn: more than the decision cache holds, so decisions are made.
+    let prelude = format!(
+        "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nrequests = {{}}\nfor i = 1, {SUBJECTS} do\n  requests[i] = wrk.format(nil, nil, nil, '{}')\nend\nn = 0\n",
+        REQUEST.replace("SUBJECT", "' .. i .. '")
+    );
     let one = dir.join("decide.lua");
     std::fs::write(
         &one,
         format!(
-            "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nrequests = {{}}\nfor i = 1, {SUBJECTS} do\n  requests[i] = wrk.format(nil, nil, nil, '{}')\nend\nn = 0\nrequest = function()\n  n = n % {SUBJECTS} + 1\n  return requests[n]\nend\n",
-            REQUEST.replace("SUBJECT", "' .. i .. '")
+            "{prelude}request = function()\n  n = n % {SUBJECTS} + 1\n  return requests[n]\nend\n"
         ),
     )?;
     // The same requests, `depth` at a time in one write (HTTP/1.1
@@ -202,8 +207,7 @@ fn scripts(dir: &Path, batch: usize, depth: usize) -> Result<[PathBuf; 3], Fail>
     std::fs::write(
         &piped,
         format!(
-            "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nrequests = {{}}\nfor i = 1, {SUBJECTS} do\n  requests[i] = wrk.format(nil, nil, nil, '{}')\nend\nn = 0\nrequest = function()\n  local out = {{}}\n  for j = 1, {depth} do\n    n = n % {SUBJECTS} + 1\n    out[j] = requests[n]\n  end\n  return table.concat(out)\nend\n",
-            REQUEST.replace("SUBJECT", "' .. i .. '")
+            "{prelude}request = function()\n  local out = {{}}\n  for j = 1, {depth} do\n    n = n % {SUBJECTS} + 1\n    out[j] = requests[n]\n  end\n  return table.concat(out)\nend\n"
         ),
     )?;
     // Sixteen batches of distinct subjects, sent in turn.
