@@ -189,52 +189,104 @@ struct Batch<'a> {
     requests: Vec<&'a RawValue>,
 }
 
+/// A batch whose every request reads: decoded in one pass.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Requests<'a> {
+    #[serde(borrow)]
+    requests: Vec<Request<'a>>,
+}
+
+fn too_many(n: usize) -> Option<Response> {
+    (n > MAX_BATCH_REQUESTS).then(|| {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            &format!("{n} requests; a batch holds at most {MAX_BATCH_REQUESTS}"),
+        )
+    })
+}
+
+/// Decides `r` into `out` with what is loaded; a request without a time
+/// is decided at `now`, the batch's one clock reading.
+fn decide_item(
+    loaded: &serve::Loaded,
+    mut r: Request<'_>,
+    now: jiff::Timestamp,
+    out: &mut Vec<u8>,
+) -> usize {
+    r.timestamp.get_or_insert(now);
+    let served = loaded.pick(&r);
+    let at = out.len();
+    serve::decide_into(served, &mut r, out);
+    at
+}
+
 async fn decide_batch(State(agent): State<Arc<Agent>>, body: Bytes) -> Response {
     let started = Instant::now();
     let Some(loaded) = agent.loaded.load_full() else {
         return not_loaded();
     };
-    let batch: Batch<'_> = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                &format!("a batch is {{\"requests\": [...]}}: {e}"),
-            );
-        }
-    };
-    if batch.requests.len() > MAX_BATCH_REQUESTS {
+    // Checked as UTF-8 once, so strings are not checked again one by one.
+    let Ok(text) = std::str::from_utf8(&body) else {
         return error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            &format!(
-                "{} requests; a batch holds at most {MAX_BATCH_REQUESTS}",
-                batch.requests.len()
-            ),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the body is not UTF-8",
         );
-    }
+    };
+    let now = jiff::Timestamp::now();
     // A batch is bulk work: decided without the cache (its requests are
     // rarely repeated, and would push out the ones that are).
-    let mut out: Vec<u8> = Vec::with_capacity(batch.requests.len() * 200 + 16);
+    let mut out: Vec<u8> = Vec::with_capacity(body.len() + 16);
     out.extend_from_slice(b"{\"decisions\":[");
-    for (i, item) in batch.requests.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
+    // Most batches read whole: one pass decodes them. One that does not
+    // (or one whose requests are logged as sent) is read item by item, so
+    // a bad request gets its error in its place.
+    let whole = match agent.decision_log {
+        None => serde_json::from_str::<Requests<'_>>(text).ok(),
+        Some(_) => None,
+    };
+    if let Some(batch) = whole {
+        if let Some(refused) = too_many(batch.requests.len()) {
+            return refused;
         }
-        match serde_json::from_str::<Request<'_>>(item.get()) {
-            Ok(mut r) => {
-                let served = loaded.pick(&r);
-                let at = out.len();
-                serve::decide_into(served, &mut r, &mut out);
-                if agent.decision_log.is_some() {
-                    let decision = String::from_utf8_lossy(&out[at..]).into_owned();
-                    log_decision(&agent, item.get(), &decision);
-                }
+        for (i, r) in batch.requests.into_iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
             }
-            Err(m) => {
-                let e = serde_json::json!({"error": {"code": "invalid_request", "message": m.to_string()}});
-                out.extend_from_slice(e.to_string().as_bytes());
+            decide_item(&loaded, r, now, &mut out);
+        }
+    } else {
+        let batch: Batch<'_> = match serde_json::from_str(text) {
+            Ok(b) => b,
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    &format!("a batch is {{\"requests\": [...]}}: {e}"),
+                );
+            }
+        };
+        if let Some(refused) = too_many(batch.requests.len()) {
+            return refused;
+        }
+        for (i, item) in batch.requests.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            match serde_json::from_str::<Request<'_>>(item.get()) {
+                Ok(r) => {
+                    let at = decide_item(&loaded, r, now, &mut out);
+                    if agent.decision_log.is_some() {
+                        let decision = String::from_utf8_lossy(&out[at..]).into_owned();
+                        log_decision(&agent, item.get(), &decision);
+                    }
+                }
+                Err(m) => {
+                    let e = serde_json::json!({"error": {"code": "invalid_request", "message": m.to_string()}});
+                    out.extend_from_slice(e.to_string().as_bytes());
+                }
             }
         }
     }

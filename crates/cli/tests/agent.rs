@@ -813,6 +813,27 @@ async fn attacks_are_refused_while_the_old_version_serves_and_the_canary_splits_
         "{} of 10,000 to the canary",
         first_split.len()
     );
+    // Without a decision log a batch is decoded in one pass; a bad item
+    // still gets its error in its place, and the limit holds.
+    let one = r#"{"agent": "inbox.triage", "action": "quarantine", "subject": "subject-1"}"#;
+    let (status, mixed) = json(
+        port,
+        "POST",
+        "/v1/decide/batch",
+        &format!(r#"{{"requests": [{one}, {{"agent": 7}}, {one}]}}"#),
+    );
+    assert_eq!(status, 200, "{mixed}");
+    assert_eq!(mixed["decisions"][1]["error"]["code"], "invalid_request");
+    assert_eq!(mixed["decisions"][0], mixed["decisions"][2]);
+    let (_, single) = json(port, "POST", "/v1/decide", one);
+    assert_eq!(mixed["decisions"][0]["digest"], single["digest"]);
+    assert_eq!(mixed["decisions"][0]["effect"], single["effect"]);
+    let over = format!("{{\"requests\": [{}]}}", vec![one; 10_001].join(","));
+    let (status, refused) = json(port, "POST", "/v1/decide/batch", &over);
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (413, Some("too_large"))
+    );
     drop(agent);
     drop(reg);
     let again = AgentProcess::start(&config, port);
