@@ -2,43 +2,15 @@
 //! against a 20-rule policy, on one core.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use gavel_bench::Rng;
 use gavel_governance::{OverrideInput, Policy, Scorecard, evaluate};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 fn policy() -> Policy {
-    let mut rules = Vec::new();
-    for i in 0..20 {
-        let t = 0.5 + f64::from(i) * 0.05;
-        let decision = ["no_go", "pilot", "demote"][i as usize % 3];
-        rules.push(json!({
-            "decision": decision,
-            "condition": format!("raroi < {t:.2} and confidence > 0.{} or sandbox_roi is not None and sandbox_roi < {:.2} and adapter_roi > 3", 5 + i % 4, 0.01 * f64::from(i)),
-            "reason_code": format!("rule_{i}"),
-        }));
-    }
-    Policy::from_json(
-        &json!({"max_variance": 0.2, "scenario_thresholds": {"latency": 0.3}, "rules": rules}),
-    )
-    .expect("valid policy")
+    Policy::from_json(&gavel_bench::governance_policy_json()).expect("valid policy")
 }
 
 fn scorecards(n: usize) -> Vec<Value> {
-    let mut rng = Rng::new(7);
-    let mut f = |scale: f64| (rng.below(10_000) as f64) / 10_000.0 * scale;
-    (0..n)
-        .map(|i| {
-            json!({
-                "workflow_id": format!("wf-{i}"),
-                "alignment_status": "pass",
-                "raroi": f(2.5),
-                "confidence": f(1.0),
-                "sandbox_roi": f(1.0),
-                "adapter_roi": f(2.0),
-                "scenario_scores": {"latency": f(1.0), "accuracy": f(1.0)},
-            })
-        })
-        .collect()
+    gavel_bench::scorecards_json(n)
 }
 
 fn bench(c: &mut Criterion) {

@@ -220,6 +220,42 @@ pub fn structured_bundle_json(rules: usize) -> String {
     .to_string()
 }
 
+/// A 20-rule governance policy with a variance limit and a scenario
+/// minimum: each rule a few comparisons joined by `and` / `or`.
+pub fn governance_policy_json() -> Value {
+    let rules: Vec<Value> = (0..20u32)
+        .map(|i| {
+            let t = 0.5 + f64::from(i) * 0.05;
+            let decision = ["no_go", "pilot", "demote"][i as usize % 3];
+            json!({
+                "decision": decision,
+                "condition": format!("raroi < {t:.2} and confidence > 0.{} or sandbox_roi is not None and sandbox_roi < {:.2} and adapter_roi > 3", 5 + i % 4, 0.01 * f64::from(i)),
+                "reason_code": format!("rule_{i}"),
+            })
+        })
+        .collect();
+    json!({"max_variance": 0.2, "scenario_thresholds": {"latency": 0.3}, "rules": rules})
+}
+
+/// `n` workflow scorecards with every field set, values spread evenly.
+pub fn scorecards_json(n: usize) -> Vec<Value> {
+    let mut rng = Rng::new(7);
+    let mut f = |scale: f64| (rng.below(10_000) as f64) / 10_000.0 * scale;
+    (0..n)
+        .map(|i| {
+            json!({
+                "workflow_id": format!("wf-{i}"),
+                "alignment_status": "pass",
+                "raroi": f(2.5),
+                "confidence": f(1.0),
+                "sandbox_roi": f(1.0),
+                "adapter_roi": f(2.0),
+                "scenario_scores": {"latency": f(1.0), "accuracy": f(1.0)},
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -16,7 +16,7 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -27,7 +27,7 @@ use gavel_console::{
 };
 use gavel_governance::{
     BatchSummary, OverrideCheck, OverrideInput, Policy, Scope, Scorecard, ScorecardError, Verdict,
-    borderline_record, decision_log_record, evaluate,
+    borderline_record, decision_log_line, evaluate,
 };
 use gavel_policy::{MAX_FILE_BYTES, Node, NodeValue};
 use gavel_trust::Sensitive;
@@ -235,7 +235,7 @@ fn legacy_secret(
 struct Appender {
     path: PathBuf,
     file: Option<File>,
-    /// The record being written, kept to reuse its allocation.
+    /// Records not yet written, each ending in a line break.
     line: Vec<u8>,
 }
 
@@ -249,24 +249,37 @@ impl Appender {
     }
 
     fn append(&mut self, record: &Value) -> Result<(), Failure> {
-        self.line.clear();
         serde_json::to_writer(&mut self.line, record).map_err(|e| {
             Failure::new(
                 "unwritable",
                 format!("cannot write `{}`: {e}", self.path.display()),
             )
         })?;
-        self.write_line()
+        self.end_record()
     }
 
     /// Appends a record already written as one line of JSON.
     fn append_line(&mut self, record: &str) -> Result<(), Failure> {
-        self.line.clear();
         self.line.extend_from_slice(record.as_bytes());
-        self.write_line()
+        self.end_record()
     }
 
-    fn write_line(&mut self) -> Result<(), Failure> {
+    /// Ends the record in hand; records are written to the file in blocks
+    /// of about 256 KiB (and by [`Appender::flush`]), not one by one.
+    fn end_record(&mut self) -> Result<(), Failure> {
+        self.line.push(b'\n');
+        if self.line.len() >= APPEND_BLOCK {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the records held to the file (opened, and its directory
+    /// made, the first time).
+    fn flush(&mut self) -> Result<(), Failure> {
+        if self.line.is_empty() {
+            return Ok(());
+        }
         let path = &self.path;
         let unwritable = |what: &str, e: std::io::Error| {
             Failure::new(
@@ -274,7 +287,6 @@ impl Appender {
                 format!("cannot {what} `{}`: {e}", path.display()),
             )
         };
-        self.line.push(b'\n');
         let file = match &mut self.file {
             Some(f) => f,
             None => {
@@ -294,10 +306,18 @@ impl Appender {
                 self.file.insert(f)
             }
         };
-        file.write_all(&self.line)
-            .map_err(|e| unwritable("write", e))
+        let written = file.write_all(&self.line);
+        self.line.clear();
+        written.map_err(|e| unwritable("write", e))
     }
 }
+
+/// How much of a log or queue is held before it is written.
+const APPEND_BLOCK: usize = 256 * 1024;
+
+/// How much output is held before it is printed (after the log and the
+/// queue it follows are written).
+const OUTPUT_BLOCK: usize = 64 * 1024;
 
 /// Where a scorecard came from, for messages.
 struct Origin<'a> {
@@ -370,7 +390,10 @@ struct Run<'a> {
     rt: &'a tokio::runtime::Runtime,
     console: Option<Console>,
     loaded: Option<LoadedOverride>,
-    out: BufWriter<std::io::StdoutLock<'static>>,
+    /// Output not yet printed: printed only after the log and the queue
+    /// records of the same scorecards are written.
+    out: Vec<u8>,
+    stdout: std::io::StdoutLock<'static>,
     log: Option<Appender>,
     queue: Option<Appender>,
     summary: BatchSummary,
@@ -384,8 +407,6 @@ struct Run<'a> {
     /// `at` of this batch's runs, and who ran them.
     run_at: String,
     actor: Option<String>,
-    /// The record being written, kept to reuse its allocation.
-    record: String,
 }
 
 fn unwritable_stdout(e: std::io::Error) -> Failure {
@@ -553,7 +574,7 @@ impl Run<'_> {
                 workflow_id: e.workflow_id.clone(),
                 verdict: e.verdict.as_str().to_string(),
                 override_id: None,
-                log_line: decision_log_record(&card, &e, self.now.as_second()).to_string(),
+                log_line: decision_log_line(&card, &e, self.now.as_second()),
             };
             let won = self
                 .rt
@@ -587,23 +608,19 @@ impl Run<'_> {
             self.any_refused = true;
         }
         self.summary.add(&e);
-        if self.log.is_some() || (self.runs.is_some() && !recorded) {
-            self.record.clear();
-            let record = decision_log_record(&card, &e, self.now.as_second());
-            // Writing JSON into a `String` cannot fail.
-            let _ = std::fmt::Write::write_fmt(&mut self.record, format_args!("{record}"));
+        let record = (self.log.is_some() || (self.runs.is_some() && !recorded))
+            .then(|| decision_log_line(&card, &e, self.now.as_second()));
+        if let (Some(log), Some(record)) = (self.log.as_mut(), &record) {
+            log.append_line(record)?;
         }
-        if let Some(log) = self.log.as_mut() {
-            log.append_line(&self.record)?;
-        }
-        if let (Some(runs), false) = (self.runs.as_mut(), recorded) {
+        if let (Some(runs), false, Some(record)) = (self.runs.as_mut(), recorded, record) {
             runs.push(NewRun {
                 at: self.run_at.clone(),
                 actor: self.actor.clone(),
                 workflow_id: e.workflow_id.clone(),
                 verdict: e.verdict.as_str().to_string(),
                 override_id: None,
-                log_line: self.record.clone(),
+                log_line: record,
             });
             if runs.len() >= RUNS_PER_TRANSACTION {
                 self.flush_runs()?;
@@ -650,6 +667,9 @@ impl Run<'_> {
                 }
             }
         }
+        if self.out.len() >= OUTPUT_BLOCK {
+            self.flush()?;
+        }
         Ok(())
     }
 
@@ -666,8 +686,18 @@ impl Run<'_> {
 
     /// Flushes the output printed so far (the log and the queue are
     /// written record by record, before the output).
+    /// Writes the log and the queue, then prints the output held.
     fn flush(&mut self) -> Result<(), Failure> {
-        self.out.flush().map_err(unwritable_stdout)
+        let logged = self.log.as_mut().map_or(Ok(()), Appender::flush);
+        let queued = self.queue.as_mut().map_or(Ok(()), Appender::flush);
+        logged?;
+        queued?;
+        self.stdout
+            .write_all(&self.out)
+            .and_then(|()| self.stdout.flush())
+            .map_err(unwritable_stdout)?;
+        self.out.clear();
+        Ok(())
     }
 
     fn print_summary(&mut self) -> Result<(), Failure> {
@@ -803,7 +833,8 @@ pub fn eval(args: &EvalArgs, format: OutputFormat) -> Result<ExitCode, Failure> 
         rt: &rt,
         console,
         loaded,
-        out: BufWriter::new(std::io::stdout().lock()),
+        out: Vec::with_capacity(OUTPUT_BLOCK * 2),
+        stdout: std::io::stdout().lock(),
         log: log.map(Appender::new),
         queue: args
             .borderline_queue
@@ -816,7 +847,6 @@ pub fn eval(args: &EvalArgs, format: OutputFormat) -> Result<ExitCode, Failure> 
         runs: (!args.no_log).then(Vec::new),
         run_at: run_time(now),
         actor,
-        record: String::new(),
     };
     let read = args.scorecards.iter().try_for_each(|p| run.path(p));
     // What was evaluated is recorded, even when a bad scorecard stopped

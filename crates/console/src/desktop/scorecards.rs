@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use gavel_governance::{
     BatchSummary, Evaluation, OverrideInput, Policy, Scorecard, Verdict, borderline_record,
-    decision_log_record, evaluate,
+    decision_log_line, evaluate,
 };
 use gavel_policy::{Format, NodeValue};
 use serde::{Deserialize, Serialize};
@@ -326,7 +326,7 @@ impl Console {
                 Scorecard::from_json(&v)
                     .map(|card| {
                         let e = evaluate(&card, &policy, &OverrideInput::default());
-                        let record = decision_log_record(&card, &e, now.as_second()).to_string();
+                        let record = decision_log_line(&card, &e, now.as_second());
                         let queued = (e.verdict == Verdict::Borderline && policy.borderline_queue)
                             .then(|| {
                                 borderline_record(&card, &e, &gavel_trust::rfc3339(now)).to_string()

@@ -16,8 +16,16 @@ fn evaluate(card: &Value, policy: &Policy, ovr: &OverrideInput) -> Evaluation {
     gavel_governance::evaluate(&card, policy, ovr)
 }
 
+/// The decision log's record, checked to be written as one line byte for
+/// byte the same by `decision_log_line`.
 fn decision_log_record(card: &Value, e: &Evaluation, unix_seconds: i64) -> Value {
-    gavel_governance::decision_log_record(&Scorecard::from_json(card).unwrap(), e, unix_seconds)
+    let card = Scorecard::from_json(card).unwrap();
+    let record = gavel_governance::decision_log_record(&card, e, unix_seconds);
+    assert_eq!(
+        gavel_governance::decision_log_line(&card, e, unix_seconds),
+        record.to_string()
+    );
+    record
 }
 
 fn policy(doc: Value) -> Policy {
