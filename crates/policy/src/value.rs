@@ -179,6 +179,9 @@ impl<'de> Deserialize<'de> for Value<'de> {
 
 struct ValueVisitor;
 
+/// Objects wider than this look keys up by hash to find duplicates.
+const WIDE_OBJECT: usize = 16;
+
 impl<'de> Visitor<'de> for ValueVisitor {
     type Value = Value<'de>;
 
@@ -226,9 +229,32 @@ impl<'de> Visitor<'de> for ValueVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut entries: Vec<(Cow<'de, str>, Value<'de>)> =
             Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
+        // Duplicates: a scan while the object is small, then a set of the
+        // keys' hashes (a scan of each key against all before it would make
+        // one wide object cost quadratic time: 600,000 keys fit in a batch).
+        let mut seen: Option<std::collections::HashSet<u64>> = None;
+        let hasher = std::hash::RandomState::new();
         while let Some(CowStr(key)) = map.next_key()? {
-            if entries.iter().any(|(k, _)| *k == key) {
+            let duplicate = match &mut seen {
+                None => entries.iter().any(|(k, _)| *k == key),
+                Some(hashes) => {
+                    !hashes.insert(std::hash::BuildHasher::hash_one(&hasher, &*key))
+                        && entries.iter().any(|(k, _)| *k == key)
+                }
+            };
+            if duplicate {
                 return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
+            }
+            if seen.is_none() && entries.len() >= WIDE_OBJECT {
+                seen = Some(
+                    entries
+                        .iter()
+                        .map(|(k, _)| std::hash::BuildHasher::hash_one(&hasher, &**k))
+                        .chain(std::iter::once(std::hash::BuildHasher::hash_one(
+                            &hasher, &*key,
+                        )))
+                        .collect(),
+                );
             }
             let value = map.next_value()?;
             entries.push((key, value));
@@ -419,6 +445,44 @@ pub fn parse_timestamp(text: &str) -> Result<jiff::Timestamp, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: each key was compared with every key before it, so one
+    /// context of 600,000 keys (an 8 MiB batch holds one) took minutes.
+    /// Past the first few, keys are looked up by hash, and a duplicate is
+    /// still found wherever its two copies are.
+    #[test]
+    fn duplicate_keys_are_found_in_contexts_of_any_width() {
+        for (width, first, again) in [
+            (3, 1, 2),
+            (17, 0, 16),
+            (40, 5, 39),
+            (40, 35, 39),
+            (200_000, 7, 199_999),
+        ] {
+            let keys: Vec<String> = (0..width)
+                .map(|i| format!("\"k{}\": {i}", if i == again { first } else { i }))
+                .collect();
+            let text = format!(
+                r#"{{"agent": "a.b", "action": "x", "context": {{{}}}}}"#,
+                keys.join(",")
+            );
+            let e = serde_json::from_str::<Request<'_>>(&text).unwrap_err();
+            assert!(
+                e.to_string().contains(&format!("duplicate key `k{first}`")),
+                "{width}: {e}"
+            );
+            let unique: Vec<String> = (0..width).map(|i| format!("\"k{i}\": {i}")).collect();
+            let text = format!(
+                r#"{{"agent": "a.b", "action": "x", "context": {{{}}}}}"#,
+                unique.join(",")
+            );
+            let r = serde_json::from_str::<Request<'_>>(&text).unwrap();
+            let Value::Object(entries) = &r.context else {
+                panic!()
+            };
+            assert_eq!(entries.len(), width);
+        }
+    }
 
     #[test]
     fn decodes_borrowing_and_refuses_unknown_fields() {

@@ -112,20 +112,26 @@ fn unknown_field(message: &str) -> Option<String> {
     })
 }
 
+/// A case as read: its context decoded straight into the engine's value
+/// (borrowing the text; a key given twice is refused, as in a request).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawCase {
+struct RawCase<'a> {
     case_id: Option<String>,
     agent: String,
     action: String,
-    #[serde(default)]
-    context: Option<serde_json::Value>,
+    #[serde(default, borrow, deserialize_with = "context")]
+    context: Option<Value<'a>>,
     timestamp: Option<String>,
     subject: Option<String>,
     request_id: Option<String>,
     expected_effect: Option<String>,
     #[serde(default, deserialize_with = "present")]
     expected_rule: Option<Option<String>>,
+}
+
+fn context<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value<'de>>, D::Error> {
+    Option::<Value<'de>>::deserialize(d)
 }
 
 /// Distinguishes `"expected_rule": null` (no rule) from a missing field.
@@ -139,14 +145,16 @@ fn effect(text: &str) -> Result<Effect, String> {
     })
 }
 
-impl RawCase {
+impl RawCase<'_> {
     fn into_case(self, ordinal: usize, line: Option<usize>) -> Result<Case, String> {
         let context = match self.context {
             None => Value::Object(Vec::new()),
-            Some(v @ serde_json::Value::Object(_)) => Value::from_json(&v),
+            Some(v @ Value::Object(_)) => v.into_owned(),
             Some(other) => {
-                let found = Value::from_json(&other).type_name();
-                return Err(format!("`context` must be an object, found {found}"));
+                return Err(format!(
+                    "`context` must be an object, found {}",
+                    other.type_name()
+                ));
             }
         };
         let id = self.case_id.or(self.request_id);
@@ -210,7 +218,7 @@ pub fn parse_case_line(
     if line.trim().is_empty() {
         return Ok(None);
     }
-    let raw: RawCase = serde_json::from_str(line).map_err(|e| json_error(&e, number - 1))?;
+    let raw: RawCase<'_> = serde_json::from_str(line).map_err(|e| json_error(&e, number - 1))?;
     raw.into_case(ordinal, Some(number))
         .map(Some)
         .map_err(|m| error(number, m))
@@ -221,7 +229,8 @@ pub fn parse_case_line(
 pub fn parse_cases(text: &str, format: CaseFormat) -> Result<Vec<Case>, DatasetError> {
     match format {
         CaseFormat::JsonArray => {
-            let raw: Vec<RawCase> = serde_json::from_str(text).map_err(|e| json_error(&e, 0))?;
+            let raw: Vec<RawCase<'_>> =
+                serde_json::from_str(text).map_err(|e| json_error(&e, 0))?;
             // Locate per-case problems by the case's position in the array.
             raw.into_iter()
                 .enumerate()
@@ -761,6 +770,21 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.line, Some(3));
+        // A context key given twice is refused, as in a decision request
+        // (it was the last copy that counted).
+        let jsonl = "{\"agent\":\"a.b\",\"action\":\"x\"}\n{\"agent\":\"a.b\",\"action\":\"x\",\"context\":{\"n\":1,\"n\":2}}\n";
+        let e = parse_cases(jsonl, CaseFormat::JsonLines).unwrap_err();
+        assert_eq!(e.line, Some(2));
+        assert!(e.message.contains("duplicate key `n`"), "{e}");
+        let e = parse_cases(
+            "{\"agent\":\"a.b\",\"action\":\"x\",\"context\":[1]}",
+            CaseFormat::JsonLines,
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains("`context` must be an object, found"),
+            "{e}"
+        );
     }
 
     #[test]
