@@ -328,7 +328,9 @@ struct Origin<'a> {
     index: Option<usize>,
     /// The scorecard as parsed, with the location of every value (within
     /// its line, for a JSON Lines file).
-    node: &'a Node,
+    /// (`None` for a line read in one pass: only a line that reads and
+    /// evaluates takes that path, so nothing is ever located in it.)
+    node: Option<&'a Node>,
     /// The whole file, to show the offending line (not for JSON Lines).
     text: Option<&'a str>,
 }
@@ -359,7 +361,7 @@ impl Origin<'_> {
             format!("{name} in `{}`: {e}", self.label()),
         )
         .in_file(self.file);
-        let at = self.node.locate(e.pointer());
+        let at = self.node.map(|n| n.locate(e.pointer())).unwrap_or_default();
         if let Some(d) = f.diagnostics.first_mut() {
             d.pointer = Some(pointer);
             d.line = Some(match self.line {
@@ -478,7 +480,7 @@ impl Run<'_> {
                     file: p,
                     line: None,
                     index: Some(i),
-                    node,
+                    node: Some(node),
                     text: Some(&text),
                 };
                 self.card(&origin, &node.to_json())
@@ -488,7 +490,7 @@ impl Run<'_> {
                     file: p,
                     line: None,
                     index: None,
-                    node: &doc,
+                    node: Some(&doc),
                     text: Some(&text),
                 };
                 self.card(&origin, &doc.to_json())
@@ -499,6 +501,20 @@ impl Run<'_> {
     fn line(&mut self, p: &str, n: usize, line: &str) -> Result<(), Failure> {
         if line.trim().is_empty() {
             return Ok(());
+        }
+        // Most lines are well-formed scorecards: read in one pass. Any other
+        // is read again with locations, which says where it is wrong.
+        if let Some(value) = gavel_policy::parse_json_value(line) {
+            if let Ok(card) = Scorecard::from_json(&value) {
+                let origin = Origin {
+                    file: p,
+                    line: Some(n),
+                    index: None,
+                    node: None,
+                    text: None,
+                };
+                return self.decide(&origin, card);
+            }
         }
         let node = gavel_policy::parse_document(line, gavel_policy::Format::Json).map_err(|e| {
             let d = e.diagnostics().into_iter().next();
@@ -523,7 +539,7 @@ impl Run<'_> {
             file: p,
             line: Some(n),
             index: None,
-            node: &node,
+            node: Some(&node),
             text: None,
         };
         self.card(&origin, &node.to_json())
@@ -533,6 +549,11 @@ impl Run<'_> {
     /// prints and logs the result.
     fn card(&mut self, origin: &Origin<'_>, value: &Value) -> Result<(), Failure> {
         let card = Scorecard::from_json(value).map_err(|e| origin.invalid(value, &e))?;
+        self.decide(origin, card)
+    }
+
+    /// Evaluates a scorecard read (see [`Run::card`]).
+    fn decide(&mut self, origin: &Origin<'_>, card: Scorecard<'_>) -> Result<(), Failure> {
         let workflow = card.workflow_id;
         let input = match &self.loaded {
             None => OverrideInput::default(),

@@ -335,9 +335,189 @@ pub(crate) fn number_value(text: &str, is_float: bool) -> Result<NodeValue, Stri
     }
 }
 
+/// The JSON value of `text` when it is one JSON document that [`parse`]
+/// would accept, read in one pass by `serde_json` without locations: the
+/// same value `parse(text)?.to_json()` gives. `None` when it is not sure
+/// (a syntax error, a duplicate key, an integer outside ±2^53, an integral
+/// number past 2^53 however written, nesting or size at the limits): the
+/// caller then parses with [`parse`], which says where and why. For
+/// batches of small documents (a scorecard a line) where locations matter
+/// only for the rare one that is wrong.
+pub fn parse_value(text: &str) -> Option<serde_json::Value> {
+    use serde::de::DeserializeSeed as _;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut values = 0usize;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = Strict {
+        depth: 0,
+        values: &mut values,
+    }
+    .deserialize(&mut de)
+    .ok()?;
+    de.end().ok()?;
+    Some(value)
+}
+
+/// A value as [`parse`] would read it, or an error where it might not.
+struct Strict<'v> {
+    depth: usize,
+    values: &'v mut usize,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Strict<'_> {
+    type Value = serde_json::Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        *self.values += 1;
+        if self.depth >= MAX_DEPTH - 1 || *self.values >= MAX_VALUES {
+            return Err(serde::de::Error::custom(
+                "at the limits: read with locations",
+            ));
+        }
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Strict<'_> {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Bool(v))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        if v.unsigned_abs() > MAX_SAFE_INTEGER.unsigned_abs() {
+            return Err(E::custom("integer outside ±2^53"));
+        }
+        Ok(serde_json::Value::from(v))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        if v > MAX_SAFE_INTEGER.unsigned_abs() {
+            return Err(E::custom("integer outside ±2^53"));
+        }
+        Ok(serde_json::Value::from(v))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        // An integer too long for 64 bits arrives here too, and `parse`
+        // refuses it; so does `-0`, which `parse` reads as the integer 0.
+        // A float written so (`-0.0`, `1e16`) is rare enough to be read
+        // with locations.
+        #[allow(clippy::cast_precision_loss)]
+        let big = v.abs() >= MAX_SAFE_INTEGER as f64;
+        let ambiguous = (big && v.fract() == 0.0) || (v == 0.0 && v.is_sign_negative());
+        match serde_json::Number::from_f64(v) {
+            Some(n) if !ambiguous => Ok(serde_json::Value::Number(n)),
+            _ => Err(E::custom("a number to read with locations")),
+        }
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::String(v))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(Strict {
+            depth: self.depth + 1,
+            values: &mut *self.values,
+        })? {
+            items.push(item);
+        }
+        Ok(serde_json::Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value_seed(Strict {
+                depth: self.depth + 1,
+                values: &mut *self.values,
+            })?;
+            if out.insert(key, value).is_some() {
+                return Err(serde::de::Error::custom("duplicate key"));
+            }
+        }
+        Ok(serde_json::Value::Object(out))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `parse_value` answers only what `parse` would, with the same value.
+    #[test]
+    fn the_one_pass_reader_agrees_with_the_located_one() {
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        let wide = format!(
+            "{{{}}}",
+            (0..40)
+                .map(|i| format!("\"k{i}\": {i}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let cases = [
+            r#"{"a": 1, "b": [true, null, -0, -0.0, 1.5e3, "x\u00e9\ud83d\ude00"], "c": {"d": {}}}"#,
+            "\u{feff} {\"a\": 1} ",
+            r#"{"a": 1, "a": 2}"#,
+            r#"{"a": {"b": 1, "b": 1}}"#,
+            "9007199254740992",
+            "9007199254740993",
+            "-9007199254740993",
+            "12345678901234567890",
+            "123456789012345678901234567890",
+            "1e300",
+            "9007199254740993.0",
+            "0.1",
+            "2.2250738585072011e-308",
+            "1e400",
+            "[1, 2,]",
+            "{\"a\": 1} x",
+            "\"\\ud800\"",
+            "\"a\u{1}b\"",
+            "\"\\u+abc\"",
+            "01",
+            "",
+            " ",
+            &deep,
+            &wide,
+        ];
+        for text in cases {
+            let located =
+                super::parse(text.strip_prefix('\u{feff}').unwrap_or(text)).map(|n| n.to_json());
+            // `None`: read with locations, whatever `parse` says holds.
+            if let Some(v) = parse_value(text) {
+                assert_eq!(Ok(&v), located.as_ref(), "{text}");
+            }
+        }
+        // It does answer the common case.
+        let common =
+            r#"{"workflow_id": "wf-1", "raroi": 1.25, "n": 3, "ok": true, "s": {"latency": 0.5}}"#;
+        assert_eq!(
+            parse_value(common),
+            super::parse(common).map(|n| n.to_json()).ok()
+        );
+        assert!(parse_value(&wide).is_some());
+        assert!(parse_value("9007199254740992").is_some());
+        assert!(parse_value(r#"{"a": 1, "a": 2}"#).is_none());
+        assert!(parse_value("9007199254740993").is_none());
+        assert!(parse_value("12345678901234567890").is_none());
+        assert!(parse_value(&deep).is_none());
+    }
 
     fn err(text: &str) -> Diagnostic {
         match parse(text) {

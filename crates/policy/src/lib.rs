@@ -63,6 +63,9 @@ pub use engine::{
     SharedEngine, Step,
 };
 pub use error::{Diagnostic, LoadError, MAX_FILE_BYTES};
+/// One JSON document read in one pass, without locations (see
+/// [`json::parse_value`]).
+pub use json::parse_value as parse_json_value;
 pub use lint::{
     CHECKS, FINDING_BYTES, Finding, HIGH_COST, LintConfig, LintReport, Linter, MAX_NAMED_RULES,
     SHORT_REASON, Severity, Summary, TOTAL_FINDINGS_FACTOR, actions_overlap, agents_overlap,

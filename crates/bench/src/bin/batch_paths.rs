@@ -1,7 +1,7 @@
 //! The two batch paths users feel (issue 25, `BENCHMARKS.md`): `gavel sim`
 //! over a 100,000-case JSON Lines file against a generated 1,000-rule
 //! bundle, and `gavel scorecard eval` of 100,000 scorecards in JSON Lines
-//! with the decision log. Each is run as a real process, five times; the
+//! with the decision log (and the runs recorded in the store), and without. Each is run as a real process, five times; the
 //! median wall time is printed.
 //!
 //! ```sh
@@ -127,12 +127,35 @@ fn main() -> Result<(), Fail> {
         ],
         runs,
         || {
-            // Each run appends to a new log, as the first run of the day does.
-            match std::fs::remove_file(&log) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
-                _ => Ok(()),
+            // Each run starts from a new log and a new store, so runs
+            // measure the same work.
+            for gone in [
+                std::fs::remove_file(&log),
+                std::fs::remove_dir_all(dir.join("home")),
+            ] {
+                match gone {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                    _ => {}
+                }
             }
+            Ok(())
         },
+    )?;
+    let bare = median(
+        &gavel,
+        &dir,
+        &[
+            "scorecard",
+            "eval",
+            "--policy",
+            "policy.json",
+            "cards.jsonl",
+            "--no-log",
+            "--format",
+            "json",
+        ],
+        runs,
+        || Ok(()),
     )?;
     println!("| path | median of {runs} |");
     println!("|---|---|");
@@ -143,6 +166,10 @@ fn main() -> Result<(), Fail> {
     println!(
         "| `gavel scorecard eval` 100,000 scorecards (JSON Lines) with the decision log | {:.3} s |",
         cards.as_secs_f64()
+    );
+    println!(
+        "| the same with `--no-log` (no decision log, no runs recorded in the store) | {:.3} s |",
+        bare.as_secs_f64()
     );
     Ok(())
 }
