@@ -425,10 +425,6 @@ impl<'de> serde::de::Visitor<'de> for Strict<'_> {
         Ok(serde_json::Value::String(v.to_owned()))
     }
 
-    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(serde_json::Value::String(v))
-    }
-
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut items = Vec::new();
         while let Some(item) = seq.next_element_seed(Strict {
@@ -505,18 +501,29 @@ mod tests {
             }
         }
         // It does answer the common case.
-        let common =
-            r#"{"workflow_id": "wf-1", "raroi": 1.25, "n": 3, "ok": true, "s": {"latency": 0.5}}"#;
+        let common = r#"{"workflow_id": "wf-\n1\u00e9", "raroi": 1.25, "n": 3, "ok": true, "no": null, "s": {"latency": 0.5}, "l": [[1, "a"], []]}"#;
         assert_eq!(
             parse_value(common),
             super::parse(common).map(|n| n.to_json()).ok()
         );
+        assert!(parse_value(common).is_some());
         assert!(parse_value(&wide).is_some());
         assert!(parse_value("9007199254740992").is_some());
         assert!(parse_value(r#"{"a": 1, "a": 2}"#).is_none());
         assert!(parse_value("9007199254740993").is_none());
         assert!(parse_value("12345678901234567890").is_none());
         assert!(parse_value(&deep).is_none());
+        // Numbers it reads itself, at the edges of what it reads.
+        for n in ["-9007199254740992", "1.5e3", "-1.5", "0.0", "0", "-7"] {
+            let located = super::parse(n).map(|n| n.to_json()).ok();
+            assert_eq!(parse_value(n), located, "{n}");
+            assert!(located.is_some(), "{n}");
+        }
+        // More values than a document may hold: refused by `parse`, so
+        // never answered here.
+        let many = format!("[{}0]", "0,".repeat(MAX_VALUES));
+        assert!(super::parse(&many).is_err());
+        assert!(parse_value(&many).is_none());
     }
 
     fn err(text: &str) -> Diagnostic {
