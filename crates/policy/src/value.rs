@@ -230,17 +230,13 @@ impl<'de> Visitor<'de> for ValueVisitor {
         let mut entries: Vec<(Cow<'de, str>, Value<'de>)> =
             Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
         // Duplicates: a scan while the object is small, then a set of the
-        // keys' hashes (a scan of each key against all before it would make
-        // one wide object cost quadratic time: 600,000 keys fit in a batch).
-        let mut seen: Option<std::collections::HashSet<u64>> = None;
-        let hasher = std::hash::RandomState::new();
+        // keys (a scan of each key against all before it would make one
+        // wide object cost quadratic time: 600,000 keys fit in a batch).
+        let mut seen: Option<std::collections::HashSet<Cow<'de, str>>> = None;
         while let Some(CowStr(key)) = map.next_key()? {
             let duplicate = match &mut seen {
                 None => entries.iter().any(|(k, _)| *k == key),
-                Some(hashes) => {
-                    !hashes.insert(std::hash::BuildHasher::hash_one(&hasher, &*key))
-                        && entries.iter().any(|(k, _)| *k == key)
-                }
+                Some(keys) => !keys.insert(key.clone()),
             };
             if duplicate {
                 return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
@@ -249,10 +245,8 @@ impl<'de> Visitor<'de> for ValueVisitor {
                 seen = Some(
                     entries
                         .iter()
-                        .map(|(k, _)| std::hash::BuildHasher::hash_one(&hasher, &**k))
-                        .chain(std::iter::once(std::hash::BuildHasher::hash_one(
-                            &hasher, &*key,
-                        )))
+                        .map(|(k, _)| k.clone())
+                        .chain(std::iter::once(key.clone()))
                         .collect(),
                 );
             }
