@@ -4,6 +4,14 @@
 
 use serde_json::{Value, json};
 
+/// The value after `name` on a benchmark binary's command line.
+pub fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
 /// A small portable generator (SplitMix64), so benchmarks are repeatable.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);

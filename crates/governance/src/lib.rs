@@ -911,55 +911,51 @@ fn foresight_gate(forecast: &Forecast<'_>, policy: &Policy, verdict: Verdict) ->
     }
 }
 
+/// One line of the decision log, its fields in the order a JSON object's
+/// keys print (sorted), so the record and its line agree byte for byte.
+#[derive(Serialize)]
+struct LogLine<'a> {
+    dag_impact: Option<&'a Value>,
+    decision: bool,
+    forecast_confidence: Option<f64>,
+    forecast_projections: Option<&'a Value>,
+    patch_summary: Option<&'a str>,
+    reason_codes: &'a [String],
+    timestamp: i64,
+    verdict: Verdict,
+    workflow_id: &'a Option<String>,
+}
+
+impl<'a> LogLine<'a> {
+    fn new(card: &'a Scorecard<'_>, e: &'a Evaluation, unix_seconds: i64) -> LogLine<'a> {
+        let forecast = card.forecast.as_ref();
+        LogLine {
+            dag_impact: forecast.and_then(|f| f.dag_impact),
+            decision: e.verdict == Verdict::Promote,
+            forecast_confidence: forecast.and_then(|f| f.confidence),
+            forecast_projections: forecast.and_then(|f| f.projections),
+            patch_summary: card.patch_summary,
+            reason_codes: &e.reason_codes,
+            timestamp: unix_seconds,
+            verdict: e.verdict,
+            workflow_id: &e.workflow_id,
+        }
+    }
+}
+
 /// One line of the decision log: `{timestamp (Unix seconds), workflow_id,
 /// patch_summary, forecast_projections, forecast_confidence, dag_impact,
 /// decision (promoted?), verdict, reason_codes}`.
 pub fn decision_log_record(card: &Scorecard<'_>, e: &Evaluation, unix_seconds: i64) -> Value {
-    let forecast = card.forecast.as_ref();
-    json!({
-        "timestamp": unix_seconds,
-        "workflow_id": e.workflow_id,
-        "patch_summary": card.patch_summary,
-        "forecast_projections": forecast.and_then(|f| f.projections),
-        "forecast_confidence": forecast.and_then(|f| f.confidence),
-        "dag_impact": forecast.and_then(|f| f.dag_impact),
-        "decision": e.verdict == Verdict::Promote,
-        "verdict": e.verdict,
-        "reason_codes": e.reason_codes,
-    })
+    // Serializing borrowed values cannot fail.
+    serde_json::to_value(LogLine::new(card, e, unix_seconds)).unwrap_or(Value::Null)
 }
 
 /// [`decision_log_record`] written as one line of JSON, byte for byte the
 /// same, without building a JSON object first (a batch of 100,000 cards
 /// writes 100,000 of them).
 pub fn decision_log_line(card: &Scorecard<'_>, e: &Evaluation, unix_seconds: i64) -> String {
-    // The fields in the order a JSON object's keys print: sorted.
-    #[derive(Serialize)]
-    struct Line<'a> {
-        dag_impact: Option<&'a Value>,
-        decision: bool,
-        forecast_confidence: Option<f64>,
-        forecast_projections: Option<&'a Value>,
-        patch_summary: Option<&'a str>,
-        reason_codes: &'a [String],
-        timestamp: i64,
-        verdict: Verdict,
-        workflow_id: &'a Option<String>,
-    }
-    let forecast = card.forecast.as_ref();
-    let line = Line {
-        dag_impact: forecast.and_then(|f| f.dag_impact),
-        decision: e.verdict == Verdict::Promote,
-        forecast_confidence: forecast.and_then(|f| f.confidence),
-        forecast_projections: forecast.and_then(|f| f.projections),
-        patch_summary: card.patch_summary,
-        reason_codes: &e.reason_codes,
-        timestamp: unix_seconds,
-        verdict: e.verdict,
-        workflow_id: &e.workflow_id,
-    };
-    // Serializing borrowed values into a `String` cannot fail.
-    serde_json::to_string(&line).unwrap_or_default()
+    serde_json::to_string(&LogLine::new(card, e, unix_seconds)).unwrap_or_default()
 }
 
 /// The borderline queue's record of a scorecard decided `borderline`

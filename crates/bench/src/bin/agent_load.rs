@@ -233,12 +233,7 @@ fn scripts(dir: &Path, batch: usize, depth: usize) -> Result<[PathBuf; 3], Fail>
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Fail> {
     let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let arg = |name: &str| gavel_bench::arg(&args, name);
     let gavel = PathBuf::from(arg("--gavel").unwrap_or_else(|| "target/release/gavel".into()));
     let seconds: u64 = arg("--seconds").and_then(|s| s.parse().ok()).unwrap_or(10);
     let batch: usize = arg("--batch").and_then(|s| s.parse().ok()).unwrap_or(1000);

@@ -77,12 +77,7 @@ fn median(
 
 fn main() -> Result<(), Fail> {
     let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
+    let arg = |name: &str| gavel_bench::arg(&args, name);
     let gavel = std::path::absolute(PathBuf::from(
         arg("--gavel").unwrap_or_else(|| "target/release/gavel".into()),
     ))?;
