@@ -35,6 +35,9 @@ pub struct CompiledRule {
     index: usize,
     rank: usize,
     conditions: Box<[Condition]>,
+    /// This rule's conditions as the engine evaluates them: a range of
+    /// [`Engine::tests`].
+    tests: (u32, u32),
 }
 
 impl CompiledRule {
@@ -76,8 +79,179 @@ pub struct Engine {
     namespaces: FxHashMap<Box<str>, u32>,
     actions: FxHashMap<Box<str>, u32>,
     groups: FxHashMap<u64, Box<[u32]>>,
+    /// The merged candidate list of every (agent, action) a request can
+    /// resolve to, when they fit the budget; else the groups are merged per
+    /// request.
+    combos: Option<Combos>,
+    /// Every context path a condition reads, by slot (most read first).
+    slots: Box<[Slot]>,
+    /// Every enabled rule's conditions, compiled, rule after rule.
+    tests: Box<[Test]>,
+    /// Each rule's range of `tests`, by rank (apart from the rules, which a
+    /// decision reads only for the rule that matched).
+    test_spans: Box<[(u32, u32)]>,
     default_effect: Effect,
     timezone: jiff::tz::TimeZone,
+}
+
+/// The candidate lists of every agent key (0 = no known agent or namespace,
+/// then the agent ids, then the namespace ids) × action key (0 = no known
+/// action, then the action ids): `spans[agent * actions + action]` is a
+/// range of `ranks`, in decision order.
+#[derive(Debug)]
+struct Combos {
+    actions: usize,
+    spans: Box<[(u32, u32)]>,
+    ranks: Box<[u32]>,
+}
+
+/// A context path conditions read, and the strings they compare it with.
+#[derive(Debug)]
+struct Slot {
+    path: Box<[Box<str>]>,
+    texts: FxHashMap<Box<str>, u32>,
+}
+
+/// The most entries the merged candidate lists may hold together, beyond
+/// sixteen a rule: past it, a bundle whose wildcard rules would repeat in
+/// too many lists merges its groups per request instead.
+const COMBO_BUDGET: usize = 1 << 20;
+
+/// A condition as the engine evaluates it: which field it reads and its
+/// test, specialised for the common operand shapes.
+#[derive(Debug)]
+struct Test {
+    /// A slot of [`Engine::paths`], or [`HOUR`] / [`WEEKDAY`].
+    slot: u32,
+    /// The condition's position in its rule (for errors and the general case).
+    cond: u32,
+    kind: Kind,
+}
+
+const HOUR: u32 = u32::MAX;
+const WEEKDAY: u32 = u32::MAX - 1;
+
+#[derive(Debug)]
+enum Kind {
+    Exists(bool),
+    /// `>=`, `<=`, `>`, `<` against a number.
+    Ge(f64),
+    Le(f64),
+    Gt(f64),
+    Lt(f64),
+    /// `==` / `!=` a string, by its id among its slot's strings.
+    EqText(u32),
+    NeText(u32),
+    EqNumber(f64),
+    NeNumber(f64),
+    /// `in:` / `not_in:` a list of strings only, by id.
+    InTexts(Box<[u32]>),
+    NotInTexts(Box<[u32]>),
+    /// Anything else: the condition itself, evaluated as written.
+    General,
+}
+
+/// A string's id where no condition on its slot names that string (or the
+/// value is not a string).
+const NO_TEXT: u32 = u32::MAX;
+
+impl Kind {
+    fn order(op: Op, limit: f64) -> Kind {
+        match op {
+            Op::Ge => Kind::Ge(limit),
+            Op::Le => Kind::Le(limit),
+            Op::Gt => Kind::Gt(limit),
+            Op::Lt => Kind::Lt(limit),
+            _ => Kind::General,
+        }
+    }
+
+    /// The test of `cond`; strings are interned into `texts`, the strings of
+    /// its slot (none for `$hour` and `$weekday`: those stay general).
+    fn of(cond: &Condition, texts: Option<&mut FxHashMap<Box<str>, u32>>) -> Kind {
+        let Some(texts) = texts else {
+            return match (&cond.operand, cond.op) {
+                (Operand::Exists(want), _) => Kind::Exists(*want),
+                (Operand::Number(limit), op) => Kind::order(op, *limit),
+                _ => Kind::General,
+            };
+        };
+        let mut intern = |s: &str| -> u32 {
+            let next = texts.len() as u32;
+            *texts.entry(s.into()).or_insert(next)
+        };
+        let mut ids = |items: &[Value<'static>]| -> Option<Box<[u32]>> {
+            items.iter().map(|i| i.as_str().map(&mut intern)).collect()
+        };
+        match (&cond.operand, cond.op) {
+            (Operand::Exists(want), _) => Kind::Exists(*want),
+            (Operand::Number(limit), op) => Kind::order(op, *limit),
+            (Operand::Value(Value::String(s)), Op::Eq) => Kind::EqText(intern(s)),
+            (Operand::Value(Value::String(s)), Op::Ne) => Kind::NeText(intern(s)),
+            (Operand::Value(Value::Number(n)), Op::Eq) => Kind::EqNumber(*n),
+            (Operand::Value(Value::Number(n)), Op::Ne) => Kind::NeNumber(*n),
+            (Operand::List(items), Op::In) => ids(items).map_or(Kind::General, Kind::InTexts),
+            (Operand::List(items), Op::NotIn) => ids(items).map_or(Kind::General, Kind::NotInTexts),
+            _ => Kind::General,
+        }
+    }
+}
+
+/// The context values of one request by slot, each looked up once, when a
+/// condition first reads it (the first [`CACHED`] slots; later ones are
+/// looked up each time).
+struct Fields<'c, 'a> {
+    context: &'c Value<'a>,
+    known: u32,
+    values: [Option<&'c Value<'a>>; CACHED],
+    ids: [u32; CACHED],
+}
+
+const CACHED: usize = 16;
+
+impl<'c, 'a> Fields<'c, 'a> {
+    fn new(context: &'c Value<'a>) -> Self {
+        Fields {
+            context,
+            known: 0,
+            values: [None; CACHED],
+            ids: [NO_TEXT; CACHED],
+        }
+    }
+
+    /// The value of a slot and, when it is a string some condition on the
+    /// slot names, that string's id (else [`NO_TEXT`]).
+    #[inline(always)]
+    fn get(&mut self, slots: &[Slot], slot: u32) -> (Option<&'c Value<'a>>, u32) {
+        let i = slot as usize;
+        if i < CACHED && self.known & (1 << i) != 0 {
+            if let (Some(&value), Some(&id)) = (self.values.get(i), self.ids.get(i)) {
+                return (value, id);
+            }
+        }
+        self.resolve(slots, i)
+    }
+
+    /// Looks a slot up in the context (and its string among the slot's).
+    #[inline(never)]
+    fn resolve(&mut self, slots: &[Slot], i: usize) -> (Option<&'c Value<'a>>, u32) {
+        let Some(slot) = slots.get(i) else {
+            return (None, NO_TEXT);
+        };
+        let value = lookup(self.context, &slot.path);
+        let id = match value {
+            Some(Value::String(s)) if !slot.texts.is_empty() => {
+                slot.texts.get(s.as_ref()).copied().unwrap_or(NO_TEXT)
+            }
+            _ => NO_TEXT,
+        };
+        if let (Some(v), Some(d)) = (self.values.get_mut(i), self.ids.get_mut(i)) {
+            *v = value;
+            *d = id;
+            self.known |= 1 << i;
+        }
+        (value, id)
+    }
 }
 
 /// Agent keys: 0 is `*`, then exact agents, then namespaces.
@@ -134,6 +308,32 @@ impl Engine {
             }
         }
 
+        // Slots: the paths conditions read, most read first (so that they
+        // are the ones a request caches).
+        let mut uses: FxHashMap<&[String], usize> = FxHashMap::default();
+        for r in &order {
+            for c in &r.conditions {
+                if let Field::Path(p) = &c.field {
+                    *uses.entry(p.as_slice()).or_default() += 1;
+                }
+            }
+        }
+        let mut by_use: Vec<(&[String], usize)> = uses.into_iter().collect();
+        by_use.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        let slots: FxHashMap<&[String], u32> = by_use
+            .iter()
+            .enumerate()
+            .map(|(i, (p, _))| (*p, i as u32))
+            .collect();
+        let mut slot_list: Vec<Slot> = by_use
+            .iter()
+            .map(|(p, _)| Slot {
+                path: p.iter().map(|s| Box::from(s.as_str())).collect(),
+                texts: FxHashMap::default(),
+            })
+            .collect();
+        let mut tests = Vec::new();
+
         let mut groups: FxHashMap<u64, Vec<u32>> = FxHashMap::default();
         let mut rules = Vec::with_capacity(order.len());
         for (rank, r) in order.iter().enumerate() {
@@ -150,6 +350,20 @@ impl Engine {
                 .entry(group_key(agent, action))
                 .or_default()
                 .push(rank as u32);
+            let first = tests.len() as u32;
+            for (i, c) in r.conditions.iter().enumerate() {
+                let slot = match &c.field {
+                    Field::Path(p) => slots.get(p.as_slice()).copied().unwrap_or(u32::MAX - 2),
+                    Field::Hour => HOUR,
+                    Field::Weekday => WEEKDAY,
+                };
+                let texts = slot_list.get_mut(slot as usize).map(|s| &mut s.texts);
+                tests.push(Test {
+                    slot,
+                    cond: i as u32,
+                    kind: Kind::of(c, texts),
+                });
+            }
             rules.push(CompiledRule {
                 id: r.id.as_str().into(),
                 effect: r.effect,
@@ -160,18 +374,33 @@ impl Engine {
                 index: r.index,
                 rank,
                 conditions: r.conditions.clone().into_boxed_slice(),
+                tests: (first, tests.len() as u32),
             });
         }
+        let groups: FxHashMap<u64, Box<[u32]>> = groups
+            .into_iter()
+            .map(|(k, v)| (k, v.into_boxed_slice()))
+            .collect();
+        let combos = Combos::build(
+            &groups,
+            agents.len(),
+            namespaces.len(),
+            &agent_namespace,
+            actions.len(),
+            rules.len(),
+        );
+        let test_spans = rules.iter().map(|r| r.tests).collect();
         Engine {
             rules: rules.into_boxed_slice(),
             agents,
             agent_namespace,
             namespaces,
             actions,
-            groups: groups
-                .into_iter()
-                .map(|(k, v)| (k, v.into_boxed_slice()))
-                .collect(),
+            groups,
+            combos,
+            slots: slot_list.into_boxed_slice(),
+            test_spans,
+            tests: tests.into_boxed_slice(),
             default_effect: bundle.metadata.default_effect,
             timezone: bundle.timezone.clone(),
         }
@@ -205,25 +434,104 @@ impl Engine {
         timestamp: Option<jiff::Timestamp>,
     ) -> Decision<'e> {
         let mut clock = Clock::new(timestamp, &self.timezone);
+        let mut fields = Fields::new(context);
         let mut errors = Vec::new();
-        for rule in self.candidates(agent, action) {
-            if rule
-                .conditions
+        let (agent_key, action_key) = self.keys(agent, action);
+        let found = match self
+            .combos
+            .as_ref()
+            .and_then(|c| c.list(agent_key, action_key))
+        {
+            Some(list) => list
                 .iter()
-                .all(|c| holds(c, &rule.id, context, &mut clock, &mut errors))
-            {
-                return Decision {
-                    effect: rule.effect,
-                    rule: Some(rule),
-                    errors,
-                };
-            }
-        }
+                .find(|&&rank| self.rule_holds(rank, &mut fields, &mut clock, &mut errors))
+                .and_then(|&rank| self.rules.get(rank as usize)),
+            None => self.merged(agent_key, action_key).find(|rule| {
+                self.rule_holds(rule.rank as u32, &mut fields, &mut clock, &mut errors)
+            }),
+        };
         Decision {
-            effect: self.default_effect,
-            rule: None,
+            effect: found.map_or(self.default_effect, |r| r.effect),
+            rule: found,
             errors,
         }
+    }
+
+    /// Whether every condition of `rule` holds, by its compiled tests.
+    #[inline(always)]
+    fn rule_holds<'e, 'c, 'a>(
+        &'e self,
+        rank: u32,
+        fields: &mut Fields<'c, 'a>,
+        clock: &mut Clock<'_>,
+        errors: &mut Vec<EvalError<'e>>,
+    ) -> bool {
+        let Some(&(first, end)) = self.test_spans.get(rank as usize) else {
+            return false;
+        };
+        let tests = self
+            .tests
+            .get(first as usize..end as usize)
+            .unwrap_or_default();
+        for t in tests {
+            let (value, id) = if t.slot < WEEKDAY {
+                fields.get(&self.slots, t.slot)
+            } else {
+                let derived = clock.derived();
+                let value =
+                    derived.map(|(hour, weekday)| if t.slot == HOUR { hour } else { weekday });
+                (value, NO_TEXT)
+            };
+            let Some(value) = value else {
+                // Only `exists: false` holds on a missing field (`Kind::of`
+                // gives every `exists:` condition its own kind).
+                if matches!(t.kind, Kind::Exists(false)) {
+                    continue;
+                }
+                return false;
+            };
+            let holds = match &t.kind {
+                Kind::Exists(want) => *want,
+                Kind::Ge(limit) | Kind::Le(limit) | Kind::Gt(limit) | Kind::Lt(limit) => {
+                    match value {
+                        Value::Number(v) => match t.kind {
+                            Kind::Ge(_) => *v >= *limit,
+                            Kind::Le(_) => *v <= *limit,
+                            Kind::Gt(_) => *v > *limit,
+                            _ => *v < *limit,
+                        },
+                        other => {
+                            let rule = self.rules.get(rank as usize);
+                            if let Some((rule, c)) =
+                                rule.and_then(|r| Some((r, r.conditions.get(t.cond as usize)?)))
+                            {
+                                errors.push(EvalError {
+                                    rule_id: &rule.id,
+                                    condition: &c.key,
+                                    found: other.type_name(),
+                                });
+                            }
+                            false
+                        }
+                    }
+                }
+                Kind::EqText(want) => id == *want,
+                Kind::NeText(want) => id != *want,
+                Kind::EqNumber(n) => matches!(value, Value::Number(v) if v == n),
+                Kind::NeNumber(n) => !matches!(value, Value::Number(v) if v == n),
+                Kind::InTexts(ids) => ids.contains(&id),
+                Kind::NotInTexts(ids) => !ids.contains(&id),
+                Kind::General => self.rules.get(rank as usize).is_some_and(|rule| {
+                    rule.conditions
+                        .get(t.cond as usize)
+                        .is_some_and(|c| holds_on(c, Some(value), &rule.id, errors))
+                }),
+            };
+            if !holds {
+                return false;
+            }
+        }
+        true
     }
 
     /// Decides a request and says why: every rule whose agent and action
@@ -277,38 +585,122 @@ impl Engine {
         }
     }
 
-    /// The rules whose agent and action patterns match, in decision order:
-    /// the (at most six) groups of the request merged by rank.
+    /// The request's agent key (its agent id, else its namespace's id, else
+    /// [`ANY`]) and action key (its action id, else [`ANY`]).
     #[inline(always)]
-    fn candidates<'e>(&'e self, agent: &str, action: &str) -> Candidates<'e> {
-        let agent_id = self.agents.get(agent).copied();
-        let ns_id = match agent_id {
-            Some(id) => self
-                .agent_namespace
-                .get(id as usize)
-                .copied()
-                .filter(|&n| n != ANY),
-            None => namespace_of(agent).and_then(|ns| self.namespaces.get(ns).copied()),
+    fn keys(&self, agent: &str, action: &str) -> (u32, u32) {
+        let agent_key = match self.agents.get(agent) {
+            Some(&id) => id,
+            None => namespace_of(agent)
+                .and_then(|ns| self.namespaces.get(ns).copied())
+                .unwrap_or(ANY),
         };
-        let action_id = self.actions.get(action).copied();
+        (agent_key, self.actions.get(action).copied().unwrap_or(ANY))
+    }
 
-        let mut lists: [&[u32]; 6] = [&[]; 6];
-        let mut n = 0;
-        for agent in [agent_id, ns_id, Some(ANY)].into_iter().flatten() {
-            for action in [action_id, Some(ANY)].into_iter().flatten() {
-                if let (Some(list), Some(slot)) =
-                    (self.groups.get(&group_key(agent, action)), lists.get_mut(n))
-                {
-                    *slot = list;
-                    n += 1;
+    /// The rules whose agent and action patterns match, in decision order.
+    fn candidates<'e>(&'e self, agent: &str, action: &str) -> Candidates<'e> {
+        let (agent_key, action_key) = self.keys(agent, action);
+        self.merged(agent_key, action_key)
+    }
+
+    /// The candidates of an agent and action key: the (at most six) groups
+    /// merged by rank.
+    #[inline(always)]
+    fn merged(&self, agent_key: u32, action_key: u32) -> Candidates<'_> {
+        let lists = group_lists(&self.groups, &self.agent_namespace, agent_key, action_key);
+        Candidates {
+            rules: &self.rules,
+            lists: lists.0,
+            n: lists.1,
+        }
+    }
+}
+
+/// The groups an agent key and action key select: the agent's own, its
+/// namespace's and `*`, each with the action's own and `*`.
+#[inline(always)]
+fn group_lists<'g>(
+    groups: &'g FxHashMap<u64, Box<[u32]>>,
+    agent_namespace: &[u32],
+    agent_key: u32,
+    action_key: u32,
+) -> ([&'g [u32]; 6], usize) {
+    // An agent id has its namespace (or none); a namespace key is itself.
+    let ns = agent_namespace
+        .get(agent_key as usize)
+        .copied()
+        .unwrap_or(ANY);
+    let agent_id = (agent_key != ANY).then_some(agent_key);
+    let ns_id = (ns != ANY && ns != agent_key).then_some(ns);
+    let action_id = (action_key != ANY).then_some(action_key);
+    let mut lists: [&[u32]; 6] = [&[]; 6];
+    let mut n = 0;
+    for agent in [agent_id, ns_id, Some(ANY)].into_iter().flatten() {
+        for action in [action_id, Some(ANY)].into_iter().flatten() {
+            if let (Some(list), Some(slot)) =
+                (groups.get(&group_key(agent, action)), lists.get_mut(n))
+            {
+                *slot = list;
+                n += 1;
+            }
+        }
+    }
+    (lists, n)
+}
+
+impl Combos {
+    /// Merges the groups of every agent key and action key, unless together
+    /// they would pass the budget.
+    fn build(
+        groups: &FxHashMap<u64, Box<[u32]>>,
+        agents: usize,
+        namespaces: usize,
+        agent_namespace: &[u32],
+        actions: usize,
+        rules: usize,
+    ) -> Option<Combos> {
+        let agent_keys = 1 + agents + namespaces;
+        let action_keys = 1 + actions;
+        let budget = COMBO_BUDGET.max(16 * rules);
+        let mut total = 0usize;
+        for a in 0..agent_keys {
+            for x in 0..action_keys {
+                let (lists, n) = group_lists(groups, agent_namespace, a as u32, x as u32);
+                total += lists.iter().take(n).map(|l| l.len()).sum::<usize>();
+                if total > budget {
+                    return None;
                 }
             }
         }
-        Candidates {
-            rules: &self.rules,
-            lists,
-            n,
+        let mut spans = Vec::with_capacity(agent_keys * action_keys);
+        let mut ranks = Vec::with_capacity(total);
+        for a in 0..agent_keys {
+            for x in 0..action_keys {
+                let (lists, n) = group_lists(groups, agent_namespace, a as u32, x as u32);
+                let start = ranks.len();
+                for l in lists.iter().take(n) {
+                    ranks.extend_from_slice(l);
+                }
+                if let Some(merged) = ranks.get_mut(start..) {
+                    merged.sort_unstable();
+                }
+                spans.push((start as u32, ranks.len() as u32));
+            }
         }
+        Some(Combos {
+            actions: action_keys,
+            spans: spans.into_boxed_slice(),
+            ranks: ranks.into_boxed_slice(),
+        })
+    }
+
+    #[inline(always)]
+    fn list(&self, agent_key: u32, action_key: u32) -> Option<&[u32]> {
+        let &(start, end) = self
+            .spans
+            .get(agent_key as usize * self.actions + action_key as usize)?;
+        self.ranks.get(start as usize..end as usize)
     }
 }
 
@@ -493,7 +885,18 @@ fn holds<'e>(
     clock: &mut Clock<'_>,
     errors: &mut Vec<EvalError<'e>>,
 ) -> bool {
-    let Some(value) = field_value(&cond.field, context, clock) else {
+    let value = field_value(&cond.field, context, clock);
+    holds_on(cond, value, rule_id, errors)
+}
+
+/// Evaluates one condition on its field's value (`None`: missing).
+fn holds_on<'e>(
+    cond: &'e Condition,
+    value: Option<&Value<'_>>,
+    rule_id: &'e str,
+    errors: &mut Vec<EvalError<'e>>,
+) -> bool {
+    let Some(value) = value else {
         return matches!(cond.operand, Operand::Exists(false));
     };
     match (&cond.operand, cond.op) {
@@ -528,10 +931,10 @@ fn holds<'e>(
     }
 }
 
-fn lookup<'v, 'a>(context: &'v Value<'a>, path: &[String]) -> Option<&'v Value<'a>> {
+fn lookup<'v, 'a, S: AsRef<str>>(context: &'v Value<'a>, path: &[S]) -> Option<&'v Value<'a>> {
     let mut node = context;
     for segment in path {
-        node = node.get(segment)?;
+        node = node.get(segment.as_ref())?;
     }
     Some(node)
 }
@@ -685,5 +1088,183 @@ impl SharedEngine {
     /// Publishes a new engine and returns the one it replaced.
     pub fn swap(&self, engine: Engine) -> Arc<Engine> {
         self.current.swap(Arc::new(engine))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A small repeatable generator (SplitMix64).
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (z ^ (z >> 31)) % n
+        }
+    }
+
+    const TEXTS: [&str; 4] = ["a", "b", "x.com", "1"];
+    const EFFECTS: [&str; 3] = ["allow", "deny", "needs_approval"];
+
+    /// Rules over 40 fields (more than a request caches), `$hour` and
+    /// `$weekday`, every operator, wildcards and namespaces.
+    fn wide_bundle(rng: &mut Rng) -> Bundle {
+        let agents = ["ns.a", "ns.b", "ns.*", "other.c", "*"];
+        let actions = ["deploy", "delete", "*"];
+        let rules: Vec<serde_json::Value> = (0..300)
+            .map(|i| {
+                let mut conditions = serde_json::Map::new();
+                for _ in 0..rng.below(4) {
+                    let field = match rng.below(12) {
+                        0 => "$hour".to_string(),
+                        1 => "$weekday".to_string(),
+                        2 => format!("nested.f{}", rng.below(3)),
+                        _ => format!("f{}", rng.below(40)),
+                    };
+                    let text = TEXTS[rng.below(4) as usize];
+                    let (op, operand) = match rng.below(11) {
+                        0 => ("", json!(text)),
+                        1 => ("!=", json!(text)),
+                        2 => ("==", json!(rng.below(3))),
+                        3 => ("!=", json!(rng.below(3))),
+                        4 => (">=", json!(rng.below(3))),
+                        5 => ("<", json!(rng.below(3))),
+                        6 => ("in:", json!([text, TEXTS[rng.below(4) as usize]])),
+                        7 if rng.below(2) == 0 => ("not_in:", json!([text, 1])),
+                        7 => ("not_in:", json!([text, "x.org"])),
+                        8 => ("exists:", json!(rng.below(2) == 0)),
+                        9 => ("contains:", json!(text)),
+                        _ => ("matches:", json!("^x")),
+                    };
+                    let field = if field == "$weekday" && op.is_empty() {
+                        conditions.insert(field, json!("mon"));
+                        continue;
+                    } else {
+                        field
+                    };
+                    conditions.insert(format!("{op}{field}"), operand);
+                }
+                json!({
+                    "id": format!("rule-{i:03}"),
+                    "agent": agents[rng.below(5) as usize],
+                    "action": actions[rng.below(3) as usize],
+                    "effect": EFFECTS[rng.below(3) as usize],
+                    "priority": rng.below(4) * 30,
+                    "conditions": conditions,
+                    "reason": "generated",
+                })
+            })
+            .collect();
+        let text = json!({"apiVersion": "gavel/v1", "kind": "PolicyBundle",
+            "metadata": {"name": "wide", "default_effect": "deny"}, "rules": rules})
+        .to_string();
+        parse_bundle(&text, Format::Json).expect("generated bundle is valid")
+    }
+
+    fn request_json(rng: &mut Rng) -> String {
+        let mut context = serde_json::Map::new();
+        for _ in 0..rng.below(30) {
+            let value = match rng.below(5) {
+                0 => json!(rng.below(3)),
+                1 => json!(TEXTS[rng.below(4) as usize]),
+                2 => json!("x.org"),
+                3 => json!([TEXTS[rng.below(4) as usize]]),
+                _ => json!(null),
+            };
+            context.insert(format!("f{}", rng.below(40)), value);
+        }
+        context.insert(
+            "nested".into(),
+            json!({"f1": TEXTS[rng.below(4) as usize], "f2": 2}),
+        );
+        let agent = ["ns.a", "ns.b", "ns.zz", "other.c", "lone"][rng.below(5) as usize];
+        let action = ["deploy", "delete", "read"][rng.below(3) as usize];
+        let mut r = json!({"agent": agent, "action": action, "context": context});
+        if rng.below(2) == 0 {
+            r["timestamp"] = json!(format!(
+                "2026-11-2{}T0{}:00:00Z",
+                rng.below(7) + 1,
+                rng.below(10)
+            ));
+        }
+        r.to_string()
+    }
+
+    fn shown(d: &Decision<'_>) -> String {
+        serde_json::to_string(d).unwrap_or_default()
+    }
+
+    /// The compiled tests, the slot cache (and the slots past it) and the
+    /// merged candidate lists decide exactly as the conditions evaluated as
+    /// written over the groups merged per request (`explain`'s way), errors
+    /// included; and so does an engine whose lists were over budget.
+    #[test]
+    fn compiled_decisions_match_conditions_as_written() {
+        let mut rng = Rng(7);
+        for _ in 0..4 {
+            let bundle = wide_bundle(&mut rng);
+            let engine = Engine::compile(&bundle);
+            assert!(engine.combos.is_some());
+            assert!(engine.slots.len() > CACHED, "{} slots", engine.slots.len());
+            let mut merged = Engine::compile(&bundle);
+            merged.combos = None;
+            let mut matched = 0;
+            for _ in 0..2_000 {
+                let text = request_json(&mut rng);
+                let request: Request<'_> = serde_json::from_str(&text).expect("valid request");
+                let want = shown(&engine.explain(&request).decision);
+                assert_eq!(shown(&engine.decide(&request)), want, "{text}");
+                assert_eq!(shown(&merged.decide(&request)), want, "{text}");
+                matched += usize::from(!engine.decide(&request).no_match());
+            }
+            // The requests reach rules, not only the default.
+            assert!(matched > 200, "{matched} of 2,000 matched");
+        }
+    }
+
+    /// Letters for a number (`0` → `a`, `7` → `h`, `26` → `ab`).
+    fn name(mut i: usize) -> String {
+        let mut s = String::new();
+        loop {
+            s.push(char::from(b'a' + (i % 26) as u8));
+            i /= 26;
+            if i == 0 {
+                return s;
+            }
+        }
+    }
+
+    #[test]
+    fn lists_past_the_budget_are_merged_per_request() {
+        // 300 `*` rules in every list of 200 agents × 200 actions.
+        let mut rules: Vec<serde_json::Value> = (0..200)
+            .map(|i| {
+                json!({"id": format!("exact-{i:03}"), "agent": format!("team.n{}", name(i)),
+                "action": format!("act{i}"), "effect": "allow", "reason": "r"})
+            })
+            .collect();
+        rules.extend((0..300).map(|i| {
+            json!({"id": format!("any-{i:03}"), "agent": "*", "action": "*",
+                "effect": "deny", "reason": "r", "conditions": {"n": i}})
+        }));
+        let actions: Vec<String> = (0..200).map(|i| format!("act{i}")).collect();
+        let text = json!({"apiVersion": "gavel/v1", "kind": "PolicyBundle",
+            "metadata": {"name": "wide", "actions": actions}, "rules": rules})
+        .to_string();
+        let engine = Engine::compile(&parse_bundle(&text, Format::Json).expect("valid"));
+        assert!(engine.combos.is_none());
+        let r: Request<'_> =
+            serde_json::from_str(r#"{"agent":"team.nh","action":"act7","context":{"n":299}}"#)
+                .expect("valid");
+        assert_eq!(engine.decide(&r).rule_id(), Some("exact-007"));
+        let r: Request<'_> =
+            serde_json::from_str(r#"{"agent":"team.nh","action":"act8","context":{"n":299}}"#)
+                .expect("valid");
+        assert_eq!(engine.decide(&r).rule_id(), Some("any-299"));
     }
 }

@@ -1,0 +1,76 @@
+//! Decisions in a loop, for instruction counts under callgrind
+//! (`valgrind --tool=callgrind --toggle-collect='*decide_loop*'`), which
+//! repeat exactly where wall-clock times on a shared machine do not.
+//!
+//! `decide_count [--rules N] [--rounds R] [--json]`: decides the 1,024
+//! generated requests R times on a bundle of N rules (default 1,000 and 100);
+//! with `--json`, each decision starts from the request's JSON text.
+
+use gavel_bench::{arg, bundle_json, requests_json};
+use gavel_policy::{Engine, Format, Request, parse_bundle};
+
+#[inline(never)]
+fn decide_loop(engine: &Engine, requests: &[Request<'_>], rounds: usize) -> usize {
+    let mut allowed = 0;
+    for _ in 0..rounds {
+        for r in requests {
+            let d = engine.decide(std::hint::black_box(r));
+            allowed += usize::from(d.effect == gavel_policy::Effect::Allow);
+        }
+    }
+    allowed
+}
+
+#[inline(never)]
+fn decide_json_loop(engine: &Engine, texts: &[String], rounds: usize) -> usize {
+    let mut allowed = 0;
+    for _ in 0..rounds {
+        for t in texts {
+            let r: Request<'_> = serde_json::from_str(std::hint::black_box(t)).expect("valid");
+            let d = engine.decide(&r);
+            allowed += usize::from(d.effect == gavel_policy::Effect::Allow);
+        }
+    }
+    allowed
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let rules: usize = arg(&args, "--rules")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000);
+    let rounds: usize = arg(&args, "--rounds")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let json = args.iter().any(|a| a == "--json");
+    let bundle = parse_bundle(&bundle_json(rules, 42), Format::Json).expect("generated bundle");
+    let engine = Engine::compile(&bundle);
+    let texts = requests_json(rules, 1024, 7);
+    if args.iter().any(|a| a == "--stats") {
+        // How many rules a decision tries, on average (to compare bundles).
+        let mut tried = 0;
+        for t in &texts {
+            let r: Request<'_> = serde_json::from_str(t).expect("generated request");
+            tried += engine.explain(&r).steps.len();
+        }
+        println!(
+            "{:.1} rules tried a decision",
+            tried as f64 / texts.len() as f64
+        );
+    }
+    let start = std::time::Instant::now();
+    let allowed = if json {
+        decide_json_loop(&engine, &texts, rounds)
+    } else {
+        let requests: Vec<Request<'_>> = texts
+            .iter()
+            .map(|t| serde_json::from_str(t).expect("generated request"))
+            .collect();
+        decide_loop(&engine, &requests, rounds)
+    };
+    let n = texts.len() * rounds;
+    println!(
+        "{n} decisions ({allowed} allowed), {:.1} ns each",
+        start.elapsed().as_nanos() as f64 / n as f64
+    );
+}
