@@ -101,9 +101,45 @@ pub struct Engine {
 #[derive(Debug)]
 struct Combos {
     actions: usize,
-    spans: Box<[(u32, u32)]>,
+    spans: Box<[Span]>,
     ranks: Box<[u32]>,
+    indexes: Box<[FieldIndex]>,
 }
+
+/// One key's candidates: a range of [`Combos::ranks`], and the index of a
+/// long list ([`NO_INDEX`] when it has none).
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: u32,
+    end: u32,
+    index: u32,
+}
+
+const NO_INDEX: u32 = u32::MAX;
+
+/// A long candidate list split on the field most of its rules compare with
+/// strings (`category: invoice`, `in:region: [eu, us]`): for each of the
+/// slot's strings, the rules that can still match when the request has that
+/// string (the rules naming it, and those not keyed on the field), and for
+/// any other value the rules not keyed on it. Skipping a rule must change
+/// nothing but the time: the tests before its key can only be ordering
+/// tests (`>=x`), which add an evaluation error when their field is there
+/// and not a number; a request with such a value in one of the `guards`
+/// slots walks the whole list.
+#[derive(Debug)]
+struct FieldIndex {
+    slot: u32,
+    guards: Box<[u32]>,
+    other: (u32, u32),
+    by_text: Box<[(u32, u32)]>,
+}
+
+/// What a rule is keyed on: a slot, the ids of the strings it must be, and
+/// the slots of the ordering tests before it.
+type Key<'t> = (u32, &'t [u32], Vec<u32>);
+
+/// Lists longer than this get a [`FieldIndex`] when one pays.
+const LONG_LIST: usize = 24;
 
 /// A context path conditions read, and the strings they compare it with.
 #[derive(Debug)]
@@ -381,6 +417,7 @@ impl Engine {
             .into_iter()
             .map(|(k, v)| (k, v.into_boxed_slice()))
             .collect();
+        let test_spans: Box<[(u32, u32)]> = rules.iter().map(|r| r.tests).collect();
         let combos = Combos::build(
             &groups,
             agents.len(),
@@ -388,8 +425,8 @@ impl Engine {
             &agent_namespace,
             actions.len(),
             rules.len(),
-        );
-        let test_spans = rules.iter().map(|r| r.tests).collect();
+        )
+        .map(|c| c.indexed(&tests, &test_spans, &slot_list));
         Engine {
             rules: rules.into_boxed_slice(),
             agents,
@@ -440,7 +477,7 @@ impl Engine {
         let found = match self
             .combos
             .as_ref()
-            .and_then(|c| c.list(agent_key, action_key))
+            .and_then(|c| c.list(agent_key, action_key, &mut fields, &self.slots))
         {
             Some(list) => list
                 .iter()
@@ -685,21 +722,146 @@ impl Combos {
                 if let Some(merged) = ranks.get_mut(start..) {
                     merged.sort_unstable();
                 }
-                spans.push((start as u32, ranks.len() as u32));
+                spans.push(Span {
+                    start: start as u32,
+                    end: ranks.len() as u32,
+                    index: NO_INDEX,
+                });
             }
         }
         Some(Combos {
             actions: action_keys,
             spans: spans.into_boxed_slice(),
             ranks: ranks.into_boxed_slice(),
+            indexes: Box::default(),
         })
     }
 
+    /// Adds a [`FieldIndex`] to each long list where one field keys at least
+    /// half its rules, within the budget.
+    fn indexed(mut self, tests: &[Test], test_spans: &[(u32, u32)], slots: &[Slot]) -> Combos {
+        // The slot and strings a rule is keyed on, by rank, and the slots of
+        // the ordering tests before its key.
+        let keys: Vec<Option<Key<'_>>> = test_spans
+            .iter()
+            .map(|&(first, end)| {
+                let tests = tests.get(first as usize..end as usize).unwrap_or_default();
+                let mut guards = Vec::new();
+                for t in tests {
+                    match &t.kind {
+                        Kind::EqText(id) => {
+                            return Some((t.slot, std::slice::from_ref(id), guards));
+                        }
+                        Kind::InTexts(ids) => return Some((t.slot, &ids[..], guards)),
+                        Kind::Ge(_) | Kind::Le(_) | Kind::Gt(_) | Kind::Lt(_)
+                            if t.slot < WEEKDAY =>
+                        {
+                            guards.push(t.slot);
+                        }
+                        // Any other test that might add an error runs first.
+                        Kind::Ge(_) | Kind::Le(_) | Kind::Gt(_) | Kind::Lt(_) | Kind::General => {
+                            return None;
+                        }
+                        _ => {}
+                    }
+                }
+                None
+            })
+            .collect();
+        let budget = COMBO_BUDGET.max(16 * test_spans.len());
+        let mut ranks = self.ranks.to_vec();
+        let mut indexes = Vec::new();
+        for span in self.spans.iter_mut() {
+            let Some(list) = self.ranks.get(span.start as usize..span.end as usize) else {
+                continue;
+            };
+            if list.len() <= LONG_LIST {
+                continue;
+            }
+            let key_of = |rank: u32| keys.get(rank as usize).and_then(Option::as_ref);
+            let mut counts: FxHashMap<u32, usize> = FxHashMap::default();
+            for &rank in list {
+                if let Some((slot, _, _)) = key_of(rank) {
+                    *counts.entry(*slot).or_default() += 1;
+                }
+            }
+            let Some((slot, keyed)) = counts
+                .into_iter()
+                .max_by_key(|&(slot, n)| (n, std::cmp::Reverse(slot)))
+            else {
+                continue;
+            };
+            let texts = slots.get(slot as usize).map_or(0, |s| s.texts.len());
+            let unkeyed = list.len() - keyed;
+            let size = unkeyed * (texts + 1) + keyed * 4;
+            if keyed * 2 < list.len() || ranks.len() + size > budget {
+                continue;
+            }
+            let keyed_on = |rank: u32| key_of(rank).filter(|(s, _, _)| *s == slot);
+            let mut guards: Vec<u32> = list
+                .iter()
+                .filter_map(|&r| keyed_on(r))
+                .flat_map(|(_, _, g)| g.iter().copied())
+                .collect();
+            guards.sort_unstable();
+            guards.dedup();
+            let start = ranks.len() as u32;
+            ranks.extend(list.iter().filter(|&&r| keyed_on(r).is_none()));
+            let other = (start, ranks.len() as u32);
+            let by_text = (0..texts as u32)
+                .map(|id| {
+                    let start = ranks.len() as u32;
+                    ranks.extend(
+                        list.iter()
+                            .filter(|&&r| keyed_on(r).is_none_or(|(_, ids, _)| ids.contains(&id))),
+                    );
+                    (start, ranks.len() as u32)
+                })
+                .collect();
+            span.index = indexes.len() as u32;
+            indexes.push(FieldIndex {
+                slot,
+                guards: guards.into_boxed_slice(),
+                other,
+                by_text,
+            });
+        }
+        self.ranks = ranks.into_boxed_slice();
+        self.indexes = indexes.into_boxed_slice();
+        self
+    }
+
+    /// The candidates of a key; for an indexed list, those left by the
+    /// request's value of the indexed field.
     #[inline(always)]
-    fn list(&self, agent_key: u32, action_key: u32) -> Option<&[u32]> {
-        let &(start, end) = self
+    fn list<'c, 'a>(
+        &self,
+        agent_key: u32,
+        action_key: u32,
+        fields: &mut Fields<'c, 'a>,
+        slots: &[Slot],
+    ) -> Option<&[u32]> {
+        let span = self
             .spans
             .get(agent_key as usize * self.actions + action_key as usize)?;
+        let (start, end) = match self.indexes.get(span.index as usize) {
+            None => (span.start, span.end),
+            Some(index) => {
+                let exact = index.guards.iter().all(|&g| {
+                    !matches!(fields.get(slots, g).0, Some(v) if !matches!(v, Value::Number(_)))
+                });
+                if exact {
+                    let (_, id) = fields.get(slots, index.slot);
+                    index
+                        .by_text
+                        .get(id as usize)
+                        .copied()
+                        .unwrap_or(index.other)
+                } else {
+                    (span.start, span.end)
+                }
+            }
+        };
         self.ranks.get(start as usize..end as usize)
     }
 }
@@ -1113,7 +1275,7 @@ mod tests {
 
     /// Rules over 40 fields (more than a request caches), `$hour` and
     /// `$weekday`, every operator, wildcards and namespaces.
-    fn wide_bundle(rng: &mut Rng) -> Bundle {
+    fn wide_bundle(rng: &mut Rng, fields: u64) -> Bundle {
         let agents = ["ns.a", "ns.b", "ns.*", "other.c", "*"];
         let actions = ["deploy", "delete", "*"];
         let rules: Vec<serde_json::Value> = (0..300)
@@ -1124,7 +1286,7 @@ mod tests {
                         0 => "$hour".to_string(),
                         1 => "$weekday".to_string(),
                         2 => format!("nested.f{}", rng.below(3)),
-                        _ => format!("f{}", rng.below(40)),
+                        _ => format!("f{}", rng.below(fields)),
                     };
                     let text = TEXTS[rng.below(4) as usize];
                     let (op, operand) = match rng.below(11) {
@@ -1166,9 +1328,68 @@ mod tests {
         parse_bundle(&text, Format::Json).expect("generated bundle is valid")
     }
 
-    fn request_json(rng: &mut Rng) -> String {
+    /// Most rules compare `category` with strings, some after an ordering
+    /// test on `score` (which adds an error when `score` is a string).
+    fn keyed_bundle(rng: &mut Rng) -> Bundle {
+        let rules: Vec<serde_json::Value> = (0..300)
+            .map(|i| {
+                let mut conditions = serde_json::Map::new();
+                if rng.below(3) == 0 {
+                    conditions.insert(">=score".into(), json!(rng.below(3)));
+                }
+                let text = TEXTS[rng.below(4) as usize];
+                match rng.below(8) {
+                    0..=2 => conditions.insert("category".into(), json!(text)),
+                    3 | 4 => conditions.insert("in:category".into(), json!(["b", text])),
+                    5 => conditions.insert("in:category".into(), json!([text, 1])),
+                    6 => conditions.insert("!=category".into(), json!(text)),
+                    _ => conditions.insert("exists:category".into(), json!(true)),
+                };
+                if rng.below(3) == 0 {
+                    conditions.insert("<score".into(), json!(rng.below(3)));
+                }
+                let agent = ["ns.a", "ns.*", "*"][rng.below(3) as usize];
+                let action = ["deploy", "*"][rng.below(2) as usize];
+                json!({
+                    "id": format!("rule-{i:03}"),
+                    "agent": agent,
+                    "action": action,
+                    "effect": EFFECTS[rng.below(3) as usize],
+                    "priority": rng.below(4) * 30,
+                    "conditions": conditions,
+                    "reason": "generated",
+                })
+            })
+            .collect();
+        let text = json!({"apiVersion": "gavel/v1", "kind": "PolicyBundle",
+            "metadata": {"name": "keyed", "default_effect": "deny"}, "rules": rules})
+        .to_string();
+        parse_bundle(&text, Format::Json).expect("generated bundle is valid")
+    }
+
+    fn request_json(rng: &mut Rng, fields: u64) -> String {
+        if fields == 0 {
+            let mut context = serde_json::Map::new();
+            let category = [
+                json!("a"),
+                json!("b"),
+                json!("x.com"),
+                json!(1),
+                json!("zz"),
+            ];
+            if rng.below(5) > 0 {
+                context.insert("category".into(), category[rng.below(5) as usize].clone());
+            }
+            let score = [json!(0), json!(1), json!(2), json!("2")];
+            if rng.below(5) > 0 {
+                context.insert("score".into(), score[rng.below(4) as usize].clone());
+            }
+            let agent = ["ns.a", "ns.b", "other.c"][rng.below(3) as usize];
+            let action = ["deploy", "delete"][rng.below(2) as usize];
+            return json!({"agent": agent, "action": action, "context": context}).to_string();
+        }
         let mut context = serde_json::Map::new();
-        for _ in 0..rng.below(30) {
+        for _ in 0..rng.below(fields.min(30)) {
             let value = match rng.below(5) {
                 0 => json!(rng.below(3)),
                 1 => json!(TEXTS[rng.below(4) as usize]),
@@ -1176,7 +1397,7 @@ mod tests {
                 3 => json!([TEXTS[rng.below(4) as usize]]),
                 _ => json!(null),
             };
-            context.insert(format!("f{}", rng.below(40)), value);
+            context.insert(format!("f{}", rng.below(fields)), value);
         }
         context.insert(
             "nested".into(),
@@ -1206,16 +1427,26 @@ mod tests {
     #[test]
     fn compiled_decisions_match_conditions_as_written() {
         let mut rng = Rng(7);
-        for _ in 0..4 {
-            let bundle = wide_bundle(&mut rng);
+        // 40 fields: past the slot cache; 0: long lists indexed on a field.
+        for fields in [40, 40, 0, 0] {
+            let bundle = if fields > 0 {
+                wide_bundle(&mut rng, fields)
+            } else {
+                keyed_bundle(&mut rng)
+            };
             let engine = Engine::compile(&bundle);
-            assert!(engine.combos.is_some());
-            assert!(engine.slots.len() > CACHED, "{} slots", engine.slots.len());
+            let combos = engine.combos.as_ref().expect("within the budget");
+            if fields > 0 {
+                assert!(engine.slots.len() > CACHED, "{} slots", engine.slots.len());
+            } else {
+                assert!(!combos.indexes.is_empty());
+                assert!(combos.indexes.iter().any(|i| !i.guards.is_empty()));
+            }
             let mut merged = Engine::compile(&bundle);
             merged.combos = None;
             let mut matched = 0;
             for _ in 0..2_000 {
-                let text = request_json(&mut rng);
+                let text = request_json(&mut rng, fields);
                 let request: Request<'_> = serde_json::from_str(&text).expect("valid request");
                 let want = shown(&engine.explain(&request).decision);
                 assert_eq!(shown(&engine.decide(&request)), want, "{text}");
