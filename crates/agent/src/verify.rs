@@ -617,6 +617,32 @@ mod tests {
         );
     }
 
+    /// Regression (found by the `envelope` fuzz target): a bundle holding
+    /// an integral float past 2^53 (`1e16`) was pushed as canonical JSON,
+    /// which writes it `10000000000000000`; read back, that integer had
+    /// no digest and was no valid bundle, so the agent refused the version
+    /// as `invalid_bundle`.
+    #[test]
+    fn a_bundle_with_a_large_integral_float_loads_from_its_canonical_bytes() {
+        let v = version_of(&INBOX.replace(
+            "conditions: {\">=risk_score\": 90",
+            "conditions: {\"<=risk_score\": 1e16, \">=risk_score\": 90",
+        ));
+        assert!(
+            String::from_utf8_lossy(&v.bytes).contains("10000000000000000"),
+            "the fixture changed: the condition is gone"
+        );
+        let ann = approval(
+            &v.named.digest,
+            "prod",
+            "approve",
+            "2026-01-01T06:00:00Z",
+            &key(2),
+        );
+        let loaded = version(&v.named, &v.bytes, &[ann], &trusted(), 1, "prod");
+        assert!(loaded.is_ok(), "{:?}", loaded.err());
+    }
+
     #[test]
     fn a_bundle_asking_two_approvals_gets_them_and_an_author_key_is_enforced() {
         let v = version_of(TWO);

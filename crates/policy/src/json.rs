@@ -319,14 +319,28 @@ impl Parser<'_> {
 }
 
 /// Turns number text into a value, enforcing the ±2^53 integer range and
-/// refusing infinities.
+/// refusing infinities. An integer past ±2^53 is read as a double when it
+/// is exactly one, or is written as that double is written (canonical
+/// JSON writes the double `1e16` as `10000000000000000`, 2^60 as
+/// `1152921504606847000`): it survives the round trip, so a bundle's
+/// canonical bytes read back as the bundle.
 pub(crate) fn number_value(text: &str, is_float: bool) -> Result<NodeValue, String> {
     if !is_float {
         return match text.parse::<i64>() {
             Ok(i) if i.abs() <= MAX_SAFE_INTEGER => Ok(NodeValue::Int(i)),
-            _ => Err(format!(
-                "integer `{text}` is outside ±2^53; use a smaller number"
-            )),
+            _ => match text.parse::<f64>() {
+                #[allow(clippy::cast_possible_truncation)]
+                Ok(f)
+                    if f.is_finite()
+                        && (text.parse::<i128>().is_ok_and(|i| f as i128 == i)
+                            || f.to_string() == text) =>
+                {
+                    Ok(NodeValue::Float(f))
+                }
+                _ => Err(format!(
+                    "integer `{text}` is outside ±2^53; use a smaller number"
+                )),
+            },
         };
     }
     match text.parse::<f64>() {
@@ -526,6 +540,28 @@ mod tests {
         assert!(parse_value(&many).is_none());
     }
 
+    /// Regression (found by the `envelope` fuzz target): canonical JSON
+    /// writes the double 1e16 as `10000000000000000`, and this reader
+    /// refused that integer, so a bundle holding `1e16` did not read back
+    /// from its own canonical bytes (an agent refused the version). An
+    /// integer past ±2^53 that is exactly a double, or is written as its
+    /// double is written, is that double; any other is still refused.
+    #[test]
+    fn integers_past_two_to_the_53_that_are_doubles_read_as_doubles() {
+        for (text, want) in [
+            ("10000000000000000", 1e16),
+            ("-10000000000000000", -1e16),
+            ("1152921504606847000", 1_152_921_504_606_846_976.0),
+            ("1152921504606846976", 1_152_921_504_606_846_976.0),
+            ("9007199254740994", 9_007_199_254_740_994.0),
+        ] {
+            assert_eq!(parse(text).map(|n| n.value), Ok(NodeValue::Float(want)));
+        }
+        for text in ["9007199254740993", "-9007199254740993", "99999999999999999"] {
+            assert!(err(text).message.contains("2^53"), "{text}");
+        }
+    }
+
     fn err(text: &str) -> Diagnostic {
         match parse(text) {
             Ok(n) => panic!("expected an error for {text:?}, got {n:?}"),
@@ -600,6 +636,7 @@ mod tests {
         assert_eq!((e.line, e.column), (Some(2), Some(6)));
         assert!(err("[1, 2").message.contains("expected `,` or `]`"));
         assert!(err("9007199254740993").message.contains("2^53"));
+        assert!(err("12345678901234567890").message.contains("2^53"));
         assert!(err("1e400").message.contains("out of range"));
         assert!(err("01").message.contains("leading zeros"));
         assert!(err("[1] x").message.contains("after the JSON document"));

@@ -56,28 +56,43 @@ fn jcs(value: &Value, out: &mut String) -> Result<(), CanonicalError> {
     Ok(())
 }
 
-/// ECMAScript's Number-to-String, which JCS prescribes.
+/// ECMAScript's Number-to-String, which JCS prescribes. JCS numbers are
+/// doubles, and ECMAScript writes a double from 2^53 to 1e21 as digits
+/// (`1e16` as `10000000000000000`, 2^60 as `1152921504606847000`), so an
+/// integer past ±2^53 is a double when it is exactly one or is written as
+/// one is written: canonical text then reads back to the same canonical
+/// text. Any other (`9007199254740993`) names no double and is refused.
 fn es_number(n: &Number) -> Result<String, CanonicalError> {
-    if let Some(u) = n.as_u64() {
-        return if u <= MAX_SAFE {
-            Ok(u.to_string())
-        } else {
-            Err(CanonicalError::UnsafeInteger(u.to_string()))
-        };
+    let (text, f, exact) = if let Some(u) = n.as_u64() {
+        if u <= MAX_SAFE {
+            return Ok(u.to_string());
+        }
+        let f = u as f64;
+        // Float-to-integer casts saturate: 2^64 - 1 is not 2^64.
+        (u.to_string(), f, f as u128 == u128::from(u))
+    } else if let Some(i) = n.as_i64() {
+        if i.unsigned_abs() <= MAX_SAFE {
+            return Ok(i.to_string());
+        }
+        let f = i as f64;
+        (i.to_string(), f, f as i128 == i128::from(i))
+    } else {
+        return Ok(es_double(n.as_f64().unwrap_or(0.0)));
+    };
+    let written = es_double(f);
+    if exact || written == text {
+        Ok(written)
+    } else {
+        Err(CanonicalError::UnsafeInteger(text))
     }
-    if let Some(i) = n.as_i64() {
-        return if i.unsigned_abs() <= MAX_SAFE {
-            Ok(i.to_string())
-        } else {
-            Err(CanonicalError::UnsafeInteger(i.to_string()))
-        };
-    }
-    let f = n.as_f64().unwrap_or(0.0);
+}
+
+fn es_double(f: f64) -> String {
     if f == 0.0 {
-        return Ok("0".to_string());
+        return "0".to_string();
     }
     let mut buf = ryu_js::Buffer::new();
-    Ok(buf.format_finite(f).to_string())
+    buf.format_finite(f).to_string()
 }
 
 fn jcs_string(s: &str, out: &mut String) {
@@ -242,6 +257,48 @@ mod tests {
             "{\"a\":[1e+21,1e-7,0.5,0],\"b\":1,\"é\":\"é\\n\",\"😀\":1}"
         );
         assert!(canonicalize(&json!(9_007_199_254_740_993u64)).is_err());
+    }
+
+    /// Regression (found by the `envelope` fuzz target): the double 1e16
+    /// is written `10000000000000000`, which reads back as an integer past
+    /// 2^53; that integer was refused, so a bundle holding `1e16` had a
+    /// digest whose canonical text had none (an agent refused the version
+    /// it was pushed as). An integer that is exactly a double, or is
+    /// written as its double is, is that double; any other is refused.
+    #[test]
+    fn canonical_text_reads_back_to_itself_past_two_to_the_53() {
+        for text in [
+            "1e16",
+            "-1e16",
+            "1e20",
+            "1.2345678901234568e17",
+            "9007199254740994",
+            "18446744073709549568",
+            "-9223372036854775808",
+            "1152921504606846976",
+        ] {
+            let v: Value = serde_json::from_str(text).unwrap();
+            let canonical = canonicalize(&v).unwrap();
+            let again: Value = serde_json::from_str(&canonical).unwrap();
+            assert_eq!(canonicalize(&again).unwrap(), canonical, "{text}");
+        }
+        assert_eq!(canonicalize(&json!(1e16)).unwrap(), "10000000000000000");
+        assert_eq!(
+            canonicalize(&json!(10_000_000_000_000_000u64)).unwrap(),
+            "10000000000000000"
+        );
+        assert_eq!(
+            canonicalize(&json!(1_152_921_504_606_847_000u64)).unwrap(),
+            "1152921504606847000"
+        );
+        for inexact in [
+            json!(9_007_199_254_740_993u64),
+            json!(u64::MAX),
+            json!(-9_007_199_254_740_993i64),
+            json!(i64::MAX),
+        ] {
+            assert!(canonicalize(&inexact).is_err(), "{inexact}");
+        }
     }
 
     #[test]
