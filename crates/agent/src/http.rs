@@ -17,10 +17,10 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use gavel_policy::Request;
-use serde_json::value::RawValue;
 
 use crate::agent::Agent;
-use crate::config::{MAX_BATCH_BYTES, MAX_BATCH_REQUESTS};
+use crate::body::{Batch, BodyError, DecideBody, decode_batch_body, decode_decide_body};
+use crate::config::MAX_BATCH_BYTES;
 use crate::serve;
 
 /// Histogram bounds, in seconds.
@@ -139,72 +139,38 @@ fn log_decision(agent: &Agent, request: &str, decision: &str) {
     }
 }
 
-/// Decides one request's text with what is loaded: the decision JSON, or
-/// the error code and message.
-fn decide_text(
-    agent: &Agent,
-    loaded: &serve::Loaded,
-    text: &str,
-    now: Instant,
-) -> Result<Arc<str>, String> {
-    let mut r: Request<'_> = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let served = loaded.pick(&r);
-    let (out, took) = serve::decide(served, &mut r, now);
-    if let Some(took) = took {
-        agent.metrics.evaluation_duration.observe(took);
-    }
-    log_decision(agent, text, &out);
-    Ok(out)
-}
-
 /// The answer to `POST /v1/decide` with `body`.
 pub(crate) fn decide_bytes(agent: &Agent, body: &[u8]) -> Response {
     let started = Instant::now();
     let Some(loaded) = agent.loaded.load_full() else {
         return not_loaded();
     };
-    let Ok(text) = std::str::from_utf8(body) else {
-        agent.metrics.bad_requests.fetch_add(1, Ordering::Relaxed);
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "the body is not UTF-8",
-        );
-    };
-    let response = match decide_text(agent, &loaded, text, started) {
-        Ok(d) => json(Bytes::from_owner(Shared(d))),
-        Err(m) => {
+    let response = match decode_decide_body(body) {
+        Ok(DecideBody { text, mut request }) => {
+            let served = loaded.pick(&request);
+            let (out, took) = serve::decide(served, &mut request, started);
+            if let Some(took) = took {
+                agent.metrics.evaluation_duration.observe(took);
+            }
+            log_decision(agent, text, &out);
+            json(Bytes::from_owner(Shared(out)))
+        }
+        Err(e) => {
             agent.metrics.bad_requests.fetch_add(1, Ordering::Relaxed);
-            error(StatusCode::BAD_REQUEST, "invalid_request", &m)
+            refused(&e)
         }
     };
     agent.metrics.request_duration.observe(started.elapsed());
     response
 }
 
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Batch<'a> {
-    #[serde(borrow)]
-    requests: Vec<&'a RawValue>,
-}
-
-/// A batch whose every request reads: decoded in one pass.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Requests<'a> {
-    #[serde(borrow)]
-    requests: Vec<Request<'a>>,
-}
-
-fn too_many(n: usize) -> Option<Response> {
-    (n > MAX_BATCH_REQUESTS).then(|| {
-        error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            &format!("{n} requests; a batch holds at most {MAX_BATCH_REQUESTS}"),
-        )
-    })
+/// The answer to a body refused as a whole.
+fn refused(e: &BodyError) -> Response {
+    let status = match e {
+        BodyError::TooMany(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        BodyError::NotUtf8 | BodyError::Invalid(_) => StatusCode::BAD_REQUEST,
+    };
+    error(status, e.code(), &e.to_string())
 }
 
 /// Decides `r` into `out` with what is loaded; a request without a time
@@ -227,65 +193,45 @@ async fn decide_batch(State(agent): State<Arc<Agent>>, body: Bytes) -> Response 
     let Some(loaded) = agent.loaded.load_full() else {
         return not_loaded();
     };
-    // Checked as UTF-8 once, so strings are not checked again one by one.
-    let Ok(text) = std::str::from_utf8(&body) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "the body is not UTF-8",
-        );
+    // Most batches read whole: one pass decodes them. One that does not
+    // (or one whose requests are logged as sent) is read item by item, so
+    // a bad request gets its error in its place.
+    let batch = match decode_batch_body(&body, agent.decision_log.is_none()) {
+        Ok(b) => b,
+        Err(e) => return refused(&e),
     };
     let now = jiff::Timestamp::now();
     // A batch is bulk work: decided without the cache (its requests are
     // rarely repeated, and would push out the ones that are).
     let mut out: Vec<u8> = Vec::with_capacity(body.len() + 16);
     out.extend_from_slice(b"{\"decisions\":[");
-    // Most batches read whole: one pass decodes them. One that does not
-    // (or one whose requests are logged as sent) is read item by item, so
-    // a bad request gets its error in its place.
-    let whole = match agent.decision_log {
-        None => serde_json::from_str::<Requests<'_>>(text).ok(),
-        Some(_) => None,
-    };
-    if let Some(batch) = whole {
-        if let Some(refused) = too_many(batch.requests.len()) {
-            return refused;
-        }
-        for (i, r) in batch.requests.into_iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            decide_item(&loaded, r, now, &mut out);
-        }
-    } else {
-        let batch: Batch<'_> = match serde_json::from_str(text) {
-            Ok(b) => b,
-            Err(e) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    &format!("a batch is {{\"requests\": [...]}}: {e}"),
-                );
-            }
-        };
-        if let Some(refused) = too_many(batch.requests.len()) {
-            return refused;
-        }
-        for (i, item) in batch.requests.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            match serde_json::from_str::<Request<'_>>(item.get()) {
-                Ok(r) => {
-                    let at = decide_item(&loaded, r, now, &mut out);
-                    if agent.decision_log.is_some() {
-                        let decision = String::from_utf8_lossy(&out[at..]).into_owned();
-                        log_decision(&agent, item.get(), &decision);
-                    }
+    match batch {
+        Batch::Whole(requests) => {
+            for (i, r) in requests.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
                 }
-                Err(m) => {
-                    let e = serde_json::json!({"error": {"code": "invalid_request", "message": m.to_string()}});
-                    out.extend_from_slice(e.to_string().as_bytes());
+                decide_item(&loaded, r, now, &mut out);
+            }
+        }
+        Batch::Items(items) => {
+            for (i, item) in items.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                match item.request {
+                    Ok(r) => {
+                        let at = decide_item(&loaded, r, now, &mut out);
+                        if agent.decision_log.is_some() {
+                            let decision = String::from_utf8_lossy(&out[at..]).into_owned();
+                            log_decision(&agent, item.text, &decision);
+                        }
+                    }
+                    Err(m) => {
+                        let e =
+                            serde_json::json!({"error": {"code": "invalid_request", "message": m}});
+                        out.extend_from_slice(e.to_string().as_bytes());
+                    }
                 }
             }
         }

@@ -5,6 +5,7 @@
 //! cache and reload, for a Rust service that embeds it without a daemon.
 
 mod agent;
+pub mod body;
 pub mod config;
 pub mod embed;
 mod http;

@@ -1,0 +1,4 @@
+//! cargo-fuzz binary for `gavel_fuzz_targets::engine_diff` (see that crate).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| gavel_fuzz_targets::engine_diff(data));
