@@ -41,7 +41,7 @@ pub struct DecideBody<'a> {
 /// Reads a `/v1/decide` body: UTF-8, then one request.
 pub fn decode_decide_body(body: &[u8]) -> Result<DecideBody<'_>, BodyError> {
     let text = std::str::from_utf8(body).map_err(|_| BodyError::NotUtf8)?;
-    let request = serde_json::from_str(text).map_err(|e| BodyError::Invalid(e.to_string()))?;
+    let request = Request::from_json(text).map_err(|e| BodyError::Invalid(e.to_string()))?;
     Ok(DecideBody { text, request })
 }
 
@@ -105,7 +105,7 @@ pub fn decode_batch_body(body: &[u8], one_pass: bool) -> Result<Batch<'_>, BodyE
             .into_iter()
             .map(|item| BatchItem {
                 text: item.get(),
-                request: serde_json::from_str(item.get()).map_err(|e| e.to_string()),
+                request: Request::from_json(item.get()).map_err(|e| e.to_string()),
             })
             .collect(),
     ))

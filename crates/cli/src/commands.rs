@@ -106,7 +106,7 @@ pub fn decide_batch(
         if text.trim().is_empty() {
             return Ok(());
         }
-        let written = match serde_json::from_str::<Request<'_>>(text) {
+        let written = match Request::from_json(text) {
             Ok(mut req) => {
                 decided += 1;
                 if req.timestamp.is_none() {

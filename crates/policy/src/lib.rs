@@ -49,6 +49,7 @@ mod json;
 mod lint;
 mod model;
 mod region;
+mod request_json;
 pub mod sim;
 mod validate;
 mod value;
