@@ -1289,7 +1289,9 @@ mod tests {
                         _ => format!("f{}", rng.below(fields)),
                     };
                     let text = TEXTS[rng.below(4) as usize];
-                    let (op, operand) = match rng.below(11) {
+                    let (op, operand) = match rng.below(13) {
+                        11 => ("<=", json!(rng.below(3))),
+                        12 => (">", json!(rng.below(3))),
                         0 => ("", json!(text)),
                         1 => ("!=", json!(text)),
                         2 => ("==", json!(rng.below(3))),
