@@ -1,0 +1,124 @@
+//! Timing one engine on many requests: the median and 99th percentile of
+//! the time per decision, and the mean over a stream of distinct requests.
+//!
+//! A decision can take 100 ns, near the cost of reading the clock (about
+//! 20–30 ns here), so a sample is one request decided `reps` times in a
+//! row and divided by `reps`, with `reps` chosen so that a sample lasts at
+//! least [`MIN_SAMPLE`]. Deciding the same request again finds it in the
+//! caches and the branch predictors warm: the median and p99 are figures
+//! for a warm request. The stream mean decides each request once, in turn,
+//! under one clock reading, so it includes the cost of moving from one
+//! request to the next.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use gavel_policy::Effect;
+
+/// The shortest sample: the clock's cost is then about 1 % of it.
+pub const MIN_SAMPLE: Duration = Duration::from_micros(2);
+
+/// What one engine's timing found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stats {
+    /// Median over all samples, in nanoseconds per decision.
+    pub median_ns: f64,
+    /// 99th percentile over all samples.
+    pub p99_ns: f64,
+    /// Total time over the requests decided once each, divided by their count.
+    pub stream_mean_ns: f64,
+    /// How many distinct requests were timed (the first `requests` of the
+    /// shared set).
+    pub requests: usize,
+    /// How many times the samples went over those requests.
+    pub passes: usize,
+    /// How many times a sample decides its request.
+    pub reps: u32,
+}
+
+/// Times `decide(i)` for requests `0..available`: a warm-up over the first
+/// hundred to estimate the cost, then as many requests and passes (up to
+/// three) as fit in `budget`, at least 100 requests.
+pub fn measure(
+    available: usize,
+    budget: Duration,
+    mut decide: impl FnMut(usize) -> anyhow::Result<Effect>,
+) -> anyhow::Result<Stats> {
+    let warm = available.min(100);
+    let start = Instant::now();
+    for i in 0..warm {
+        black_box(decide(i)?);
+    }
+    let estimate = start.elapsed().as_secs_f64() / warm.max(1) as f64;
+    let reps = ((MIN_SAMPLE.as_secs_f64() / estimate.max(1e-9)).ceil() as u32).clamp(1, 10_000);
+    let per_sample = estimate * f64::from(reps);
+    let fits = (budget.as_secs_f64() / per_sample.max(1e-9)) as usize;
+    let requests = available.min(fits.max(100));
+    let passes = (fits / requests.max(1)).clamp(1, 3);
+
+    let mut samples = Vec::with_capacity(requests * passes);
+    for _ in 0..passes {
+        for i in 0..requests {
+            let start = Instant::now();
+            for _ in 0..reps {
+                black_box(decide(black_box(i))?);
+            }
+            samples.push(start.elapsed().as_secs_f64() * 1e9 / f64::from(reps));
+        }
+    }
+    let start = Instant::now();
+    for i in 0..requests {
+        black_box(decide(black_box(i))?);
+    }
+    let stream_mean_ns = start.elapsed().as_secs_f64() * 1e9 / requests as f64;
+
+    samples.sort_by(f64::total_cmp);
+    Ok(Stats {
+        median_ns: quantile(&samples, 0.5),
+        p99_ns: quantile(&samples, 0.99),
+        stream_mean_ns,
+        requests,
+        passes,
+        reps,
+    })
+}
+
+/// The sample at rank `q` of sorted samples (nearest rank).
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// A duration in nanoseconds, written for a table: `85 ns`, `1.24 µs`,
+/// `3.10 ms`.
+pub fn human(ns: f64) -> String {
+    if ns < 1_000.0 {
+        format!("{ns:.0} ns")
+    } else if ns < 1_000_000.0 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{:.2} ms", ns / 1e6)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quantile_is_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(super::quantile(&v, 0.5), 50.0);
+        assert_eq!(super::quantile(&v, 0.99), 99.0);
+        assert_eq!(super::quantile(&[7.0], 0.99), 7.0);
+        assert!(super::quantile(&[], 0.5).is_nan());
+    }
+
+    #[test]
+    fn human_units() {
+        assert_eq!(super::human(85.4), "85 ns");
+        assert_eq!(super::human(1_240.0), "1.24 µs");
+        assert_eq!(super::human(3_100_000.0), "3.10 ms");
+    }
+}
