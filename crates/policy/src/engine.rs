@@ -1452,6 +1452,19 @@ mod tests {
                 let request: Request<'_> = serde_json::from_str(&text).expect("valid request");
                 let want = shown(&engine.explain(&request).decision);
                 assert_eq!(shown(&engine.decide(&request)), want, "{text}");
+                // The rule a plain scan of every rule in decision order
+                // finds (patterns matched as written, no groups).
+                let scanned = engine.rules().iter().find(|r| {
+                    bundle
+                        .rules
+                        .get(r.index())
+                        .is_some_and(|rule| bundle.rule_matches(rule, &request))
+                });
+                assert_eq!(
+                    engine.decide(&request).rule_id(),
+                    scanned.map(CompiledRule::id),
+                    "{text}"
+                );
                 assert_eq!(shown(&merged.decide(&request)), want, "{text}");
                 matched += usize::from(!engine.decide(&request).no_match());
             }
