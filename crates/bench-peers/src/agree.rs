@@ -57,8 +57,15 @@ pub struct Report {
 pub struct Engines {
     pub gavel: GavelPeer,
     pub cedar: CedarPeer,
+    /// regorus's interpreter on the rule bodies.
     pub regorus: RegorusPeer,
-    pub rvm: RvmPeer,
+    /// regorus's virtual machine on the rule bodies, or why it refused
+    /// them (at 10,000 rules the program is over its 65,535 instructions).
+    pub rvm: Result<RvmPeer, String>,
+    /// regorus's interpreter on the rules as indexed data.
+    pub regorus_indexed: RegorusPeer,
+    /// regorus's virtual machine on the rules as indexed data.
+    pub rvm_indexed: RvmPeer,
 }
 
 impl Engines {
@@ -67,7 +74,9 @@ impl Engines {
             gavel: GavelPeer::new(&t.gavel)?,
             cedar: CedarPeer::new(&t.cedar)?,
             regorus: RegorusPeer::new(&t.rego)?,
-            rvm: RvmPeer::new(&t.rego)?,
+            rvm: RvmPeer::new(&t.rego).map_err(|e| format!("{e:#}")),
+            regorus_indexed: RegorusPeer::new(&t.rego_indexed)?,
+            rvm_indexed: RvmPeer::new(&t.rego_indexed)?,
         })
     }
 }
@@ -132,13 +141,18 @@ pub fn check(
         }] += 1;
         let decoded: Request<'_> = serde_json::from_str(&text).context("request")?;
         examined += engines.gavel.examined(&decoded);
-        let mut answers = Vec::with_capacity(8);
+        let mut answers = Vec::with_capacity(12);
         decide(&mut engines.gavel, "gavel", &text, true, &mut answers)?;
         if index < scope.peers {
             let json = index < scope.peers_json;
             decide(&mut engines.cedar, "cedar", &text, json, &mut answers)?;
             decide(&mut engines.regorus, "regorus", &text, json, &mut answers)?;
-            decide(&mut engines.rvm, "regorus-rvm", &text, json, &mut answers)?;
+            if let Ok(rvm) = &mut engines.rvm {
+                decide(rvm, "regorus-rvm", &text, json, &mut answers)?;
+            }
+            let (ri, vi) = (&mut engines.regorus_indexed, &mut engines.rvm_indexed);
+            decide(ri, "regorus-indexed", &text, json, &mut answers)?;
+            decide(vi, "regorus-indexed-rvm", &text, json, &mut answers)?;
         }
         if answers.iter().any(|(_, e)| *e != expected) {
             report.disagreements.push(Disagreement {

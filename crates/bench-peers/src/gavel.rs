@@ -1,6 +1,6 @@
-//! Gavel's engine behind the [`Peer`] interface: requests decoded with
-//! `serde_json` into [`Request`] (borrowing from the text), decided by
-//! [`Engine::decide`].
+//! Gavel's engine behind the [`Peer`] interface: requests decoded by
+//! [`Request::from_json`] (the one-pass reader `gavel decide` and the agent
+//! use, borrowing strings from the text), decided by [`Engine::decide`].
 
 use anyhow::Context as _;
 use gavel_policy::{Effect, Engine, Format, Request, parse_bundle};
@@ -32,7 +32,7 @@ impl Peer for GavelPeer {
     type Prepared = Request<'static>;
 
     fn prepare(&self, text: &str) -> anyhow::Result<Request<'static>> {
-        let r: Request<'_> = serde_json::from_str(text).context("gavel request")?;
+        let r = Request::from_json(text).context("gavel request")?;
         Ok(Request::new(r.agent.into_owned(), r.action.into_owned())
             .with_context(r.context.into_owned()))
     }
@@ -42,7 +42,7 @@ impl Peer for GavelPeer {
     }
 
     fn decide_json(&mut self, text: &str) -> anyhow::Result<Effect> {
-        let request: Request<'_> = serde_json::from_str(text).context("gavel request")?;
+        let request = Request::from_json(text).context("gavel request")?;
         Ok(self.engine.decide(&request).effect)
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! A bundle is generated once as a [`BundleSpec`] and rendered three ways:
 //! as a Gavel bundle ([`BundleSpec::gavel_json`]), as Cedar policies
-//! ([`cedar::policies`]) and as a Rego module ([`rego::module`]). The
+//! ([`cedar::policies`]) and as a Rego package ([`rego::modules`]). The
 //! translation is equivalent by construction of the bundle, not in general:
 //! Gavel decides by the first matching rule in priority order, Cedar and Rego
 //! have no priorities. Generated priorities are layered by effect (every
@@ -376,7 +376,8 @@ impl BundleSpec {
         Translations {
             gavel: self.gavel_json(),
             cedar: cedar::policies(self),
-            rego: rego::module(self),
+            rego: rego::Program::rules(self),
+            rego_indexed: rego::Program::indexed(self),
         }
     }
 
@@ -464,12 +465,16 @@ impl RuleSpec {
     }
 }
 
-/// The bundle as Gavel JSON, Cedar policies and a Rego module.
+/// The bundle as Gavel JSON, Cedar policies and Rego files.
 #[derive(Debug, Clone)]
 pub struct Translations {
     pub gavel: String,
     pub cedar: String,
-    pub rego: String,
+    /// The Rego package: one rule body a Gavel rule.
+    pub rego: rego::Program,
+    /// The rules as data for a fixed Rego program that looks them up by
+    /// agent and action.
+    pub rego_indexed: rego::Program,
 }
 
 /// One generated request: an agent, an action and a context of up to four

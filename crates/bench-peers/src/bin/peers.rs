@@ -8,7 +8,7 @@
 //! `taskset -c 0 cargo run --release -p gavel-bench-peers --bin peers`
 //!
 //! Options: `--sizes 100,1000` (default all three), `--budget SECONDS`
-//! (the longest one engine is timed at one size in one mode; default 12).
+//! (the longest one engine is timed at one size in one mode; default 8).
 
 use std::time::{Duration, Instant};
 
@@ -47,10 +47,10 @@ fn time_peer<P: Peer>(
         .collect::<anyhow::Result<_>>()?;
     let p = measure(texts.len(), budget, |i| peer.decide(&prepared[i]))
         .with_context(|| format!("{engine} prepared"))?;
-    eprintln!("  {engine:<12} prepared  {}", describe(&p));
+    eprintln!("  {engine:<19} prepared  {}", describe(&p));
     let j = measure(texts.len(), budget, |i| peer.decide_json(&texts[i]))
         .with_context(|| format!("{engine} json"))?;
-    eprintln!("  {engine:<12} json      {}", describe(&j));
+    eprintln!("  {engine:<19} json      {}", describe(&j));
     Ok(Row {
         engine,
         rules,
@@ -94,7 +94,7 @@ fn main() -> anyhow::Result<()> {
     };
     let budget = Duration::from_secs_f64(match arg(&args, "--budget") {
         Some(s) => s.parse().with_context(|| format!("budget `{s}`"))?,
-        None => 12.0,
+        None => 8.0,
     });
     let cpus = allowed_cpus();
     eprintln!("allowed CPUs: {cpus}");
@@ -150,6 +150,7 @@ fn main() -> anyhow::Result<()> {
     }
 
     let mut rows = Vec::new();
+    let mut refused = Vec::new();
     for (rules, spec, translations) in &specs {
         let rules = *rules;
         eprintln!("timing at {rules} rules");
@@ -159,7 +160,7 @@ fn main() -> anyhow::Result<()> {
             .map(|t| floor.prepare(t))
             .collect::<anyhow::Result<_>>()?;
         let stats = measure(texts.len(), budget, |i| Ok(floor.decide(&prepared[i])))?;
-        eprintln!("  {:<12} prepared  {}", "floor", describe(&stats));
+        eprintln!("  {:<19} prepared  {}", "floor", describe(&stats));
         rows.push(Row {
             engine: "floor",
             rules,
@@ -188,9 +189,23 @@ fn main() -> anyhow::Result<()> {
             &texts,
             budget,
         )?);
+        match &mut engines.rvm {
+            Ok(rvm) => rows.push(time_peer("regorus-rvm", rvm, rules, &texts, budget)?),
+            Err(e) => {
+                eprintln!("  regorus-rvm         refused: {e}");
+                refused.push(format!("regorus-rvm at {rules} rules: {e}"));
+            }
+        }
         rows.push(time_peer(
-            "regorus-rvm",
-            &mut engines.rvm,
+            "regorus-indexed",
+            &mut engines.regorus_indexed,
+            rules,
+            &texts,
+            budget,
+        )?);
+        rows.push(time_peer(
+            "regorus-indexed-rvm",
+            &mut engines.rvm_indexed,
             rules,
             &texts,
             budget,
@@ -219,6 +234,10 @@ fn main() -> anyhow::Result<()> {
             human(r.prepared.stream_mean_ns),
             r.prepared.requests,
         );
+    }
+
+    for r in &refused {
+        println!("\nNot timed: {r}");
     }
 
     println!();
