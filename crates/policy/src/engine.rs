@@ -740,32 +740,37 @@ impl Combos {
     /// Adds a [`FieldIndex`] to each long list where one field keys at least
     /// half its rules, within the budget.
     fn indexed(mut self, tests: &[Test], test_spans: &[(u32, u32)], slots: &[Slot]) -> Combos {
-        // The slot and strings a rule is keyed on, by rank, and the slots of
-        // the ordering tests before its key.
-        let keys: Vec<Option<Key<'_>>> = test_spans
+        // Each rule's possible keys, by rank: a slot and the strings it must
+        // be, with the slots of the ordering tests before that test. Tests
+        // after one that might add an error otherwise are no keys.
+        let keys: Vec<Vec<Key<'_>>> = test_spans
             .iter()
             .map(|&(first, end)| {
                 let tests = tests.get(first as usize..end as usize).unwrap_or_default();
                 let mut guards = Vec::new();
+                let mut keys: Vec<Key<'_>> = Vec::new();
                 for t in tests {
-                    match &t.kind {
-                        Kind::EqText(id) => {
-                            return Some((t.slot, std::slice::from_ref(id), guards));
-                        }
-                        Kind::InTexts(ids) => return Some((t.slot, &ids[..], guards)),
+                    let key = match &t.kind {
+                        Kind::EqText(id) => Some((t.slot, std::slice::from_ref(id))),
+                        Kind::InTexts(ids) => Some((t.slot, &ids[..])),
                         Kind::Ge(_) | Kind::Le(_) | Kind::Gt(_) | Kind::Lt(_)
                             if t.slot < WEEKDAY =>
                         {
                             guards.push(t.slot);
+                            None
                         }
-                        // Any other test that might add an error runs first.
                         Kind::Ge(_) | Kind::Le(_) | Kind::Gt(_) | Kind::Lt(_) | Kind::General => {
-                            return None;
+                            break;
                         }
-                        _ => {}
+                        _ => None,
+                    };
+                    if let Some((slot, ids)) = key {
+                        if keys.iter().all(|k| k.0 != slot) {
+                            keys.push((slot, ids, guards.clone()));
+                        }
                     }
                 }
-                None
+                keys
             })
             .collect();
         let budget = COMBO_BUDGET.max(16 * test_spans.len());
@@ -778,10 +783,10 @@ impl Combos {
             if list.len() <= LONG_LIST {
                 continue;
             }
-            let key_of = |rank: u32| keys.get(rank as usize).and_then(Option::as_ref);
+            let keys_of = |rank: u32| keys.get(rank as usize).map_or(&[][..], Vec::as_slice);
             let mut counts: FxHashMap<u32, usize> = FxHashMap::default();
             for &rank in list {
-                if let Some((slot, _, _)) = key_of(rank) {
+                for (slot, _, _) in keys_of(rank) {
                     *counts.entry(*slot).or_default() += 1;
                 }
             }
@@ -794,10 +799,10 @@ impl Combos {
             let texts = slots.get(slot as usize).map_or(0, |s| s.texts.len());
             let unkeyed = list.len() - keyed;
             let size = unkeyed * (texts + 1) + keyed * 4;
-            if keyed * 2 < list.len() || ranks.len() + size > budget {
+            if keyed * 3 < list.len() || ranks.len() + size > budget {
                 continue;
             }
-            let keyed_on = |rank: u32| key_of(rank).filter(|(s, _, _)| *s == slot);
+            let keyed_on = |rank: u32| keys_of(rank).iter().find(|(s, _, _)| *s == slot);
             let mut guards: Vec<u32> = list
                 .iter()
                 .filter_map(|&r| keyed_on(r))
@@ -1350,6 +1355,10 @@ mod tests {
                 if rng.below(3) == 0 {
                     conditions.insert("<score".into(), json!(rng.below(3)));
                 }
+                // A second field rules may be keyed on.
+                if rng.below(3) == 0 {
+                    conditions.insert("region".into(), json!(TEXTS[rng.below(4) as usize]));
+                }
                 let agent = ["ns.a", "ns.*", "*"][rng.below(3) as usize];
                 let action = ["deploy", "*"][rng.below(2) as usize];
                 json!({
@@ -1385,6 +1394,9 @@ mod tests {
             let score = [json!(0), json!(1), json!(2), json!("2")];
             if rng.below(5) > 0 {
                 context.insert("score".into(), score[rng.below(4) as usize].clone());
+            }
+            if rng.below(2) > 0 {
+                context.insert("region".into(), category[rng.below(5) as usize].clone());
             }
             let agent = ["ns.a", "ns.b", "other.c"][rng.below(3) as usize];
             let action = ["deploy", "delete"][rng.below(2) as usize];
