@@ -10,7 +10,7 @@
 //! policy is among the determining policies, else allow. Conditions test
 //! `context has f` first, as a Cedar author must for an optional field.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::str::FromStr as _;
 
@@ -113,28 +113,6 @@ impl CedarPeer {
             action_type: EntityTypeName::from_str("Action").context("action type")?,
             resource: EntityUid::from_str("Resource::\"gavel\"").context("resource")?,
         })
-    }
-
-    /// The ids of policies that determined the last decision, for tests.
-    pub fn determining(&self, request: &Request) -> Vec<String> {
-        let response = self
-            .authorizer
-            .is_authorized(request, &self.policies, &self.entities);
-        let ids: HashMap<_, _> = self
-            .policies
-            .policies()
-            .map(|p| {
-                (
-                    p.id().clone(),
-                    p.annotation("id").unwrap_or_default().to_string(),
-                )
-            })
-            .collect();
-        response
-            .diagnostics()
-            .reason()
-            .filter_map(|id| ids.get(id).cloned())
-            .collect()
     }
 }
 

@@ -84,7 +84,7 @@ impl Rng {
 /// The namespaces agents live in.
 pub const NAMESPACES: [&str; 6] = ["billing", "support", "inbox", "ops", "search", "release"];
 
-/// Agent names within a namespace: rules name the first seven; `spare` is
+/// Agent names within a namespace: rules name the first five; `spare` is
 /// an agent the deployment knows (Cedar's entity store has it) that no rule
 /// names by itself, reached only through `ns.*` and `*` rules.
 const AGENT_NAMES: [&str; 6] = ["alpha", "bravo", "charlie", "delta", "echo", "spare"];

@@ -1,8 +1,8 @@
 //! Timing one engine on many requests: the median and 99th percentile of
 //! the time per decision, and the mean over a stream of distinct requests.
 //!
-//! A decision can take 100 ns, near the cost of reading the clock (about
-//! 20–30 ns here), so a sample is one request decided `reps` times in a
+//! A decision can take 100 ns, not far above the cost of reading the clock
+//! (tens of nanoseconds), so a sample is one request decided `reps` times in a
 //! row and divided by `reps`, with `reps` chosen so that a sample lasts at
 //! least [`MIN_SAMPLE`]. Deciding the same request again finds it in the
 //! caches and the branch predictors warm: the median and p99 are figures

@@ -1,8 +1,10 @@
-//! The bundle as a Rego module (rego.v1), and regorus behind the [`Peer`]
+//! The bundle in Rego (rego.v1) two ways, and regorus behind the [`Peer`]
 //! interface twice: its tree-walking interpreter ([`RegorusPeer`]) and its
-//! bytecode virtual machine ([`RvmPeer`]).
+//! bytecode virtual machine ([`RvmPeer`]). The two ways are a module of
+//! rule bodies ([`modules`]) and the rules as data for one fixed program
+//! ([`INDEXED_POLICY`], [`indexed_data`]).
 //!
-//! The module is what a Rego author writes for a layered policy: one
+//! The module of rule bodies is what a Rego author writes for a layered policy: one
 //! `deny if { ... }`, `needs_approval if { ... }` or `allow if { ... }` rule
 //! a Gavel rule, the agent and action tests first (`input.agent == "…"`, or
 //! `startswith(input.agent, "ns.")` for `ns.*`, nothing for `*`), then the
