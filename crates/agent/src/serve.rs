@@ -231,22 +231,32 @@ impl Cache {
 }
 
 /// The cache key of a request: everything but `request_id`, written into
-/// `key` (cleared first).
+/// `key` (cleared first). Each text goes in after its length, the time as
+/// numbers and the context last, so two requests that differ share no key
+/// (a NUL byte in a field cannot pass for a separator).
 pub fn cache_key(r: &Request<'_>, key: &mut Vec<u8>) {
-    use std::io::Write as _;
-    key.clear();
-    key.extend_from_slice(r.agent.as_bytes());
-    key.push(0);
-    key.extend_from_slice(r.action.as_bytes());
-    key.push(0);
-    if let Some(s) = &r.subject {
+    fn text(key: &mut Vec<u8>, s: &str) {
+        key.extend_from_slice(&(s.len() as u64).to_le_bytes());
         key.extend_from_slice(s.as_bytes());
     }
-    key.push(0);
-    if let Some(t) = r.timestamp {
-        let _ = write!(key, "{t}");
+    key.clear();
+    text(key, &r.agent);
+    text(key, &r.action);
+    match &r.subject {
+        Some(s) => {
+            key.push(1);
+            text(key, s);
+        }
+        None => key.push(0),
     }
-    key.push(0);
+    match r.timestamp {
+        Some(t) => {
+            key.push(1);
+            key.extend_from_slice(&t.as_second().to_le_bytes());
+            key.extend_from_slice(&t.subsec_nanosecond().to_le_bytes());
+        }
+        None => key.push(0),
+    }
     // A context that cannot be written (never, for parsed JSON) leaves the
     // key ending in a 1, which no written context does: no false hits.
     if serde_json::to_writer(&mut *key, &r.context).is_err() {
@@ -485,6 +495,42 @@ mod tests {
         assert_eq!(key(&a), key(&b));
         assert_ne!(key(&a), key(&c));
         assert_ne!(key(&a), key(&d));
-        assert!(key(&a).starts_with(b"a.b\0x\0\0\0{"), "cleared first");
+        let mut fresh = Vec::new();
+        cache_key(&a, &mut fresh);
+        assert_eq!(key(&a), fresh, "cleared first");
+    }
+
+    /// Regression (found writing the `batch_body` fuzz target's cached
+    /// against uncached check): fields were joined with NUL bytes, so
+    /// `{"agent": "a\u0000b", "action": "c"}` and `{"agent": "a",
+    /// "action": "b\u0000c"}` had one key, and the second was answered
+    /// with the first one's cached decision.
+    #[test]
+    fn requests_that_differ_never_share_a_key() {
+        let requests = [
+            r#"{"agent": "a\u0000b", "action": "c"}"#,
+            r#"{"agent": "a", "action": "b\u0000c"}"#,
+            r#"{"agent": "a", "action": "b", "subject": "c"}"#,
+            r#"{"agent": "a", "action": "b", "subject": ""}"#,
+            r#"{"agent": "a", "action": "b"}"#,
+            r#"{"agent": "a", "action": "b\u0000", "subject": "\u0000"}"#,
+            r#"{"agent": "a", "action": "b", "timestamp": "2026-01-01T00:00:00Z"}"#,
+            r#"{"agent": "a", "action": "b", "timestamp": "2026-01-01T00:00:00.5Z"}"#,
+            r#"{"agent": "a", "action": "b", "subject": "2026-01-01T00:00:00Z"}"#,
+        ];
+        let keys: Vec<Vec<u8>> = requests
+            .iter()
+            .map(|text| {
+                let r: Request<'_> = serde_json::from_str(text).unwrap();
+                let mut k = Vec::new();
+                cache_key(&r, &mut k);
+                k
+            })
+            .collect();
+        for (i, a) in keys.iter().enumerate() {
+            for (j, b) in keys.iter().enumerate().skip(i + 1) {
+                assert_ne!(a, b, "{} and {}", requests[i], requests[j]);
+            }
+        }
     }
 }

@@ -21,32 +21,44 @@ const BUNDLE_FILE: &str = concat!(
 const BUNDLE: &str = include_str!("../../../fixtures/bundles/inbox-triage.yaml");
 
 struct Engines {
+    /// With a decision cache, as the server decides.
     served: gavel_agent::embed::Engine,
+    /// Without one.
+    fresh: gavel_agent::embed::Engine,
     plain: Engine,
+}
+
+fn embedded(capacity: usize) -> gavel_agent::embed::Engine {
+    match gavel_agent::embed::Engine::builder()
+        .with_policy_file(BUNDLE_FILE)
+        .with_cache_capacity(capacity)
+        .build()
+    {
+        Ok(e) => e,
+        Err(e) => panic!("the fixture bundle does not load: {e}"),
+    }
 }
 
 fn engines() -> &'static Engines {
     static ENGINES: OnceLock<Engines> = OnceLock::new();
     ENGINES.get_or_init(|| {
-        let served = match gavel_agent::embed::Engine::builder()
-            .with_policy_file(BUNDLE_FILE)
-            .with_cache_capacity(64)
-            .build()
-        {
-            Ok(e) => e,
-            Err(e) => panic!("the fixture bundle does not load: {e}"),
-        };
         let plain = match gavel_policy::parse_bundle(BUNDLE, Format::Yaml) {
             Ok(b) => Engine::compile(&b),
             Err(e) => panic!("the fixture bundle does not load: {e}"),
         };
-        Engines { served, plain }
+        Engines {
+            served: embedded(64),
+            fresh: embedded(0),
+            plain,
+        }
     })
 }
 
 /// Decides `request` as the server does; the answer is one JSON object
 /// naming the version, and when the request has its own time the plain
-/// engine decides the same; asked again, the cache answers the same.
+/// engine decides the same; the cache answers as deciding afresh does
+/// (the example bundle reads no clock, so even without a time), and asked
+/// again it answers the same.
 fn decide(request: &Request<'_>) {
     let e = engines();
     let answer = e.served.decide(request);
@@ -61,6 +73,11 @@ fn decide(request: &Request<'_>) {
         assert_eq!(field("effect"), Some(d.effect.as_str()), "{answer}");
         assert_eq!(field("rule_id"), d.rule_id(), "{answer}");
     }
+    assert_eq!(
+        e.fresh.decide(request),
+        answer,
+        "the cache answers for another request"
+    );
     assert_eq!(
         e.served.decide(request),
         answer,
