@@ -312,8 +312,22 @@ struct RowTooLong;
 #[derive(Debug)]
 enum Slot {
     Leaf(usize),
-    Object(Vec<(String, Slot)>),
+    Object(Tree),
 }
+
+/// One object of the slot tree: its entries in column order, and where
+/// each nested object sits among them (found by name, so a header of many
+/// dotted columns is placed in linear time, not by a scan per column).
+#[derive(Debug, Default)]
+struct Tree {
+    entries: Vec<(String, Slot)>,
+    objects: HashMap<String, usize>,
+}
+
+/// How many names a dotted CSV column may nest (`a.b.c` is 3): a request
+/// context read from JSON cannot nest much deeper (readers stop at 128
+/// levels), and the header is placed and each row laid out by recursion.
+const MAX_COLUMN_DEPTH: usize = 64;
 
 #[derive(Debug)]
 struct Header {
@@ -327,7 +341,7 @@ struct Header {
     subject: Option<usize>,
     /// Columns without a name (a trailing comma): their cells must be empty.
     unnamed: Vec<usize>,
-    context: Vec<(String, Slot)>,
+    context: Tree,
 }
 
 /// The cases of a CSV file, a row at a time: a header with `agent` and
@@ -451,10 +465,20 @@ impl<R: Read> CsvCases<R> {
             .map(String::as_str)
             .filter(|n| !n.is_empty() && !CSV_SPECIAL.contains(n))
             .collect();
-        let mut context = Vec::new();
+        let mut context = Tree::default();
         for (i, name) in names.iter().enumerate() {
             if name.is_empty() || CSV_SPECIAL.contains(&name.as_str()) {
                 continue;
+            }
+            let depth = name.split('.').take(MAX_COLUMN_DEPTH + 1).count();
+            if depth > MAX_COLUMN_DEPTH {
+                return Err(error(
+                    line,
+                    format!(
+                        "column {} nests more than {MAX_COLUMN_DEPTH} names (`a.b.c` nests 3); flatten the dotted name",
+                        i + 1
+                    ),
+                ));
             }
             for (dot, _) in name.match_indices('.') {
                 let prefix = name.get(..dot).unwrap_or_default();
@@ -580,21 +604,22 @@ fn bytes(n: usize) -> String {
 }
 
 /// Puts column `index` at the dotted `path` of the slot tree.
-fn place(tree: &mut Vec<(String, Slot)>, path: &str, index: usize) {
+fn place(tree: &mut Tree, path: &str, index: usize) {
     match path.split_once('.') {
-        None => tree.push((path.to_string(), Slot::Leaf(index))),
+        None => tree.entries.push((path.to_string(), Slot::Leaf(index))),
         Some((first, rest)) => {
-            let found = tree
-                .iter_mut()
-                .rev()
-                .find(|(k, s)| k == first && matches!(s, Slot::Object(_)));
-            match found {
-                Some((_, Slot::Object(inner))) => place(inner, rest, index),
-                _ => {
-                    let mut inner = Vec::new();
-                    place(&mut inner, rest, index);
-                    tree.push((first.to_string(), Slot::Object(inner)));
+            let at = match tree.objects.get(first) {
+                Some(&at) => at,
+                None => {
+                    tree.entries
+                        .push((first.to_string(), Slot::Object(Tree::default())));
+                    let at = tree.entries.len() - 1;
+                    tree.objects.insert(first.to_string(), at);
+                    at
                 }
+            };
+            if let Some((_, Slot::Object(inner))) = tree.entries.get_mut(at) {
+                place(inner, rest, index);
             }
         }
     }
@@ -602,12 +627,9 @@ fn place(tree: &mut Vec<(String, Slot)>, path: &str, index: usize) {
 
 /// A row's context: its non-empty cells where the tree puts them; an object
 /// whose cells are all empty is left out.
-fn layout(
-    tree: &[(String, Slot)],
-    record: &csv::StringRecord,
-) -> Vec<(Cow<'static, str>, Value<'static>)> {
+fn layout(tree: &Tree, record: &csv::StringRecord) -> Vec<(Cow<'static, str>, Value<'static>)> {
     let mut out = Vec::new();
-    for (name, slot) in tree {
+    for (name, slot) in &tree.entries {
         let value = match slot {
             Slot::Leaf(i) => {
                 let cell = record.get(*i).map(str::trim).unwrap_or_default();
@@ -715,6 +737,46 @@ pub fn parse_decision_log(text: &str) -> Result<Vec<LoggedDecision>, DatasetErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (found by the `dataset_csv` fuzz target): a dotted
+    /// column nested a context object per dot, so `x....y` with 200,000
+    /// dots overflowed the stack placing it (and at 130 the cases could not
+    /// be written as JSON and read back); and a header of 100,000 dotted
+    /// columns (`c1.a,c2.a,…`, 1 MiB) took over a minute, each column
+    /// scanning every one before it.
+    #[test]
+    fn csv_headers_nest_boundedly_and_place_in_linear_time() {
+        let deep = format!("agent,action,x{}y\na.b,c,1\n", ".".repeat(200_000));
+        let e = parse_cases(&deep, CaseFormat::Csv).unwrap_err();
+        assert_eq!(e.line, Some(1));
+        assert!(e.message.contains("nests more than 64"), "{e}");
+        let most = format!("agent,action,{}\na.b,c,1\n", ["n"; 64].join("."));
+        let cases = parse_cases(&most, CaseFormat::Csv).unwrap();
+        let mut v = &cases[0].context;
+        for _ in 0..64 {
+            v = v.get("n").unwrap();
+        }
+        assert_eq!(v, &Value::Number(1.0));
+
+        let n = 100_000;
+        let columns: Vec<String> = (0..n).map(|i| format!("c{i}.a")).collect();
+        let wide = format!(
+            "agent,action,{}\na.b,c{}\n",
+            columns.join(","),
+            ",1".repeat(n)
+        );
+        let started = std::time::Instant::now();
+        let cases = parse_cases(&wide, CaseFormat::Csv).unwrap();
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            cases[0].context.get("c99999").and_then(|c| c.get("a")),
+            Some(&Value::Number(1.0))
+        );
+    }
 
     #[test]
     fn csv_with_quotes_nesting_and_numbers() {
