@@ -308,7 +308,81 @@ struct BundleSpec {
 
 const EFFECTS: [&str; 3] = ["allow", "deny", "needs_approval"];
 
-fn condition(src: &mut Source<'_>) -> CondSpec {
+/// Bundle-wide choices that steer the rules toward what the engine
+/// indexes: many rules under one agent and action (a long candidate list),
+/// one field most of them compare with strings (the list split on it), and
+/// more fields than the engine caches per request.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    focus: bool,
+    key: &'static str,
+    /// Out of 4: how often a condition is on `key`.
+    keyed: usize,
+    wide: bool,
+}
+
+/// Extra fields of a wide bundle: more than the engine caches.
+const WIDE: [&str; 18] = [
+    "w0", "w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8", "w9", "w10", "w11", "w12", "w13", "w14",
+    "w15", "w16", "w17",
+];
+/// Fields a bundle may key its rules on (top-level, so requests set them).
+const KEYS: [&str; 6] = ["s", "n", "l", "a-b", "$x", "w3"];
+/// Strings keyed conditions compare with.
+const TEXTS: [&str; 7] = ["a", "b", "ab", "mon", "", "1", "é"];
+const KEY_OPS: [&str; 7] = ["", "", "!=", "in:", "not_in:", ">=", "exists:"];
+
+fn shape(src: &mut Source<'_>) -> Shape {
+    Shape {
+        focus: src.bool(),
+        key: src.pick(&KEYS).unwrap_or("s"),
+        keyed: src.below(4),
+        wide: src.bool(),
+    }
+}
+
+fn field(src: &mut Source<'_>, shape: Shape) -> &'static str {
+    if shape.wide && src.bool() {
+        src.pick(&WIDE).unwrap_or("w0")
+    } else {
+        src.pick(&FIELDS).unwrap_or("n")
+    }
+}
+
+fn text(src: &mut Source<'_>) -> String {
+    Json::from(src.pick(&TEXTS).unwrap_or("a")).to_string()
+}
+
+fn condition(src: &mut Source<'_>, shape: Shape) -> CondSpec {
+    if src.below(4) < shape.keyed {
+        let op = src.pick(&KEY_OPS).unwrap_or("");
+        let operand = match op {
+            ">=" => src.pick(&NUMBERS).unwrap_or("0").to_string(),
+            "exists:" => src.bool().to_string(),
+            "in:" | "not_in:" => {
+                let n = 1 + src.below(3);
+                let items: Vec<String> = (0..n)
+                    .map(|_| {
+                        if src.below(8) == 0 {
+                            scalar(src)
+                        } else {
+                            text(src)
+                        }
+                    })
+                    .collect();
+                format!("[{}]", items.join(","))
+            }
+            _ if src.below(8) == 0 => scalar(src),
+            _ => text(src),
+        };
+        return CondSpec {
+            key: format!("{op}{}", shape.key),
+            op: if op.is_empty() { "==" } else { op },
+            field: shape.key.to_string(),
+            plain: false,
+            operand,
+        };
+    }
     if src.below(16) == 0 {
         let field = src.pick(&PLAIN).unwrap_or("=>n");
         return CondSpec {
@@ -320,7 +394,7 @@ fn condition(src: &mut Source<'_>) -> CondSpec {
         };
     }
     let op = src.pick(&OPS).unwrap_or("");
-    let field = src.pick(&FIELDS).unwrap_or("n");
+    let field = field(src, shape);
     let operand = match op {
         ">=" | "<=" | ">" | "<" => src.pick(&NUMBERS).unwrap_or("0").to_string(),
         "in:" | "not_in:" => {
@@ -341,23 +415,42 @@ fn condition(src: &mut Source<'_>) -> CondSpec {
     }
 }
 
-fn bundle_spec(src: &mut Source<'_>) -> BundleSpec {
+const FOCUS_AGENTS: [&str; 3] = ["*", "a.*", "a.b"];
+const FOCUS_ACTIONS: [&str; 2] = ["*", "deploy"];
+
+fn bundle_spec(src: &mut Source<'_>) -> (BundleSpec, Shape) {
     let default_effect = src.pick(&EFFECTS).unwrap_or("deny");
     let zone = src.pick(&ZONES).flatten();
-    let n = src.below(13);
+    let shape = shape(src);
+    let n = if shape.focus {
+        src.below(49)
+    } else {
+        src.below(13)
+    };
     let rules = (0..n)
         .map(|_| {
             let mut conditions: Vec<CondSpec> = Vec::new();
             for _ in 0..src.below(4) {
-                let c = condition(src);
+                let c = condition(src, shape);
                 // A key given twice is refused: keep the first.
                 if !conditions.iter().any(|d| d.key == c.key) {
                     conditions.push(c);
                 }
             }
+            let (agent, action) = if shape.focus && src.below(4) != 0 {
+                (
+                    src.pick(&FOCUS_AGENTS).unwrap_or("*"),
+                    src.pick(&FOCUS_ACTIONS).unwrap_or("*"),
+                )
+            } else {
+                (
+                    src.pick(&AGENTS).unwrap_or("*"),
+                    src.pick(&ACTIONS).unwrap_or("*"),
+                )
+            };
             RuleSpec {
-                agent: src.pick(&AGENTS).unwrap_or("*"),
-                action: src.pick(&ACTIONS).unwrap_or("*"),
+                agent,
+                action,
                 effect: src.pick(&EFFECTS).unwrap_or("deny"),
                 priority: src.pick(&[50, 50, 0, 100, 1, 99]).unwrap_or(50),
                 enabled: src.byte() < 224,
@@ -366,11 +459,14 @@ fn bundle_spec(src: &mut Source<'_>) -> BundleSpec {
             }
         })
         .collect();
-    BundleSpec {
-        default_effect,
-        zone,
-        rules,
-    }
+    (
+        BundleSpec {
+            default_effect,
+            zone,
+            rules,
+        },
+        shape,
+    )
 }
 
 fn rule_id(i: usize) -> String {
@@ -418,23 +514,39 @@ fn bundle_text_of(spec: &BundleSpec) -> String {
 }
 
 /// A request as JSON text, with its timestamp.
-fn request_text(src: &mut Source<'_>) -> (String, Option<jiff::Timestamp>) {
-    let agent = src.pick(&REQ_AGENTS).unwrap_or("a.b");
-    let action = src.pick(&REQ_ACTIONS).unwrap_or("deploy");
-    let mut context = String::from("{");
-    let mut used: Vec<&str> = Vec::new();
-    for _ in 0..src.below(6) {
-        let key = src.pick(&CONTEXT_KEYS).unwrap_or("n");
-        if used.contains(&key) {
+fn request_text(src: &mut Source<'_>, shape: Shape) -> (String, Option<jiff::Timestamp>) {
+    let (agent, action) = if shape.focus && src.below(4) != 0 {
+        ("a.b", "deploy")
+    } else {
+        (
+            src.pick(&REQ_AGENTS).unwrap_or("a.b"),
+            src.pick(&REQ_ACTIONS).unwrap_or("deploy"),
+        )
+    };
+    let mut entries: Vec<(&str, String)> = Vec::new();
+    if src.below(4) < shape.keyed {
+        let v = match src.below(8) {
+            0 => context_value(src, 0),
+            _ => text(src),
+        };
+        entries.push((shape.key, v));
+    }
+    for _ in 0..src.below(if shape.wide { 20 } else { 6 }) {
+        let key = if shape.wide && src.bool() {
+            src.pick(&WIDE).unwrap_or("w0")
+        } else {
+            src.pick(&CONTEXT_KEYS).unwrap_or("n")
+        };
+        if entries.iter().any(|(k, _)| *k == key) {
             continue;
         }
-        if !used.is_empty() {
-            context.push(',');
-        }
-        used.push(key);
-        let _ = write!(context, "{}:{}", Json::from(key), context_value(src, 0));
+        entries.push((key, context_value(src, 0)));
     }
-    context.push('}');
+    let context: Vec<String> = entries
+        .iter()
+        .map(|(k, v)| format!("{}:{v}", Json::from(*k)))
+        .collect();
+    let context = format!("{{{}}}", context.join(","));
     let timestamp = src.bool().then(|| {
         // 2026-11-23T00:00:00Z, a Monday, plus up to a week.
         let offset = i64::from(src.byte()) * 2700 + i64::from(src.byte()) * 60;
@@ -619,7 +731,7 @@ fn scan(
 /// calls unsatisfiable or unreachable may match or decide.
 pub fn engine_diff(data: &[u8]) {
     let mut src = Source::new(data);
-    let spec = bundle_spec(&mut src);
+    let (spec, shape) = bundle_spec(&mut src);
     let text = bundle_text_of(&spec);
     let bundle = match gavel_policy::parse_bundle(&text, Format::Json) {
         Ok(b) => b,
@@ -639,7 +751,7 @@ pub fn engine_diff(data: &[u8]) {
     };
     let requests = 1 + src.below(8);
     for _ in 0..requests {
-        let (request_text, timestamp) = request_text(&mut src);
+        let (request_text, timestamp) = request_text(&mut src, shape);
         let request: Request<'_> = match serde_json::from_str(&request_text) {
             Ok(r) => r,
             Err(e) => panic!("a generated request does not read: {e}\n{request_text}"),
