@@ -2,9 +2,9 @@
 //! the time per decision, and the mean over a stream of distinct requests.
 //!
 //! A decision can take 100 ns, not far above the cost of reading the clock
-//! (tens of nanoseconds), so a sample is one request decided `reps` times in a
-//! row and divided by `reps`, with `reps` chosen so that a sample lasts at
-//! least [`MIN_SAMPLE`]. Deciding the same request again finds it in the
+//! (tens of nanoseconds), so a sample is one request decided `reps` times
+//! in a row and divided by `reps`, with `reps` chosen so that a sample lasts
+//! at least [`MIN_SAMPLE`]. Deciding the same request again finds it in the
 //! caches and the branch predictors warm: the median and p99 are figures
 //! for a warm request. The stream mean decides each request once, in turn,
 //! under one clock reading, so it includes the cost of moving from one
