@@ -2,8 +2,9 @@
 //! (`valgrind --tool=callgrind --toggle-collect='*decide_loop*'`), which
 //! repeat exactly where wall-clock times on a shared machine do not.
 //!
-//! `decide_count [--rules N] [--rounds R] [--json]`: decides the 1,024
-//! generated requests R times on a bundle of N rules (default 1,000 and 100);
+//! `decide_count [--rules N] [--rounds R] [--json] [--bundle F --requests F]`:
+//! decides the 1,024 generated requests R times on a bundle of N rules
+//! (default 1,000 and 100), or the given bundle and JSON Lines requests;
 //! with `--json`, each decision starts from the request's JSON text.
 
 use gavel_bench::{arg, bundle_json, requests_json};
@@ -43,9 +44,22 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100);
     let json = args.iter().any(|a| a == "--json");
-    let bundle = parse_bundle(&bundle_json(rules, 42), Format::Json).expect("generated bundle");
+    // `--bundle FILE --requests FILE` (JSON, JSON Lines): another workload,
+    // such as the peer benchmark's (`cargo run -p gavel-bench-peers --bin dump`).
+    let (bundle_text, texts) = match (arg(&args, "--bundle"), arg(&args, "--requests")) {
+        (Some(b), Some(r)) => (
+            std::fs::read_to_string(b).expect("bundle file"),
+            std::fs::read_to_string(r)
+                .expect("requests file")
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_string)
+                .collect(),
+        ),
+        _ => (bundle_json(rules, 42), requests_json(rules, 1024, 7)),
+    };
+    let bundle = parse_bundle(&bundle_text, Format::Json).expect("valid bundle");
     let engine = Engine::compile(&bundle);
-    let texts = requests_json(rules, 1024, 7);
     if args.iter().any(|a| a == "--stats") {
         // How many rules a decision tries, on average (to compare bundles).
         let mut tried = 0;
