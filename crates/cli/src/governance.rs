@@ -409,6 +409,58 @@ struct Run<'a> {
     /// `at` of this batch's runs, and who ran them.
     run_at: String,
     actor: Option<String>,
+    /// The thread recording runs in the store, once there are some.
+    writer: Option<RunWriter>,
+}
+
+/// Records batches of runs in the store on a thread of its own, in the
+/// order given: the store's work (SQLite, on its connection's thread)
+/// overlaps the evaluation of the next batch. One batch is written while
+/// the next is gathered; handing over waits for the writer, so no more
+/// than two batches are ever held.
+struct RunWriter {
+    batches: std::sync::mpsc::SyncSender<Vec<NewRun>>,
+    thread: std::thread::JoinHandle<Result<(), Failure>>,
+}
+
+impl RunWriter {
+    fn start(console: Console) -> Result<RunWriter, Failure> {
+        let (batches, received) = std::sync::mpsc::sync_channel::<Vec<NewRun>>(0);
+        let rt = runtime()?;
+        let thread = std::thread::Builder::new()
+            .name("gavel-runs".into())
+            .spawn(move || {
+                let written = received
+                    .iter()
+                    .try_for_each(|batch| rt.block_on(console.record_runs(&batch)).map_err(fail));
+                // Let the store take its connection back before the
+                // runtime goes.
+                rt.block_on(async {
+                    for _ in 0..4 {
+                        tokio::task::yield_now().await;
+                    }
+                });
+                written
+            })
+            .map_err(|e| Failure::new("internal", format!("cannot start a thread: {e}")))?;
+        Ok(RunWriter { batches, thread })
+    }
+
+    /// Hands a batch over; `false` when the writer has stopped on an error.
+    fn send(&self, batch: Vec<NewRun>) -> bool {
+        self.batches.send(batch).is_ok()
+    }
+
+    /// Waits until every batch handed over is recorded.
+    fn finish(self) -> Result<(), Failure> {
+        drop(self.batches);
+        self.thread.join().unwrap_or_else(|_| {
+            Err(Failure::new(
+                "internal",
+                "recording the runs in the store failed unexpectedly; `gavel scorecard runs` shows what was recorded",
+            ))
+        })
+    }
 }
 
 fn unwritable_stdout(e: std::io::Error) -> Failure {
@@ -581,7 +633,7 @@ impl Run<'_> {
         let mut recorded = false;
         if e.override_applied() && self.loaded.is_some() {
             // In order: the runs before this one go first.
-            self.flush_runs()?;
+            self.settle_runs()?;
         }
         if let (true, Some(o), Some(c)) =
             (e.override_applied(), self.loaded.as_mut(), &self.console)
@@ -694,15 +746,32 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Records the runs not yet in the store, in one transaction.
+    /// Hands the runs not yet in the store to the writer, which records
+    /// them in one transaction while the next ones are evaluated.
     fn flush_runs(&mut self) -> Result<(), Failure> {
         if let (Some(runs), Some(c)) = (self.runs.as_mut(), &self.console) {
             if !runs.is_empty() {
-                self.rt.block_on(c.record_runs(runs)).map_err(fail)?;
-                runs.clear();
+                let batch = std::mem::take(runs);
+                let writer = match &mut self.writer {
+                    Some(w) => w,
+                    none => none.insert(RunWriter::start(c.clone())?),
+                };
+                if !writer.send(batch) {
+                    // The writer stopped on an error: it says which.
+                    return self.settle_runs();
+                }
             }
         }
         Ok(())
+    }
+
+    /// Records every run evaluated so far, and waits until they are in the
+    /// store (before an override's use, so runs keep their order, and at
+    /// the end).
+    fn settle_runs(&mut self) -> Result<(), Failure> {
+        let handed = self.flush_runs();
+        let written = self.writer.take().map_or(Ok(()), RunWriter::finish);
+        written.and(handed)
     }
 
     /// Flushes the output printed so far (the log and the queue are
@@ -868,11 +937,12 @@ pub fn eval(args: &EvalArgs, format: OutputFormat) -> Result<ExitCode, Failure> 
         runs: (!args.no_log).then(Vec::new),
         run_at: run_time(now),
         actor,
+        writer: None,
     };
     let read = args.scorecards.iter().try_for_each(|p| run.path(p));
     // What was evaluated is recorded, even when a bad scorecard stopped
     // the run.
-    let stored = run.flush_runs();
+    let stored = run.settle_runs();
     let flushed = run.flush();
     read?;
     stored?;

@@ -96,34 +96,45 @@ pub fn open_lines(path: &str) -> Result<Box<dyn BufRead>, Failure> {
     Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, file)))
 }
 
-/// Calls `each` with every line of `path` (1-based line number, text
-/// without its line ending; a UTF-8 byte order mark on the first line is
-/// dropped), without ever holding more than one line. A line over
-/// [`MAX_LINE_BYTES`] or not UTF-8 stops the read with its line number.
-pub fn for_each_line(
-    path: &str,
-    mut each: impl FnMut(usize, &str) -> Result<(), Failure>,
-) -> Result<(), Failure> {
-    let mut reader = open_lines(path)?;
-    let mut buf = Vec::new();
-    let mut number = 0usize;
-    loop {
-        buf.clear();
-        let read = reader
+/// Lines read from a file or standard input, bounded and numbered.
+struct Lines<'p> {
+    path: &'p str,
+    reader: Box<dyn BufRead>,
+    number: usize,
+}
+
+impl<'p> Lines<'p> {
+    fn open(path: &'p str) -> Result<Self, Failure> {
+        Ok(Lines {
+            path,
+            reader: open_lines(path)?,
+            number: 0,
+        })
+    }
+
+    /// Appends the next line to `buf`: its number and where its text sits
+    /// in `buf` (without the line ending, or the byte order mark of the
+    /// first line), `None` at the end. A line over [`MAX_LINE_BYTES`]
+    /// fails with its number.
+    fn next(&mut self, buf: &mut Vec<u8>) -> Result<Option<(usize, usize, usize)>, Failure> {
+        let start = buf.len();
+        let read = self
+            .reader
             .by_ref()
             .take(MAX_LINE_BYTES as u64 + 1)
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| unreadable(path, &e))?;
+            .read_until(b'\n', buf)
+            .map_err(|e| unreadable(self.path, &e))?;
         if read == 0 {
-            return Ok(());
+            return Ok(None);
         }
-        number += 1;
-        let mut line = buf.as_slice();
+        self.number += 1;
+        let number = self.number;
+        let mut line = &buf[start..];
         if let Some(rest) = line.strip_suffix(b"\n") {
             line = rest.strip_suffix(b"\r").unwrap_or(rest);
         } else if read > MAX_LINE_BYTES {
             return Err(line_failure(
-                path,
+                self.path,
                 number,
                 "line_too_long",
                 format!(
@@ -132,12 +143,18 @@ pub fn for_each_line(
                 ),
             ));
         }
-        if number == 1 {
-            line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+        let mut from = start;
+        if number == 1 && line.starts_with(b"\xEF\xBB\xBF") {
+            from += 3;
         }
-        let text = std::str::from_utf8(line).map_err(|e| {
+        Ok(Some((number, from, start + line.len())))
+    }
+
+    /// `bytes` as text, or the failure naming line `number`.
+    fn text<'b>(&self, number: usize, bytes: &'b [u8]) -> Result<&'b str, Failure> {
+        std::str::from_utf8(bytes).map_err(|e| {
             line_failure(
-                path,
+                self.path,
                 number,
                 "unreadable",
                 format!(
@@ -145,8 +162,75 @@ pub fn for_each_line(
                     e.valid_up_to() + 1
                 ),
             )
-        })?;
-        each(number, text)?;
+        })
+    }
+}
+
+/// Calls `each` with every line of `path` (1-based line number, text
+/// without its line ending; a UTF-8 byte order mark on the first line is
+/// dropped), without ever holding more than one line. A line over
+/// [`MAX_LINE_BYTES`] or not UTF-8 stops the read with its line number.
+pub fn for_each_line(
+    path: &str,
+    mut each: impl FnMut(usize, &str) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    let mut lines = Lines::open(path)?;
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let Some((number, from, to)) = lines.next(&mut buf)? else {
+            return Ok(());
+        };
+        each(number, lines.text(number, &buf[from..to])?)?;
+    }
+}
+
+/// The lines of `path` as [`for_each_line`] reads them, given to `each` a
+/// block at a time (up to `max_lines` lines, or about 8 MiB), for work that
+/// goes on in parallel. A line that cannot be read stops the read after
+/// the lines before it are given.
+pub fn for_each_line_block(
+    path: &str,
+    max_lines: usize,
+    mut each: impl FnMut(&[(usize, &str)]) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    const BLOCK_BYTES: usize = 8 << 20;
+    let mut lines = Lines::open(path)?;
+    let mut buf = Vec::new();
+    let mut spans = Vec::new();
+    loop {
+        buf.clear();
+        spans.clear();
+        let mut stop = None;
+        while spans.len() < max_lines.max(1) && buf.len() < BLOCK_BYTES {
+            match lines.next(&mut buf) {
+                Ok(Some(span)) => spans.push(span),
+                Ok(None) => break,
+                Err(e) => {
+                    stop = Some(e);
+                    break;
+                }
+            }
+        }
+        let mut block = Vec::with_capacity(spans.len());
+        for &(number, from, to) in &spans {
+            match lines.text(number, &buf[from..to]) {
+                Ok(text) => block.push((number, text)),
+                Err(e) => {
+                    stop = Some(e);
+                    break;
+                }
+            }
+        }
+        if !block.is_empty() {
+            each(&block)?;
+        }
+        if let Some(e) = stop {
+            return Err(e);
+        }
+        if spans.len() < max_lines.max(1) && buf.len() < BLOCK_BYTES {
+            return Ok(());
+        }
     }
 }
 

@@ -14,9 +14,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use gavel_policy::sim::{
-    self, Case, CaseFormat, Change, CompareRun, CsvCases, DatasetError, MAX_INLINE_RESULTS,
-    ReplayRun, Report, ResultRow, SimConfig, SimRun, Summary, fixture_cases, parse_case_line,
-    parse_cases, parse_logged_decision,
+    self, CHUNK_CASES, Case, CaseFormat, Change, CompareRun, CsvCases, DatasetError,
+    MAX_INLINE_RESULTS, ReplayRun, Report, ResultRow, SimConfig, SimRun, Summary, fixture_cases,
+    parse_case_line, parse_cases, parse_logged_decision,
 };
 use gavel_policy::{Bundle, Engine, did_you_mean};
 use serde::Serialize;
@@ -24,7 +24,8 @@ use serde::Serialize;
 use crate::OutputFormat;
 use crate::failure::Failure;
 use crate::input::{
-    MAX_LINE_BYTES, for_each_line, line_failure, load_bundle, open_lines, read_text,
+    MAX_LINE_BYTES, for_each_line, for_each_line_block, line_failure, load_bundle, open_lines,
+    read_text,
 };
 
 /// Where cases come from.
@@ -111,6 +112,7 @@ impl<'a> Dataset<'a> {
 fn for_each_case(
     dataset: Dataset<'_>,
     bundles: &[&Bundle],
+    threads: usize,
     each: impl FnMut(Case) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     match dataset {
@@ -119,7 +121,7 @@ fn for_each_case(
         Dataset::Synthetic { count, seed } => {
             sim::synthetic_dataset(bundles, count, seed).try_for_each(each)
         }
-        Dataset::File(file) => for_each_file_case(file, each),
+        Dataset::File(file) => for_each_file_case(file, threads, each),
     }
 }
 
@@ -156,6 +158,7 @@ fn file_format(file: &str) -> Result<CaseFormat, Failure> {
 
 fn for_each_file_case(
     file: &str,
+    threads: usize,
     mut each: impl FnMut(Case) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     // Standard input cannot be read twice (once to tell its format): it is
@@ -174,17 +177,27 @@ fn for_each_file_case(
             cases.into_iter().try_for_each(each)
         }
         Some(CaseFormat::JsonLines) => {
+            // Lines are read a block at a time and parsed on every worker;
+            // cases still reach `each` one by one, in file order.
             let mut ordinal = 0;
-            for_each_line(file, |n, line| {
-                match parse_case_line(line, n, ordinal + 1)
-                    .map_err(|e| cases_failure(file, &e, None))?
-                {
-                    Some(case) => {
+            let mut ordinals = Vec::new();
+            for_each_line_block(file, CHUNK_CASES, |block| {
+                ordinals.clear();
+                for (_, line) in block {
+                    if !line.trim().is_empty() {
                         ordinal += 1;
-                        each(case)
                     }
-                    None => Ok(()),
+                    ordinals.push(ordinal);
                 }
+                let parsed = parallel_map(block, threads, |i, &(n, line)| {
+                    parse_case_line(line, n, ordinals.get(i).copied().unwrap_or(0))
+                });
+                for case in parsed {
+                    if let Some(case) = case.map_err(|e| cases_failure(file, &e, None))? {
+                        each(case)?;
+                    }
+                }
+                Ok(())
             })
         }
         Some(CaseFormat::Csv) => {
@@ -194,6 +207,43 @@ fn for_each_file_case(
             Ok(())
         }
     }
+}
+
+/// `f` over `items` on up to `threads` threads, results in order.
+fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(usize, &T) -> R + Sync,
+) -> Vec<R> {
+    let threads = threads.clamp(1, 64);
+    if threads == 1 || items.len() < 1_000 {
+        return items.iter().enumerate().map(|(i, t)| f(i, t)).collect();
+    }
+    let per = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|s| {
+        let parts: Vec<_> = items
+            .chunks(per)
+            .enumerate()
+            .map(|(k, part)| {
+                s.spawn(move || {
+                    part.iter()
+                        .enumerate()
+                        .map(|(i, t)| f(k * per + i, t))
+                        .collect::<Vec<R>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(items.len());
+        for part in parts {
+            match part.join() {
+                Ok(results) => out.extend(results),
+                // Only a bug panics in `f`: show it as it was.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
 }
 
 /// A JSON Lines file of results or changes, written as they come.
@@ -341,7 +391,9 @@ pub fn run(bundle: &str, args: &DatasetArgs, format: OutputFormat) -> Result<Exi
         Ok(())
     };
     let mut run = SimRun::new(&engine, config);
-    for_each_case(dataset, &[&b], |case| run.push(case, &mut sink))?;
+    for_each_case(dataset, &[&b], config.threads, |case| {
+        run.push(case, &mut sink)
+    })?;
     let report = run.finish(&mut sink)?;
     if let Some(f) = file {
         f.finish()?;
@@ -485,7 +537,9 @@ pub fn compare(
         progress: None,
     };
     let mut run = CompareRun::new(&ea, &eb, config);
-    for_each_case(dataset, &[&a, &b], |case| run.push(case, &mut sink))?;
+    for_each_case(dataset, &[&a, &b], config.threads, |case| {
+        run.push(case, &mut sink)
+    })?;
     let c = run.finish(&mut sink)?;
     if let Some(f) = file {
         f.finish()?;
@@ -758,7 +812,7 @@ pub fn test(bundle: &str, files: &[String], format: OutputFormat) -> Result<Exit
             }
             Ok(())
         };
-        for_each_case(Dataset::File(file), &[&b], |case| {
+        for_each_case(Dataset::File(file), &[&b], 1, |case| {
             check_test_case(file, &case, &rule_ids, &mut seen)?;
             run.push(case, &mut sink)
         })?;

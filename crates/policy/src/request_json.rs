@@ -96,6 +96,107 @@ pub(crate) fn read(text: &str) -> Option<Request<'_>> {
     })
 }
 
+/// The fields of a simulation case line (`sim::parse_case_line`), strings
+/// borrowed from the text: what the quick reader is sure of, as serde's
+/// `RawCase` would hold it.
+#[derive(Debug, Default)]
+pub(crate) struct CaseFields<'a> {
+    pub case_id: Option<&'a str>,
+    pub agent: Option<&'a str>,
+    pub action: Option<&'a str>,
+    pub context: Option<Value<'static>>,
+    pub timestamp: Option<&'a str>,
+    pub subject: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+    pub expected_effect: Option<&'a str>,
+    /// `Some(None)`: given as `null`.
+    pub expected_rule: Option<Option<&'a str>>,
+}
+
+/// The case a JSON Lines line holds, when the quick reader is sure of it:
+/// every field once, `agent` and `action` strings, `context` an object or
+/// `null`, the others strings or `null`. Anything else is `None`, and the
+/// line goes to serde, which also words what is wrong.
+pub(crate) fn read_case(text: &str) -> Option<CaseFields<'_>> {
+    let mut r = Reader {
+        text,
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    let mut c = CaseFields::default();
+    // Seen fields: a second copy is serde's error to word.
+    let mut seen = 0u16;
+    r.space();
+    r.eat(b'{')?;
+    r.space();
+    if r.peek()? == b'}' {
+        r.at += 1;
+    } else {
+        loop {
+            r.space();
+            let key = r.string()?;
+            r.space();
+            r.eat(b':')?;
+            r.space();
+            let bit = match key {
+                "case_id" => {
+                    c.case_id = r.optional_string()?;
+                    1
+                }
+                "agent" => {
+                    c.agent = Some(r.string()?);
+                    2
+                }
+                "action" => {
+                    c.action = Some(r.string()?);
+                    4
+                }
+                "context" => {
+                    c.context = match r.value_as(0, &|s| Cow::Owned(s.to_string()))? {
+                        v @ Value::Object(_) => Some(v),
+                        Value::Null => None,
+                        _ => return None,
+                    };
+                    8
+                }
+                "timestamp" => {
+                    c.timestamp = r.optional_string()?;
+                    16
+                }
+                "subject" => {
+                    c.subject = r.optional_string()?;
+                    32
+                }
+                "request_id" => {
+                    c.request_id = r.optional_string()?;
+                    64
+                }
+                "expected_effect" => {
+                    c.expected_effect = r.optional_string()?;
+                    128
+                }
+                "expected_rule" => {
+                    c.expected_rule = Some(r.optional_string()?);
+                    256
+                }
+                _ => return None,
+            };
+            if seen & bit != 0 {
+                return None;
+            }
+            seen |= bit;
+            r.space();
+            match r.next()? {
+                b',' => continue,
+                b'}' => break,
+                _ => return None,
+            }
+        }
+    }
+    r.space();
+    (r.at == r.bytes.len() && c.agent.is_some() && c.action.is_some()).then_some(c)
+}
+
 /// Where the first `"`, `\\` or control character of `bytes` is, eight
 /// bytes at a time. In each word the flags of the zero-byte test are exact
 /// up to the first true hit (a false one needs a borrow from a lower hit),
@@ -189,14 +290,24 @@ impl<'a> Reader<'a> {
     }
 
     fn value(&mut self, depth: usize) -> Option<Value<'a>> {
+        self.value_as(depth, &Cow::Borrowed)
+    }
+
+    /// A value whose strings `text` makes: borrowed from the input, or
+    /// copied once, straight into a value that outlives it.
+    fn value_as<'b>(
+        &mut self,
+        depth: usize,
+        text: &impl Fn(&'a str) -> Cow<'b, str>,
+    ) -> Option<Value<'b>> {
         if depth > MAX_DEPTH {
             return None;
         }
         match self.peek()? {
-            b'"' => self.string().map(|s| Value::String(Cow::Borrowed(s))),
+            b'"' => self.string().map(|s| Value::String(text(s))),
             b'{' => {
                 self.at += 1;
-                let mut entries: Vec<(Cow<'a, str>, Value<'a>)> = Vec::new();
+                let mut entries: Vec<(Cow<'b, str>, Value<'b>)> = Vec::new();
                 self.space();
                 if self.peek()? == b'}' {
                     self.at += 1;
@@ -211,8 +322,8 @@ impl<'a> Reader<'a> {
                     self.space();
                     self.eat(b':')?;
                     self.space();
-                    let value = self.value(depth + 1)?;
-                    entries.push((Cow::Borrowed(key), value));
+                    let value = self.value_as(depth + 1, text)?;
+                    entries.push((text(key), value));
                     self.space();
                     match self.next()? {
                         b',' => continue,
@@ -231,7 +342,7 @@ impl<'a> Reader<'a> {
                 }
                 loop {
                     self.space();
-                    items.push(self.value(depth + 1)?);
+                    items.push(self.value_as(depth + 1, text)?);
                     self.space();
                     match self.next()? {
                         b',' => continue,

@@ -246,3 +246,50 @@ fn an_override_use_is_recorded_with_its_run_and_audited_and_a_refused_one_writes
         (None, "no_go")
     );
 }
+
+/// A batch larger than a transaction (5,000 runs) is recorded whole and in
+/// the order of its lines, with an override's use in the middle of it
+/// between the runs before it and those after (the runs are written on a
+/// thread of their own while the next are evaluated).
+#[test]
+fn a_large_batch_is_recorded_whole_and_in_order_around_an_override_use() {
+    let g = Governance::new();
+    let ovr = g.override_file("mid", &g.security, "wf-mid", "promote", 3600);
+    let n = 12_001;
+    let at = 7_000;
+    let mut batch = String::new();
+    for i in 0..n {
+        let id = if i == at {
+            "wf-mid".to_string()
+        } else {
+            format!("wf-{i}")
+        };
+        batch.push_str(&format!(
+            "{{\"workflow_id\": \"{id}\", \"raroi\": 0.2, \"confidence\": 0.9}}\n"
+        ));
+    }
+    // Exit 1: the override is refused for every other workflow.
+    let (c, out) = g.eval(&batch, &["--override", &ovr]);
+    assert_eq!((c, out.len()), (1, n));
+    assert_eq!(out[at]["verdict"], "promote");
+    let page = |offset: &str| runs(&g, &["--limit", "10000", "--offset", offset]).1;
+    let mut all: Vec<Value> = page("0").as_array().unwrap().clone();
+    all.extend(page("10000").as_array().unwrap().iter().cloned());
+    all.reverse();
+    assert_eq!(all.len(), n, "every run recorded");
+    for (i, r) in all.iter().enumerate() {
+        let want = if i == at {
+            "wf-mid".to_string()
+        } else {
+            format!("wf-{i}")
+        };
+        assert_eq!(r["workflow_id"], want.as_str(), "run {i} out of order");
+        assert_eq!(
+            r["override_id"].as_str(),
+            (i == at).then_some("ovr-mid"),
+            "run {i}"
+        );
+    }
+    let ids: Vec<i64> = all.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids follow the lines");
+}

@@ -128,6 +128,29 @@ struct RawCase<'a> {
     expected_effect: Option<String>,
     #[serde(default, deserialize_with = "present")]
     expected_rule: Option<Option<String>>,
+    /// The context the quick reader built, already owned (then `context`
+    /// is `None`).
+    #[serde(skip)]
+    owned_context: Option<Value<'static>>,
+}
+
+impl<'a> From<crate::request_json::CaseFields<'a>> for RawCase<'a> {
+    /// The context is already owned: `into_case` then has nothing to copy.
+    fn from(c: crate::request_json::CaseFields<'a>) -> Self {
+        let owned = |s: Option<&str>| s.map(str::to_string);
+        RawCase {
+            case_id: owned(c.case_id),
+            agent: c.agent.unwrap_or_default().to_string(),
+            action: c.action.unwrap_or_default().to_string(),
+            context: None,
+            owned_context: c.context,
+            timestamp: owned(c.timestamp),
+            subject: owned(c.subject),
+            request_id: owned(c.request_id),
+            expected_effect: owned(c.expected_effect),
+            expected_rule: c.expected_rule.map(owned),
+        }
+    }
 }
 
 fn context<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value<'de>>, D::Error> {
@@ -148,7 +171,9 @@ fn effect(text: &str) -> Result<Effect, String> {
 impl RawCase<'_> {
     fn into_case(self, ordinal: usize, line: Option<usize>) -> Result<Case, String> {
         let context = match self.context {
-            None => Value::Object(Vec::new()),
+            None => self
+                .owned_context
+                .unwrap_or_else(|| Value::Object(Vec::new())),
             Some(v @ Value::Object(_)) => v.into_owned(),
             Some(other) => {
                 return Err(format!(
@@ -218,7 +243,10 @@ pub fn parse_case_line(
     if line.trim().is_empty() {
         return Ok(None);
     }
-    let raw: RawCase<'_> = serde_json::from_str(line).map_err(|e| json_error(&e, number - 1))?;
+    let raw = match crate::request_json::read_case(line) {
+        Some(quick) => RawCase::from(quick),
+        None => serde_json::from_str(line).map_err(|e| json_error(&e, number - 1))?,
+    };
     raw.into_case(ordinal, Some(number))
         .map(Some)
         .map_err(|m| error(number, m))
@@ -737,6 +765,95 @@ pub fn parse_decision_log(text: &str) -> Result<Vec<LoggedDecision>, DatasetErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// A line as serde alone reads it (the quick reader skipped).
+    fn by_serde(line: &str) -> Result<Option<Case>, DatasetError> {
+        if line.trim().is_empty() {
+            return Ok(None);
+        }
+        let raw: RawCase<'_> = serde_json::from_str(line).map_err(|e| json_error(&e, 0))?;
+        raw.into_case(7, Some(1)).map(Some).map_err(|m| error(1, m))
+    }
+
+    #[track_caller]
+    fn same_case(line: &str) {
+        assert_eq!(
+            parse_case_line(line, 1, 7),
+            by_serde(line),
+            "the quick reader differs from serde on {line}"
+        );
+    }
+
+    #[test]
+    fn case_lines_read_quickly_as_serde_reads_them() {
+        for line in [
+            r#"{"case_id":"c-1","agent":"a.b","action":"x","context":{"n":1,"s":"t","o":{"l":[1,"2",null,true]}}}"#,
+            r#"{"agent":"a.b","action":"x"}"#,
+            r#" { "agent" : "a.b" , "action" : "x" , "context" : null , "case_id" : null } "#,
+            r#"{"agent":"a.b","action":"x","request_id":"r-9","subject":"u","timestamp":"2026-11-23T15:04:05Z"}"#,
+            r#"{"agent":"a.b","action":"x","expected_effect":"deny","expected_rule":"r1"}"#,
+            r#"{"agent":"a.b","action":"x","expected_rule":null}"#,
+            r#"{"agent":"a.b","action":"x","expected_effect":null,"subject":null,"timestamp":null}"#,
+        ] {
+            assert!(
+                crate::request_json::read_case(line).is_some(),
+                "not read quickly: {line}"
+            );
+            same_case(line);
+        }
+        // Refused, or left to serde: the same answer, the same words.
+        for line in [
+            r#"{"agent":"a.b","action":"x","context":[1]}"#,
+            r#"{"agent":"a.b","action":"x","context":{"k":1,"k":2}}"#,
+            r#"{"agent":"a.b","agent":"a.b","action":"x"}"#,
+            r#"{"agent":"a.b","action":"x","case_id":"1","case_id":"2"}"#,
+            r#"{"agent":"a.b","action":"x","expected_rule":"a","expected_rule":null}"#,
+            r#"{"agent":"a.b","action":"x","contxt":{}}"#,
+            r#"{"agent":"a.b"}"#,
+            r#"{"action":"x"}"#,
+            r#"{"agent":null,"action":"x"}"#,
+            r#"{"agent":"a.b","action":"x","timestamp":"soon"}"#,
+            r#"{"agent":"a.b","action":"x","expected_effect":"maybe"}"#,
+            r#"{"agent":"a\u002eb","action":"x"}"#,
+            r#"{"agent":"a.b","action":"x","case_id":7}"#,
+            r#"{"agent":"a.b","action":"x"} trailing"#,
+            r#"[{"agent":"a.b","action":"x"}]"#,
+            "{",
+            "   ",
+        ] {
+            same_case(line);
+        }
+    }
+
+    fn text() -> impl Strategy<Value = serde_json::Value> {
+        prop_oneof![
+            "[a-z.]{0,6}".prop_map(serde_json::Value::from),
+            any::<String>().prop_map(serde_json::Value::from),
+            Just(serde_json::Value::Null),
+            any::<i32>().prop_map(serde_json::Value::from),
+        ]
+    }
+
+    proptest! {
+        /// Any mix of the case fields, with any values, reads the same.
+        #[test]
+        fn any_case_line_reads_as_serde_reads_it(
+            fields in prop::collection::vec(
+                (prop::sample::select(CASE_FIELDS.to_vec()), text()), 0..8),
+            context in prop::collection::btree_map("[a-z]{1,3}", text(), 0..5),
+            spaced in any::<bool>(),
+        ) {
+            let mut parts: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| format!("{}:{v}", serde_json::json!(k)))
+                .collect();
+            parts.push(format!(r#""context":{}"#, serde_json::json!(context)));
+            let sep = if spaced { " , " } else { "," };
+            let line = format!("{{{}}}", parts.join(sep));
+            prop_assert_eq!(parse_case_line(&line, 1, 7), by_serde(&line));
+        }
+    }
 
     /// Regression (found by the `dataset_csv` fuzz target): a dotted
     /// column nested a context object per dot, so `x....y` with 200,000

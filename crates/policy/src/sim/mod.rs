@@ -411,6 +411,8 @@ pub struct SimRun<'e, 'p> {
     tested: usize,
     failed: usize,
     failures: Vec<Failure>,
+    /// The thread freeing the last chunk's cases.
+    dropping: Option<std::thread::JoinHandle<()>>,
 }
 
 impl<'e, 'p> SimRun<'e, 'p> {
@@ -425,6 +427,7 @@ impl<'e, 'p> SimRun<'e, 'p> {
             tested: 0,
             failed: 0,
             failures: Vec::new(),
+            dropping: None,
         }
     }
 
@@ -479,8 +482,17 @@ impl<'e, 'p> SimRun<'e, 'p> {
             let row = self.add(case, r);
             each(case, &row)?;
         }
-        self.pending = cases;
-        self.pending.clear();
+        // A chunk's cases are freed on a thread of their own while the
+        // next chunk is read (one at a time, so memory stays bounded).
+        if let Some(previous) = self.dropping.take() {
+            let _ = previous.join();
+        }
+        if self.config.threads > 1 {
+            self.dropping = Some(std::thread::spawn(move || drop(cases)));
+        } else {
+            self.pending = cases;
+            self.pending.clear();
+        }
         if let Some(p) = self.config.progress {
             p(self.counts.total);
         }
