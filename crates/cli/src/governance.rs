@@ -26,8 +26,8 @@ use gavel_console::{
     run_time,
 };
 use gavel_governance::{
-    BatchSummary, OverrideCheck, OverrideInput, Policy, Scope, Scorecard, ScorecardError, Verdict,
-    borderline_record, decision_log_line, evaluate,
+    BatchSummary, Evaluation, OverrideCheck, OverrideInput, Policy, Scope, Scorecard,
+    ScorecardError, Verdict, borderline_record, decision_log_line, evaluate,
 };
 use gavel_policy::{MAX_FILE_BYTES, Node, NodeValue};
 use gavel_trust::Sensitive;
@@ -35,7 +35,9 @@ use serde_json::{Value, json};
 
 use crate::OutputFormat;
 use crate::failure::Failure;
-use crate::input::{for_each_line, line_failure, read_public_keys, read_text};
+use crate::input::{
+    for_each_line, for_each_line_block, line_failure, parallel_map, read_public_keys, read_text,
+};
 use crate::keys::{console, fail, runtime, secret_file};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -411,7 +413,12 @@ struct Run<'a> {
     actor: Option<String>,
     /// The thread recording runs in the store, once there are some.
     writer: Option<RunWriter>,
+    /// Threads evaluating JSON Lines.
+    threads: usize,
 }
+
+/// Lines of JSON Lines evaluated together.
+const BLOCK_LINES: usize = 8192;
 
 /// Records batches of runs in the store on a thread of its own, in the
 /// order given: the store's work (SQLite, on its connection's thread)
@@ -510,6 +517,11 @@ impl Run<'_> {
         let large =
             p != "-" && std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() > MAX_FILE_BYTES);
         if json_lines_name(p) || large {
+            // Without an override (whose single use orders the run), lines
+            // are read a block at a time and evaluated on every core.
+            if self.loaded.is_none() && self.threads > 1 {
+                return for_each_line_block(p, BLOCK_LINES, |block| self.block(p, block));
+            }
             return for_each_line(p, |n, line| self.line(p, n, line));
         }
         let text = read_text(p)?;
@@ -548,6 +560,47 @@ impl Run<'_> {
                 self.card(&origin, &doc.to_json())
             }
         }
+    }
+
+    /// Lines evaluated in parallel, then counted, logged, recorded and
+    /// printed in order, as [`Run::line`] does one by one. A line the
+    /// one-pass reader does not take goes through `line` in its place,
+    /// which says what is wrong with it.
+    fn block(&mut self, p: &str, block: &[(usize, &str)]) -> Result<(), Failure> {
+        let policy = &self.policy;
+        let now = self.now.as_second();
+        let logged = self.log.is_some() || self.runs.is_some();
+        let queued = self.queue.is_some();
+        let now_text = gavel_trust::rfc3339(self.now);
+        let done = parallel_map(block, self.threads, |_, &(_, line)| {
+            if line.trim().is_empty() {
+                return Some(None);
+            }
+            let value = gavel_policy::parse_json_value(line)?;
+            let card = Scorecard::from_json(&value).ok()?;
+            let e = evaluate(&card, policy, &OverrideInput::default());
+            let record = logged.then(|| decision_log_line(&card, &e, now));
+            let queue = (queued && e.verdict == Verdict::Borderline)
+                .then(|| borderline_record(&card, &e, &now_text));
+            Some(Some((e, record, queue)))
+        });
+        for (item, &(n, line)) in done.into_iter().zip(block) {
+            match item {
+                Some(None) => {}
+                Some(Some((e, record, queue))) => {
+                    let origin = Origin {
+                        file: p,
+                        line: Some(n),
+                        index: None,
+                        node: None,
+                        text: None,
+                    };
+                    self.emit(&origin, &e, false, record, queue.as_ref())?;
+                }
+                None => self.line(p, n, line)?,
+            }
+        }
+        Ok(())
     }
 
     fn line(&mut self, p: &str, n: usize, line: &str) -> Result<(), Failure> {
@@ -677,12 +730,28 @@ impl Run<'_> {
                 })?;
             }
         }
+        let record = (self.log.is_some() || (self.runs.is_some() && !recorded))
+            .then(|| decision_log_line(&card, &e, self.now.as_second()));
+        let queued = (self.queue.is_some() && e.verdict == Verdict::Borderline)
+            .then(|| borderline_record(&card, &e, &gavel_trust::rfc3339(self.now)));
+        self.emit(origin, &e, recorded, record, queued.as_ref())
+    }
+
+    /// Counts, logs, records, queues and prints one evaluation; `record`
+    /// is its decision-log line (when logged or recorded), `queued` its
+    /// borderline record (when queued).
+    fn emit(
+        &mut self,
+        origin: &Origin<'_>,
+        e: &Evaluation,
+        recorded: bool,
+        record: Option<String>,
+        queued: Option<&Value>,
+    ) -> Result<(), Failure> {
         if e.overrides.applied == Some(false) && e.overrides.refused.is_some() {
             self.any_refused = true;
         }
-        self.summary.add(&e);
-        let record = (self.log.is_some() || (self.runs.is_some() && !recorded))
-            .then(|| decision_log_line(&card, &e, self.now.as_second()));
+        self.summary.add(e);
         if let (Some(log), Some(record)) = (self.log.as_mut(), &record) {
             log.append_line(record)?;
         }
@@ -699,16 +768,12 @@ impl Run<'_> {
                 self.flush_runs()?;
             }
         }
-        if let (Some(queue), Verdict::Borderline) = (self.queue.as_mut(), e.verdict) {
-            queue.append(&borderline_record(
-                &card,
-                &e,
-                &gavel_trust::rfc3339(self.now),
-            ))?;
+        if let (Some(queue), Some(q)) = (self.queue.as_mut(), queued) {
+            queue.append(q)?;
         }
         match self.format {
             OutputFormat::Json => {
-                serde_json::to_writer(&mut self.out, &e)
+                serde_json::to_writer(&mut self.out, e)
                     .map_err(|err| unwritable_stdout(std::io::Error::other(err)))?;
                 self.out.write_all(b"\n").map_err(unwritable_stdout)?;
             }
@@ -938,6 +1003,7 @@ pub fn eval(args: &EvalArgs, format: OutputFormat) -> Result<ExitCode, Failure> 
         run_at: run_time(now),
         actor,
         writer: None,
+        threads: std::thread::available_parallelism().map_or(1, usize::from),
     };
     let read = args.scorecards.iter().try_for_each(|p| run.path(p));
     // What was evaluated is recorded, even when a bad scorecard stopped

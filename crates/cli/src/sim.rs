@@ -25,7 +25,7 @@ use crate::OutputFormat;
 use crate::failure::Failure;
 use crate::input::{
     MAX_LINE_BYTES, for_each_line, for_each_line_block, line_failure, load_bundle, open_lines,
-    read_text,
+    parallel_map, read_text,
 };
 
 /// Where cases come from.
@@ -207,43 +207,6 @@ fn for_each_file_case(
             Ok(())
         }
     }
-}
-
-/// `f` over `items` on up to `threads` threads, results in order.
-fn parallel_map<T: Sync, R: Send>(
-    items: &[T],
-    threads: usize,
-    f: impl Fn(usize, &T) -> R + Sync,
-) -> Vec<R> {
-    let threads = threads.clamp(1, 64);
-    if threads == 1 || items.len() < 1_000 {
-        return items.iter().enumerate().map(|(i, t)| f(i, t)).collect();
-    }
-    let per = items.len().div_ceil(threads);
-    let f = &f;
-    std::thread::scope(|s| {
-        let parts: Vec<_> = items
-            .chunks(per)
-            .enumerate()
-            .map(|(k, part)| {
-                s.spawn(move || {
-                    part.iter()
-                        .enumerate()
-                        .map(|(i, t)| f(k * per + i, t))
-                        .collect::<Vec<R>>()
-                })
-            })
-            .collect();
-        let mut out = Vec::with_capacity(items.len());
-        for part in parts {
-            match part.join() {
-                Ok(results) => out.extend(results),
-                // Only a bug panics in `f`: show it as it was.
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        out
-    })
 }
 
 /// A JSON Lines file of results or changes, written as they come.

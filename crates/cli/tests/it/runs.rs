@@ -293,3 +293,65 @@ fn a_large_batch_is_recorded_whole_and_in_order_around_an_override_use() {
     let ids: Vec<i64> = all.iter().map(|r| r["id"].as_i64().unwrap()).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids follow the lines");
 }
+
+/// A bad line deep in a large JSON Lines file (evaluated a block at a
+/// time on every core): every line before it is printed, logged and
+/// recorded in order, none after, and the error names its line.
+#[test]
+fn a_bad_line_in_a_large_batch_stops_it_there_with_every_line_before_recorded() {
+    let g = Governance::new();
+    let bad = 2_500;
+    let mut batch = String::new();
+    for i in 1..=3_000 {
+        if i == bad {
+            batch.push_str("{\"workflow_id\": \"wf-bad\", \"raroi\": }\n");
+        } else {
+            batch.push_str(&format!(
+                "{{\"workflow_id\": \"wf-{i}\", \"raroi\": {}, \"confidence\": 0.9}}\n",
+                i % 3
+            ));
+        }
+    }
+    let file = g.path("cards.jsonl");
+    std::fs::write(&file, &batch).unwrap();
+    let policy = g.path("policy.yaml");
+    std::fs::write(&policy, "raroi_threshold: 1.0\nrules: []\n").unwrap();
+    let out = gavel_in(
+        g.home(),
+        &[
+            "scorecard",
+            "eval",
+            &file,
+            "--policy",
+            &policy,
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code(&out), 2);
+    let printed: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        printed.len(),
+        bad,
+        "every line before the bad one, then the error"
+    );
+    for (i, p) in printed[..bad - 1].iter().enumerate() {
+        assert_eq!(p["workflow_id"], format!("wf-{}", i + 1).as_str());
+    }
+    assert_eq!(printed[bad - 1]["error"]["line"], bad);
+    let log = std::fs::read_to_string(g.home().join("governance/decision_log.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), bad - 1);
+    let recorded = runs(&g, &["--limit", "10000"]).1;
+    let mut ids: Vec<&str> = recorded
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["workflow_id"].as_str().unwrap())
+        .collect();
+    ids.reverse();
+    let want: Vec<String> = (1..bad).map(|i| format!("wf-{i}")).collect();
+    assert_eq!(ids, want);
+}
