@@ -415,7 +415,14 @@ struct Run<'a> {
     writer: Option<RunWriter>,
     /// Threads evaluating JSON Lines.
     threads: usize,
+    /// The last block's evaluations (emptied), whose memory the next reuses.
+    evaluated: Vec<Option<Evaluated>>,
 }
+
+/// A JSON Lines line evaluated in a block: `Some(None)` blank, `None` not
+/// read in one pass (evaluated again, one by one, to say what is wrong),
+/// else the evaluation with its log line and borderline record.
+type Evaluated = Option<Option<(Evaluation, Option<String>, Option<Value>)>>;
 
 /// Lines of JSON Lines evaluated together.
 const BLOCK_LINES: usize = 8192;
@@ -572,7 +579,8 @@ impl Run<'_> {
         let logged = self.log.is_some() || self.runs.is_some();
         let queued = self.queue.is_some();
         let now_text = gavel_trust::rfc3339(self.now);
-        let done = parallel_map(block, self.threads, |_, &(_, line)| {
+        let mut done = std::mem::take(&mut self.evaluated);
+        parallel_map(block, self.threads, &mut done, |_, &(_, line)| {
             if line.trim().is_empty() {
                 return Some(None);
             }
@@ -584,7 +592,20 @@ impl Run<'_> {
                 .then(|| borderline_record(&card, &e, &now_text));
             Some(Some((e, record, queue)))
         });
-        for (item, &(n, line)) in done.into_iter().zip(block) {
+        let emitted = self.emit_block(p, block, &mut done);
+        self.evaluated = done;
+        emitted
+    }
+
+    /// Emits what [`Run::block`] evaluated, in order.
+    fn emit_block(
+        &mut self,
+        p: &str,
+        block: &[(usize, &str)],
+        done: &mut Vec<Option<Evaluated>>,
+    ) -> Result<(), Failure> {
+        for (item, &(n, line)) in done.drain(..).zip(block) {
+            let Some(item) = item else { continue };
             match item {
                 Some(None) => {}
                 Some(Some((e, record, queue))) => {
@@ -1004,6 +1025,7 @@ pub fn eval(args: &EvalArgs, format: OutputFormat) -> Result<ExitCode, Failure> 
         actor,
         writer: None,
         threads: std::thread::available_parallelism().map_or(1, usize::from),
+        evaluated: Vec::new(),
     };
     let read = args.scorecards.iter().try_for_each(|p| run.path(p));
     // What was evaluated is recorded, even when a bad scorecard stopped

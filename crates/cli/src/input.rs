@@ -243,39 +243,44 @@ pub fn line_failure(path: &str, line: usize, code: &'static str, message: String
     f
 }
 
-/// `f` over `items` on up to `threads` threads, results in order.
+/// `f` over `items` on up to `threads` threads, results in order in
+/// `out` (cleared first; kept by the caller from one call to the next, so
+/// its memory is reused rather than asked of the system again).
 pub fn parallel_map<T: Sync, R: Send>(
     items: &[T],
     threads: usize,
+    out: &mut Vec<Option<R>>,
     f: impl Fn(usize, &T) -> R + Sync,
-) -> Vec<R> {
+) {
+    out.clear();
     let threads = threads.clamp(1, 64);
     if threads == 1 || items.len() < 1_000 {
-        return items.iter().enumerate().map(|(i, t)| f(i, t)).collect();
+        out.extend(items.iter().enumerate().map(|(i, t)| Some(f(i, t))));
+        return;
     }
+    out.resize_with(items.len(), || None);
     let per = items.len().div_ceil(threads);
     let f = &f;
+    let fill = move |k: usize, part: &[T], slots: &mut [Option<R>]| {
+        for (i, (t, slot)) in part.iter().zip(slots).enumerate() {
+            *slot = Some(f(k * per + i, t));
+        }
+    };
     std::thread::scope(|s| {
-        let parts: Vec<_> = items
-            .chunks(per)
-            .enumerate()
-            .map(|(k, part)| {
-                s.spawn(move || {
-                    part.iter()
-                        .enumerate()
-                        .map(|(i, t)| f(k * per + i, t))
-                        .collect::<Vec<R>>()
-                })
-            })
+        let mut parts = items.chunks(per).zip(out.chunks_mut(per)).enumerate();
+        let first = parts.next();
+        // The first part on this thread, the others on threads of their own.
+        let handles: Vec<_> = parts
+            .map(|(k, (part, slots))| s.spawn(move || fill(k, part, slots)))
             .collect();
-        let mut out = Vec::with_capacity(items.len());
-        for part in parts {
-            match part.join() {
-                Ok(results) => out.extend(results),
-                // Only a bug panics in `f`: show it as it was.
-                Err(panic) => std::panic::resume_unwind(panic),
+        if let Some((k, (part, slots))) = first {
+            fill(k, part, slots);
+        }
+        for h in handles {
+            // Only a bug panics in `f`: show it as it was.
+            if let Err(panic) = h.join() {
+                std::panic::resume_unwind(panic);
             }
         }
-        out
-    })
+    });
 }

@@ -181,6 +181,7 @@ fn for_each_file_case(
             // cases still reach `each` one by one, in file order.
             let mut ordinal = 0;
             let mut ordinals = Vec::new();
+            let mut parsed = Vec::new();
             for_each_line_block(file, CHUNK_CASES, |block| {
                 ordinals.clear();
                 for (_, line) in block {
@@ -189,10 +190,10 @@ fn for_each_file_case(
                     }
                     ordinals.push(ordinal);
                 }
-                let parsed = parallel_map(block, threads, |i, &(n, line)| {
+                parallel_map(block, threads, &mut parsed, |i, &(n, line)| {
                     parse_case_line(line, n, ordinals.get(i).copied().unwrap_or(0))
                 });
-                for case in parsed {
+                for case in parsed.drain(..).flatten() {
                     if let Some(case) = case.map_err(|e| cases_failure(file, &e, None))? {
                         each(case)?;
                     }

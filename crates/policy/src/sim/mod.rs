@@ -281,8 +281,10 @@ fn decide_chunk<T: Sync>(
     let per = items.len().div_ceil(threads);
     let case = &case;
     std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(per)
+        let mut chunks = items.chunks(per);
+        let first = chunks.next().unwrap_or_default();
+        // The first part on this thread, the others on threads of their own.
+        let handles: Vec<_> = chunks
             .map(|part| {
                 s.spawn(move || {
                     part.iter()
@@ -294,7 +296,8 @@ fn decide_chunk<T: Sync>(
         // A worker only panics on a bug in the engine; its cases then
         // count as decided by nobody rather than taking the run down.
         let mut out = Vec::with_capacity(items.len());
-        for (h, part) in handles.into_iter().zip(items.chunks(per)) {
+        out.extend(first.iter().map(|t| decide_one(engine, case(t))));
+        for (h, part) in handles.into_iter().zip(items.chunks(per).skip(1)) {
             match h.join() {
                 Ok(results) => out.extend(results),
                 Err(_) => out.extend(part.iter().map(|_| CaseResult {
@@ -411,8 +414,9 @@ pub struct SimRun<'e, 'p> {
     tested: usize,
     failed: usize,
     failures: Vec<Failure>,
-    /// The thread freeing the last chunk's cases.
-    dropping: Option<std::thread::JoinHandle<()>>,
+    /// The thread freeing the last chunk's cases (it hands back their
+    /// emptied list).
+    dropping: Option<std::thread::JoinHandle<Vec<Case>>>,
 }
 
 impl<'e, 'p> SimRun<'e, 'p> {
@@ -484,11 +488,16 @@ impl<'e, 'p> SimRun<'e, 'p> {
         }
         // A chunk's cases are freed on a thread of their own while the
         // next chunk is read (one at a time, so memory stays bounded).
-        if let Some(previous) = self.dropping.take() {
-            let _ = previous.join();
-        }
+        // The emptied list comes back, so its memory serves the chunk
+        // after next instead of new memory from the system each time.
+        let spare = self.dropping.take().and_then(|d| d.join().ok());
         if self.config.threads > 1 {
-            self.dropping = Some(std::thread::spawn(move || drop(cases)));
+            self.pending = spare.unwrap_or_default();
+            self.dropping = Some(std::thread::spawn(move || {
+                let mut cases = cases;
+                cases.clear();
+                cases
+            }));
         } else {
             self.pending = cases;
             self.pending.clear();
