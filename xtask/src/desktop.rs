@@ -28,7 +28,10 @@ const DESKTOP_PACKAGES: [(&str, &str); 9] = [
     ("command -v WebKitWebDriver", "webkit2gtk-driver"),
     ("command -v Xvfb", "xvfb"),
     ("command -v xwd", "x11-apps"),
-    ("command -v convert", "imagemagick"),
+    // ImageMagick itself: a `convert` that is something else (a stand-in
+    // earlier on PATH that hands calls on to ImageMagick when it is there)
+    // does not count.
+    ("convert -version 2>/dev/null | grep -q ImageMagick", "imagemagick"),
     ("command -v pkg-config", "pkg-config"),
 ];
 
