@@ -31,7 +31,10 @@ const DESKTOP_PACKAGES: [(&str, &str); 9] = [
     // ImageMagick itself: a `convert` that is something else (a stand-in
     // earlier on PATH that hands calls on to ImageMagick when it is there)
     // does not count.
-    ("convert -version 2>/dev/null | grep -q ImageMagick", "imagemagick"),
+    (
+        "convert -version 2>/dev/null | grep -q ImageMagick",
+        "imagemagick",
+    ),
     ("command -v pkg-config", "pkg-config"),
 ];
 
