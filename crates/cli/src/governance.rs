@@ -35,9 +35,7 @@ use serde_json::{Value, json};
 
 use crate::OutputFormat;
 use crate::failure::Failure;
-use crate::input::{
-    for_each_line, for_each_line_block, line_failure, parallel_map, read_public_keys, read_text,
-};
+use crate::input::{for_each_line, line_failure, read_public_keys, read_text};
 use crate::keys::{console, fail, runtime, secret_file};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -413,19 +411,7 @@ struct Run<'a> {
     actor: Option<String>,
     /// The thread recording runs in the store, once there are some.
     writer: Option<RunWriter>,
-    /// Threads evaluating JSON Lines.
-    threads: usize,
-    /// The last block's evaluations (emptied), whose memory the next reuses.
-    evaluated: Vec<Option<Evaluated>>,
 }
-
-/// A JSON Lines line evaluated in a block: `Some(None)` blank, `None` not
-/// read in one pass (evaluated again, one by one, to say what is wrong),
-/// else the evaluation with its log line and borderline record.
-type Evaluated = Option<Option<(Evaluation, Option<String>, Option<Value>)>>;
-
-/// Lines of JSON Lines evaluated together.
-const BLOCK_LINES: usize = 8192;
 
 /// Records batches of runs in the store on a thread of its own, in the
 /// order given: the store's work (SQLite, on its connection's thread)
@@ -524,11 +510,6 @@ impl Run<'_> {
         let large =
             p != "-" && std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() > MAX_FILE_BYTES);
         if json_lines_name(p) || large {
-            // Without an override (whose single use orders the run), lines
-            // are read a block at a time and evaluated on every core.
-            if self.loaded.is_none() && self.threads > 1 {
-                return for_each_line_block(p, BLOCK_LINES, |block| self.block(p, block));
-            }
             return for_each_line(p, |n, line| self.line(p, n, line));
         }
         let text = read_text(p)?;
@@ -567,61 +548,6 @@ impl Run<'_> {
                 self.card(&origin, &doc.to_json())
             }
         }
-    }
-
-    /// Lines evaluated in parallel, then counted, logged, recorded and
-    /// printed in order, as [`Run::line`] does one by one. A line the
-    /// one-pass reader does not take goes through `line` in its place,
-    /// which says what is wrong with it.
-    fn block(&mut self, p: &str, block: &[(usize, &str)]) -> Result<(), Failure> {
-        let policy = &self.policy;
-        let now = self.now.as_second();
-        let logged = self.log.is_some() || self.runs.is_some();
-        let queued = self.queue.is_some();
-        let now_text = gavel_trust::rfc3339(self.now);
-        let mut done = std::mem::take(&mut self.evaluated);
-        parallel_map(block, self.threads, &mut done, |_, &(_, line)| {
-            if line.trim().is_empty() {
-                return Some(None);
-            }
-            let value = gavel_policy::parse_json_value(line)?;
-            let card = Scorecard::from_json(&value).ok()?;
-            let e = evaluate(&card, policy, &OverrideInput::default());
-            let record = logged.then(|| decision_log_line(&card, &e, now));
-            let queue = (queued && e.verdict == Verdict::Borderline)
-                .then(|| borderline_record(&card, &e, &now_text));
-            Some(Some((e, record, queue)))
-        });
-        let emitted = self.emit_block(p, block, &mut done);
-        self.evaluated = done;
-        emitted
-    }
-
-    /// Emits what [`Run::block`] evaluated, in order.
-    fn emit_block(
-        &mut self,
-        p: &str,
-        block: &[(usize, &str)],
-        done: &mut Vec<Option<Evaluated>>,
-    ) -> Result<(), Failure> {
-        for (item, &(n, line)) in done.drain(..).zip(block) {
-            let Some(item) = item else { continue };
-            match item {
-                Some(None) => {}
-                Some(Some((e, record, queue))) => {
-                    let origin = Origin {
-                        file: p,
-                        line: Some(n),
-                        index: None,
-                        node: None,
-                        text: None,
-                    };
-                    self.emit(&origin, &e, false, record, queue.as_ref())?;
-                }
-                None => self.line(p, n, line)?,
-            }
-        }
-        Ok(())
     }
 
     fn line(&mut self, p: &str, n: usize, line: &str) -> Result<(), Failure> {
@@ -1024,8 +950,6 @@ pub fn eval(args: &EvalArgs, format: OutputFormat) -> Result<ExitCode, Failure> 
         run_at: run_time(now),
         actor,
         writer: None,
-        threads: std::thread::available_parallelism().map_or(1, usize::from),
-        evaluated: Vec::new(),
     };
     let read = args.scorecards.iter().try_for_each(|p| run.path(p));
     // What was evaluated is recorded, even when a bad scorecard stopped
