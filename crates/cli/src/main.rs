@@ -3,6 +3,7 @@
 //! 1 a check failed, 2 the input could not be used.
 
 mod agent;
+mod alloc;
 mod audit;
 mod bundle;
 mod canary;
@@ -29,7 +30,7 @@ use crate::failure::Failure;
 /// cases on worker threads and free them on the main one; mimalloc does
 /// that in a fraction of glibc's time.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: alloc::Mimalloc = alloc::Mimalloc;
 
 #[derive(Debug, Parser)]
 #[command(
