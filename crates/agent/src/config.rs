@@ -88,7 +88,16 @@ pub struct Limits {
     pub max_body_bytes: usize,
     pub max_bundle_bytes: u64,
     pub fetch_timeout: Duration,
+    /// How long a client may take to send a request's headers, and then
+    /// its body; also how long a kept-alive connection may sit idle.
+    pub read_timeout: Duration,
+    /// Connections served at once; past it, new ones wait to be accepted.
+    pub max_connections: usize,
 }
+
+/// `limits.max_connections` when the file leaves it out, and its ceiling.
+pub const DEFAULT_MAX_CONNECTIONS: u64 = 1024;
+pub const MAX_CONNECTIONS: u64 = 65_536;
 
 /// The batch limits of §11.11.
 pub const MAX_BATCH_REQUESTS: usize = 10_000;
@@ -137,7 +146,13 @@ const KEYS: &[(&str, &[&str])] = &[
     ("cache", &["capacity", "ttl"]),
     (
         "limits",
-        &["max_body_bytes", "max_bundle_bytes", "fetch_timeout"],
+        &[
+            "max_body_bytes",
+            "max_bundle_bytes",
+            "fetch_timeout",
+            "read_timeout",
+            "max_connections",
+        ],
     ),
     ("tls", &["cert", "key"]),
 ];
@@ -399,6 +414,14 @@ fn build(doc: &Value, base: &Path) -> Result<Config, ConfigError> {
             .unwrap_or(64 << 10),
             max_bundle_bytes: count(doc, "limits.max_bundle_bytes", 16 << 20, 16 << 20)?,
             fetch_timeout: duration(doc, "limits.fetch_timeout", Duration::from_secs(30))?,
+            read_timeout: duration(doc, "limits.read_timeout", Duration::from_secs(30))?,
+            max_connections: usize::try_from(count(
+                doc,
+                "limits.max_connections",
+                DEFAULT_MAX_CONNECTIONS,
+                MAX_CONNECTIONS,
+            )?)
+            .unwrap_or(1024),
         },
         tls,
     })
@@ -501,6 +524,8 @@ mod tests {
         assert_eq!(c.trust.quorum, 1);
         assert_eq!(c.trust.keys.len(), 2);
         assert_eq!(c.limits.max_body_bytes, 64 << 10);
+        assert_eq!(c.limits.read_timeout, Duration::from_secs(30));
+        assert_eq!(c.limits.max_connections, 1024);
         assert_eq!(c.state_dir, Path::new("/etc/gavel/gavel-agent-state"));
         assert_eq!(c.log_format, LogFormat::Json);
     }
@@ -517,6 +542,30 @@ mod tests {
         assert_eq!(c.cache.capacity, 500);
         assert_eq!(c.poll_interval, Duration::from_secs(2));
         assert_eq!(c.environment, "staging");
+    }
+
+    #[test]
+    fn slow_client_limits_are_read_and_checked() {
+        let c = parse(
+            &config("limits: {read_timeout: 2s, max_connections: 3}\n"),
+            &[(
+                "GAVEL_AGENT_LIMITS__MAX_CONNECTIONS".to_string(),
+                "5".to_string(),
+            )],
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(c.limits.read_timeout, Duration::from_secs(2));
+        assert_eq!(c.limits.max_connections, 5);
+        for (bad, says) in [
+            ("limits: {max_connections: 0}\n", "1 to 65536"),
+            ("limits: {max_connections: 70000}\n", "1 to 65536"),
+            ("limits: {read_timeout: 0s}\n", "zero"),
+        ] {
+            let e = parse(&config(bad), &[], Path::new(".")).unwrap_err();
+            assert!(e.key.starts_with("limits."), "{e}");
+            assert!(e.message.contains(says), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -84,8 +84,16 @@ impl AgentProcess {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        let mut child = child;
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut said = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = e.read_to_string(&mut said);
+                }
+                panic!("the agent stopped ({status}): {said}");
+            }
             assert!(
                 started.elapsed() < Duration::from_secs(20),
                 "the agent did not start"
@@ -1274,6 +1282,110 @@ async fn an_expired_last_good_document_is_served_as_stale_at_start() {
         lines
             .iter()
             .any(|l| l["msg"] == "serving the last good version from disk"),
+        "{lines:?}"
+    );
+}
+
+/// Slow and idle clients are cut off after `limits.read_timeout`, and no
+/// more than `limits.max_connections` connections are served at once: a
+/// request past the limit is answered once a slot frees. (No registry is
+/// needed: the agent serves HTTP, 503 for decisions, from the start.)
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_clients_are_cut_off_and_connections_are_bounded() {
+    let work = tempfile::tempdir().unwrap();
+    write_keys(
+        work.path(),
+        &[
+            forge::public(&forge::key(1), "console", vec![Role::Operator]),
+            forge::public(&forge::key(2), "ann", vec![Role::Approver]),
+        ],
+    );
+    let port = free_port();
+    let config = write_config(
+        work.path(),
+        port,
+        &format!("oci+http://127.0.0.1:{}/team", free_port()),
+        "{keys: [keys.json]}",
+        "limits: {read_timeout: 1s, max_connections: 2}\n",
+    );
+    let agent = AgentProcess::start(&config, port);
+    let open = || {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    };
+    // Everything the server sends until it closes, and when it closed.
+    let until_closed = |mut s: TcpStream, since: Instant| {
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        (String::from_utf8_lossy(&out).to_string(), since.elapsed())
+    };
+    let cut_in_time = |what: &str, took: Duration| {
+        assert!(
+            took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+            "{what}: cut off after {took:?}, expected about 1 s"
+        );
+    };
+
+    // A body that never finishes: 408 `timeout`, then the connection closes.
+    let mut s = open();
+    let started = Instant::now();
+    s.write_all(b"POST /v1/decide HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n{\"agent\"")
+        .unwrap();
+    let (answer, took) = until_closed(s, started);
+    cut_in_time("a slow body", took);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains(r#""code":"timeout""#), "{answer}");
+    // The same for a batch's body.
+    let mut s = open();
+    let started = Instant::now();
+    s.write_all(
+        b"POST /v1/decide/batch HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n{\"requests\"",
+    )
+    .unwrap();
+    let (answer, took) = until_closed(s, started);
+    cut_in_time("a slow batch body", took);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    // Headers that never finish, and a connection that sends nothing: closed.
+    let mut s = open();
+    let started = Instant::now();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHo").unwrap();
+    cut_in_time("slow headers", until_closed(s, started).1);
+    let started = Instant::now();
+    cut_in_time("an idle connection", until_closed(open(), started).1);
+    // A kept-alive connection is served, then closed once idle.
+    let mut s = open();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let started = Instant::now();
+    let (answer, took) = until_closed(s, started);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    cut_in_time("an idle kept-alive connection", took);
+
+    // Two idle connections hold both slots: a third request is answered
+    // only when the server cuts them off, about a second later.
+    let (a, b) = (open(), open());
+    std::thread::sleep(Duration::from_millis(200));
+    let mut c = open();
+    let started = Instant::now();
+    c.write_all(b"GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let (answer, took) = until_closed(c, started);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        took >= Duration::from_millis(500) && took < Duration::from_secs(5),
+        "the third connection was served after {took:?}: the limit did not hold"
+    );
+    drop((a, b));
+    // With slots free, a request is answered at once.
+    let (status, _) = http(port, "GET", "/healthz", &[], "");
+    assert_eq!(status, 200);
+    let lines = agent.stop_and_log();
+    assert!(
+        lines.iter().any(|l| l["msg"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("connection limit reached"))
+            && l["max_connections"] == 2),
         "{lines:?}"
     );
 }
