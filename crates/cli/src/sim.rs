@@ -176,31 +176,11 @@ fn for_each_file_case(
                 .map_err(|e| cases_failure(file, &e, Some(text.clone())))?;
             cases.into_iter().try_for_each(each)
         }
-        Some(CaseFormat::JsonLines) => {
-            // Lines are read a block at a time and parsed on every worker;
-            // cases still reach `each` one by one, in file order.
-            let mut ordinal = 0;
-            let mut ordinals = Vec::new();
-            let mut parsed = Vec::new();
-            for_each_line_block(file, CHUNK_CASES, |block| {
-                ordinals.clear();
-                for (_, line) in block {
-                    if !line.trim().is_empty() {
-                        ordinal += 1;
-                    }
-                    ordinals.push(ordinal);
-                }
-                parallel_map(block, threads, &mut parsed, |i, &(n, line)| {
-                    parse_case_line(line, n, ordinals.get(i).copied().unwrap_or(0))
-                });
-                for case in parsed.drain(..).flatten() {
-                    if let Some(case) = case.map_err(|e| cases_failure(file, &e, None))? {
-                        each(case)?;
-                    }
-                }
-                Ok(())
-            })
-        }
+        Some(CaseFormat::JsonLines) if threads > 1 => json_lines_ahead(file, threads, each),
+        Some(CaseFormat::JsonLines) => json_lines_blocks(file, 1, |block| {
+            block.drain(..).try_for_each(&mut each)?;
+            Ok(std::mem::take(block))
+        }),
         Some(CaseFormat::Csv) => {
             for case in CsvCases::new(open_lines(file)?, MAX_LINE_BYTES) {
                 each(case.map_err(|e| cases_failure(file, &e, None))?)?;
@@ -208,6 +188,83 @@ fn for_each_file_case(
             Ok(())
         }
     }
+}
+
+/// The cases of a JSON Lines file a block at a time, lines parsed on
+/// `threads` workers: `emit` gets each block's cases in file order (an
+/// empty list, to fill, comes back from it). A bad line stops the read
+/// after the cases before it are emitted.
+fn json_lines_blocks(
+    file: &str,
+    threads: usize,
+    mut emit: impl FnMut(&mut Vec<Case>) -> Result<Vec<Case>, Failure>,
+) -> Result<(), Failure> {
+    let mut ordinal = 0;
+    let mut ordinals = Vec::new();
+    let mut parsed = Vec::new();
+    let mut cases = Vec::new();
+    for_each_line_block(file, CHUNK_CASES, |block| {
+        ordinals.clear();
+        for (_, line) in block {
+            if !line.trim().is_empty() {
+                ordinal += 1;
+            }
+            ordinals.push(ordinal);
+        }
+        parallel_map(block, threads, &mut parsed, |i, &(n, line)| {
+            parse_case_line(line, n, ordinals.get(i).copied().unwrap_or(0))
+        });
+        let mut bad = None;
+        for case in parsed.drain(..).flatten() {
+            match case {
+                Ok(Some(case)) => cases.push(case),
+                Ok(None) => {}
+                Err(e) => {
+                    bad = Some(cases_failure(file, &e, None));
+                    break;
+                }
+            }
+        }
+        cases = emit(&mut cases)?;
+        bad.map_or(Ok(()), Err)
+    })
+}
+
+/// [`json_lines_blocks`] on a thread of its own, a block ahead: lines
+/// are read and parsed there while the cases before them are decided and
+/// written here, so the two halves of the work overlap. At most two
+/// blocks are held: the one handed over and the one being parsed.
+fn json_lines_ahead(
+    file: &str,
+    threads: usize,
+    mut each: impl FnMut(Case) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    let (blocks, received) = std::sync::mpsc::sync_channel::<Vec<Case>>(0);
+    let (spares, spare) = std::sync::mpsc::sync_channel::<Vec<Case>>(2);
+    std::thread::scope(|s| {
+        let reader = s.spawn(move || {
+            json_lines_blocks(file, threads, |block| {
+                blocks
+                    .send(std::mem::take(block))
+                    .map_err(|_| Failure::new("stopped", "the run stopped"))?;
+                Ok(spare.try_recv().unwrap_or_default())
+            })
+        });
+        let mut done = Ok(());
+        for mut block in &received {
+            done = block.drain(..).try_for_each(&mut each);
+            if done.is_err() {
+                break;
+            }
+            let _ = spares.try_send(block);
+        }
+        // A stop here ends the reader at its next block.
+        drop(received);
+        let read = reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        done.and(read)
+    })
 }
 
 /// A JSON Lines file of results or changes, written as they come.

@@ -636,3 +636,82 @@ fn test_finds_an_id_given_twice_across_files_after_many_cases() {
         "{m}"
     );
 }
+
+/// A JSON Lines dataset of several blocks is read and parsed a block
+/// ahead of the deciding: every case comes out in file order, the same
+/// bytes on one thread or more; a bad line in a later block stops the
+/// run at that line, whatever the threads.
+#[test]
+fn json_lines_blocks_read_ahead_keep_file_order_and_stop_at_a_bad_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = "fixtures/bundles/deployment-safety.yaml";
+    let n = 40_000;
+    let mut text = String::new();
+    for i in 0..n {
+        text.push_str(&format!(
+            "{{\"case_id\":\"c-{i}\",\"agent\":\"deploy.bot\",\"action\":\"deploy\",\"context\":{{\"risk_score\":{}}}}}\n",
+            i % 100
+        ));
+        if i == 20_000 {
+            text.push('\n');
+        }
+    }
+    let cases = dir.path().join("cases.jsonl");
+    std::fs::write(&cases, &text).unwrap();
+    let results = |threads: &str| {
+        let file = dir.path().join(format!("results-{threads}.jsonl"));
+        let r = sim_json(&[
+            bundle,
+            "--dataset",
+            cases.to_str().unwrap(),
+            "--results",
+            file.to_str().unwrap(),
+            "--threads",
+            threads,
+        ]);
+        assert_eq!(r["summary"]["total_cases"], n);
+        std::fs::read(&file).unwrap()
+    };
+    let one = results("1");
+    let rows: Vec<Value> = String::from_utf8_lossy(&one)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), n);
+    assert!(
+        rows.iter()
+            .enumerate()
+            .all(|(i, r)| r["case_id"] == format!("c-{i}")),
+        "file order"
+    );
+    assert_eq!(one, results("2"), "same bytes on 2 threads");
+    assert_eq!(one, results("3"), "same bytes on 3 threads");
+
+    // Line 35,002 (the blank line counts) is not a case.
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[35_001] = "{\"agent\": 7}";
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, lines.join("\n")).unwrap();
+    for threads in ["1", "2"] {
+        let out = gavel(
+            &[
+                "sim",
+                bundle,
+                "--dataset",
+                bad.to_str().unwrap(),
+                "--format",
+                "json",
+                "--threads",
+                threads,
+            ],
+            None,
+        );
+        assert_eq!(code(&out), 2, "{threads} threads");
+        let e = json(&out)["error"].clone();
+        assert_eq!(
+            (e["code"].as_str(), e["line"].as_u64()),
+            (Some("invalid_cases"), Some(35_002)),
+            "{threads} threads: {e}"
+        );
+    }
+}
