@@ -21,7 +21,7 @@ use crate::model::{
     ActionPattern, AgentPattern, Budget, Bundle, Condition, Effect, Field, Op, Operand,
 };
 use crate::validate::{Format, parse_bundle};
-use crate::value::{Request, Value};
+use crate::value::{Request, Value, same_text};
 
 /// A rule as the engine holds it.
 #[derive(Debug, Clone)]
@@ -146,7 +146,16 @@ const LONG_LIST: usize = 24;
 struct Slot {
     path: Box<[Box<str>]>,
     texts: FxHashMap<Box<str>, u32>,
+    /// The same strings as a list, when there are few: a scan compares
+    /// lengths first and is cheaper than hashing the request's string.
+    few: Option<FewTexts>,
 }
+
+/// Strings with their ids, in id order.
+type FewTexts = Box<[(Box<str>, u32)]>;
+
+/// Slots with up to this many strings find a request's string by a scan.
+const FEW_TEXTS: usize = 8;
 
 /// The most entries the merged candidate lists may hold together, beyond
 /// sixteen a rule: past it, a bundle whose wildcard rules would repeat in
@@ -274,9 +283,22 @@ impl<'c, 'a> Fields<'c, 'a> {
         let Some(slot) = slots.get(i) else {
             return (None, NO_TEXT);
         };
-        let value = lookup(self.context, &slot.path);
-        let id = match value {
-            Some(Value::String(s)) if !slot.texts.is_empty() => {
+        let value = match &*slot.path {
+            [key] => match self.context {
+                Value::Object(entries) => entries
+                    .iter()
+                    .find(|(k, _)| same_text(k, key))
+                    .map(|(_, v)| v),
+                _ => None,
+            },
+            path => lookup(self.context, path),
+        };
+        let id = match (value, &slot.few) {
+            (Some(Value::String(s)), Some(few)) => few
+                .iter()
+                .find(|(t, _)| same_text(t, s))
+                .map_or(NO_TEXT, |&(_, id)| id),
+            (Some(Value::String(s)), None) => {
                 slot.texts.get(s.as_ref()).copied().unwrap_or(NO_TEXT)
             }
             _ => NO_TEXT,
@@ -366,6 +388,7 @@ impl Engine {
             .map(|(p, _)| Slot {
                 path: p.iter().map(|s| Box::from(s.as_str())).collect(),
                 texts: FxHashMap::default(),
+                few: None,
             })
             .collect();
         let mut tests = Vec::new();
@@ -435,7 +458,18 @@ impl Engine {
             actions,
             groups,
             combos,
-            slots: slot_list.into_boxed_slice(),
+            slots: slot_list
+                .into_iter()
+                .map(|mut slot| {
+                    if slot.texts.len() <= FEW_TEXTS {
+                        let mut few: Vec<_> =
+                            slot.texts.iter().map(|(t, &id)| (t.clone(), id)).collect();
+                        few.sort_by_key(|&(_, id)| id);
+                        slot.few = Some(few.into_boxed_slice());
+                    }
+                    slot
+                })
+                .collect(),
             test_spans,
             tests: tests.into_boxed_slice(),
             default_effect: bundle.metadata.default_effect,

@@ -436,8 +436,51 @@ pub fn parse_timestamp(text: &str) -> Result<jiff::Timestamp, String> {
     })
 }
 
+/// `a == b`, with the short strings requests are made of (keys, names,
+/// categories) compared in a word load or two instead of a call to
+/// `memcmp`.
+#[inline(always)]
+pub(crate) fn same_text(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    // Two loads that overlap cover every length from one load to two.
+    fn ends<const W: usize>(x: &[u8], y: &[u8], n: usize) -> bool {
+        let word = |s: &[u8], at: usize| -> Option<[u8; W]> { s.get(at..at + W)?.try_into().ok() };
+        word(x, 0) == word(y, 0) && word(x, n - W) == word(y, n - W)
+    }
+    match n {
+        0..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..=8 => ends::<4>(a, b, n),
+        9..=16 => ends::<8>(a, b, n),
+        _ => a == b,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    /// Equal exactly when the strings are: every length up to past two
+    /// words, a byte changed at every position, and a shorter prefix.
+    #[test]
+    fn same_text_is_string_equality_at_every_length() {
+        let base = "abcdefghijklmnopqrstuvwxyz0123456789";
+        for n in 0..=base.len() {
+            let a = &base[..n];
+            assert!(super::same_text(a, &String::from(a)), "{a}");
+            if n > 0 {
+                assert!(!super::same_text(a, &base[..n - 1]), "{a}");
+            }
+            for i in 0..n {
+                let mut b = a.as_bytes().to_vec();
+                b[i] = b'_';
+                let b = String::from_utf8(b).unwrap();
+                assert!(!super::same_text(a, &b), "{a} / {b}");
+            }
+        }
+    }
+
     use super::*;
 
     /// Regression: each key was compared with every key before it, so one
