@@ -1559,4 +1559,51 @@ mod tests {
                 .expect("valid");
         assert_eq!(engine.decide(&r).rule_id(), Some("any-299"));
     }
+
+    /// A field compared with many strings (found by hashing) and one with
+    /// few (found by a scan) both find the request's string, nested or
+    /// not; a string no rule names matches none of them.
+    #[test]
+    fn strings_are_found_among_many_or_few() {
+        let mut rules: Vec<serde_json::Value> = (0..12)
+            .map(|i| {
+                json!({"id": format!("cat-{i:02}"), "agent": "*", "action": "read",
+                    "effect": if i % 2 == 0 { "allow" } else { "needs_approval" },
+                    "reason": "r", "conditions": {"category": format!("c{i}"), "sender.region": "eu"}})
+            })
+            .collect();
+        rules.push(
+            json!({"id": "from-us", "agent": "*", "action": "read", "effect": "deny",
+            "reason": "r", "conditions": {"sender.region": "us"}}),
+        );
+        let text = json!({"apiVersion": "gavel/v1", "kind": "PolicyBundle",
+            "metadata": {"name": "texts", "actions": ["read"]}, "rules": rules})
+        .to_string();
+        let engine = Engine::compile(&parse_bundle(&text, Format::Json).expect("valid"));
+        assert!(
+            engine
+                .slots
+                .iter()
+                .any(|s| s.texts.len() > FEW_TEXTS && s.few.is_none())
+        );
+        assert!(
+            engine
+                .slots
+                .iter()
+                .any(|s| s.texts.len() == 2 && s.few.is_some())
+        );
+        let decide = |category: &str, region: &str| {
+            let text = json!({"agent": "a.b", "action": "read",
+                "context": {"category": category, "sender": {"region": region}}})
+            .to_string();
+            let r: Request<'_> = serde_json::from_str(&text).expect("valid");
+            engine.decide(&r).rule_id().map(str::to_string)
+        };
+        for i in 0..12 {
+            assert_eq!(decide(&format!("c{i}"), "eu"), Some(format!("cat-{i:02}")));
+        }
+        assert_eq!(decide("c5", "us").as_deref(), Some("from-us"));
+        assert_eq!(decide("c12", "eu"), None);
+        assert_eq!(decide("c1", "e"), None);
+    }
 }
