@@ -83,8 +83,9 @@ mod tests {
     use super::*;
 
     /// Every size and alignment Rust can ask for small blocks comes back
-    /// aligned, whichever entry point serves it, and keeps its bytes
-    /// through a reallocation.
+    /// aligned, whichever entry point serves it (a hundred blocks of each
+    /// held at once, so not only the first of a page is looked at), and
+    /// keeps its bytes through a reallocation.
     #[test]
     fn blocks_are_aligned_as_asked_and_keep_their_bytes() {
         let a = Mimalloc;
@@ -93,6 +94,18 @@ mod tests {
                 1, 2, 3, 4, 7, 8, 12, 15, 16, 17, 24, 31, 48, 100, 224, 1000, 70_000,
             ] {
                 let layout = Layout::from_size_align(size, align).unwrap();
+                #[allow(unsafe_code, reason = "exercising the allocator")]
+                // SAFETY: non-zero sizes; each block freed once with its layout.
+                unsafe {
+                    let held: Vec<*mut u8> = (0..100).map(|_| a.alloc(layout)).collect();
+                    for &p in &held {
+                        assert!(!p.is_null());
+                        assert_eq!(p as usize % align, 0, "size {size} align {align}");
+                    }
+                    for p in held {
+                        a.dealloc(p, layout);
+                    }
+                }
                 #[allow(unsafe_code, reason = "exercising the allocator")]
                 // SAFETY: non-zero sizes; the block is written within its
                 // size, reallocated with its own layout, then freed once.
