@@ -421,7 +421,7 @@ fn build(doc: &Value, base: &Path) -> Result<Config, ConfigError> {
                 DEFAULT_MAX_CONNECTIONS,
                 MAX_CONNECTIONS,
             )?)
-            .unwrap_or(1024),
+            .unwrap_or(usize::MAX),
         },
         tls,
     })

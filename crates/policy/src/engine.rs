@@ -283,6 +283,9 @@ impl<'c, 'a> Fields<'c, 'a> {
         let Some(slot) = slots.get(i) else {
             return (None, NO_TEXT);
         };
+        // A top-level key (most slots) is scanned here with `same_text`;
+        // routing `Value::get` itself through it measured 5 % more
+        // instructions a decision (the generic path loop, less inlining).
         let value = match &*slot.path {
             [key] => match self.context {
                 Value::Object(entries) => entries

@@ -461,6 +461,8 @@ pub(crate) fn same_text(a: &str, b: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     /// Equal exactly when the strings are: every length up to past two
     /// words, a byte changed at every position, and a shorter prefix.
     #[test]
@@ -468,20 +470,18 @@ mod tests {
         let base = "abcdefghijklmnopqrstuvwxyz0123456789";
         for n in 0..=base.len() {
             let a = &base[..n];
-            assert!(super::same_text(a, &String::from(a)), "{a}");
+            assert!(same_text(a, &String::from(a)), "{a}");
             if n > 0 {
-                assert!(!super::same_text(a, &base[..n - 1]), "{a}");
+                assert!(!same_text(a, &base[..n - 1]), "{a}");
             }
             for i in 0..n {
                 let mut b = a.as_bytes().to_vec();
                 b[i] = b'_';
                 let b = String::from_utf8(b).unwrap();
-                assert!(!super::same_text(a, &b), "{a} / {b}");
+                assert!(!same_text(a, &b), "{a} / {b}");
             }
         }
     }
-
-    use super::*;
 
     /// Regression: each key was compared with every key before it, so one
     /// context of 600,000 keys (an 8 MiB batch holds one) took minutes.
