@@ -291,7 +291,8 @@ impl<'c, 'a> Fields<'c, 'a> {
                 Value::Object(entries) => entries
                     .iter()
                     .find(|(k, _)| same_text(k, key))
-                    .map(|(_, v)| v),
+                    .map(|(_, v)| v)
+                    .filter(|v| !matches!(v, Value::Null)),
                 _ => None,
             },
             path => lookup(self.context, path),
@@ -969,7 +970,14 @@ fn why_not(cond: &Condition, context: &Value<'_>, clock: &mut Clock<'_>) -> Stri
         Field::Weekday => "$weekday".to_string(),
     };
     let Some(value) = field_value(&cond.field, context, clock) else {
-        return match cond.field {
+        return match &cond.field {
+            Field::Path(p)
+                if p.iter()
+                    .try_fold(context, |v, s| v.get(s))
+                    .is_some_and(|v| matches!(v, Value::Null)) =>
+            {
+                format!("`{path}` is null, which counts as missing")
+            }
             Field::Path(_) => format!("`{path}` is not in the request's context"),
             _ => format!("`{path}` needs the request's `timestamp`, which it has not got"),
         };
@@ -1135,12 +1143,46 @@ fn holds_on<'e>(
     }
 }
 
+/// The value at `path` in a request's context. `null` counts as missing (as
+/// the seed projects' `None` does: `{"category": null}` matches neither
+/// `category: null` nor `!=category: spam`, only `exists:category: false`).
+/// A dotted path absent as nested objects is looked up as one flat key of
+/// that name (`{"sender.domain": "x.com"}` for `sender.domain`).
 fn lookup<'v, 'a, S: AsRef<str>>(context: &'v Value<'a>, path: &[S]) -> Option<&'v Value<'a>> {
-    let mut node = context;
+    let mut node = Some(context);
     for segment in path {
-        node = node.get(segment.as_ref())?;
+        node = node.and_then(|n| n.get(segment.as_ref()));
     }
-    Some(node)
+    match node {
+        Some(Value::Null) | None if path.len() > 1 => match context {
+            Value::Object(entries) => entries
+                .iter()
+                .find(|(k, _)| is_joined(k, path))
+                .map(|(_, v)| v)
+                .filter(|v| !matches!(v, Value::Null)),
+            _ => None,
+        },
+        Some(Value::Null) => None,
+        found => found,
+    }
+}
+
+/// Whether `key` is the segments of `path` joined by dots.
+fn is_joined<S: AsRef<str>>(key: &str, path: &[S]) -> bool {
+    let mut rest = key;
+    for (i, segment) in path.iter().enumerate() {
+        if i > 0 {
+            match rest.strip_prefix('.') {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+        match rest.strip_prefix(segment.as_ref()) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    rest.is_empty()
 }
 
 /// JSON equality with numbers compared numerically; strings never equal numbers.

@@ -276,12 +276,12 @@ impl Strings {
 // ----------------------------------------------------------------- values --
 
 /// The values a context field may take: each kind of JSON value, plus
-/// "missing". Lists and objects are all-or-nothing (no exact condition
-/// singles one out).
+/// "missing" (which `null` is: the engine reads a `null` as missing, so no
+/// condition tells them apart). Lists and objects are all-or-nothing (no
+/// exact condition singles one out).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Values {
     missing: bool,
-    null: bool,
     falsy: bool,
     truthy: bool,
     numbers: Numbers,
@@ -293,7 +293,6 @@ impl Values {
     fn all() -> Self {
         Values {
             missing: true,
-            null: true,
             falsy: true,
             truthy: true,
             numbers: Numbers::all(),
@@ -305,7 +304,6 @@ impl Values {
     fn none() -> Self {
         Values {
             missing: false,
-            null: false,
             falsy: false,
             truthy: false,
             numbers: Numbers::default(),
@@ -323,7 +321,6 @@ impl Values {
 
     fn is_empty(&self) -> bool {
         !self.missing
-            && !self.null
             && !self.falsy
             && !self.truthy
             && !self.compound
@@ -334,7 +331,6 @@ impl Values {
     fn intersect(&self, o: &Values) -> Values {
         Values {
             missing: self.missing && o.missing,
-            null: self.null && o.null,
             falsy: self.falsy && o.falsy,
             truthy: self.truthy && o.truthy,
             numbers: self.numbers.intersect(&o.numbers),
@@ -345,7 +341,6 @@ impl Values {
 
     fn intersects(&self, o: &Values) -> bool {
         (self.missing && o.missing)
-            || (self.null && o.null)
             || (self.falsy && o.falsy)
             || (self.truthy && o.truthy)
             || (self.compound && o.compound)
@@ -356,7 +351,6 @@ impl Values {
     fn complement(&self) -> Values {
         Values {
             missing: !self.missing,
-            null: !self.null,
             falsy: !self.falsy,
             truthy: !self.truthy,
             numbers: self.numbers.complement(),
@@ -894,7 +888,8 @@ impl Universe {
         let single = |u: &mut Universe, v: &Value<'_>| -> Option<Values> {
             let mut s = Values::none();
             match v {
-                Value::Null => s.null = true,
+                // `null` is missing, which no `==` or `in` matches.
+                Value::Null => {}
                 Value::Bool(true) => s.truthy = true,
                 Value::Bool(false) => s.falsy = true,
                 Value::Number(n) => s.numbers = Numbers::point(*n),
@@ -909,7 +904,7 @@ impl Universe {
             let mut strs = Ids::new();
             for v in items {
                 match v {
-                    Value::Null => s.null = true,
+                    Value::Null => {}
                     Value::Bool(true) => s.truthy = true,
                     Value::Bool(false) => s.falsy = true,
                     Value::Number(n) => nums.push(*n),
@@ -1124,9 +1119,6 @@ impl Universe {
         if v.falsy {
             return Some(json!(false));
         }
-        if v.null {
-            return Some(Json::Null);
-        }
         if v.compound {
             return Some(json!({}));
         }
@@ -1189,7 +1181,6 @@ pub(crate) fn condition_holds(c: &Condition, v: &Value<'_>) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum PointValue {
     Missing,
-    Null,
     Bool(bool),
     Num(f64),
     /// An interned string, or (`None`) a string no rule mentions.
@@ -1204,7 +1195,6 @@ impl Dim {
             (Dim::Mask(m), PointValue::Bit(b)) => m & (1 << b) != 0,
             (Dim::Values(s), v) => match v {
                 PointValue::Missing => s.missing,
-                PointValue::Null => s.null,
                 PointValue::Bool(true) => s.truthy,
                 PointValue::Bool(false) => s.falsy,
                 PointValue::Num(x) => s.numbers.contains(x),
@@ -1243,7 +1233,6 @@ impl Dim {
                 [
                     (s.truthy, PointValue::Bool(true)),
                     (s.falsy, PointValue::Bool(false)),
-                    (s.null, PointValue::Null),
                     (s.compound, PointValue::Compound),
                 ]
                 .into_iter()

@@ -173,16 +173,79 @@ impl<'de> Deserialize<'de> for CowStr<'de> {
 
 impl<'de> Deserialize<'de> for Value<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ValueVisitor)
+        d.deserialize_any(ValueVisitor(Place::Root))
     }
 }
 
-struct ValueVisitor;
+/// Reads the value of the request field `name` (`context`): an error inside
+/// it names where (`context.amount`, `context.items[2]`).
+pub(crate) fn deserialize_field<'de, D: Deserializer<'de>>(
+    d: D,
+    name: &'static str,
+) -> Result<Value<'de>, D::Error> {
+    d.deserialize_any(ValueVisitor(Place::Key(&Place::Root, name)))
+}
+
+/// Where a value sits, for messages; built on the stack as the reader
+/// descends, written out only when something is wrong.
+#[derive(Clone, Copy)]
+enum Place<'p> {
+    Root,
+    Key(&'p Place<'p>, &'p str),
+    Index(&'p Place<'p>, usize),
+}
+
+impl fmt::Display for Place<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Place::Root => Ok(()),
+            Place::Key(Place::Root, key) => f.write_str(key),
+            Place::Key(parent, key) => write!(f, "{parent}.{key}"),
+            Place::Index(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
+/// The largest integer magnitude a request's number holds exactly (2^53).
+const MAX_SAFE_INTEGER: i128 = 1 << 53;
+
+impl Place<'_> {
+    /// An integer as a double, refused (as bundles refuse it) when past
+    /// ±2^53 and not exactly a double: it would be silently rounded, and
+    /// `9007199254740993` would equal `9007199254740992`.
+    fn integer<E: de::Error>(&self, v: i128) -> Result<Value<'static>, E> {
+        #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+        let n = v as f64;
+        #[allow(clippy::cast_possible_truncation)]
+        let exact = n as i128 == v;
+        if v.abs() <= MAX_SAFE_INTEGER || exact {
+            return Ok(Value::Number(n));
+        }
+        let at = match self {
+            Place::Root => String::new(),
+            place => format!("`{place}`: "),
+        };
+        Err(E::custom(format_args!(
+            "{at}integer `{v}` is outside ±2^53 and would be rounded to {n}; \
+             send a smaller number, or the value as a string"
+        )))
+    }
+}
+
+struct ValueVisitor<'p>(Place<'p>);
+
+impl<'de> de::DeserializeSeed<'de> for ValueVisitor<'_> {
+    type Value = Value<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
 
 /// Objects wider than this look keys up by hash to find duplicates.
 const WIDE_OBJECT: usize = 16;
 
-impl<'de> Visitor<'de> for ValueVisitor {
+impl<'de> Visitor<'de> for ValueVisitor<'_> {
     type Value = Value<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -198,10 +261,10 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Bool(v))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Value::Number(v as f64))
+        self.0.integer(i128::from(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(Value::Number(v as f64))
+        self.0.integer(i128::from(v))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
         if v.is_finite() {
@@ -221,7 +284,9 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        while let Some(item) = seq.next_element()? {
+        while let Some(item) =
+            seq.next_element_seed(ValueVisitor(Place::Index(&self.0, items.len())))?
+        {
             items.push(item);
         }
         Ok(Value::Array(items))
@@ -250,7 +315,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
                         .collect(),
                 );
             }
-            let value = map.next_value()?;
+            let value = map.next_value_seed(ValueVisitor(Place::Key(&self.0, &key)))?;
             entries.push((key, value));
         }
         Ok(Value::Object(entries))
@@ -413,7 +478,7 @@ fn subject<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::
 }
 
 fn context_object<'de, D: Deserializer<'de>>(d: D) -> Result<Value<'de>, D::Error> {
-    match Value::deserialize(d)? {
+    match deserialize_field(d, "context")? {
         v @ Value::Object(_) => Ok(v),
         other => Err(de::Error::custom(format_args!(
             "`context` must be an object, found {}",

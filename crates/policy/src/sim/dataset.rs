@@ -154,7 +154,10 @@ impl<'a> From<crate::request_json::CaseFields<'a>> for RawCase<'a> {
 }
 
 fn context<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value<'de>>, D::Error> {
-    Option::<Value<'de>>::deserialize(d)
+    match crate::value::deserialize_field(d, "context")? {
+        Value::Null => Ok(None),
+        v => Ok(Some(v)),
+    }
 }
 
 /// Distinguishes `"expected_rule": null` (no rule) from a missing field.

@@ -224,12 +224,18 @@ pub struct Simulation {
 /// here as in the seed project (4235 / 10000 is 0.4234999… and gives
 /// 0.423, where `(x * 1000).round() / 1000` gives 0.424).
 pub fn round_rate(x: f64) -> f64 {
+    round(x, 3)
+}
+
+/// Python's `round(x, places)` (see [`round_rate`]): money is rounded as
+/// the seed rounds it, `0.125` to `0.12`.
+fn round(x: f64, places: usize) -> f64 {
     if !x.is_finite() {
         return x;
     }
     // Rust's fixed-precision formatting is exact (ties to even), and
     // parsing is correctly rounded: together they are Python's `round`.
-    format!("{x:.3}").parse().unwrap_or(x)
+    format!("{x:.places$}").parse().unwrap_or(x)
 }
 
 /// `count / total` as a rate: 3 decimals, 0 with no cases.
@@ -239,11 +245,6 @@ pub fn rate(count: usize, total: usize) -> f64 {
     } else {
         round_rate(count as f64 / total as f64)
     }
-}
-
-fn round(x: f64, places: i32) -> f64 {
-    let f = 10f64.powi(places);
-    (x * f).round() / f
 }
 
 /// Decides every case, in parallel, keeping case order.
@@ -354,10 +355,11 @@ impl Counts {
         let estimated_cost = round(self.cost, 2);
         let compute = self.compute;
         let mut breaches = Vec::new();
-        if estimated_cost > COST_LIMIT {
-            breaches.push(format!(
-                "budget.cost: ${estimated_cost:.2} > ${COST_LIMIT:.0}"
-            ));
+        // Decided on the exact total, as the seed decides it: two approvals
+        // at $500.002 breach the $1,000 limit though the total shows
+        // $1000.00.
+        if self.cost > COST_LIMIT {
+            breaches.push(format!("budget.cost: ${:.2} > ${COST_LIMIT:.0}", self.cost));
         }
         if compute > COMPUTE_LIMIT {
             breaches.push(format!("budget.compute: {compute} > {COMPUTE_LIMIT} units"));

@@ -7,6 +7,7 @@ mod examples;
 mod lint;
 mod lint_prop;
 mod reference;
+mod seed;
 mod sim;
 
 use std::path::PathBuf;

@@ -142,11 +142,12 @@ pub(crate) fn rule() -> impl Strategy<Value = RuleSpec> {
 
 fn context() -> impl Strategy<Value = Value> {
     let entry = (
-        prop::sample::select(vec!["score", "kind", "sender", "tags"]),
+        prop::sample::select(vec!["score", "kind", "sender", "tags", "sender.domain"]),
         prop_oneof![
             scalar(),
             prop::collection::vec(scalar(), 0..3).prop_map(Value::Array),
-            prop::sample::select(vec!["x.com", "a"]).prop_map(|d| json!({"domain": d})),
+            prop::sample::select(vec![json!("x.com"), json!("a"), Value::Null])
+                .prop_map(|d| json!({"domain": d})),
         ],
     );
     prop::collection::vec(entry, 0..4).prop_map(|entries| {
@@ -211,6 +212,17 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// A context's value at a dotted path: `null` is missing (the seed's
+/// `None`), and a path absent as nested objects is read as one flat key.
+fn context_value(context: &Value, path: &str) -> Option<Value> {
+    let nested = path
+        .split('.')
+        .try_fold(context, |v, seg| v.get(seg))
+        .filter(|v| !v.is_null());
+    let flat = || context.get(path).filter(|v| !v.is_null());
+    nested.or_else(flat).cloned()
+}
+
 fn holds(key: &str, operand: &Value, context: &Value, hour: Option<u32>) -> bool {
     let ops = [
         ">=",
@@ -232,9 +244,7 @@ fn holds(key: &str, operand: &Value, context: &Value, hour: Option<u32>) -> bool
     let value: Option<Value> = if path == "$hour" {
         hour.map(|h| json!(h % 24))
     } else {
-        path.split('.')
-            .try_fold(context, |v, seg| v.get(seg))
-            .cloned()
+        context_value(context, path)
     };
     let Some(value) = value else {
         return op == "exists:" && operand == &json!(false);
@@ -283,9 +293,7 @@ fn type_error(key: &str, context: &Value, hour: Option<u32>) -> bool {
     let value = if path == "$hour" {
         hour.map(|h| json!(h))
     } else {
-        path.split('.')
-            .try_fold(context, |v, seg| v.get(seg))
-            .cloned()
+        context_value(context, path)
     };
     value.is_some_and(|v| !v.is_number())
 }
