@@ -2,20 +2,46 @@
 //! executed as code (DESIGN §11.12).
 //!
 //! ```text
-//! or   := and (("or" | "||") and)*
-//! and  := not (("and" | "&&") not)*
-//! not  := ("not" | "!") not | cmp
-//! cmp  := sum (OP sum)* | sum "is" ["not"] "None"      (chained like Python)
-//! sum  := prod (("+" | "-") prod)*
-//! prod := unary (("*" | "/" | "%") unary)*
-//! unary:= "-" unary | atom
-//! atom := number | 'str' | "str" | True | False | None | NAME | "(" or ")"
+//! or    := and (("or" | "||") and)*
+//! and   := not (("and" | "&&") not)*
+//! not   := ("not" | "!") not | cmp
+//! cmp   := sum (OP sum)*                    (OP: < <= > >= == !=, chained like Python)
+//!        | sum "is" ["not"] "None"
+//!        | sum ["not"] "in" list            (not chained with other comparisons)
+//! sum   := prod (("+" | "-") prod)*
+//! prod  := unary (("*" | "/" | "//" | "%") unary)*
+//! unary := ("-" | "+") unary | power
+//! power := atom ["**" unary]                (so `-2 ** 2` is -4, `2 ** 3 ** 2` is 512)
+//! atom  := number | 'str' | "str" | True | False | None | NAME
+//!        | FUNC "(" [or ("," or)* [","]] ")" | "(" or ")"
+//! FUNC  := abs (one value) | min, max (two or more) | round (a value, then digits)
+//! list  := "(" ")" | "(" lit "," [lit ("," lit)* [","]] ")" | "[" [lit ("," lit)* [","]] "]"
+//! lit   := ["-" | "+"] number | 'str' | "str" | True | False | None
 //! ```
 //!
+//! Arithmetic follows Python's floats: `//` is the floor of the quotient
+//! and `%` takes the sign of the divisor (`-7 // 2 == -4`, `-7 % 3 == 2`);
+//! `round` rounds half to even at the value's exact binary expansion
+//! (`round(2.5) == 2`, `round(0.125, 2) == 0.12`); `in` holds when the value
+//! equals a listed one by `==` (so `1 in (1.0,)`, and `True in (1,)` as in
+//! Python). Where Python raises, the rule is skipped: division by zero, `0 **
+//! -1`, a negative number to a fractional power (Python gives a complex
+//! number), a finite `**` or `round` whose result is too large for a float
+//! (Python's `OverflowError`; integers past 1.8e308, which Python keeps
+//! exact, skip too), `round` of an infinity or NaN, and min/max over None or
+//! strings (strings are not ordered here, as with `<`). `min` and `max` with
+//! one argument need a list in Python, which conditions do not have, so they
+//! are refused when the policy loads, like an unknown function.
+//!
 //! Names resolve to slots when the policy loads (an unknown name is a load
-//! error); evaluation reads the slots and allocates nothing.
+//! error); evaluation reads the slots and allocates nothing. A list after
+//! `in` and a call's arguments are bounded by [`MAX_LEN`], nesting by
+//! [`MAX_DEPTH`].
 
 use std::fmt;
+
+/// The functions conditions may call.
+const FUNCTIONS: &str = "abs, max, min, round";
 
 /// The longest expression accepted, in bytes.
 pub const MAX_LEN: usize = 4096;
@@ -67,9 +93,14 @@ impl fmt::Display for ParseError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EvalError {
     /// An ordering or arithmetic on None, a string ordered against a number,
-    /// division by zero.
+    /// a negative number to a fractional power, `round` of NaN.
     Type,
+    /// Division, floor division or modulo by zero, or zero to a negative
+    /// power.
     DivisionByZero,
+    /// A finite `**` or `round` whose result is past a float's range, or
+    /// `round` of an infinity (Python's `OverflowError`).
+    Overflow,
 }
 
 /// A comparison operator.
@@ -90,7 +121,19 @@ pub enum Arith {
     Sub,
     Mul,
     Div,
+    /// `//`, the floor of the quotient.
+    FloorDiv,
+    /// `%`, with the sign of the divisor.
     Rem,
+    /// `**`.
+    Pow,
+}
+
+/// `min` or `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extreme {
+    Min,
+    Max,
 }
 
 /// A parsed expression over variable slots.
@@ -102,6 +145,8 @@ pub enum Expr {
     None,
     Var(usize),
     Neg(Box<Expr>),
+    /// Unary `+`: the value, which must be a number.
+    Pos(Box<Expr>),
     Not(Box<Expr>),
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
@@ -109,6 +154,13 @@ pub enum Expr {
     /// `a < b <= c`: each adjacent pair must hold.
     Chain(Box<Expr>, Vec<(Cmp, Expr)>),
     Is(Box<Expr>, bool),
+    /// `e in (…)`, or `e not in (…)` when negated; the list holds literals.
+    In(Box<Expr>, Box<[Expr]>, bool),
+    Abs(Box<Expr>),
+    /// `round(x)` or `round(x, digits)`.
+    Round(Box<Expr>, Option<Box<Expr>>),
+    /// `min(first, rest…)` or `max(first, rest…)`, `rest` not empty.
+    Extreme(Extreme, Box<Expr>, Box<[Expr]>),
     /// `name OP number`, the common case, folded at parse time.
     VarCmp(usize, Cmp, f64),
 }
@@ -121,6 +173,9 @@ enum Tok {
     Op(&'static str),
     LParen,
     RParen,
+    LBracket,
+    RBracket,
+    Comma,
 }
 
 fn tokenize(src: &str) -> Result<Vec<(usize, Tok)>, ParseError> {
@@ -138,6 +193,18 @@ fn tokenize(src: &str) -> Result<Vec<(usize, Tok)>, ParseError> {
             }
             ')' => {
                 out.push((start, Tok::RParen));
+                i += 1;
+            }
+            '[' => {
+                out.push((start, Tok::LBracket));
+                i += 1;
+            }
+            ']' => {
+                out.push((start, Tok::RBracket));
+                i += 1;
+            }
+            ',' => {
+                out.push((start, Tok::Comma));
                 i += 1;
             }
             '.' if !chars.get(i + 1).is_some_and(char::is_ascii_digit) => {
@@ -207,7 +274,7 @@ fn tokenize(src: &str) -> Result<Vec<(usize, Tok)>, ParseError> {
             }
             _ => {
                 let two: String = chars.get(i..i + 2).unwrap_or_default().iter().collect();
-                let op = ["<=", ">=", "==", "!=", "&&", "||"]
+                let op = ["<=", ">=", "==", "!=", "&&", "||", "**", "//"]
                     .into_iter()
                     .find(|o| *o == two);
                 if let Some(op) = op {
@@ -318,25 +385,130 @@ impl Parser<'_> {
             self.pos += 1;
             return Ok(Expr::Is(Box::new(first), negated));
         }
+        if let Some(negated) = self.membership() {
+            let items = self.list()?;
+            if self.comparison().is_some() || self.is_membership() {
+                return Err(self.err("`in` is not chained with other comparisons; add parentheses"));
+            }
+            return Ok(Expr::In(Box::new(first), items, negated));
+        }
         let mut rest = Vec::new();
-        loop {
-            let op = match self.peek() {
-                Some(Tok::Op("<")) => Cmp::Lt,
-                Some(Tok::Op("<=")) => Cmp::Le,
-                Some(Tok::Op(">")) => Cmp::Gt,
-                Some(Tok::Op(">=")) => Cmp::Ge,
-                Some(Tok::Op("==")) => Cmp::Eq,
-                Some(Tok::Op("!=")) => Cmp::Ne,
-                _ => break,
-            };
+        while let Some(op) = self.comparison() {
             self.pos += 1;
             rest.push((op, self.sum()?));
+        }
+        if !rest.is_empty() && self.is_membership() {
+            return Err(self.err("`in` is not chained with other comparisons; add parentheses"));
         }
         Ok(if rest.is_empty() {
             first
         } else {
             Expr::Chain(Box::new(first), rest)
         })
+    }
+
+    /// The comparison operator at the cursor, if any (not consumed).
+    fn comparison(&self) -> Option<Cmp> {
+        Some(match self.peek()? {
+            Tok::Op("<") => Cmp::Lt,
+            Tok::Op("<=") => Cmp::Le,
+            Tok::Op(">") => Cmp::Gt,
+            Tok::Op(">=") => Cmp::Ge,
+            Tok::Op("==") => Cmp::Eq,
+            Tok::Op("!=") => Cmp::Ne,
+            _ => return None,
+        })
+    }
+
+    /// Whether `in` or `not in` is at the cursor.
+    fn is_membership(&self) -> bool {
+        let next_is_in =
+            matches!(self.toks.get(self.pos + 1), Some((_, Tok::Name(n))) if n == "in");
+        self.is_word("in") || (self.is_word("not") && next_is_in)
+    }
+
+    /// Consumes `in` (giving false) or `not in` (giving true).
+    fn membership(&mut self) -> Option<bool> {
+        if !self.is_membership() {
+            return None;
+        }
+        let negated = self.is_word("not");
+        self.pos += if negated { 2 } else { 1 };
+        Some(negated)
+    }
+
+    /// The literal tuple or list after `in`.
+    fn list(&mut self) -> Result<Box<[Expr]>, ParseError> {
+        let close = match self.peek() {
+            Some(Tok::LParen) => Tok::RParen,
+            Some(Tok::LBracket) => Tok::RBracket,
+            _ => {
+                return Err(
+                    self.err("`in` takes a list of values, such as `('a', 'b')` or `[1, 2]`")
+                );
+            }
+        };
+        let open = self.at();
+        self.pos += 1;
+        let end = if close == Tok::RParen { ")" } else { "]" };
+        let mut items = Vec::new();
+        let mut comma = false;
+        loop {
+            match self.peek() {
+                None => return Err(self.err(format!("the list is not closed; expected `{end}`"))),
+                Some(t) if *t == close => break,
+                Some(_) => {}
+            }
+            items.push(self.literal()?);
+            comma = self.peek() == Some(&Tok::Comma);
+            if comma {
+                self.pos += 1;
+            } else if self.peek().is_some_and(|t| *t != close) {
+                return Err(self.err(format!("expected `,` or `{end}`")));
+            }
+        }
+        self.pos += 1;
+        // Python reads `('a')` as one string (and `in` then looks for a
+        // substring) and `(1)` as a number; neither is a list of values.
+        if close == Tok::RParen && items.len() == 1 && !comma {
+            return Err(ParseError {
+                position: open,
+                message: "one value in parentheses is not a tuple; write `(value,)` or `[value]`"
+                    .into(),
+            });
+        }
+        Ok(items.into_boxed_slice())
+    }
+
+    /// A literal in a list after `in`: a number (with its sign), a string,
+    /// True, False or None.
+    fn literal(&mut self) -> Result<Expr, ParseError> {
+        let sign = if self.is_op("-") {
+            self.pos += 1;
+            Some(-1.0)
+        } else if self.is_op("+") {
+            self.pos += 1;
+            Some(1.0)
+        } else {
+            None
+        };
+        let lit = match (self.peek(), sign) {
+            (Some(Tok::Num(n)), _) => Expr::Num(*n * sign.unwrap_or(1.0)),
+            (Some(Tok::Str(s)), None) => Expr::Str(s.clone()),
+            (Some(Tok::Name(n)), None) => match n.as_str() {
+                "True" | "true" => Expr::Bool(true),
+                "False" | "false" => Expr::Bool(false),
+                "None" | "null" => Expr::None,
+                _ => return Err(self.not_a_literal()),
+            },
+            _ => return Err(self.not_a_literal()),
+        };
+        self.pos += 1;
+        Ok(lit)
+    }
+
+    fn not_a_literal(&self) -> ParseError {
+        self.err("a list after `in` holds only numbers, strings, True, False and None")
     }
 
     fn sum(&mut self) -> Result<Expr, ParseError> {
@@ -359,6 +531,7 @@ impl Parser<'_> {
             let op = match self.peek() {
                 Some(Tok::Op("*")) => Arith::Mul,
                 Some(Tok::Op("/")) => Arith::Div,
+                Some(Tok::Op("//")) => Arith::FloorDiv,
                 Some(Tok::Op("%")) => Arith::Rem,
                 _ => break,
             };
@@ -369,14 +542,94 @@ impl Parser<'_> {
     }
 
     fn unary(&mut self) -> Result<Expr, ParseError> {
-        if self.is_op("-") {
+        let negative = self.is_op("-");
+        if negative || self.is_op("+") {
             self.pos += 1;
             self.enter()?;
-            let e = Expr::Neg(Box::new(self.unary()?));
+            let operand = Box::new(self.unary()?);
             self.depth -= 1;
-            return Ok(e);
+            return Ok(if negative {
+                Expr::Neg(operand)
+            } else {
+                Expr::Pos(operand)
+            });
         }
-        self.atom()
+        self.power()
+    }
+
+    /// `atom ** unary`: right-associative, and binding tighter than a
+    /// unary minus on its left, as in Python.
+    fn power(&mut self) -> Result<Expr, ParseError> {
+        let base = self.atom()?;
+        if !self.is_op("**") {
+            return Ok(base);
+        }
+        self.pos += 1;
+        self.enter()?;
+        let exponent = self.unary()?;
+        self.depth -= 1;
+        Ok(Expr::Arith(Arith::Pow, Box::new(base), Box::new(exponent)))
+    }
+
+    /// A call of `name`, whose `(` is at the cursor; `at` is the name's
+    /// position.
+    fn call(&mut self, name: &str, at: usize) -> Result<Expr, ParseError> {
+        let err = |message: String| ParseError {
+            position: at,
+            message,
+        };
+        let func = match name {
+            "abs" | "min" | "max" | "round" => name,
+            _ if self.names.contains(&name) => {
+                return Err(err(format!(
+                    "`{name}` is a value, not a function; functions: {FUNCTIONS}"
+                )));
+            }
+            _ => {
+                return Err(err(format!(
+                    "unknown function `{name}`; known functions: {FUNCTIONS}"
+                )));
+            }
+        };
+        self.pos += 1;
+        let mut args = Vec::new();
+        while self.peek() != Some(&Tok::RParen) {
+            args.push(self.or()?);
+            if self.peek() == Some(&Tok::Comma) {
+                self.pos += 1;
+            } else if self.peek() != Some(&Tok::RParen) {
+                return Err(self.err("expected `,` or `)`"));
+            }
+        }
+        self.pos += 1;
+        let count = args.len();
+        let mut args = args.into_iter();
+        match (func, args.next(), args.next()) {
+            ("abs", Some(x), None) => Ok(Expr::Abs(Box::new(x))),
+            ("round", Some(x), digits) if count <= 2 => {
+                Ok(Expr::Round(Box::new(x), digits.map(Box::new)))
+            }
+            ("min" | "max", Some(first), Some(second)) => {
+                let which = if func == "min" {
+                    Extreme::Min
+                } else {
+                    Extreme::Max
+                };
+                let rest: Vec<Expr> = std::iter::once(second).chain(args).collect();
+                Ok(Expr::Extreme(
+                    which,
+                    Box::new(first),
+                    rest.into_boxed_slice(),
+                ))
+            }
+            ("abs", ..) => Err(err(format!("`abs` takes one value, found {count}"))),
+            ("round", ..) => Err(err(format!(
+                "`round` takes a value and optionally a number of digits, found {count} arguments"
+            ))),
+            _ => Err(err(format!(
+                "`{func}` takes two or more values, found {count} (with one, Python expects a list, which conditions do not have)"
+            ))),
+        }
     }
 
     fn atom(&mut self) -> Result<Expr, ParseError> {
@@ -394,6 +647,10 @@ impl Parser<'_> {
                 }
                 self.pos += 1;
                 Ok(e)
+            }
+            Tok::Name(n) if self.peek() == Some(&Tok::LParen) => {
+                let at = self.toks.get(self.pos - 1).map_or(0, |(p, _)| *p);
+                self.call(&n, at)
             }
             Tok::Name(n) => match n.as_str() {
                 "True" | "true" => Ok(Expr::Bool(true)),
@@ -414,9 +671,15 @@ impl Parser<'_> {
                 self.pos -= 1;
                 Err(self.err(format!("unexpected `{op}`")))
             }
-            Tok::RParen => {
+            Tok::RParen | Tok::RBracket | Tok::LBracket | Tok::Comma => {
                 self.pos -= 1;
-                Err(self.err("unexpected `)`"))
+                let what = match tok {
+                    Tok::RParen => ")",
+                    Tok::RBracket => "]",
+                    Tok::LBracket => "[",
+                    _ => ",",
+                };
+                Err(self.err(format!("unexpected `{what}`")))
             }
         }
     }
@@ -470,6 +733,18 @@ impl Expr {
             Expr::Or(a, b) => Expr::Or(Box::new(a.simplify()), Box::new(b.simplify())),
             Expr::Not(e) => Expr::Not(Box::new(e.simplify())),
             Expr::Neg(e) => Expr::Neg(Box::new(e.simplify())),
+            Expr::Pos(e) => Expr::Pos(Box::new(e.simplify())),
+            Expr::Abs(e) => Expr::Abs(Box::new(e.simplify())),
+            Expr::Round(x, digits) => Expr::Round(
+                Box::new(x.simplify()),
+                digits.map(|d| Box::new(d.simplify())),
+            ),
+            Expr::Extreme(which, first, rest) => Expr::Extreme(
+                which,
+                Box::new(first.simplify()),
+                rest.into_iter().map(Expr::simplify).collect(),
+            ),
+            Expr::In(e, items, negated) => Expr::In(Box::new(e.simplify()), items, negated),
             Expr::Arith(op, a, b) => {
                 Expr::Arith(op, Box::new(a.simplify()), Box::new(b.simplify()))
             }
@@ -486,7 +761,44 @@ impl Expr {
             Expr::Bool(b) => Val::Bool(*b),
             Expr::None => Val::None,
             Expr::Var(i) => vars.get(*i).copied().unwrap_or(Val::None),
-            Expr::Neg(e) => Val::Num(-e.eval(vars)?.num().ok_or(EvalError::Type)?),
+            Expr::Neg(e) => Val::Num(-number(e.eval(vars)?)?),
+            Expr::Pos(e) => Val::Num(number(e.eval(vars)?)?),
+            Expr::Abs(e) => Val::Num(number(e.eval(vars)?)?.abs()),
+            Expr::Round(x, digits) => {
+                let x = number(x.eval(vars)?)?;
+                let digits = match digits {
+                    Some(d) => match d.eval(vars)? {
+                        // Python's `round(x, None)` is `round(x)`.
+                        Val::None => None,
+                        d => Some(number(d)?),
+                    },
+                    None => None,
+                };
+                Val::Num(round(x, digits)?)
+            }
+            Expr::Extreme(which, first, rest) => {
+                // Python keeps the first of equal values and replaces it
+                // only by one strictly beyond it.
+                let mut best = first.eval(vars)?;
+                for e in rest {
+                    let v = e.eval(vars)?;
+                    let beyond = match which {
+                        Extreme::Min => compare(Cmp::Lt, v, best)?,
+                        Extreme::Max => compare(Cmp::Gt, v, best)?,
+                    };
+                    if beyond {
+                        best = v;
+                    }
+                }
+                best
+            }
+            Expr::In(e, items, negated) => {
+                let v = e.eval(vars)?;
+                let found = items
+                    .iter()
+                    .any(|item| item.eval(vars).is_ok_and(|w| equal(v, w)));
+                Val::Bool(found != *negated)
+            }
             Expr::Not(e) => Val::Bool(!e.eval(vars)?.truthy()),
             // Python's and/or return an operand; conditions only read truthiness.
             Expr::And(a, b) => {
@@ -498,20 +810,8 @@ impl Expr {
                 if x.truthy() { x } else { b.eval(vars)? }
             }
             Expr::Arith(op, a, b) => {
-                let (x, y) = (
-                    a.eval(vars)?.num().ok_or(EvalError::Type)?,
-                    b.eval(vars)?.num().ok_or(EvalError::Type)?,
-                );
-                Val::Num(match op {
-                    Arith::Add => x + y,
-                    Arith::Sub => x - y,
-                    Arith::Mul => x * y,
-                    Arith::Div if y == 0.0 => return Err(EvalError::DivisionByZero),
-                    Arith::Div => x / y,
-                    Arith::Rem if y == 0.0 => return Err(EvalError::DivisionByZero),
-                    // Python's modulo takes the sign of the divisor.
-                    Arith::Rem => ((x % y) + y) % y,
-                })
+                let (x, y) = (number(a.eval(vars)?)?, number(b.eval(vars)?)?);
+                Val::Num(arith(*op, x, y)?)
             }
             Expr::Chain(first, rest) => {
                 let mut left = first.eval(vars)?;
@@ -551,15 +851,204 @@ impl Expr {
     }
 }
 
+/// A number operand (a bool counts as 0 or 1, as in Python).
+fn number(v: Val<'_>) -> Result<f64, EvalError> {
+    v.num().ok_or(EvalError::Type)
+}
+
+/// Python's `==`: strings with strings, None with None, numbers and bools
+/// by value (`1 == 1.0`, `True == 1`); anything else differs.
+fn equal(a: Val<'_>, b: Val<'_>) -> bool {
+    match (a, b) {
+        (Val::Str(x), Val::Str(y)) => x == y,
+        (Val::None, Val::None) => true,
+        (Val::None, _) | (_, Val::None) | (Val::Str(_), _) | (_, Val::Str(_)) => false,
+        (x, y) => x.num() == y.num(),
+    }
+}
+
+/// Python's float arithmetic; `Err` where Python raises.
+fn arith(op: Arith, x: f64, y: f64) -> Result<f64, EvalError> {
+    Ok(match op {
+        Arith::Add => x + y,
+        Arith::Sub => x - y,
+        Arith::Mul => x * y,
+        Arith::Div if y == 0.0 => return Err(EvalError::DivisionByZero),
+        Arith::Div => x / y,
+        Arith::FloorDiv => floor_div_mod(x, y)?.0,
+        Arith::Rem => floor_div_mod(x, y)?.1,
+        Arith::Pow => pow(x, y)?,
+    })
+}
+
+/// Python's `divmod` of floats: the floor of the quotient, and the
+/// remainder with the sign of the divisor, such that `q * y + r == x` as
+/// nearly as floats allow.
+fn floor_div_mod(x: f64, y: f64) -> Result<(f64, f64), EvalError> {
+    if y == 0.0 {
+        return Err(EvalError::DivisionByZero);
+    }
+    // `%` on floats is C's fmod: exact, with the sign of the dividend.
+    let mut rem = x % y;
+    let mut quotient = (x - rem) / y;
+    if rem == 0.0 {
+        rem = 0.0f64.copysign(y);
+    } else if (rem < 0.0) != (y < 0.0) {
+        rem += y;
+        quotient -= 1.0;
+    }
+    // `quotient` is within an ulp or so of an integer; take that integer.
+    let floor = if quotient == 0.0 {
+        0.0f64.copysign(x / y)
+    } else {
+        let down = quotient.floor();
+        if quotient - down > 0.5 {
+            down + 1.0
+        } else {
+            down
+        }
+    };
+    Ok((floor, rem))
+}
+
+/// Python's `**` on floats.
+fn pow(x: f64, y: f64) -> Result<f64, EvalError> {
+    let finite = x.is_finite() && y.is_finite();
+    if x == 0.0 && y < 0.0 && y.is_finite() {
+        return Err(EvalError::DivisionByZero);
+    }
+    if x < 0.0 && finite && y.fract() != 0.0 {
+        // Python gives a complex number, which no condition can use.
+        return Err(EvalError::Type);
+    }
+    let r = x.powf(y);
+    if r.is_infinite() && finite {
+        return Err(EvalError::Overflow);
+    }
+    Ok(r)
+}
+
+/// Python's `round(x)` (half to even, to an integer) and `round(x, n)`
+/// (half to even at the `n`th decimal place of the exact binary value, so
+/// `round(2.675, 2)` is 2.67: 2.675 is stored as 2.67499…).
+#[inline(never)] // keeps the buffer off the frames of recursive `eval`
+fn round(x: f64, digits: Option<f64>) -> Result<f64, EvalError> {
+    let Some(n) = digits else {
+        return if x.is_nan() {
+            Err(EvalError::Type)
+        } else if x.is_infinite() {
+            Err(EvalError::Overflow)
+        } else {
+            Ok(x.round_ties_even())
+        };
+    };
+    if !n.is_finite() || n.fract() != 0.0 {
+        // Python wants an integer number of digits.
+        return Err(EvalError::Type);
+    }
+    // Past these a float has no digit to round (Python's own bounds).
+    if !x.is_finite() || n > 323.0 {
+        return Ok(x);
+    }
+    if n < -308.0 {
+        return Ok(0.0 * x);
+    }
+    let rounded = if n >= 0.0 {
+        round_right(x, n as usize)
+    } else {
+        round_left(x, (-n) as usize)
+    }
+    .ok_or(EvalError::Overflow)?;
+    if rounded.is_infinite() {
+        return Err(EvalError::Overflow);
+    }
+    Ok(rounded)
+}
+
+/// Room for a float written out in full: 309 integer digits, a sign, a
+/// point and 323 decimals.
+const ROUND_BUF: usize = 704;
+
+/// Text written into a fixed buffer (no allocation).
+struct Digits {
+    bytes: [u8; ROUND_BUF],
+    len: usize,
+}
+
+impl Digits {
+    fn new() -> Digits {
+        Digits {
+            bytes: [0; ROUND_BUF],
+            len: 0,
+        }
+    }
+
+    fn text(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+
+    fn parse(&self) -> Option<f64> {
+        std::str::from_utf8(self.text()).ok()?.parse().ok()
+    }
+}
+
+impl fmt::Write for Digits {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        self.bytes
+            .get_mut(self.len..end)
+            .ok_or(fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// `x` rounded half to even at `n` decimal places: Rust's formatting to a
+/// precision rounds the exact value half to even, as Python's does.
+fn round_right(x: f64, n: usize) -> Option<f64> {
+    use fmt::Write;
+    let mut d = Digits::new();
+    write!(d, "{x:.n$}").ok()?;
+    d.parse()
+}
+
+/// `x` rounded half to even to a multiple of `10^k` (`k` ≥ 1).
+fn round_left(x: f64, k: usize) -> Option<f64> {
+    use fmt::Write;
+    let whole = x.trunc().abs();
+    // The integer part is written exactly; a leading `0` takes a carry.
+    let mut d = Digits::new();
+    write!(d, "0{whole:.0}").ok()?;
+    let digits = d.len - 1;
+    if k > digits {
+        // Below half of 10^k.
+        return Some(0.0f64.copysign(x));
+    }
+    let cut = d.len - k;
+    let (kept, dropped) = d.bytes.split_at_mut(cut);
+    let first = *dropped.first()?;
+    let rest_zero = dropped.get(1..k)?.iter().all(|b| *b == b'0') && x.fract() == 0.0;
+    let last_odd = kept.last().is_some_and(|b| (b - b'0') % 2 == 1);
+    let up = first > b'5' || (first == b'5' && (!rest_zero || last_odd));
+    if up {
+        for b in kept.iter_mut().rev() {
+            if *b == b'9' {
+                *b = b'0';
+            } else {
+                *b += 1;
+                break;
+            }
+        }
+    }
+    d.len = cut;
+    write!(d, "e{k}").ok()?;
+    Some(d.parse()?.copysign(x))
+}
+
 fn compare(op: Cmp, a: Val<'_>, b: Val<'_>) -> Result<bool, EvalError> {
     if matches!(op, Cmp::Eq | Cmp::Ne) {
-        let eq = match (a, b) {
-            (Val::Str(x), Val::Str(y)) => x == y,
-            (Val::None, Val::None) => true,
-            (Val::None, _) | (_, Val::None) | (Val::Str(_), _) | (_, Val::Str(_)) => false,
-            (x, y) => x.num() == y.num(),
-        };
-        return Ok(eq == (op == Cmp::Eq));
+        return Ok(equal(a, b) == (op == Cmp::Eq));
     }
     let ord = match (a, b) {
         // §11.12: ordering a string skips the rule, whatever it is compared with.
@@ -620,7 +1109,7 @@ mod tests {
     #[test]
     fn malicious_and_malformed_input_is_rejected_with_positions() {
         let e = parse("__import__('os').system('x')", &NAMES).unwrap_err();
-        assert!(e.message.contains("unknown name `__import__`"), "{e}");
+        assert!(e.message.contains("unknown function `__import__`"), "{e}");
         assert_eq!(e.position, 0);
         let e = parse("raroi >= 1.0 and", &NAMES).unwrap_err();
         assert_eq!(e.position, 16);

@@ -129,6 +129,27 @@ pub struct PolicyRule {
     pub index: usize,
 }
 
+/// The verdict of a scorecard whose scenario scores vary more than
+/// `max_variance` or fall below a `scenario_thresholds` entry (§4 step 3).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LimitVerdict {
+    /// What DESIGN §4 and menace's documentation say.
+    #[default]
+    Demote,
+    /// What menace's `evaluate_workflow` returns, for policies written
+    /// against it.
+    NoGo,
+}
+
+impl LimitVerdict {
+    pub fn verdict(self) -> Verdict {
+        match self {
+            LimitVerdict::Demote => Verdict::Demote,
+            LimitVerdict::NoGo => Verdict::NoGo,
+        }
+    }
+}
+
 /// A governance policy with its thresholds (defaults in brackets in §4).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
@@ -143,6 +164,8 @@ pub struct Policy {
     pub foresight_confidence_min: f64,
     pub allow_negative_dag: bool,
     pub borderline_queue: bool,
+    /// `limit_verdict: demote | no_go` (demote).
+    pub limit_verdict: LimitVerdict,
     pub rules: Vec<PolicyRule>,
 }
 
@@ -160,6 +183,7 @@ impl Default for Policy {
             foresight_confidence_min: 0.6,
             allow_negative_dag: false,
             borderline_queue: false,
+            limit_verdict: LimitVerdict::Demote,
             rules: Vec::new(),
         }
     }
@@ -271,7 +295,7 @@ fn condition_offset(
 /// How many problems an invalid policy lists; the rest are counted.
 pub const MAX_POLICY_PROBLEMS: usize = 100;
 
-const POLICY_KEYS: [&str; 17] = [
+const POLICY_KEYS: [&str; 18] = [
     "raroi_threshold",
     "confidence_threshold",
     "scenario_score_min",
@@ -285,6 +309,7 @@ const POLICY_KEYS: [&str; 17] = [
     "foresight_confidence_min",
     "allow_negative_dag",
     "borderline_queue",
+    "limit_verdict",
     "rules",
     "name",
     "description",
@@ -399,6 +424,16 @@ impl Policy {
                                 at,
                                 None,
                                 format!("`{k}` must be true or false, found `{v}`"),
+                            )),
+                        },
+                        "limit_verdict" => match v.as_str() {
+                            Some("demote") => p.limit_verdict = LimitVerdict::Demote,
+                            Some("no_go") => p.limit_verdict = LimitVerdict::NoGo,
+                            None if v.is_null() => {}
+                            _ => problems.push(problem(
+                                at,
+                                None,
+                                format!("`limit_verdict` must be `demote` or `no_go`, found `{v}`"),
                             )),
                         },
                         "scenario_thresholds" => match v.as_object() {
@@ -789,10 +824,11 @@ pub fn evaluate(card: &Scorecard<'_>, policy: &Policy, ovr: &OverrideInput) -> E
     }
 
     // 3. Variance and per-scenario minimums.
+    let limit = policy.limit_verdict.verdict();
     if let (Some(max), Some(var)) = (policy.max_variance, variance) {
         if var > max {
             return done(
-                Verdict::Demote,
+                limit,
                 vec!["variance_above_max".to_string()],
                 overrides,
                 None,
@@ -806,7 +842,7 @@ pub fn evaluate(card: &Scorecard<'_>, policy: &Policy, ovr: &OverrideInput) -> E
         .map(|(name, _)| format!("{name}_below_min"))
         .collect();
     if !below.is_empty() {
-        return done(Verdict::Demote, below, overrides, None, false);
+        return done(limit, below, overrides, None, false);
     }
 
     // 4. Rules, then the defaults.

@@ -4,6 +4,7 @@
 mod boundaries;
 mod canary;
 mod cards;
+mod conditions;
 mod overrides;
 mod policies;
 
@@ -256,7 +257,7 @@ fn invalid_policies_report_every_bad_rule() {
         "{text}"
     );
     assert!(!rules.contains(&Some(1)));
-    assert!(text.contains("unknown name `__import__`"), "{text}");
+    assert!(text.contains("unknown function `__import__`"), "{text}");
     assert!(
         text.contains("unknown policy field `raroi_treshold`"),
         "{text}"
