@@ -307,3 +307,15 @@ pub const TRUST_PUBLISH: &str = "Examples:
 pub const SYNC: &str = "Examples:
   gavel sync
   gavel sync --bundle inbox-triage --format json";
+
+pub const MIGRATE: &str = "Examples:
+  gavel migrate applylens crates/cli/tests/fixtures/migrate/applylens-recipes.json --out bundle.json
+  gavel migrate menace crates/cli/tests/fixtures/migrate/menace-policy.yaml --format json";
+
+pub const MIGRATE_APPLYLENS: &str = "Examples:
+  gavel migrate applylens crates/cli/tests/fixtures/migrate/applylens-recipes.json > bundle.json
+  gavel migrate applylens rules.json --out bundle.json --format json";
+
+pub const MIGRATE_MENACE: &str = "Examples:
+  gavel migrate menace crates/cli/tests/fixtures/migrate/menace-policy.yaml --out policy.yaml
+  gavel migrate menace deployment_policy.yaml --format json";

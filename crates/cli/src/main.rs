@@ -16,6 +16,7 @@ mod input;
 mod keys;
 mod lifecycle;
 mod lint;
+mod migrate;
 mod registry;
 mod review;
 mod sim;
@@ -251,6 +252,12 @@ enum Command {
         #[command(subcommand)]
         command: review::ReviewCommand,
     },
+    /// Rewrite a file of a seed project (ApplyLens rules, a menace deployment policy) into Gavel's format, listing every change.
+    #[command(after_help = crate::examples::MIGRATE)]
+    Migrate {
+        #[command(subcommand)]
+        command: migrate::MigrateCommand,
+    },
     /// Version helpers.
     #[command(after_help = crate::examples::VERSION)]
     Version {
@@ -410,6 +417,7 @@ fn main() -> ExitCode {
         } => governance::runs(args, cli.format),
         Command::Override { command } => governance::overrides(command, cli.format),
         Command::Canary { command } => canary::run(command, cli.format),
+        Command::Migrate { command } => migrate::run(command, cli.format),
         Command::Keys { command } => keys::keys(command.clone(), cli.format),
         Command::Init { examples } => bundle::init(*examples, cli.format),
         Command::Bundle { command } => bundle::bundle(command.clone(), cli.format),

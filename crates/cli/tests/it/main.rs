@@ -8,6 +8,7 @@ mod crash;
 mod governance;
 mod keys;
 mod lint;
+mod migrate;
 mod runs;
 mod sim;
 mod versions;
