@@ -226,10 +226,10 @@ const SCALARS: [&str; 24] = [
 ];
 const NUMBERS: [&str; 9] = ["0", "1", "-1", "1.5", "12", "23", "1e300", "-0.0", "5"];
 
-/// Numbers a request may hold and a bundle may not (integers past 2^53),
-/// or that are rare.
+/// Numbers that are rare: integers past 2^53 that a double holds exactly
+/// (one past, 2^53 + 1, is refused as a request: issue 26), a subnormal, NUL.
 const CONTEXT_SCALARS: [&str; 4] = [
-    "9007199254740993",
+    "9007199254740994",
     "18446744073709551616",
     "-1e-320",
     "\"\\u0000\"",
@@ -590,11 +590,14 @@ fn field_value(c: &CondSpec, context: &Json, time: Option<&jiff::civil::DateTime
             let day = usize::try_from(t.weekday().to_monday_zero_offset()).ok()?;
             WEEKDAYS.get(day).map(|d| Json::from(*d))
         }),
+        // `null` is missing; a dotted path absent nested is one flat key.
         (false, path) => path
             .split('.')
             .try_fold(context, |v, segment| v.get(segment))
+            .filter(|v| !v.is_null())
+            .or_else(|| context.get(path).filter(|v| !v.is_null()))
             .cloned(),
-        (true, name) => context.get(name).cloned(),
+        (true, name) => context.get(name).filter(|v| !v.is_null()).cloned(),
     }
 }
 

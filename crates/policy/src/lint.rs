@@ -18,9 +18,13 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use crate::doc::{Location, Node, NodeValue};
-use crate::model::{ActionPattern, AgentPattern, ConditionKey, Effect, Rule, parse_condition_key};
+use crate::model::{
+    ActionPattern, AgentPattern, ConditionKey, Effect, Field, Op, Operand, Rule,
+    parse_condition_key,
+};
 use crate::region::{Cover, Region, RuleRegion, Universe, cost, covered, escapes};
 use crate::validate::{Check, check_document};
+use crate::value::Value;
 
 /// How bad a finding is; only errors fail a lint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -815,7 +819,9 @@ fn exact_checks(
                     r.id,
                     clash(r, &universe, rr)
                 ),
-                "fix the thresholds, or remove the rule: it matches no request",
+                null_help(r)
+                    .as_deref()
+                    .unwrap_or("fix the thresholds, or remove the rule: it matches no request"),
             )
         });
     }
@@ -1304,4 +1310,20 @@ pub fn actions_overlap(a: &ActionPattern, b: &ActionPattern) -> bool {
         (ActionPattern::Any, _) | (_, ActionPattern::Any) => true,
         (ActionPattern::Exact(x), ActionPattern::Exact(y)) => x == y,
     }
+}
+
+/// The help for a rule that compares a field with `null`: a `null` in a
+/// request counts as missing, so `x: null` matches nothing (issue 26).
+fn null_help(rule: &Rule) -> Option<String> {
+    let c = rule
+        .conditions
+        .iter()
+        .find(|c| c.op == Op::Eq && matches!(&c.operand, Operand::Value(Value::Null)))?;
+    let field = match &c.field {
+        Field::Path(p) => p.join("."),
+        _ => return None,
+    };
+    Some(format!(
+        "a `null` in a request counts as missing: to match a missing `{field}`, write `exists:{field}: false`"
+    ))
 }

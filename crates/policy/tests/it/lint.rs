@@ -760,3 +760,27 @@ fn lint_counts_every_validation_problem_past_those_kept_whole() {
     assert_eq!(r.summary.left_out, n - 10);
     assert!(!r.passed());
 }
+
+#[test]
+fn a_condition_on_null_is_unsatisfiable_and_says_how_to_match_a_missing_field() {
+    // A `null` in a request counts as missing (issue 26), so `x: null`
+    // matches no request; the help names the condition that does.
+    let yaml = format!(
+        "rules:\n{}",
+        rule("on-null", "conditions:\n  sender.domain: null")
+    );
+    let r = report(&yaml);
+    let f = find(&r, "unsatisfiable");
+    assert_eq!(f.rule_id.as_deref(), Some("on-null"));
+    assert!(
+        f.suggestion.contains("`exists:sender.domain: false`"),
+        "{}",
+        f.suggestion
+    );
+    // `!=x: null` holds for every present value: nothing to say.
+    let yaml = format!(
+        "rules:\n{}",
+        rule("not-null", "conditions:\n  '!=sender.domain': null")
+    );
+    assert!(codes(&yaml).iter().all(|(c, _)| *c != "unsatisfiable"));
+}
