@@ -110,3 +110,35 @@ pub fn decode_batch_body(body: &[u8], one_pass: bool) -> Result<Batch<'_>, BodyE
             .collect(),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_integer_past_2_53_is_a_bad_request_naming_the_field() {
+        // 2^53 + 1 would be rounded to 2^53 (issue 26): refused, HTTP 400.
+        let err = decode_decide_body(
+            br#"{"agent":"a.b","action":"deploy","context":{"amount":9007199254740993}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "invalid_request");
+        assert!(
+            matches!(&err, BodyError::Invalid(m) if m.contains("`context.amount`")),
+            "{err:?}"
+        );
+        // In a batch, the item that does not read gets its error in its
+        // place; the others are decided.
+        let body = br#"{"requests":[{"agent":"a.b","action":"deploy","context":{"n":1}},{"agent":"a.b","action":"deploy","context":{"n":-9007199254740993}}]}"#;
+        let Ok(Batch::Items(items)) = decode_batch_body(body, true) else {
+            panic!("a batch with a bad request is read item by item");
+        };
+        assert!(items.first().is_some_and(|i| i.request.is_ok()));
+        assert!(
+            items
+                .get(1)
+                .is_some_and(|i| i.request.as_ref().is_err_and(|e| e.contains("`context.n`"))),
+            "{items:?}"
+        );
+    }
+}
