@@ -57,6 +57,21 @@ fn a_null_value_is_missing_as_the_seeds_none_is() {
         deciding(&e, r#"{"sender":{"domain":"y.com"}}"#).as_deref(),
         Some("r-1")
     );
+    // `--explain` says why a present null did not count.
+    let why = |context: &str| {
+        let text = format!(r#"{{"agent":"a.b","action":"deploy","context":{context}}}"#);
+        let request = Request::from_json(&text).unwrap();
+        let steps = e.explain(&request).steps;
+        steps.first().and_then(|s| s.message.clone()).unwrap()
+    };
+    assert_eq!(
+        why(r#"{"sender":{"domain":null}}"#),
+        "`sender.domain` is null, which counts as missing"
+    );
+    assert_eq!(
+        why(r#"{"sender":{}}"#),
+        "`sender.domain` is not in the request's context"
+    );
 }
 
 #[test]
