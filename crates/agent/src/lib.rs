@@ -56,7 +56,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         .transpose()?
     {
         Some(config) => {
-            let listener = tls::TlsListener::new(listener, config)
+            let listener = tls::TlsListener::new(listener, config, &agent.config.limits)
                 .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
             server::serve(listener, agent, app, stop).await;
         }

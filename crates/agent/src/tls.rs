@@ -1,6 +1,9 @@
 //! HTTPS for the agent's listener (`tls.cert`, `tls.key`): rustls with the
-//! ring provider. Handshakes run beside the accept loop, each within ten
-//! seconds, so a slow client cannot hold up the others.
+//! ring provider. Handshakes run beside the accept loop, each within
+//! `limits.read_timeout` (at most ten seconds), so a slow client cannot hold
+//! up the others; at most `limits.max_connections` run at once, so clients
+//! that connect and never finish a handshake cannot pile up sockets and
+//! tasks (past the limit, new connections wait in the listen queue).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,11 +11,14 @@ use std::time::Duration;
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use crate::config::TlsConfig;
+use crate::config::{Limits, TlsConfig};
+
+/// The longest a handshake may take, whatever `limits.read_timeout` says.
+const MAX_HANDSHAKE: Duration = Duration::from_secs(10);
 
 /// The server configuration from the PEM files, or why not.
 pub fn server_config(c: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, String> {
@@ -50,12 +56,20 @@ impl TlsListener {
     pub fn new(
         tcp: TcpListener,
         config: Arc<rustls::ServerConfig>,
+        limits: &Limits,
     ) -> std::io::Result<TlsListener> {
         let local = tcp.local_addr()?;
         let acceptor = TlsAcceptor::from(config);
         let (tx, ready) = mpsc::channel(256);
+        let timeout = limits.read_timeout.min(MAX_HANDSHAKE);
+        let handshakes = Arc::new(Semaphore::new(limits.max_connections.max(1)));
         tokio::spawn(async move {
             loop {
+                // A connection is taken only with a handshake slot free; the
+                // slot is held until the connection is handed over or dropped.
+                let Ok(slot) = Arc::clone(&handshakes).acquire_owned().await else {
+                    return;
+                };
                 let Ok((stream, addr)) = tcp.accept().await else {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
@@ -64,12 +78,11 @@ impl TlsListener {
                 let acceptor = acceptor.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
-                    let shaken =
-                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
-                            .await;
+                    let shaken = tokio::time::timeout(timeout, acceptor.accept(stream)).await;
                     if let Ok(Ok(tls)) = shaken {
                         let _ = tx.send((tls, addr)).await;
                     }
+                    drop(slot);
                 });
             }
         });

@@ -1053,7 +1053,7 @@ async fn the_agent_serves_https_with_its_certificate() {
         std::fs::write(
             &path,
             format!(
-                "listen: 127.0.0.1:{port}\nregistry: {{url: 'oci+http://127.0.0.1:{}/team'}}\nbundle: inbox-triage\nenvironment: staging\ntrust: {{keys: [keys.json]}}\nstate_dir: state\ntls: {{cert: cert.pem, key: {key}}}\n",
+                "listen: 127.0.0.1:{port}\nregistry: {{url: 'oci+http://127.0.0.1:{}/team'}}\nbundle: inbox-triage\nenvironment: staging\ntrust: {{keys: [keys.json]}}\nstate_dir: state\ntls: {{cert: cert.pem, key: {key}}}\nlimits: {{read_timeout: 2s, max_connections: 2}}\n",
                 free_port()
             ),
         )
@@ -1098,6 +1098,37 @@ async fn the_agent_serves_https_with_its_certificate() {
             .await
             .is_err()
     );
+    // Handshakes are bounded like connections: two clients that connect and
+    // never say hello hold both slots, so a third is shaken hands with only
+    // when they are cut (`read_timeout`, 2 s). Without the bound it was
+    // answered at once, and any number of silent sockets were held.
+    drop(client);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let silent: Vec<std::net::TcpStream> = (0..2)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let fresh = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(work.path().join("ca.pem")).unwrap())
+                .unwrap(),
+        )
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let asked = std::time::Instant::now();
+    let r = fresh
+        .get(format!("https://127.0.0.1:{port}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    let waited = asked.elapsed();
+    assert_eq!(r.status(), 200);
+    assert!(
+        waited >= std::time::Duration::from_millis(1200),
+        "answered after {waited:?} while two silent clients held the handshake slots"
+    );
+    drop(silent);
 }
 
 /// A proxy in front of the registry that forwards every request (one per
