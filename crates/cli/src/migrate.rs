@@ -117,7 +117,6 @@ pub fn run(cmd: &MigrateCommand, format: OutputFormat) -> Result<ExitCode, Failu
         diagnostics: problems.0,
         exit: 2,
     })?;
-    check_result(seed, &migrated.document, &args.file)?;
     let mut migrated = migrated;
     // Rule by rule, in the seed's order; changes to the whole file last.
     migrated
@@ -127,6 +126,17 @@ pub fn run(cmd: &MigrateCommand, format: OutputFormat) -> Result<ExitCode, Failu
         Format::Json => format!("{}\n", to_json_pretty(&migrated.document)),
         Format::Yaml => to_yaml(&migrated.document),
     };
+    // What is checked is the text written, read back as Gavel will read it.
+    let written = gavel_policy::parse_document(&rendered, syntax).map_err(|e| {
+        Failure::new(
+            "internal",
+            format!(
+                "the migrated document does not read back ({e}); please report this with the file"
+            ),
+        )
+        .in_file(&args.file)
+    })?;
+    check_result(seed, &written, &args.file)?;
     if let Some(out) = &args.out {
         write_atomically(out, &rendered)?;
     }
@@ -193,8 +203,10 @@ pub fn run(cmd: &MigrateCommand, format: OutputFormat) -> Result<ExitCode, Failu
     Ok(ExitCode::SUCCESS)
 }
 
-/// The migrated document must load as what it claims to be; a failure here
-/// is a migration bug, reported rather than written.
+/// The migrated document must load as what it claims to be: what stops it
+/// is a value migrate copies as the seed wrote it (a `tags` that is not a
+/// list, a negative cost, a bad regular expression), reported by its field
+/// rather than written.
 fn check_result(seed: &str, doc: &Node, file: &str) -> Result<(), Failure> {
     let problems: Vec<Diagnostic> = if seed == "applylens" {
         match Bundle::from_document(doc.clone()) {
@@ -213,7 +225,9 @@ fn check_result(seed: &str, doc: &Node, file: &str) -> Result<(), Failure> {
         } else {
             "invalid_policy"
         },
-        "the migrated document does not load in Gavel; please report this with the file",
+        "the migrated document does not load in Gavel: a value copied from the seed file is one \
+         Gavel does not accept (below, by its place in the migrated document); fix it in the seed \
+         file and migrate again",
     )
     .in_file(file);
     f.diagnostics.extend(problems.into_iter().map(|mut d| {
@@ -835,7 +849,19 @@ fn read_rule<'a>(
                 }
                 None => expect(problems, "an object `{cost, compute, risk}`"),
             },
-            "enabled" | "tags" | "metadata" | "approvals_required" | "description" => {
+            "enabled" => {
+                if matches!(v.value, NodeValue::Bool(false)) {
+                    changes.push(change(
+                        "enabled",
+                        "enabled",
+                        "`enabled: false` kept: the seed's engine ignored it and ran the rule; \
+                         Gavel honours it, so this rule is now off"
+                            .into(),
+                    ));
+                }
+                fields.push((k.clone(), v.clone()));
+            }
+            "tags" | "metadata" | "approvals_required" | "description" => {
                 fields.push((k.clone(), v.clone()))
             }
             _ => {
@@ -980,6 +1006,16 @@ fn conditions(
                 }
             },
             _ => {
+                if prefixed || word_operator(key) {
+                    changes.push(change(
+                        "operator_now_compares",
+                        format!(
+                            "`{key}` kept: the seed's engine read it as a field name of its own \
+                             (it never matched); in Gavel it is an operator, so this condition \
+                             now compares"
+                        ),
+                    ));
+                }
                 out.push((k.clone(), v.clone()));
                 continue;
             }
@@ -1007,6 +1043,13 @@ fn conditions(
         ));
     }
     out
+}
+
+/// A key in Gavel's word-operator form (`in:category`, `exists:approved`).
+fn word_operator(key: &str) -> bool {
+    key.split_once(':').is_some_and(|(word, _)| {
+        matches!(word, "in" | "not_in" | "contains" | "matches" | "exists")
+    })
 }
 
 /// `">30"`, `">= 0.9"`: an operator and a number written as a string.
@@ -1362,6 +1405,18 @@ fn menace(doc: &Node) -> Result<Migrated, Problems> {
             "rules" => match &v.value {
                 NodeValue::Seq(rules) => {
                     let rules = menace_rules(doc, "/rules", rules, &mut problems, &mut changes);
+                    changes.push(Change {
+                        kind: "rules_in_policy",
+                        pointer: "/rules".into(),
+                        rule: None,
+                        rule_id: None,
+                        field: "rules".into(),
+                        message: "kept as the policy's rules: the seed's `evaluate_workflow` reads its \
+                                  rules from `config/deployment_governance.yaml`, not from the policy, \
+                                  so there these rules did not run"
+                            .into(),
+                        command: None,
+                    });
                     out.push((k.clone(), node(NodeValue::Seq(rules))));
                 }
                 NodeValue::Null => {}
@@ -1615,6 +1670,18 @@ fn menace_rules(
             ));
             continue;
         }
+        if let Some(what) = seed_refuses(&condition) {
+            changes.push(change(
+                "rule_removed",
+                "condition",
+                format!(
+                    "removed: `{condition}` uses {what}, which the seed's evaluator refuses \
+                     (the rule never fired there); Gavel would evaluate it: write it back if you \
+                     want it to decide"
+                ),
+            ));
+            continue;
+        }
         if let Err(e) = gavel_governance::expr::parse(&condition, &gavel_governance::NAMES) {
             problems.push(
                 doc,
@@ -1632,54 +1699,116 @@ fn menace_rules(
             entry("decision", string(decision.clone())),
             entry("condition", string(condition)),
         ];
-        let mut reason_code = None;
+        // The seed's loader: `reason_code or reason`, else the decision; a
+        // value that is not text is written as Python's `str` of it.
+        let text = |field: &str| -> Option<String> {
+            match r.get(field).map(|v| &v.value) {
+                None | Some(NodeValue::Null) => None,
+                Some(NodeValue::String(s)) => Some(s.clone()).filter(|s| !s.is_empty()),
+                Some(NodeValue::Bool(false)) => None,
+                Some(NodeValue::Bool(true)) => Some("True".into()),
+                Some(NodeValue::Int(0)) => None,
+                Some(NodeValue::Int(n)) => Some(n.to_string()),
+                Some(NodeValue::Float(f)) if *f == 0.0 => None,
+                Some(NodeValue::Float(f)) => Some(f.to_string()),
+                Some(NodeValue::Seq(v)) if v.is_empty() => None,
+                Some(NodeValue::Map(v)) if v.is_empty() => None,
+                Some(_) => Some(String::new()),
+            }
+        };
         for (k, v) in map {
-            match (k.name.as_str(), &v.value) {
-                ("decision" | "condition", _) => {}
-                ("reason_code", NodeValue::String(s)) => reason_code = Some((s.clone(), false)),
-                ("reason_code", NodeValue::Null) => {}
-                ("reason", NodeValue::String(s)) if r.get("reason_code").is_none() => {
-                    reason_code = Some((s.clone(), true))
-                }
-                ("reason", _) if r.get("reason_code").is_some() => changes.push(change(
-                    "dropped",
-                    "reason",
-                    "dropped: `reason_code` is also given, and the seed uses that one".into(),
-                )),
-                ("description", _) => fields.push((k.clone(), v.clone())),
-                (other, _) => problems.push(
+            match k.name.as_str() {
+                "decision" | "condition" | "reason_code" | "reason" => {}
+                "description" => fields.push((k.clone(), v.clone())),
+                other => problems.push(
                     doc,
                     &ptr(&at, other),
                     format!("rule {i}: `{other}` is not a rule field (`decision`, `condition`, `reason_code`)"),
                 ),
             }
         }
-        match reason_code {
-            Some((s, _)) if s.is_empty() => {
-                changes.push(change(
-                    "reason_code_filled",
-                    "reason_code",
-                    format!(
-                        "empty: written as the decision `{decision}`, as the seed's loader did"
-                    ),
-                ));
-                fields.push(entry("reason_code", string(decision)));
-            }
-            Some((s, renamed)) => {
-                if renamed {
+        let (code, reason) = (text("reason_code"), text("reason"));
+        match (code, reason) {
+            (Some(c), _) if c.is_empty() => problems.push(
+                doc,
+                &ptr(&at, "reason_code"),
+                format!("rule {i}: `reason_code` must be text such as `raroi_low`"),
+            ),
+            (None, Some(r)) if r.is_empty() => problems.push(
+                doc,
+                &ptr(&at, "reason"),
+                format!("rule {i}: `reason` must be text such as `raroi_low`"),
+            ),
+            (Some(c), reason) => {
+                if r.get("reason_code")
+                    .is_some_and(|v| !matches!(v.value, NodeValue::String(_)))
+                {
                     changes.push(change(
-                        "reason_renamed",
-                        "reason",
-                        "renamed `reason_code` (Gavel's name)".into(),
+                        "reason_code_text",
+                        "reason_code",
+                        format!("written as the text `{c}`, as the seed's loader read it"),
                     ));
                 }
-                fields.push(entry("reason_code", string(s)));
+                if reason.is_some() {
+                    changes.push(change(
+                        "dropped",
+                        "reason",
+                        "dropped: `reason_code` is also given, and the seed uses that one".into(),
+                    ));
+                }
+                fields.push(entry("reason_code", string(c)));
             }
-            None => {}
+            (None, Some(reason)) => {
+                changes.push(change(
+                    "reason_renamed",
+                    "reason",
+                    if r.get("reason_code").is_some() {
+                        "`reason_code` is empty, so the seed used `reason`: written as `reason_code`"
+                            .into()
+                    } else {
+                        "renamed `reason_code` (Gavel's name)".into()
+                    },
+                ));
+                fields.push(entry("reason_code", string(reason)));
+            }
+            (None, None) => {
+                if r.get("reason_code").is_some() || r.get("reason").is_some() {
+                    changes.push(change(
+                        "reason_code_filled",
+                        "reason_code",
+                        format!(
+                            "empty: written as the decision `{decision}`, as the seed's loader did"
+                        ),
+                    ));
+                    fields.push(entry("reason_code", string(decision)));
+                }
+            }
         }
         out.push(node(NodeValue::Map(fields)));
     }
     out
+}
+
+/// What, outside quotes, the seed's evaluator refuses or cannot parse in a
+/// condition that Gavel reads: a tuple or list literal, `&&`, `||` or `!`
+/// (calls are found by [`names`]).
+fn seed_refuses(condition: &str) -> Option<&'static str> {
+    let mut quote = None;
+    let mut chars = condition.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '[') => return Some("a list literal"),
+            (None, ',') => return Some("a tuple literal"),
+            (None, '&') if chars.peek() == Some(&'&') => return Some("`&&` (Python writes `and`)"),
+            (None, '|') if chars.peek() == Some(&'|') => return Some("`||` (Python writes `or`)"),
+            (None, '!') if chars.peek() != Some(&'=') => return Some("`!` (Python writes `not`)"),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The names a condition reads (outside quotes; keywords and numbers left out).
@@ -1873,10 +2002,20 @@ fn yaml_plain(s: &str) -> bool {
 
 fn yaml_string(s: &str) -> String {
     if yaml_plain(s) {
-        s.to_string()
-    } else {
-        serde_json::to_string(s).unwrap_or_default()
+        return s.to_string();
     }
+    // A JSON string is a YAML double-quoted one, except that YAML also
+    // wants DEL and the C1 controls escaped, which JSON leaves raw.
+    let quoted = serde_json::to_string(s).unwrap_or_default();
+    let mut out = String::with_capacity(quoted.len());
+    for c in quoted.chars() {
+        if ('\u{7f}'..='\u{9f}').contains(&c) {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn yaml_scalar(v: &Node) -> Option<String> {

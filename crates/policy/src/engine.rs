@@ -974,6 +974,7 @@ fn why_not(cond: &Condition, context: &Value<'_>, clock: &mut Clock<'_>) -> Stri
             Field::Path(p)
                 if p.iter()
                     .try_fold(context, |v, s| v.get(s))
+                    .or_else(|| context.get(&path))
                     .is_some_and(|v| matches!(v, Value::Null)) =>
             {
                 format!("`{path}` is null, which counts as missing")

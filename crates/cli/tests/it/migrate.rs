@@ -516,3 +516,91 @@ fn unreadable_or_foreign_files_exit_2_and_write_nothing() {
     ]);
     assert_eq!(e["code"], "syntax_error");
 }
+
+/// What the seed never ran is reported when Gavel would run it: keys already
+/// in Gavel's operator form (the seed's engine read them as field names, so
+/// they never matched) and `enabled: false` (the seed's engine ran the rule
+/// anyway); a menace rule the seed's evaluator refused (a tuple, `&&`, `!`)
+/// is removed, as rules with calls are; `reason_code` is read as the seed's
+/// loader reads it (`reason_code or reason`, else the decision).
+#[test]
+fn what_changes_meaning_is_reported_and_what_the_seed_refused_is_removed() {
+    let dir = temp();
+    let seed = dir.path().join("rules.json");
+    std::fs::write(
+        &seed,
+        r#"[{"id": "pre-ops", "agent": "inbox.triage", "action": "quarantine", "effect": "deny",
+             "reason": "Operators written in Gavel's form", "priority": 10,
+             "conditions": {">=risk_score": 80, "exists:approved": false, "in:category": ["spam"]}},
+            {"id": "off-rule", "agent": "inbox.triage", "action": "archive", "effect": "deny",
+             "reason": "A rule switched off in the file", "enabled": false}]"#,
+    )
+    .unwrap();
+    let out = dir.path().join("bundle.json");
+    let report = migrate("applylens", seed.to_str().unwrap(), &out);
+    for key in [">=risk_score", "exists:approved", "in:category"] {
+        let c = change(
+            &report,
+            "operator_now_compares",
+            Some(0),
+            &format!("conditions.{key}"),
+        );
+        assert!(
+            c["message"].as_str().unwrap().contains("never matched"),
+            "{c}"
+        );
+    }
+    change(&report, "enabled", Some(1), "enabled");
+
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "raroi_threshold: 1.0\nrules:\n  - {decision: no_go, condition: \"alignment_status in ('pass', 'ok')\", reason_code: tuple}\n  - {decision: no_go, condition: \"raroi > 0 && confidence > 0\", reason_code: amp}\n  - {decision: no_go, condition: \"!(raroi < 0)\", reason_code: bang}\n  - {decision: pilot, condition: \"raroi != 2\", reason_code: '', reason: from_reason}\n  - {decision: pilot, condition: \"raroi > 5\", reason_code: null}\n  - {decision: demote, condition: \"raroi < 0\", reason_code: 42}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("migrated.yaml");
+    let report = migrate("menace", policy.to_str().unwrap(), &out);
+    for (rule, what) in [(0, "a tuple literal"), (1, "`&&`"), (2, "`!`")] {
+        let c = change(&report, "rule_removed", Some(rule), "condition");
+        assert!(c["message"].as_str().unwrap().contains(what), "{c}");
+    }
+    change(&report, "rules_in_policy", None, "rules");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let written = gavel_policy::parse_document(&text, gavel_policy::Format::Yaml)
+        .unwrap_or_else(|e| panic!("{e}\n{text}"))
+        .to_json();
+    let codes: Vec<String> = written["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason_code"].as_str().unwrap().to_string())
+        .collect();
+    // The seed: `str(reason_code or reason) if ... else decision`.
+    assert_eq!(codes, ["from_reason", "pilot", "42"], "{text}");
+}
+
+/// The YAML written reads back as what was migrated: DEL and the C1
+/// controls are escaped (other YAML readers refuse them raw).
+#[test]
+fn yaml_output_escapes_control_characters() {
+    let dir = temp();
+    let seed = dir.path().join("rules.yaml");
+    std::fs::write(
+        &seed,
+        "- id: ctl-rule\n  agent: inbox.triage\n  action: quarantine\n  effect: deny\n  reason: \"A reason with del\\x7F and \\u0085 in it\"\n  priority: 10\n",
+    )
+    .unwrap();
+    let out = dir.path().join("bundle.yaml");
+    migrate("applylens", seed.to_str().unwrap(), &out);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        !text.contains('\u{7f}') && !text.contains('\u{85}'),
+        "raw control characters in {text:?}"
+    );
+    assert!(
+        text.contains("\\u007f") && text.contains("\\u0085"),
+        "{text}"
+    );
+    let o = gavel(&["validate", out.to_str().unwrap()], None);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+}

@@ -1,7 +1,10 @@
 //! Where Gavel now answers as the seed projects do (issue 26): `null` is
 //! missing, a dotted key also reads a flat key of that name, integers past
 //! ±2^53 are refused instead of rounded, and budgets round and breach as
-//! the seed's simulator does. Each expected value is the seed's answer.
+//! the seed's simulator does. Each expected value is the seed's answer,
+//! except for operators the seed's engine does not have (`exists:`, `in:`,
+//! `not_in:`: it reads such keys as field names), where they are Gavel's
+//! with `null` read as the seed reads `None`.
 
 use gavel_policy::sim::{CaseFormat, SimConfig, parse_cases, simulate};
 use gavel_policy::{Engine, Format, Request, parse_bundle};
@@ -71,6 +74,10 @@ fn a_null_value_is_missing_as_the_seeds_none_is() {
     assert_eq!(
         why(r#"{"sender":{}}"#),
         "`sender.domain` is not in the request's context"
+    );
+    assert_eq!(
+        why(r#"{"sender.domain":null}"#),
+        "`sender.domain` is null, which counts as missing"
     );
 }
 
