@@ -334,7 +334,10 @@ fn menace_policy_becomes_a_gavel_policy_with_override_commands() {
     assert!(text.contains("limit_verdict: no_go"), "{text}");
 
     // Verdicts worked out from deployment_governance.py's evaluate_workflow
-    // (without its overrides mapping, which forced promote on every card).
+    // with this policy's thresholds and these rules in its rules file
+    // (`config/deployment_governance.yaml`, where it reads them; a `rules`
+    // key in the policy it ignores, which migrate reports), without the
+    // overrides mapping, which forced promote on every card.
     let cases = [
         (
             r#"{"alignment_status": "pass", "raroi": 0.4, "confidence": 0.9}"#,
