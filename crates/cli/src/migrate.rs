@@ -300,23 +300,6 @@ const SEED_ACTION: &str = "*";
 const SEED_EFFECT: &str = "deny";
 const SEED_PRIORITY: i64 = 0;
 
-/// Gavel's rule fields, in the order the migrated rules write them.
-const GAVEL_RULE_FIELDS: [&str; 13] = [
-    "id",
-    "agent",
-    "action",
-    "effect",
-    "conditions",
-    "reason",
-    "priority",
-    "budget",
-    "approvals_required",
-    "enabled",
-    "tags",
-    "metadata",
-    "description",
-];
-
 /// Operators as the seed's recipes write them after the field
 /// (`risk_score>=`), longest first.
 const SUFFIXES: [&str; 6] = [">=", "<=", "==", "!=", ">", "<"];
@@ -548,7 +531,7 @@ fn applylens(doc: &Node, file: &str) -> Result<Migrated, Problems> {
             }
         }
         let mut ordered: Vec<(Key, Node)> = Vec::new();
-        for name in GAVEL_RULE_FIELDS {
+        for name in gavel_policy::RULE_FIELDS {
             if let Some(pos) = rule.fields.iter().position(|(k, _)| k.name == name) {
                 ordered.push(rule.fields.remove(pos));
             }

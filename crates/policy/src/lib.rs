@@ -78,6 +78,6 @@ pub use model::{
 };
 pub use validate::{
     BUNDLE_SCHEMA, Format, KEPT_PROBLEMS_PER_CHECK, MAX_LISTED_PROBLEMS, REGEX_BUNDLE_BUDGET,
-    RULE_SCHEMA, did_you_mean, parse_bundle, parse_document,
+    RULE_FIELDS, RULE_SCHEMA, did_you_mean, parse_bundle, parse_document,
 };
 pub use value::{Request, Value, parse_timestamp};

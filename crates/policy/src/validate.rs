@@ -23,8 +23,9 @@ pub const RULE_SCHEMA: &str = include_str!("../schema/rule.schema.json");
 
 const RULE_SCHEMA_ID: &str = "https://gavel.dev/schema/rule.schema.json";
 
-/// The fields a rule may have, for "did you mean" suggestions.
-const RULE_FIELDS: [&str; 13] = [
+/// The fields a rule may have, in the order Gavel writes them (also for
+/// "did you mean" suggestions).
+pub const RULE_FIELDS: [&str; 13] = [
     "id",
     "agent",
     "action",

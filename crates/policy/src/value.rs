@@ -206,9 +206,6 @@ impl fmt::Display for Place<'_> {
     }
 }
 
-/// The largest integer magnitude a request's number holds exactly (2^53).
-const MAX_SAFE_INTEGER: i128 = 1 << 53;
-
 impl Place<'_> {
     /// An integer as a double, refused (as bundles refuse it) when past
     /// ±2^53 and not exactly a double: it would be silently rounded, and
@@ -218,7 +215,7 @@ impl Place<'_> {
         let n = v as f64;
         #[allow(clippy::cast_possible_truncation)]
         let exact = n as i128 == v;
-        if v.abs() <= MAX_SAFE_INTEGER || exact {
+        if v.abs() <= i128::from(crate::doc::MAX_SAFE_INTEGER) || exact {
             return Ok(Value::Number(n));
         }
         let at = match self {
