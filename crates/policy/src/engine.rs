@@ -85,11 +85,11 @@ pub struct Engine {
     combos: Option<Combos>,
     /// Every context path a condition reads, by slot (most read first).
     slots: Box<[Slot]>,
-    /// Every enabled rule's conditions, compiled, rule after rule.
+    /// Every enabled rule's conditions, compiled, rule after rule, each
+    /// rule's followed by an [`END`] test holding its rank: a decision walks
+    /// a rule's tests from its first (what the candidate lists hold) and
+    /// reads the rules only for the one that matched.
     tests: Box<[Test]>,
-    /// Each rule's range of `tests`, by rank (apart from the rules, which a
-    /// decision reads only for the rule that matched).
-    test_spans: Box<[(u32, u32)]>,
     default_effect: Effect,
     timezone: jiff::tz::TimeZone,
 }
@@ -97,7 +97,9 @@ pub struct Engine {
 /// The candidate lists of every agent key (0 = no known agent or namespace,
 /// then the agent ids, then the namespace ids) × action key (0 = no known
 /// action, then the action ids): `spans[agent * actions + action]` is a
-/// range of `ranks`, in decision order.
+/// range of `ranks`, in decision order. Once built, `ranks` holds each
+/// rule's first test (in [`Engine::tests`]) in place of its rank: the same
+/// order, one lookup less a rule tried.
 #[derive(Debug)]
 struct Combos {
     actions: usize,
@@ -175,6 +177,10 @@ struct Test {
 
 const HOUR: u32 = u32::MAX;
 const WEEKDAY: u32 = u32::MAX - 1;
+/// The slot of the test ending a rule's tests (its `cond` is the rule's rank).
+const END: u32 = u32::MAX - 2;
+/// The slot of a path with no slot (none: every path read has one).
+const NO_SLOT: u32 = u32::MAX - 3;
 
 #[derive(Debug)]
 enum Kind {
@@ -192,8 +198,14 @@ enum Kind {
     /// `in:` / `not_in:` a list of strings only, by id.
     InTexts(Box<[u32]>),
     NotInTexts(Box<[u32]>),
+    /// The same when every id is below 64: bit `id` set for each (one test
+    /// of a bit in place of a scan).
+    InMask(u64),
+    NotInMask(u64),
     /// Anything else: the condition itself, evaluated as written.
     General,
+    /// The end of a rule's tests (slot [`END`]): every test held.
+    End,
 }
 
 /// A string's id where no condition on its slot names that string (or the
@@ -240,6 +252,12 @@ impl Kind {
             _ => Kind::General,
         }
     }
+}
+
+/// The ids as a bit set, when each is below 64.
+fn mask(ids: &[u32]) -> Option<u64> {
+    ids.iter()
+        .try_fold(0u64, |bits, &id| (id < 64).then(|| bits | 1 << id))
 }
 
 /// The context values of one request by slot, each looked up once, when a
@@ -323,8 +341,12 @@ fn group_key(agent: u32, action: u32) -> u64 {
     (u64::from(agent) << 32) | u64::from(action)
 }
 
+/// The part of an agent before its first dot. A byte scan: `split_once`
+/// is not always inlined, and agents are short.
+#[inline(always)]
 fn namespace_of(agent: &str) -> Option<&str> {
-    agent.split_once('.').map(|(ns, _)| ns)
+    let dot = agent.bytes().position(|b| b == b'.')?;
+    agent.get(..dot)
 }
 
 impl Engine {
@@ -416,7 +438,7 @@ impl Engine {
             let first = tests.len() as u32;
             for (i, c) in r.conditions.iter().enumerate() {
                 let slot = match &c.field {
-                    Field::Path(p) => slots.get(p.as_slice()).copied().unwrap_or(u32::MAX - 2),
+                    Field::Path(p) => slots.get(p.as_slice()).copied().unwrap_or(NO_SLOT),
                     Field::Hour => HOUR,
                     Field::Weekday => WEEKDAY,
                 };
@@ -427,6 +449,12 @@ impl Engine {
                     kind: Kind::of(c, texts),
                 });
             }
+            let end = tests.len() as u32;
+            tests.push(Test {
+                slot: END,
+                cond: rank as u32,
+                kind: Kind::End,
+            });
             rules.push(CompiledRule {
                 id: r.id.as_str().into(),
                 effect: r.effect,
@@ -437,7 +465,7 @@ impl Engine {
                 index: r.index,
                 rank,
                 conditions: r.conditions.clone().into_boxed_slice(),
-                tests: (first, tests.len() as u32),
+                tests: (first, end),
             });
         }
         let groups: FxHashMap<u64, Box<[u32]>> = groups
@@ -453,7 +481,17 @@ impl Engine {
             actions.len(),
             rules.len(),
         )
-        .map(|c| c.indexed(&tests, &test_spans, &slot_list));
+        .map(|c| {
+            c.indexed(&tests, &test_spans, &slot_list)
+                .by_first_test(&test_spans)
+        });
+        for t in &mut tests {
+            t.kind = match std::mem::replace(&mut t.kind, Kind::General) {
+                Kind::InTexts(ids) => mask(&ids).map_or(Kind::InTexts(ids), Kind::InMask),
+                Kind::NotInTexts(ids) => mask(&ids).map_or(Kind::NotInTexts(ids), Kind::NotInMask),
+                kind => kind,
+            };
+        }
         Engine {
             rules: rules.into_boxed_slice(),
             agents,
@@ -474,7 +512,6 @@ impl Engine {
                     slot
                 })
                 .collect(),
-            test_spans,
             tests: tests.into_boxed_slice(),
             default_effect: bundle.metadata.default_effect,
             timezone: bundle.timezone.clone(),
@@ -519,10 +556,11 @@ impl Engine {
         {
             Some(list) => list
                 .iter()
-                .find(|&&rank| self.rule_holds(rank, &mut fields, &mut clock, &mut errors))
-                .and_then(|&rank| self.rules.get(rank as usize)),
+                .find_map(|&first| self.rule_holds(first, &mut fields, &mut clock, &mut errors))
+                .and_then(|rank| self.rules.get(rank as usize)),
             None => self.merged(agent_key, action_key).find(|rule| {
-                self.rule_holds(rule.rank as u32, &mut fields, &mut clock, &mut errors)
+                self.rule_holds(rule.tests.0, &mut fields, &mut clock, &mut errors)
+                    .is_some()
             }),
         };
         Decision {
@@ -532,25 +570,23 @@ impl Engine {
         }
     }
 
-    /// Whether every condition of `rule` holds, by its compiled tests.
+    /// The rank of the rule whose tests start at `first` when every one of
+    /// them holds.
     #[inline(always)]
     fn rule_holds<'e, 'c, 'a>(
         &'e self,
-        rank: u32,
+        first: u32,
         fields: &mut Fields<'c, 'a>,
         clock: &mut Clock<'_>,
         errors: &mut Vec<EvalError<'e>>,
-    ) -> bool {
-        let Some(&(first, end)) = self.test_spans.get(rank as usize) else {
-            return false;
-        };
-        let tests = self
-            .tests
-            .get(first as usize..end as usize)
-            .unwrap_or_default();
-        for t in tests {
-            let (value, id) = if t.slot < WEEKDAY {
+    ) -> Option<u32> {
+        let mut at = first as usize;
+        while let Some(t) = self.tests.get(at) {
+            at += 1;
+            let (value, id) = if t.slot < END {
                 fields.get(&self.slots, t.slot)
+            } else if t.slot == END {
+                return Some(t.cond);
             } else {
                 let derived = clock.derived();
                 let value =
@@ -563,7 +599,7 @@ impl Engine {
                 if matches!(t.kind, Kind::Exists(false)) {
                     continue;
                 }
-                return false;
+                return None;
             };
             let holds = match &t.kind {
                 Kind::Exists(want) => *want,
@@ -576,7 +612,7 @@ impl Engine {
                             _ => *v < *limit,
                         },
                         other => {
-                            let rule = self.rules.get(rank as usize);
+                            let rule = self.rule_after(at);
                             if let Some((rule, c)) =
                                 rule.and_then(|r| Some((r, r.conditions.get(t.cond as usize)?)))
                             {
@@ -596,17 +632,29 @@ impl Engine {
                 Kind::NeNumber(n) => !matches!(value, Value::Number(v) if v == n),
                 Kind::InTexts(ids) => ids.contains(&id),
                 Kind::NotInTexts(ids) => !ids.contains(&id),
-                Kind::General => self.rules.get(rank as usize).is_some_and(|rule| {
+                Kind::InMask(bits) => id < 64 && bits & (1 << (id & 63)) != 0,
+                Kind::NotInMask(bits) => !(id < 64 && bits & (1 << (id & 63)) != 0),
+                Kind::General => self.rule_after(at).is_some_and(|rule| {
                     rule.conditions
                         .get(t.cond as usize)
                         .is_some_and(|c| holds_on(c, Some(value), &rule.id, errors))
                 }),
+                Kind::End => true,
             };
             if !holds {
-                return false;
+                return None;
             }
         }
-        true
+        None
+    }
+
+    /// The rule of the tests from `at` on, by the [`END`] test closing its
+    /// tests: for the rare test that needs its rule (an evaluation error, a
+    /// general condition).
+    #[cold]
+    fn rule_after(&self, at: usize) -> Option<&CompiledRule> {
+        let end = self.tests.get(at..)?.iter().find(|t| t.slot == END)?;
+        self.rules.get(end.cond as usize)
     }
 
     /// Decides a request and says why: every rule whose agent and action
@@ -874,8 +922,18 @@ impl Combos {
         self
     }
 
+    /// Each rank in the lists replaced by its rule's first test.
+    fn by_first_test(mut self, test_spans: &[(u32, u32)]) -> Combos {
+        for r in self.ranks.iter_mut() {
+            *r = test_spans
+                .get(*r as usize)
+                .map_or(u32::MAX, |&(first, _)| first);
+        }
+        self
+    }
+
     /// The candidates of a key; for an indexed list, those left by the
-    /// request's value of the indexed field.
+    /// request's value of the indexed field (each by its rule's first test).
     #[inline(always)]
     fn list<'c, 'a>(
         &self,
