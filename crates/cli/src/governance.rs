@@ -22,12 +22,13 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use gavel_console::{
-    CheckedOverride, Console, ConsoleError, NewRun, OverrideRequest, RunFilter, check_override_doc,
-    run_time,
+    CheckedOverride, Console, ConsoleError, NewRun, OverrideRequest, RunBatch, RunFilter,
+    check_override_doc, run_time,
 };
 use gavel_governance::{
     BatchSummary, Evaluation, OverrideCheck, OverrideInput, Policy, Scope, Scorecard,
     ScorecardError, Verdict, borderline_record, decision_log_line, evaluate,
+    write_decision_log_line,
 };
 use gavel_policy::{MAX_FILE_BYTES, Node, NodeValue};
 use gavel_trust::Sensitive;
@@ -35,7 +36,7 @@ use serde_json::{Value, json};
 
 use crate::OutputFormat;
 use crate::failure::Failure;
-use crate::input::{for_each_line, line_failure, read_public_keys, read_text};
+use crate::input::{for_each_line, for_each_line_block, line_failure, read_public_keys, read_text};
 use crate::keys::{console, fail, runtime, secret_file};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -70,6 +71,9 @@ pub struct EvalArgs {
     /// Who runs the scorecards, recorded with each run (default: the store's only identity, else nobody).
     #[arg(long = "as", env = "GAVEL_IDENTITY")]
     pub actor: Option<String>,
+    /// Worker threads for JSON Lines files (default: all cores; an override is applied on one).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -94,10 +98,22 @@ pub struct RunsArgs {
     pub offset: Option<i64>,
 }
 
-/// Runs recorded in the store per transaction: a batch of 100,000
-/// scorecards is 20 commits, and a run cut short loses at most this many
-/// from the store (the decision log file has every line).
+/// Runs are handed to the store (one transaction, one commit: two
+/// `fsync`s) once at least this many are held and a quarter of a second
+/// has passed since the last hand-over, or once [`MAX_RUNS_HELD`] are
+/// held: a batch of 100,000 scorecards is a few commits, not one each
+/// 5,000 (each `fsync` takes milliseconds), and a run cut short loses at
+/// most the runs held and the ones being written from the store (the
+/// decision log file has every line).
 const RUNS_PER_TRANSACTION: usize = 5000;
+const HANDOVER_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+const MAX_RUNS_HELD: usize = 20_000;
+
+/// Whether the runs held are due to be handed to the store.
+fn due(runs: &RunBatch, handed: std::time::Instant) -> bool {
+    runs.len() >= MAX_RUNS_HELD
+        || (runs.len() >= RUNS_PER_TRANSACTION && handed.elapsed() >= HANDOVER_INTERVAL)
+}
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum OverrideCommand {
@@ -405,12 +421,14 @@ struct Run<'a> {
     /// Runs to record in the store (`None` with `--no-log`, which skips
     /// the store as it skips the log, except for a run that uses an
     /// override: that use is always recorded).
-    runs: Option<Vec<NewRun>>,
-    /// `at` of this batch's runs, and who ran them.
+    runs: Option<RunBatch>,
+    /// `at` of this run's records, and who ran them.
     run_at: String,
     actor: Option<String>,
     /// The thread recording runs in the store, once there are some.
     writer: Option<RunWriter>,
+    /// When runs were last handed to the writer (or the run started).
+    handed: std::time::Instant,
 }
 
 /// Records batches of runs in the store on a thread of its own, in the
@@ -419,20 +437,20 @@ struct Run<'a> {
 /// the next is gathered; handing over waits for the writer, so no more
 /// than two batches are ever held.
 struct RunWriter {
-    batches: std::sync::mpsc::SyncSender<Vec<NewRun>>,
+    batches: std::sync::mpsc::SyncSender<RunBatch>,
     thread: std::thread::JoinHandle<Result<(), Failure>>,
 }
 
 impl RunWriter {
     fn start(console: Console) -> Result<RunWriter, Failure> {
-        let (batches, received) = std::sync::mpsc::sync_channel::<Vec<NewRun>>(0);
+        let (batches, received) = std::sync::mpsc::sync_channel::<RunBatch>(0);
         let rt = runtime()?;
         let thread = std::thread::Builder::new()
             .name("gavel-runs".into())
             .spawn(move || {
                 let written = received
                     .iter()
-                    .try_for_each(|batch| rt.block_on(console.record_runs(&batch)).map_err(fail));
+                    .try_for_each(|batch| rt.block_on(console.record_batch(&batch)).map_err(fail));
                 // Let the store take its connection back before the
                 // runtime goes.
                 rt.block_on(async {
@@ -447,7 +465,7 @@ impl RunWriter {
     }
 
     /// Hands a batch over; `false` when the writer has stopped on an error.
-    fn send(&self, batch: Vec<NewRun>) -> bool {
+    fn send(&self, batch: RunBatch) -> bool {
         self.batches.send(batch).is_ok()
     }
 
@@ -460,6 +478,134 @@ impl RunWriter {
                 "recording the runs in the store failed unexpectedly; `gavel scorecard runs` shows what was recorded",
             ))
         })
+    }
+}
+
+/// Prints one evaluation as the output format says (`label` names a
+/// scorecard without a `workflow_id` in text).
+fn render(
+    format: OutputFormat,
+    name: impl FnOnce() -> String,
+    e: &Evaluation,
+    out: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    if format == OutputFormat::Json {
+        serde_json::to_writer(&mut *out, e).map_err(std::io::Error::other)?;
+        return out.write_all(b"\n");
+    }
+    let label;
+    let id = match e.workflow_id.as_deref() {
+        Some(id) => id,
+        None => {
+            label = name();
+            &label
+        }
+    };
+    let codes = if e.reason_codes.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", e.reason_codes.join(", "))
+    };
+    let mode = e
+        .overrides
+        .mode
+        .as_deref()
+        .map(|m| format!(" [{m}]"))
+        .unwrap_or_default();
+    writeln!(out, "{id}: {}{codes}{mode}", e.verdict)?;
+    if let Some(r) = &e.overrides.refused {
+        writeln!(out, "  override refused: {r}")?;
+    } else if e.override_applied() {
+        writeln!(
+            out,
+            "  override {} applied",
+            e.overrides.override_id.as_deref().unwrap_or("")
+        )?;
+    }
+    Ok(())
+}
+
+/// Lines of a JSON Lines file evaluated at a time on every core (when no
+/// override is given: an override's single use is decided in order).
+const LINES_PER_BLOCK: usize = 8192;
+
+/// What a worker made of its share of a block: each line's output, log
+/// line and queue record, one after the other in its buffers.
+#[derive(Default)]
+struct Share<'l> {
+    items: Vec<Item<'l>>,
+    out: Vec<u8>,
+    log: Vec<u8>,
+    queue: Vec<u8>,
+    summary: BatchSummary,
+}
+
+enum Item<'l> {
+    /// Read in one pass and evaluated: where its pieces end in the
+    /// share's buffers.
+    Done {
+        workflow_id: Option<&'l str>,
+        verdict: Verdict,
+        out: usize,
+        log: usize,
+        queue: usize,
+    },
+    /// Left to [`Run::line`], in order (it says what is wrong, if anything).
+    Other { number: usize, line: &'l str },
+}
+
+/// What the workers share: the run's settings, read only.
+struct Shared<'a> {
+    file: &'a str,
+    format: OutputFormat,
+    policy: &'a Policy,
+    log: bool,
+    queue: bool,
+    unix_seconds: i64,
+    now: String,
+}
+
+impl Shared<'_> {
+    /// Evaluates the lines of `lines` that read in one pass.
+    fn share<'l>(&self, lines: &[(usize, &'l str)]) -> std::io::Result<Share<'l>> {
+        let mut s = Share {
+            out: Vec::with_capacity(lines.len() * 160),
+            log: Vec::with_capacity(if self.log { lines.len() * 240 } else { 0 }),
+            ..Share::default()
+        };
+        for &(number, line) in lines {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let Some(card) = Scorecard::from_line(line) else {
+                s.items.push(Item::Other { number, line });
+                continue;
+            };
+            let e = evaluate(&card, self.policy, &OverrideInput::default());
+            s.summary.add(&e);
+            if self.log {
+                write_decision_log_line(&mut s.log, &card, &e, self.unix_seconds)
+                    .map_err(std::io::Error::other)?;
+            }
+            if self.queue && e.verdict == Verdict::Borderline {
+                serde_json::to_writer(&mut s.queue, &borderline_record(&card, &e, &self.now))
+                    .map_err(std::io::Error::other)?;
+            }
+            render(
+                self.format,
+                || format!("{}:{number}", self.file),
+                &e,
+                &mut s.out,
+            )?;
+            s.items.push(Item::Done {
+                workflow_id: card.workflow_id,
+                verdict: e.verdict,
+                out: s.out.len(),
+                log: s.log.len(),
+                queue: s.queue.len(),
+            });
+        }
+        Ok(s)
     }
 }
 
@@ -510,6 +656,15 @@ impl Run<'_> {
         let large =
             p != "-" && std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() > MAX_FILE_BYTES);
         if json_lines_name(p) || large {
+            let threads = self.args.threads.map_or_else(
+                || std::thread::available_parallelism().map_or(1, usize::from),
+                usize::from,
+            );
+            if self.loaded.is_none() && threads > 1 {
+                return for_each_line_block(p, LINES_PER_BLOCK, |block| {
+                    self.lines_in_parallel(p, block, threads)
+                });
+            }
             return for_each_line(p, |n, line| self.line(p, n, line));
         }
         let text = read_text(p)?;
@@ -554,18 +709,24 @@ impl Run<'_> {
         if line.trim().is_empty() {
             return Ok(());
         }
-        // Most lines are well-formed scorecards: read in one pass. Any other
-        // is read again with locations, which says where it is wrong.
+        // Most lines are flat, well-formed scorecards: read in one pass,
+        // without a JSON tree. Others are read into a tree, and any that
+        // is wrong again with locations, which says where.
+        // (Only a line that reads and evaluates takes these paths, so
+        // nothing is ever located in it.)
+        let read = Origin {
+            file: p,
+            line: Some(n),
+            index: None,
+            node: None,
+            text: None,
+        };
+        if let Some(card) = Scorecard::from_line(line) {
+            return self.decide(&read, card);
+        }
         if let Some(value) = gavel_policy::parse_json_value(line) {
             if let Ok(card) = Scorecard::from_json(&value) {
-                let origin = Origin {
-                    file: p,
-                    line: Some(n),
-                    index: None,
-                    node: None,
-                    text: None,
-                };
-                return self.decide(&origin, card);
+                return self.decide(&read, card);
             }
         }
         let node = gavel_policy::parse_document(line, gavel_policy::Format::Json).map_err(|e| {
@@ -595,6 +756,97 @@ impl Run<'_> {
             text: None,
         };
         self.card(&origin, &node.to_json())
+    }
+
+    /// A block of JSON Lines lines, evaluated on `threads` workers (each a
+    /// share of the lines), then logged, recorded, queued and printed here
+    /// in file order. A line that does not read in one pass goes to
+    /// [`Run::line`] in its place, so a bad one stops the run after the
+    /// lines before it, as when read one by one.
+    fn lines_in_parallel(
+        &mut self,
+        p: &str,
+        block: &[(usize, &str)],
+        threads: usize,
+    ) -> Result<(), Failure> {
+        let shared = Shared {
+            file: p,
+            format: self.format,
+            policy: &self.policy,
+            log: self.log.is_some() || self.runs.is_some(),
+            queue: self.queue.is_some(),
+            unix_seconds: self.now.as_second(),
+            now: gavel_trust::rfc3339(self.now),
+        };
+        let per = block.len().div_ceil(threads.clamp(1, 64)).max(1);
+        let shares: Vec<std::io::Result<Share<'_>>> = std::thread::scope(|scope| {
+            let mut parts = block.chunks(per);
+            let first = parts.next();
+            let shared = &shared;
+            let others: Vec<_> = parts
+                .map(|part| scope.spawn(move || shared.share(part)))
+                .collect();
+            let mut done =
+                vec![first.map_or_else(|| Ok(Share::default()), |part| shared.share(part))];
+            for h in others {
+                done.push(
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                );
+            }
+            done
+        });
+        for share in shares {
+            let share = share
+                .map_err(|e| Failure::new("internal", format!("cannot write a result: {e}")))?;
+            let (mut out, mut log, mut queue) = (0, 0, 0);
+            for item in &share.items {
+                match *item {
+                    Item::Other { number, line } => self.line(p, number, line)?,
+                    Item::Done {
+                        workflow_id,
+                        verdict,
+                        out: out_end,
+                        log: log_end,
+                        queue: queue_end,
+                    } => {
+                        let record =
+                            std::str::from_utf8(&share.log[log..log_end]).map_err(|e| {
+                                Failure::new(
+                                    "internal",
+                                    format!("a decision-log line is not UTF-8: {e}"),
+                                )
+                            })?;
+                        if let Some(l) = self.log.as_mut() {
+                            l.append_line(record)?;
+                        }
+                        if let Some(runs) = self.runs.as_mut() {
+                            runs.push(workflow_id, verdict.as_str(), record);
+                            if due(runs, self.handed) {
+                                self.flush_runs()?;
+                            }
+                        }
+                        if let (Some(q), true) = (self.queue.as_mut(), queue_end > queue) {
+                            let record = std::str::from_utf8(&share.queue[queue..queue_end])
+                                .map_err(|e| {
+                                    Failure::new(
+                                        "internal",
+                                        format!("a queue record is not UTF-8: {e}"),
+                                    )
+                                })?;
+                            q.append_line(record)?;
+                        }
+                        self.out.extend_from_slice(&share.out[out..out_end]);
+                        if self.out.len() >= OUTPUT_BLOCK {
+                            self.flush()?;
+                        }
+                        (out, log, queue) = (out_end, log_end, queue_end);
+                    }
+                }
+            }
+            self.summary.merge(share.summary);
+        }
+        Ok(())
     }
 
     /// Evaluates one scorecard, consumes the override if it applied, and
@@ -702,56 +954,16 @@ impl Run<'_> {
         if let (Some(log), Some(record)) = (self.log.as_mut(), &record) {
             log.append_line(record)?;
         }
-        if let (Some(runs), false, Some(record)) = (self.runs.as_mut(), recorded, record) {
-            runs.push(NewRun {
-                at: self.run_at.clone(),
-                actor: self.actor.clone(),
-                workflow_id: e.workflow_id.clone(),
-                verdict: e.verdict.as_str().to_string(),
-                override_id: None,
-                log_line: record,
-            });
-            if runs.len() >= RUNS_PER_TRANSACTION {
+        if let (Some(runs), false, Some(record)) = (self.runs.as_mut(), recorded, &record) {
+            runs.push(e.workflow_id.as_deref(), e.verdict.as_str(), record);
+            if due(runs, self.handed) {
                 self.flush_runs()?;
             }
         }
         if let (Some(queue), Some(q)) = (self.queue.as_mut(), queued) {
             queue.append(q)?;
         }
-        match self.format {
-            OutputFormat::Json => {
-                serde_json::to_writer(&mut self.out, e)
-                    .map_err(|err| unwritable_stdout(std::io::Error::other(err)))?;
-                self.out.write_all(b"\n").map_err(unwritable_stdout)?;
-            }
-            _ => {
-                let label = origin.label();
-                let id = e.workflow_id.as_deref().unwrap_or(&label);
-                let codes = if e.reason_codes.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", e.reason_codes.join(", "))
-                };
-                let mode = e
-                    .overrides
-                    .mode
-                    .as_deref()
-                    .map(|m| format!(" [{m}]"))
-                    .unwrap_or_default();
-                writeln!(self.out, "{id}: {}{codes}{mode}", e.verdict)
-                    .map_err(unwritable_stdout)?;
-                if let Some(r) = &e.overrides.refused {
-                    writeln!(self.out, "  override refused: {r}").map_err(unwritable_stdout)?;
-                } else if e.override_applied() {
-                    writeln!(
-                        self.out,
-                        "  override {} applied",
-                        e.overrides.override_id.as_deref().unwrap_or("")
-                    )
-                    .map_err(unwritable_stdout)?;
-                }
-            }
-        }
+        render(self.format, || origin.label(), e, &mut self.out).map_err(unwritable_stdout)?;
         if self.out.len() >= OUTPUT_BLOCK {
             self.flush()?;
         }
@@ -763,11 +975,13 @@ impl Run<'_> {
     fn flush_runs(&mut self) -> Result<(), Failure> {
         if let (Some(runs), Some(c)) = (self.runs.as_mut(), &self.console) {
             if !runs.is_empty() {
-                let batch = std::mem::take(runs);
+                let next = RunBatch::new(self.run_at.clone(), self.actor.clone());
+                let batch = std::mem::replace(runs, next);
                 let writer = match &mut self.writer {
                     Some(w) => w,
                     none => none.insert(RunWriter::start(c.clone())?),
                 };
+                self.handed = std::time::Instant::now();
                 if !writer.send(batch) {
                     // The writer stopped on an error: it says which.
                     return self.settle_runs();
@@ -946,10 +1160,11 @@ pub fn eval(args: &EvalArgs, format: OutputFormat) -> Result<ExitCode, Failure> 
         any_refused: false,
         now,
         visited: Visited::default(),
-        runs: (!args.no_log).then(Vec::new),
+        runs: (!args.no_log).then(|| RunBatch::new(run_time(now), actor.clone())),
         run_at: run_time(now),
         actor,
         writer: None,
+        handed: std::time::Instant::now(),
     };
     let read = args.scorecards.iter().try_for_each(|p| run.path(p));
     // What was evaluated is recorded, even when a bad scorecard stopped

@@ -34,7 +34,7 @@ pub use backup::{BACKUP_FORMAT, BackupError, KeyBackup, KeyRestore};
 pub use gavel_store::lifecycle::{DeployState, Environment, GateCheck, Incident, StoredApproval};
 pub use gavel_store::registry::RegistryRow;
 pub use gavel_store::versions::{DocumentFormat, VersionSource, VersionStatus};
-pub use gavel_store::{AuditEntry, NewRun, ScorecardRun};
+pub use gavel_store::{AuditEntry, NewRun, RunBatch, ScorecardRun};
 pub use keychain::{Keychain, KeychainError, MemoryKeychain, OsKeychain};
 pub use lifecycle::{
     ApprovalRecord, Approver, BundleStatus, CANARY_STEPS, CanaryView, Decision, EVIDENCE_CASES,

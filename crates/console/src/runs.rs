@@ -5,7 +5,7 @@
 //! that consumes it ([`Console::use_override_for_run`]).
 
 use gavel_governance::Verdict;
-use gavel_store::{NewRun, RunQuery, ScorecardRun};
+use gavel_store::{NewRun, RunBatch, RunQuery, ScorecardRun};
 
 use crate::{Console, ConsoleError};
 
@@ -95,6 +95,11 @@ impl Console {
     /// Records runs that used no override, in one transaction.
     pub async fn record_runs(&self, runs: &[NewRun]) -> Result<(), ConsoleError> {
         Ok(self.store.record_runs(runs).await?)
+    }
+
+    /// Records a batch of runs that used no override, in one transaction.
+    pub async fn record_batch(&self, batch: &RunBatch) -> Result<(), ConsoleError> {
+        Ok(self.store.record_batch(batch).await?)
     }
 
     /// Records one run that used no override.

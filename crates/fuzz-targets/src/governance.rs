@@ -98,11 +98,30 @@ pub fn governance_policy(data: &[u8]) {
             }
         }
     } else {
+        one_pass_agrees(text);
         let (Some(policy), Ok(card)) = (read_policy(POLICY), serde_json::from_str::<Value>(text))
         else {
             return;
         };
         evaluate_card(&card, &policy);
+    }
+}
+
+/// A scorecard line read in one pass (`Scorecard::from_line`) reads the
+/// same through the JSON tree.
+fn one_pass_agrees(text: &str) {
+    let Some(fast) = Scorecard::from_line(text) else {
+        return;
+    };
+    let tree = gavel_policy::parse_json_value(text)
+        .unwrap_or_else(|| panic!("read in one pass, but not one JSON document: {text}"));
+    match Scorecard::from_json(&tree) {
+        Ok(card) => assert_eq!(
+            format!("{fast:?}"),
+            format!("{card:?}"),
+            "the two readers disagree on {text}"
+        ),
+        Err(e) => panic!("read in one pass as {fast:?}, the tree reader says {e}: {text}"),
     }
 }
 

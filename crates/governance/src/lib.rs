@@ -994,6 +994,16 @@ pub fn decision_log_line(card: &Scorecard<'_>, e: &Evaluation, unix_seconds: i64
     serde_json::to_string(&LogLine::new(card, e, unix_seconds)).unwrap_or_default()
 }
 
+/// [`decision_log_line`] appended to `out` (without a line break).
+pub fn write_decision_log_line(
+    out: &mut Vec<u8>,
+    card: &Scorecard<'_>,
+    e: &Evaluation,
+    unix_seconds: i64,
+) -> serde_json::Result<()> {
+    serde_json::to_writer(out, &LogLine::new(card, e, unix_seconds))
+}
+
 /// The borderline queue's record of a scorecard decided `borderline`
 /// (§11.12): `{workflow_id, raroi [..], confidence, status, created_at,
 /// updated_at}`, pending, both times `now` (RFC 3339).
@@ -1018,14 +1028,34 @@ pub struct BatchSummary {
 }
 
 impl BatchSummary {
+    /// Adds another batch's counts (of evaluations made apart).
+    pub fn merge(&mut self, other: BatchSummary) {
+        self.total += other.total;
+        for (counts, more) in [
+            (&mut self.verdicts, other.verdicts),
+            (&mut self.reason_codes, other.reason_codes),
+        ] {
+            for (name, n) in more {
+                *counts.entry(name).or_default() += n;
+            }
+        }
+    }
+
     pub fn add(&mut self, e: &Evaluation) {
+        // Counted without allocating once a name has been seen (a batch
+        // adds 100,000 evaluations).
+        fn count(counts: &mut BTreeMap<String, usize>, name: &str) {
+            match counts.get_mut(name) {
+                Some(n) => *n += 1,
+                None => {
+                    counts.insert(name.to_string(), 1);
+                }
+            }
+        }
         self.total += 1;
-        *self
-            .verdicts
-            .entry(e.verdict.as_str().to_string())
-            .or_default() += 1;
+        count(&mut self.verdicts, e.verdict.as_str());
         for c in &e.reason_codes {
-            *self.reason_codes.entry(c.clone()).or_default() += 1;
+            count(&mut self.reason_codes, c);
         }
     }
 }

@@ -379,6 +379,269 @@ fn projections(v: &Value) -> Result<Option<f64>, ScorecardError> {
     Ok(min)
 }
 
+/// Which known fields a line gave, to refuse one given twice.
+mod seen {
+    pub const WORKFLOW_ID: u16 = 1;
+    pub const ALIGNMENT_STATUS: u16 = 1 << 1;
+    pub const SECURITY_STATUS: u16 = 1 << 2;
+    pub const RAROI: u16 = 1 << 3;
+    pub const CONFIDENCE: u16 = 1 << 4;
+    pub const SANDBOX_ROI: u16 = 1 << 5;
+    pub const ADAPTER_ROI: u16 = 1 << 6;
+    pub const SCENARIO_SCORES: u16 = 1 << 7;
+    pub const PATCH_SUMMARY: u16 = 1 << 8;
+    pub const NESTED: u16 = 1 << 9;
+}
+
+/// The most scenario scores [`Scorecard::from_line`] reads itself.
+const LINE_MAX_SCORES: usize = 64;
+
+/// A number as `gavel_policy::parse_json_value` reads it (`None` for
+/// `null` where `nullable`), or unsure.
+struct Number {
+    nullable: bool,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Number {
+    type Value = Option<f64>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<f64>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Number {
+    type Value = Option<f64>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a number")
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Option<f64>, E> {
+        if self.nullable {
+            Ok(None)
+        } else {
+            Err(E::custom("null"))
+        }
+    }
+    #[allow(clippy::cast_precision_loss)]
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Option<f64>, E> {
+        if v.unsigned_abs() > gavel_policy::doc::MAX_SAFE_INTEGER.unsigned_abs() {
+            return Err(E::custom("integer outside ±2^53"));
+        }
+        Ok(Some(v as f64))
+    }
+    #[allow(clippy::cast_precision_loss)]
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Option<f64>, E> {
+        if v > gavel_policy::doc::MAX_SAFE_INTEGER.unsigned_abs() {
+            return Err(E::custom("integer outside ±2^53"));
+        }
+        Ok(Some(v as f64))
+    }
+    #[allow(clippy::cast_precision_loss)]
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Option<f64>, E> {
+        // As the JSON reader: an integral value past 2^53 and `-0` are
+        // read with locations.
+        let big = v.abs() >= gavel_policy::doc::MAX_SAFE_INTEGER as f64;
+        if (big && v.fract() == 0.0) || (v == 0.0 && v.is_sign_negative()) || !v.is_finite() {
+            return Err(E::custom("a number to read with locations"));
+        }
+        Ok(Some(v))
+    }
+}
+
+/// A string without escapes (borrowed from the line), or `null`.
+struct Text;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Text {
+    type Value = Option<&'de str>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Text {
+    type Value = Option<&'de str>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Some(v))
+    }
+}
+
+/// A status: a string without escapes, `true`/`false`, or `null`.
+struct Status;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Status {
+    type Value = Option<Cow<'de, str>>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Status {
+    type Value = Option<Cow<'de, str>>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a status")
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Borrowed(if v { "pass" } else { "fail" })))
+    }
+    fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Some(Cow::Borrowed(v)))
+    }
+}
+
+/// `null` only (a nested status or a forecast given as `null`).
+struct Null;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Null {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Null {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("null")
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+/// `scenario_scores`: names without escapes to numbers, at most
+/// [`LINE_MAX_SCORES`], in key order, no name twice; or `null`.
+struct LineScores;
+
+impl<'de> serde::de::DeserializeSeed<'de> for LineScores {
+    type Value = Option<Scores<'de>>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for LineScores {
+    type Value = Option<Scores<'de>>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("scenario scores")
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut scores: Scores<'de> = SmallVec::new();
+        while let Some(name) = map.next_key::<&'de str>()? {
+            let score = map.next_value_seed(Number { nullable: false })?;
+            if scores.len() == LINE_MAX_SCORES {
+                return Err(serde::de::Error::custom("many scores"));
+            }
+            scores.extend(score.map(|s| (name, s)));
+        }
+        // Key order, as the JSON tree's map keeps them.
+        scores.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        if scores
+            .iter()
+            .zip(scores.iter().skip(1))
+            .any(|(a, b)| a.0 == b.0)
+        {
+            return Err(serde::de::Error::custom("a name given twice"));
+        }
+        Ok(Some(scores))
+    }
+}
+
+/// The whole scorecard of a line.
+struct Line;
+
+impl<'de> serde::de::Visitor<'de> for Line {
+    type Value = Scorecard<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a scorecard")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut s = Scorecard::default();
+        let mut given = 0u16;
+        while let Some(key) = map.next_key::<&'de str>()? {
+            let bit = match key {
+                "workflow_id" => {
+                    s.workflow_id = map.next_value_seed(Text)?;
+                    seen::WORKFLOW_ID
+                }
+                "alignment_status" => {
+                    s.alignment_status = map.next_value_seed(Status)?;
+                    seen::ALIGNMENT_STATUS
+                }
+                "security_status" => {
+                    s.security_status = map.next_value_seed(Status)?;
+                    seen::SECURITY_STATUS
+                }
+                "raroi" => {
+                    s.raroi = map.next_value_seed(Number { nullable: true })?;
+                    seen::RAROI
+                }
+                "confidence" => {
+                    s.confidence = map.next_value_seed(Number { nullable: true })?;
+                    seen::CONFIDENCE
+                }
+                "sandbox_roi" => {
+                    s.sandbox_roi = map.next_value_seed(Number { nullable: true })?;
+                    seen::SANDBOX_ROI
+                }
+                "adapter_roi" => {
+                    s.adapter_roi = map.next_value_seed(Number { nullable: true })?;
+                    seen::ADAPTER_ROI
+                }
+                "scenario_scores" => {
+                    s.scenario_scores = map.next_value_seed(LineScores)?;
+                    seen::SCENARIO_SCORES
+                }
+                "patch_summary" => {
+                    s.patch_summary = map.next_value_seed(Text)?;
+                    seen::PATCH_SUMMARY
+                }
+                // Given as `null`, these read as absent; anything else
+                // (and any other field) is read with the JSON tree.
+                "alignment" | "security" | "forecast" if given & seen::NESTED == 0 => {
+                    map.next_value_seed(Null)?;
+                    seen::NESTED
+                }
+                _ => return Err(serde::de::Error::custom("read with the JSON tree")),
+            };
+            if given & bit != 0 {
+                return Err(serde::de::Error::custom("a field given twice"));
+            }
+            given |= bit;
+        }
+        Ok(s)
+    }
+}
+
+impl<'c> Scorecard<'c> {
+    /// Reads a scorecard of one JSON Lines line in one pass, without a
+    /// JSON tree, when it is sure to read as [`Scorecard::from_json`]
+    /// reads the tree `gavel_policy::parse_json_value` gives: the flat
+    /// fields (strings without escapes, numbers within ±2^53), scenario
+    /// scores, `null` for the nested ones. `None` for anything else (a
+    /// nested status or forecast, an unknown field, an escape, a wrong
+    /// type, a syntax error): the caller reads it the other way, which
+    /// says what is wrong, if anything.
+    pub fn from_line(line: &'c str) -> Option<Scorecard<'c>> {
+        use serde::Deserializer as _;
+        let line = line.strip_prefix('\u{feff}').unwrap_or(line);
+        let mut de = serde_json::Deserializer::from_str(line);
+        let card = (&mut de).deserialize_map(Line).ok()?;
+        de.end().ok()?;
+        Some(card)
+    }
+}
+
 impl<'c> Scorecard<'c> {
     /// Reads a scorecard, checking every field's type (one pass over the
     /// object).

@@ -29,7 +29,7 @@ pub use audit::{
     AuditEntry, AuditFilter, BreakKind, ChainBreak, ChainReport, ChainVerifier, Checkpoint,
     GENESIS_HASH, NewEntry, OPERATOR, verify_chain,
 };
-pub use runs::{NewRun, OverrideUse, RunQuery, ScorecardRun};
+pub use runs::{NewRun, OverrideUse, RunBatch, RunQuery, ScorecardRun};
 
 /// How long a writer waits for another process's transaction to finish
 /// before the store reports itself busy.

@@ -355,3 +355,105 @@ fn a_bad_line_in_a_large_batch_stops_it_there_with_every_line_before_recorded() 
     let want: Vec<String> = (1..bad).map(|i| format!("wf-{i}")).collect();
     assert_eq!(ids, want);
 }
+
+/// A JSON Lines file evaluated on several threads prints, logs, queues and
+/// records exactly what one thread does, in file order: cards read in one
+/// pass and cards that are not (nested forecasts, unknown fields, escapes)
+/// alike, in text and JSON.
+#[test]
+fn several_threads_give_the_bytes_one_thread_gives() {
+    let mut batch = String::new();
+    for i in 0..9_000 {
+        let card = match i % 9 {
+            0 => json!({"workflow_id": format!("wf-{i}"), "raroi": 1.04, "confidence": 0.9,
+                "forecast": {"projections": [{"cycle": 1, "roi": -0.03}], "confidence": 0.9}}),
+            1 => json!({"workflow_id": format!("wf-\"{i}\""), "raroi": 2.0, "confidence": 0.9}),
+            2 => json!({"raroi": (i % 7) as f64 * 0.4, "confidence": 0.8, "owner": "ops"}),
+            3 => json!({"workflow_id": format!("wf-{i}"), "alignment_status": "fail", "raroi": 3}),
+            4 => json!({"workflow_id": format!("wf-{i}"), "raroi": 1.5, "confidence": 0.9,
+                "sandbox_roi": 0.01, "adapter_roi": 2.0}),
+            5 => json!({"workflow_id": format!("wf-{i}"), "raroi": 1.5, "confidence": 0.9,
+                "scenario_scores": {"latency": 0.1, "accuracy": 0.9}}),
+            6 => json!({"raroi": 1.5, "confidence": 0.69}),
+            _ => json!({"workflow_id": format!("wf-{i}"), "raroi": 1.5, "confidence": 0.9,
+                "patch_summary": "ok", "security": {"status": "pass"}}),
+        };
+        batch.push_str(&card.to_string());
+        batch.push('\n');
+        if i % 1000 == 0 {
+            batch.push_str("  \n");
+        }
+    }
+    let policy = "raroi_threshold: 1.0\nmax_variance: 0.1\nborderline_queue: true\n\
+        rules:\n  - decision: pilot\n    condition: raroi > 2.5 and confidence is None\n    reason_code: odd\n";
+    let mut seen = Vec::new();
+    for threads in ["1", "2", "3"] {
+        for format in ["json", "text"] {
+            let g = Governance::new();
+            let file = g.path("cards.jsonl");
+            std::fs::write(&file, &batch).unwrap();
+            let policy_file = g.path("policy.yaml");
+            std::fs::write(&policy_file, policy).unwrap();
+            let queue = g.path("queue.jsonl");
+            let out = gavel_in(
+                g.home(),
+                &[
+                    "scorecard",
+                    "eval",
+                    &file,
+                    "--policy",
+                    &policy_file,
+                    "--format",
+                    format,
+                    "--threads",
+                    threads,
+                    "--borderline-queue",
+                    &queue,
+                ],
+            );
+            assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+            let log =
+                std::fs::read_to_string(g.home().join("governance/decision_log.jsonl")).unwrap();
+            // The log's timestamps are the run's second.
+            let log: Vec<Value> = log
+                .lines()
+                .map(|l| {
+                    let mut v: Value = serde_json::from_str(l).unwrap();
+                    v["timestamp"] = json!(0);
+                    v
+                })
+                .collect();
+            let queued: Vec<Value> = std::fs::read_to_string(&queue)
+                .unwrap()
+                .lines()
+                .map(|l| {
+                    let mut v: Value = serde_json::from_str(l).unwrap();
+                    v["created_at"] = json!("");
+                    v["updated_at"] = json!("");
+                    v
+                })
+                .collect();
+            let (recorded, _) = state(g.home());
+            let recorded: Vec<(Option<String>, String, Value)> = recorded
+                .into_iter()
+                .map(|r| {
+                    let mut line = r.log_line;
+                    line["timestamp"] = json!(0);
+                    (r.workflow_id, r.verdict, line)
+                })
+                .collect();
+            assert_eq!(log.len(), 9_000);
+            assert!(!queued.is_empty(), "some cards are borderline");
+            // Text names a card without a workflow by its file and line.
+            let printed = String::from_utf8(out.stdout)
+                .unwrap()
+                .replace(&file, "cards.jsonl");
+            assert!(format == "json" || printed.contains("cards.jsonl:4: no_go"));
+            seen.push(((threads, format), (printed, log, queued, recorded)));
+        }
+    }
+    for (k, v) in &seen[2..] {
+        let (_, first) = seen.iter().find(|(f, _)| f.1 == k.1).unwrap();
+        assert!(first == v, "{k:?} differs from one thread");
+    }
+}

@@ -5,6 +5,7 @@ mod boundaries;
 mod canary;
 mod cards;
 mod conditions;
+mod lines;
 mod overrides;
 mod policies;
 
