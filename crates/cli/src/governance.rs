@@ -404,7 +404,7 @@ struct Visited {
 struct Run<'a> {
     args: &'a EvalArgs,
     format: OutputFormat,
-    policy: Policy,
+    policy: std::sync::Arc<Policy>,
     rt: &'a tokio::runtime::Runtime,
     console: Option<Console>,
     loaded: Option<LoadedOverride>,
@@ -528,6 +528,7 @@ fn render(
 /// Lines of a JSON Lines file evaluated at a time on every core (when no
 /// override is given: an override's single use is decided in order).
 const LINES_PER_BLOCK: usize = 8192;
+const LINES_PER_SHARE: usize = 512;
 
 /// What a worker made of its share of a block: each line's output, log
 /// line and queue record, one after the other in its buffers.
@@ -769,83 +770,131 @@ impl Run<'_> {
         block: &[(usize, &str)],
         threads: usize,
     ) -> Result<(), Failure> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let policy = std::sync::Arc::clone(&self.policy);
         let shared = Shared {
             file: p,
             format: self.format,
-            policy: &self.policy,
+            policy: &policy,
             log: self.log.is_some() || self.runs.is_some(),
             queue: self.queue.is_some(),
             unix_seconds: self.now.as_second(),
             now: gavel_trust::rfc3339(self.now),
         };
-        let per = block.len().div_ceil(threads.clamp(1, 64)).max(1);
-        let shares: Vec<std::io::Result<Share<'_>>> = std::thread::scope(|scope| {
-            let mut parts = block.chunks(per);
-            let first = parts.next();
-            let shared = &shared;
-            let others: Vec<_> = parts
-                .map(|part| scope.spawn(move || shared.share(part)))
-                .collect();
-            let mut done =
-                vec![first.map_or_else(|| Ok(Share::default()), |part| shared.share(part))];
-            for h in others {
-                done.push(
-                    h.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                );
+        // Shares of a few hundred lines, taken in turn by the workers and
+        // by this thread, which prints each as soon as the ones before it
+        // are printed: the printing overlaps the evaluation of later shares.
+        let chunks: Vec<&[(usize, &str)]> = block.chunks(LINES_PER_SHARE).collect();
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            let (done, received) =
+                std::sync::mpsc::channel::<(usize, std::io::Result<Share<'_>>)>();
+            for _ in 1..threads.clamp(1, 64).min(chunks.len()) {
+                let (done, next, chunks, shared) = (done.clone(), &next, &chunks, &shared);
+                scope.spawn(move || {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(chunk) = chunks.get(i) else {
+                            break;
+                        };
+                        if done.send((i, shared.share(chunk))).is_err() {
+                            break;
+                        }
+                    }
+                });
             }
-            done
-        });
-        for share in shares {
-            let share = share
-                .map_err(|e| Failure::new("internal", format!("cannot write a result: {e}")))?;
-            let (mut out, mut log, mut queue) = (0, 0, 0);
-            for item in &share.items {
-                match *item {
-                    Item::Other { number, line } => self.line(p, number, line)?,
-                    Item::Done {
-                        workflow_id,
-                        verdict,
-                        out: out_end,
-                        log: log_end,
-                        queue: queue_end,
-                    } => {
-                        let record =
-                            std::str::from_utf8(&share.log[log..log_end]).map_err(|e| {
-                                Failure::new(
-                                    "internal",
-                                    format!("a decision-log line is not UTF-8: {e}"),
-                                )
-                            })?;
-                        if let Some(l) = self.log.as_mut() {
-                            l.append_line(record)?;
-                        }
-                        if let Some(runs) = self.runs.as_mut() {
-                            runs.push(workflow_id, verdict.as_str(), record);
-                            if due(runs, self.handed) {
-                                self.flush_runs()?;
-                            }
-                        }
-                        if let (Some(q), true) = (self.queue.as_mut(), queue_end > queue) {
-                            let record = std::str::from_utf8(&share.queue[queue..queue_end])
-                                .map_err(|e| {
-                                    Failure::new(
-                                        "internal",
-                                        format!("a queue record is not UTF-8: {e}"),
-                                    )
-                                })?;
-                            q.append_line(record)?;
-                        }
-                        self.out.extend_from_slice(&share.out[out..out_end]);
-                        if self.out.len() >= OUTPUT_BLOCK {
-                            self.flush()?;
-                        }
-                        (out, log, queue) = (out_end, log_end, queue_end);
+            drop(done);
+            let mut slots: Vec<Option<std::io::Result<Share<'_>>>> =
+                chunks.iter().map(|_| None).collect();
+            let mut printed = 0;
+            let result = loop {
+                while let Ok((i, share)) = received.try_recv() {
+                    if let Some(slot) = slots.get_mut(i) {
+                        *slot = Some(share);
                     }
                 }
+                if printed == chunks.len() {
+                    break Ok(());
+                }
+                if let Some(share) = slots.get_mut(printed).and_then(Option::take) {
+                    if let Err(e) = self.emit_share(p, share) {
+                        break Err(e);
+                    }
+                    printed += 1;
+                    continue;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if let (Some(chunk), Some(slot)) = (chunks.get(i), slots.get_mut(i)) {
+                    *slot = Some(shared.share(chunk));
+                    continue;
+                }
+                match received.recv() {
+                    Ok((i, share)) => {
+                        if let Some(slot) = slots.get_mut(i) {
+                            *slot = Some(share);
+                        }
+                    }
+                    Err(_) => {
+                        break Err(Failure::new(
+                            "internal",
+                            "a worker evaluating scorecards stopped unexpectedly",
+                        ));
+                    }
+                }
+            };
+            // A stop here: the workers take no more shares.
+            next.store(chunks.len(), Ordering::Relaxed);
+            result
+        })
+    }
+
+    /// Logs, records, queues and prints a share's lines in order, each
+    /// line left to [`Run::line`] in its place.
+    fn emit_share(&mut self, p: &str, share: std::io::Result<Share<'_>>) -> Result<(), Failure> {
+        let share =
+            share.map_err(|e| Failure::new("internal", format!("cannot write a result: {e}")))?;
+        let (mut out, mut log, mut queue) = (0, 0, 0);
+        for item in &share.items {
+            match *item {
+                Item::Other { number, line } => self.line(p, number, line)?,
+                Item::Done {
+                    workflow_id,
+                    verdict,
+                    out: out_end,
+                    log: log_end,
+                    queue: queue_end,
+                } => {
+                    let record = std::str::from_utf8(&share.log[log..log_end]).map_err(|e| {
+                        Failure::new("internal", format!("a decision-log line is not UTF-8: {e}"))
+                    })?;
+                    if let Some(l) = self.log.as_mut() {
+                        l.append_line(record)?;
+                    }
+                    if let Some(runs) = self.runs.as_mut() {
+                        runs.push(workflow_id, verdict.as_str(), record);
+                        if due(runs, self.handed) {
+                            self.flush_runs()?;
+                        }
+                    }
+                    if let (Some(q), true) = (self.queue.as_mut(), queue_end > queue) {
+                        let record =
+                            std::str::from_utf8(&share.queue[queue..queue_end]).map_err(|e| {
+                                Failure::new(
+                                    "internal",
+                                    format!("a queue record is not UTF-8: {e}"),
+                                )
+                            })?;
+                        q.append_line(record)?;
+                    }
+                    self.out.extend_from_slice(&share.out[out..out_end]);
+                    if self.out.len() >= OUTPUT_BLOCK {
+                        self.flush()?;
+                    }
+                    (out, log, queue) = (out_end, log_end, queue_end);
+                }
             }
-            self.summary.merge(share.summary);
         }
+        self.summary.merge(share.summary);
         Ok(())
     }
 
@@ -1145,7 +1194,7 @@ pub fn eval(args: &EvalArgs, format: OutputFormat) -> Result<ExitCode, Failure> 
     let mut run = Run {
         args,
         format,
-        policy,
+        policy: std::sync::Arc::new(policy),
         rt: &rt,
         console,
         loaded,
