@@ -312,3 +312,78 @@ rules:
     assert!(e.decision.no_match());
     assert!(e.steps.iter().all(|s| !s.matched));
 }
+
+/// `in:` and `not_in:` lists of strings are tested as bit sets when every
+/// string's id is below 64: a list naming the 65th string of its field, or
+/// one string twice, must decide as the list reads, and so must a request
+/// with the 65th string against a set holding the first (cargo mutants: a
+/// set built with `^` dropped a repeated string, one allowing id 64
+/// overflowed or read it as the first). Few rules, so that no index skips
+/// any.
+#[test]
+fn in_lists_of_strings_past_the_64th_or_repeated_match_as_written() {
+    // A rule that never matches gives `kind` seventy strings, `s0` first.
+    let strings: Vec<String> = (0..70).map(|i| format!("s{i}")).collect();
+    let mut rules = vec![
+        serde_json::json!({"id": "strings", "agent": "*", "action": "*",
+        "effect": "deny", "reason": "never matches",
+        "conditions": {"in:kind": strings, "exists:never": true}}),
+    ];
+    // Lists naming `s64` or `s65` are scanned, the others are bit sets.
+    for (id, key, list, flag) in [
+        (
+            "not-in-65",
+            "not_in:kind",
+            serde_json::json!(["s65"]),
+            Some("flag"),
+        ),
+        (
+            "not-in-0",
+            "not_in:kind",
+            serde_json::json!(["s0"]),
+            Some("other_flag"),
+        ),
+        ("in-0", "in:kind", serde_json::json!(["s0"]), None),
+        ("in-64", "in:kind", serde_json::json!(["s64"]), None),
+        ("in-twice", "in:kind", serde_json::json!(["s1", "s1"]), None),
+        (
+            "not-in-twice",
+            "not_in:kind",
+            serde_json::json!(["s2", "s2", "s3"]),
+            None,
+        ),
+    ] {
+        // The `not_in:` rules above the others are tried only on a flag.
+        let mut conditions = serde_json::json!({key: list});
+        if let Some(flag) = flag {
+            conditions[format!("exists:{flag}")] = serde_json::json!(true);
+        }
+        rules.push(serde_json::json!({"id": id, "agent": "*", "action": "*",
+            "effect": "allow", "reason": "a list", "conditions": conditions}));
+    }
+    let bundle = serde_json::json!({"metadata": {"default_effect": "deny"}, "rules": rules});
+    let engine = Engine::compile(&parse_bundle(&bundle.to_string(), Format::Json).unwrap());
+    for (kind, flag, want) in [
+        ("s0", "", Some("in-0")),
+        ("s64", "", Some("in-64")),
+        ("s1", "", Some("in-twice")),
+        ("s2", "", None),
+        ("s3", "", None),
+        ("s4", "", Some("not-in-twice")),
+        ("other", "", Some("not-in-twice")),
+        ("s65", "flag", Some("not-in-twice")),
+        ("s4", "flag", Some("not-in-65")),
+        ("s64", "other_flag", Some("not-in-0")),
+        ("s0", "other_flag", Some("in-0")),
+    ] {
+        let flag = if flag.is_empty() {
+            String::new()
+        } else {
+            format!(r#","{flag}":1"#)
+        };
+        let text =
+            format!(r#"{{"agent":"a.b","action":"read","context":{{"kind":"{kind}"{flag}}}}}"#);
+        let request: Request<'_> = serde_json::from_str(&text).unwrap();
+        assert_eq!(engine.decide(&request).rule_id(), want, "{kind} {flag}");
+    }
+}
