@@ -770,7 +770,6 @@ impl Run<'_> {
         block: &[(usize, &str)],
         threads: usize,
     ) -> Result<(), Failure> {
-        use std::sync::atomic::{AtomicUsize, Ordering};
         let policy = std::sync::Arc::clone(&self.policy);
         let shared = Shared {
             file: p,
@@ -784,68 +783,13 @@ impl Run<'_> {
         // Shares of a few hundred lines, taken in turn by the workers and
         // by this thread, which prints each as soon as the ones before it
         // are printed: the printing overlaps the evaluation of later shares.
-        let chunks: Vec<&[(usize, &str)]> = block.chunks(LINES_PER_SHARE).collect();
-        let next = AtomicUsize::new(0);
-        std::thread::scope(|scope| {
-            let (done, received) =
-                std::sync::mpsc::channel::<(usize, std::io::Result<Share<'_>>)>();
-            for _ in 1..threads.clamp(1, 64).min(chunks.len()) {
-                let (done, next, chunks, shared) = (done.clone(), &next, &chunks, &shared);
-                scope.spawn(move || {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(chunk) = chunks.get(i) else {
-                            break;
-                        };
-                        if done.send((i, shared.share(chunk))).is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-            drop(done);
-            let mut slots: Vec<Option<std::io::Result<Share<'_>>>> =
-                chunks.iter().map(|_| None).collect();
-            let mut printed = 0;
-            let result = loop {
-                while let Ok((i, share)) = received.try_recv() {
-                    if let Some(slot) = slots.get_mut(i) {
-                        *slot = Some(share);
-                    }
-                }
-                if printed == chunks.len() {
-                    break Ok(());
-                }
-                if let Some(share) = slots.get_mut(printed).and_then(Option::take) {
-                    if let Err(e) = self.emit_share(p, share) {
-                        break Err(e);
-                    }
-                    printed += 1;
-                    continue;
-                }
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if let (Some(chunk), Some(slot)) = (chunks.get(i), slots.get_mut(i)) {
-                    *slot = Some(shared.share(chunk));
-                    continue;
-                }
-                match received.recv() {
-                    Ok((i, share)) => {
-                        if let Some(slot) = slots.get_mut(i) {
-                            *slot = Some(share);
-                        }
-                    }
-                    Err(_) => {
-                        break Err(Failure::new(
-                            "internal",
-                            "a worker evaluating scorecards stopped unexpectedly",
-                        ));
-                    }
-                }
-            };
-            // A stop here: the workers take no more shares.
-            next.store(chunks.len(), Ordering::Relaxed);
-            result
-        })
+        crate::input::in_order(
+            block,
+            LINES_PER_SHARE,
+            threads,
+            |chunk| shared.share(chunk),
+            |share| self.emit_share(p, share),
+        )
     }
 
     /// Logs, records, queues and prints a share's lines in order, each

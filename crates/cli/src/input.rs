@@ -189,35 +189,107 @@ pub fn for_each_line(
 /// block at a time (up to `max_lines` lines, or about 8 MiB), for work that
 /// goes on in parallel. A line that cannot be read stops the read after
 /// the lines before it are given.
+///
+/// The file is read in large pieces straight into one buffer, and lines
+/// are found in it a vector at a time: no copy of a line, no call a line.
 pub fn for_each_line_block(
     path: &str,
     max_lines: usize,
     mut each: impl FnMut(&[(usize, &str)]) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     const BLOCK_BYTES: usize = 8 << 20;
-    let mut lines = Lines::open(path)?;
-    let mut buf = Vec::new();
-    let mut spans = Vec::new();
+    let max_lines = max_lines.max(1);
+    let mut input: Box<dyn Read> = if path == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::fs::File::open(path).map_err(|e| unreadable(path, &e))?)
+    };
+    // Room for a block, the line that crosses its end and a read (a line
+    // is never longer than `MAX_LINE_BYTES`) after what is left of the
+    // last block; see `ROOM` below.
+    const ROOM: usize = BLOCK_BYTES + MAX_LINE_BYTES + (1 << 16);
+    let mut buf = vec![0u8; 2 * ROOM];
+    // The text read is `buf[..filled]`; the next line starts at `at`.
+    let (mut filled, mut at, mut eof, mut number) = (0, 0, false, 0);
+    let mut spans: Vec<(usize, usize, usize)> = Vec::new();
+    let mut block: Vec<(usize, &str)> = Vec::new();
     loop {
-        buf.clear();
+        // What is left moves to the front when the room after it is short:
+        // at most once for every `ROOM` bytes read, so it costs at most
+        // one copy of the text however small the blocks.
+        if buf.len() - at < ROOM {
+            buf.copy_within(at..filled, 0);
+            (filled, at) = (filled - at, 0);
+        }
+        let block_start = at;
         spans.clear();
         let mut stop = None;
-        while spans.len() < max_lines.max(1) && buf.len() < BLOCK_BYTES {
-            match lines.next(&mut buf) {
-                Ok(Some(span)) => spans.push(span),
-                Ok(None) => break,
-                Err(e) => {
-                    stop = Some(e);
-                    break;
+        while spans.len() < max_lines && at - block_start < BLOCK_BYTES {
+            let rest = buf.get(at..filled).unwrap_or_default();
+            let (end, next) = match memchr::memchr(b'\n', rest) {
+                Some(p) => (at + p, at + p + 1),
+                None if rest.len() <= MAX_LINE_BYTES && !eof => {
+                    let read = loop {
+                        match input.read(buf.get_mut(filled..).unwrap_or_default()) {
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                            read => break read,
+                        }
+                    };
+                    match read {
+                        Ok(0) => eof = true,
+                        Ok(n) => filled += n,
+                        Err(e) => {
+                            stop = Some(unreadable(path, &e));
+                            break;
+                        }
+                    }
+                    continue;
                 }
+                None if rest.is_empty() => break,
+                None => (filled, filled),
+            };
+            number += 1;
+            if end - at > MAX_LINE_BYTES {
+                stop = Some(line_failure(
+                    path,
+                    number,
+                    "line_too_long",
+                    format!(
+                        "line {number} is longer than {} MiB, the limit for one line; put one record on each line",
+                        MAX_LINE_BYTES >> 20
+                    ),
+                ));
+                break;
             }
+            let mut from = at;
+            let mut to = end;
+            if next > end && to > from && buf.get(to - 1) == Some(&b'\r') {
+                to -= 1;
+            }
+            if number == 1
+                && buf
+                    .get(from..to)
+                    .is_some_and(|l| l.starts_with(b"\xEF\xBB\xBF"))
+            {
+                from += 3;
+            }
+            spans.push((number, from, to));
+            at = next;
         }
-        let mut block = Vec::with_capacity(spans.len());
+        block.clear();
         for &(number, from, to) in &spans {
-            match lines.text(number, &buf[from..to]) {
+            match std::str::from_utf8(buf.get(from..to).unwrap_or_default()) {
                 Ok(text) => block.push((number, text)),
                 Err(e) => {
-                    stop = Some(e);
+                    stop = Some(line_failure(
+                        path,
+                        number,
+                        "unreadable",
+                        format!(
+                            "line {number} is not UTF-8 text (invalid byte at column {})",
+                            e.valid_up_to() + 1
+                        ),
+                    ));
                     break;
                 }
             }
@@ -225,13 +297,23 @@ pub fn for_each_line_block(
         if !block.is_empty() {
             each(&block)?;
         }
+        // The block's lines borrow `buf`: the list is emptied before the
+        // buffer moves.
+        block = recycle(block);
         if let Some(e) = stop {
             return Err(e);
         }
-        if spans.len() < max_lines.max(1) && buf.len() < BLOCK_BYTES {
+        if eof && at >= filled {
             return Ok(());
         }
     }
+}
+
+/// An empty list of lines, keeping the memory of `old`, free of its
+/// borrows.
+fn recycle<'b>(mut old: Vec<(usize, &str)>) -> Vec<(usize, &'b str)> {
+    old.clear();
+    old.into_iter().map(|_| (0, "")).collect()
 }
 
 /// A failure located at a line of `path`.
@@ -241,6 +323,88 @@ pub fn line_failure(path: &str, line: usize, code: &'static str, message: String
         d.line = u32::try_from(line).ok();
     }
     f
+}
+
+/// `work` over shares of `items` (`per_share` each) on up to `threads`
+/// threads, this one included, and `emit` given each share's output in
+/// order, as soon as the shares before it are emitted: emitting (printing,
+/// logging, folding) overlaps the work on later shares. This thread works
+/// on a share whenever the next one to emit is not ready. An error from
+/// `emit` ends the run: the workers take no more shares.
+pub fn in_order<T: Sync, S: Send>(
+    items: &[T],
+    per_share: usize,
+    threads: usize,
+    work: impl Fn(&[T]) -> S + Sync,
+    mut emit: impl FnMut(S) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let shares: Vec<&[T]> = items.chunks(per_share.max(1)).collect();
+    let threads = threads.clamp(1, 64).min(shares.len());
+    if threads <= 1 {
+        return shares.into_iter().try_for_each(|share| emit(work(share)));
+    }
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let (done, received) = std::sync::mpsc::channel::<(usize, S)>();
+        for _ in 1..threads {
+            let (done, next, shares, work) = (done.clone(), &next, &shares, &work);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(share) = shares.get(i) else {
+                        break;
+                    };
+                    if done.send((i, work(share))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done);
+        let mut ready: Vec<Option<S>> = shares.iter().map(|_| None).collect();
+        let mut emitted = 0;
+        let result = loop {
+            while let Ok((i, out)) = received.try_recv() {
+                if let Some(slot) = ready.get_mut(i) {
+                    *slot = Some(out);
+                }
+            }
+            if emitted == shares.len() {
+                break Ok(());
+            }
+            if let Some(out) = ready.get_mut(emitted).and_then(Option::take) {
+                if let Err(e) = emit(out) {
+                    break Err(e);
+                }
+                emitted += 1;
+                continue;
+            }
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if let (Some(share), Some(slot)) = (shares.get(i), ready.get_mut(i)) {
+                *slot = Some(work(share));
+                continue;
+            }
+            match received.recv() {
+                Ok((i, out)) => {
+                    if let Some(slot) = ready.get_mut(i) {
+                        *slot = Some(out);
+                    }
+                }
+                // Every worker gone with shares unemitted: only a panic
+                // does that, and the scope raises it as it ends.
+                Err(_) => {
+                    break Err(Failure::new(
+                        "internal",
+                        "a worker thread stopped unexpectedly",
+                    ));
+                }
+            }
+        };
+        // A stop here: the workers take no more shares.
+        next.store(shares.len(), Ordering::Relaxed);
+        result
+    })
 }
 
 /// `f` over `items` on up to `threads` threads, results in order in
@@ -283,4 +447,100 @@ pub fn parallel_map<T: Sync, R: Send>(
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a reader gave: every line (number, text), then the error's
+    /// code and line, if any.
+    type Read = (Vec<(usize, String)>, Option<(String, Option<u32>)>);
+
+    fn one_by_one(path: &str) -> Read {
+        let mut lines = Vec::new();
+        let end = for_each_line(path, |n, l| {
+            lines.push((n, l.to_string()));
+            Ok(())
+        });
+        (lines, end.err().map(stop))
+    }
+
+    fn by_blocks(path: &str, max_lines: usize) -> (Read, usize) {
+        let (mut lines, mut blocks) = (Vec::new(), 0);
+        let end = for_each_line_block(path, max_lines, |block| {
+            assert!(!block.is_empty() && block.len() <= max_lines.max(1));
+            blocks += 1;
+            lines.extend(block.iter().map(|&(n, l)| (n, l.to_string())));
+            Ok(())
+        });
+        ((lines, end.err().map(stop)), blocks)
+    }
+
+    fn stop(f: Failure) -> (String, Option<u32>) {
+        (
+            f.code.to_string(),
+            f.diagnostics.first().and_then(|d| d.line),
+        )
+    }
+
+    /// The block reader gives the lines the line-at-a-time reader gives,
+    /// and stops where and as it stops: line endings (`\n`, `\r\n`, none
+    /// at the end), a byte order mark, blank lines, a line of exactly the
+    /// limit and one byte over it, bytes that are not UTF-8, lines across
+    /// the 8 MiB end of a block.
+    #[test]
+    fn blocks_hold_the_lines_one_at_a_time_reading_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = "x".repeat(MAX_LINE_BYTES);
+        let mut many = String::new();
+        while many.len() < (9 << 20) {
+            many.push_str(&format!(
+                "{{\"n\":{},\"s\":\"{}\"}}\n",
+                many.len(),
+                "s".repeat(3000)
+            ));
+        }
+        let inputs: Vec<(&str, Vec<u8>)> = vec![
+            ("empty", Vec::new()),
+            ("plain", b"a\nb\nc\n".to_vec()),
+            ("no end", b"a\n\nb".to_vec()),
+            ("crlf", b"\xEF\xBB\xBFa\r\nb\r\n\r\nlast\r".to_vec()),
+            ("blank", b"\n\n".to_vec()),
+            ("at the limit", format!("a\n{big}\nb\n").into_bytes()),
+            ("over the limit", format!("a\n{big}x\nb\n").into_bytes()),
+            ("over at the end", format!("a\n{big}x").into_bytes()),
+            ("not utf-8", b"a\nb\xFF\nc\n".to_vec()),
+            ("many", many.clone().into_bytes()),
+            ("many, then bad", [many.as_bytes(), b"\xC3\n"].concat()),
+        ];
+        for (name, bytes) in inputs {
+            let path = dir.path().join("in.jsonl");
+            std::fs::write(&path, &bytes).unwrap();
+            let path = path.to_str().unwrap();
+            let want = one_by_one(path);
+            for max_lines in [1, 2, 16_384] {
+                let (got, blocks) = by_blocks(path, max_lines);
+                assert!(got == want, "{name}, {max_lines} lines a block");
+                if name.starts_with("many") && max_lines > 2 {
+                    assert!(blocks >= 2, "{name}: 9 MiB in one block");
+                }
+            }
+        }
+        // What the oracle says, for the record.
+        let path = dir.path().join("crlf.jsonl");
+        std::fs::write(&path, b"\xEF\xBB\xBFa\r\nb\n").unwrap();
+        assert_eq!(
+            by_blocks(path.to_str().unwrap(), 8).0,
+            (vec![(1, "a".to_string()), (2, "b".to_string())], None)
+        );
+        std::fs::write(&path, format!("a\n{big}x\nb\n")).unwrap();
+        assert_eq!(
+            by_blocks(path.to_str().unwrap(), 8).0,
+            (
+                vec![(1, "a".to_string())],
+                Some(("line_too_long".to_string(), Some(2)))
+            )
+        );
+    }
 }

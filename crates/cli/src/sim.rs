@@ -267,6 +267,54 @@ fn json_lines_ahead(
     })
 }
 
+/// `gavel sim` over a JSON Lines file: blocks of lines read here, each
+/// read and decided in shares on every thread of the run, borrowing the
+/// lines (no copy of a case), and folded into the run in file order. A
+/// bad line stops the run after the cases before it are folded.
+fn json_lines_run(
+    file: &str,
+    engine: &Engine,
+    run: &mut SimRun<'_, '_>,
+    tick: &impl Fn(usize),
+    sink: &mut impl FnMut(&ResultRow<'_>) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    let threads = run.threads();
+    let mut ordinal = 0;
+    let mut decided = 0;
+    for_each_line_block(file, CHUNK_CASES, |block| {
+        let numbered: Vec<(usize, &str, usize)> = block
+            .iter()
+            .map(|&(number, line)| {
+                if !line.trim().is_empty() {
+                    ordinal += 1;
+                }
+                (number, line, ordinal)
+            })
+            .collect();
+        crate::input::in_order(
+            &numbered,
+            CASES_PER_SHARE,
+            threads,
+            |share| {
+                let mut out = Vec::with_capacity(share.len());
+                let bad = sim::decide_lines(engine, share, &mut out);
+                (out, bad)
+            },
+            |(cases, bad)| {
+                for case in &cases {
+                    run.add_line(case, sink)?;
+                }
+                decided += cases.len();
+                tick(decided);
+                bad.map_or(Ok(()), |e| Err(cases_failure(file, &e, None)))
+            },
+        )
+    })
+}
+
+/// Cases a thread reads and decides at a time in [`json_lines_run`].
+const CASES_PER_SHARE: usize = 1024;
+
 /// A JSON Lines file of results or changes, written as they come.
 struct LinesFile {
     path: String,
@@ -398,7 +446,7 @@ pub fn run(bundle: &str, args: &DatasetArgs, format: OutputFormat) -> Result<Exi
     // The first results are kept for the JSON report; past the limit they
     // are dropped, and only the file (if any) has them.
     let mut inline: Option<Vec<ResultRow<'static>>> = (format == OutputFormat::Json).then(Vec::new);
-    let mut sink = |_: &Case, row: &ResultRow<'_>| -> Result<(), Failure> {
+    let mut sink = |row: &ResultRow<'_>| -> Result<(), Failure> {
         if let Some(f) = file.as_mut() {
             f.write(row)?;
         }
@@ -412,10 +460,18 @@ pub fn run(bundle: &str, args: &DatasetArgs, format: OutputFormat) -> Result<Exi
         Ok(())
     };
     let mut run = SimRun::new(&engine, config);
-    for_each_case(dataset, &[&b], config.threads, |case| {
-        run.push(case, &mut sink)
-    })?;
-    let report = run.finish(&mut sink)?;
+    match dataset {
+        Dataset::File(file) if file != "-" && file_format(file)? == CaseFormat::JsonLines => {
+            json_lines_run(file, &engine, &mut run, &tick, &mut sink)?;
+        }
+        _ => {
+            let mut each = |_: &Case, row: &ResultRow<'_>| sink(row);
+            for_each_case(dataset, &[&b], config.threads, |case| {
+                run.push(case, &mut each)
+            })?;
+        }
+    }
+    let report = run.finish(&mut |_: &Case, row: &ResultRow<'_>| sink(row))?;
     if let Some(f) = file {
         f.finish()?;
     }

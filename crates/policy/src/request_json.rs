@@ -100,11 +100,12 @@ pub(crate) fn read(text: &str) -> Option<Request<'_>> {
 /// borrowed from the text: what the quick reader is sure of, as serde's
 /// `RawCase` would hold it.
 #[derive(Debug, Default)]
-pub(crate) struct CaseFields<'a> {
+pub(crate) struct CaseFields<'a, 'b> {
     pub case_id: Option<&'a str>,
     pub agent: Option<&'a str>,
     pub action: Option<&'a str>,
-    pub context: Option<Value<'static>>,
+    /// Its strings as `copy` made them: borrowed, or owned.
+    pub context: Option<Value<'b>>,
     pub timestamp: Option<&'a str>,
     pub subject: Option<&'a str>,
     pub request_id: Option<&'a str>,
@@ -116,8 +117,13 @@ pub(crate) struct CaseFields<'a> {
 /// The case a JSON Lines line holds, when the quick reader is sure of it:
 /// every field once, `agent` and `action` strings, `context` an object or
 /// `null`, the others strings or `null`. Anything else is `None`, and the
-/// line goes to serde, which also words what is wrong.
-pub(crate) fn read_case(text: &str) -> Option<CaseFields<'_>> {
+/// line goes to serde, which also words what is wrong. The context's
+/// strings are what `copy` makes of them: borrowed from `text`, or copied
+/// once into a context that outlives it.
+pub(crate) fn read_case<'a, 'b>(
+    text: &'a str,
+    copy: &impl Fn(&'a str) -> Cow<'b, str>,
+) -> Option<CaseFields<'a, 'b>> {
     let mut r = Reader {
         text,
         bytes: text.as_bytes(),
@@ -152,7 +158,7 @@ pub(crate) fn read_case(text: &str) -> Option<CaseFields<'_>> {
                     4
                 }
                 "context" => {
-                    c.context = match r.value_as(0, &|s| Cow::Owned(s.to_string()))? {
+                    c.context = match r.value_as(0, copy)? {
                         v @ Value::Object(_) => Some(v),
                         Value::Null => None,
                         _ => return None,
@@ -307,12 +313,13 @@ impl<'a> Reader<'a> {
             b'"' => self.string().map(|s| Value::String(text(s))),
             b'{' => {
                 self.at += 1;
-                let mut entries: Vec<(Cow<'b, str>, Value<'b>)> = Vec::new();
                 self.space();
                 if self.peek()? == b'}' {
                     self.at += 1;
-                    return Some(Value::Object(entries));
+                    return Some(Value::Object(Vec::new()));
                 }
+                // Most objects are small: one allocation, no growth on the way.
+                let mut entries: Vec<(Cow<'b, str>, Value<'b>)> = Vec::with_capacity(4);
                 loop {
                     self.space();
                     let key = self.string()?;

@@ -715,3 +715,89 @@ fn json_lines_blocks_read_ahead_keep_file_order_and_stop_at_a_bad_line() {
         );
     }
 }
+
+/// A JSON Lines dataset is read and decided in shares on every thread,
+/// borrowing its lines; a JSON array of the same cases goes through the
+/// run one case at a time. Both give the same report (summary, examples,
+/// rule hits, failures) and the same result rows, on 1, 2 and 3 threads,
+/// over cases of every outcome, with expectations met and missed, ids
+/// given and made up, and lines the quick reader leaves to serde.
+#[test]
+fn json_lines_in_shares_report_what_a_json_array_of_the_same_cases_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = "fixtures/sim/bundle.yaml";
+    let n = 36_000;
+    let mut cases = Vec::with_capacity(n);
+    for i in 0..n {
+        let score = (i / 15 * 13) % 105;
+        let action = ["quarantine", "allow", "escalate", "reindex", "delete"][i % 5];
+        let category = ["phishing", "spam", "news"][i % 3];
+        let mut case = format!(
+            "\"agent\":\"inbox.triage\",\"action\":\"{action}\",\"context\":{{\"risk_score\":{score},\"category\":\"{category}\",\"sender\":{{\"domain\":\"example.com\"}}}}"
+        );
+        match i % 11 {
+            // An expectation met or missed, by effect or by rule.
+            0 => case.push_str(",\"expected_effect\":\"deny\""),
+            1 => case.push_str(",\"expected_rule\":null"),
+            2 => case.push_str(",\"expected_rule\":\"sim-quarantine-high-risk\""),
+            _ => {}
+        }
+        // Ids given (one with an escape, read by serde), or made up.
+        let id = match i % 13 {
+            0 => String::new(),
+            1 => format!("\"case_id\":\"c\\u002d{i}\","),
+            2 => format!("\"request_id\":\"r-{i}\","),
+            _ => format!("\"case_id\":\"c-{i}\","),
+        };
+        cases.push(format!("{{{id}{case}}}"));
+    }
+    let lines = dir.path().join("cases.jsonl");
+    std::fs::write(&lines, cases.join("\n") + "\n").unwrap();
+    let array = dir.path().join("cases.json");
+    std::fs::write(&array, format!("[{}]", cases.join(",\n"))).unwrap();
+    let run = |dataset: &Path, threads: &str| {
+        let file = dir.path().join("results.jsonl");
+        let mut r = sim_json(&[
+            bundle,
+            "--dataset",
+            dataset.to_str().unwrap(),
+            "--results",
+            file.to_str().unwrap(),
+            "--threads",
+            threads,
+        ]);
+        r.as_object_mut().unwrap().remove("dataset");
+        (r, std::fs::read_to_string(&file).unwrap())
+    };
+    let (report, rows) = run(&array, "1");
+    assert_eq!(report["summary"]["total_cases"], n);
+    for kind in [
+        "allow_count",
+        "deny_count",
+        "approval_count",
+        "no_match_count",
+    ] {
+        assert!(
+            report["summary"][kind].as_u64().unwrap() > 100,
+            "{kind}: {report}"
+        );
+    }
+    assert_eq!(report["examples"].as_array().unwrap().len(), 4, "{report}");
+    assert_eq!(rows.lines().count(), n);
+    let passed = |want: bool| {
+        rows.lines()
+            .filter(|l| l.contains(&format!("\"passed\":{want}")))
+            .count()
+    };
+    assert!(
+        passed(true) > 100 && passed(false) > 100,
+        "expectations met and missed"
+    );
+    assert!(rows.contains("\"case_id\":\"case-14\""), "a made-up id");
+    assert!(rows.contains("\"case_id\":\"c-14\""), "an escaped id read");
+    for threads in ["1", "2", "3"] {
+        let (r, l) = run(&lines, threads);
+        assert_eq!(r, report, "JSON Lines on {threads} threads");
+        assert!(l == rows, "result rows on {threads} threads");
+    }
+}

@@ -134,9 +134,9 @@ struct RawCase<'a> {
     owned_context: Option<Value<'static>>,
 }
 
-impl<'a> From<crate::request_json::CaseFields<'a>> for RawCase<'a> {
+impl<'a> From<crate::request_json::CaseFields<'a, 'static>> for RawCase<'a> {
     /// The context is already owned: `into_case` then has nothing to copy.
-    fn from(c: crate::request_json::CaseFields<'a>) -> Self {
+    fn from(c: crate::request_json::CaseFields<'a, 'static>) -> Self {
         let owned = |s: Option<&str>| s.map(str::to_string);
         RawCase {
             case_id: owned(c.case_id),
@@ -246,13 +246,70 @@ pub fn parse_case_line(
     if line.trim().is_empty() {
         return Ok(None);
     }
-    let raw = match crate::request_json::read_case(line) {
+    let raw = match crate::request_json::read_case(line, &|s| Cow::Owned(s.to_string())) {
         Some(quick) => RawCase::from(quick),
         None => serde_json::from_str(line).map_err(|e| json_error(&e, number - 1))?,
     };
     raw.into_case(ordinal, Some(number))
         .map(Some)
         .map_err(|m| error(number, m))
+}
+
+/// A JSON Lines case as the simulator decides and reports it, its strings
+/// borrowed from the line wherever the line holds them as they are (the
+/// batch path: no copy of a case's strings, see [`parse_case_line_as_read`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseLine<'a> {
+    pub case_id: Cow<'a, str>,
+    pub agent: Cow<'a, str>,
+    pub action: Cow<'a, str>,
+    pub context: Value<'a>,
+    pub timestamp: Option<jiff::Timestamp>,
+    pub expected_effect: Option<Effect>,
+    /// The rule that should decide (`Some(None)`: no rule should match).
+    pub expected_rule: Option<Option<Cow<'a, str>>>,
+    /// The line of its file.
+    pub line: usize,
+}
+
+impl From<Case> for CaseLine<'static> {
+    fn from(c: Case) -> Self {
+        CaseLine {
+            case_id: Cow::Owned(c.case_id),
+            agent: Cow::Owned(c.agent),
+            action: Cow::Owned(c.action),
+            context: c.context,
+            timestamp: c.timestamp,
+            expected_effect: c.expected_effect,
+            expected_rule: c.expected_rule.map(|r| r.map(Cow::Owned)),
+            line: c.line.unwrap_or_default(),
+        }
+    }
+}
+
+/// [`parse_case_line`] without copying: the same case (as a [`CaseLine`];
+/// `subject`, which no decision reads, left out) and the same errors, its
+/// strings borrowed from `line` when the quick reader is sure of it.
+pub fn parse_case_line_as_read(
+    line: &str,
+    number: usize,
+    ordinal: usize,
+) -> Result<Option<CaseLine<'_>>, DatasetError> {
+    let Some(c) = crate::request_json::read_case(line, &Cow::Borrowed) else {
+        return Ok(parse_case_line(line, number, ordinal)?.map(CaseLine::from));
+    };
+    let id = c.case_id.or(c.request_id);
+    let fail = |m: String| error(number, m);
+    Ok(Some(CaseLine {
+        case_id: id.map_or_else(|| Cow::Owned(format!("case-{ordinal}")), Cow::Borrowed),
+        agent: Cow::Borrowed(c.agent.unwrap_or_default()),
+        action: Cow::Borrowed(c.action.unwrap_or_default()),
+        context: c.context.unwrap_or_else(|| Value::Object(Vec::new())),
+        timestamp: c.timestamp.map(parse_timestamp).transpose().map_err(fail)?,
+        expected_effect: c.expected_effect.map(effect).transpose().map_err(fail)?,
+        expected_rule: c.expected_rule.map(|r| r.map(Cow::Borrowed)),
+        line: number,
+    }))
 }
 
 /// Reads cases from a whole text (a JSON array must be read this way; JSON
@@ -786,6 +843,11 @@ mod tests {
             by_serde(line),
             "the quick reader differs from serde on {line}"
         );
+        assert_eq!(
+            parse_case_line_as_read(line, 1, 7),
+            by_serde(line).map(|c| c.map(CaseLine::from)),
+            "the borrowing reader differs from serde on {line}"
+        );
     }
 
     #[test]
@@ -800,7 +862,7 @@ mod tests {
             r#"{"agent":"a.b","action":"x","expected_effect":null,"subject":null,"timestamp":null}"#,
         ] {
             assert!(
-                crate::request_json::read_case(line).is_some(),
+                crate::request_json::read_case(line, &Cow::Borrowed).is_some(),
                 "not read quickly: {line}"
             );
             same_case(line);
@@ -855,6 +917,10 @@ mod tests {
             let sep = if spaced { " , " } else { "," };
             let line = format!("{{{}}}", parts.join(sep));
             prop_assert_eq!(parse_case_line(&line, 1, 7), by_serde(&line));
+            prop_assert_eq!(
+                parse_case_line_as_read(&line, 1, 7),
+                by_serde(&line).map(|c| c.map(CaseLine::from))
+            );
         }
     }
 

@@ -21,8 +21,9 @@ use serde::Serialize;
 use serde::ser::SerializeMap;
 
 pub use dataset::{
-    CASE_FIELDS, Case, CaseFormat, CsvCases, DatasetError, LoggedDecision, fixture_cases,
-    parse_case_line, parse_cases, parse_decision_log, parse_logged_decision,
+    CASE_FIELDS, Case, CaseFormat, CaseLine, CsvCases, DatasetError, LoggedDecision, fixture_cases,
+    parse_case_line, parse_case_line_as_read, parse_cases, parse_decision_log,
+    parse_logged_decision,
 };
 pub use synthetic::{SyntheticCases, synthetic_cases, synthetic_dataset};
 
@@ -160,13 +161,45 @@ pub struct Failure {
 impl Failure {
     /// The failure `row` records for `case`, if it missed its expectation.
     pub fn of(case: &Case, row: &ResultRow<'_>) -> Option<Failure> {
+        Failure::seen(&Seen::of(case), row)
+    }
+
+    fn seen(case: &Seen<'_>, row: &ResultRow<'_>) -> Option<Failure> {
         (row.passed == Some(false)).then(|| Failure {
-            case_id: case.case_id.clone(),
+            case_id: case.case_id.to_string(),
             expected: case.expected_effect.unwrap_or(row.effect),
             actual: row.effect,
-            expected_rule: case.expected_rule.clone(),
+            expected_rule: case.expected_rule.map(|r| r.map(str::to_string)),
             actual_rule: row.matched_rule.as_deref().map(str::to_string),
         })
+    }
+}
+
+/// What folding a decided case into a run reads of it.
+struct Seen<'c> {
+    case_id: &'c str,
+    expected_effect: Option<Effect>,
+    expected_rule: Option<Option<&'c str>>,
+    context: &'c crate::value::Value<'c>,
+}
+
+impl<'c> Seen<'c> {
+    fn of(case: &'c Case) -> Self {
+        Seen {
+            case_id: &case.case_id,
+            expected_effect: case.expected_effect,
+            expected_rule: case.expected_rule.as_ref().map(Option::as_deref),
+            context: &case.context,
+        }
+    }
+
+    fn line(case: &'c CaseLine<'_>) -> Self {
+        Seen {
+            case_id: &case.case_id,
+            expected_effect: case.expected_effect,
+            expected_rule: case.expected_rule.as_ref().map(Option::as_deref),
+            context: &case.context,
+        }
     }
 }
 
@@ -260,12 +293,68 @@ pub fn decide_all(engine: &Engine, cases: &[Case], config: &SimConfig<'_>) -> Ve
 }
 
 fn decide_one(engine: &Engine, c: &Case) -> CaseResult {
-    let d = engine.decide_parts(&c.agent, &c.action, &c.context, c.timestamp);
+    decide_request(engine, &c.agent, &c.action, &c.context, c.timestamp)
+}
+
+fn decide_request(
+    engine: &Engine,
+    agent: &str,
+    action: &str,
+    context: &crate::value::Value<'_>,
+    timestamp: Option<jiff::Timestamp>,
+) -> CaseResult {
+    let d = engine.decide_parts(agent, action, context, timestamp);
     CaseResult {
         effect: d.effect,
         rule: d.rule.map(|r| r.rank()),
         errors: d.errors.len(),
     }
+}
+
+/// A JSON Lines case decided, for [`SimRun::add_line`].
+#[derive(Debug)]
+pub struct DecidedLine<'a> {
+    case: CaseLine<'a>,
+    result: CaseResult,
+}
+
+/// Reads and decides a share of a JSON Lines case file: `(line number,
+/// text, ordinal)` (the ordinal names a case without an id, see
+/// [`parse_case_line`]), blank lines skipped. Work for any thread: the
+/// share is then folded in file order by [`SimRun::add_line`], and gives
+/// the same report whatever the number of threads. A bad line ends the
+/// share: the cases before it, and its error.
+///
+/// Only the first case of each kind of outcome in the share keeps its
+/// context (a report's example is the first case of its kind in the file,
+/// so a later one of the same share is never needed): the rest are freed
+/// here, on the thread that made them.
+pub fn decide_lines<'a>(
+    engine: &Engine,
+    lines: &[(usize, &'a str, usize)],
+    out: &mut Vec<DecidedLine<'a>>,
+) -> Option<DatasetError> {
+    let mut kept = [false; 4];
+    for &(number, text, ordinal) in lines {
+        let mut case = match parse_case_line_as_read(text, number, ordinal) {
+            Ok(Some(case)) => case,
+            Ok(None) => continue,
+            Err(e) => return Some(e),
+        };
+        let result = decide_request(
+            engine,
+            &case.agent,
+            &case.action,
+            &case.context,
+            case.timestamp,
+        );
+        match kept.get_mut(slot(result.rule.is_some(), result.effect)) {
+            Some(k @ false) => *k = true,
+            _ => case.context = crate::value::Value::Null,
+        }
+        out.push(DecidedLine { case, result });
+    }
+    None
 }
 
 /// Decides a chunk on up to `threads` threads, in order.
@@ -323,19 +412,19 @@ struct Counts {
     compute: u64,
 }
 
-fn slot(rule: Option<&CompiledRule>, effect: Effect) -> usize {
-    match (rule, effect) {
-        (None, _) => 3,
-        (Some(_), Effect::Allow) => 0,
-        (Some(_), Effect::Deny) => 1,
-        (Some(_), Effect::NeedsApproval) => 2,
+fn slot(matched: bool, effect: Effect) -> usize {
+    match (matched, effect) {
+        (false, _) => 3,
+        (true, Effect::Allow) => 0,
+        (true, Effect::Deny) => 1,
+        (true, Effect::NeedsApproval) => 2,
     }
 }
 
 impl Counts {
     fn add(&mut self, rule: Option<&CompiledRule>, r: &CaseResult) {
         self.total += 1;
-        if let Some(c) = self.outcomes.get_mut(slot(rule, r.effect)) {
+        if let Some(c) = self.outcomes.get_mut(slot(rule.is_some(), r.effect)) {
             *c += 1;
         }
         if r.errors > 0 {
@@ -437,6 +526,11 @@ impl<'e, 'p> SimRun<'e, 'p> {
         }
     }
 
+    /// The threads the run was given.
+    pub fn threads(&self) -> usize {
+        self.config.threads
+    }
+
     /// Adds a case. When a chunk is full it is decided, and `each` gets
     /// every case of it with its result row, in case order.
     pub fn push<E, F>(&mut self, case: Case, each: &mut F) -> Result<(), E>
@@ -510,8 +604,28 @@ impl<'e, 'p> SimRun<'e, 'p> {
         Ok(())
     }
 
+    /// Folds a case decided by [`decide_lines`] into the totals, and gives
+    /// `each` its row. Shares are folded in file order, after everything
+    /// pushed before them was flushed (a run reading JSON Lines this way
+    /// takes no [`SimRun::push`]).
+    pub fn add_line<E>(
+        &mut self,
+        decided: &DecidedLine<'_>,
+        each: &mut impl FnMut(&ResultRow<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let row = self.fold(&Seen::line(&decided.case), &decided.result);
+        each(&row)
+    }
+
     /// Folds one decided case into the totals and makes its row.
     fn add<'c>(&mut self, case: &'c Case, r: &CaseResult) -> ResultRow<'c>
+    where
+        'e: 'c,
+    {
+        self.fold(&Seen::of(case), r)
+    }
+
+    fn fold<'c>(&mut self, case: &Seen<'c>, r: &CaseResult) -> ResultRow<'c>
     where
         'e: 'c,
     {
@@ -521,25 +635,22 @@ impl<'e, 'p> SimRun<'e, 'p> {
             *h += 1;
         }
         let reason = matched.map_or(crate::engine::NO_MATCH_REASON, |m| m.reason());
-        if let Some(e @ None) = self.examples.get_mut(slot(matched, r.effect)) {
+        if let Some(e @ None) = self.examples.get_mut(slot(matched.is_some(), r.effect)) {
             *e = Some(Example {
-                case_id: case.case_id.clone(),
+                case_id: case.case_id.to_string(),
                 effect: r.effect,
                 matched_rule: matched.map(|m| m.id().to_string()),
                 reason: reason.to_string(),
                 no_match: matched.is_none(),
-                context: case.context_json(),
+                context: serde_json::to_value(case.context).unwrap_or(serde_json::Value::Null),
             });
         }
         let matched_rule = matched.map(CompiledRule::id);
         let effect_ok = case.expected_effect.is_none_or(|e| e == r.effect);
-        let rule_ok = case
-            .expected_rule
-            .as_ref()
-            .is_none_or(|e| e.as_deref() == matched_rule);
+        let rule_ok = case.expected_rule.is_none_or(|e| e == matched_rule);
         let expects = case.expected_effect.is_some() || case.expected_rule.is_some();
         let row = ResultRow {
-            case_id: Cow::Borrowed(&case.case_id),
+            case_id: Cow::Borrowed(case.case_id),
             effect: r.effect,
             matched_rule: matched_rule.map(Cow::Borrowed),
             reason: Cow::Borrowed(reason),
@@ -551,7 +662,7 @@ impl<'e, 'p> SimRun<'e, 'p> {
         if expects {
             self.tested += 1;
         }
-        if let Some(f) = Failure::of(case, &row) {
+        if let Some(f) = Failure::seen(case, &row) {
             self.failed += 1;
             if self.failures.len() < MAX_LISTED_FAILURES {
                 self.failures.push(f);
