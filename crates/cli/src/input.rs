@@ -186,7 +186,7 @@ pub fn for_each_line(
 }
 
 /// The lines of `path` as [`for_each_line`] reads them, given to `each` a
-/// block at a time (up to `max_lines` lines, or about 8 MiB), for work that
+/// block at a time (up to `max_lines` lines, or about 4 MiB), for work that
 /// goes on in parallel. A line that cannot be read stops the read after
 /// the lines before it are given.
 ///
@@ -197,7 +197,10 @@ pub fn for_each_line_block(
     max_lines: usize,
     mut each: impl FnMut(&[(usize, &str)]) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
-    const BLOCK_BYTES: usize = 8 << 20;
+    const BLOCK_BYTES: usize = 4 << 20;
+    // A read asks for at most this much: what is read past a block's end
+    // is moved to the front before the next one.
+    const READ: usize = 256 << 10;
     let max_lines = max_lines.max(1);
     let mut input: Box<dyn Read> = if path == "-" {
         Box::new(std::io::stdin().lock())
@@ -205,18 +208,18 @@ pub fn for_each_line_block(
         Box::new(std::fs::File::open(path).map_err(|e| unreadable(path, &e))?)
     };
     // Room for a block, the line that crosses its end and a read (a line
-    // is never longer than `MAX_LINE_BYTES`) after what is left of the
-    // last block; see `ROOM` below.
-    const ROOM: usize = BLOCK_BYTES + MAX_LINE_BYTES + (1 << 16);
-    let mut buf = vec![0u8; 2 * ROOM];
+    // is never longer than `MAX_LINE_BYTES`): a block starts at most one
+    // line's length into the buffer (see below), so it always fits.
+    const ROOM: usize = BLOCK_BYTES + MAX_LINE_BYTES + READ;
+    let mut buf = vec![0u8; ROOM + MAX_LINE_BYTES];
     // The text read is `buf[..filled]`; the next line starts at `at`.
     let (mut filled, mut at, mut eof, mut number) = (0, 0, false, 0);
     let mut spans: Vec<(usize, usize, usize)> = Vec::new();
     let mut block: Vec<(usize, &str)> = Vec::new();
     loop {
-        // What is left moves to the front when the room after it is short:
-        // at most once for every `ROOM` bytes read, so it costs at most
-        // one copy of the text however small the blocks.
+        // What is left (a line and a read at most) moves to the front when
+        // the room after it is short: once every `MAX_LINE_BYTES` read at
+        // most, so however small the blocks, the text is copied about once.
         if buf.len() - at < ROOM {
             buf.copy_within(at..filled, 0);
             (filled, at) = (filled - at, 0);
@@ -230,7 +233,8 @@ pub fn for_each_line_block(
                 Some(p) => (at + p, at + p + 1),
                 None if rest.len() <= MAX_LINE_BYTES && !eof => {
                     let read = loop {
-                        match input.read(buf.get_mut(filled..).unwrap_or_default()) {
+                        let room = buf.get_mut(filled..(filled + READ).min(ROOM + MAX_LINE_BYTES));
+                        match input.read(room.unwrap_or_default()) {
                             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                             read => break read,
                         }
@@ -488,7 +492,7 @@ mod tests {
     /// and stops where and as it stops: line endings (`\n`, `\r\n`, none
     /// at the end), a byte order mark, blank lines, a line of exactly the
     /// limit and one byte over it, bytes that are not UTF-8, lines across
-    /// the 8 MiB end of a block.
+    /// the 4 MiB end of a block.
     #[test]
     fn blocks_hold_the_lines_one_at_a_time_reading_gives() {
         let dir = tempfile::tempdir().unwrap();
