@@ -211,37 +211,32 @@ pub fn for_each_line_block(
     // is never longer than `MAX_LINE_BYTES`): a block starts at most one
     // line's length into the buffer (see below), so it always fits.
     const ROOM: usize = BLOCK_BYTES + MAX_LINE_BYTES + READ;
-    let mut buf = vec![0u8; ROOM + MAX_LINE_BYTES];
-    // The text read is `buf[..filled]`; the next line starts at `at`.
-    let (mut filled, mut at, mut eof, mut number) = (0, 0, false, 0);
+    // Reads append to the list, so its memory is touched (and the system
+    // asked for pages) only as far as the text goes.
+    let mut buf: Vec<u8> = Vec::with_capacity(ROOM + MAX_LINE_BYTES);
+    // The next line starts at `at`.
+    let (mut at, mut eof, mut number) = (0, false, 0);
     let mut spans: Vec<(usize, usize, usize)> = Vec::new();
     let mut block: Vec<(usize, &str)> = Vec::new();
     loop {
         // What is left (a line and a read at most) moves to the front when
         // the room after it is short: once every `MAX_LINE_BYTES` read at
         // most, so however small the blocks, the text is copied about once.
-        if buf.len() - at < ROOM {
-            buf.copy_within(at..filled, 0);
-            (filled, at) = (filled - at, 0);
+        if buf.capacity() - at < ROOM {
+            buf.drain(..at);
+            at = 0;
         }
         let block_start = at;
         spans.clear();
         let mut stop = None;
         while spans.len() < max_lines && at - block_start < BLOCK_BYTES {
-            let rest = buf.get(at..filled).unwrap_or_default();
+            let rest = buf.get(at..).unwrap_or_default();
             let (end, next) = match memchr::memchr(b'\n', rest) {
                 Some(p) => (at + p, at + p + 1),
                 None if rest.len() <= MAX_LINE_BYTES && !eof => {
-                    let read = loop {
-                        let room = buf.get_mut(filled..(filled + READ).min(ROOM + MAX_LINE_BYTES));
-                        match input.read(room.unwrap_or_default()) {
-                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                            read => break read,
-                        }
-                    };
-                    match read {
+                    match input.by_ref().take(READ as u64).read_to_end(&mut buf) {
                         Ok(0) => eof = true,
-                        Ok(n) => filled += n,
+                        Ok(_) => {}
                         Err(e) => {
                             stop = Some(unreadable(path, &e));
                             break;
@@ -250,7 +245,7 @@ pub fn for_each_line_block(
                     continue;
                 }
                 None if rest.is_empty() => break,
-                None => (filled, filled),
+                None => (buf.len(), buf.len()),
             };
             number += 1;
             if end - at > MAX_LINE_BYTES {
@@ -281,8 +276,18 @@ pub fn for_each_line_block(
             at = next;
         }
         block.clear();
+        // The block's text checked in one call (long runs of ASCII go
+        // fastest that way), each line then a slice of it: its ends sit
+        // next to ASCII line breaks or after a whole byte order mark. Only
+        // a block that is not UTF-8 is checked a line at a time, to say
+        // which line and where.
+        let whole = std::str::from_utf8(buf.get(block_start..at).unwrap_or_default()).ok();
         for &(number, from, to) in &spans {
-            match std::str::from_utf8(buf.get(from..to).unwrap_or_default()) {
+            let line = match whole.and_then(|t| t.get(from - block_start..to - block_start)) {
+                Some(text) => Ok(text),
+                None => std::str::from_utf8(buf.get(from..to).unwrap_or_default()),
+            };
+            match line {
                 Ok(text) => block.push((number, text)),
                 Err(e) => {
                     stop = Some(line_failure(
@@ -307,7 +312,7 @@ pub fn for_each_line_block(
         if let Some(e) = stop {
             return Err(e);
         }
-        if eof && at >= filled {
+        if eof && at >= buf.len() {
             return Ok(());
         }
     }

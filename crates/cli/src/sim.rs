@@ -281,7 +281,7 @@ fn json_lines_run(
     let threads = run.threads();
     let mut ordinal = 0;
     let mut decided = 0;
-    for_each_line_block(file, CHUNK_CASES, |block| {
+    for_each_line_block(file, LINES_PER_BLOCK, |block| {
         let numbered: Vec<(usize, &str, usize)> = block
             .iter()
             .map(|&(number, line)| {
@@ -314,6 +314,9 @@ fn json_lines_run(
 
 /// Cases a thread reads and decides at a time in [`json_lines_run`].
 const CASES_PER_SHARE: usize = 1024;
+/// Lines read at a time in [`json_lines_run`] (or 4 MiB): the threads
+/// wait for each block's last share, so few blocks keep them busy.
+const LINES_PER_BLOCK: usize = 65_536;
 
 /// A JSON Lines file of results or changes, written as they come.
 struct LinesFile {
