@@ -33,6 +33,8 @@ fn common_scorecards_are_read_in_one_pass_as_the_tree_reads_them() {
         r#"{"scenario_scores":{"z":1,"a":0.5,"m":-2},"forecast":null}"#,
         r#"{"alignment":null,"raroi":9007199254740992}"#,
         r#"{"raroi":-9007199254740992,"confidence":1e-300,"adapter_roi":1.5e-3}"#,
+        // Integral values written as decimals, below 2^53.
+        r#"{"raroi":2.0,"confidence":1.0,"sandbox_roi":-3.0,"scenario_scores":{"a":0.0}}"#,
         "{}",
     ] {
         assert!(agrees(line), "not read in one pass: {line}");
