@@ -133,15 +133,7 @@ impl<'p> Lines<'p> {
         if let Some(rest) = line.strip_suffix(b"\n") {
             line = rest.strip_suffix(b"\r").unwrap_or(rest);
         } else if read > MAX_LINE_BYTES {
-            return Err(line_failure(
-                self.path,
-                number,
-                "line_too_long",
-                format!(
-                    "line {number} is longer than {} MiB, the limit for one line; put one record on each line",
-                    MAX_LINE_BYTES >> 20
-                ),
-            ));
+            return Err(too_long(self.path, number));
         }
         let mut from = start;
         if number == 1 && line.starts_with(b"\xEF\xBB\xBF") {
@@ -152,18 +144,34 @@ impl<'p> Lines<'p> {
 
     /// `bytes` as text, or the failure naming line `number`.
     fn text<'b>(&self, number: usize, bytes: &'b [u8]) -> Result<&'b str, Failure> {
-        std::str::from_utf8(bytes).map_err(|e| {
-            line_failure(
-                self.path,
-                number,
-                "unreadable",
-                format!(
-                    "line {number} is not UTF-8 text (invalid byte at column {})",
-                    e.valid_up_to() + 1
-                ),
-            )
-        })
+        std::str::from_utf8(bytes).map_err(|e| not_utf8(self.path, number, &e))
     }
+}
+
+/// Line `number` of `path` is over [`MAX_LINE_BYTES`].
+fn too_long(path: &str, number: usize) -> Failure {
+    line_failure(
+        path,
+        number,
+        "line_too_long",
+        format!(
+            "line {number} is longer than {} MiB, the limit for one line; put one record on each line",
+            MAX_LINE_BYTES >> 20
+        ),
+    )
+}
+
+/// Line `number` of `path` is not UTF-8.
+fn not_utf8(path: &str, number: usize, e: &std::str::Utf8Error) -> Failure {
+    line_failure(
+        path,
+        number,
+        "unreadable",
+        format!(
+            "line {number} is not UTF-8 text (invalid byte at column {})",
+            e.valid_up_to() + 1
+        ),
+    )
 }
 
 /// Calls `each` with every line of `path` (1-based line number, text
@@ -217,7 +225,6 @@ pub fn for_each_line_block(
     // The next line starts at `at`.
     let (mut at, mut eof, mut number) = (0, false, 0);
     let mut spans: Vec<(usize, usize, usize)> = Vec::new();
-    let mut block: Vec<(usize, &str)> = Vec::new();
     loop {
         // What is left (a line and a read at most) moves to the front when
         // the room after it is short: once every `MAX_LINE_BYTES` read at
@@ -249,15 +256,7 @@ pub fn for_each_line_block(
             };
             number += 1;
             if end - at > MAX_LINE_BYTES {
-                stop = Some(line_failure(
-                    path,
-                    number,
-                    "line_too_long",
-                    format!(
-                        "line {number} is longer than {} MiB, the limit for one line; put one record on each line",
-                        MAX_LINE_BYTES >> 20
-                    ),
-                ));
+                stop = Some(too_long(path, number));
                 break;
             }
             let mut from = at;
@@ -275,7 +274,7 @@ pub fn for_each_line_block(
             spans.push((number, from, to));
             at = next;
         }
-        block.clear();
+        let mut block = Vec::with_capacity(spans.len());
         // The block's text checked in one call (long runs of ASCII go
         // fastest that way), each line then a slice of it: its ends sit
         // next to ASCII line breaks or after a whole byte order mark. Only
@@ -290,15 +289,7 @@ pub fn for_each_line_block(
             match line {
                 Ok(text) => block.push((number, text)),
                 Err(e) => {
-                    stop = Some(line_failure(
-                        path,
-                        number,
-                        "unreadable",
-                        format!(
-                            "line {number} is not UTF-8 text (invalid byte at column {})",
-                            e.valid_up_to() + 1
-                        ),
-                    ));
+                    stop = Some(not_utf8(path, number, &e));
                     break;
                 }
             }
@@ -306,9 +297,6 @@ pub fn for_each_line_block(
         if !block.is_empty() {
             each(&block)?;
         }
-        // The block's lines borrow `buf`: the list is emptied before the
-        // buffer moves.
-        block = recycle(block);
         if let Some(e) = stop {
             return Err(e);
         }
@@ -316,13 +304,6 @@ pub fn for_each_line_block(
             return Ok(());
         }
     }
-}
-
-/// An empty list of lines, keeping the memory of `old`, free of its
-/// borrows.
-fn recycle<'b>(mut old: Vec<(usize, &str)>) -> Vec<(usize, &'b str)> {
-    old.clear();
-    old.into_iter().map(|_| (0, "")).collect()
 }
 
 /// A failure located at a line of `path`.
