@@ -490,7 +490,7 @@ fn render(
     out: &mut Vec<u8>,
 ) -> std::io::Result<()> {
     if format == OutputFormat::Json {
-        serde_json::to_writer(&mut *out, e).map_err(std::io::Error::other)?;
+        gavel_governance::write_evaluation(out, e).map_err(std::io::Error::other)?;
         return out.write_all(b"\n");
     }
     let label;
@@ -968,7 +968,13 @@ impl Run<'_> {
     fn flush_runs(&mut self) -> Result<(), Failure> {
         if let (Some(runs), Some(c)) = (self.runs.as_mut(), &self.console) {
             if !runs.is_empty() {
-                let next = RunBatch::new(self.run_at.clone(), self.actor.clone());
+                // The next batch is likely the size of this one.
+                let next = RunBatch::with_capacity(
+                    self.run_at.clone(),
+                    self.actor.clone(),
+                    runs.len(),
+                    runs.lines().len(),
+                );
                 let batch = std::mem::replace(runs, next);
                 let writer = match &mut self.writer {
                     Some(w) => w,

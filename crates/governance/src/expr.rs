@@ -836,16 +836,43 @@ impl Expr {
     /// Whether the condition holds; `Err` skips the rule.
     pub fn holds(&self, vars: &[Val<'_>]) -> Result<bool, EvalError> {
         // Truthiness of Python's and/or is the and/or of truthiness, so
-        // boolean structure is decided without building values.
+        // boolean structure is decided without building values. The common
+        // nodes are decided here, the rest in `holds_otherwise`, which keeps
+        // this small (a batch of cards calls it millions of times).
+        match self {
+            Expr::VarCmp(i, op, n) => match vars.get(*i) {
+                // Two numbers, neither NaN: what `compare` answers, without
+                // its type checks.
+                Some(Val::Num(x)) if !x.is_nan() && !n.is_nan() => Ok(match op {
+                    Cmp::Lt => x < n,
+                    Cmp::Le => x <= n,
+                    Cmp::Gt => x > n,
+                    Cmp::Ge => x >= n,
+                    Cmp::Eq => x == n,
+                    Cmp::Ne => x != n,
+                }),
+                _ => self.holds_otherwise(vars),
+            },
+            Expr::Is(e, negated) => match **e {
+                Expr::Var(i) => Ok(matches!(vars.get(i), None | Some(Val::None)) != *negated),
+                _ => self.holds_otherwise(vars),
+            },
+            Expr::And(a, b) => Ok(a.holds(vars)? && b.holds(vars)?),
+            Expr::Or(a, b) => Ok(a.holds(vars)? || b.holds(vars)?),
+            Expr::Not(e) => Ok(!e.holds(vars)?),
+            _ => self.holds_otherwise(vars),
+        }
+    }
+
+    /// [`Expr::holds`] for the nodes it does not decide itself.
+    #[inline(never)]
+    fn holds_otherwise(&self, vars: &[Val<'_>]) -> Result<bool, EvalError> {
         match self {
             Expr::VarCmp(i, op, n) => compare(
                 *op,
                 vars.get(*i).copied().unwrap_or(Val::None),
                 Val::Num(*n),
             ),
-            Expr::And(a, b) => Ok(a.holds(vars)? && b.holds(vars)?),
-            Expr::Or(a, b) => Ok(a.holds(vars)? || b.holds(vars)?),
-            Expr::Not(e) => Ok(!e.holds(vars)?),
             other => other.eval(vars).map(Val::truthy),
         }
     }

@@ -35,6 +35,7 @@
 
 pub mod canary;
 pub mod expr;
+mod json_out;
 mod overrides;
 mod scorecard;
 
@@ -839,7 +840,8 @@ pub fn evaluate(card: &Scorecard<'_>, policy: &Policy, ovr: &OverrideInput) -> E
     let below: Vec<String> = scores
         .iter()
         .filter(|(name, s)| policy.scenario_thresholds.get(*name).is_some_and(|t| s < t))
-        .map(|(name, _)| format!("{name}_below_min"))
+        // One allocation of the right size (`format!` grows the string).
+        .map(|(name, _)| [name, "_below_min"].concat())
         .collect();
     if !below.is_empty() {
         return done(limit, below, overrides, None, false);
@@ -991,7 +993,12 @@ pub fn decision_log_record(card: &Scorecard<'_>, e: &Evaluation, unix_seconds: i
 /// same, without building a JSON object first (a batch of 100,000 cards
 /// writes 100,000 of them).
 pub fn decision_log_line(card: &Scorecard<'_>, e: &Evaluation, unix_seconds: i64) -> String {
-    serde_json::to_string(&LogLine::new(card, e, unix_seconds)).unwrap_or_default()
+    let mut out = Vec::with_capacity(256);
+    // Only `str`s and ASCII are written, so both cannot fail.
+    match json_out::log_line(&mut out, &LogLine::new(card, e, unix_seconds)) {
+        Ok(()) => String::from_utf8(out).unwrap_or_default(),
+        Err(_) => String::new(),
+    }
 }
 
 /// [`decision_log_line`] appended to `out` (without a line break).
@@ -1001,7 +1008,13 @@ pub fn write_decision_log_line(
     e: &Evaluation,
     unix_seconds: i64,
 ) -> serde_json::Result<()> {
-    serde_json::to_writer(out, &LogLine::new(card, e, unix_seconds))
+    json_out::log_line(out, &LogLine::new(card, e, unix_seconds))
+}
+
+/// An evaluation as one line of JSON (without a line break), byte for
+/// byte what `serde_json` writes for it.
+pub fn write_evaluation(out: &mut Vec<u8>, e: &Evaluation) -> serde_json::Result<()> {
+    json_out::evaluation(out, e)
 }
 
 /// The borderline queue's record of a scorecard decided `borderline`

@@ -70,6 +70,18 @@ impl RunBatch {
         }
     }
 
+    /// A batch with room for `runs` runs whose lines take `bytes` in all
+    /// (a batch of thousands of runs then grows its block of lines once,
+    /// not a dozen times, each a copy of what it holds).
+    pub fn with_capacity(at: String, actor: Option<String>, runs: usize, bytes: usize) -> RunBatch {
+        RunBatch {
+            at,
+            actor,
+            lines: String::with_capacity(bytes),
+            runs: Vec::with_capacity(runs),
+        }
+    }
+
     /// Adds a run with its decision-log line (one line of JSON).
     pub fn push(
         &mut self,
