@@ -274,6 +274,16 @@ impl Appender {
         self.end_record()
     }
 
+    /// Appends records already written as lines of JSON, each followed by
+    /// a line break.
+    fn append_lines(&mut self, lines: &str) -> Result<(), Failure> {
+        self.line.extend_from_slice(lines.as_bytes());
+        if self.line.len() >= APPEND_BLOCK {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
     /// Appends a record already written as one line of JSON.
     fn append_line(&mut self, record: &str) -> Result<(), Failure> {
         self.line.extend_from_slice(record.as_bytes());
@@ -527,18 +537,29 @@ fn render(
 
 /// Lines of a JSON Lines file evaluated at a time on every core (when no
 /// override is given: an override's single use is decided in order).
-const LINES_PER_BLOCK: usize = 8192;
+const LINES_PER_BLOCK: usize = 65_536;
 const LINES_PER_SHARE: usize = 512;
 
 /// What a worker made of its share of a block: each line's output, log
-/// line and queue record, one after the other in its buffers.
+/// line and queue record, one after the other in its buffers (log lines
+/// and queue records each followed by a line break, as their files hold
+/// them).
 #[derive(Default)]
 struct Share<'l> {
     items: Vec<Item<'l>>,
     out: Vec<u8>,
-    log: Vec<u8>,
-    queue: Vec<u8>,
+    log: String,
+    queue: String,
     summary: BatchSummary,
+}
+
+/// Where a line's pieces end in its share's buffers (past a log line's and
+/// a queue record's line break).
+#[derive(Clone, Copy, Default)]
+struct Ends {
+    out: usize,
+    log: usize,
+    queue: usize,
 }
 
 enum Item<'l> {
@@ -547,9 +568,7 @@ enum Item<'l> {
     Done {
         workflow_id: Option<&'l str>,
         verdict: Verdict,
-        out: usize,
-        log: usize,
-        queue: usize,
+        ends: Ends,
     },
     /// Left to [`Run::line`], in order (it says what is wrong, if anything).
     Other { number: usize, line: &'l str },
@@ -571,9 +590,10 @@ impl Shared<'_> {
     fn share<'l>(&self, lines: &[(usize, &'l str)]) -> std::io::Result<Share<'l>> {
         let mut s = Share {
             out: Vec::with_capacity(lines.len() * 160),
-            log: Vec::with_capacity(if self.log { lines.len() * 240 } else { 0 }),
             ..Share::default()
         };
+        let mut log = Vec::with_capacity(if self.log { lines.len() * 240 } else { 0 });
+        let mut queue = Vec::new();
         for &(number, line) in lines {
             if line.trim().is_empty() {
                 continue;
@@ -585,12 +605,14 @@ impl Shared<'_> {
             let e = evaluate(&card, self.policy, &OverrideInput::default());
             s.summary.add(&e);
             if self.log {
-                write_decision_log_line(&mut s.log, &card, &e, self.unix_seconds)
+                write_decision_log_line(&mut log, &card, &e, self.unix_seconds)
                     .map_err(std::io::Error::other)?;
+                log.push(b'\n');
             }
             if self.queue && e.verdict == Verdict::Borderline {
-                serde_json::to_writer(&mut s.queue, &borderline_record(&card, &e, &self.now))
+                serde_json::to_writer(&mut queue, &borderline_record(&card, &e, &self.now))
                     .map_err(std::io::Error::other)?;
+                queue.push(b'\n');
             }
             render(
                 self.format,
@@ -601,11 +623,17 @@ impl Shared<'_> {
             s.items.push(Item::Done {
                 workflow_id: card.workflow_id,
                 verdict: e.verdict,
-                out: s.out.len(),
-                log: s.log.len(),
-                queue: s.queue.len(),
+                ends: Ends {
+                    out: s.out.len(),
+                    log: log.len(),
+                    queue: queue.len(),
+                },
             });
         }
+        // Checked here, on the worker, so that the thread printing the
+        // lines in order takes them as they are.
+        s.log = String::from_utf8(log).map_err(std::io::Error::other)?;
+        s.queue = String::from_utf8(queue).map_err(std::io::Error::other)?;
         Ok(s)
     }
 }
@@ -797,49 +825,78 @@ impl Run<'_> {
     fn emit_share(&mut self, p: &str, share: std::io::Result<Share<'_>>) -> Result<(), Failure> {
         let share =
             share.map_err(|e| Failure::new("internal", format!("cannot write a result: {e}")))?;
-        let (mut out, mut log, mut queue) = (0, 0, 0);
-        for item in &share.items {
-            match *item {
-                Item::Other { number, line } => self.line(p, number, line)?,
+        let mut from = Ends::default();
+        let mut first = 0;
+        for (i, item) in share.items.iter().enumerate() {
+            if let Item::Other { number, line } = *item {
+                let done = share.items.get(first..i).unwrap_or_default();
+                from = self.emit_done(&share, done, from)?;
+                first = i + 1;
+                self.line(p, number, line)?;
+            }
+        }
+        let done = share.items.get(first..).unwrap_or_default();
+        self.emit_done(&share, done, from)?;
+        self.summary.merge(share.summary);
+        Ok(())
+    }
+
+    /// Logs, records, queues and prints `items`, lines of `share` in a row
+    /// that were evaluated there, whose pieces start at `from` in its
+    /// buffers: each piece as one block. Where they end.
+    fn emit_done(
+        &mut self,
+        share: &Share<'_>,
+        items: &[Item<'_>],
+        from: Ends,
+    ) -> Result<Ends, Failure> {
+        let Some(&Item::Done { ends: to, .. }) = items.last() else {
+            return Ok(from);
+        };
+        let internal = |what: &str| Failure::new("internal", format!("{what} is out of place"));
+        let lines = share
+            .log
+            .get(from.log..to.log)
+            .ok_or_else(|| internal("a block of decision-log lines"))?;
+        if let Some(l) = self.log.as_mut() {
+            l.append_lines(lines)?;
+        }
+        if let Some(runs) = self.runs.as_mut() {
+            let each = items.iter().filter_map(|item| match *item {
                 Item::Done {
                     workflow_id,
                     verdict,
-                    out: out_end,
-                    log: log_end,
-                    queue: queue_end,
-                } => {
-                    let record = std::str::from_utf8(&share.log[log..log_end]).map_err(|e| {
-                        Failure::new("internal", format!("a decision-log line is not UTF-8: {e}"))
-                    })?;
-                    if let Some(l) = self.log.as_mut() {
-                        l.append_line(record)?;
-                    }
-                    if let Some(runs) = self.runs.as_mut() {
-                        runs.push(workflow_id, verdict.as_str(), record);
-                        if due(runs, self.handed) {
-                            self.flush_runs()?;
-                        }
-                    }
-                    if let (Some(q), true) = (self.queue.as_mut(), queue_end > queue) {
-                        let record =
-                            std::str::from_utf8(&share.queue[queue..queue_end]).map_err(|e| {
-                                Failure::new(
-                                    "internal",
-                                    format!("a queue record is not UTF-8: {e}"),
-                                )
-                            })?;
-                        q.append_line(record)?;
-                    }
-                    self.out.extend_from_slice(&share.out[out..out_end]);
-                    if self.out.len() >= OUTPUT_BLOCK {
-                        self.flush()?;
-                    }
-                    (out, log, queue) = (out_end, log_end, queue_end);
-                }
+                    ends,
+                } => Some((
+                    workflow_id,
+                    verdict.as_str(),
+                    ends.log.wrapping_sub(from.log + 1),
+                )),
+                Item::Other { .. } => None,
+            });
+            if !runs.push_lines(lines, each) {
+                return Err(internal("a decision-log line"));
+            }
+            if due(runs, self.handed) {
+                self.flush_runs()?;
             }
         }
-        self.summary.merge(share.summary);
-        Ok(())
+        if let Some(q) = self.queue.as_mut() {
+            let records = share
+                .queue
+                .get(from.queue..to.queue)
+                .ok_or_else(|| internal("a block of queue records"))?;
+            q.append_lines(records)?;
+        }
+        let out = share
+            .out
+            .get(from.out..to.out)
+            .ok_or_else(|| internal("a block of results"))?;
+        self.out.extend_from_slice(out);
+        if self.out.len() >= OUTPUT_BLOCK {
+            self.flush()?;
+        }
+        Ok(to)
     }
 
     /// Evaluates one scorecard, consumes the override if it applied, and

@@ -1108,6 +1108,72 @@ mod tests {
         parse(src, &NAMES).unwrap().holds(vars)
     }
 
+    /// `holds` decides a name against a number itself (not through
+    /// `compare`): each operator at, below and above the number, NaN on
+    /// either side, and the other types, against what Python answers (and
+    /// against `eval`, the general path).
+    #[test]
+    fn a_name_against_a_number_holds_as_python_compares_them() {
+        use Cmp::*;
+        fn python(op: Cmp, v: Val<'_>, n: f64) -> Result<bool, EvalError> {
+            let x = match v {
+                Val::Num(x) => Some(x),
+                Val::Bool(b) => Some(f64::from(u8::from(b))),
+                Val::None | Val::Str(_) => None,
+            };
+            match (op, x) {
+                (Eq, x) => Ok(x == Some(n)),
+                (Ne, x) => Ok(x != Some(n)),
+                (_, None) => Err(EvalError::Type),
+                (_, Some(x)) if x.is_nan() || n.is_nan() => Err(EvalError::Type),
+                (Lt, Some(x)) => Ok(x < n),
+                (Le, Some(x)) => Ok(x <= n),
+                (Gt, Some(x)) => Ok(x > n),
+                (Ge, Some(x)) => Ok(x >= n),
+            }
+        }
+        let values = [
+            Val::Num(0.4),
+            Val::Num(0.5),
+            Val::Num(0.6),
+            Val::Num(-0.0),
+            Val::Num(f64::NAN),
+            Val::Num(f64::INFINITY),
+            Val::Bool(true),
+            Val::Bool(false),
+            Val::None,
+            Val::Str("0.5"),
+        ];
+        for n in [0.5, 0.0, 1.0, f64::NAN] {
+            for op in [Lt, Le, Gt, Ge, Eq, Ne] {
+                for v in values {
+                    let e = Expr::VarCmp(0, op, n);
+                    let want = python(op, v, n);
+                    assert_eq!(e.holds(&[v]), want, "{v:?} {op:?} {n}");
+                    assert_eq!(e.eval(&[v]).map(Val::truthy), want, "{v:?} {op:?} {n}");
+                }
+                // A slot past the values is None.
+                assert_eq!(Expr::VarCmp(3, op, n).holds(&[]), python(op, Val::None, n));
+            }
+        }
+    }
+
+    #[test]
+    fn is_none_holds_for_none_and_a_missing_slot_only() {
+        for (vars, none) in [
+            (&[Val::None][..], true),
+            (&[][..], true),
+            (&[Val::Num(0.0)][..], false),
+            (&[Val::Bool(false)][..], false),
+            (&[Val::Str("")][..], false),
+        ] {
+            for negated in [false, true] {
+                let e = Expr::Is(Box::new(Expr::Var(0)), negated);
+                assert_eq!(e.holds(vars), Ok(none != negated), "{vars:?} {negated}");
+            }
+        }
+    }
+
     #[test]
     fn python_semantics() {
         let v = [Val::Num(1.2), Val::Num(0.65), Val::Str("PASS")];

@@ -102,6 +102,43 @@ impl RunBatch {
         });
     }
 
+    /// Adds runs whose decision-log lines are `lines`, in order, each
+    /// followed by a line break (as the decision log holds them); `runs`
+    /// gives each one's workflow, verdict, and where its line ends in
+    /// `lines` (at its line break). One copy of the block, not one a line.
+    /// `false`, and nothing added, when the ends do not cut `lines` into
+    /// one line a run.
+    #[must_use]
+    pub fn push_lines<'w>(
+        &mut self,
+        lines: &str,
+        runs: impl IntoIterator<Item = (Option<&'w str>, &'static str, usize)>,
+    ) -> bool {
+        let base = self.lines.len();
+        let count = self.runs.len();
+        let mut start = 0;
+        for (workflow_id, verdict, end) in runs {
+            if end < start || lines.as_bytes().get(end) != Some(&b'\n') {
+                self.runs.truncate(count);
+                return false;
+            }
+            self.runs.push(BatchRun {
+                workflow_id: workflow_id.map(str::to_string),
+                verdict: Cow::Borrowed(verdict),
+                override_id: None,
+                start: base + start,
+                end: base + end,
+            });
+            start = end + 1;
+        }
+        if start != lines.len() {
+            self.runs.truncate(count);
+            return false;
+        }
+        self.lines.push_str(lines);
+        true
+    }
+
     /// The decision-log lines of the runs, each followed by a line break.
     pub fn lines(&self) -> &str {
         &self.lines
@@ -475,6 +512,48 @@ mod tests {
             override_id: None,
             log_line: serde_json::json!({"workflow_id": workflow, "verdict": verdict}).to_string(),
         }
+    }
+
+    #[test]
+    fn lines_pushed_as_a_block_make_the_batch_pushing_them_one_by_one_makes() {
+        let records = [
+            (Some("wf-1"), "promote", "{\"a\":1}"),
+            (None, "no_go", "{}"),
+            (Some("wf-é"), "pilot", "{\"b\":\"é\"}"),
+        ];
+        let mut one_by_one = RunBatch::new("t".into(), None);
+        one_by_one.push(Some("wf-0"), "demote", "{\"first\":0}");
+        let mut block = one_by_one.clone();
+        for (w, v, line) in records {
+            one_by_one.push(w, v, line);
+        }
+        let mut lines = String::new();
+        let mut ends = Vec::new();
+        for (w, v, line) in records {
+            lines.push_str(line);
+            ends.push((w, v, lines.len()));
+            lines.push('\n');
+        }
+        assert!(block.push_lines(&lines, ends.clone()));
+        assert_eq!(block, one_by_one);
+
+        // Ends that do not cut the block into lines add nothing.
+        let before = block.clone();
+        let wrong = [
+            // A line's end is not at a line break.
+            vec![(None, "promote", 3), (None, "promote", lines.len() - 1)],
+            // A line left over.
+            ends[..2].to_vec(),
+            // Out of order, and past the end.
+            vec![(None, "promote", ends[1].2), (None, "promote", ends[0].2)],
+            vec![(None, "promote", lines.len() + 5)],
+        ];
+        for ends in wrong {
+            assert!(!block.push_lines(&lines, ends.clone()), "{ends:?}");
+            assert_eq!(block, before);
+        }
+        assert!(block.push_lines("", []));
+        assert_eq!(block, before);
     }
 
     fn all() -> RunQuery {
