@@ -377,10 +377,15 @@ impl<'a> Reader<'a> {
             self.at += 1;
         }
         let int_start = self.at;
+        // The integer part's value, read as it is scanned (exact up to 15
+        // digits, the only case it is used in).
+        let mut value = 0u64;
         match self.next()? {
             b'0' => {}
-            b'1'..=b'9' => {
-                while let Some(b'0'..=b'9') = self.peek() {
+            d @ b'1'..=b'9' => {
+                value = u64::from(d - b'0');
+                while let Some(d @ b'0'..=b'9') = self.peek() {
+                    value = value.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
                     self.at += 1;
                 }
             }
@@ -401,17 +406,15 @@ impl<'a> Reader<'a> {
             }
             self.digits()?;
         }
-        let text = self.text.get(start..self.at)?;
         if integral {
             if int_digits > 15 {
                 return None;
             }
-            let digits = self.text.get(int_start..self.at)?;
-            let n = digits.parse::<u64>().ok()? as f64;
+            let n = value as f64;
             // Negated as a double, as serde does: `-0` is -0.0.
             return Some(if negative { -n } else { n });
         }
-        let n: f64 = text.parse().ok()?;
+        let n: f64 = self.text.get(start..self.at)?.parse().ok()?;
         n.is_finite().then_some(n)
     }
 
