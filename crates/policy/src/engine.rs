@@ -20,8 +20,9 @@ use crate::error::LoadError;
 use crate::model::{
     ActionPattern, AgentPattern, Budget, Bundle, Condition, Effect, Field, Op, Operand,
 };
+use crate::texts::TextTable;
 use crate::validate::{Format, parse_bundle};
-use crate::value::{Request, Value, same_text};
+use crate::value::{Request, Value};
 
 /// A rule as the engine holds it.
 #[derive(Debug, Clone)]
@@ -74,17 +75,18 @@ impl CompiledRule {
 #[derive(Debug)]
 pub struct Engine {
     rules: Box<[CompiledRule]>,
-    agents: FxHashMap<Box<str>, u32>,
+    agents: TextTable,
     agent_namespace: Vec<u32>,
-    namespaces: FxHashMap<Box<str>, u32>,
-    actions: FxHashMap<Box<str>, u32>,
+    namespaces: TextTable,
+    actions: TextTable,
     groups: FxHashMap<u64, Box<[u32]>>,
     /// The merged candidate list of every (agent, action) a request can
     /// resolve to, when they fit the budget; else the groups are merged per
     /// request.
     combos: Option<Combos>,
-    /// Every context path a condition reads, by slot (most read first).
-    slots: Box<[Slot]>,
+    /// Every context path a condition reads, by slot (most read first), and
+    /// how a request's values for them are found.
+    reads: Reads,
     /// Every enabled rule's conditions, compiled, rule after rule, each
     /// rule's followed by an [`END`] test holding its rank: a decision walks
     /// a rule's tests from its first (what the candidate lists hold) and
@@ -147,17 +149,76 @@ const LONG_LIST: usize = 24;
 #[derive(Debug)]
 struct Slot {
     path: Box<[Box<str>]>,
+    /// While compiling: each string's id, as conditions name them.
     texts: FxHashMap<Box<str>, u32>,
-    /// The same strings as a list, when there are few: a scan compares
-    /// lengths first and is cheaper than hashing the request's string.
-    few: Option<FewTexts>,
+    /// The same, as [`Fields`] looks a request's string up.
+    table: TextTable,
 }
 
-/// Strings with their ids, in id order.
-type FewTexts = Box<[(Box<str>, u32)]>;
+/// The slots, and how a request's values for the first [`CACHED`] of them
+/// are found in one pass over its context.
+#[derive(Debug)]
+struct Reads {
+    slots: Box<[Slot]>,
+    /// The cached slots whose path is one key, by that key.
+    keys: TextTable,
+    /// Those slots as a bit set.
+    key_bits: u32,
+    /// The cached slots whose path has more than one segment.
+    nested: Box<[u32]>,
+}
 
-/// Slots with up to this many strings find a request's string by a scan.
-const FEW_TEXTS: usize = 8;
+impl Reads {
+    fn new(slots: Vec<Slot>) -> Reads {
+        let slots: Box<[Slot]> = slots
+            .into_iter()
+            .map(|mut slot| {
+                slot.table = TextTable::new(slot.texts.iter().map(|(t, &id)| (&**t, id)));
+                slot
+            })
+            .collect();
+        let cached = slots.iter().take(CACHED).enumerate();
+        let keys = TextTable::new(cached.clone().filter_map(|(i, s)| match &*s.path {
+            [key] => Some((&**key, i as u32)),
+            _ => None,
+        }));
+        let key_bits = cached
+            .clone()
+            .filter(|(_, s)| s.path.len() == 1)
+            .fold(0, |bits, (i, _)| bits | 1 << i);
+        let nested = cached
+            .filter(|(_, s)| s.path.len() != 1)
+            .map(|(i, _)| i as u32)
+            .collect();
+        Reads {
+            slots,
+            keys,
+            key_bits,
+            nested,
+        }
+    }
+
+    /// The value of a slot in `context` and, when it is a string some
+    /// condition on the slot names, that string's id (else [`NO_TEXT`]).
+    fn find<'c, 'a>(&self, context: &'c Value<'a>, i: usize) -> (Option<&'c Value<'a>>, u32) {
+        let Some(slot) = self.slots.get(i) else {
+            return (None, NO_TEXT);
+        };
+        let value = lookup(context, &slot.path);
+        (value, slot.id_of(value))
+    }
+}
+
+impl Slot {
+    /// The id of a value among the slot's strings ([`NO_TEXT`] if none).
+    #[inline(always)]
+    fn id_of(&self, value: Option<&Value<'_>>) -> u32 {
+        match value {
+            Some(Value::String(s)) => self.table.get(s).unwrap_or(NO_TEXT),
+            _ => NO_TEXT,
+        }
+    }
+}
 
 /// The most entries the merged candidate lists may hold together, beyond
 /// sixteen a rule: past it, a bundle whose wildcard rules would repeat in
@@ -260,12 +321,12 @@ fn mask(ids: &[u32]) -> Option<u64> {
         .try_fold(0u64, |bits, &id| (id < 64).then(|| bits | 1 << id))
 }
 
-/// The context values of one request by slot, each looked up once, when a
-/// condition first reads it (the first [`CACHED`] slots; later ones are
-/// looked up each time).
+/// The context values of one request by slot: the first [`CACHED`] slots
+/// found together, in one pass over the context, when a condition first
+/// reads one of them; later ones looked up each time.
 struct Fields<'c, 'a> {
     context: &'c Value<'a>,
-    known: u32,
+    filled: bool,
     values: [Option<&'c Value<'a>>; CACHED],
     ids: [u32; CACHED],
 }
@@ -276,7 +337,7 @@ impl<'c, 'a> Fields<'c, 'a> {
     fn new(context: &'c Value<'a>) -> Self {
         Fields {
             context,
-            known: 0,
+            filled: false,
             values: [None; CACHED],
             ids: [NO_TEXT; CACHED],
         }
@@ -285,52 +346,61 @@ impl<'c, 'a> Fields<'c, 'a> {
     /// The value of a slot and, when it is a string some condition on the
     /// slot names, that string's id (else [`NO_TEXT`]).
     #[inline(always)]
-    fn get(&mut self, slots: &[Slot], slot: u32) -> (Option<&'c Value<'a>>, u32) {
+    fn get(&mut self, reads: &Reads, slot: u32) -> (Option<&'c Value<'a>>, u32) {
         let i = slot as usize;
-        if i < CACHED && self.known & (1 << i) != 0 {
+        if i < CACHED {
+            if !self.filled {
+                self.fill(reads);
+            }
             if let (Some(&value), Some(&id)) = (self.values.get(i), self.ids.get(i)) {
                 return (value, id);
             }
         }
-        self.resolve(slots, i)
+        reads.find(self.context, i)
     }
 
-    /// Looks a slot up in the context (and its string among the slot's).
+    /// Finds the cached slots' values: one pass over the context's keys for
+    /// the slots whose path is one key (the first entry of a key counts, and
+    /// `null` is missing, as [`lookup`] has it), a lookup for each nested one.
     #[inline(never)]
-    fn resolve(&mut self, slots: &[Slot], i: usize) -> (Option<&'c Value<'a>>, u32) {
-        let Some(slot) = slots.get(i) else {
-            return (None, NO_TEXT);
-        };
-        // A top-level key (most slots) is scanned here with `same_text`;
-        // routing `Value::get` itself through it measured 5 % more
-        // instructions a decision (the generic path loop, less inlining).
-        let value = match &*slot.path {
-            [key] => match self.context {
-                Value::Object(entries) => entries
-                    .iter()
-                    .find(|(k, _)| same_text(k, key))
-                    .map(|(_, v)| v)
-                    .filter(|v| !matches!(v, Value::Null)),
-                _ => None,
-            },
-            path => lookup(self.context, path),
-        };
-        let id = match (value, &slot.few) {
-            (Some(Value::String(s)), Some(few)) => few
-                .iter()
-                .find(|(t, _)| same_text(t, s))
-                .map_or(NO_TEXT, |&(_, id)| id),
-            (Some(Value::String(s)), None) => {
-                slot.texts.get(s.as_ref()).copied().unwrap_or(NO_TEXT)
+    fn fill(&mut self, reads: &Reads) {
+        self.filled = true;
+        let mut left = reads.key_bits;
+        if let Value::Object(entries) = self.context {
+            for (key, value) in entries {
+                if left == 0 {
+                    break;
+                }
+                let Some(i) = reads.keys.get(key) else {
+                    continue;
+                };
+                if left & (1 << i) == 0 {
+                    continue;
+                }
+                left &= !(1 << i);
+                if matches!(value, Value::Null) {
+                    continue;
+                }
+                if let (Some(v), Some(d), Some(slot)) = (
+                    self.values.get_mut(i as usize),
+                    self.ids.get_mut(i as usize),
+                    reads.slots.get(i as usize),
+                ) {
+                    *v = Some(value);
+                    *d = slot.id_of(Some(value));
+                }
             }
-            _ => NO_TEXT,
-        };
-        if let (Some(v), Some(d)) = (self.values.get_mut(i), self.ids.get_mut(i)) {
-            *v = value;
-            *d = id;
-            self.known |= 1 << i;
         }
-        (value, id)
+        for &i in &reads.nested {
+            let (value, id) = reads.find(self.context, i as usize);
+            if let (Some(v), Some(d)) = (
+                self.values.get_mut(i as usize),
+                self.ids.get_mut(i as usize),
+            ) {
+                *v = value;
+                *d = id;
+            }
+        }
     }
 }
 
@@ -414,7 +484,7 @@ impl Engine {
             .map(|(p, _)| Slot {
                 path: p.iter().map(|s| Box::from(s.as_str())).collect(),
                 texts: FxHashMap::default(),
-                few: None,
+                table: TextTable::new([]),
             })
             .collect();
         let mut tests = Vec::new();
@@ -492,26 +562,17 @@ impl Engine {
                 kind => kind,
             };
         }
+        let table =
+            |map: &FxHashMap<Box<str>, u32>| TextTable::new(map.iter().map(|(t, &id)| (&**t, id)));
         Engine {
             rules: rules.into_boxed_slice(),
-            agents,
+            agents: table(&agents),
             agent_namespace,
-            namespaces,
-            actions,
+            namespaces: table(&namespaces),
+            actions: table(&actions),
             groups,
             combos,
-            slots: slot_list
-                .into_iter()
-                .map(|mut slot| {
-                    if slot.texts.len() <= FEW_TEXTS {
-                        let mut few: Vec<_> =
-                            slot.texts.iter().map(|(t, &id)| (t.clone(), id)).collect();
-                        few.sort_by_key(|&(_, id)| id);
-                        slot.few = Some(few.into_boxed_slice());
-                    }
-                    slot
-                })
-                .collect(),
+            reads: Reads::new(slot_list),
             tests: tests.into_boxed_slice(),
             default_effect: bundle.metadata.default_effect,
             timezone: bundle.timezone.clone(),
@@ -552,7 +613,7 @@ impl Engine {
         let found = match self
             .combos
             .as_ref()
-            .and_then(|c| c.list(agent_key, action_key, &mut fields, &self.slots))
+            .and_then(|c| c.list(agent_key, action_key, &mut fields, &self.reads))
         {
             Some(list) => list
                 .iter()
@@ -584,7 +645,7 @@ impl Engine {
         while let Some(t) = self.tests.get(at) {
             at += 1;
             let (value, id) = if t.slot < END {
-                fields.get(&self.slots, t.slot)
+                fields.get(&self.reads, t.slot)
             } else if t.slot == END {
                 return Some(t.cond);
             } else {
@@ -713,12 +774,12 @@ impl Engine {
     #[inline(always)]
     fn keys(&self, agent: &str, action: &str) -> (u32, u32) {
         let agent_key = match self.agents.get(agent) {
-            Some(&id) => id,
+            Some(id) => id,
             None => namespace_of(agent)
-                .and_then(|ns| self.namespaces.get(ns).copied())
+                .and_then(|ns| self.namespaces.get(ns))
                 .unwrap_or(ANY),
         };
-        (agent_key, self.actions.get(action).copied().unwrap_or(ANY))
+        (agent_key, self.actions.get(action).unwrap_or(ANY))
     }
 
     /// The rules whose agent and action patterns match, in decision order.
@@ -940,7 +1001,7 @@ impl Combos {
         agent_key: u32,
         action_key: u32,
         fields: &mut Fields<'c, 'a>,
-        slots: &[Slot],
+        reads: &Reads,
     ) -> Option<&[u32]> {
         let span = self
             .spans
@@ -949,10 +1010,10 @@ impl Combos {
             None => (span.start, span.end),
             Some(index) => {
                 let exact = index.guards.iter().all(|&g| {
-                    !matches!(fields.get(slots, g).0, Some(v) if !matches!(v, Value::Number(_)))
+                    !matches!(fields.get(reads, g).0, Some(v) if !matches!(v, Value::Number(_)))
                 });
                 if exact {
-                    let (_, id) = fields.get(slots, index.slot);
+                    let (_, id) = fields.get(reads, index.slot);
                     index
                         .by_text
                         .get(id as usize)
@@ -1589,7 +1650,11 @@ mod tests {
             let engine = Engine::compile(&bundle);
             let combos = engine.combos.as_ref().expect("within the budget");
             if fields > 0 {
-                assert!(engine.slots.len() > CACHED, "{} slots", engine.slots.len());
+                assert!(
+                    engine.reads.slots.len() > CACHED,
+                    "{} slots",
+                    engine.reads.slots.len()
+                );
             } else {
                 assert!(!combos.indexes.is_empty());
                 assert!(combos.indexes.iter().any(|i| !i.guards.is_empty()));
@@ -1621,6 +1686,86 @@ mod tests {
             // The requests reach rules, not only the default.
             assert!(matched > 200, "{matched} of 2,000 matched");
         }
+    }
+
+    /// The one pass over a context finds, for every slot, the value and the
+    /// string id a lookup of the slot's path finds: keys in any order, keys
+    /// no condition reads, `null` (missing), a key given twice (the first
+    /// counts, even when it is `null`; decoding refuses this, a `Value` built
+    /// in code need not), nested paths and their flat dotted keys, slots past
+    /// the cache, and contexts that are not objects.
+    #[test]
+    fn one_pass_over_a_context_finds_what_a_lookup_finds() {
+        let mut rng = Rng(11);
+        // 20 single-key slots (past the cache of 16) and two nested ones.
+        let mut conditions = serde_json::Map::new();
+        for i in 0..20 {
+            conditions.insert(format!("k{i}"), json!(["a", "b", "x.com"][i % 3]));
+        }
+        conditions.insert("s.r".into(), json!("eu"));
+        conditions.insert(">=s.t".into(), json!(3));
+        let bundle = parse_bundle(
+            &json!({"apiVersion": "gavel/v1", "kind": "PolicyBundle",
+                "metadata": {"name": "reads", "actions": ["read"]},
+                "rules": [{"id": "reads-rule", "agent": "*", "action": "read", "effect": "allow",
+                    "reason": "r", "conditions": conditions},
+                    // Read twice: the nested paths take the first slots.
+                    {"id": "nested-rule", "agent": "*", "action": "read", "effect": "deny",
+                    "reason": "r", "conditions": {"s.r": "us", ">=s.t": 1}}]})
+            .to_string(),
+            Format::Json,
+        )
+        .expect("valid");
+        let engine = Engine::compile(&bundle);
+        let reads = &engine.reads;
+        assert!(reads.slots.len() > CACHED);
+        assert!(!reads.nested.is_empty());
+        let value = |rng: &mut Rng| -> Value<'static> {
+            match rng.below(7) {
+                0 => Value::Null,
+                1 => Value::Number(rng.below(5) as f64),
+                2 => Value::Bool(true),
+                3 => Value::String(["a", "b", "x.com", "eu", "zz"][rng.below(5) as usize].into()),
+                4 => Value::Object(vec![
+                    ("r".into(), Value::String("eu".into())),
+                    ("t".into(), Value::Number(4.0)),
+                ]),
+                _ => Value::String("a".into()),
+            }
+        };
+        let mut found = 0;
+        for _ in 0..3_000 {
+            let mut entries: Vec<(Cow<'static, str>, Value<'static>)> = Vec::new();
+            for _ in 0..rng.below(30) {
+                let key = match rng.below(6) {
+                    0 => "s".to_string(),
+                    1 => ["s.r", "s.t"][rng.below(2) as usize].to_string(),
+                    2 => format!("other{}", rng.below(4)),
+                    _ => format!("k{}", rng.below(22)),
+                };
+                entries.push((key.into(), value(&mut rng)));
+            }
+            let context = match rng.below(20) {
+                0 => Value::Array(vec![Value::Number(1.0)]),
+                1 => Value::Null,
+                _ => Value::Object(entries),
+            };
+            let mut fields = Fields::new(&context);
+            for i in 0..reads.slots.len() as u32 {
+                let want = reads.find(&context, i as usize);
+                let got = fields.get(reads, i);
+                assert_eq!(got.1, want.1, "slot {i} in {context:?}");
+                assert!(
+                    match (got.0, want.0) {
+                        (Some(g), Some(w)) => std::ptr::eq(g, w),
+                        (g, w) => g.is_none() && w.is_none(),
+                    },
+                    "slot {i} in {context:?}"
+                );
+                found += usize::from(want.1 != NO_TEXT);
+            }
+        }
+        assert!(found > 1_000, "{found} strings found");
     }
 
     /// Letters for a number (`0` → `a`, `7` → `h`, `26` → `ab`).
@@ -1664,9 +1809,9 @@ mod tests {
         assert_eq!(engine.decide(&r).rule_id(), Some("any-299"));
     }
 
-    /// A field compared with many strings (found by hashing) and one with
-    /// few (found by a scan) both find the request's string, nested or
-    /// not; a string no rule names matches none of them.
+    /// A field compared with many strings and one with few both find the
+    /// request's string, nested or not; a string no rule names matches none
+    /// of them.
     #[test]
     fn strings_are_found_among_many_or_few() {
         let mut rules: Vec<serde_json::Value> = (0..12)
@@ -1684,18 +1829,8 @@ mod tests {
             "metadata": {"name": "texts", "actions": ["read"]}, "rules": rules})
         .to_string();
         let engine = Engine::compile(&parse_bundle(&text, Format::Json).expect("valid"));
-        assert!(
-            engine
-                .slots
-                .iter()
-                .any(|s| s.texts.len() > FEW_TEXTS && s.few.is_none())
-        );
-        assert!(
-            engine
-                .slots
-                .iter()
-                .any(|s| s.texts.len() == 2 && s.few.is_some())
-        );
+        let sizes: Vec<usize> = engine.reads.slots.iter().map(|s| s.table.len()).collect();
+        assert!(sizes.contains(&12) && sizes.contains(&2), "{sizes:?}");
         let decide = |category: &str, region: &str| {
             let text = json!({"agent": "a.b", "action": "read",
                 "context": {"category": category, "sender": {"region": region}}})

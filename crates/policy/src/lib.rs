@@ -51,6 +51,7 @@ mod model;
 mod region;
 mod request_json;
 pub mod sim;
+mod texts;
 mod validate;
 mod value;
 mod yaml;

@@ -96,6 +96,11 @@ fn main() -> anyhow::Result<()> {
         Some(s) => s.parse().with_context(|| format!("budget `{s}`"))?,
         None => 8.0,
     });
+    // `--engines gavel,cedar`: time only these (and the floor); every
+    // engine is still checked for agreement.
+    let only: Option<Vec<String>> =
+        arg(&args, "--engines").map(|l| l.split(',').map(|e| e.trim().to_string()).collect());
+    let timed = |engine: &str| only.as_ref().is_none_or(|o| o.iter().any(|e| e == engine));
     let cpus = allowed_cpus();
     eprintln!("allowed CPUs: {cpus}");
     if cpus.contains(',') || cpus.contains('-') {
@@ -168,48 +173,59 @@ fn main() -> anyhow::Result<()> {
             json: None,
         });
         let mut engines = Engines::new(translations)?;
-        rows.push(time_peer(
-            "gavel",
-            &mut engines.gavel,
-            rules,
-            &texts,
-            budget,
-        )?);
-        rows.push(time_peer(
-            "cedar",
-            &mut engines.cedar,
-            rules,
-            &texts,
-            budget,
-        )?);
-        rows.push(time_peer(
-            "regorus",
-            &mut engines.regorus,
-            rules,
-            &texts,
-            budget,
-        )?);
+        if timed("gavel") {
+            rows.push(time_peer(
+                "gavel",
+                &mut engines.gavel,
+                rules,
+                &texts,
+                budget,
+            )?);
+        }
+        if timed("cedar") {
+            rows.push(time_peer(
+                "cedar",
+                &mut engines.cedar,
+                rules,
+                &texts,
+                budget,
+            )?);
+        }
+        if timed("regorus") {
+            rows.push(time_peer(
+                "regorus",
+                &mut engines.regorus,
+                rules,
+                &texts,
+                budget,
+            )?);
+        }
         match &mut engines.rvm {
+            Ok(_) if !timed("regorus-rvm") => {}
             Ok(rvm) => rows.push(time_peer("regorus-rvm", rvm, rules, &texts, budget)?),
             Err(e) => {
                 eprintln!("  regorus-rvm         refused: {e}");
                 refused.push(format!("regorus-rvm at {rules} rules: {e}"));
             }
         }
-        rows.push(time_peer(
-            "regorus-indexed",
-            &mut engines.regorus_indexed,
-            rules,
-            &texts,
-            budget,
-        )?);
-        rows.push(time_peer(
-            "regorus-indexed-rvm",
-            &mut engines.rvm_indexed,
-            rules,
-            &texts,
-            budget,
-        )?);
+        if timed("regorus-indexed") {
+            rows.push(time_peer(
+                "regorus-indexed",
+                &mut engines.regorus_indexed,
+                rules,
+                &texts,
+                budget,
+            )?);
+        }
+        if timed("regorus-indexed-rvm") {
+            rows.push(time_peer(
+                "regorus-indexed-rvm",
+                &mut engines.rvm_indexed,
+                rules,
+                &texts,
+                budget,
+            )?);
+        }
     }
 
     println!(
