@@ -359,36 +359,60 @@ impl<'c, 'a> Fields<'c, 'a> {
         reads.find(self.context, i)
     }
 
+    /// A cached slot's value and string id, once [`Fields::fill`] has run.
+    #[inline(always)]
+    fn cached(&self, i: usize) -> (Option<&'c Value<'a>>, u32) {
+        debug_assert!(self.filled && i < CACHED);
+        let i = i % CACHED;
+        match (self.values.get(i), self.ids.get(i)) {
+            (Some(&value), Some(&id)) => (value, id),
+            _ => (None, NO_TEXT),
+        }
+    }
+
+    /// Fills the cache unless it is filled.
+    #[inline(always)]
+    fn ready(&mut self, reads: &Reads) {
+        if !self.filled {
+            self.fill(reads);
+        }
+    }
+
     /// Finds the cached slots' values: one pass over the context's keys for
     /// the slots whose path is one key (the first entry of a key counts, and
     /// `null` is missing, as [`lookup`] has it), a lookup for each nested one.
     #[inline(never)]
     fn fill(&mut self, reads: &Reads) {
         self.filled = true;
-        let mut left = reads.key_bits;
+        // The slots whose key was met (its first entry counts).
+        let mut seen = 0u32;
         if let Value::Object(entries) = self.context {
             for (key, value) in entries {
-                if left == 0 {
-                    break;
-                }
                 let Some(i) = reads.keys.get(key) else {
                     continue;
                 };
-                if left & (1 << i) == 0 {
+                // `keys` holds cached slots only: `% CACHED` changes nothing
+                // but spares the bounds checks.
+                let i = i as usize % CACHED;
+                if seen & 1 << i != 0 {
                     continue;
                 }
-                left &= !(1 << i);
-                if matches!(value, Value::Null) {
-                    continue;
+                seen |= 1 << i;
+                if let Some(v) = self.values.get_mut(i) {
+                    *v = (!matches!(value, Value::Null)).then_some(value);
                 }
-                if let (Some(v), Some(d), Some(slot)) = (
-                    self.values.get_mut(i as usize),
-                    self.ids.get_mut(i as usize),
-                    reads.slots.get(i as usize),
-                ) {
-                    *v = Some(value);
-                    *d = slot.id_of(Some(value));
+                if seen == reads.key_bits {
+                    break;
                 }
+            }
+        }
+        while seen != 0 {
+            let i = seen.trailing_zeros() as usize;
+            seen &= seen - 1;
+            if let (Some(Some(Value::String(s))), Some(d), Some(slot)) =
+                (self.values.get(i), self.ids.get_mut(i), reads.slots.get(i))
+            {
+                *d = slot.table.get(s).unwrap_or(NO_TEXT);
             }
         }
         for &i in &reads.nested {
@@ -615,14 +639,21 @@ impl Engine {
             .as_ref()
             .and_then(|c| c.list(agent_key, action_key, &mut fields, &self.reads))
         {
-            Some(list) => list
-                .iter()
-                .find_map(|&first| self.rule_holds(first, &mut fields, &mut clock, &mut errors))
-                .and_then(|rank| self.rules.get(rank as usize)),
-            None => self.merged(agent_key, action_key).find(|rule| {
-                self.rule_holds(rule.tests.0, &mut fields, &mut clock, &mut errors)
-                    .is_some()
-            }),
+            Some(list) => {
+                if !list.is_empty() {
+                    fields.ready(&self.reads);
+                }
+                list.iter()
+                    .find_map(|&first| self.rule_holds(first, &mut fields, &mut clock, &mut errors))
+                    .and_then(|rank| self.rules.get(rank as usize))
+            }
+            None => {
+                fields.ready(&self.reads);
+                self.merged(agent_key, action_key).find(|rule| {
+                    self.rule_holds(rule.tests.0, &mut fields, &mut clock, &mut errors)
+                        .is_some()
+                })
+            }
         };
         Decision {
             effect: found.map_or(self.default_effect, |r| r.effect),
@@ -632,7 +663,7 @@ impl Engine {
     }
 
     /// The rank of the rule whose tests start at `first` when every one of
-    /// them holds.
+    /// them holds. `fields` must be filled ([`Fields::ready`]).
     #[inline(always)]
     fn rule_holds<'e, 'c, 'a>(
         &'e self,
@@ -644,7 +675,9 @@ impl Engine {
         let mut at = first as usize;
         while let Some(t) = self.tests.get(at) {
             at += 1;
-            let (value, id) = if t.slot < END {
+            let (value, id) = if (t.slot as usize) < CACHED {
+                fields.cached(t.slot as usize)
+            } else if t.slot < END {
                 fields.get(&self.reads, t.slot)
             } else if t.slot == END {
                 return Some(t.cond);

@@ -135,14 +135,18 @@ impl TextTable {
         let w = words(text.as_bytes());
         let mask = self.entries.len() - 1;
         let mut at = w.index(self.seed, self.shift);
-        for _ in 0..=self.reach {
+        let mut more = self.reach;
+        loop {
             let e = self.entries.get(at)?;
             if e.words == w && (w.len <= 16 || same_text(&e.text, text)) {
                 return Some(e.id);
             }
+            if more == 0 {
+                return None;
+            }
+            more -= 1;
             at = (at + 1) & mask;
         }
-        None
     }
 
     /// How many strings the table holds.
