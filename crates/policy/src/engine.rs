@@ -155,17 +155,17 @@ struct Slot {
     table: TextTable,
 }
 
-/// The slots, and how a request's values for the first [`CACHED`] of them
-/// are found in one pass over its context.
+/// The slots, and how a request's values for them are found. Slots whose
+/// path is one key come first: the first [`CACHED`] of them ([`Reads::flat`])
+/// are found together in one pass over the context; cached slots after them
+/// (nested paths) are looked up when first read.
 #[derive(Debug)]
 struct Reads {
     slots: Box<[Slot]>,
-    /// The cached slots whose path is one key, by that key.
+    /// The one-key slots that are cached, by that key.
     keys: TextTable,
-    /// Those slots as a bit set.
-    key_bits: u32,
-    /// The cached slots whose path has more than one segment.
-    nested: Box<[u32]>,
+    /// How many they are: slots `0..flat`.
+    flat: usize,
 }
 
 impl Reads {
@@ -177,25 +177,20 @@ impl Reads {
                 slot
             })
             .collect();
-        let cached = slots.iter().take(CACHED).enumerate();
-        let keys = TextTable::new(cached.clone().filter_map(|(i, s)| match &*s.path {
-            [key] => Some((&**key, i as u32)),
-            _ => None,
-        }));
-        let key_bits = cached
-            .clone()
-            .filter(|(_, s)| s.path.len() == 1)
-            .fold(0, |bits, (i, _)| bits | 1 << i);
-        let nested = cached
-            .filter(|(_, s)| s.path.len() != 1)
-            .map(|(i, _)| i as u32)
-            .collect();
-        Reads {
-            slots,
-            keys,
-            key_bits,
-            nested,
-        }
+        // One-key slots are first (`Engine::compile` orders them so).
+        let flat = slots
+            .iter()
+            .take(CACHED)
+            .take_while(|s| s.path.len() == 1)
+            .count();
+        let keys = TextTable::new(
+            slots
+                .iter()
+                .take(flat)
+                .enumerate()
+                .filter_map(|(i, s)| Some((&**s.path.first()?, i as u32))),
+        );
+        Reads { slots, keys, flat }
     }
 
     /// The value of a slot in `context` and, when it is a string some
@@ -321,12 +316,15 @@ fn mask(ids: &[u32]) -> Option<u64> {
         .try_fold(0u64, |bits, &id| (id < 64).then(|| bits | 1 << id))
 }
 
-/// The context values of one request by slot: the first [`CACHED`] slots
-/// found together, in one pass over the context, when a condition first
-/// reads one of them; later ones looked up each time.
+/// The context values of one request by slot: the one-key slots found
+/// together, in one pass over the context ([`Fields::fill`]); other cached
+/// slots each looked up once, when first read; slots past [`CACHED`] looked
+/// up each time.
 struct Fields<'c, 'a> {
     context: &'c Value<'a>,
     filled: bool,
+    /// The nested slots looked up so far, as a bit set.
+    known: u32,
     values: [Option<&'c Value<'a>>; CACHED],
     ids: [u32; CACHED],
 }
@@ -338,6 +336,7 @@ impl<'c, 'a> Fields<'c, 'a> {
         Fields {
             context,
             filled: false,
+            known: 0,
             values: [None; CACHED],
             ids: [NO_TEXT; CACHED],
         }
@@ -348,21 +347,35 @@ impl<'c, 'a> Fields<'c, 'a> {
     #[inline(always)]
     fn get(&mut self, reads: &Reads, slot: u32) -> (Option<&'c Value<'a>>, u32) {
         let i = slot as usize;
+        if i < reads.flat {
+            self.ready(reads);
+            return self.cached(i);
+        }
         if i < CACHED {
-            if !self.filled {
-                self.fill(reads);
+            if self.known & 1 << i == 0 {
+                self.nested(reads, i);
             }
-            if let (Some(&value), Some(&id)) = (self.values.get(i), self.ids.get(i)) {
-                return (value, id);
-            }
+            return self.cached(i);
         }
         reads.find(self.context, i)
     }
 
-    /// A cached slot's value and string id, once [`Fields::fill`] has run.
+    /// Looks a nested cached slot up and keeps what it found.
+    #[inline(never)]
+    fn nested(&mut self, reads: &Reads, i: usize) {
+        let (value, id) = reads.find(self.context, i);
+        if let (Some(v), Some(d)) = (self.values.get_mut(i), self.ids.get_mut(i)) {
+            *v = value;
+            *d = id;
+            self.known |= 1 << i;
+        }
+    }
+
+    /// A cached slot's value and string id: a one-key slot once
+    /// [`Fields::fill`] has run, a nested one once [`Fields::nested`] has.
     #[inline(always)]
     fn cached(&self, i: usize) -> (Option<&'c Value<'a>>, u32) {
-        debug_assert!(self.filled && i < CACHED);
+        debug_assert!(i < CACHED);
         let i = i % CACHED;
         match (self.values.get(i), self.ids.get(i)) {
             (Some(&value), Some(&id)) => (value, id),
@@ -378,14 +391,16 @@ impl<'c, 'a> Fields<'c, 'a> {
         }
     }
 
-    /// Finds the cached slots' values: one pass over the context's keys for
-    /// the slots whose path is one key (the first entry of a key counts, and
-    /// `null` is missing, as [`lookup`] has it), a lookup for each nested one.
+    /// Finds the one-key slots' values in one pass over the context's keys
+    /// (the first entry of a key counts, and `null` is missing, as [`lookup`]
+    /// has it).
     #[inline(never)]
     fn fill(&mut self, reads: &Reads) {
         self.filled = true;
-        // The slots whose key was met (its first entry counts).
+        // The slots whose key was met (its first entry counts), and all of
+        // them (`flat` is at most `CACHED`, 16).
         let mut seen = 0u32;
+        let all = (1u32 << reads.flat) - 1;
         if let Value::Object(entries) = self.context {
             for (key, value) in entries {
                 let Some(i) = reads.keys.get(key) else {
@@ -401,7 +416,7 @@ impl<'c, 'a> Fields<'c, 'a> {
                 if let Some(v) = self.values.get_mut(i) {
                     *v = (!matches!(value, Value::Null)).then_some(value);
                 }
-                if seen == reads.key_bits {
+                if seen == all {
                     break;
                 }
             }
@@ -413,16 +428,6 @@ impl<'c, 'a> Fields<'c, 'a> {
                 (self.values.get(i), self.ids.get_mut(i), reads.slots.get(i))
             {
                 *d = slot.table.get(s).unwrap_or(NO_TEXT);
-            }
-        }
-        for &i in &reads.nested {
-            let (value, id) = reads.find(self.context, i as usize);
-            if let (Some(v), Some(d)) = (
-                self.values.get_mut(i as usize),
-                self.ids.get_mut(i as usize),
-            ) {
-                *v = value;
-                *d = id;
             }
         }
     }
@@ -486,8 +491,7 @@ impl Engine {
             }
         }
 
-        // Slots: the paths conditions read, most read first (so that they
-        // are the ones a request caches).
+        // Slots: the paths conditions read.
         let mut uses: FxHashMap<&[String], usize> = FxHashMap::default();
         for r in &order {
             for c in &r.conditions {
@@ -497,7 +501,14 @@ impl Engine {
             }
         }
         let mut by_use: Vec<(&[String], usize)> = uses.into_iter().collect();
-        by_use.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        // One-key paths first (found in one pass over a request's context),
+        // each kind most read first (so that they are the ones cached).
+        by_use.sort_by(|a, b| {
+            (a.0.len() > 1)
+                .cmp(&(b.0.len() > 1))
+                .then(b.1.cmp(&a.1))
+                .then_with(|| a.0.cmp(b.0))
+        });
         let slots: FxHashMap<&[String], u32> = by_use
             .iter()
             .enumerate()
@@ -675,7 +686,7 @@ impl Engine {
         let mut at = first as usize;
         while let Some(t) = self.tests.get(at) {
             at += 1;
-            let (value, id) = if (t.slot as usize) < CACHED {
+            let (value, id) = if (t.slot as usize) < self.reads.flat {
                 fields.cached(t.slot as usize)
             } else if t.slot < END {
                 fields.get(&self.reads, t.slot)
@@ -1721,8 +1732,9 @@ mod tests {
         }
     }
 
-    /// The one pass over a context finds, for every slot, the value and the
-    /// string id a lookup of the slot's path finds: keys in any order, keys
+    /// The one pass over a context (and the nested slots' lookups, kept) find,
+    /// for every slot, the value and the string id a lookup of the slot's
+    /// path finds: keys in any order, keys
     /// no condition reads, `null` (missing), a key given twice (the first
     /// counts, even when it is `null`; decoding refuses this, a `Value` built
     /// in code need not), nested paths and their flat dotted keys, slots past
@@ -1730,75 +1742,87 @@ mod tests {
     #[test]
     fn one_pass_over_a_context_finds_what_a_lookup_finds() {
         let mut rng = Rng(11);
-        // 20 single-key slots (past the cache of 16) and two nested ones.
-        let mut conditions = serde_json::Map::new();
-        for i in 0..20 {
-            conditions.insert(format!("k{i}"), json!(["a", "b", "x.com"][i % 3]));
-        }
-        conditions.insert("s.r".into(), json!("eu"));
-        conditions.insert(">=s.t".into(), json!(3));
-        let bundle = parse_bundle(
-            &json!({"apiVersion": "gavel/v1", "kind": "PolicyBundle",
+        // 12 one-key slots and two nested ones, all cached; 20 and two, the
+        // nested ones and four one-key slots past the cache of 16.
+        for keys in [12, 20] {
+            let mut conditions = serde_json::Map::new();
+            for i in 0..keys {
+                conditions.insert(format!("k{i}"), json!(["a", "b", "x.com"][i % 3]));
+            }
+            conditions.insert("s.r".into(), json!("eu"));
+            conditions.insert(">=s.t".into(), json!(3));
+            let bundle = parse_bundle(
+                &json!({"apiVersion": "gavel/v1", "kind": "PolicyBundle",
                 "metadata": {"name": "reads", "actions": ["read"]},
                 "rules": [{"id": "reads-rule", "agent": "*", "action": "read", "effect": "allow",
                     "reason": "r", "conditions": conditions},
-                    // Read twice: the nested paths take the first slots.
+                    // Read twice: the nested paths are read most.
                     {"id": "nested-rule", "agent": "*", "action": "read", "effect": "deny",
                     "reason": "r", "conditions": {"s.r": "us", ">=s.t": 1}}]})
-            .to_string(),
-            Format::Json,
-        )
-        .expect("valid");
-        let engine = Engine::compile(&bundle);
-        let reads = &engine.reads;
-        assert!(reads.slots.len() > CACHED);
-        assert!(!reads.nested.is_empty());
-        let value = |rng: &mut Rng| -> Value<'static> {
-            match rng.below(7) {
-                0 => Value::Null,
-                1 => Value::Number(rng.below(5) as f64),
-                2 => Value::Bool(true),
-                3 => Value::String(["a", "b", "x.com", "eu", "zz"][rng.below(5) as usize].into()),
-                4 => Value::Object(vec![
-                    ("r".into(), Value::String("eu".into())),
-                    ("t".into(), Value::Number(4.0)),
-                ]),
-                _ => Value::String("a".into()),
-            }
-        };
-        let mut found = 0;
-        for _ in 0..3_000 {
-            let mut entries: Vec<(Cow<'static, str>, Value<'static>)> = Vec::new();
-            for _ in 0..rng.below(30) {
-                let key = match rng.below(6) {
-                    0 => "s".to_string(),
-                    1 => ["s.r", "s.t"][rng.below(2) as usize].to_string(),
-                    2 => format!("other{}", rng.below(4)),
-                    _ => format!("k{}", rng.below(22)),
-                };
-                entries.push((key.into(), value(&mut rng)));
-            }
-            let context = match rng.below(20) {
-                0 => Value::Array(vec![Value::Number(1.0)]),
-                1 => Value::Null,
-                _ => Value::Object(entries),
+                .to_string(),
+                Format::Json,
+            )
+            .expect("valid");
+            let engine = Engine::compile(&bundle);
+            let reads = &engine.reads;
+            assert_eq!(reads.flat, keys.min(CACHED));
+            assert_eq!(reads.slots.len() > CACHED, keys > 12);
+            assert!(
+                reads
+                    .slots
+                    .iter()
+                    .skip(reads.flat)
+                    .all(|s| s.path.len() == 2 || keys > 12)
+            );
+            let value = |rng: &mut Rng| -> Value<'static> {
+                match rng.below(7) {
+                    0 => Value::Null,
+                    1 => Value::Number(rng.below(5) as f64),
+                    2 => Value::Bool(true),
+                    3 => {
+                        Value::String(["a", "b", "x.com", "eu", "zz"][rng.below(5) as usize].into())
+                    }
+                    4 => Value::Object(vec![
+                        ("r".into(), Value::String("eu".into())),
+                        ("t".into(), Value::Number(4.0)),
+                    ]),
+                    _ => Value::String("a".into()),
+                }
             };
-            let mut fields = Fields::new(&context);
-            for i in 0..reads.slots.len() as u32 {
-                let want = reads.find(&context, i as usize);
-                let got = fields.get(reads, i);
-                assert_eq!(got.1, want.1, "slot {i} in {context:?}");
-                assert!(
-                    match (got.0, want.0) {
-                        (Some(g), Some(w)) => std::ptr::eq(g, w),
-                        (g, w) => g.is_none() && w.is_none(),
-                    },
-                    "slot {i} in {context:?}"
-                );
-                found += usize::from(want.1 != NO_TEXT);
+            let mut found = 0;
+            for _ in 0..3_000 {
+                let mut entries: Vec<(Cow<'static, str>, Value<'static>)> = Vec::new();
+                for _ in 0..rng.below(30) {
+                    let key = match rng.below(6) {
+                        0 => "s".to_string(),
+                        1 => ["s.r", "s.t"][rng.below(2) as usize].to_string(),
+                        2 => format!("other{}", rng.below(4)),
+                        _ => format!("k{}", rng.below(22)),
+                    };
+                    entries.push((key.into(), value(&mut rng)));
+                }
+                let context = match rng.below(20) {
+                    0 => Value::Array(vec![Value::Number(1.0)]),
+                    1 => Value::Null,
+                    _ => Value::Object(entries),
+                };
+                let mut fields = Fields::new(&context);
+                for i in 0..reads.slots.len() as u32 {
+                    let want = reads.find(&context, i as usize);
+                    let got = fields.get(reads, i);
+                    assert_eq!(got.1, want.1, "slot {i} in {context:?}");
+                    assert!(
+                        match (got.0, want.0) {
+                            (Some(g), Some(w)) => std::ptr::eq(g, w),
+                            (g, w) => g.is_none() && w.is_none(),
+                        },
+                        "slot {i} in {context:?}"
+                    );
+                    found += usize::from(want.1 != NO_TEXT);
+                }
             }
+            assert!(found > 1_000, "{found} strings found");
         }
-        assert!(found > 1_000, "{found} strings found");
     }
 
     /// Letters for a number (`0` → `a`, `7` → `h`, `26` → `ab`).
