@@ -8,7 +8,9 @@
 //! `taskset -c 0 cargo run --release -p gavel-bench-peers --bin peers`
 //!
 //! Options: `--sizes 100,1000` (default all three), `--budget SECONDS`
-//! (the longest one engine is timed at one size in one mode; default 8).
+//! (the longest one engine is timed at one size in one mode; default 8),
+//! `--engines gavel,cedar` (time only these and the floor; all are still
+//! checked for agreement).
 
 use std::time::{Duration, Instant};
 
