@@ -278,6 +278,20 @@ mod tests {
         }
     }
 
+    /// Past 16 bytes the words are not the string: two strings whose middle
+    /// and last words are swapped fold to the same words, and only the full
+    /// comparison tells them apart.
+    #[test]
+    fn long_strings_with_the_same_words_are_told_apart() {
+        let (a, b) = ("prefix00AAAAAAAABBBBBBBB", "prefix00BBBBBBBBAAAAAAAA");
+        assert_eq!(words(a.as_bytes()), words(b.as_bytes()));
+        let table = TextTable::new([(a, 7)]);
+        assert_eq!(table.get(a), Some(7));
+        assert_eq!(table.get(b), None);
+        let both = TextTable::new([(a, 1), (b, 2)]);
+        assert_eq!((both.get(a), both.get(b)), (Some(1), Some(2)));
+    }
+
     /// A few strings land on entries of their own, one probe each; many
     /// strings that share long prefixes and suffixes are still all found.
     #[test]
