@@ -424,10 +424,10 @@ impl<'c, 'a> Fields<'c, 'a> {
         while seen != 0 {
             let i = seen.trailing_zeros() as usize;
             seen &= seen - 1;
-            if let (Some(Some(Value::String(s))), Some(d), Some(slot)) =
+            if let (Some(&value), Some(d), Some(slot)) =
                 (self.values.get(i), self.ids.get_mut(i), reads.slots.get(i))
             {
-                *d = slot.table.get(s).unwrap_or(NO_TEXT);
+                *d = slot.id_of(value);
             }
         }
     }

@@ -102,6 +102,24 @@ fn main() -> anyhow::Result<()> {
     // engine is still checked for agreement.
     let only: Option<Vec<String>> =
         arg(&args, "--engines").map(|l| l.split(',').map(|e| e.trim().to_string()).collect());
+    const ENGINES: [&str; 6] = [
+        "gavel",
+        "cedar",
+        "regorus",
+        "regorus-rvm",
+        "regorus-indexed",
+        "regorus-indexed-rvm",
+    ];
+    if let Some(unknown) = only
+        .iter()
+        .flatten()
+        .find(|e| !ENGINES.contains(&e.as_str()))
+    {
+        bail!(
+            "--engines: no engine `{unknown}`; the engines are {}",
+            ENGINES.join(", ")
+        );
+    }
     let timed = |engine: &str| only.as_ref().is_none_or(|o| o.iter().any(|e| e == engine));
     let cpus = allowed_cpus();
     eprintln!("allowed CPUs: {cpus}");
