@@ -391,43 +391,39 @@ impl<'c, 'a> Fields<'c, 'a> {
         }
     }
 
-    /// Finds the one-key slots' values in one pass over the context's keys
-    /// (the first entry of a key counts, and `null` is missing, as [`lookup`]
-    /// has it).
+    /// Finds the one-key slots' values, and the ids of those that are
+    /// strings, in one pass over the context's keys. The pass runs from the
+    /// last entry to the first and each key found overwrites its slot, so
+    /// the first entry of a key counts, as [`lookup`] has it (and `null` is
+    /// missing).
     #[inline(never)]
     fn fill(&mut self, reads: &Reads) {
         self.filled = true;
-        // The slots whose key was met (its first entry counts), and all of
-        // them (`flat` is at most `CACHED`, 16).
-        let mut seen = 0u32;
-        let all = (1u32 << reads.flat) - 1;
-        if let Value::Object(entries) = self.context {
-            for (key, value) in entries {
-                let Some(i) = reads.keys.get(key) else {
-                    continue;
-                };
-                // `keys` holds cached slots only: `% CACHED` changes nothing
-                // but spares the bounds checks.
-                let i = i as usize % CACHED;
-                if seen & 1 << i != 0 {
-                    continue;
-                }
-                seen |= 1 << i;
-                if let Some(v) = self.values.get_mut(i) {
-                    *v = (!matches!(value, Value::Null)).then_some(value);
-                }
-                if seen == all {
-                    break;
-                }
-            }
-        }
-        while seen != 0 {
-            let i = seen.trailing_zeros() as usize;
-            seen &= seen - 1;
-            if let (Some(&value), Some(d), Some(slot)) =
-                (self.values.get(i), self.ids.get_mut(i), reads.slots.get(i))
-            {
-                *d = slot.id_of(value);
+        let Value::Object(entries) = self.context else {
+            return;
+        };
+        for (key, value) in entries.iter().rev() {
+            let Some(i) = reads.keys.get(key) else {
+                continue;
+            };
+            // `keys` holds cached slots only: `% CACHED` changes nothing
+            // but spares the bounds checks.
+            let i = i as usize % CACHED;
+            let (found, id) = match value {
+                Value::Null => (None, NO_TEXT),
+                Value::String(s) => (
+                    Some(value),
+                    reads
+                        .slots
+                        .get(i)
+                        .and_then(|slot| slot.table.get(s))
+                        .unwrap_or(NO_TEXT),
+                ),
+                _ => (Some(value), NO_TEXT),
+            };
+            if let (Some(v), Some(d)) = (self.values.get_mut(i), self.ids.get_mut(i)) {
+                *v = found;
+                *d = id;
             }
         }
     }
