@@ -18,6 +18,9 @@ use gavel_policy::Effect;
 /// The shortest sample: the clock's cost is then about 1 % of it.
 pub const MIN_SAMPLE: Duration = Duration::from_micros(2);
 
+/// A first pass shorter than this is timed again, warm (see [`measure`]).
+const REESTIMATE_BELOW: Duration = Duration::from_millis(50);
+
 /// What one engine's timing found.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Stats {
@@ -49,7 +52,16 @@ pub fn measure(
     for i in 0..warm {
         black_box(decide(i)?);
     }
-    let estimate = start.elapsed().as_secs_f64() / warm.max(1) as f64;
+    let cold = start.elapsed();
+    let mut estimate = cold.as_secs_f64() / warm.max(1) as f64;
+    if cold < REESTIMATE_BELOW {
+        // The first pass is cold (caches, page faults, lazy set-up) and can
+        // take several times what a decision takes after it: estimated from
+        // it, a sample of a fast engine lasts a fraction of MIN_SAMPLE and
+        // its two clock readings weigh on every figure. A second pass times
+        // each decision and takes the median, which a preemption does not move.
+        estimate = warm_estimate(warm, &mut decide)?.min(estimate);
+    }
     let reps = ((MIN_SAMPLE.as_secs_f64() / estimate.max(1e-9)).ceil() as u32).clamp(1, 10_000);
     let per_sample = estimate * f64::from(reps);
     let fits = (budget.as_secs_f64() / per_sample.max(1e-9)) as usize;
@@ -83,6 +95,22 @@ pub fn measure(
     })
 }
 
+/// The median time of one decision, in seconds, over requests `0..warm`
+/// decided once each (clock readings included: it errs on the long side).
+fn warm_estimate(
+    warm: usize,
+    decide: &mut impl FnMut(usize) -> anyhow::Result<Effect>,
+) -> anyhow::Result<f64> {
+    let mut times = Vec::with_capacity(warm);
+    for i in 0..warm {
+        let start = Instant::now();
+        black_box(decide(black_box(i))?);
+        times.push(start.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(quantile(&times, 0.5))
+}
+
 /// The sample at rank `q` of sorted samples (nearest rank).
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
@@ -113,6 +141,25 @@ mod tests {
         assert_eq!(super::quantile(&v, 0.99), 99.0);
         assert_eq!(super::quantile(&[7.0], 0.99), 7.0);
         assert!(super::quantile(&[], 0.5).is_nan());
+    }
+
+    /// A sample lasts at least `MIN_SAMPLE` even when the first decisions
+    /// are slow: 100 cold decisions of 50 µs each, then near-instant ones,
+    /// must give many repetitions a sample (the cold pass alone gave one).
+    #[test]
+    fn a_cold_start_does_not_shorten_the_samples() {
+        use std::time::{Duration, Instant};
+        let mut calls = 0usize;
+        let stats = super::measure(1_000, Duration::from_millis(50), |_| {
+            calls += 1;
+            if calls <= 100 {
+                let start = Instant::now();
+                while start.elapsed() < Duration::from_micros(50) {}
+            }
+            Ok(gavel_policy::Effect::Allow)
+        })
+        .expect("no decision fails");
+        assert!(stats.reps >= 5, "{} reps a sample", stats.reps);
     }
 
     #[test]
