@@ -52,9 +52,7 @@ pub(crate) fn read(text: &str) -> Option<Request<'_>> {
     } else {
         loop {
             r.space();
-            let key = r.string()?;
-            r.space();
-            r.eat(b':')?;
+            let key = r.key()?;
             r.space();
             // A second copy of a key is an error the serde path words.
             match key {
@@ -281,6 +279,36 @@ impl<'a> Reader<'a> {
         self.text.get(start..start + len)
     }
 
+    /// A key of the request object and the colon after it. The three keys
+    /// every request has are matched as they are usually written (quoted,
+    /// the colon right after) in one comparison each; any other spelling is
+    /// read as a string.
+    #[inline(always)]
+    fn key(&mut self) -> Option<&'a str> {
+        if self.starts(b"\"agent\":") {
+            self.at += 8;
+            return Some("agent");
+        }
+        if self.starts(b"\"action\":") {
+            self.at += 9;
+            return Some("action");
+        }
+        if self.starts(b"\"context\":") {
+            self.at += 10;
+            return Some("context");
+        }
+        let key = self.string()?;
+        self.space();
+        self.eat(b':')?;
+        Some(key)
+    }
+
+    /// Whether the text goes on with `word`.
+    #[inline(always)]
+    fn starts<const N: usize>(&self, word: &[u8; N]) -> bool {
+        self.bytes.get(self.at..self.at + N) == Some(word.as_slice())
+    }
+
     /// A string or `null`.
     fn optional_string(&mut self) -> Option<Option<&'a str>> {
         if self.peek()? == b'n' {
@@ -329,7 +357,13 @@ impl<'a> Reader<'a> {
                     self.space();
                     self.eat(b':')?;
                     self.space();
-                    let value = self.value_as(depth + 1, text)?;
+                    // Strings and numbers, most of a context's values, read
+                    // here rather than through another call.
+                    let value = match self.peek()? {
+                        b'"' => Value::String(text(self.string()?)),
+                        b'0'..=b'9' => Value::Number(self.number()?),
+                        _ => self.value_as(depth + 1, text)?,
+                    };
                     entries.push((text(key), value));
                     self.space();
                     match self.next()? {
@@ -372,47 +406,54 @@ impl<'a> Reader<'a> {
     /// with `float_roundtrip`); a result that is not finite is left to serde.
     fn number(&mut self) -> Option<f64> {
         let start = self.at;
-        let negative = self.peek()? == b'-';
+        let bytes = self.bytes;
+        let mut at = start;
+        let negative = bytes.get(at) == Some(&b'-');
         if negative {
-            self.at += 1;
+            at += 1;
         }
-        let int_start = self.at;
+        let int_start = at;
         // The integer part's value, read as it is scanned (exact up to 15
         // digits, the only case it is used in).
         let mut value = 0u64;
-        match self.next()? {
-            b'0' => {}
-            d @ b'1'..=b'9' => {
-                value = u64::from(d - b'0');
-                while let Some(d @ b'0'..=b'9') = self.peek() {
+        match bytes.get(at)? {
+            b'0' => at += 1,
+            b'1'..=b'9' => {
+                while let Some(&d @ b'0'..=b'9') = bytes.get(at) {
                     value = value.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
-                    self.at += 1;
+                    at += 1;
                 }
             }
             _ => return None,
         }
-        let int_digits = self.at - int_start;
-        let mut integral = true;
+        let int_digits = at - int_start;
+        self.at = at;
+        if let Some(b'.' | b'e' | b'E') = bytes.get(at) {
+            return self.fraction(start);
+        }
+        if int_digits > 15 {
+            return None;
+        }
+        let n = value as f64;
+        // Negated as a double, as serde does: `-0` is -0.0.
+        Some(if negative { -n } else { n })
+    }
+
+    /// The rest of a number that has a fraction or an exponent (the reader
+    /// is at its `.`, `e` or `E`), read with the standard library's
+    /// correctly rounded reading from `start`.
+    #[inline(never)]
+    fn fraction(&mut self, start: usize) -> Option<f64> {
         if self.peek() == Some(b'.') {
-            integral = false;
             self.at += 1;
             self.digits()?;
         }
         if let Some(b'e' | b'E') = self.peek() {
-            integral = false;
             self.at += 1;
             if let Some(b'+' | b'-') = self.peek() {
                 self.at += 1;
             }
             self.digits()?;
-        }
-        if integral {
-            if int_digits > 15 {
-                return None;
-            }
-            let n = value as f64;
-            // Negated as a double, as serde does: `-0` is -0.0.
-            return Some(if negative { -n } else { n });
         }
         let n: f64 = self.text.get(start..self.at)?.parse().ok()?;
         n.is_finite().then_some(n)
@@ -469,6 +510,75 @@ mod tests {
         ] {
             assert!(read(text).is_some(), "not read quickly: {text}");
             same(text);
+        }
+    }
+
+    /// The three usual keys are matched as literal bytes; every other way
+    /// of writing them (spaces, escapes, a longer key that starts the same,
+    /// a second copy, another order) reads as serde reads it.
+    #[test]
+    fn the_usual_keys_read_however_they_are_written() {
+        for text in [
+            r#"{"agent" : "a.b", "action" :"x", "context" : {"n": 1}}"#,
+            r#"{"context":{"n":1},"action":"x","agent":"a.b"}"#,
+            r#"{"\u0061gent":"a.b","action":"x"}"#,
+            r#"{"agent":"a.b","act\u0069on":"x","cont\u0065xt":{}}"#,
+            r#"{"agents":"a.b","action":"x"}"#,
+            r#"{"agent":"a.b","actions":"x"}"#,
+            r#"{"agent":"a.b","action":"x","contexts":{}}"#,
+            r#"{"agent":"a.b","action":"x","action":"y"}"#,
+            r#"{"agent":"a.b","action":"x","context":{},"context":{}}"#,
+            r#"{"agent":"a.b","action":"x","context":5}"#,
+            r#"{"agent":"#,
+            r#"{"action":"#,
+            r#"{"context":"#,
+        ] {
+            same(text);
+        }
+        for text in [
+            r#"{"agent" : "a.b", "action" :"x", "context" : {"n": 1}}"#,
+            r#"{"context":{"n":1},"action":"x","agent":"a.b"}"#,
+        ] {
+            assert!(read(text).is_some(), "not read quickly: {text}");
+        }
+    }
+
+    /// Numbers with a fraction or an exponent, at the end of the text or
+    /// before another value, read as serde reads them.
+    #[test]
+    fn numbers_read_as_serde_reads_them() {
+        for n in [
+            "0",
+            "-0",
+            "7",
+            "-7",
+            "10",
+            "123456789012345",
+            "1234567890123456",
+            "0.5",
+            "-0.5",
+            "1e3",
+            "1E+3",
+            "1e-3",
+            "2.5e2",
+            "01",
+            "1.",
+            ".5",
+            "-",
+            "1e",
+            "1.e2",
+            "-01",
+            "00",
+        ] {
+            same(&format!(
+                r#"{{"agent":"a.b","action":"x","context":{{"n":{n}}}}}"#
+            ));
+            same(&format!(
+                r#"{{"agent":"a.b","action":"x","context":{{"n":{n},"m":"s"}}}}"#
+            ));
+            same(&format!(
+                r#"{{"agent":"a.b","action":"x","context":{{"l":[{n}]}}}}"#
+            ));
         }
     }
 
