@@ -14,6 +14,16 @@
 
 use std::time::{Duration, Instant};
 
+// The allocator the `gavel` binary (the CLI and the agent) runs with, from
+// its own source: requests read from JSON allocate their context, so the
+// "from JSON" figures are those of the process that serves them. Cedar and
+// regorus, in the same process, allocate through it too.
+#[path = "../../../cli/src/alloc.rs"]
+mod alloc;
+
+#[global_allocator]
+static ALLOCATOR: alloc::Mimalloc = alloc::Mimalloc;
+
 use anyhow::{Context as _, bail};
 use gavel_bench_peers::agree::{Engines, Scope, check};
 use gavel_bench_peers::floor::Floor;
