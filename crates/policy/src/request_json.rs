@@ -623,6 +623,18 @@ mod tests {
         );
         assert!(read(&deep).is_none());
         same(&deep);
+        // Objects in objects count their depth too (a context's values are
+        // read in its object loop): past the limit the quick reader stops,
+        // and serde reads 100 levels and refuses 200.
+        for levels in [100, 200] {
+            let deep = format!(
+                r#"{{"agent":"a.b","action":"x","context":{{"d":{}1{}}}}}"#,
+                r#"{"d":"#.repeat(levels),
+                "}".repeat(levels)
+            );
+            assert!(read(&deep).is_none(), "{levels} levels");
+            same(&deep);
+        }
     }
 
     fn scalar() -> impl Strategy<Value = serde_json::Value> {
