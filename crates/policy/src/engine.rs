@@ -409,18 +409,8 @@ impl<'c, 'a> Fields<'c, 'a> {
             // `keys` holds cached slots only: `% CACHED` changes nothing
             // but spares the bounds checks.
             let i = i as usize % CACHED;
-            let (found, id) = match value {
-                Value::Null => (None, NO_TEXT),
-                Value::String(s) => (
-                    Some(value),
-                    reads
-                        .slots
-                        .get(i)
-                        .and_then(|slot| slot.table.get(s))
-                        .unwrap_or(NO_TEXT),
-                ),
-                _ => (Some(value), NO_TEXT),
-            };
+            let found = (!matches!(value, Value::Null)).then_some(value);
+            let id = reads.slots.get(i).map_or(NO_TEXT, |slot| slot.id_of(found));
             if let (Some(v), Some(d)) = (self.values.get_mut(i), self.ids.get_mut(i)) {
                 *v = found;
                 *d = id;

@@ -280,7 +280,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A key of the request object and the colon after it. The three keys
-    /// every request has are matched as they are usually written (quoted,
+    /// requests usually have are matched as they are usually written (quoted,
     /// the colon right after) in one comparison each; any other spelling is
     /// read as a string.
     #[inline(always)]
