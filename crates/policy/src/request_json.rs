@@ -32,6 +32,7 @@ impl<'a> Request<'a> {
 }
 
 /// The request `text` holds, when the quick reader is sure of it.
+#[inline]
 pub(crate) fn read(text: &str) -> Option<Request<'_>> {
     let mut r = Reader {
         text,
@@ -56,21 +57,30 @@ pub(crate) fn read(text: &str) -> Option<Request<'_>> {
             r.space();
             // A second copy of a key is an error the serde path words.
             match key {
-                "agent" if agent.is_none() => agent = Some(r.string()?),
-                "action" if action.is_none() => action = Some(r.string()?),
-                "context" if context.is_none() => match r.value(0)? {
+                Key::Agent if agent.is_none() => agent = Some(r.string()?),
+                Key::Action if action.is_none() => action = Some(r.string()?),
+                Key::Context if context.is_none() => match r.value(0)? {
                     v @ Value::Object(_) => context = Some(v),
                     _ => return None,
                 },
-                "timestamp" if timestamp.is_none() => {
-                    timestamp = Some(match r.optional_string()? {
-                        Some(t) => Some(parse_timestamp(t).ok()?),
-                        None => None,
-                    });
-                }
-                "request_id" if request_id.is_none() => request_id = Some(r.optional_string()?),
-                "subject" if subject.is_none() => subject = Some(r.optional_string()?),
-                _ => return None,
+                Key::Agent | Key::Action | Key::Context => return None,
+                Key::Other(key) => match key {
+                    "agent" if agent.is_none() => agent = Some(r.string()?),
+                    "action" if action.is_none() => action = Some(r.string()?),
+                    "context" if context.is_none() => match r.value(0)? {
+                        v @ Value::Object(_) => context = Some(v),
+                        _ => return None,
+                    },
+                    "timestamp" if timestamp.is_none() => {
+                        timestamp = Some(match r.optional_string()? {
+                            Some(t) => Some(parse_timestamp(t).ok()?),
+                            None => None,
+                        });
+                    }
+                    "request_id" if request_id.is_none() => request_id = Some(r.optional_string()?),
+                    "subject" if subject.is_none() => subject = Some(r.optional_string()?),
+                    _ => return None,
+                },
             }
             r.space();
             match r.next()? {
@@ -233,6 +243,15 @@ fn string_end(bytes: &[u8]) -> Option<usize> {
         .map(|p| i + p)
 }
 
+/// A key of the request object as [`Reader::key`] read it: one of the
+/// three usual keys as they are usually written, or any key as its text.
+enum Key<'a> {
+    Agent,
+    Action,
+    Context,
+    Other(&'a str),
+}
+
 struct Reader<'a> {
     text: &'a str,
     bytes: &'a [u8],
@@ -257,9 +276,13 @@ impl<'a> Reader<'a> {
         (self.next()? == want).then_some(())
     }
 
+    /// Skips white space. Compact text has none: one comparison then.
     #[inline]
     fn space(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+        while let Some(&b) = self.bytes.get(self.at) {
+            if b > b' ' || !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                return;
+            }
             self.at += 1;
         }
     }
@@ -284,23 +307,23 @@ impl<'a> Reader<'a> {
     /// the colon right after) in one comparison each; any other spelling is
     /// read as a string.
     #[inline(always)]
-    fn key(&mut self) -> Option<&'a str> {
+    fn key(&mut self) -> Option<Key<'a>> {
         if self.starts(b"\"agent\":") {
             self.at += 8;
-            return Some("agent");
+            return Some(Key::Agent);
         }
         if self.starts(b"\"action\":") {
             self.at += 9;
-            return Some("action");
+            return Some(Key::Action);
         }
         if self.starts(b"\"context\":") {
             self.at += 10;
-            return Some("context");
+            return Some(Key::Context);
         }
         let key = self.string()?;
         self.space();
         self.eat(b':')?;
-        Some(key)
+        Some(Key::Other(key))
     }
 
     /// Whether the text goes on with `word`.
