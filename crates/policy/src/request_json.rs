@@ -566,6 +566,61 @@ mod tests {
         }
     }
 
+    /// A key given twice is refused, as serde refuses it, whichever key and
+    /// however each copy is written (the usual keys have two ways through
+    /// the reader: matched as written, or read as a string).
+    #[test]
+    fn every_key_given_twice_is_refused() {
+        let values = [
+            ("agent", r#""a.b""#),
+            ("action", r#""x""#),
+            ("context", r#"{"n":1}"#),
+            ("timestamp", r#""2026-01-01T00:00:00Z""#),
+            ("request_id", r#""r-1""#),
+            ("subject", r#""s""#),
+        ];
+        for (key, value) in values {
+            for (first, second) in [(":", ":"), (" :", " :"), (":", " :"), (" :", ":")] {
+                let mut fields: Vec<String> = values
+                    .iter()
+                    .map(|(k, v)| format!(r#""{k}"{first}{v}"#))
+                    .collect();
+                fields.push(format!(r#""{key}"{second}{value}"#));
+                let text = format!("{{{}}}", fields.join(","));
+                assert!(read(&text).is_none(), "read quickly: {text}");
+                assert!(Request::from_json(&text).is_err(), "accepted: {text}");
+                same(&text);
+            }
+        }
+    }
+
+    /// Only space, tab, line feed and carriage return are white space in
+    /// JSON: any other control character between tokens is refused.
+    #[test]
+    fn only_json_white_space_is_skipped() {
+        for c in ['\u{0}', '\u{b}', '\u{c}', '\u{1f}'] {
+            for text in [
+                format!(r#"{{{c}"agent":"a.b","action":"x"}}"#),
+                format!(r#"{{"agent"{c}:"a.b","action":"x"}}"#),
+                format!(r#"{{"agent":{c}"a.b","action":"x"}}"#),
+                format!(r#"{{"agent":"a.b"{c},"action":"x"}}"#),
+                format!(r#"{{"agent":"a.b","action":"x","context":{{{c}"n":1}}}}"#),
+                format!(r#"{{"agent":"a.b","action":"x","context":{{"n":1{c}}}}}"#),
+                format!(r#"{{"agent":"a.b","action":"x"}}{c}"#),
+            ] {
+                assert!(read(&text).is_none(), "read quickly: {text:?}");
+                assert!(Request::from_json(&text).is_err(), "accepted: {text:?}");
+            }
+        }
+        for c in [' ', '\t', '\n', '\r'] {
+            let text = format!(
+                r#"{c}{{{c}"agent"{c}:{c}"a.b"{c},"action":"x","context":{{{c}"n"{c}:{c}1{c}}}{c}}}{c}"#
+            );
+            assert!(read(&text).is_some(), "not read quickly: {text:?}");
+            same(&text);
+        }
+    }
+
     /// Numbers with a fraction or an exponent, at the end of the text or
     /// before another value, read as serde reads them.
     #[test]
