@@ -117,10 +117,14 @@ fn calibrate(
     decide: &mut impl FnMut(usize) -> anyhow::Result<Effect>,
 ) -> anyhow::Result<(u32, f64)> {
     let goal = MIN_SAMPLE.as_secs_f64();
+    if probe == 0 {
+        // No request to time: nothing will be sampled either.
+        return Ok((reps, goal));
+    }
     let mut times = Vec::with_capacity(probe);
-    for _ in 0..CALIBRATIONS {
+    for round in 1..=CALIBRATIONS {
         times.clear();
-        for i in 0..probe.max(1) {
+        for i in 0..probe {
             let start = Instant::now();
             for _ in 0..reps {
                 black_box(decide(black_box(i))?);
@@ -129,14 +133,13 @@ fn calibrate(
         }
         times.sort_by(f64::total_cmp);
         let sample = quantile(&times, 0.5);
-        if sample >= goal || reps >= MAX_REPS {
+        if sample >= goal || reps >= MAX_REPS || round == CALIBRATIONS {
             return Ok((reps, sample));
         }
         let grown = (f64::from(reps) * goal / sample.max(1e-12)).ceil() as u32;
         reps = grown.max(reps + 1).min(MAX_REPS);
     }
-    let sample = quantile(&times, 0.5);
-    Ok((reps, sample))
+    Ok((reps, goal))
 }
 
 /// The median time of one decision, in seconds, over requests `0..warm`
@@ -235,6 +238,17 @@ mod tests {
             "median sample {sample:.0} ns ({} reps)",
             stats.reps
         );
+    }
+
+    /// No requests: nothing is decided, and the figures say so (NaN).
+    #[test]
+    fn no_requests_decides_nothing() {
+        let stats = super::measure(0, std::time::Duration::from_millis(10), |i| {
+            anyhow::bail!("request {i} does not exist")
+        })
+        .expect("nothing to decide, nothing fails");
+        assert_eq!(stats.requests, 0);
+        assert!(stats.median_ns.is_nan());
     }
 
     #[test]
