@@ -63,24 +63,17 @@ pub(crate) fn read(text: &str) -> Option<Request<'_>> {
                     v @ Value::Object(_) => context = Some(v),
                     _ => return None,
                 },
-                Key::Agent | Key::Action | Key::Context => return None,
-                Key::Other(key) => match key {
-                    "agent" if agent.is_none() => agent = Some(r.string()?),
-                    "action" if action.is_none() => action = Some(r.string()?),
-                    "context" if context.is_none() => match r.value(0)? {
-                        v @ Value::Object(_) => context = Some(v),
-                        _ => return None,
-                    },
-                    "timestamp" if timestamp.is_none() => {
-                        timestamp = Some(match r.optional_string()? {
-                            Some(t) => Some(parse_timestamp(t).ok()?),
-                            None => None,
-                        });
-                    }
-                    "request_id" if request_id.is_none() => request_id = Some(r.optional_string()?),
-                    "subject" if subject.is_none() => subject = Some(r.optional_string()?),
-                    _ => return None,
-                },
+                Key::Other("timestamp") if timestamp.is_none() => {
+                    timestamp = Some(match r.optional_string()? {
+                        Some(t) => Some(parse_timestamp(t).ok()?),
+                        None => None,
+                    });
+                }
+                Key::Other("request_id") if request_id.is_none() => {
+                    request_id = Some(r.optional_string()?);
+                }
+                Key::Other("subject") if subject.is_none() => subject = Some(r.optional_string()?),
+                _ => return None,
             }
             r.space();
             match r.next()? {
@@ -244,7 +237,7 @@ fn string_end(bytes: &[u8]) -> Option<usize> {
 }
 
 /// A key of the request object as [`Reader::key`] read it: one of the
-/// three usual keys as they are usually written, or any key as its text.
+/// three usual keys, however written, or any other key as its text.
 enum Key<'a> {
     Agent,
     Action,
@@ -305,7 +298,7 @@ impl<'a> Reader<'a> {
     /// A key of the request object and the colon after it. The three keys
     /// requests usually have are matched as they are usually written (quoted,
     /// the colon right after) in one comparison each; any other spelling is
-    /// read as a string.
+    /// read as a string, and a usual key read so is named as they are.
     #[inline(always)]
     fn key(&mut self) -> Option<Key<'a>> {
         if self.starts(b"\"agent\":") {
@@ -323,7 +316,12 @@ impl<'a> Reader<'a> {
         let key = self.string()?;
         self.space();
         self.eat(b':')?;
-        Some(Key::Other(key))
+        Some(match key {
+            "agent" => Key::Agent,
+            "action" => Key::Action,
+            "context" => Key::Context,
+            other => Key::Other(other),
+        })
     }
 
     /// Whether the text goes on with `word`.
